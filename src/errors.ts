@@ -1,0 +1,265 @@
+/**
+ * Every error orasfly throws is an {@link OrasflyError} with a stable `code` (`ERR_ORASFLY_*`).
+ * Match on `code` (or `instanceof`, which survives duplicated installs thanks to a brand check,
+ * as undici does). Aborts are the exception: they reject with the signal's `reason` untouched.
+ *
+ * @module
+ */
+
+/** All stable error codes. New codes may be added in minor versions; existing ones never change. */
+export type OrasflyErrorCode =
+  | 'ERR_ORASFLY_INVALID_ARGUMENT'
+  | 'ERR_ORASFLY_INVALID_REFERENCE'
+  | 'ERR_ORASFLY_CONFIG'
+  | 'ERR_ORASFLY_CREDENTIALS'
+  | 'ERR_ORASFLY_AUTH'
+  | 'ERR_ORASFLY_REGISTRY_RESPONSE'
+  | 'ERR_ORASFLY_MANIFEST'
+  | 'ERR_ORASFLY_SIZE_LIMIT'
+  | 'ERR_ORASFLY_TLS'
+  | 'ERR_ORASFLY_NETWORK'
+  | 'ERR_ORASFLY_TIMEOUT'
+  | 'ERR_ORASFLY_RANGE_NOT_SUPPORTED'
+  | 'ERR_ORASFLY_DIGEST_MISMATCH'
+  | 'ERR_ORASFLY_SIZE_MISMATCH'
+  | 'ERR_ORASFLY_STORAGE'
+  | 'ERR_ORASFLY_STORAGE_QUOTA'
+  | 'ERR_ORASFLY_LOCK'
+  | 'ERR_ORASFLY_TASK_FAILED'
+  | 'ERR_ORASFLY_UNSUPPORTED';
+
+const brand = (name: string): symbol => Symbol.for(`orasfly.error.${name}`);
+
+/**
+ * Base class of every orasfly error.
+ *
+ * @example
+ * ```ts
+ * try { await client.resolve('oras://bad') } catch (e) {
+ *   if (e instanceof OrasflyError && e.code === 'ERR_ORASFLY_INVALID_REFERENCE') console.error(e.message)
+ * }
+ * ```
+ */
+export class OrasflyError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: OrasflyErrorCode;
+
+  constructor(code: OrasflyErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    // Brand every class of the chain so `instanceof` works across duplicate copies of the package.
+    for (let c: unknown = new.target; c && c !== Error; c = Object.getPrototypeOf(c)) {
+      const name = (c as { name: string }).name;
+      Object.defineProperty(this, brand(name), { value: true });
+    }
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && brand(this.name) in value;
+  }
+}
+
+/** An option or argument has a wrong type or value. `field` names it. */
+export class InvalidArgumentError extends OrasflyError {
+  /** The option or argument at fault, e.g. `storage.diskGCThreshold`. */
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_INVALID_ARGUMENT', `invalid ${field}: ${message}`, options);
+    this.field = field;
+  }
+}
+
+/** A reference (`oras://host/repo:tag`) could not be parsed. Thrown before any network request. */
+export class InvalidReferenceError extends OrasflyError {
+  /** The offending input, with any userinfo stripped. */
+  readonly reference: string;
+  constructor(reference: string, reason: string) {
+    const shown = stripUserinfo(reference);
+    super('ERR_ORASFLY_INVALID_REFERENCE', `invalid reference ${JSON.stringify(shown)}: ${reason}`);
+    this.reference = shown;
+  }
+}
+
+/** A configuration file or value is invalid. `file` and `key` say where. */
+export class ConfigError extends OrasflyError {
+  readonly file: string | undefined;
+  readonly key: string | undefined;
+  constructor(message: string, where: { file?: string; key?: string } = {}, options?: ErrorOptions) {
+    const at = [where.file, where.key].filter(Boolean).join(': ');
+    super('ERR_ORASFLY_CONFIG', at ? `${at}: ${message}` : message, options);
+    this.file = where.file;
+    this.key = where.key;
+  }
+}
+
+/** A credential source (docker config, credential helper) is unreadable or malformed. */
+export class CredentialsError extends OrasflyError {
+  /** The file or helper at fault. Never the secret itself. */
+  readonly source: string;
+  constructor(source: string, message: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_CREDENTIALS', `${source}: ${message}`, options);
+    this.source = source;
+  }
+}
+
+/** One entry of a distribution-spec error body (`{"errors":[{code,message,detail}]}`). */
+export interface RegistryErrorDetail {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** Fields shared by errors that come from an HTTP response. */
+export interface ResponseErrorInit {
+  method: string;
+  /** URL without credentials or query secrets. */
+  url: string;
+  status: number;
+  errors?: RegistryErrorDetail[];
+  cause?: unknown;
+}
+
+/** The registry answered with an unexpected HTTP status. Carries the distribution error codes. */
+export class RegistryResponseError extends OrasflyError {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  /** Distribution-spec error entries from the body, if any. */
+  readonly errors: readonly RegistryErrorDetail[];
+  constructor(init: ResponseErrorInit, code: OrasflyErrorCode = 'ERR_ORASFLY_REGISTRY_RESPONSE') {
+    const first = init.errors?.[0];
+    const what = first ? `${first.code}${first.message ? `: ${first.message}` : ''}` : 'unexpected status';
+    super(code, `${init.method} ${init.url} → ${init.status} ${what}`, { cause: init.cause });
+    this.method = init.method;
+    this.url = init.url;
+    this.status = init.status;
+    this.errors = init.errors ?? [];
+  }
+  /** The first distribution error code (`BLOB_UNKNOWN`, `DENIED`, …), if the body had one. */
+  get registryCode(): string | undefined {
+    return this.errors[0]?.code;
+  }
+}
+
+/** Authentication failed (401/403 after the challenge was answered, or the token service failed). */
+export class AuthError extends RegistryResponseError {
+  constructor(init: ResponseErrorInit) {
+    super(init, 'ERR_ORASFLY_AUTH');
+  }
+}
+
+/** A manifest is malformed, of an unsupported type, or has no usable layer. */
+export class ManifestError extends OrasflyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_MANIFEST', message, options);
+  }
+}
+
+/** A body (manifest, token, …) exceeded its size limit. */
+export class SizeLimitError extends OrasflyError {
+  readonly limit: number;
+  constructor(what: string, limit: number) {
+    super('ERR_ORASFLY_SIZE_LIMIT', `${what} exceeds the limit of ${limit} bytes`);
+    this.limit = limit;
+  }
+}
+
+/** TLS failed: untrusted certificate, hostname mismatch, handshake error. */
+export class TlsError extends OrasflyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_TLS', message, options);
+  }
+}
+
+/** A connection-level failure (refused, reset, DNS) that survived the retry policy. */
+export class NetworkError extends OrasflyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_NETWORK', message, options);
+  }
+}
+
+/** An operation ran past its `timeout`. */
+export class TimeoutError extends OrasflyError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number, what = 'operation') {
+    super('ERR_ORASFLY_TIMEOUT', `${what} timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The server ignored a `Range` request (answered 200 or a wrong `Content-Range`). */
+export class RangeNotSupportedError extends OrasflyError {
+  constructor(message: string) {
+    super('ERR_ORASFLY_RANGE_NOT_SUPPORTED', message);
+  }
+}
+
+/** Bytes did not hash to the expected digest. Nothing unverified was kept. */
+export class DigestMismatchError extends OrasflyError {
+  readonly expected: string;
+  readonly actual: string;
+  constructor(expected: string, actual: string, what = 'content') {
+    super('ERR_ORASFLY_DIGEST_MISMATCH', `${what} digest mismatch: expected ${expected}, got ${actual}`);
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A body was shorter or longer than declared. */
+export class SizeMismatchError extends OrasflyError {
+  readonly expected: number;
+  readonly actual: number;
+  constructor(expected: number, actual: number, what = 'content') {
+    super('ERR_ORASFLY_SIZE_MISMATCH', `${what} size mismatch: expected ${expected} bytes, got ${actual}`);
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A filesystem operation of the task store failed. `path` names the file, `cause` the errno. */
+export class StorageError extends OrasflyError {
+  readonly path: string | undefined;
+  constructor(message: string, path?: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_STORAGE', message, options);
+    this.path = path;
+  }
+}
+
+/** The store cannot make room (disk full, quota reached with nothing reclaimable). */
+export class StorageQuotaError extends OrasflyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_STORAGE_QUOTA', message, options);
+  }
+}
+
+/** A task lock could not be acquired. */
+export class LockError extends OrasflyError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_LOCK', message, options);
+  }
+}
+
+/** A peer task failed; `cause` holds the underlying error, `dfCode` the Dragonfly code. */
+export class TaskFailedError extends OrasflyError {
+  readonly taskId: string;
+  /** Dragonfly `commonv1.Code` equivalent (4000 client error, 4008 back-source error, …). */
+  readonly dfCode: number;
+  constructor(taskId: string, dfCode: number, reason: string, options?: ErrorOptions) {
+    super('ERR_ORASFLY_TASK_FAILED', `peer task failed: ${dfCode}/${reason}`, options);
+    this.taskId = taskId;
+    this.dfCode = dfCode;
+  }
+}
+
+/** Something valid but not supported (a scheme, a media type). */
+export class UnsupportedError extends OrasflyError {
+  constructor(message: string) {
+    super('ERR_ORASFLY_UNSUPPORTED', message);
+  }
+}
+
+/** Removes `user:pass@` from anything URL-shaped, so error messages never carry credentials. */
+export function stripUserinfo(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1');
+}
