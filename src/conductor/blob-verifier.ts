@@ -1,0 +1,125 @@
+/**
+ * Whole-blob digest computed while downloading: pieces complete out of order, so we hash the
+ * contiguous prefix of the data file as it grows. Large blobs are hashed on a worker thread
+ * (`blob-hash-worker`), small ones inline where a thread would cost more than it saves.
+ *
+ * @module
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { InvalidArgumentError } from '../errors.js';
+
+/** Blobs at least this large are hashed on a worker thread. */
+export const WORKER_HASH_THRESHOLD = 32 * 1024 * 1024;
+
+/** Hashes a data file's prefix as it becomes final. */
+export class BlobVerifier {
+  readonly algorithm: string;
+  readonly size: number;
+  #path: string;
+  #worker: Worker | undefined;
+  #result: Promise<string>;
+  #resolve!: (d: string) => void;
+  #reject!: (e: Error) => void;
+  // inline mode
+  #hash: Hash | undefined;
+  #pos = 0;
+  #target = 0;
+  #pumping: Promise<void> | undefined;
+  #fh: FileHandle | undefined;
+  #settled = false;
+
+  /**
+   * @param expectedDigest - `sha256:<hex>` (or sha512); only the algorithm is taken from it.
+   */
+  constructor(path: string, size: number, expectedDigest: string, options: { useWorker?: boolean } = {}) {
+    const alg = expectedDigest.split(':')[0] ?? '';
+    if (alg !== 'sha256' && alg !== 'sha512') throw new InvalidArgumentError('digest', `unsupported digest algorithm ${JSON.stringify(alg)}`);
+    this.algorithm = alg;
+    this.size = size;
+    this.#path = path;
+    this.#result = new Promise<string>((res, rej) => {
+      this.#resolve = res;
+      this.#reject = rej;
+    });
+    this.#result.catch(() => {}); // observed through result()
+    const useWorker = options.useWorker ?? size >= WORKER_HASH_THRESHOLD;
+    if (size === 0) {
+      this.#settle(`${alg}:${createHash(alg).digest('hex')}`);
+    } else if (useWorker) {
+      const w = new Worker(new URL('./blob-hash-worker.js', import.meta.url), { workerData: { path, size, algorithm: alg } });
+      this.#worker = w;
+      w.on('message', (m: { digest?: string; error?: string }) => {
+        if (m.digest) this.#settle(m.digest);
+        else this.#fail(new Error(`blob hashing failed: ${m.error}`));
+      });
+      w.on('error', (e) => this.#fail(e));
+      w.on('exit', (code) => {
+        if (!this.#settled) this.#fail(new Error(`blob hash worker exited with code ${code}`));
+      });
+    } else {
+      this.#hash = createHash(alg);
+    }
+  }
+
+  /** Declares bytes `[0, end)` final; they are hashed in the background. */
+  advance(end: number): void {
+    if (this.#settled) return;
+    if (this.#worker) {
+      this.#worker.postMessage({ end });
+      return;
+    }
+    this.#target = Math.max(this.#target, Math.min(end, this.size));
+    this.#pumping ??= this.#pump().finally(() => {
+      this.#pumping = undefined;
+      if (this.#pos < this.#target && !this.#settled) this.advance(this.#target);
+    });
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      this.#fh ??= await open(this.#path, 'r');
+      const buf = Buffer.allocUnsafe(1024 * 1024);
+      while (this.#pos < this.#target) {
+        const { bytesRead } = await this.#fh.read(buf, 0, Math.min(buf.length, this.#target - this.#pos), this.#pos);
+        if (bytesRead === 0) throw new Error(`unexpected end of data file at ${this.#pos}`);
+        this.#hash!.update(buf.subarray(0, bytesRead));
+        this.#pos += bytesRead;
+      }
+      if (this.#pos === this.size) {
+        await this.#fh.close();
+        this.#fh = undefined;
+        this.#settle(`${this.algorithm}:${this.#hash!.digest('hex')}`);
+      }
+    } catch (e) {
+      this.#fail(e as Error);
+    }
+  }
+
+  /** The digest (`sha256:<hex>`) once every byte was declared final and hashed. */
+  result(): Promise<string> {
+    return this.#result;
+  }
+
+  #settle(d: string): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(d);
+    void this.#worker?.terminate();
+  }
+
+  #fail(e: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#reject(e);
+    void this.#worker?.terminate();
+  }
+
+  /** Stops hashing (on cancel or failure). */
+  async close(): Promise<void> {
+    this.#fail(new Error('verifier closed'));
+    await this.#fh?.close().catch(() => {});
+    this.#fh = undefined;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The top-level `download()`: resolve → task id → reuse → join a running task → new conductor,
+ * in Dragonfly's order. N concurrent identical requests make one download; each gets its own output.
+ *
+ * @module
+ */
+import path from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import createDebug from 'debug';
+import { DigestMismatchError, InvalidArgumentError, StorageError, TimeoutError } from '../errors.js';
+import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
+import type { PieceTransport } from '../transport/piece-transport.js';
+import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
+import { planPieces } from './piece-plan.js';
+import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
+import { RateLimiter } from './rate-limiter.js';
+import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
+import { throwIfAborted } from '../internal/abort.js';
+import type { StorageManager, TaskEntry } from '../storage/index.js';
+
+const debug = createDebug('orasfly:manager');
+
+/** One download request (dfget's flags, as an object). */
+export interface DownloadRequest extends SignalOptions {
+  /** `oras://host[:port]/repo:tag` or `…@sha256:<hex>`. */
+  url: string;
+  /** Output file path (made absolute against `process.cwd()`). */
+  output: string;
+  /** Expected blob digest; a different resolved digest fails before any download. */
+  digest?: string | undefined;
+  /** Partitions the task id (dfget `--tag`). */
+  tag?: string | undefined;
+  /** Caller's application name, part of the task id (dfget `--application`). */
+  application?: string | undefined;
+  /** Query keys to leave out of the task id (dfget `--filter`, `a&b`). */
+  filter?: string | undefined;
+  /** Extra registry request headers (dfget `-H`). */
+  headers?: Record<string, string> | undefined;
+  /** Gives up after this many ms (0 or undefined: no limit). */
+  timeout?: number | undefined;
+  /** Progress callback; called at a bounded rate, never awaited. */
+  onProgress?: ((p: ProgressEvent) => void) | undefined;
+}
+
+/** The outcome of a download. */
+export interface DownloadResult {
+  taskId: string;
+  peerId: string;
+  /** Absolute output path. */
+  output: string;
+  /** Blob digest, verified. */
+  digest: string;
+  contentLength: number;
+  /** `true` when served from the store without downloading (multiplex reuse). */
+  reused: boolean;
+  /** `true` when this request joined a download another request started. */
+  joined: boolean;
+  /** How the output was made. */
+  method: 'link' | 'copy';
+  /** Wall time in ms, resolve included. */
+  costMs: number;
+}
+
+/** Options of a {@link PeerTaskManager}. */
+export interface PeerTaskManagerOptions {
+  /** Registry access (an `OrasResourceClient` or any {@link ResourceClient}). */
+  client: ResourceClient;
+  /** The task store. */
+  storage: StorageManager;
+  /** Where pieces come from. @defaultValue a `SourceTransport` over `client` */
+  transport?: PieceTransport | undefined;
+  /** Conductor tuning (concurrency, retries, …). */
+  conductor?: ConductorOptions | undefined;
+  /** Bytes/s across all pieces of all tasks (dfget `--ratelimit`); undefined = unlimited. */
+  totalRateLimit?: number | undefined;
+  /** Where JSON `core.log` records go (`peer task done, cost: …ms`). */
+  logSink?: CoreLogSink | undefined;
+}
+
+interface RunningTask {
+  conductor: PeerTaskConductor | undefined;
+  outcome: Promise<{ entry: TaskEntry; reusedFromStore: boolean }>;
+  attached: number;
+  controller: AbortController;
+}
+
+/**
+ * Runs downloads against one store. Share one manager per process so identical concurrent
+ * requests are joined; across processes the store's task lock makes one download and the
+ * others reuse it.
+ *
+ * @example
+ * ```ts
+ * const storage = await StorageManager.open({ dataPath, multiplex: true });
+ * const manager = new PeerTaskManager({ client: new OrasResourceClient(), storage });
+ * const r = await manager.download({ url: 'oras://127.0.0.1:5000/a/img:v1', output: '/tmp/img.sif' });
+ * console.log(r.reused, r.costMs);
+ * ```
+ */
+export class PeerTaskManager {
+  readonly client: ResourceClient;
+  readonly storage: StorageManager;
+  #transport: PieceTransport | undefined;
+  #conductorOptions: ConductorOptions;
+  #rateLimiter: RateLimiter | undefined;
+  #log: CoreLogger;
+  #running = new Map<string, RunningTask>();
+
+  constructor(options: PeerTaskManagerOptions) {
+    if (!options?.client) throw new InvalidArgumentError('client', 'a ResourceClient is required');
+    if (!options.storage) throw new InvalidArgumentError('storage', 'a StorageManager is required');
+    this.client = options.client;
+    this.storage = options.storage;
+    this.#transport = options.transport;
+    this.#conductorOptions = { ...options.conductor };
+    this.#rateLimiter = options.totalRateLimit ? new RateLimiter(options.totalRateLimit) : undefined;
+    this.#log = new CoreLogger(options.logSink, {}, 'conductor/peer-task-manager.ts');
+  }
+
+  /** Number of tasks downloading now. */
+  get runningTasks(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Downloads `request.url` to `request.output`.
+   *
+   * @throws InvalidReferenceError (`ERR_ORASFLY_INVALID_REFERENCE`) for a malformed URL, before any request.
+   * @throws DigestMismatchError (`ERR_ORASFLY_DIGEST_MISMATCH`) when `digest` differs from the resolved one, or the bytes do not match.
+   * @throws TimeoutError (`ERR_ORASFLY_TIMEOUT`) after `timeout` ms.
+   * @throws RegistryResponseError, AuthError, TlsError, NetworkError from the registry.
+   */
+  async download(request: DownloadRequest): Promise<DownloadResult> {
+    if (!request || typeof request.url !== 'string' || !request.url) throw new InvalidArgumentError('url', 'a URL is required');
+    if (typeof request.output !== 'string' || !request.output) throw new InvalidArgumentError('output', 'an output path is required');
+    const started = performance.now();
+    const output = path.resolve(request.output);
+    const timeoutSignal = request.timeout ? AbortSignal.timeout(request.timeout) : undefined;
+    const signal = request.signal && timeoutSignal ? AbortSignal.any([request.signal, timeoutSignal]) : (request.signal ?? timeoutSignal);
+    try {
+      return await this.#download(request, output, started, signal);
+    } catch (e) {
+      if (timeoutSignal?.aborted && signal?.reason === timeoutSignal.reason) throw new TimeoutError(request.timeout!, 'download');
+      throw e;
+    }
+  }
+
+  async #download(request: DownloadRequest, output: string, started: number, signal: AbortSignal | undefined): Promise<DownloadResult> {
+    await checkOutput(output);
+    const resolved = await this.client.resolve(request.url, { signal, headers: request.headers });
+    if (request.digest && request.digest !== resolved.digest) throw new DigestMismatchError(request.digest, resolved.digest, 'requested');
+    // dfget: the director sets the meta digest to the layer's, so --digest never changes the task id.
+    const taskId = computeTaskId(resolved.resolvedUrl, { digest: resolved.digest, tag: request.tag, application: request.application, filter: request.filter });
+    const peerId = newPeerId();
+    const log = this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' });
+    debug('download %s → %s task %s', resolved.url, output, taskId);
+
+    // Reuse a completed task (same task id, or any task with the same blob digest).
+    const reused = await this.#tryReuse(taskId, resolved, output, signal);
+    if (reused) {
+      const costMs = Math.round(performance.now() - started);
+      log.info(`reuse file peer task done, cost: ${costMs}ms`);
+      request.onProgress?.({ taskId, transferred: resolved.size, total: resolved.size, percent: 100 });
+      return { taskId, peerId: reused.entry.peerId, output, digest: resolved.digest, contentLength: resolved.size, reused: true, joined: false, method: reused.method, costMs };
+    }
+
+    // Join a running task, or start one. Registration is synchronous so concurrent requests join.
+    let running = this.#running.get(taskId);
+    const joined = running !== undefined;
+    if (!running) {
+      running = this.#start(taskId, peerId, resolved, output, request);
+    }
+    running.attached++;
+    const detach = () => {
+      running!.attached--;
+      // The conductor only stops when no request wants it any more.
+      if (running!.attached === 0) running!.controller.abort(signal?.reason);
+    };
+    let unsubscribe: (() => void) | undefined;
+    const subscribe = () => {
+      if (unsubscribe || !request.onProgress || !running!.conductor) return;
+      const c = running!.conductor;
+      const cb = request.onProgress;
+      const handler = (p: ProgressEvent) => {
+        try {
+          cb(p);
+        } catch (e) {
+          debug('onProgress threw: %s', (e as Error).message);
+        }
+      };
+      c.on('progress', handler);
+      unsubscribe = () => c.off('progress', handler);
+    };
+    subscribe();
+    try {
+      const { entry, reusedFromStore } = await abortable(
+        running.outcome.finally(() => unsubscribe?.()),
+        signal,
+        () => {
+          unsubscribe?.();
+          detach();
+        },
+      );
+      if (!signal?.aborted) running.attached--;
+      throwIfAborted(signal);
+      const m = await this.storage.materialize(entry, output, { signal });
+      const costMs = Math.round(performance.now() - started);
+      if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
+      request.onProgress?.({ taskId, transferred: entry.contentLength, total: entry.contentLength, percent: 100 });
+      return {
+        taskId,
+        peerId: entry.peerId,
+        output,
+        digest: resolved.digest,
+        contentLength: entry.contentLength,
+        reused: reusedFromStore,
+        joined,
+        method: m.method,
+        costMs,
+      };
+    } finally {
+      unsubscribe?.();
+    }
+  }
+
+  async #tryReuse(taskId: string, resolved: ResolvedResource, output: string, signal: AbortSignal | undefined) {
+    if (!this.storage.options.multiplex) return undefined;
+    const entry = (await this.storage.findCompleted({ taskId }, { signal })) ?? (await this.storage.findCompleted({ digest: resolved.digest }, { signal }));
+    if (!entry || entry.contentLength !== resolved.size) return undefined;
+    try {
+      const m = await this.storage.materialize(entry, output, { signal });
+      if (m.size !== resolved.size) return undefined;
+      return { entry, method: m.method };
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      // Upstream falls through to a normal download when reuse fails; so do we.
+      debug('reuse of %s failed, downloading: %s', taskId, (e as Error).message);
+      return undefined;
+    }
+  }
+
+  #start(taskId: string, peerId: string, resolved: ResolvedResource, output: string, request: DownloadRequest): RunningTask {
+    const controller = new AbortController();
+    const running: RunningTask = { conductor: undefined, outcome: undefined as never, attached: 0, controller };
+    running.outcome = (async () => {
+      const plan = planPieces(resolved.size, this.#conductorOptions.pieceSize);
+      const begun = await this.storage.beginTask(
+        { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {} },
+        { signal: controller.signal },
+      );
+      if ('reuse' in begun) return { entry: begun.reuse, reusedFromStore: true };
+      const { PeerTaskConductor } = await import('./peer-task-conductor.js');
+      const { SourceTransport } = await import('../transport/source-transport.js');
+      const source = new SourceTransport(this.client);
+      const conductor = new PeerTaskConductor({
+        taskId,
+        peerId,
+        target: resolved,
+        plan,
+        writer: begun.writer,
+        transport: this.#transport ?? source,
+        fallbackTransport: source,
+        headers: request.headers,
+        logger: this.#log,
+        options: { ...this.#conductorOptions, pieceDigest: this.storage.options.pieceDigest, rateLimiter: this.#rateLimiter },
+      });
+      running.conductor = conductor;
+      this.#onConductor?.(conductor);
+      const entry = await conductor.run({ signal: controller.signal });
+      return { entry, reusedFromStore: false };
+    })().finally(() => {
+      if (this.#running.get(taskId) === running) this.#running.delete(taskId);
+    });
+    running.outcome.catch(() => {});
+    this.#running.set(taskId, running);
+    return running;
+  }
+
+  #onConductor: ((c: PeerTaskConductor) => void) | undefined;
+
+  /** Called with every conductor this manager starts (for events: `piece`, `progress`, `retry`, …). */
+  onConductor(listener: (c: PeerTaskConductor) => void): void {
+    this.#onConductor = listener;
+  }
+
+  /** Aborts running tasks and waits for them to clean up. Does not close the store or client. */
+  async close(): Promise<void> {
+    const all = [...this.#running.values()];
+    for (const r of all) r.controller.abort(new DOMException('manager closed', 'AbortError'));
+    await Promise.allSettled(all.map((r) => r.outcome));
+  }
+}
+
+/** dfget's output checks: not a directory; the parent directory is created (0700, as dfget). */
+async function checkOutput(output: string): Promise<void> {
+  try {
+    const s = await stat(output);
+    if (s.isDirectory()) throw new InvalidArgumentError('output', `path[${output}] is directory but requires file path`);
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new StorageError(`cannot check output ${output}: ${(e as Error).message}`, output, { cause: e });
+  }
+  try {
+    await mkdir(path.dirname(output), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new StorageError(`cannot create the output directory of ${output}: ${(e as Error).message}`, path.dirname(output), { cause: e });
+  }
+}
+
+/** Waits for `p`, or rejects at once with the signal's reason (calling `onAbort`) when it aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const handler = () => {
+      onAbort();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', handler, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', handler));
+  });
+}

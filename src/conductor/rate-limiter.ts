@@ -1,0 +1,30 @@
+/**
+ * A token bucket shared by every piece of every task (Dragonfly's `download.totalRateLimit`).
+ *
+ * @module
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { abortableDelay } from '../internal/abort.js';
+
+/** Limits throughput to `bytesPerSecond`, with a burst of one second's worth. */
+export class RateLimiter {
+  readonly bytesPerSecond: number;
+  #tokens: number;
+  #last: number;
+
+  constructor(bytesPerSecond: number) {
+    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0) throw new InvalidArgumentError('totalRateLimit', `expected a positive number of bytes/s, got ${bytesPerSecond}`);
+    this.bytesPerSecond = bytesPerSecond;
+    this.#tokens = bytesPerSecond;
+    this.#last = performance.now();
+  }
+
+  /** Waits until `n` bytes may pass. */
+  async take(n: number, signal?: AbortSignal): Promise<void> {
+    const now = performance.now();
+    this.#tokens = Math.min(this.bytesPerSecond, this.#tokens + ((now - this.#last) / 1000) * this.bytesPerSecond);
+    this.#last = now;
+    this.#tokens -= n;
+    if (this.#tokens < 0) await abortableDelay((-this.#tokens / this.bytesPerSecond) * 1000, signal);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Where piece bytes come from. The conductor owns scheduling for *pull* transports (it asks for
+ * piece i, under its concurrency bound); a *push* transport, like a Dragonfly daemon that decides
+ * its own piece order, drives the schedule itself through a {@link PieceSink}. Either way every
+ * byte passes through the conductor's verification before it counts.
+ *
+ * @module
+ */
+import type { BlobTarget, SignalOptions } from '../source/resource-client.js';
+import type { PieceInfo, PiecePlan } from '../conductor/piece-plan.js';
+
+/** What a transport knows about the task it serves. */
+export interface TransportTask {
+  readonly taskId: string;
+  readonly peerId: string;
+  /** The blob: URL, digest, size, media type. */
+  readonly target: BlobTarget;
+  readonly plan: PiecePlan;
+  /** Request headers the user passed (never logged). */
+  readonly headers?: Record<string, string> | undefined;
+}
+
+/** Receives pieces from a push transport, in any order. */
+export interface PieceSink {
+  /** Piece numbers not yet verified and stored. */
+  missing(): number[];
+  /**
+   * Stores piece `num` from `body`, which must yield exactly the piece's bytes. Resolves once the
+   * piece is written and recorded; rejects (and forgets the partial piece) on a short or long body.
+   * A piece that is already stored is drained and ignored.
+   */
+  writePiece(num: number, body: AsyncIterable<Uint8Array>, options?: SignalOptions): Promise<void>;
+}
+
+/**
+ * A source of piece bytes.
+ *
+ * Implement `readPiece` for a pull transport. Implement `drive` for a push transport; the
+ * conductor calls it once and then fetches whatever is still missing through its fallback
+ * transport (the origin), so a failing cluster never fails a pull that the origin can serve.
+ */
+export interface PieceTransport {
+  /** Short name for logs, e.g. `source`, `dfdaemon`. */
+  readonly name: string;
+  /**
+   * Bytes of exactly this piece. Throws `RangeNotSupportedError` when the origin cannot serve
+   * ranges; the conductor then switches to {@link PieceTransport.readSequential}.
+   */
+  readPiece?(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>>;
+  /** The whole blob as one stream from byte 0 (the no-Range fallback). */
+  readSequential?(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>>;
+  /** Whether ranged reads work for this task (probed once). Pull transports only. */
+  supportsRange?(task: TransportTask, options: SignalOptions): Promise<boolean>;
+  /** Push mode: deliver pieces through `sink` in the transport's own order; resolve when done. */
+  drive?(task: TransportTask, sink: PieceSink, options: SignalOptions): Promise<void>;
+}

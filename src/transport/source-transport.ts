@@ -1,0 +1,40 @@
+/**
+ * The shipped transport: ranged reads straight from the origin through a {@link ResourceClient}.
+ *
+ * @module
+ */
+import type { ResourceClient, SignalOptions } from '../source/resource-client.js';
+import type { PieceInfo } from '../conductor/piece-plan.js';
+import type { PieceTransport, TransportTask } from './piece-transport.js';
+
+/**
+ * Reads pieces from the origin registry with `Range: bytes=a-b` (validated as `206` +
+ * `Content-Range` by the client), or as one sequential stream when the origin ignores Range.
+ *
+ * @example
+ * ```ts
+ * const transport = new SourceTransport(new OrasResourceClient());
+ * ```
+ */
+export class SourceTransport implements PieceTransport {
+  readonly name = 'source';
+  readonly #client: ResourceClient;
+
+  constructor(client: ResourceClient) {
+    this.#client = client;
+  }
+
+  async supportsRange(task: TransportTask, options: SignalOptions): Promise<boolean> {
+    return this.#client.supportsRange(task.target, { signal: options.signal, headers: task.headers });
+  }
+
+  async readPiece(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
+    const r = await this.#client.read(task.target, piece.range, { signal: options.signal, headers: task.headers });
+    return r.body;
+  }
+
+  async readSequential(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
+    const r = await this.#client.read(task.target, undefined, { signal: options.signal, headers: task.headers });
+    return r.body;
+  }
+}
