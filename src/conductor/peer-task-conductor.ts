@@ -280,7 +280,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       this.#setState('succeeded');
       this.emit('done', { taskId: this.taskId, entry, costMs });
       return entry;
-    } catch (error) {
+    } catch (caught) {
+      // Aborts keep their reason; everything else surfaces as a task failure carrying its cause.
+      const error = signal.aborted && caught === signal.reason ? caught : this.#asTaskError(caught);
       await this.#fail(error);
       throw error;
     } finally {
@@ -350,6 +352,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
 
   #asTaskError(e: unknown): unknown {
     if (e instanceof DigestMismatchError || e instanceof TaskFailedError) return e;
+    if (this.#controller.signal.aborted && e === this.#controller.signal.reason && !(e instanceof OrasflyError)) return e;
     const reason = e instanceof Error ? e.message : String(e);
     return new TaskFailedError(this.taskId, e instanceof OrasflyError && e.code === 'ERR_ORASFLY_REGISTRY_RESPONSE' ? 4008 : 4000, reason, { cause: e });
   }

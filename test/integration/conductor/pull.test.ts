@@ -1,0 +1,170 @@
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { stat, readdir, access } from 'node:fs/promises';
+import path from 'node:path';
+import { startRegistry, pushSif, tagBlobAs, startFaultProxy, type RunningRegistry, type FaultProxy } from '../../harness/index.js';
+import { makeRig, sha256File, logLines } from './helpers.js';
+import { DigestMismatchError, TaskFailedError } from '../../../src/errors.js';
+
+const MiB = 1024 * 1024;
+
+for (const variant of ['anonymous', 'basic', 'token', 'tls'] as const) {
+  test(`pull of a 64 MiB SIF from the ${variant} registry is verified, stored and logged`, async () => {
+    const reg = await startRegistry({ variant });
+    const rig = await makeRig(reg);
+    try {
+      const pushed = await pushSif(reg, 'lab/sif/img', 'v1', { size: 64 * MiB, seed: 7 });
+      const out = path.join(rig.outDir, 'img.sif');
+      const r = await rig.manager.download({ url: reg.ref('lab/sif/img:v1'), output: out });
+      assert.equal(r.reused, false);
+      assert.equal(r.digest, pushed.layer.digest);
+      assert.equal(await sha256File(out), pushed.layer.digest);
+      assert.equal((await stat(out)).size, 64 * MiB);
+      // Metadata in Dragonfly's layout, done, with the piece count of the table (4 MiB pieces).
+      const meta = JSON.parse(await (await import('node:fs/promises')).readFile(path.join(rig.dataPath, r.taskId, r.peerId, 'metadata'), 'utf8'));
+      assert.equal(meta.done, true);
+      assert.equal(meta.contentLength, 64 * MiB);
+      assert.equal(meta.totalPieces, 16);
+      const lines = await logLines(rig);
+      const done = lines.find((l) => typeof l.msg === 'string' && /^peer task done, cost: \d+ms$/.test(l.msg));
+      assert.ok(done, `core.log has the done line: ${JSON.stringify(lines.map((l) => l.msg))}`);
+      assert.equal(done.task, r.taskId);
+      assert.equal(done.component, 'PeerTask');
+    } finally {
+      await rig.close();
+      await reg.stop();
+    }
+  });
+}
+
+describe('through the fault proxy', () => {
+  let reg: RunningRegistry;
+  let proxy: FaultProxy;
+  before(async () => {
+    reg = await startRegistry({ variant: 'anonymous' });
+    proxy = await startFaultProxy(reg.origin);
+  });
+  after(async () => {
+    await proxy.close();
+    await reg.stop();
+  });
+
+  test('a second pull of the same ref, and of another ref to the same blob, makes no blob request and shares the inode', async () => {
+    const rig = await makeRig(reg);
+    try {
+      const a = await pushSif(reg, 'seed/image1', 'tag', { size: 16 * MiB, seed: 11 });
+      await tagBlobAs(reg, a, 'seed/image2', 'tag');
+      const first = await rig.manager.download({ url: reg.ref('seed/image1:tag', proxy.host), output: path.join(rig.outDir, 'image1') });
+      assert.equal(first.reused, false);
+      proxy.resetLog();
+      const again = await rig.manager.download({ url: reg.ref('seed/image1:tag', proxy.host), output: path.join(rig.outDir, 'image1-again') });
+      const other = await rig.manager.download({ url: reg.ref('seed/image2:tag', proxy.host), output: path.join(rig.outDir, 'image2') });
+      assert.equal(again.reused, true);
+      assert.equal(other.reused, true);
+      assert.equal(proxy.blobRequests().length, 0, 'no blob request on reuse');
+      const ino = (await stat(path.join(rig.outDir, 'image1'))).ino;
+      assert.equal((await stat(path.join(rig.outDir, 'image1-again'))).ino, ino);
+      assert.equal((await stat(path.join(rig.outDir, 'image2'))).ino, ino);
+      const lines = await logLines(rig);
+      assert.ok(lines.some((l) => typeof l.msg === 'string' && /^reuse file peer task done, cost: \d+ms$/.test(l.msg)));
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('8 concurrent pulls of one cold ref download the blob once and write 8 correct outputs', async () => {
+    const rig = await makeRig(reg);
+    try {
+      const a = await pushSif(reg, 'conc/img', 'v1', { size: 24 * MiB, seed: 12 });
+      proxy.resetLog();
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => rig.manager.download({ url: reg.ref('conc/img:v1', proxy.host), output: path.join(rig.outDir, `o${i}.sif`) })),
+      );
+      assert.equal(proxy.blobBytesSent(), a.layer.size, 'one set of blob bytes served');
+      for (let i = 0; i < 8; i++) assert.equal(await sha256File(path.join(rig.outDir, `o${i}.sif`)), a.layer.digest);
+      assert.equal(new Set(results.map((r) => r.taskId)).size, 1);
+      assert.ok(results.filter((r) => r.joined).length >= 1);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('resets and 5xx in the middle of pieces are retried to a correct output', async () => {
+    const rig = await makeRig(reg);
+    try {
+      const a = await pushSif(reg, 'flaky/img', 'v1', { size: 20 * MiB, seed: 13 });
+      proxy.addRule({ blobsOnly: true, method: 'GET', times: 2, fault: { kind: 'reset', afterBytes: 100_000 } });
+      proxy.addRule({ blobsOnly: true, method: 'GET', times: 2, fault: { kind: 'status', status: 503 } });
+      proxy.addRule({ blobsOnly: true, method: 'GET', times: 1, fault: { kind: 'truncate', afterBytes: 1000 } });
+      const out = path.join(rig.outDir, 'flaky.sif');
+      await rig.manager.download({ url: reg.ref('flaky/img:v1', proxy.host), output: out });
+      assert.equal(await sha256File(out), a.layer.digest);
+      assert.ok(proxy.requests.some((r) => r.fault === 'reset'));
+      assert.ok(proxy.requests.some((r) => r.status === 503));
+    } finally {
+      proxy.clearRules();
+      await rig.close();
+    }
+  });
+
+  test('flipped bytes fail with a digest error, leave no output and no data', async () => {
+    const rig = await makeRig(reg);
+    try {
+      await pushSif(reg, 'evil/img', 'v1', { size: 9 * MiB, seed: 14 });
+      proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip', atByte: 1234 } });
+      const out = path.join(rig.outDir, 'evil.sif');
+      await assert.rejects(rig.manager.download({ url: reg.ref('evil/img:v1', proxy.host), output: out }), (e: unknown) => e instanceof DigestMismatchError);
+      await assert.rejects(access(out));
+      assert.deepEqual((await readdir(rig.outDir)).filter((f) => f.includes('evil')), []);
+      assert.deepEqual((await readdir(rig.dataPath)).filter((f) => !f.startsWith('.')), [], 'no task left in the store');
+    } finally {
+      proxy.clearRules();
+      await rig.close();
+    }
+  });
+
+  test('an existing output survives a failed pull untouched', async () => {
+    const rig = await makeRig(reg);
+    const { writeFile, readFile } = await import('node:fs/promises');
+    try {
+      await pushSif(reg, 'evil2/img', 'v1', { size: 5 * MiB, seed: 15 });
+      proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip' } });
+      const out = path.join(rig.outDir, 'keep.sif');
+      await (await import('node:fs/promises')).mkdir(rig.outDir, { recursive: true });
+      await writeFile(out, 'precious');
+      await assert.rejects(rig.manager.download({ url: reg.ref('evil2/img:v1', proxy.host), output: out }), DigestMismatchError);
+      assert.equal(await readFile(out, 'utf8'), 'precious');
+    } finally {
+      proxy.clearRules();
+      await rig.close();
+    }
+  });
+
+  test('when the registry ignores Range the pull falls back to one sequential stream and is correct', async () => {
+    const rig = await makeRig(reg);
+    try {
+      const a = await pushSif(reg, 'norange/img', 'v1', { size: 18 * MiB, seed: 16 });
+      proxy.addRule({ blobsOnly: true, fault: { kind: 'ignoreRange' } });
+      const out = path.join(rig.outDir, 'norange.sif');
+      await rig.manager.download({ url: reg.ref('norange/img:v1', proxy.host), output: out });
+      assert.equal(await sha256File(out), a.layer.digest);
+    } finally {
+      proxy.clearRules();
+      await rig.close();
+    }
+  });
+
+  test('a piece that keeps failing fails the task with its cause', async () => {
+    const rig = await makeRig(reg, { conductor: { pieceRetries: 2 } });
+    try {
+      await pushSif(reg, 'dead/img', 'v1', { size: 6 * MiB, seed: 17 });
+      proxy.addRule({ blobsOnly: true, method: 'GET', path: /Range|blobs/, fault: { kind: 'reset', afterBytes: 10 } });
+      const out = path.join(rig.outDir, 'dead.sif');
+      await assert.rejects(rig.manager.download({ url: reg.ref('dead/img:v1', proxy.host), output: out }), (e: unknown) => e instanceof TaskFailedError && e.cause !== undefined);
+      await assert.rejects(access(out));
+    } finally {
+      proxy.clearRules();
+      await rig.close();
+    }
+  });
+});

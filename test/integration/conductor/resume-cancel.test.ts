@@ -1,0 +1,107 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { readdir, access } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRegistry, pushSif, startFaultProxy, type RunningRegistry, type FaultProxy } from '../../harness/index.js';
+import { makeRig, sha256File } from './helpers.js';
+import type { PeerTaskConductor } from '../../../src/conductor/peer-task-conductor.js';
+
+const MiB = 1024 * 1024;
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'pull-child.js');
+
+let reg: RunningRegistry;
+let proxy: FaultProxy;
+before(async () => {
+  reg = await startRegistry({ variant: 'anonymous' });
+  proxy = await startFaultProxy(reg.origin);
+});
+after(async () => {
+  await proxy.close();
+  await reg.stop();
+});
+
+function nextConductor(rig: Awaited<ReturnType<typeof makeRig>>): Promise<PeerTaskConductor> {
+  return new Promise((resolve) => rig.manager.onConductor(resolve));
+}
+
+test('kill -9 during a pull, then pull again: only the missing pieces are fetched and the output is correct', async () => {
+  const rig = await makeRig(reg);
+  try {
+    const a = await pushSif(reg, 'resume/img', 'v1', { size: 40 * MiB, seed: 21 });
+    const url = reg.ref('resume/img:v1', proxy.host);
+    const out = path.join(rig.outDir, 'resume.sif');
+    // The child shares the data path; the parent's store is opened afterwards, as after a restart.
+    await rig.storage.close();
+    const proc = spawn(process.execPath, [child, url, rig.dataPath, out, String(16 * MiB)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: proc.stdout! });
+    let pieces = 0;
+    for await (const line of lines) {
+      if (JSON.parse(line).piece !== undefined && ++pieces === 4) break;
+    }
+    proc.kill('SIGKILL');
+    await once(proc, 'exit');
+    assert.ok(pieces >= 4);
+    proxy.resetLog();
+    const rig2 = await makeRig(reg, { storage: { dataPath: rig.dataPath } });
+    try {
+      const r = await rig2.manager.download({ url, output: out });
+      assert.equal(r.reused, false);
+      assert.equal(await sha256File(out), a.layer.digest);
+      const fetched = proxy.blobBytesSent();
+      assert.ok(fetched <= a.layer.size - 4 * 4 * MiB + 1, `fetched ${fetched} of ${a.layer.size}: the 4+ stored pieces were kept`);
+    } finally {
+      await rig2.close();
+    }
+  } finally {
+    await rig.close();
+  }
+});
+
+test('cancelling one of two attached requests leaves the other to finish', async () => {
+  const rig = await makeRig(reg, { rateLimit: 8 * MiB });
+  try {
+    const a = await pushSif(reg, 'cancel/two', 'v1', { size: 16 * MiB, seed: 22 });
+    const url = reg.ref('cancel/two:v1', proxy.host);
+    const conductorP = nextConductor(rig);
+    const ac = new AbortController();
+    const p1 = rig.manager.download({ url, output: path.join(rig.outDir, 'one'), signal: ac.signal });
+    const p2 = rig.manager.download({ url, output: path.join(rig.outDir, 'two') });
+    const conductor = await conductorP;
+    await once(conductor, 'piece');
+    ac.abort(new Error('user cancelled'));
+    await assert.rejects(p1, /user cancelled/);
+    const r2 = await p2;
+    assert.equal(r2.joined, true);
+    assert.equal(await sha256File(path.join(rig.outDir, 'two')), a.layer.digest);
+    await assert.rejects(access(path.join(rig.outDir, 'one')));
+  } finally {
+    await rig.close();
+  }
+});
+
+test('cancelling the only request stops the task and removes its temporary data within a second', async () => {
+  const rig = await makeRig(reg, { storage: { strategy: 'io.d7y.storage.v2.advance' }, rateLimit: 8 * MiB });
+  try {
+    await pushSif(reg, 'cancel/one', 'v1', { size: 16 * MiB, seed: 23 });
+    const conductorP = nextConductor(rig);
+    const ac = new AbortController();
+    const p = rig.manager.download({ url: reg.ref('cancel/one:v1', proxy.host), output: path.join(rig.outDir, 'x.sif'), signal: ac.signal });
+    const conductor = await conductorP;
+    await once(conductor, 'piece');
+    const failed = once(conductor, 'failed');
+    const t0 = performance.now();
+    ac.abort();
+    await assert.rejects(p, { name: 'AbortError' });
+    await failed;
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 1000, `cleanup took ${elapsed} ms`);
+    assert.deepEqual((await readdir(rig.outDir)).filter((f) => f.includes('dfget.cache') || f === 'x.sif'), [], 'no hidden cache file, no output');
+    assert.deepEqual((await readdir(rig.dataPath)).filter((f) => !f.startsWith('.')), [], 'no task dir left');
+  } finally {
+    await rig.close();
+  }
+});
