@@ -1,0 +1,264 @@
+/**
+ * A `dfget.yaml`-compatible configuration loader. It reads the file the Dragonfly oras page shows
+ * (a `storage:` block and a top-level `oras:` block, strategy spelled with a trailing dot) and the
+ * daemon's real layout (`download.resourceClients.oras`), checks every value's type, and returns
+ * option objects that `StorageManager`, `OrasResourceClient` and `PeerTaskManager` take as they are.
+ *
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigError, InvalidArgumentError } from '../errors.js';
+import { parseDuration, parseSize, type Duration, type Size } from './units.js';
+
+/** The `storage:` block, in Dragonfly's names. */
+export interface StorageConfig {
+  dataPath?: string;
+  strategy?: string;
+  multiplex?: boolean;
+  taskExpireTime?: Duration;
+  diskGCThreshold?: Size;
+  diskGCThresholdPercent?: number;
+  gcInterval?: Duration;
+  keepStorage?: boolean;
+  pieceDigest?: 'crc32' | 'md5';
+}
+
+/** The `oras:` block (also read from `download.resourceClients.oras`). */
+export interface OrasConfig {
+  proxy?: string;
+  dialTimeout?: Duration;
+  keepAlive?: Duration;
+  maxIdleConns?: number;
+  idleConnTimeout?: Duration;
+  responseHeaderTimeout?: Duration;
+  tlsHandshakeTimeout?: Duration;
+  expectContinueTimeout?: Duration;
+  insecureSkipVerify?: boolean;
+  caFile?: string;
+  plainHttp?: boolean;
+}
+
+/** Download tuning (`download:` block of ours and Dragonfly's). */
+export interface DownloadConfig {
+  /** Bytes/s across all pieces (Dragonfly `download.totalRateLimit`, e.g. `1024Mi`). */
+  totalRateLimit?: Size;
+  /** Parallel pieces per task. */
+  concurrency?: number;
+  /** Piece size override. */
+  pieceSize?: Size;
+}
+
+/** A loaded configuration. */
+export interface OrasflyConfig {
+  storage: StorageConfig;
+  oras: OrasConfig;
+  download: DownloadConfig;
+  /** Dragonfly's `dataDir`: the default `storage.dataPath`. */
+  dataDir?: string;
+  /** Dragonfly's `workHome`. */
+  workHome?: string;
+  /** Dragonfly's `logDir`: `core.log` goes to `<logDir>/dfget/core.log`. */
+  logDir?: string;
+}
+
+/** What {@link loadConfig} returns. */
+export interface LoadedConfig {
+  /** The file read (or `<inline>`). */
+  file: string;
+  config: OrasflyConfig;
+  /** Non-fatal findings: unknown keys, the trailing-dot strategy, TLS verification turned off. */
+  warnings: string[];
+}
+
+type Kind = 'duration' | 'size' | 'boolean' | 'number' | 'string' | 'strategy' | 'pieceDigest';
+
+const STORAGE_KEYS: Record<string, Kind> = {
+  dataPath: 'string',
+  strategy: 'strategy',
+  multiplex: 'boolean',
+  taskExpireTime: 'duration',
+  diskGCThreshold: 'size',
+  diskGCThresholdPercent: 'number',
+  gcInterval: 'duration',
+  keepStorage: 'boolean',
+  pieceDigest: 'pieceDigest',
+  // Upstream keys we accept and ignore (no effect here): a warning would only be noise.
+  writeBufferSize: 'size',
+  reloadGoroutineCount: 'number',
+};
+
+const ORAS_KEYS: Record<string, Kind> = {
+  proxy: 'string',
+  dialTimeout: 'duration',
+  keepAlive: 'duration',
+  maxIdleConns: 'number',
+  maxIdleConnsPerHost: 'number',
+  maxConnsPerHost: 'number',
+  idleConnTimeout: 'duration',
+  responseHeaderTimeout: 'duration',
+  tlsHandshakeTimeout: 'duration',
+  expectContinueTimeout: 'duration',
+  insecureSkipVerify: 'boolean',
+  enableTrace: 'boolean',
+  caFile: 'string',
+  plainHttp: 'boolean',
+};
+
+const DOWNLOAD_KEYS: Record<string, Kind> = {
+  totalRateLimit: 'size',
+  perPeerRateLimit: 'size',
+  concurrency: 'number',
+  pieceSize: 'size',
+};
+
+const TOP_KEYS: Record<string, Kind> = {
+  gcInterval: 'duration',
+  keepStorage: 'boolean',
+  dataDir: 'string',
+  workHome: 'string',
+  logDir: 'string',
+  cacheDir: 'string',
+  aliveTime: 'duration',
+};
+
+// Sections of a full dfdaemon config that have no meaning here; present in real files, so no warnings.
+const IGNORED_SECTIONS = new Set(['scheduler', 'host', 'upload', 'proxy', 'security', 'network', 'console', 'verbose', 'pprof-port', 'jaeger', 'objectStorage', 'announcer', 'health', 'reload', 'certSpec', 'metrics', 'concurrent', 'workHomeMode', 'dataDirMode', 'cacheDirMode', 'logDirMode', 'pluginDir', 'networkTopology']);
+
+const STRATEGIES = new Set(['', 'io.d7y.storage.v2.simple', 'io.d7y.storage.v2.advance']);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function check(kind: Kind, value: unknown, key: string, file: string, warnings: string[]): unknown {
+  const fail = (what: string): never => {
+    throw new ConfigError(`expected ${what}, got ${JSON.stringify(value)}`, { file, key });
+  };
+  try {
+    switch (kind) {
+      case 'duration':
+        if (typeof value !== 'string' && typeof value !== 'number') fail('a duration like "30s"');
+        parseDuration(value as Duration, key);
+        return value;
+      case 'size':
+        if (typeof value !== 'string' && typeof value !== 'number') fail('a size like "50Gi"');
+        parseSize(value as Size, key);
+        return value;
+      case 'boolean':
+        if (typeof value !== 'boolean') fail('true or false');
+        return value;
+      case 'number':
+        if (typeof value !== 'number' || !Number.isFinite(value)) fail('a number');
+        return value;
+      case 'string':
+        if (typeof value !== 'string') fail('a string');
+        return value;
+      case 'pieceDigest':
+        if (value !== 'crc32' && value !== 'md5') fail('"crc32" or "md5"');
+        return value;
+      case 'strategy': {
+        if (typeof value !== 'string') fail('a strategy name');
+        const s = value as string;
+        if (STRATEGIES.has(s)) return s;
+        // The published oras page spells it with a trailing dot; upstream then refuses to start.
+        if (s.endsWith('.') && STRATEGIES.has(s.slice(0, -1))) {
+          warnings.push(`${file}: ${key}: "${s}" has a trailing dot (as on the Dragonfly oras page); using "${s.slice(0, -1)}"`);
+          return s.slice(0, -1);
+        }
+        throw new ConfigError(`not support store strategy: ${s} (use io.d7y.storage.v2.simple or io.d7y.storage.v2.advance)`, { file, key });
+      }
+    }
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) throw new ConfigError(e.message.replace(/^invalid [^:]+: /, ''), { file, key }, { cause: e });
+    throw e;
+  }
+}
+
+function readBlock(block: unknown, keys: Record<string, Kind>, prefix: string, file: string, warnings: string[]): Record<string, unknown> {
+  if (block === null || block === undefined) return {};
+  if (!isRecord(block)) throw new ConfigError(`expected a mapping, got ${JSON.stringify(block)}`, { file, key: prefix });
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(block)) {
+    const key = `${prefix}.${k}`;
+    const kind = keys[k];
+    if (!kind) {
+      warnings.push(`${file}: unknown key ${key} (ignored)`);
+      continue;
+    }
+    if (v === null || v === undefined || v === '') continue; // `proxy:` with no value means unset, as in Go
+    out[k] = check(kind, v, key, file, warnings);
+  }
+  return out;
+}
+
+/**
+ * Parses dfget.yaml text.
+ *
+ * @param file - name used in errors and warnings.
+ * @throws ConfigError (`ERR_ORASFLY_CONFIG`) naming the file and key path for bad YAML, wrong types or an unknown strategy.
+ * @example
+ * ```ts
+ * const { config, warnings } = parseConfig('storage:\n  multiplex: true\n', 'dfget.yaml');
+ * ```
+ */
+export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { uniqueKeys: true });
+  } catch (e) {
+    const where = e instanceof YAMLParseError && e.linePos ? ` (line ${e.linePos[0].line})` : '';
+    throw new ConfigError(`not valid YAML${where}: ${(e as Error).message.split('\n')[0]}`, { file }, { cause: e });
+  }
+  const warnings: string[] = [];
+  const config: OrasflyConfig = { storage: {}, oras: {}, download: {} };
+  if (doc === null || doc === undefined) return { file, config, warnings };
+  if (!isRecord(doc)) throw new ConfigError('expected a mapping at the top level', { file });
+
+  for (const [k, v] of Object.entries(doc)) {
+    if (k === 'storage') config.storage = readBlock(v, STORAGE_KEYS, 'storage', file, warnings) as StorageConfig;
+    else if (k === 'oras') Object.assign(config.oras, readBlock(v, ORAS_KEYS, 'oras', file, warnings));
+    else if (k === 'download') {
+      if (v === null || v === undefined) continue;
+      if (!isRecord(v)) throw new ConfigError(`expected a mapping, got ${JSON.stringify(v)}`, { file, key: 'download' });
+      const { resourceClients, ...rest } = v;
+      if (resourceClients !== undefined && resourceClients !== null) {
+        if (!isRecord(resourceClients)) throw new ConfigError('expected a mapping', { file, key: 'download.resourceClients' });
+        for (const [scheme, block] of Object.entries(resourceClients)) {
+          if (scheme === 'oras') {
+            // The top-level `oras:` block wins over the daemon's location when both are present.
+            config.oras = { ...readBlock(block, ORAS_KEYS, 'download.resourceClients.oras', file, warnings), ...config.oras };
+          } else warnings.push(`${file}: resource client "${scheme}" is not supported here (ignored)`);
+        }
+      }
+      const known = Object.fromEntries(Object.entries(rest).filter(([key]) => key in DOWNLOAD_KEYS));
+      for (const key of Object.keys(rest)) if (!(key in DOWNLOAD_KEYS)) warnings.push(`${file}: unknown key download.${key} (ignored)`);
+      config.download = readBlock(known, DOWNLOAD_KEYS, 'download', file, warnings) as DownloadConfig;
+    } else if (k in TOP_KEYS) {
+      if (v === null || v === undefined) continue;
+      const value = check(TOP_KEYS[k]!, v, k, file, warnings);
+      if (k === 'gcInterval') config.storage.gcInterval ??= value as Duration;
+      else if (k === 'keepStorage') config.storage.keepStorage ??= value as boolean;
+      else if (k === 'dataDir' || k === 'workHome' || k === 'logDir') config[k] = value as string;
+      else if (k === 'cacheDir') config.dataDir ??= value as string;
+    } else if (!IGNORED_SECTIONS.has(k)) warnings.push(`${file}: unknown key ${k} (ignored)`);
+  }
+  if (config.oras.insecureSkipVerify === true) warnings.push(`${file}: oras.insecureSkipVerify is true: TLS certificates will NOT be verified`);
+  return { file, config, warnings };
+}
+
+/**
+ * Reads and parses a dfget.yaml file.
+ *
+ * @throws ConfigError (`ERR_ORASFLY_CONFIG`) naming the file when it cannot be read or is invalid.
+ */
+export async function loadConfig(file: string, options: { signal?: AbortSignal | undefined } = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, { encoding: 'utf8', signal: options.signal });
+  } catch (e) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    throw new ConfigError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file }, { cause: e });
+  }
+  return parseConfig(text, file);
+}

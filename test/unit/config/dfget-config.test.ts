@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { loadConfig, parseConfig } from '../../../src/config/dfget-config.js';
+import { ConfigError } from '../../../src/errors.js';
+
+// The fixture is the seed page's dfget.yaml, verbatim; it lives in the source tree, not in .build.
+const seed = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'test', 'fixtures', 'seed-dfget.yaml');
+
+test("the seed page's dfget.yaml loads, with a warning for the trailing-dot strategy", async () => {
+  const { config, warnings } = await loadConfig(seed);
+  assert.deepEqual(config.storage, {
+    taskExpireTime: '6h',
+    strategy: 'io.d7y.storage.v2.advance',
+    diskGCThreshold: '50Gi',
+    diskGCThresholdPercent: 80,
+    multiplex: true,
+  });
+  assert.equal(config.oras.dialTimeout, '30s');
+  assert.equal(config.oras.maxIdleConns, 100);
+  assert.equal(config.oras.insecureSkipVerify, true);
+  assert.equal('proxy' in config.oras, false, 'an empty proxy is unset');
+  assert.ok(warnings.some((w) => w.includes('trailing dot')));
+  assert.ok(warnings.some((w) => w.includes('NOT be verified')));
+});
+
+test("upstream's real location download.resourceClients.oras is read; the top-level block wins", () => {
+  const { config } = parseConfig('download:\n  totalRateLimit: 200Mi\n  resourceClients:\n    oras:\n      dialTimeout: 5s\n      keepAlive: 10s\noras:\n  keepAlive: 20s\n');
+  assert.deepEqual(config.oras, { dialTimeout: '5s', keepAlive: '20s' });
+  assert.equal(config.download.totalRateLimit, '200Mi');
+});
+
+test('top-level gcInterval, keepStorage, dataDir, workHome and logDir are read', () => {
+  const { config } = parseConfig('gcInterval: 2m\nkeepStorage: true\ndataDir: /d\nworkHome: /w\nlogDir: /l\n');
+  assert.equal(config.storage.gcInterval, '2m');
+  assert.equal(config.storage.keepStorage, true);
+  assert.deepEqual([config.dataDir, config.workHome, config.logDir], ['/d', '/w', '/l']);
+});
+
+test('unknown keys warn; full daemon sections are accepted quietly', () => {
+  const { warnings } = parseConfig('storage:\n  multiplx: true\nscheduler:\n  manager: {}\nbogus: 1\n', 'f.yaml');
+  assert.deepEqual(warnings, ['f.yaml: unknown key storage.multiplx (ignored)', 'f.yaml: unknown key bogus (ignored)']);
+});
+
+test('a wrong type fails naming the key path and the file', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cfg-'));
+  const file = path.join(dir, 'dfget.yaml');
+  const cases: Array<[string, string]> = [
+    ['storage:\n  multiplex: "yes"\n', 'storage.multiplex'],
+    ['storage:\n  taskExpireTime: soon\n', 'storage.taskExpireTime'],
+    ['storage:\n  diskGCThreshold: [1]\n', 'storage.diskGCThreshold'],
+    ['oras:\n  maxIdleConns: many\n', 'oras.maxIdleConns'],
+    ['download:\n  resourceClients:\n    oras:\n      dialTimeout: true\n', 'download.resourceClients.oras.dialTimeout'],
+    ['storage:\n  strategy: io.d7y.storage.v3\n', 'storage.strategy'],
+    ['storage: 5\n', 'storage'],
+  ];
+  for (const [text, key] of cases) {
+    await writeFile(file, text);
+    await assert.rejects(loadConfig(file), (e: unknown) => e instanceof ConfigError && e.key === key && e.file === file && e.message.includes(key) && e.message.includes(file), key);
+  }
+});
+
+test('bad YAML and a missing file are ConfigErrors naming the file', async () => {
+  assert.throws(() => parseConfig('storage: [\n', 'x.yaml'), (e: unknown) => e instanceof ConfigError && /x\.yaml: not valid YAML/.test(e.message));
+  await assert.rejects(loadConfig('/nonexistent/dfget.yaml'), (e: unknown) => e instanceof ConfigError && e.file === '/nonexistent/dfget.yaml');
+});
