@@ -1,0 +1,175 @@
+/**
+ * dfget-compatible command-line flags, parsed and validated with dfget's error texts.
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { InvalidArgumentError } from '../errors.js';
+import { parseDuration, parseSize } from '../config/units.js';
+
+/** Parsed command line. */
+export interface CliArgs {
+  url: string;
+  output: string;
+  timeout: number | undefined;
+  digest: string | undefined;
+  tag: string | undefined;
+  filter: string | undefined;
+  headers: Record<string, string>;
+  console: boolean;
+  showProgress: boolean;
+  config: string | undefined;
+  workHome: string | undefined;
+  dataDir: string | undefined;
+  logDir: string | undefined;
+  rateLimit: number | undefined;
+  application: string | undefined;
+  concurrency: number | undefined;
+  insecure: boolean;
+  caFile: string | undefined;
+  plainHttp: boolean | undefined;
+  json: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+const OPTIONS = {
+  url: { type: 'string', short: 'u' },
+  output: { type: 'string', short: 'O' },
+  timeout: { type: 'string' },
+  digest: { type: 'string' },
+  tag: { type: 'string' },
+  filter: { type: 'string', short: 'f' },
+  header: { type: 'string', short: 'H', multiple: true },
+  console: { type: 'boolean' },
+  'show-progress': { type: 'boolean', short: 'b' },
+  config: { type: 'string' },
+  workhome: { type: 'string' },
+  datadir: { type: 'string' },
+  cachedir: { type: 'string' },
+  logdir: { type: 'string' },
+  ratelimit: { type: 'string' },
+  application: { type: 'string' },
+  concurrency: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'ca-file': { type: 'string' },
+  'plain-http': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+/** The `--help` text. */
+export const USAGE = `Usage: orasfly [-u] URL -O PATH [flags]
+
+Download an OCI artifact (oras://host[:port]/repo:tag or …@sha256:<hex>) with verified pieces,
+keeping it in a local task store so later requests are served by a hard link.
+
+dfget flags:
+  -u, --url URL             URL to download (or the first argument)
+  -O, --output PATH         destination file (default: last path segment of the URL)
+      --timeout DURATION    give up after this long, e.g. 30m (default: none)
+      --digest ALG:HEX      expected blob digest; a mismatch fails before downloading
+      --tag TAG             different tags make different tasks
+  -f, --filter "k1&k2"      query keys left out of the task id
+  -H, --header "K: V"       extra request header (repeatable)
+      --console             print JSON log lines to the terminal
+  -b, --show-progress       show a progress bar (on a terminal)
+      --config FILE         dfget.yaml (default: /etc/dragonfly/dfget.yaml as root, else
+                            $XDG_CONFIG_HOME/orasfly/dfget.yaml, when present)
+      --workhome DIR        work home (default: /usr/local/dragonfly as root, else XDG)
+      --datadir DIR         task store (default: /var/lib/dragonfly as root, else
+                            $XDG_DATA_HOME/orasfly)
+      --logdir DIR          logs; core.log goes to DIR/dfget/ (default: /var/log/dragonfly as root,
+                            else $XDG_STATE_HOME/orasfly/logs)
+      --ratelimit SIZE      bytes per second across all pieces, e.g. 200Mi (default: unlimited)
+      --application NAME    caller's application name (part of the task id)
+orasfly flags:
+      --concurrency N       parallel pieces (default 4)
+      --insecure            do not verify TLS certificates
+      --ca-file FILE        extra CA certificates (PEM)
+      --plain-http          talk plain HTTP to the registry
+      --json                print one JSON result object instead of dfget's lines
+  -h, --help                this help
+  -v, --version             print the version
+`;
+
+function requireInt(value: string, field: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(field, `expected an integer ${min}..${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Splits `K: V` at the first colon, as dfget does. */
+export function parseHeader(h: string): [string, string] {
+  const i = h.indexOf(':');
+  const k = i < 0 ? '' : h.slice(0, i).trim();
+  const v = i < 0 ? '' : h.slice(i + 1).trim();
+  if (!k || !v) throw new InvalidArgumentError('header', `header format error: ${h}`);
+  return [k, v];
+}
+
+/** Default output name: the URL's last path segment (with `:tag`, as dfget), in the cwd. */
+export function defaultOutput(url: string, cwd = process.cwd()): string {
+  const noQuery = url.split(/[?#]/)[0] ?? '';
+  const afterScheme = noQuery.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const seg = afterScheme.split('/').filter(Boolean).slice(1).pop();
+  if (!seg) throw new InvalidArgumentError('output', `cannot derive an output name from ${JSON.stringify(url)}; pass -O`);
+  return path.resolve(cwd, seg.replace(/@sha256:[0-9a-f]+$/, ''));
+}
+
+/**
+ * Parses argv (without `node` and the script).
+ *
+ * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) with dfget's messages.
+ */
+export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new InvalidArgumentError('arguments', (e as Error).message);
+  }
+  const v = parsed.values;
+  const help = v.help ?? false;
+  const version = v.version ?? false;
+  const url = v.url ?? parsed.positionals[0] ?? '';
+  if (!help && !version) {
+    if (!url) throw new InvalidArgumentError('url', 'please specify a URL with -u or as the first argument');
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i.test(url)) throw new InvalidArgumentError('url', `url ${url} invalid argument`);
+  }
+  if (parsed.positionals.length > (v.url ? 0 : 1)) throw new InvalidArgumentError('arguments', `unexpected argument ${JSON.stringify(parsed.positionals.at(-1))}`);
+  const headers: Record<string, string> = {};
+  for (const h of v.header ?? []) {
+    const [k, val] = parseHeader(h);
+    headers[k] = val;
+  }
+  const output = v.output ? path.resolve(cwd, v.output) : url ? defaultOutput(url, cwd) : '';
+  const rateLimit = v.ratelimit !== undefined ? parseSize(v.ratelimit, 'ratelimit') : undefined;
+  return {
+    url,
+    output,
+    timeout: v.timeout !== undefined ? parseDuration(v.timeout, 'timeout') || undefined : undefined,
+    digest: v.digest,
+    // dfget: --digest clears --tag.
+    tag: v.digest ? undefined : v.tag,
+    filter: v.filter,
+    headers,
+    console: v.console ?? false,
+    showProgress: (v['show-progress'] ?? false) && !(v.console ?? false),
+    config: v.config,
+    workHome: v.workhome,
+    dataDir: v.datadir ?? v.cachedir,
+    logDir: v.logdir,
+    rateLimit: rateLimit || undefined,
+    application: v.application,
+    concurrency: v.concurrency !== undefined ? requireInt(v.concurrency, 'concurrency', 1, 64) : undefined,
+    insecure: v.insecure ?? false,
+    caFile: v['ca-file'],
+    plainHttp: v['plain-http'],
+    json: v.json ?? false,
+    help,
+    version,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The `orasfly` command: dfget's flags and output lines, on top of {@link createDownloader}.
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseCliArgs, USAGE, type CliArgs } from './args.js';
+import { defaultPaths } from './defaults.js';
+import { ProgressBar } from './progress-bar.js';
+import { VERSION } from '../version.js';
+import { formatLogTime, StreamLogSink } from '../log/core-log.js';
+import { hostIp } from '../conductor/task-id.js';
+import { OrasflyError } from '../errors.js';
+import type { DownloadResult } from '../conductor/peer-task-manager.js';
+
+/** Streams the command writes to (injectable for tests and embedding). */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WriteStream | (NodeJS.WritableStream & { isTTY?: boolean });
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+function currentUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof OrasflyError) return e.message;
+  if (e instanceof Error) return e.name === 'AbortError' ? 'download cancelled' : e.message;
+  return String(e);
+}
+
+/**
+ * Runs the command with `argv` (without `node` and the script) and returns the exit code:
+ * 0 on success, 1 on failure (dfget's codes).
+ */
+export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, signal?: AbortSignal): Promise<number> {
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  let args: CliArgs;
+  try {
+    args = parseCliArgs(argv, io.cwd);
+  } catch (e) {
+    io.stderr.write(`Error: ${errorText(e)}\n`);
+    io.stderr.write(`Run 'orasfly --help' for usage.\n`);
+    return 1;
+  }
+  if (args.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.version) {
+    out(`orasfly version: ${VERSION}`);
+    return 0;
+  }
+
+  const started = performance.now();
+  const cost = () => Math.round(performance.now() - started);
+  if (!args.json) {
+    out(`--${formatLogTime().slice(0, 19)}--  ${args.url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1')}`);
+    out(`dfget version: orasfly ${VERSION}`);
+    out(`current user: ${currentUser()}, default peer ip: ${hostIp()}`);
+    out(`output path: ${args.output}`);
+  }
+
+  let result: DownloadResult | undefined;
+  let failure: unknown;
+  let close: (() => Promise<void>) | undefined;
+  let bar: ProgressBar | undefined;
+  try {
+    const defaults = defaultPaths(io.env);
+    const configFile = args.config ?? defaults.configCandidates.find((f) => existsSync(f));
+    // The YAML parser is only loaded when there is a config file: a reuse pull should start fast.
+    const { downloaderOptionsFromConfig, createDownloader } = await import('../downloader.js');
+    let config: import('../config/dfget-config.js').OrasflyConfig = { storage: {}, oras: {}, download: {} };
+    if (configFile) {
+      const { loadConfig } = await import('../config/dfget-config.js');
+      const loaded = await loadConfig(configFile, { signal });
+      for (const w of loaded.warnings) io.stderr.write(`warning: ${w}\n`);
+      config = loaded.config;
+    }
+    if (args.dataDir) config.storage.dataPath = path.resolve(io.cwd, args.dataDir);
+    if (args.logDir) config.logDir = path.resolve(io.cwd, args.logDir);
+    const options = downloaderOptionsFromConfig(config, { dataPath: defaults.dataDir, logDir: defaults.logDir });
+    if (args.insecure) options.oras = { ...options.oras, insecureSkipVerify: true };
+    if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
+    if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };
+    if (args.concurrency) options.download = { ...options.download, concurrency: args.concurrency };
+    if (args.rateLimit) options.download = { ...options.download, totalRateLimit: args.rateLimit };
+    if (args.console) options.logSink = new StreamLogSink(io.stderr);
+    const dl = await createDownloader(options);
+    close = () => dl.close();
+    if (!args.json) out('init success and start to download');
+    if (args.showProgress && io.stderr.isTTY) {
+      bar = new ProgressBar(io.stderr as NodeJS.WriteStream);
+      bar.start();
+    }
+    result = await dl.download({
+      url: args.url,
+      output: args.output,
+      digest: args.digest,
+      tag: args.tag,
+      filter: args.filter,
+      application: args.application,
+      headers: Object.keys(args.headers).length ? args.headers : undefined,
+      timeout: args.timeout,
+      signal,
+      onProgress: bar ? (p) => bar!.update(p.transferred, p.total) : undefined,
+    });
+  } catch (e) {
+    failure = e;
+  } finally {
+    bar?.stop();
+    await close?.().catch(() => {});
+  }
+
+  if (args.json) {
+    out(
+      JSON.stringify(
+        result
+          ? { success: true, url: args.url, ...result, costMs: cost() }
+          : { success: false, url: args.url, output: args.output, costMs: cost(), error: { message: errorText(failure), code: (failure as { code?: unknown })?.code } },
+      ),
+    );
+    return result ? 0 : 1;
+  }
+  if (result) {
+    out(`finish total length ${result.contentLength} bytes`);
+    out(`download success: true, cost: ${cost()} ms`);
+    return 0;
+  }
+  out(`download success: false, cost: ${cost()} ms error: ${errorText(failure)}`);
+  io.stderr.write(`Error: download url ${args.url}: ${errorText(failure)}\n`);
+  return 1;
+}
