@@ -116,13 +116,15 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
       ...(fault ? { fault: fault.kind } : {}),
     };
     let logged = false;
-    // 'close' fires after a normal finish as well as on failure, so it logs every request once.
-    res.once('close', () => {
+    // Logged as the proxy ends or breaks the response, before the client can see that happen (so a
+    // test may read the log as soon as its request settles); 'close' catches client aborts.
+    const record = (): void => {
       if (!logged) {
         logged = true;
         log.push(entry);
       }
-    });
+    };
+    res.once('close', record);
     const socket = req.socket;
 
     if (fault?.kind === 'status') {
@@ -134,10 +136,12 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
       entry.status = fault.status;
       res.writeHead(fault.status, headers);
       entry.bytesSent = req.method === 'HEAD' ? 0 : body.byteLength;
+      record();
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
     if (fault?.kind === 'reset' && !(fault.afterBytes !== undefined && fault.afterBytes > 0)) {
+      record();
       socket.resetAndDestroy();
       return;
     }
@@ -160,8 +164,10 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
       up.on('error', () => {
         if (!res.headersSent) {
           entry.status = 502;
+          record();
           res.writeHead(502, { 'Content-Type': 'text/plain' }).end('fault proxy: origin error');
         } else {
+          record();
           res.destroy();
         }
       });
@@ -188,6 +194,7 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
         const cutAt =
           fault?.kind === 'truncate' ? fault.afterBytes : fault?.kind === 'reset' ? (fault.afterBytes ?? 0) : Number.POSITIVE_INFINITY;
         const cut = (): void => {
+          record();
           ur.destroy();
           if (fault?.kind === 'reset') socket.resetAndDestroy();
           else socket.end(); // FIN after what was written: a short body under a full Content-Length
@@ -226,11 +233,19 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
           }
         });
         ur.on('end', () => {
-          if (!done) res.end();
+          if (done) return;
+          record();
+          res.end();
         });
         // The origin broke off (e.g. the 416 quirk: short body, then close): break off too.
-        ur.on('aborted', () => res.destroy());
-        ur.on('error', () => res.destroy());
+        const breakOff = (): void => {
+          if (done) return;
+          done = true;
+          record();
+          res.destroy();
+        };
+        ur.on('aborted', breakOff);
+        ur.on('error', breakOff);
       }
     };
 

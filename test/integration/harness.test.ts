@@ -453,6 +453,16 @@ test('proxy: survives client aborts, passes WWW-Authenticate through, close() en
   });
   assert.equal((await get(blobUrl)).status, 200);
 
+  // The registry's malformed 416 (full Content-Length, 33-byte body, close) passes through as is.
+  proxy.resetLog();
+  const unsatisfiable = await get(blobUrl, { headers: { Range: `bytes=${BLOB_SIZE + 10}-` } });
+  assert.equal(unsatisfiable.status, 416);
+  assert.ok(unsatisfiable.error);
+  assert.deepEqual(
+    proxy.requests.map((e) => [e.status, e.bytesSent]),
+    [[416, unsatisfiable.body.length]],
+  );
+
   const tokenProxy = await startFaultProxy(reg('token').origin);
   try {
     const direct = await get(`${reg('token').origin}/v2/x/manifests/v1`);
