@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { OrasResourceClient } from './source/oras/oras-resource-client.js';
 import type { OrasClientOptions } from './source/oras/options.js';
-import { StorageManager, type StorageOptions } from './storage/index.js';
+import { StorageManager } from './storage/storage-manager.js';
+import type { StorageOptions } from './storage/options.js';
 import { PeerTaskManager, type DownloadRequest, type DownloadResult } from './conductor/peer-task-manager.js';
 import type { ConductorOptions } from './conductor/peer-task-conductor.js';
 import { FileLogSink, TeeLogSink, type CoreLogSink } from './log/core-log.js';

@@ -23,7 +23,9 @@ import { BlobVerifier } from './blob-verifier.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger } from '../log/core-log.js';
 import { abortableDelay } from '../internal/abort.js';
-import { createPieceHasher, type PieceDigestAlgorithm, type TaskEntry, type TaskWriter } from '../storage/index.js';
+import { createPieceHasher } from '../storage/piece-digest.js';
+import type { PieceDigestAlgorithm } from '../storage/options.js';
+import type { TaskEntry, TaskWriter } from '../storage/storage-manager.js';
 
 const debug = createDebug('orasfly:conductor');
 

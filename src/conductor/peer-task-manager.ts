@@ -16,7 +16,7 @@ import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { throwIfAborted } from '../internal/abort.js';
-import type { StorageManager, TaskEntry } from '../storage/index.js';
+import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
 
 const debug = createDebug('orasfly:manager');
 
