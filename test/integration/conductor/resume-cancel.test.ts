@@ -36,15 +36,15 @@ test('kill -9 during a pull, then pull again: only the missing pieces are fetche
     const out = path.join(rig.outDir, 'resume.sif');
     // The child shares the data path; the parent's store is opened afterwards, as after a restart.
     await rig.storage.close();
-    const proc = spawn(process.execPath, [child, url, rig.dataPath, out, String(16 * MiB)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [child, url, rig.dataPath, out, String(8 * MiB)], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: proc.stdout! });
     let pieces = 0;
     for await (const line of lines) {
-      if (JSON.parse(line).piece !== undefined && ++pieces === 4) break;
+      if (JSON.parse(line).piece !== undefined && ++pieces === 5) break;
     }
     proc.kill('SIGKILL');
     await once(proc, 'exit');
-    assert.ok(pieces >= 4);
+    assert.ok(pieces >= 5);
     proxy.resetLog();
     const rig2 = await makeRig(reg, { storage: { dataPath: rig.dataPath } });
     try {
@@ -52,7 +52,8 @@ test('kill -9 during a pull, then pull again: only the missing pieces are fetche
       assert.equal(r.reused, false);
       assert.equal(await sha256File(out), a.layer.digest);
       const fetched = proxy.blobBytesSent();
-      assert.ok(fetched <= a.layer.size - 4 * 4 * MiB + 1, `fetched ${fetched} of ${a.layer.size}: the 4+ stored pieces were kept`);
+      // Progress is persisted at most every 250 ms; at 8 MiB/s that loses at most one of the 5 pieces.
+      assert.ok(fetched <= a.layer.size - 3 * 4 * MiB, `fetched ${fetched} of ${a.layer.size}: stored pieces were kept`);
     } finally {
       await rig2.close();
     }
