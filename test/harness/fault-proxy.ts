@@ -12,7 +12,12 @@ import type { AddressInfo, Socket } from 'node:net';
 
 /** One injected fault. */
 export type Fault =
-  /** Reset (TCP RST) the client connection after `afterBytes` body bytes; default 0 = before any header. */
+  /**
+   * Reset (TCP RST) the client connection after `afterBytes` body bytes; default 0 = before any
+   * header. After N > 0 bytes the RST is sent a moment after the bytes, but an RST may still
+   * discard data in flight, so a client can see the reset before the headers; use `truncate` for
+   * a deterministic short body.
+   */
   | { kind: 'reset'; afterBytes?: number }
   /** Answer this status instead of forwarding (e.g. 429 + `Retry-After: 1`, 503, 404 with a distribution error JSON). */
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
@@ -75,6 +80,7 @@ export interface FaultProxy {
 }
 
 const BLOB_PATH = /\/blobs\/sha256:/;
+const RESET_GRACE_MS = 20;
 // Hop-by-hop headers describe one connection, not the message; Node sets its own.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
 
@@ -196,8 +202,12 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
         const cut = (): void => {
           record();
           ur.destroy();
-          if (fault?.kind === 'reset') socket.resetAndDestroy();
-          else socket.end(); // FIN after what was written: a short body under a full Content-Length
+          if (fault?.kind === 'reset') {
+            // An RST drops what is still queued, so give the written bytes a moment to arrive.
+            setTimeout(() => socket.resetAndDestroy(), RESET_GRACE_MS);
+          } else {
+            socket.end(); // FIN after what was written: a short body under a full Content-Length
+          }
         };
         if (cutAt === 0 && fault?.kind === 'truncate') {
           res.flushHeaders();

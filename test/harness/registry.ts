@@ -156,7 +156,7 @@ interface Access {
   actions: string[];
 }
 
-/** Parses `repository:NAME:pull,push` (NAME may contain `:` only as a port in a host; not here). */
+/** Parses `repository:NAME:pull,push`; NAME is everything between the first and the last `:`. */
 function parseScope(scope: string): Access | undefined {
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');

@@ -43,7 +43,9 @@ function get(url: string, opts: { method?: string; headers?: Record<string, stri
   return new Promise((resolve) => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
+    let responded = false;
     const req = mod.request(u, { method: opts.method ?? 'GET', headers: opts.headers, agent: false, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
+      responded = true;
       const chunks: Buffer[] = [];
       let error: NodeJS.ErrnoException | undefined;
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -54,7 +56,11 @@ function get(url: string, opts: { method?: string; headers?: Record<string, stri
         resolve(out);
       });
     });
-    req.on('error', (e) => resolve({ status: 0, headers: {}, body: Buffer.alloc(0), error: e }));
+    // A socket error after the headers is reported on the request too; the response's 'close' then
+    // resolves with what arrived.
+    req.on('error', (e) => {
+      if (!responded) resolve({ status: 0, headers: {}, body: Buffer.alloc(0), error: e });
+    });
     req.end();
   });
 }
@@ -358,11 +364,12 @@ test('proxy: reset before headers, once', async () => {
 
 test('proxy: reset and truncate after N body bytes', async () => {
   const proxy = fresh();
-  proxy.addRule({ blobsOnly: true, times: 1, fault: { kind: 'reset', afterBytes: 65536 } });
+  proxy.addRule({ blobsOnly: true, times: 1, fault: { kind: 'reset', afterBytes: 1000 } });
   const reset = await get(blobUrl);
-  assert.equal(reset.status, 200);
-  assert.ok(reset.error, 'the body must break off');
-  assert.ok(reset.body.length <= 65536);
+  // An RST may overtake bytes in flight, so the client sees the reset after or before the headers.
+  assert.ok(reset.status === 200 || reset.status === 0, String(reset.status));
+  assert.equal(reset.error?.code, 'ECONNRESET');
+  assert.ok(reset.body.length <= 1000);
 
   proxy.addRule({ blobsOnly: true, times: 1, fault: { kind: 'truncate', afterBytes: 5000 } });
   const cut = await get(blobUrl);
@@ -374,7 +381,7 @@ test('proxy: reset and truncate after N body bytes', async () => {
   assert.deepEqual(
     proxy.requests.map((e) => [e.fault, e.bytesSent]),
     [
-      ['reset', 65536],
+      ['reset', 1000],
       ['truncate', 5000],
     ],
   );
