@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PeerTaskConductor, type ProgressEvent } from '../../../src/conductor/peer-task-conductor.js';
+import { planPieces, type PieceInfo } from '../../../src/conductor/piece-plan.js';
+import { StorageManager } from '../../../src/storage/storage-manager.js';
+import type { PieceSink, PieceTransport, TransportTask } from '../../../src/transport/piece-transport.js';
+import { DigestMismatchError, NetworkError, TaskFailedError } from '../../../src/errors.js';
+import { VERSION } from '../../../src/version.js';
+
+// In-process transports over a buffer: unit tests of the conductor's scheduling and checks.
+// End-to-end behaviour against the real registry is in test/integration/conductor.
+
+async function* chunks(buf: Buffer, size = 65536): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, Math.min(buf.length, i + size));
+}
+
+async function setup(blob: Buffer, pieceSize: number) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cond-'));
+  const storage = await StorageManager.open({ dataPath: dir, multiplex: true });
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+  const plan = planPieces(blob.length, pieceSize);
+  const taskId = createHash('sha256').update(digest).digest('hex');
+  const begun = await storage.beginTask({ taskId, peerId: '127.0.0.1-1-test', digest, contentLength: blob.length, pieceSize });
+  assert.ok('writer' in begun);
+  const target = { url: 'oras://h/r:t', digest, size: blob.length, mediaType: 'application/octet-stream' };
+  return {
+    storage,
+    plan,
+    target,
+    writer: begun.writer,
+    taskId,
+    async close() {
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('a push transport may deliver pieces in any order; the blob is verified and stored', async () => {
+  const blob = randomBytes(5 * 65536 + 123);
+  const s = await setup(blob, 65536);
+  try {
+    const order = [5, 2, 0, 4, 1, 3];
+    const push: PieceTransport = {
+      name: 'shuffled',
+      async drive(task: TransportTask, sink: PieceSink) {
+        for (const n of order) {
+          const start = n * task.plan.pieceSize;
+          await sink.writePiece(n, chunks(blob.subarray(start, Math.min(blob.length, start + task.plan.pieceSize)), 1000));
+        }
+      },
+    };
+    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: push, options: { progressInterval: 0 } });
+    const progress: ProgressEvent[] = [];
+    const states: string[] = [];
+    c.on('progress', (p) => progress.push(p));
+    c.on('state', (st) => states.push(st));
+    const entry = await c.run();
+    assert.deepEqual(await readFile(entry.dataFilePath), blob);
+    assert.deepEqual(states, ['running', 'completing', 'succeeded']);
+    for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.transferred >= progress[i - 1]!.transferred, 'monotonic');
+    assert.equal(progress.at(-1)!.percent, 100);
+    assert.equal(progress.at(-1)!.transferred, blob.length);
+  } finally {
+    await s.close();
+  }
+});
+
+test('pieces a failing push transport leaves are fetched from the fallback', async () => {
+  const blob = randomBytes(4 * 4096);
+  const s = await setup(blob, 4096);
+  try {
+    const push: PieceTransport = {
+      name: 'broken-cluster',
+      async drive(_t, sink) {
+        await sink.writePiece(1, chunks(blob.subarray(4096, 8192)));
+        throw new Error('daemon went away');
+      },
+    };
+    const asked: number[] = [];
+    const origin: PieceTransport = {
+      name: 'origin',
+      async readPiece(_t, p: PieceInfo) {
+        asked.push(p.num);
+        return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
+      },
+    };
+    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: push, fallbackTransport: origin });
+    const entry = await c.run();
+    assert.deepEqual(asked.sort(), [0, 2, 3]);
+    assert.deepEqual(await readFile(entry.dataFilePath), blob);
+  } finally {
+    await s.close();
+  }
+});
+
+test('transient piece errors are retried; wrong bytes fail with a digest error and leave no data', async () => {
+  const blob = randomBytes(3 * 4096);
+  const s = await setup(blob, 4096);
+  try {
+    let failures = 2;
+    const retries: number[] = [];
+    const flaky: PieceTransport = {
+      name: 'flaky',
+      async readPiece(_t, p) {
+        if (p.num === 1 && failures-- > 0) throw new NetworkError('socket hang up');
+        const bytes = Buffer.from(blob.subarray(p.range.start, p.range.start + p.range.length));
+        if (p.num === 2) bytes[7]! ^= 0xff;
+        return chunks(bytes);
+      },
+    };
+    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: flaky, options: { retryMinDelay: 1, retryMaxDelay: 2 } });
+    c.on('retry', (r) => retries.push(r.num as number));
+    await assert.rejects(c.run(), DigestMismatchError);
+    assert.deepEqual(retries, [1, 1]);
+    assert.equal(c.state, 'failed');
+    await assert.rejects(readFile(s.writer.dataFilePath), { code: 'ENOENT' });
+  } finally {
+    await s.close();
+  }
+});
+
+test('a short piece body is a size error, retried, and finally a task failure with its cause', async () => {
+  const blob = randomBytes(2 * 4096);
+  const s = await setup(blob, 4096);
+  try {
+    const short: PieceTransport = { name: 'short', readPiece: async (_t, p) => chunks(blob.subarray(p.range.start, p.range.start + 100)) };
+    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: short, options: { pieceRetries: 2, retryMinDelay: 1 } });
+    await assert.rejects(c.run(), (e: unknown) => e instanceof TaskFailedError && /size mismatch/.test(e.message) && e.cause !== undefined);
+  } finally {
+    await s.close();
+  }
+});
+
+test('VERSION matches package.json', async () => {
+  const pkg = JSON.parse(await readFile(path.join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+  assert.equal(VERSION, pkg.version);
+});
