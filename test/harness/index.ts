@@ -1,0 +1,10 @@
+/**
+ * The real-registry test harness: start registries ({@link startRegistry}), push artifacts to
+ * them ({@link pushSif} and friends), and inject faults between a client and a registry
+ * ({@link startFaultProxy}).
+ *
+ * @module
+ */
+export * from './registry.js';
+export * from './push.js';
+export * from './fault-proxy.js';
