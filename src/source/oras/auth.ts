@@ -54,7 +54,13 @@ export function parseWwwAuthenticate(header: string): AuthChallenge[] {
     const save = i;
     const name = token();
     ws();
-    const isParam = name !== '' && s[i] === '=';
+    // `name=value` is a parameter; `abc==` or `abc=` at a challenge's end is a token68's padding.
+    let isParam = name !== '' && s[i] === '=';
+    if (isParam) {
+      i++;
+      ws();
+      isParam = i < s.length && s[i] !== '=' && s[i] !== ',';
+    }
     i = save;
     return isParam;
   };

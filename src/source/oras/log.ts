@@ -13,7 +13,7 @@ export const logAuth = createDebug('orasfly:auth');
 
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-dragonfly-oras-authorization', 'x-dragonfly-oras-token', 'x-registry-auth']);
 const SECRET_QUERY_KEYS = /^(?:token|access_token|refresh_token|password|secret|x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|x-goog-signature|x-goog-credential)$/i;
-const SECRET_JSON_KEYS = /^"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
+const SECRET_JSON_KEYS = /"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
 
 /** The placeholder secrets are replaced with. */
 export const REDACTED = '<redacted>';
