@@ -1,0 +1,445 @@
+/**
+ * Options of {@link OrasResourceClient}: the seed's `oras:` transport block (Dragonfly's
+ * `download.resourceClients.oras`) mapped onto undici, plus what a registry client needs beyond it.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, buildConnector, type Dispatcher } from 'undici';
+import { InvalidArgumentError } from '../../errors.js';
+import { parseDuration, type Duration } from '../../config/units.js';
+
+/** Explicit registry credentials: a user name and password, or a ready bearer/identity token. */
+export type RegistryCredential =
+  | { readonly username: string; readonly password: string }
+  | {
+      /** An identity (refresh) token: sent to the token service, like docker's `identitytoken`. */
+      readonly identityToken: string;
+    }
+  | {
+      /** A registry access token sent as `Authorization: Bearer` without a token exchange. */
+      readonly token: string;
+    };
+
+/** A credential source: a fixed credential, or a function of the registry host (`host[:port]`). */
+export type CredentialsOption =
+  | RegistryCredential
+  | ((registry: string, options: { signal?: AbortSignal | undefined }) => RegistryCredential | undefined | Promise<RegistryCredential | undefined>);
+
+/** An OCI platform, as in image indexes. */
+export interface Platform {
+  /** `linux`, `darwin`, `windows`, … */
+  readonly os: string;
+  /** `amd64`, `arm64`, `arm`, … */
+  readonly architecture: string;
+  /** `v7`, `v8`, … Only compared when set here. */
+  readonly variant?: string | undefined;
+}
+
+/** Retry policy for GET/HEAD requests. Durations are Go strings or ms. */
+export interface RetryOptions {
+  /** Retries after the first attempt. 0 disables retries. @defaultValue 5 */
+  maxRetries?: number;
+  /** First backoff delay. @defaultValue 200 ms */
+  minDelay?: Duration;
+  /** Largest backoff delay. @defaultValue 3 s */
+  maxDelay?: Duration;
+  /** Backoff growth per attempt. @defaultValue 2 */
+  factor?: number;
+  /** Relative jitter: each delay is multiplied by a random factor in `[1 - jitter, 1 + jitter]`. @defaultValue 0.1 */
+  jitter?: number;
+  /** HTTP statuses that are retried. @defaultValue [408, 429, 500, 502, 503, 504] */
+  statusCodes?: readonly number[];
+  /** Error `code`s (socket/undici) that are retried. @defaultValue resets, refusals, timeouts (see {@link DEFAULT_RETRY_ERROR_CODES}) */
+  errorCodes?: readonly string[];
+  /**
+   * Largest `Retry-After` honoured. A longer server request is shortened to this cap (we still
+   * retry, just sooner). @defaultValue 30 s
+   */
+  maxRetryAfter?: Duration;
+}
+
+/** Socket-level error codes retried by default: resets, refusals, DNS hiccups and undici timeouts. */
+export const DEFAULT_RETRY_ERROR_CODES: readonly string[] = Object.freeze([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+/**
+ * Options of {@link OrasResourceClient}. One typed object; every field is optional and validated
+ * at construction ({@link InvalidArgumentError} naming the field).
+ *
+ * The transport fields come from Dragonfly's `oras:` block. Differences from upstream:
+ * TLS is **verified** by default (upstream never verifies); plain durations in ms are accepted as
+ * well as Go strings; `HTTP(S)_PROXY`/`NO_PROXY` are honoured (upstream reads only `D7Y_SOURCE_PROXY`);
+ * every option applies even when zero (upstream ignores non-positive values).
+ */
+export interface OrasClientOptions {
+  /**
+   * HTTP(S) proxy URL for every registry request (undici `ProxyAgent`; HTTPS targets are tunnelled
+   * with CONNECT). When unset, `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` (and lower-case forms) from the
+   * environment apply through undici's `EnvHttpProxyAgent`. @defaultValue undefined
+   */
+  proxy?: string | undefined;
+  /**
+   * TCP connect timeout (Go's `net.Dialer.Timeout`) → undici connector `timeout` for plain-HTTP
+   * origins. @defaultValue 30 s
+   */
+  dialTimeout?: Duration | undefined;
+  /**
+   * TCP keep-alive probe delay (Go's `net.Dialer.KeepAlive`) → undici connector
+   * `keepAliveInitialDelay`; `0` turns TCP keep-alive off. This is *not* HTTP connection reuse —
+   * how long an idle pooled connection lives is {@link idleConnTimeout}. @defaultValue 30 s
+   */
+  keepAlive?: Duration | undefined;
+  /**
+   * Go's `MaxIdleConns` → undici `connections`, the most sockets per origin. undici has no separate
+   * idle-pool cap: sockets stay pooled until {@link idleConnTimeout}. Pipelining stays at 1 (HTTP/1.1
+   * pipelining is unsafe with registries and blob stores). @defaultValue 100
+   */
+  maxIdleConns?: number | undefined;
+  /**
+   * How long an idle pooled connection is kept (Go's `IdleConnTimeout`) → undici `keepAliveTimeout`
+   * and `keepAliveMaxTimeout` (a server's shorter `Keep-Alive: timeout` hint still wins).
+   * @defaultValue 90 s
+   */
+  idleConnTimeout?: Duration | undefined;
+  /** Time to wait for response headers (Go's `ResponseHeaderTimeout`) → undici `headersTimeout`. @defaultValue 30 s */
+  responseHeaderTimeout?: Duration | undefined;
+  /**
+   * TLS handshake timeout (Go's `TLSHandshakeTimeout`). undici's connector times TCP connect and
+   * TLS handshake together, so HTTPS origins get `dialTimeout + tlsHandshakeTimeout`.
+   * @defaultValue 10 s
+   */
+  tlsHandshakeTimeout?: Duration | undefined;
+  /**
+   * Go's `ExpectContinueTimeout`. Accepted and validated for config compatibility; a no-op, because
+   * we only send GET/HEAD and undici never sends `Expect: 100-continue` for them. @defaultValue 10 s
+   */
+  expectContinueTimeout?: Duration | undefined;
+  /**
+   * Skip TLS certificate verification → undici connect `rejectUnauthorized: false`. Upstream never
+   * verifies; we do unless this is `true`. @defaultValue false
+   */
+  insecureSkipVerify?: boolean | undefined;
+  /** PEM file of extra CA certificates, trusted in addition to Node's bundled roots. Read at construction. @defaultValue undefined */
+  caFile?: string | undefined;
+  /**
+   * `true`: talk plain HTTP to every registry. `false`: HTTPS everywhere. Unset: HTTPS, except for
+   * loopback hosts (`localhost`, `127.0.0.0/8`, `::1`) which get plain HTTP (as docker and oras treat
+   * local registries). Upstream is HTTPS only. @defaultValue undefined (HTTPS, loopback HTTP)
+   */
+  plainHttp?: boolean | undefined;
+  /**
+   * Credentials used before any docker config file. A function receives the registry `host[:port]`.
+   * @defaultValue undefined (use docker/apptainer config files)
+   */
+  credentials?: CredentialsOption | undefined;
+  /**
+   * Docker config files to read instead of `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
+   * `[]` disables docker config lookup. @defaultValue undefined
+   */
+  dockerConfig?: readonly string[] | undefined;
+  /** Home directory for `~/.docker`, `~/.apptainer`, `~/.singularity`. @defaultValue `os.homedir()` */
+  homeDir?: string | undefined;
+  /** Timeout for one `docker-credential-<name> get` run. @defaultValue 10 s */
+  credentialHelperTimeout?: Duration | undefined;
+  /** Retry policy for GET/HEAD. Fields default individually. */
+  retry?: RetryOptions | undefined;
+  /** Largest manifest accepted, in bytes (oras-go's `MaxMetadataBytes`). @defaultValue 4 MiB */
+  maxManifestBytes?: number | undefined;
+  /** Largest token-service response accepted, in bytes. @defaultValue 128 KiB */
+  maxTokenBytes?: number | undefined;
+  /** Platform chosen from an image index. @defaultValue the running platform (`process.platform`/`process.arch` in OCI names) */
+  platform?: Platform | undefined;
+  /**
+   * Media type of the layer to pick when the manifest has no SIF layer. Mutually exclusive with
+   * `layerIndex`. @defaultValue undefined
+   */
+  layerMediaType?: string | undefined;
+  /** Index of the layer to pick when the manifest has no SIF layer (negative counts from the end). @defaultValue undefined */
+  layerIndex?: number | undefined;
+  /** `User-Agent` header. @defaultValue `orasfly/<version>` */
+  userAgent?: string | undefined;
+  /**
+   * Your own undici `Dispatcher`. When set, every transport field above is ignored (the dispatcher
+   * owns connections) and {@link OrasResourceClient.close} does not close it. @defaultValue undefined
+   */
+  dispatcher?: Dispatcher | undefined;
+}
+
+/** OCI architecture name of a Node `process.arch`. */
+export function ociArchitecture(arch: string = process.arch): string {
+  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };
+  return map[arch] ?? arch;
+}
+
+/** OCI os name of a Node `process.platform`. */
+export function ociOs(platform: string = process.platform): string {
+  return platform === 'win32' ? 'windows' : platform === 'sunos' ? 'solaris' : platform;
+}
+
+/** The running platform in OCI terms. */
+export function currentPlatform(): Platform {
+  return { os: ociOs(), architecture: ociArchitecture() };
+}
+
+/** The defaults of {@link OrasClientOptions}, as documented per field. */
+export const DEFAULT_ORAS_CLIENT_OPTIONS = Object.freeze({
+  dialTimeout: '30s',
+  keepAlive: '30s',
+  maxIdleConns: 100,
+  idleConnTimeout: '90s',
+  responseHeaderTimeout: '30s',
+  tlsHandshakeTimeout: '10s',
+  expectContinueTimeout: '10s',
+  insecureSkipVerify: false,
+  credentialHelperTimeout: '10s',
+  retry: Object.freeze({
+    maxRetries: 5,
+    minDelay: 200,
+    maxDelay: 3000,
+    factor: 2,
+    jitter: 0.1,
+    statusCodes: Object.freeze([408, 429, 500, 502, 503, 504]) as readonly number[],
+    errorCodes: DEFAULT_RETRY_ERROR_CODES,
+    maxRetryAfter: '30s',
+  }),
+  maxManifestBytes: 4 * 1024 * 1024,
+  maxTokenBytes: 128 * 1024,
+  userAgent: 'orasfly/0.1.0',
+} as const);
+
+/** A fully resolved retry policy (ms everywhere). */
+export interface ResolvedRetryPolicy {
+  readonly maxRetries: number;
+  readonly minDelay: number;
+  readonly maxDelay: number;
+  readonly factor: number;
+  readonly jitter: number;
+  readonly statusCodes: ReadonlySet<number>;
+  readonly errorCodes: ReadonlySet<string>;
+  readonly maxRetryAfter: number;
+}
+
+/** {@link OrasClientOptions} after validation: durations in ms, defaults filled, frozen. */
+export interface ResolvedOrasClientOptions {
+  readonly proxy: string | undefined;
+  readonly dialTimeout: number;
+  readonly keepAlive: number;
+  readonly maxIdleConns: number;
+  readonly idleConnTimeout: number;
+  readonly responseHeaderTimeout: number;
+  readonly tlsHandshakeTimeout: number;
+  readonly expectContinueTimeout: number;
+  readonly insecureSkipVerify: boolean;
+  readonly caFile: string | undefined;
+  /** PEM text of `caFile`. */
+  readonly ca: string | undefined;
+  readonly plainHttp: boolean | undefined;
+  readonly credentials: CredentialsOption | undefined;
+  readonly dockerConfig: readonly string[] | undefined;
+  readonly homeDir: string | undefined;
+  readonly credentialHelperTimeout: number;
+  readonly retry: ResolvedRetryPolicy;
+  readonly maxManifestBytes: number;
+  readonly maxTokenBytes: number;
+  readonly platform: Platform;
+  readonly layerMediaType: string | undefined;
+  readonly layerIndex: number | undefined;
+  readonly userAgent: string;
+  readonly dispatcher: Dispatcher | undefined;
+}
+
+function positiveInt(v: unknown, field: string, min = 1): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new InvalidArgumentError(field, `expected an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+function optString(v: unknown, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new InvalidArgumentError(field, 'expected a non-empty string');
+  return v;
+}
+
+function optBool(v: unknown, field: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(field, `expected a boolean, got ${typeof v}`);
+  return v;
+}
+
+function checkCredential(c: unknown, field: string): void {
+  if (typeof c === 'function') return;
+  const o = c as Record<string, unknown> | null;
+  const ok =
+    typeof o === 'object' &&
+    o !== null &&
+    ((typeof o['username'] === 'string' && typeof o['password'] === 'string') || typeof o['token'] === 'string' || typeof o['identityToken'] === 'string');
+  // Never echo the value: it holds a secret.
+  if (!ok) throw new InvalidArgumentError(field, 'expected {username, password}, {token}, {identityToken} or a function of the registry host');
+}
+
+/**
+ * Validates options and fills defaults. Reads `caFile`.
+ *
+ * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) naming the first bad field.
+ */
+export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOrasClientOptions {
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('options', 'expected an object');
+  const D = DEFAULT_ORAS_CLIENT_OPTIONS;
+  const dur = (v: Duration | undefined, d: Duration, field: string): number => parseDuration(v ?? d, field);
+  const proxy = optString(o.proxy, 'proxy');
+  if (proxy !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(proxy);
+    } catch {
+      throw new InvalidArgumentError('proxy', 'not a URL');
+    }
+    if (!['http:', 'https:', 'socks5:', 'socks:'].includes(u.protocol)) throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol}`);
+  }
+  const caFile = optString(o.caFile, 'caFile');
+  let ca: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (e) {
+      throw new InvalidArgumentError('caFile', `cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new InvalidArgumentError('caFile', `${caFile} holds no PEM certificate`);
+  }
+  if (o.credentials !== undefined) checkCredential(o.credentials, 'credentials');
+  let dockerConfig: readonly string[] | undefined;
+  if (o.dockerConfig !== undefined) {
+    if (!Array.isArray(o.dockerConfig) || o.dockerConfig.some((p) => typeof p !== 'string' || p === '')) throw new InvalidArgumentError('dockerConfig', 'expected an array of file paths');
+    dockerConfig = Object.freeze([...o.dockerConfig]);
+  }
+  const r = o.retry ?? {};
+  if (typeof r !== 'object' || r === null) throw new InvalidArgumentError('retry', 'expected an object');
+  const factor = r.factor ?? D.retry.factor;
+  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor)) throw new InvalidArgumentError('retry.factor', 'expected a number >= 1');
+  const jitter = r.jitter ?? D.retry.jitter;
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new InvalidArgumentError('retry.jitter', 'expected a number in [0, 1]');
+  const statusCodes = r.statusCodes ?? D.retry.statusCodes;
+  if (!Array.isArray(statusCodes) || statusCodes.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) throw new InvalidArgumentError('retry.statusCodes', 'expected HTTP status numbers');
+  if (statusCodes.some((s) => s === 401 || s === 403 || s === 404)) throw new InvalidArgumentError('retry.statusCodes', '401, 403 and 404 are never retried');
+  const errorCodes = r.errorCodes ?? D.retry.errorCodes;
+  if (!Array.isArray(errorCodes) || errorCodes.some((s) => typeof s !== 'string')) throw new InvalidArgumentError('retry.errorCodes', 'expected error code strings');
+  const minDelay = dur(r.minDelay, D.retry.minDelay, 'retry.minDelay');
+  const maxDelay = dur(r.maxDelay, D.retry.maxDelay, 'retry.maxDelay');
+  if (maxDelay < minDelay) throw new InvalidArgumentError('retry.maxDelay', 'must be >= retry.minDelay');
+  const retry: ResolvedRetryPolicy = Object.freeze({
+    maxRetries: positiveInt(r.maxRetries ?? D.retry.maxRetries, 'retry.maxRetries', 0),
+    minDelay,
+    maxDelay,
+    factor,
+    jitter,
+    statusCodes: new Set(statusCodes),
+    errorCodes: new Set(errorCodes),
+    maxRetryAfter: dur(r.maxRetryAfter, D.retry.maxRetryAfter, 'retry.maxRetryAfter'),
+  });
+  let platform = currentPlatform();
+  if (o.platform !== undefined) {
+    const p = o.platform as unknown as Record<string, unknown>;
+    if (typeof p !== 'object' || p === null || typeof p['os'] !== 'string' || typeof p['architecture'] !== 'string' || (p['variant'] !== undefined && typeof p['variant'] !== 'string'))
+      throw new InvalidArgumentError('platform', 'expected {os, architecture, variant?} strings');
+    platform = Object.freeze({ os: p['os'] as string, architecture: p['architecture'] as string, variant: p['variant'] as string | undefined });
+  }
+  const layerMediaType = optString(o.layerMediaType, 'layerMediaType');
+  let layerIndex: number | undefined;
+  if (o.layerIndex !== undefined) {
+    if (!Number.isSafeInteger(o.layerIndex)) throw new InvalidArgumentError('layerIndex', 'expected an integer');
+    layerIndex = o.layerIndex;
+  }
+  if (layerMediaType !== undefined && layerIndex !== undefined) throw new InvalidArgumentError('layerIndex', 'give layerMediaType or layerIndex, not both');
+  const dispatcher = o.dispatcher;
+  if (dispatcher !== undefined && (typeof dispatcher !== 'object' || dispatcher === null || typeof (dispatcher as Dispatcher).dispatch !== 'function'))
+    throw new InvalidArgumentError('dispatcher', 'expected an undici Dispatcher');
+  const userAgent = optString(o.userAgent, 'userAgent') ?? D.userAgent;
+  if (/[\r\n]/.test(userAgent)) throw new InvalidArgumentError('userAgent', 'must not contain line breaks');
+  return Object.freeze({
+    proxy,
+    dialTimeout: dur(o.dialTimeout, D.dialTimeout, 'dialTimeout'),
+    keepAlive: dur(o.keepAlive, D.keepAlive, 'keepAlive'),
+    maxIdleConns: positiveInt(o.maxIdleConns ?? D.maxIdleConns, 'maxIdleConns'),
+    idleConnTimeout: dur(o.idleConnTimeout, D.idleConnTimeout, 'idleConnTimeout'),
+    responseHeaderTimeout: dur(o.responseHeaderTimeout, D.responseHeaderTimeout, 'responseHeaderTimeout'),
+    tlsHandshakeTimeout: dur(o.tlsHandshakeTimeout, D.tlsHandshakeTimeout, 'tlsHandshakeTimeout'),
+    expectContinueTimeout: dur(o.expectContinueTimeout, D.expectContinueTimeout, 'expectContinueTimeout'),
+    insecureSkipVerify: optBool(o.insecureSkipVerify, 'insecureSkipVerify') ?? D.insecureSkipVerify,
+    caFile,
+    ca,
+    plainHttp: optBool(o.plainHttp, 'plainHttp'),
+    credentials: o.credentials,
+    dockerConfig,
+    homeDir: optString(o.homeDir, 'homeDir'),
+    credentialHelperTimeout: dur(o.credentialHelperTimeout, D.credentialHelperTimeout, 'credentialHelperTimeout'),
+    retry,
+    maxManifestBytes: positiveInt(o.maxManifestBytes ?? D.maxManifestBytes, 'maxManifestBytes'),
+    maxTokenBytes: positiveInt(o.maxTokenBytes ?? D.maxTokenBytes, 'maxTokenBytes'),
+    platform,
+    layerMediaType,
+    layerIndex,
+    userAgent,
+    dispatcher,
+  });
+}
+
+/**
+ * Builds the undici dispatcher for resolved options (unless the caller injected one): an `Agent`
+ * whose connector distinguishes plain and TLS timeouts, wrapped in `ProxyAgent` when `proxy` is set
+ * or `EnvHttpProxyAgent` otherwise (which is a plain agent when no proxy variable is set).
+ */
+export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
+  if (o.dispatcher) return o.dispatcher;
+  const tls = {
+    rejectUnauthorized: !o.insecureSkipVerify,
+    // Extra CAs are added to, not substituted for, the bundled roots.
+    ...(o.ca !== undefined ? { ca: [...rootCertificates, o.ca] } : {}),
+  };
+  const keepAliveOpts = o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
+  const plain = buildConnector({ timeout: o.dialTimeout, ...keepAliveOpts });
+  const secure = buildConnector({ timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...keepAliveOpts, ...tls });
+  const connect: buildConnector.connector = (opts, cb) => (opts.protocol === 'https:' ? secure(opts, cb) : plain(opts, cb));
+  const agentOpts = {
+    connections: o.maxIdleConns,
+    pipelining: 1,
+    keepAliveTimeout: o.idleConnTimeout,
+    keepAliveMaxTimeout: o.idleConnTimeout,
+    headersTimeout: o.responseHeaderTimeout,
+    connect,
+  };
+  const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...tls };
+  const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout };
+  if (o.proxy !== undefined) return new ProxyAgent({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
+  const env = process.env;
+  const anyProxyEnv = env['HTTP_PROXY'] ?? env['http_proxy'] ?? env['HTTPS_PROXY'] ?? env['https_proxy'];
+  if (anyProxyEnv) return new EnvHttpProxyAgent({ ...agentOpts, requestTls: tunnelTls, proxyTls });
+  return new Agent(agentOpts);
+}
+
+const LOOPBACK_RE = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+/** Whether `host[:port]` names a loopback host. */
+export function isLoopbackHost(registry: string): boolean {
+  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.replace(/:\d+$/, '');
+  return LOOPBACK_RE.test(host);
+}
+
+/** The URL scheme to use for a registry under `plainHttp` (see {@link OrasClientOptions.plainHttp}). */
+export function registryScheme(registry: string, plainHttp: boolean | undefined): 'http' | 'https' {
+  if (plainHttp !== undefined) return plainHttp ? 'http' : 'https';
+  return isLoopbackHost(registry) ? 'http' : 'https';
+}

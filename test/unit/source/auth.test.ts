@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseWwwAuthenticate, TokenAuthenticator, type TokenTransport } from '../../../src/source/oras/auth.js';
+import { AuthError } from '../../../src/errors.js';
+
+test('challenge parser: bearer params, quoted escapes, several challenges, basic, token68', () => {
+  assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), [
+    { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' } },
+  ]);
+  assert.deepEqual(parseWwwAuthenticate('Basic realm="Registry Realm"'), [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
+  assert.deepEqual(parseWwwAuthenticate('Bearer realm="a \\"quoted\\" \\\\ realm", error=invalid_token'), [
+    { scheme: 'bearer', params: { realm: 'a "quoted" \\ realm', error: 'invalid_token' } },
+  ]);
+  assert.deepEqual(parseWwwAuthenticate('Basic realm="r", Bearer realm="https://t/x",service=s'), [
+    { scheme: 'basic', params: { realm: 'r' } },
+    { scheme: 'bearer', params: { realm: 'https://t/x', service: 's' } },
+  ]);
+  assert.deepEqual(parseWwwAuthenticate('Negotiate abc123==, Basic realm=x'), [
+    { scheme: 'negotiate', params: { '': 'abc123==' } },
+    { scheme: 'basic', params: { realm: 'x' } },
+  ]);
+  assert.deepEqual(parseWwwAuthenticate('  BEARER   REALM = "r" ,  scope="repository:x:pull,push" '), [{ scheme: 'bearer', params: { realm: 'r', scope: 'repository:x:pull,push' } }]);
+  assert.deepEqual(parseWwwAuthenticate(''), []);
+  // Garbage does not throw.
+  parseWwwAuthenticate('=,,"""\\');
+});
+
+function fakeTransport(answer: (url: URL, headers: Record<string, string>) => { status: number; body: unknown }): TokenTransport & { calls: URL[]; headers: Record<string, string>[] } {
+  const calls: URL[] = [];
+  const headers: Record<string, string>[] = [];
+  const t = (async (req) => {
+    const u = new URL(req.url);
+    calls.push(u);
+    headers.push(req.headers);
+    await new Promise((r) => setImmediate(r));
+    const a = answer(u, req.headers);
+    return { status: a.status, body: Buffer.from(typeof a.body === 'string' ? a.body : JSON.stringify(a.body)), url: req.url };
+  }) as TokenTransport & { calls: URL[]; headers: Record<string, string>[] };
+  t.calls = calls;
+  t.headers = headers;
+  return t;
+}
+
+const ctx = { method: 'GET', url: 'http://r/v2/x/manifests/t', status: 401 };
+const CHALLENGE = 'Bearer realm="http://auth/token",service="reg",scope="repository:x:pull"';
+
+test('token: fetched once for concurrent challenges, cached until expiry minus skew, then refetched', async () => {
+  let now = 1_000_000;
+  const t = fakeTransport(() => ({ status: 200, body: { token: 'tok-1', expires_in: 60 } }));
+  const a = new TokenAuthenticator({ transport: t, credentialFor: async () => ({ username: 'u', password: 'p' }), maxTokenBytes: 1000, userAgent: 'ua', now: () => now });
+  const results = await Promise.all(Array.from({ length: 20 }, () => a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx)));
+  assert.deepEqual(new Set(results), new Set(['Bearer tok-1']));
+  assert.equal(t.calls.length, 1);
+  assert.equal(t.calls[0]!.searchParams.get('service'), 'reg');
+  assert.equal(t.calls[0]!.searchParams.get('scope'), 'repository:x:pull');
+  assert.equal(t.headers[0]!['authorization'], `Basic ${Buffer.from('u:p').toString('base64')}`);
+  // Known scheme: authorization() answers up front from the cache.
+  assert.equal(await a.authorization('r', 'repository:x:pull'), 'Bearer tok-1');
+  assert.equal(t.calls.length, 1);
+  now += 54_000; // 60 s minus 5 s skew is 55 s: still valid
+  await a.authorization('r', 'repository:x:pull');
+  assert.equal(t.calls.length, 1);
+  now += 2_000;
+  await a.authorization('r', 'repository:x:pull');
+  assert.equal(t.calls.length, 2);
+  // Another scope is another token.
+  await a.authorization('r', 'repository:y:pull');
+  assert.equal(t.calls.length, 3);
+});
+
+test('token: access_token accepted, expires_in defaults to 60 s, anonymous sends no Authorization', async () => {
+  const t = fakeTransport(() => ({ status: 200, body: { access_token: 'at' } }));
+  const a = new TokenAuthenticator({ transport: t, credentialFor: async () => undefined, maxTokenBytes: 1000, userAgent: 'ua' });
+  assert.equal(await a.answerChallenge('r', 's', CHALLENGE, ctx), 'Bearer at');
+  assert.equal(t.headers[0]!['authorization'], undefined);
+});
+
+test('token service failures and odd bodies are AuthErrors without the secret', async () => {
+  for (const [status, body] of [
+    [401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad' }] }],
+    [200, 'not json'],
+    [200, { nothing: 1 }],
+  ] as const) {
+    const t = fakeTransport(() => ({ status, body }));
+    const a = new TokenAuthenticator({ transport: t, credentialFor: async () => ({ username: 'u', password: 'hunter2' }), maxTokenBytes: 1000, userAgent: 'ua' });
+    await assert.rejects(a.answerChallenge('r', 's', CHALLENGE, ctx), (e: unknown) => e instanceof AuthError && !e.message.includes('hunter2'));
+  }
+});
+
+test('basic challenge uses credentials, or fails typed without them; unknown schemes fail', async () => {
+  const t = fakeTransport(() => ({ status: 500, body: '' }));
+  const withCreds = new TokenAuthenticator({ transport: t, credentialFor: async () => ({ username: 'u', password: 'p' }), maxTokenBytes: 1000, userAgent: 'ua' });
+  assert.equal(await withCreds.answerChallenge('r', 's', 'Basic realm="x"', ctx), `Basic ${Buffer.from('u:p').toString('base64')}`);
+  assert.equal(await withCreds.authorization('r', 's'), `Basic ${Buffer.from('u:p').toString('base64')}`);
+  const anon = new TokenAuthenticator({ transport: t, credentialFor: async () => undefined, maxTokenBytes: 1000, userAgent: 'ua' });
+  await assert.rejects(anon.answerChallenge('r', 's', 'Basic realm="x"', ctx), AuthError);
+  await assert.rejects(anon.answerChallenge('r', 's', 'Digest realm="x"', ctx), AuthError);
+  await assert.rejects(anon.answerChallenge('r', 's', undefined, ctx), AuthError);
+  assert.equal(t.calls.length, 0);
+});
+
+test('a waiter that aborts leaves the shared token fetch to the others', async () => {
+  const t = fakeTransport(() => ({ status: 200, body: { token: 'shared' } }));
+  const a = new TokenAuthenticator({ transport: t, credentialFor: async () => undefined, maxTokenBytes: 1000, userAgent: 'ua' });
+  const ac = new AbortController();
+  const first = a.answerChallenge('r', 's', CHALLENGE, ctx, ac.signal);
+  const second = a.answerChallenge('r', 's', CHALLENGE, ctx);
+  ac.abort(new Error('stop'));
+  await assert.rejects(first, /stop/);
+  assert.equal(await second, 'Bearer shared');
+  assert.equal(t.calls.length, 1);
+});

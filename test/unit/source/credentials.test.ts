@@ -1,0 +1,131 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { findCredential, configKeyToHost } from '../../../src/source/oras/credentials.js';
+import { CredentialsError } from '../../../src/errors.js';
+
+let root: string;
+let bin: string;
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+before(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'orasfly-creds-'));
+  bin = path.join(root, 'bin');
+  mkdirSync(bin);
+  // A real credential helper: reads the server URL on stdin, answers docker's JSON.
+  writeFileSync(
+    path.join(bin, 'docker-credential-test'),
+    `#!/bin/sh
+read host
+case "$host" in
+  helper.example) echo '{"ServerURL":"helper.example","Username":"hu","Secret":"hs"}' ;;
+  token.example) echo '{"ServerURL":"token.example","Username":"<token>","Secret":"idtok"}' ;;
+  *) echo 'credentials not found in native keychain'; exit 1 ;;
+esac
+`,
+  );
+  chmodSync(path.join(bin, 'docker-credential-test'), 0o755);
+  writeFileSync(path.join(bin, 'docker-credential-broken'), '#!/bin/sh\necho "{not json secret=xyz"\n');
+  chmodSync(path.join(bin, 'docker-credential-broken'), 0o755);
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function home(name: string, files: Record<string, unknown>): string {
+  const h = path.join(root, name);
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(h, rel)), { recursive: true });
+    writeFileSync(path.join(h, rel), typeof content === 'string' ? content : JSON.stringify(content));
+  }
+  return h;
+}
+const env = (): NodeJS.ProcessEnv => ({ PATH: `${bin}:${process.env['PATH'] ?? ''}` });
+
+test('explicit option wins; functions get the host', async () => {
+  const h = home('explicit', { '.docker/config.json': { auths: { 'r.example': { auth: b64('file:pw') } } } });
+  assert.deepEqual(await findCredential('r.example', { homeDir: h, env: env(), explicit: { username: 'opt', password: 'x' } }), { credential: { username: 'opt', password: 'x' }, source: 'option' });
+  const seen: string[] = [];
+  const f = await findCredential('r.example', { homeDir: h, env: env(), explicit: (host) => (seen.push(host), undefined) });
+  assert.deepEqual(seen, ['r.example']);
+  assert.deepEqual(f?.credential, { username: 'file', password: 'pw' });
+});
+
+test('docker config: auths by exact host, https:// and http:// keys, fields, docker hub legacy key', async () => {
+  const h = home('auths', {
+    '.docker/config.json': {
+      auths: {
+        'https://a.example/v2/': { auth: b64('ua:pa') },
+        'http://b.example:5000': { username: 'ub', password: 'pb' },
+        'c.example': { identitytoken: 'idc' },
+        'https://index.docker.io/v1/': { auth: b64('hub:pw:with:colons') },
+      },
+    },
+  });
+  const o = { homeDir: h, env: env() };
+  assert.deepEqual((await findCredential('a.example', o))?.credential, { username: 'ua', password: 'pa' });
+  assert.deepEqual((await findCredential('b.example:5000', o))?.credential, { username: 'ub', password: 'pb' });
+  assert.deepEqual((await findCredential('c.example', o))?.credential, { identityToken: 'idc' });
+  assert.deepEqual((await findCredential('docker.io', o))?.credential, { username: 'hub', password: 'pw:with:colons' });
+  assert.equal(await findCredential('b.example', o), undefined);
+  assert.equal(configKeyToHost('https://Index.Docker.io/v1/'), 'index.docker.io');
+});
+
+test('DOCKER_CONFIG directory and dockerConfig paths override ~/.docker', async () => {
+  const h = home('dockerconfig', { '.docker/config.json': { auths: { r: { auth: b64('home:x') } } }, 'alt/config.json': { auths: { r: { auth: b64('alt:x') } } } });
+  assert.deepEqual((await findCredential('r', { homeDir: h, env: { ...env(), DOCKER_CONFIG: path.join(h, 'alt') } }))?.credential, { username: 'alt', password: 'x' });
+  assert.deepEqual((await findCredential('r', { homeDir: h, env: env(), dockerConfig: [path.join(h, 'alt/config.json')] }))?.credential, { username: 'alt', password: 'x' });
+  assert.equal(await findCredential('r', { homeDir: h, env: env(), dockerConfig: [] }), undefined);
+});
+
+test('credHelpers[host] and credsStore run docker-credential-<name> get', async () => {
+  const h = home('helpers', { '.docker/config.json': { credHelpers: { 'helper.example': 'test' }, credsStore: 'test', auths: { 'other.example': { auth: b64('o:p') } } } });
+  const o = { homeDir: h, env: env() };
+  assert.deepEqual(await findCredential('helper.example', o), { credential: { username: 'hu', password: 'hs' }, source: 'docker-credential-test' });
+  assert.deepEqual((await findCredential('token.example', o))?.credential, { identityToken: 'idtok' });
+  // Helper says "not found" → auths are consulted.
+  assert.deepEqual((await findCredential('other.example', o))?.credential, { username: 'o', password: 'p' });
+});
+
+test('failing helpers are CredentialsErrors naming the helper, never its output', async () => {
+  const h = home('badhelpers', { '.docker/config.json': { credsStore: 'broken' } });
+  await assert.rejects(findCredential('x', { homeDir: h, env: env() }), (e: unknown) => e instanceof CredentialsError && e.source === 'docker-credential-broken' && !e.message.includes('xyz'));
+  const h2 = home('missinghelper', { '.docker/config.json': { credsStore: 'nope' } });
+  await assert.rejects(findCredential('x', { homeDir: h2, env: env() }), (e: unknown) => e instanceof CredentialsError && /not found on PATH/.test(e.message));
+});
+
+test('apptainer then singularity docker-config.json (upstream file) are read after docker config', async () => {
+  const h = home('apptainer', {
+    '.apptainer/docker-config.json': { auths: { 'a.example': { auth: b64('app:x') } } },
+    '.singularity/docker-config.json': { auths: { 'a.example': { auth: b64('sing:x') }, 's.example': { auth: b64('sing:y') } } },
+  });
+  assert.deepEqual((await findCredential('a.example', { homeDir: h, env: env() }))?.credential, { username: 'app', password: 'x' });
+  assert.deepEqual((await findCredential('s.example', { homeDir: h, env: env() }))?.credential, { username: 'sing', password: 'y' });
+});
+
+test('malformed files are CredentialsErrors naming the file, never crashing or leaking', async () => {
+  const cases: Record<string, unknown> = {
+    'not-json': '{"auths": {"r": {"auth": "c2VjcmV0OnB3"',
+    array: '[]',
+    'auths-string': { auths: 'x' },
+    'entry-number': { auths: { r: 5 } },
+    'auth-number': { auths: { r: { auth: 5 } } },
+    'auth-not-base64': { auths: { r: { auth: 'sec ret!' } } },
+    'auth-no-colon': { auths: { r: { auth: b64('secretonly') } } },
+    'helpers-array': { credHelpers: ['x'] },
+    'store-number': { credsStore: 1 },
+  };
+  for (const [name, content] of Object.entries(cases)) {
+    // Helper keys are docker-config only; the rest is checked in the upstream (singularity) file.
+    const rel = name.startsWith('helpers') || name.startsWith('store') ? '.docker/config.json' : '.singularity/docker-config.json';
+    const h = home(`bad-${name}`, { [rel]: content });
+    const file = path.join(h, rel);
+    await assert.rejects(
+      findCredential('r', { homeDir: h, env: env() }),
+      (e: unknown) => e instanceof CredentialsError && e.source === file && e.message.startsWith(file) && !/secret/i.test(e.message.replace(file, '')),
+      name,
+    );
+  }
+  // Missing files are simply anonymous.
+  assert.equal(await findCredential('r', { homeDir: path.join(root, 'nothing-here'), env: env() }), undefined);
+});

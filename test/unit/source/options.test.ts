@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_ORAS_CLIENT_OPTIONS, resolveOrasClientOptions, registryScheme, isLoopbackHost, ociArchitecture, createDispatcher } from '../../../src/source/oras/options.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
+
+test('defaults: documented values, durations in ms, TLS verified', () => {
+  const o = resolveOrasClientOptions();
+  assert.equal(o.dialTimeout, 30_000);
+  assert.equal(o.keepAlive, 30_000);
+  assert.equal(o.idleConnTimeout, 90_000);
+  assert.equal(o.responseHeaderTimeout, 30_000);
+  assert.equal(o.tlsHandshakeTimeout, 10_000);
+  assert.equal(o.expectContinueTimeout, 10_000);
+  assert.equal(o.insecureSkipVerify, false);
+  assert.equal(o.maxIdleConns, 100);
+  assert.equal(o.maxManifestBytes, 4 * 1024 * 1024);
+  assert.equal(o.maxTokenBytes, 128 * 1024);
+  assert.equal(o.retry.maxRetries, 5);
+  assert.deepEqual([...o.retry.statusCodes], [408, 429, 500, 502, 503, 504]);
+  assert.equal(DEFAULT_ORAS_CLIENT_OPTIONS.insecureSkipVerify, false);
+  assert.ok(Object.isFrozen(o));
+  assert.equal(resolveOrasClientOptions({ dialTimeout: '1m30s', idleConnTimeout: 500 }).dialTimeout, 90_000);
+});
+
+test('every invalid field is an InvalidArgumentError naming it', () => {
+  const bad: [Record<string, unknown>, string][] = [
+    [{ dialTimeout: '5 parsecs' }, 'dialTimeout'],
+    [{ keepAlive: -1 }, 'keepAlive'],
+    [{ responseHeaderTimeout: 'x' }, 'responseHeaderTimeout'],
+    [{ expectContinueTimeout: 'x' }, 'expectContinueTimeout'],
+    [{ maxIdleConns: 0 }, 'maxIdleConns'],
+    [{ proxy: 'not a url' }, 'proxy'],
+    [{ proxy: 'ftp://p' }, 'proxy'],
+    [{ insecureSkipVerify: 'yes' }, 'insecureSkipVerify'],
+    [{ plainHttp: 1 }, 'plainHttp'],
+    [{ caFile: '/nonexistent/ca.pem' }, 'caFile'],
+    [{ credentials: { username: 'u' } }, 'credentials'],
+    [{ retry: { maxRetries: -1 } }, 'retry.maxRetries'],
+    [{ retry: { jitter: 2 } }, 'retry.jitter'],
+    [{ retry: { statusCodes: [404] } }, 'retry.statusCodes'],
+    [{ retry: { minDelay: 5000, maxDelay: 10 } }, 'retry.maxDelay'],
+    [{ maxManifestBytes: 1.5 }, 'maxManifestBytes'],
+    [{ platform: { os: 'linux' } }, 'platform'],
+    [{ layerIndex: 1, layerMediaType: 'x' }, 'layerIndex'],
+    [{ dispatcher: {} }, 'dispatcher'],
+    [{ userAgent: 'a\r\nb' }, 'userAgent'],
+    [{ dockerConfig: 'x' }, 'dockerConfig'],
+  ];
+  for (const [o, field] of bad) {
+    assert.throws(() => resolveOrasClientOptions(o as never), (e: unknown) => e instanceof InvalidArgumentError && e.field === field, field);
+  }
+  // Secrets never end up in the message.
+  try {
+    resolveOrasClientOptions({ credentials: { password: 'topsecret' } as never });
+  } catch (e) {
+    assert.doesNotMatch(String(e), /topsecret/);
+  }
+});
+
+test('caFile is read; a file without a certificate is rejected', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'orasfly-ca-'));
+  try {
+    writeFileSync(path.join(dir, 'junk.pem'), 'hello');
+    assert.throws(() => resolveOrasClientOptions({ caFile: path.join(dir, 'junk.pem') }), InvalidArgumentError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('plainHttp: loopback hosts default to http, everything else https; explicit values win', () => {
+  assert.equal(registryScheme('127.0.0.1:5000', undefined), 'http');
+  assert.equal(registryScheme('localhost', undefined), 'http');
+  assert.equal(registryScheme('[::1]:5000', undefined), 'http');
+  assert.equal(registryScheme('ghcr.io', undefined), 'https');
+  assert.equal(registryScheme('127.0.0.1:5000', false), 'https');
+  assert.equal(registryScheme('ghcr.io', true), 'http');
+  assert.equal(isLoopbackHost('127.9.9.9:1'), true);
+  assert.equal(isLoopbackHost('128.0.0.1'), false);
+  assert.equal(ociArchitecture('x64'), 'amd64');
+});
+
+test('dispatchers are built for plain, proxy and injected configurations', async () => {
+  const d1 = createDispatcher(resolveOrasClientOptions({ keepAlive: 0 }));
+  const d2 = createDispatcher(resolveOrasClientOptions({ proxy: 'http://127.0.0.1:3128' }));
+  await Promise.all([d1.close(), d2.close()]);
+  const injected = createDispatcher(resolveOrasClientOptions({ dispatcher: d1 }));
+  assert.equal(injected, d1);
+});

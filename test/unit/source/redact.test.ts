@@ -1,0 +1,14 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { redact, REDACTED } from '../../../src/source/oras/log.js';
+
+test('redact removes secrets from strings, header objects and raw header arrays', () => {
+  assert.equal(redact('http://alice:pw@host/v2/'), `http://${REDACTED}@host/v2/`);
+  assert.equal(redact('https://s3/b?X-Amz-Signature=abc&part=1&token=zzz'), `https://s3/b?X-Amz-Signature=${REDACTED}&part=1&token=${REDACTED}`);
+  assert.equal(redact('Authorization: Bearer eyJhbGciOi.x.y'), `Authorization: Bearer ${REDACTED}`);
+  assert.equal(redact('Basic dTpw'), `Basic ${REDACTED}`);
+  assert.equal(redact('{"token":"abc","expires_in":60}'), `{"token":"${REDACTED}","expires_in":60}`);
+  assert.deepEqual(redact({ Authorization: 'Basic x', accept: 'a', 'X-Dragonfly-Oras-Token': 't', Cookie: 'c' }), { Authorization: REDACTED, accept: 'a', 'X-Dragonfly-Oras-Token': REDACTED, Cookie: REDACTED });
+  assert.deepEqual(redact(['authorization', 'Bearer t', 'range', 'bytes=0-0']), ['authorization', REDACTED, 'range', 'bytes=0-0']);
+  assert.equal(redact(42), 42);
+});
