@@ -1,9 +1,70 @@
 /**
- * orasfly — pull OCI artifacts into Node.js, the Dragonfly "oras resource client" way.
+ * orasfly — pull OCI artifacts (Apptainer/Singularity SIF images and any other blob) into Node.js
+ * the way Dragonfly's "oras resource client" does: resolve `oras://host/repo:tag`, download the
+ * blob in verified concurrent pieces, keep it in a local task store, and serve every later request
+ * for the same content by a hard link.
+ *
+ * Start with {@link createDownloader}; compose {@link OrasResourceClient}, {@link StorageManager}
+ * and {@link PeerTaskManager} yourself when you need more control.
  *
  * @packageDocumentation
  */
+
+// Errors
 export * from './errors.js';
+
+// Quick start
+export { createDownloader, downloaderOptionsFromConfig } from './downloader.js';
+export type { Downloader, DownloaderOptions } from './downloader.js';
+
+// Configuration
+export { loadConfig, parseConfig } from './config/dfget-config.js';
+export type { LoadedConfig, OrasflyConfig, StorageConfig, OrasConfig, DownloadConfig } from './config/dfget-config.js';
 export { parseDuration, parseSize, formatBytes } from './config/units.js';
 export type { Duration, Size } from './config/units.js';
-export type * from './source/resource-client.js';
+
+// Source: the registry client
+export type { SignalOptions, ByteRange, BlobTarget, ResolvedResource, BlobRead, ResourceRequestOptions, ResourceClient } from './source/resource-client.js';
+export { OrasResourceClient } from './source/oras/oras-resource-client.js';
+export type { ResolvedOrasResource, FetchedManifest } from './source/oras/oras-resource-client.js';
+export { DEFAULT_ORAS_CLIENT_OPTIONS } from './source/oras/options.js';
+export type { OrasClientOptions, RegistryCredential, CredentialsOption, Platform, RetryOptions } from './source/oras/options.js';
+export { parseOrasReference, formatReference } from './source/oras/reference.js';
+export type { OrasReference } from './source/oras/reference.js';
+export { ResourceClientRegistry, registerResourceClient, unregisterResourceClient, getResourceClient } from './source/registry.js';
+export { SIF_LAYER_MEDIA_TYPE, LEGACY_SIF_LAYER_MEDIA_TYPE } from './source/oras/manifest.js';
+
+// Transport
+export type { PieceTransport, PieceSink, TransportTask } from './transport/piece-transport.js';
+export { SourceTransport } from './transport/source-transport.js';
+
+// Conductor
+export { PeerTaskConductor, DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS } from './conductor/peer-task-conductor.js';
+export type { ConductorOptions, ConductorState, ConductorEvents, ConductorInit, ProgressEvent, PieceEvent, RetryEvent } from './conductor/peer-task-conductor.js';
+export { PeerTaskManager } from './conductor/peer-task-manager.js';
+export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
+export { taskId, parentTaskId, peerId } from './conductor/task-id.js';
+export type { TaskIdMeta } from './conductor/task-id.js';
+export { computePieceSize, planPieces, pieceAt, DEFAULT_MIN_PIECE_SIZE, DEFAULT_MAX_PIECE_SIZE } from './conductor/piece-plan.js';
+export type { PieceInfo, PiecePlan } from './conductor/piece-plan.js';
+export { RateLimiter } from './conductor/rate-limiter.js';
+
+// Storage
+export { StorageManager } from './storage/storage-manager.js';
+export type { TaskEntry, TaskWriter, BeginTaskRequest, GcReport, StorageUsage, StorageEvents } from './storage/storage-manager.js';
+export { DEFAULT_STORAGE_OPTIONS } from './storage/options.js';
+export type { StorageOptions, StorageStrategyName, PieceDigestAlgorithm } from './storage/options.js';
+export type { StorageStrategy, StrategyContext, DataLocation, StoreLink } from './storage/strategies/storage-strategy.js';
+export { SimpleStrategy } from './storage/strategies/simple.js';
+export { AdvanceStrategy } from './storage/strategies/advance.js';
+export type { PieceRecord } from './storage/metadata.js';
+export { createPieceHasher } from './storage/piece-digest.js';
+
+// Logs
+export { CoreLogger, FileLogSink, StreamLogSink, TeeLogSink, formatLogTime } from './log/core-log.js';
+export type { CoreLogSink, LogRecord, LogLevel } from './log/core-log.js';
+
+// CLI (for embedding the command)
+export { runCli } from './cli/main.js';
+export type { CliIo } from './cli/main.js';
+export { VERSION } from './version.js';
