@@ -148,6 +148,8 @@ export interface StorageEvents {
   drop: [event: DropEvent];
   /** A GC round finished. */
   gc: [report: GcReport];
+  /** {@link StorageManager.beginTask} found the task lock held by another live process and waits for it. */
+  lockWait: [info: { taskId: string; pid: number; hostname: string }];
 }
 
 /** Options of {@link StorageManager.findCompleted}. */
@@ -654,6 +656,30 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     }
   }
 
+  /**
+   * Pins a completed entry so GC never deletes its files while you read them yourself (e.g. serving
+   * pieces to peers). A pinned entry can still be marked for reclaim — it is then no longer offered
+   * for reuse — and its files go when the last pin is released.
+   *
+   * @throws StorageError when the entry is no longer in the store.
+   */
+  pin(entry: TaskEntry): { readonly dataFilePath: string; release(): Promise<void> } {
+    this.#assertOpen();
+    const e = this.#tasks.get(entry.taskId)?.get(entry.peerId);
+    if (!e || !e.meta.done || e.marked) throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
+    e.pins++;
+    let released = false;
+    return {
+      dataFilePath: e.meta.dataFilePath,
+      release: async () => {
+        if (released) return;
+        released = true;
+        e.pins--;
+        if (e.marked && e.pins === 0) await this.#removeFiles(e, 'reclaimed after last reader');
+      },
+    };
+  }
+
   // ---------------------------------------------------------------- writing
 
   /**
@@ -675,7 +701,10 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (!Number.isSafeInteger(req.pieceSize) || req.pieceSize <= 0) throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${req.pieceSize}`);
     if (req.digest !== undefined) this.#indexPath(req.digest);
     if (req.output !== undefined && (typeof req.output !== 'string' || req.output === '')) throw new InvalidArgumentError('output', 'expected a path');
-    const lock = await acquireTaskLock(this.#lockPath(req.taskId), { signal: opts.signal });
+    const lock = await acquireTaskLock(this.#lockPath(req.taskId), {
+      signal: opts.signal,
+      onWait: (h) => this.emit('lockWait', { taskId: req.taskId, pid: h.pid, hostname: h.hostname }),
+    });
     try {
       if (this.options.multiplex || lock.waited) {
         const found = await this.findCompleted(this.options.multiplex ? { taskId: req.taskId, digest: req.digest } : { taskId: req.taskId }, { ignoreMultiplex: true });
@@ -864,9 +893,9 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   /**
    * Runs one GC round now (the timer calls this every `gcInterval`). Order: expiry by last access,
    * then quota / disk-usage eviction (entries that free space first, least recently used first).
-   * Tasks being written or read are skipped; marked entries are no longer served, and their files are
-   * deleted at once when no reader pins them (upstream waits one more interval; the pin makes that
-   * grace unnecessary), else when the last reader leaves. Failed deletions are retried next round.
+   * Tasks being written or read (pinned) are never chosen; marked entries are no longer served, and
+   * their files are deleted at once (upstream waits one more interval; reader pins make that grace
+   * unnecessary) — or, for a reader that pinned the entry while the round was running, when it leaves. Failed deletions are retried next round.
    * Entries completed by other processes sharing `dataPath` are picked up first.
    */
   async gc(opts: SignalOptions = {}): Promise<GcReport> {
