@@ -133,7 +133,7 @@ export function decodeMetadata(text: string, file: string): TaskMetadata {
     const length = p.range.Length ?? 0;
     const digest = p.digest ?? (p.md5 ? `md5:${p.md5}` : undefined);
     if (!isInt(start) || !isInt(length) || !isPieceDigest(digest)) throw bad(`bad piece ${k}`);
-    pieces.set(num, { num, range: { start, length }, digest, cost: p.cost });
+    pieces.set(num, typeof p.cost === 'number' ? { num, range: { start, length }, digest, cost: p.cost } : { num, range: { start, length }, digest });
   }
   const fp = ext.fingerprint;
   return {

@@ -322,7 +322,11 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     }
     for (const peerId of peers) {
       const peerDir = path.join(dir, peerId);
-      if (this.#tasks.get(taskId)?.has(peerId)) continue;
+      const known = this.#tasks.get(taskId)?.get(peerId);
+      // Known and settled (done, or ours being written): keep. An unfinished entry we are not writing
+      // may have been resumed and completed by another process since: re-read it.
+      if (known && (known.meta.done || known.writing || known.pins > 0)) continue;
+      if (known) this.#unregister(known);
       if (!isSafeSegment(peerId)) {
         if (clean && peerId.startsWith(TMP_MARK)) await unlinkQuiet(peerDir).catch(() => {});
         continue;

@@ -61,10 +61,15 @@ test('acceptance 4: kill -9 while writing pieces, 20 times: no entry is ever ser
   const taskId = taskIdOf('oras://r/crash:latest');
   let resumedWithPieces = 0;
   let completedRuns = 0;
+  let prevResumed = 0;
   for (let run = 0; run < 20; run++) {
     const c = start({ mode: 'write', dataPath, taskId, source, pieceSize: 64 * 1024, ackEach: true });
     const resumed = Number((await c.waitFor(/^resumed /)).split(' ')[1]);
     if (resumed > 0) resumedWithPieces++;
+    // Progress is persisted atomically and only names pieces already written: what a run resumed
+    // with is never less than what the previous one did.
+    assert.ok(resumed >= prevResumed, `run ${run}: resumed ${resumed} < ${prevResumed}`);
+    prevResumed = resumed;
     const remaining = 64 - resumed;
     // Kill right after acknowledging the k-th piece: the child is then somewhere inside writing,
     // hashing, recording or persisting the next one.
