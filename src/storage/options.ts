@@ -19,20 +19,20 @@ export type StorageStrategyName = 'io.d7y.storage.v2.simple' | 'io.d7y.storage.v
 /** Per-piece checksum algorithm. */
 export type PieceDigestAlgorithm = 'crc32' | 'md5';
 
-/** Options of {@link StorageManager.open}. */
+/** Options of `StorageManager.open`. */
 export interface StorageOptions {
   /** Store root; relative paths are resolved against the working directory; created 0700 if missing. */
   dataPath: string;
   /**
    * `io.d7y.storage.v2.simple`, `io.d7y.storage.v2.advance`, `''` (= simple) or a custom
-   * {@link StorageStrategy}. The spelling with a trailing dot printed in Dragonfly's oras docs
+   * `StorageStrategy`. The spelling with a trailing dot printed in Dragonfly's oras docs
    * (`io.d7y.storage.v2.advance.`) is accepted with a warning (upstream refuses to start).
    * @defaultValue `'io.d7y.storage.v2.simple'`
    */
   strategy?: StorageStrategyName | '' | StorageStrategy | undefined;
   /**
    * Reuse completed tasks (by task id or blob digest) for new requests. Off by default, as in
-   * Dragonfly; {@link StorageManager.findCompleted} returns nothing while it is off.
+   * Dragonfly; `StorageManager.findCompleted` returns nothing while it is off.
    * @defaultValue `false`
    */
   multiplex?: boolean | undefined;
@@ -49,7 +49,7 @@ export interface StorageOptions {
   /** Period of the GC timer (unref'd, never keeps the process alive); `0` = no timer. @defaultValue `'1m'` */
   gcInterval?: Duration | undefined;
   /**
-   * Keep the store's files on {@link StorageManager.close}. Upstream's daemon defaults to `false`
+   * Keep the store's files on `StorageManager.close`. Upstream's daemon defaults to `false`
    * because it lives for days and the store is its working set; a library or CLI process is short
    * lived, and deleting the cache at every exit would make `multiplex` useless across runs.
    * @defaultValue `true`

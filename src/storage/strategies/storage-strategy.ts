@@ -37,13 +37,13 @@ export interface DataLocation {
 export type StoreLink = 'self' | 'hardlink' | 'symlink';
 
 /**
- * A storage strategy. orasfly ships {@link SimpleStrategy} (`io.d7y.storage.v2.simple`) and
- * {@link AdvanceStrategy} (`io.d7y.storage.v2.advance`); a host application can pass its own object
+ * A storage strategy. orasfly ships `SimpleStrategy` (`io.d7y.storage.v2.simple`) and
+ * `AdvanceStrategy` (`io.d7y.storage.v2.advance`); a host application can pass its own object
  * as `storage.strategy`.
  *
- * Contract: {@link StorageStrategy.locate} only decides (it may stat and create the output's parent
+ * Contract: `locate` only decides (it may stat and create the output's parent
  * directory); the manager then persists metadata naming the location *before* calling
- * {@link StorageStrategy.create}, so a crash never leaves a data file no metadata points to.
+ * `create`, so a crash never leaves a data file no metadata points to.
  */
 export interface StorageStrategy {
   /** Name for logs and errors. */
