@@ -1,6 +1,6 @@
 /**
  * GC planning: which entries to reclaim in one round. Pure (no filesystem access) so the policy is
- * unit-testable with plain numbers; {@link StorageManager.gc} gathers the inputs and deletes.
+ * unit-testable with plain numbers; `StorageManager.gc` gathers the inputs and deletes.
  *
  * What GC can free: only entries whose data inode is held by the store alone (`exclusive`). An entry
  * whose data is still hard-linked by an output (simple/advance on one filesystem) frees nothing when
