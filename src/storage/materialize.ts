@@ -1,0 +1,73 @@
+/**
+ * Atomic materialisation of an output from a data file.
+ *
+ * @module
+ */
+import { constants, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import debug from 'debug';
+import { StorageError } from '../errors.js';
+import type { SignalOptions } from '../source/resource-client.js';
+import { errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
+
+const log = debug('orasfly:storage');
+
+/** How an output was made. */
+export interface MaterializeResult {
+  /** `link`: the output is a hard link to the data (same inode); `copy`: an independent byte copy. */
+  method: 'link' | 'copy';
+  /** Inode of the output. */
+  ino: number;
+  size: number;
+}
+
+/** errnos on which a hard link is replaced by a copy (other filesystem, refused, too many links). */
+const COPY_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'EACCES']);
+
+/**
+ * Makes `output` a hard link to `source` (copy when linking is impossible) atomically: the link or
+ * copy is made under a temp name in the output's directory and renamed over `output`. An existing
+ * output stays untouched until that rename, and a failure leaves it as it was (upstream removed the
+ * destination first, then linked: a crash in between lost the user's file).
+ *
+ * @throws StorageError (`ERR_ORASFLY_STORAGE`) naming the path that failed; the signal's reason on abort.
+ */
+export async function materializeFile(source: string, output: string, opts: SignalOptions = {}): Promise<MaterializeResult> {
+  throwIfAborted(opts.signal);
+  const dir = path.dirname(output);
+  const src = await fsp.stat(source).catch((e: unknown) => {
+    throw new StorageError(`cache data ${source} is unreadable: ${(e as Error).message}`, source, { cause: e });
+  });
+  // Already the same inode (pull 2 to the same path): rename(2) of two links to one inode is a no-op
+  // that would leave our temp name behind, so answer directly.
+  const cur = await fsp.stat(output).catch(() => undefined);
+  if (cur && cur.ino === src.ino && cur.dev === src.dev) return { method: 'link', ino: cur.ino, size: cur.size };
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new StorageError(`cannot create output directory ${dir}: ${(e as Error).message}`, dir, { cause: e });
+  }
+  const tmp = path.join(dir, `${TMP_MARK}${tmpSuffix()}`);
+  let method: 'link' | 'copy' = 'link';
+  try {
+    try {
+      await fsp.link(source, tmp);
+    } catch (e) {
+      if (!COPY_FALLBACK.has(errno(e) ?? '')) throw e;
+      log('task data link to file %s error: %s; copying', output, (e as Error).message);
+      method = 'copy';
+      throwIfAborted(opts.signal);
+      // FICLONE makes it a reflink where the filesystem can (btrfs, xfs): instant and space-sharing.
+      await fsp.copyFile(source, tmp, constants.COPYFILE_FICLONE);
+      await fsp.chmod(tmp, 0o644).catch(() => {});
+    }
+    throwIfAborted(opts.signal);
+    await fsp.rename(tmp, output);
+  } catch (e) {
+    await unlinkQuiet(tmp).catch(() => {});
+    if (e === opts.signal?.reason && opts.signal?.aborted) throw e;
+    throw new StorageError(`cannot materialise ${output}: ${(e as Error).message}`, output, { cause: e });
+  }
+  const st = await fsp.stat(output);
+  return { method, ino: st.ino, size: st.size };
+}

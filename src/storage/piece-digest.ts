@@ -1,0 +1,82 @@
+/**
+ * Per-piece checksums (`crc32:xxxxxxxx` or `md5:<hex>`) and Dragonfly's `pieceMd5Sign`.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import zlib from 'node:zlib';
+import { InvalidArgumentError } from '../errors.js';
+import type { PieceDigestAlgorithm } from './options.js';
+
+/** An incremental piece hasher. */
+export interface PieceHasher {
+  update(b: Uint8Array): void;
+  /** `'crc32:xxxxxxxx'` (8 lowercase hex, big-endian) or `'md5:<32 hex>'`. Call once. */
+  digest(): string;
+}
+
+/**
+ * Creates a hasher for piece checksums.
+ *
+ * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for an unknown algorithm.
+ * @example
+ * ```ts
+ * const h = createPieceHasher('crc32'); h.update(bytes); h.digest() // 'crc32:1a2b3c4d'
+ * ```
+ */
+export function createPieceHasher(alg: PieceDigestAlgorithm): PieceHasher {
+  if (alg === 'md5') {
+    const h = createHash('md5');
+    return { update: (b) => void h.update(b), digest: () => `md5:${h.digest('hex')}` };
+  }
+  if (alg === 'crc32') {
+    let v = 0;
+    return {
+      update: (b) => {
+        v = zlib.crc32(b, v);
+      },
+      digest: () => `crc32:${(v >>> 0).toString(16).padStart(8, '0')}`,
+    };
+  }
+  throw new InvalidArgumentError('pieceDigest', `unknown piece digest algorithm ${JSON.stringify(alg)}`);
+}
+
+const PIECE_DIGEST_RE = /^(crc32:[0-9a-f]{8}|md5:[0-9a-f]{32})$/;
+
+/** Whether `s` is a well-formed piece digest string. */
+export function isPieceDigest(s: unknown): s is string {
+  return typeof s === 'string' && PIECE_DIGEST_RE.test(s);
+}
+
+/** Splits `'md5:<hex>'` into its algorithm and hex. */
+export function splitPieceDigest(s: string): { alg: PieceDigestAlgorithm; hex: string } {
+  const i = s.indexOf(':');
+  return { alg: s.slice(0, i) as PieceDigestAlgorithm, hex: s.slice(i + 1) };
+}
+
+/**
+ * Dragonfly's `pieceMd5Sign`: sha256 hex of the concatenated piece digest hex strings in piece
+ * order (for `crc32` pieces, of their crc32 hex strings). Empty task → `''` (upstream).
+ */
+export function pieceSign(digestsInOrder: readonly string[]): string {
+  if (digestsInOrder.length === 0) return '';
+  const h = createHash('sha256');
+  for (const d of digestsInOrder) h.update(splitPieceDigest(d).hex);
+  return h.digest('hex');
+}
+
+/** Hashes `length` bytes of an open file at `start`; returns `undefined` on a short read. */
+export async function hashFileRange(fh: fsp.FileHandle, start: number, length: number, alg: PieceDigestAlgorithm, buf?: Buffer): Promise<string | undefined> {
+  const h = createPieceHasher(alg);
+  const b = buf && buf.length > 0 ? buf : Buffer.allocUnsafe(Math.min(Math.max(length, 1), 1 << 20));
+  let done = 0;
+  while (done < length) {
+    const want = Math.min(b.length, length - done);
+    const { bytesRead } = await fh.read(b, 0, want, start + done);
+    if (bytesRead === 0) return undefined;
+    h.update(b.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return h.digest();
+}

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { acquireTaskLock, isStale, pidAlive } from '../../../src/storage/task-lock.js';
+
+function dir(t: import('node:test').TestContext): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'orasfly-lock-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** The pid of a process that has certainly exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  const pid = Number(r.stdout.toString());
+  assert.equal(pidAlive(pid), false);
+  return pid;
+}
+
+test('acquire, tryOnly while held, release, then acquire again', async (t) => {
+  const f = path.join(dir(t), 'locks', 'task.lock');
+  const a = await acquireTaskLock(f);
+  assert.equal(a.waited, false);
+  assert.equal(JSON.parse(await fsp.readFile(f, 'utf8')).pid, process.pid);
+  assert.equal(await acquireTaskLock(f, { tryOnly: true }), undefined);
+  await a.release();
+  await a.release(); // idempotent
+  const b = await acquireTaskLock(f, { tryOnly: true });
+  assert.ok(b);
+  await b.release();
+  assert.deepEqual(await fsp.readdir(path.dirname(f)), []);
+});
+
+test('a waiter gets the lock when the holder releases it and reports that it waited', async (t) => {
+  const f = path.join(dir(t), 'task.lock');
+  const a = await acquireTaskLock(f);
+  let holder = 0;
+  const waiting = acquireTaskLock(f, { pollMs: 1, onWait: (h) => (holder = h.pid) });
+  const waitedFor = new Promise<void>((resolve) => {
+    const check = (): void => void (holder ? resolve() : setImmediate(check));
+    check();
+  });
+  await waitedFor;
+  assert.equal(holder, process.pid);
+  await a.release();
+  const b = await waiting;
+  assert.equal(b.waited, true);
+  await b.release();
+});
+
+test('waiting honours the signal', async (t) => {
+  const f = path.join(dir(t), 'task.lock');
+  const a = await acquireTaskLock(f);
+  const ac = new AbortController();
+  const p = acquireTaskLock(f, { signal: ac.signal, pollMs: 1 });
+  ac.abort(new Error('stop'));
+  await assert.rejects(p, /stop/);
+  await a.release();
+});
+
+test('a lock whose pid is dead is taken over; of many concurrent waiters exactly one wins', async (t) => {
+  const d = dir(t);
+  const f = path.join(d, 'task.lock');
+  const dead = { pid: deadPid(), hostname: os.hostname(), createdAt: 0, token: 'deadbeef' };
+  assert.equal(isStale(dead), true);
+  await fsp.writeFile(f, JSON.stringify(dead));
+  const got = await Promise.all(Array.from({ length: 8 }, () => acquireTaskLock(f, { tryOnly: true })));
+  assert.equal(got.filter(Boolean).length, 1);
+  const winner = got.find(Boolean)!;
+  assert.equal(JSON.parse(await fsp.readFile(f, 'utf8')).token, winner.info.token);
+  await winner.release();
+  assert.deepEqual(await fsp.readdir(d), []);
+});
+
+test('locks from another host are never judged stale', () => {
+  assert.equal(isStale({ pid: 1, hostname: `${os.hostname()}-other`, createdAt: 0, token: 'x' }), false);
+});
