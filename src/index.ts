@@ -50,15 +50,18 @@ export type { PieceInfo, PiecePlan } from './conductor/piece-plan.js';
 export { RateLimiter } from './conductor/rate-limiter.js';
 
 // Storage
-export { StorageManager } from './storage/storage-manager.js';
-export type { TaskEntry, TaskWriter, BeginTaskRequest, GcReport, StorageUsage, StorageEvents } from './storage/storage-manager.js';
+export { StorageManager, pieceCount, pieceRange } from './storage/storage-manager.js';
+export type { TaskEntry, TaskWriter, BeginTaskRequest, GcReport, StorageUsage, StorageEvents, DropEvent, FindOptions } from './storage/storage-manager.js';
 export { DEFAULT_STORAGE_OPTIONS } from './storage/options.js';
-export type { StorageOptions, StorageStrategyName, PieceDigestAlgorithm } from './storage/options.js';
+export type { StorageOptions, ResolvedStorageOptions, StorageStrategyName, PieceDigestAlgorithm } from './storage/options.js';
+export { createPieceHasher, pieceSign } from './storage/piece-digest.js';
+export type { PieceHasher } from './storage/piece-digest.js';
+export type { PieceRecord, Fingerprint } from './storage/metadata.js';
+export type { MaterializeResult } from './storage/materialize.js';
+export type { DiskUsage } from './storage/gc.js';
 export type { StorageStrategy, StrategyContext, DataLocation, StoreLink } from './storage/strategies/storage-strategy.js';
-export { SimpleStrategy } from './storage/strategies/simple.js';
-export { AdvanceStrategy } from './storage/strategies/advance.js';
-export type { PieceRecord } from './storage/metadata.js';
-export { createPieceHasher } from './storage/piece-digest.js';
+export { SimpleStrategy, SIMPLE_STRATEGY } from './storage/strategies/simple.js';
+export { AdvanceStrategy, ADVANCE_STRATEGY } from './storage/strategies/advance.js';
 
 // Logs
 export { CoreLogger, FileLogSink, StreamLogSink, TeeLogSink, formatLogTime } from './log/core-log.js';
