@@ -463,7 +463,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     const limiter = this.options.rateLimiter;
     const flush = async () => {
       if (bufferedBytes === 0) return;
-      const buf = buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered, bufferedBytes);
+      const buf = buffered;
       buffered = [];
       const at = piece.range.start + written;
       written += bufferedBytes;

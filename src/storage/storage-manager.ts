@@ -75,10 +75,10 @@ export interface TaskWriter {
   /** Whether this writer resumed an interrupted entry. */
   readonly resumed: boolean;
   /**
-   * Writes bytes at `position` of the data file.
+   * Writes bytes at `position` of the data file; an array of buffers is written contiguously with one `writev`.
    * @throws InvalidArgumentError when the span leaves `[0, contentLength)`; StorageError on I/O errors.
    */
-  write(buf: Uint8Array, position: number): Promise<void>;
+  write(data: Uint8Array | readonly Uint8Array[], position: number): Promise<void>;
   /**
    * Records a verified piece (its bytes must have been written). Progress metadata (`done:false`) is
    * persisted atomically in the background, at most every 250 ms or every 16 pieces, and on `flush`.
@@ -175,6 +175,8 @@ interface Entry {
 const DIGEST_RE = /^([a-z0-9]+):([a-f0-9]{32,128})$/;
 const PERSIST_EVERY_MS = 250;
 const PERSIST_EVERY_PIECES = 16;
+/** Background fdatasync after this many written bytes (see TaskWriterImpl.write). */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 /** Number of pieces of a blob: ⌈length / pieceSize⌉, 0 for an empty blob. */
 export function pieceCount(contentLength: number, pieceSize: number): number {
@@ -1065,6 +1067,8 @@ class TaskWriterImpl implements TaskWriter {
   #persisting: Promise<void> | undefined;
   #dirty = false;
   #bgError: unknown;
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
 
   constructor(hooks: WriterHooks, e: Entry, fh: fsp.FileHandle, lock: TaskLock, resumed: boolean) {
     this.#hooks = hooks;
@@ -1088,22 +1092,43 @@ class TaskWriterImpl implements TaskWriter {
     if (this.#closed) throw new StorageError(`writer of task ${this.taskId}/${this.peerId} is closed`, this.dataFilePath);
   }
 
-  async write(buf: Uint8Array, position: number): Promise<void> {
+  async write(data: Uint8Array | readonly Uint8Array[], position: number): Promise<void> {
     this.#assertOpen();
-    if (!Number.isSafeInteger(position) || position < 0 || position + buf.byteLength > this.contentLength) {
-      throw new InvalidArgumentError('position', `bytes [${position}, ${position + buf.byteLength}) are outside the blob of ${this.contentLength} bytes`);
+    // An array is written with one writev: the conductor batches socket chunks without copying them.
+    const bufs = data instanceof Uint8Array ? [data] : data;
+    let total = 0;
+    for (const b of bufs) total += b.byteLength;
+    if (!Number.isSafeInteger(position) || position < 0 || position + total > this.contentLength) {
+      throw new InvalidArgumentError('position', `bytes [${position}, ${position + total}) are outside the blob of ${this.contentLength} bytes`);
     }
-    let off = 0;
     try {
-      while (off < buf.byteLength) {
-        const { bytesWritten } = await this.#fh.write(buf, off, buf.byteLength - off, position + off);
-        off += bytesWritten;
+      const { bytesWritten } = bufs.length === 1 ? await this.#fh.write(bufs[0]!, 0, total, position) : await this.#fh.writev(bufs as Uint8Array[], position);
+      if (bytesWritten < total) {
+        // Short writes are rare on regular files; finish the rest one buffer at a time.
+        let off = bytesWritten;
+        const rest = Buffer.concat(bufs as Uint8Array[], total).subarray(off);
+        let done = 0;
+        while (done < rest.byteLength) {
+          const r = await this.#fh.write(rest, done, rest.byteLength - done, position + off + done);
+          done += r.bytesWritten;
+        }
+        off += done;
       }
     } catch (e) {
       if (errno(e) === 'ENOSPC' || errno(e) === 'EDQUOT') {
         throw new StorageQuotaError(`no space left writing ${this.dataFilePath}`, { cause: e });
       }
       throw new StorageError(`cannot write ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, { cause: e });
+    }
+    // Start writeback while the download goes on, so the fdatasync at completion has little left
+    // to flush (a 1 GiB flush at the end costs ~0.5 s here; spread out it overlaps the network).
+    this.#unsynced += total;
+    if (this.#unsynced >= SYNC_EVERY_BYTES && !this.#syncing) {
+      this.#unsynced = 0;
+      this.#syncing = this.#fh
+        .datasync()
+        .catch(() => {}) // the final datasync in complete() reports errors
+        .finally(() => (this.#syncing = undefined));
     }
   }
 
@@ -1167,6 +1192,7 @@ class TaskWriterImpl implements TaskWriter {
       const st = await this.#fh.stat();
       if (st.size < this.contentLength) throw new StorageError(`data file ${this.dataFilePath} has ${st.size} bytes, expected ${this.contentLength}`, this.dataFilePath);
       if (st.size > this.contentLength) await this.#fh.truncate(this.contentLength);
+      await this.#syncing;
       await this.#fh.datasync();
     } catch (e) {
       if (e instanceof StorageError) throw e;

@@ -7,7 +7,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { dispatcherRequest } from './undici-modules.js';
 import { AuthError, NetworkError, OrasflyError, RegistryResponseError, SizeLimitError, TimeoutError, TlsError } from '../../errors.js';
 import { registryErrors, type TokenAuthenticator, type TokenTransport } from './auth.js';
 import { logSource, nextRequestId, redact } from './log.js';
@@ -252,7 +253,7 @@ export class RegistryHttp {
       const id = nextRequestId();
       this.requests++;
       logSource('%s → %s %s headers=%o', id, method, redact(url.href), redact(headers));
-      const res = await request(url, { method, headers, body, dispatcher: this.#dispatcher, signal: req.signal ?? null });
+      const res = await dispatcherRequest(this.#dispatcher, { origin: url.origin, path: `${url.pathname}${url.search}`, method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal: req.signal ?? null });
       logSource('%s ← %d %s content-length=%s', id, res.statusCode, redact(url.href), res.headers['content-length'] ?? '-');
       const location = res.headers['location'];
       if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, ProxyAgent, buildConnector, type Dispatcher } from 'undici';
+import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
+import { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } from './undici-modules.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { parseDuration, type Duration } from '../../config/units.js';
 
@@ -410,9 +411,10 @@ export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
     ...(o.ca !== undefined ? { ca: [...rootCertificates, o.ca] } : {}),
   };
   const keepAliveOpts = o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
-  const plain = buildConnector({ timeout: o.dialTimeout, ...keepAliveOpts });
-  const secure = buildConnector({ timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...keepAliveOpts, ...tls });
-  const connect: buildConnector.connector = (opts, cb) => (opts.protocol === 'https:' ? secure(opts, cb) : plain(opts, cb));
+  const build = buildConnector();
+  const plain = build({ timeout: o.dialTimeout, ...keepAliveOpts });
+  const secure = build({ timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...keepAliveOpts, ...tls });
+  const connect: BuildConnector.connector = (opts, cb) => (opts.protocol === 'https:' ? secure(opts, cb) : plain(opts, cb));
   const agentOpts = {
     connections: o.maxIdleConns,
     pipelining: 1,
@@ -423,11 +425,11 @@ export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
   };
   const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...tls };
   const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout };
-  if (o.proxy !== undefined) return new ProxyAgent({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
+  if (o.proxy !== undefined) return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
   const env = process.env;
   const anyProxyEnv = env['HTTP_PROXY'] ?? env['http_proxy'] ?? env['HTTPS_PROXY'] ?? env['https_proxy'];
-  if (anyProxyEnv) return new EnvHttpProxyAgent({ ...agentOpts, requestTls: tunnelTls, proxyTls });
-  return new Agent(agentOpts);
+  if (anyProxyEnv) return new (envHttpProxyAgentClass())({ ...agentOpts, requestTls: tunnelTls, proxyTls });
+  return new (agentClass())(agentOpts);
 }
 
 const LOOPBACK_RE = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
