@@ -45,8 +45,8 @@ export { PeerTaskManager } from './conductor/peer-task-manager.js';
 export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
 export { taskId, parentTaskId, peerId } from './conductor/task-id.js';
 export type { TaskIdMeta } from './conductor/task-id.js';
-export { computePieceSize, planPieces, pieceAt, DEFAULT_MIN_PIECE_SIZE, DEFAULT_MAX_PIECE_SIZE } from './conductor/piece-plan.js';
-export type { PieceInfo, PiecePlan } from './conductor/piece-plan.js';
+export { computePieceSize, planPieces, pieceAt, DEFAULT_MIN_PIECE_SIZE, DEFAULT_MAX_PIECE_SIZE } from './storage/piece-plan.js';
+export type { PieceInfo, PiecePlan } from './storage/piece-plan.js';
 export { RateLimiter } from './conductor/rate-limiter.js';
 
 // Storage

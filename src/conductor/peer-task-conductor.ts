@@ -18,7 +18,7 @@ import {
 } from '../errors.js';
 import type { BlobTarget, SignalOptions } from '../source/resource-client.js';
 import type { PieceSink, PieceTransport, TransportTask } from '../transport/piece-transport.js';
-import { pieceAt, type PieceInfo, type PiecePlan } from './piece-plan.js';
+import { pieceAt, type PieceInfo, type PiecePlan } from '../storage/piece-plan.js';
 import { BlobVerifier } from './blob-verifier.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger } from '../log/core-log.js';

@@ -11,7 +11,7 @@ import { DigestMismatchError, InvalidArgumentError, StorageError, TimeoutError }
 import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
 import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
-import { planPieces } from './piece-plan.js';
+import { planPieces } from '../storage/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';

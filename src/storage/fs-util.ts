@@ -13,10 +13,7 @@ export function errno(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
-/** Rejects with the signal's reason, untouched, when it is aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason;
-}
+export { throwIfAborted } from '../internal/abort.js';
 
 /** A random suffix for temp names (8 hex chars is plenty inside one directory). */
 export function tmpSuffix(): string {
@@ -69,18 +66,4 @@ export function isSafeSegment(s: string): boolean {
   return typeof s === 'string' && s.length > 0 && s !== '.' && s !== '..' && !s.startsWith('.') && /^[A-Za-z0-9._:@+=-]+$/.test(s) && Buffer.byteLength(s) <= 255;
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason (the timer is cleared at once). */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { abortableDelay as delay } from '../internal/abort.js';

@@ -11,6 +11,7 @@ import path from 'node:path';
 import debug from 'debug';
 import { InvalidArgumentError, StorageError, StorageQuotaError } from '../errors.js';
 import type { ByteRange, SignalOptions } from '../source/resource-client.js';
+import { planPieces, pieceAt } from './piece-plan.js';
 import { errno, isSafeSegment, rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
 import { materializeFile, type MaterializeResult } from './materialize.js';
@@ -180,13 +181,12 @@ const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
 /** Number of pieces of a blob: ⌈length / pieceSize⌉, 0 for an empty blob. */
 export function pieceCount(contentLength: number, pieceSize: number): number {
-  return contentLength === 0 ? 0 : Math.ceil(contentLength / pieceSize);
+  return planPieces(contentLength, pieceSize).totalPieces;
 }
 
 /** The byte range of piece `num` in the plan. */
 export function pieceRange(num: number, contentLength: number, pieceSize: number): ByteRange {
-  const start = num * pieceSize;
-  return { start, length: Math.min(pieceSize, contentLength - start) };
+  return pieceAt({ contentLength, pieceSize, totalPieces: 0 }, num).range;
 }
 
 /**

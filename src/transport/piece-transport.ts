@@ -7,7 +7,7 @@
  * @module
  */
 import type { BlobTarget, SignalOptions } from '../source/resource-client.js';
-import type { PieceInfo, PiecePlan } from '../conductor/piece-plan.js';
+import type { PieceInfo, PiecePlan } from '../storage/piece-plan.js';
 
 /** What a transport knows about the task it serves. */
 export interface TransportTask {

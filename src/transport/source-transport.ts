@@ -4,7 +4,7 @@
  * @module
  */
 import type { ResourceClient, SignalOptions } from '../source/resource-client.js';
-import type { PieceInfo } from '../conductor/piece-plan.js';
+import type { PieceInfo } from '../storage/piece-plan.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
 
 /**

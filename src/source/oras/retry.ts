@@ -36,21 +36,5 @@ export function retryDelay(policy: Pick<ResolvedRetryPolicy, 'minDelay' | 'maxDe
   return Math.max(0, Math.round(base * j));
 }
 
-/** Waits `ms`, or rejects with `signal.reason` the moment `signal` aborts (timer cleared). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+/** Waits `ms`, or rejects with the signal's reason at once (see internal/abort). */
+export { abortableDelay as sleep } from '../../internal/abort.js';

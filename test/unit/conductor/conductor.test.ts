@@ -5,7 +5,7 @@ import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PeerTaskConductor, type ProgressEvent } from '../../../src/conductor/peer-task-conductor.js';
-import { planPieces, type PieceInfo } from '../../../src/conductor/piece-plan.js';
+import { planPieces, type PieceInfo } from '../../../src/storage/piece-plan.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import type { PieceSink, PieceTransport, TransportTask } from '../../../src/transport/piece-transport.js';
 import { DigestMismatchError, NetworkError, TaskFailedError } from '../../../src/errors.js';
