@@ -52,7 +52,7 @@ export interface RetryOptions {
   jitter?: number;
   /** HTTP statuses that are retried. @defaultValue [408, 429, 500, 502, 503, 504] */
   statusCodes?: readonly number[];
-  /** Error `code`s (socket/undici) that are retried. @defaultValue resets, refusals, timeouts (see {@link DEFAULT_RETRY_ERROR_CODES}) */
+  /** Error `code`s (socket/undici) that are retried. @defaultValue resets, refusals, timeouts (`ECONNRESET`, `ECONNREFUSED`, `EPIPE`, `ETIMEDOUT`, `ENOTFOUND`, `EAI_AGAIN`, `EHOSTUNREACH`, `ENETUNREACH` and undici's socket, connect, headers, body and closed errors) */
   errorCodes?: readonly string[];
   /**
    * Largest `Retry-After` honoured. A longer server request is shortened to this cap (we still

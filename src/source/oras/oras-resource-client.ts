@@ -144,7 +144,7 @@ export class OrasResourceClient implements ResourceClient {
 
   /**
    * Resolves `url` to the blob it points at now: manifest (index → the configured platform's
-   * manifest, one level), then the layer (see {@link chooseLayer}). Makes no blob request.
+   * manifest, one level), then the layer (the single SIF layer; else `layerMediaType`/`layerIndex`; else the last layer). Makes no blob request.
    * With Dragonfly's `?digest=` query, the chosen layer must have that digest.
    *
    * @throws InvalidReferenceError (`ERR_ORASFLY_INVALID_REFERENCE`) before any request.
