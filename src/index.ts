@@ -28,7 +28,8 @@ export type { SignalOptions, ByteRange, BlobTarget, ResolvedResource, BlobRead, 
 export { OrasResourceClient } from './source/oras/oras-resource-client.js';
 export type { ResolvedOrasResource, FetchedManifest } from './source/oras/oras-resource-client.js';
 export { DEFAULT_ORAS_CLIENT_OPTIONS } from './source/oras/options.js';
-export type { OrasClientOptions, RegistryCredential, CredentialsOption, Platform, RetryOptions } from './source/oras/options.js';
+export type { OrasClientOptions, ResolvedOrasClientOptions, ResolvedRetryPolicy, RegistryCredential, CredentialsOption, Platform, RetryOptions } from './source/oras/options.js';
+export type { Descriptor, ImageManifest, ImageIndex } from './source/oras/manifest.js';
 export { parseOrasReference, formatReference } from './source/oras/reference.js';
 export type { OrasReference } from './source/oras/reference.js';
 export { ResourceClientRegistry, registerResourceClient, unregisterResourceClient, getResourceClient } from './source/registry.js';
@@ -40,7 +41,7 @@ export { SourceTransport } from './transport/source-transport.js';
 
 // Conductor
 export { PeerTaskConductor, DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS } from './conductor/peer-task-conductor.js';
-export type { ConductorOptions, ConductorState, ConductorEvents, ConductorInit, ProgressEvent, PieceEvent, RetryEvent } from './conductor/peer-task-conductor.js';
+export type { ConductorOptions, ResolvedConductorOptions, ConductorState, ConductorEvents, ConductorInit, ProgressEvent, PieceEvent, RetryEvent } from './conductor/peer-task-conductor.js';
 export { PeerTaskManager } from './conductor/peer-task-manager.js';
 export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
 export { taskId, parentTaskId, peerId } from './conductor/task-id.js';

@@ -142,7 +142,10 @@ function isPermanent(e: unknown): boolean {
   }
 }
 
-function resolveOptions(o: ConductorOptions = {}) {
+/** {@link ConductorOptions} with defaults applied (frozen). */
+export type ResolvedConductorOptions = Readonly<typeof DEFAULT_CONDUCTOR_OPTIONS & ConductorOptions>;
+
+function resolveOptions(o: ConductorOptions = {}): ResolvedConductorOptions {
   const r = { ...DEFAULT_CONDUCTOR_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof DEFAULT_CONDUCTOR_OPTIONS &
     ConductorOptions;
   if (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > 64) throw new InvalidArgumentError('concurrency', `expected an integer 1..64, got ${r.concurrency}`);
@@ -169,7 +172,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   readonly peerId: string;
   readonly target: BlobTarget;
   readonly plan: PiecePlan;
-  readonly options: ReturnType<typeof resolveOptions>;
+  readonly options: ResolvedConductorOptions;
   #writer: TaskWriter;
   #transport: PieceTransport;
   #fallback: PieceTransport | undefined;

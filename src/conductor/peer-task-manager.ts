@@ -148,7 +148,14 @@ export class PeerTaskManager {
   async #download(request: DownloadRequest, output: string, started: number, signal: AbortSignal | undefined): Promise<DownloadResult> {
     await checkOutput(output);
     const resolved = await this.client.resolve(request.url, { signal, headers: request.headers });
-    if (request.digest && request.digest !== resolved.digest) throw new DigestMismatchError(request.digest, resolved.digest, 'requested');
+    if (request.digest) {
+      const wanted = request.digest.trim().toLowerCase();
+      const [alg] = wanted.split(':');
+      const [resolvedAlg] = resolved.digest.split(':');
+      // dfget accepts md5/sha1/… too; the registry names blobs by sha256, so only that can be compared up front.
+      if (alg !== resolvedAlg) throw new InvalidArgumentError('digest', `${alg}: digests cannot be checked for ${request.url}; its blob is addressed as ${resolved.digest} (pass a ${resolvedAlg}: digest)`);
+      if (wanted !== resolved.digest) throw new DigestMismatchError(wanted, resolved.digest, 'requested');
+    }
     // dfget: the director sets the meta digest to the layer's, so --digest never changes the task id.
     const taskId = computeTaskId(resolved.resolvedUrl, { digest: resolved.digest, tag: request.tag, application: request.application, filter: request.filter });
     const peerId = newPeerId();

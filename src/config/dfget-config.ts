@@ -212,11 +212,13 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
   }
   const warnings: string[] = [];
   const config: OrasflyConfig = { storage: {}, oras: {}, download: {} };
+  const topLevel: Pick<StorageConfig, 'gcInterval' | 'keepStorage'> = {};
   if (doc === null || doc === undefined) return { file, config, warnings };
   if (!isRecord(doc)) throw new ConfigError('expected a mapping at the top level', { file });
 
   for (const [k, v] of Object.entries(doc)) {
-    if (k === 'storage') config.storage = readBlock(v, STORAGE_KEYS, 'storage', file, warnings) as StorageConfig;
+    // Merge, never replace: top-level gcInterval/keepStorage may come before the storage block.
+    if (k === 'storage') config.storage = { ...config.storage, ...(readBlock(v, STORAGE_KEYS, 'storage', file, warnings) as StorageConfig) };
     else if (k === 'oras') Object.assign(config.oras, readBlock(v, ORAS_KEYS, 'oras', file, warnings));
     else if (k === 'download') {
       if (v === null || v === undefined) continue;
@@ -237,12 +239,14 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
     } else if (k in TOP_KEYS) {
       if (v === null || v === undefined) continue;
       const value = check(TOP_KEYS[k]!, v, k, file, warnings);
-      if (k === 'gcInterval') config.storage.gcInterval ??= value as Duration;
-      else if (k === 'keepStorage') config.storage.keepStorage ??= value as boolean;
+      // A value inside the storage block wins over the top-level one, whatever the order.
+      if (k === 'gcInterval') topLevel.gcInterval = value as Duration;
+      else if (k === 'keepStorage') topLevel.keepStorage = value as boolean;
       else if (k === 'dataDir' || k === 'workHome' || k === 'logDir') config[k] = value as string;
       else if (k === 'cacheDir') config.dataDir ??= value as string;
     } else if (!IGNORED_SECTIONS.has(k)) warnings.push(`${file}: unknown key ${k} (ignored)`);
   }
+  config.storage = { ...topLevel, ...config.storage };
   if (config.oras.insecureSkipVerify === true) warnings.push(`${file}: oras.insecureSkipVerify is true: TLS certificates will NOT be verified`);
   return { file, config, warnings };
 }

@@ -9,6 +9,7 @@ import { rootCertificates } from 'node:tls';
 import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
 import { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } from './undici-modules.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { VERSION } from '../../version.js';
 import { parseDuration, type Duration } from '../../config/units.js';
 
 /** Explicit registry credentials: a user name and password, or a ready bearer/identity token. */
@@ -220,7 +221,7 @@ export const DEFAULT_ORAS_CLIENT_OPTIONS = Object.freeze({
   }),
   maxManifestBytes: 4 * 1024 * 1024,
   maxTokenBytes: 128 * 1024,
-  userAgent: 'orasfly/0.1.0',
+  userAgent: `orasfly/${VERSION}`,
 } as const);
 
 /** A fully resolved retry policy (ms everywhere). */
@@ -309,7 +310,8 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     } catch {
       throw new InvalidArgumentError('proxy', 'not a URL');
     }
-    if (!['http:', 'https:', 'socks5:', 'socks:'].includes(u.protocol)) throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol}`);
+    // undici's ProxyAgent speaks HTTP CONNECT only; a SOCKS URL would fail later and less clearly.
+    if (!['http:', 'https:'].includes(u.protocol)) throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol} (use an http:// or https:// proxy)`);
   }
   const caFile = optString(o.caFile, 'caFile');
   let ca: string | undefined;

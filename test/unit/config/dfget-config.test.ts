@@ -40,6 +40,13 @@ test('top-level gcInterval, keepStorage, dataDir, workHome and logDir are read',
   assert.deepEqual([config.dataDir, config.workHome, config.logDir], ['/d', '/w', '/l']);
 });
 
+test('top-level gcInterval and keepStorage apply in any order; the storage block wins', () => {
+  const before = parseConfig('gcInterval: 2m\nkeepStorage: false\nstorage:\n  multiplex: true\n').config.storage;
+  assert.deepEqual(before, { gcInterval: '2m', keepStorage: false, multiplex: true });
+  const both = parseConfig('storage:\n  gcInterval: 5m\ngcInterval: 2m\n').config.storage;
+  assert.equal(both.gcInterval, '5m');
+});
+
 test('unknown keys warn; full daemon sections are accepted quietly', () => {
   const { warnings } = parseConfig('storage:\n  multiplx: true\nscheduler:\n  manager: {}\nbogus: 1\n', 'f.yaml');
   assert.deepEqual(warnings, ['f.yaml: unknown key storage.multiplx (ignored)', 'f.yaml: unknown key bogus (ignored)']);
