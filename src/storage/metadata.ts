@@ -59,6 +59,11 @@ export interface TaskMetadata {
     completedAt?: number | undefined;
     fingerprint?: Fingerprint | undefined;
     storeLink: StoreLink;
+    /**
+     * The boot in which the data was written and known good. Data is not fsync'ed at completion;
+     * an entry from another boot is re-hashed once before it is reused (see StorageManager).
+     */
+    bootId?: string | undefined;
   };
 }
 
@@ -157,6 +162,7 @@ export function decodeMetadata(text: string, file: string): TaskMetadata {
       completedAt: typeof ext.completedAt === 'number' ? ext.completedAt : undefined,
       fingerprint: fp && isInt(fp.ino) && isInt(fp.size) && typeof fp.mtimeMs === 'number' ? { ino: fp.ino, size: fp.size, mtimeMs: fp.mtimeMs } : undefined,
       storeLink: ext.storeLink === 'hardlink' || ext.storeLink === 'symlink' ? ext.storeLink : 'self',
+      bootId: typeof ext.bootId === 'string' ? ext.bootId : undefined,
     },
   };
 }
