@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
 import { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } from './undici-modules.js';
 import { InvalidArgumentError } from '../../errors.js';
@@ -410,7 +410,8 @@ export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
   const tls = {
     rejectUnauthorized: !o.insecureSkipVerify,
     // Extra CAs are added to, not substituted for, the bundled roots.
-    ...(o.ca !== undefined ? { ca: [...rootCertificates, o.ca] } : {}),
+    // node:tls is loaded only when a CA file is given: plain-HTTP and default-TLS pulls start faster.
+    ...(o.ca !== undefined ? { ca: [...(createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).rootCertificates, o.ca] } : {}),
   };
   const keepAliveOpts = o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
   const build = buildConnector();
