@@ -72,5 +72,6 @@ test('a wrong type fails naming the key path and the file', async () => {
 
 test('bad YAML and a missing file are ConfigErrors naming the file', async () => {
   assert.throws(() => parseConfig('storage: [\n', 'x.yaml'), (e: unknown) => e instanceof ConfigError && /x\.yaml: not valid YAML/.test(e.message));
+  assert.throws(() => parseConfig('storage:\n  multiplex: true\n  multiplex: false\n', 'dup.yaml'), (e: unknown) => e instanceof ConfigError && /dup\.yaml: not valid YAML \(line 3\)/.test(e.message));
   await assert.rejects(loadConfig('/nonexistent/dfget.yaml'), (e: unknown) => e instanceof ConfigError && e.file === '/nonexistent/dfget.yaml');
 });
