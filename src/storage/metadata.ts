@@ -162,7 +162,7 @@ export function decodeMetadata(text: string, file: string): TaskMetadata {
       completedAt: typeof ext.completedAt === 'number' ? ext.completedAt : undefined,
       fingerprint: fp && isInt(fp.ino) && isInt(fp.size) && typeof fp.mtimeMs === 'number' ? { ino: fp.ino, size: fp.size, mtimeMs: fp.mtimeMs } : undefined,
       storeLink: ext.storeLink === 'hardlink' || ext.storeLink === 'symlink' ? ext.storeLink : 'self',
-      bootId: typeof ext.bootId === 'string' ? ext.bootId : undefined,
+      ...(typeof ext.bootId === 'string' ? { bootId: ext.bootId } : {}),
     },
   };
 }
