@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     const bare: number[] = [];
     const whole: number[] = [];
     const cli: number[] = [];
-    const cliBin = path.join(here, '..', 'src', 'cli', 'bin.js');
+    const cliBin = path.join(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
     for (let i = 0; i < Math.max(5, RUNS * 2); i++) {
       bare.push(time(() => sh(process.execPath, ['-e', ''])));
       whole.push(time(() => sh(process.execPath, [childScript, ref, dataPath, path.join(dir, `proc-${i}.sif`), 'reuse'])));

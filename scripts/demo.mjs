@@ -24,7 +24,7 @@ if (!userRef) ensureRegistry();
 build('tsconfig.json');
 build('tsconfig.test.json');
 
-const bin = path.join(root, 'dist', 'cli', 'bin.js');
+const bin = path.join(root, 'dist', 'cli', 'orasfly.mjs');
 const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-demo-'));
 const step = (s) => console.log(`\n\x1b[1m${s}\x1b[0m`);
 let registry;

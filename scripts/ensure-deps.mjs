@@ -40,6 +40,8 @@ export function ensureRegistry() {
 
 export function build(project = 'tsconfig.test.json') {
   execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', project], { cwd: root, stdio: 'inherit' });
+  // The published command is a single-file bundle of dist/cli (see scripts/bundle-cli.mjs).
+  if (project === 'tsconfig.json') execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, stdio: 'inherit' });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -7,8 +7,10 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { requireBuiltin } from '../internal/node-require.js';
 import { InvalidArgumentError } from '../errors.js';
+import { HASH_WORKER_SOURCE } from './blob-hash-worker.js';
 
 /** Blobs at least this large are hashed on a worker thread. */
 export const WORKER_HASH_THRESHOLD = 32 * 1024 * 1024;
@@ -48,7 +50,8 @@ export class BlobVerifier {
     if (size === 0) {
       this.#settle(`${alg}:${createHash(alg).digest('hex')}`);
     } else if (useWorker) {
-      const w = new Worker(new URL('./blob-hash-worker.js', import.meta.url), { workerData: { path, size, algorithm: alg } });
+      const { Worker: WorkerClass } = requireBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
+      const w = new WorkerClass(HASH_WORKER_SOURCE, { eval: true, workerData: { path, size, algorithm: alg } });
       this.#worker = w;
       w.on('message', (m: { digest?: string; error?: string }) => {
         if (m.digest) this.#settle(m.digest);

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import zlib from 'node:zlib';
+import { requireBuiltin } from '../internal/node-require.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { PieceDigestAlgorithm } from './options.js';
 
@@ -31,6 +31,7 @@ export function createPieceHasher(alg: PieceDigestAlgorithm): PieceHasher {
     return { update: (b) => void h.update(b), digest: () => `md5:${h.digest('hex')}` };
   }
   if (alg === 'crc32') {
+    const zlib = requireBuiltin<typeof import('node:zlib')>('node:zlib');
     let v = 0;
     return {
       update: (b) => {

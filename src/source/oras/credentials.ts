@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { execFile } from 'node:child_process';
+import { requireBuiltin } from '../../internal/node-require.js';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -182,6 +182,7 @@ export async function runCredentialHelper(name: string, serverUrl: string, o: Pi
   const program = `docker-credential-${name}`;
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new CredentialsError(program, 'invalid helper name');
   const { stdout, code, error } = await new Promise<{ stdout: string; code: number | null; error: (Error & { code?: unknown; killed?: boolean }) | null }>((resolve) => {
+    const { execFile } = requireBuiltin<typeof import('node:child_process')>('node:child_process');
     const child = execFile(program, ['get'], { timeout: o.helperTimeout ?? 10_000, env, signal: o.signal, maxBuffer: 1024 * 1024, windowsHide: true }, (err, out) => {
       resolve({ stdout: String(out), code: err ? (typeof err.code === 'number' ? err.code : null) : 0, error: err });
     });

@@ -11,7 +11,7 @@ import { sha256File } from '../conductor/helpers.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..', '..', '..');
 // The published entry point, as `npm i -g` would run it.
-const bin = path.join(repoRoot, 'dist', 'cli', 'bin.js');
+const bin = path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs');
 const seedConfig = path.join(repoRoot, 'test', 'fixtures', 'seed-dfget.yaml');
 const MiB = 1024 * 1024;
 
