@@ -184,6 +184,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   #contiguous = 0; // pieces 0..contiguous-1 are done
   #verifier: BlobVerifier | undefined;
   #transferred = 0;
+  // Bytes of pieces still arriving: progress moves between pieces, which matters for 15 MiB pieces on slow links.
+  #inflightBytes = 0;
+  #lastEmitted = 0;
   #lastProgressAt = 0;
   #progressTimer: NodeJS.Timeout | undefined;
   #startedAt = 0;
@@ -409,26 +412,30 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     let skip = this.#done.has(0);
     let offset = 0;
     let total = 0;
-    for await (const raw of body) {
-      let chunk = raw;
-      total += chunk.length;
-      if (total > this.plan.contentLength) throw new SizeMismatchError(this.plan.contentLength, total, 'blob');
-      while (chunk.length > 0) {
-        const piece = pieceAt(this.plan, num);
-        const part = chunk.subarray(0, piece.range.length - offset);
-        chunk = chunk.subarray(part.length);
-        if (!skip) await writer.push(part);
-        offset += part.length;
-        if (offset === piece.range.length) {
-          if (!skip) await writer.end();
-          num++;
-          offset = 0;
-          if (num < this.plan.totalPieces) {
-            skip = this.#done.has(num);
-            writer = this.#pieceWriter(pieceAt(this.plan, num), signal);
+    try {
+      for await (const raw of body) {
+        let chunk = raw;
+        total += chunk.length;
+        if (total > this.plan.contentLength) throw new SizeMismatchError(this.plan.contentLength, total, 'blob');
+        while (chunk.length > 0) {
+          const piece = pieceAt(this.plan, num);
+          const part = chunk.subarray(0, piece.range.length - offset);
+          chunk = chunk.subarray(part.length);
+          if (!skip) await writer.push(part);
+          offset += part.length;
+          if (offset === piece.range.length) {
+            if (!skip) await writer.end();
+            num++;
+            offset = 0;
+            if (num < this.plan.totalPieces) {
+              skip = this.#done.has(num);
+              writer = this.#pieceWriter(pieceAt(this.plan, num), signal);
+            }
           }
         }
       }
+    } finally {
+      writer.release();
     }
     if (total !== this.plan.contentLength) throw new SizeMismatchError(this.plan.contentLength, total, 'blob');
   }
@@ -445,8 +452,12 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     this.#inflight.add(num);
     try {
       const w = this.#pieceWriter(piece, options.signal ?? this.#controller.signal);
-      for await (const chunk of body) await w.push(chunk);
-      await w.end();
+      try {
+        for await (const chunk of body) await w.push(chunk);
+        await w.end();
+      } finally {
+        w.release();
+      }
     } finally {
       this.#inflight.delete(num);
     }
@@ -463,6 +474,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     let bufferedBytes = 0;
     let written = 0;
     let received = 0;
+    let counted = 0; // bytes of this piece included in #inflightBytes
     const limiter = this.options.rateLimiter;
     const flush = async () => {
       if (bufferedBytes === 0) return;
@@ -479,6 +491,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         received += chunk.length;
         if (received > piece.range.length) throw new SizeMismatchError(piece.range.length, received, `piece ${piece.num}`);
         hasher.update(chunk);
+        counted += chunk.length;
+        this.#inflightBytes += chunk.length;
+        this.#emitProgress(false);
         buffered.push(chunk);
         bufferedBytes += chunk.length;
         if (limiter) await limiter.take(chunk.length, signal);
@@ -489,6 +504,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         await flush();
         if (signal.aborted) throw signal.reason;
         if (this.#done.has(piece.num)) return;
+        this.#inflightBytes -= counted;
+        counted = 0;
         const costMs = performance.now() - started;
         const digest = hasher.digest();
         this.#writer.recordPiece({ num: piece.num, range: piece.range, digest, cost: Math.round(costMs * 1e6) });
@@ -497,6 +514,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         this.#advanceContiguous();
         this.emit('piece', { taskId: this.taskId, num: piece.num, start: piece.range.start, length: piece.range.length, digest, costMs });
         this.#emitProgress(false);
+      },
+      /** Forgets this piece's in-flight bytes (it failed or was abandoned). Idempotent. */
+      release: (): void => {
+        this.#inflightBytes -= counted;
+        counted = 0;
       },
     };
   }
@@ -517,7 +539,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       this.#progressTimer = undefined;
       this.#lastProgressAt = performance.now();
       const total = this.plan.contentLength;
-      const transferred = final ? total : this.#transferred;
+      // Monotonic: a failed piece's bytes leave the count, but what was shown never goes back.
+      const transferred = final ? total : Math.min(total, Math.max(this.#lastEmitted, this.#transferred + this.#inflightBytes));
+      this.#lastEmitted = transferred;
       this.emit('progress', { taskId: this.taskId, transferred, total, percent: total === 0 ? 100 : Math.floor((transferred / total) * 10000) / 100 });
     };
     if (final) {

@@ -136,6 +136,37 @@ test('a short piece body is a size error, retried, and finally a task failure wi
   }
 });
 
+test('progress moves inside a piece and never goes back, even when a piece fails half-way', async () => {
+  const blob = randomBytes(2 * 65536);
+  const s = await setup(blob, 65536);
+  try {
+    let failedOnce = false;
+    const t: PieceTransport = {
+      name: 'slow',
+      async readPiece(_t, p) {
+        const bytes = blob.subarray(p.range.start, p.range.start + p.range.length);
+        if (p.num === 1 && !failedOnce) {
+          failedOnce = true;
+          return (async function* () {
+            yield bytes.subarray(0, 30000);
+            throw new NetworkError('reset mid-piece');
+          })();
+        }
+        return chunks(bytes, 8192);
+      },
+    };
+    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: t, options: { progressInterval: 0, concurrency: 1, retryMinDelay: 1 } });
+    const seen: number[] = [];
+    c.on('progress', (p) => seen.push(p.transferred));
+    await c.run();
+    assert.ok(seen.some((v) => v > 0 && v < 65536), 'progress inside the first piece');
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `monotonic at ${i}: ${seen[i - 1]} → ${seen[i]}`);
+    assert.equal(seen.at(-1), blob.length);
+  } finally {
+    await s.close();
+  }
+});
+
 test('VERSION matches package.json', async () => {
   const pkg = JSON.parse(await readFile(path.join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
   assert.equal(VERSION, pkg.version);
