@@ -11,7 +11,8 @@ import type { StorageOptions } from '../../../src/storage/options.js';
 import { PeerTaskManager } from '../../../src/conductor/peer-task-manager.js';
 import type { ConductorOptions } from '../../../src/conductor/peer-task-conductor.js';
 import { FileLogSink } from '../../../src/log/core-log.js';
-import type { RunningRegistry } from '../../harness/index.js';
+import { before, after } from 'node:test';
+import { startRegistry, startFaultProxy, type RunningRegistry, type FaultProxy } from '../../harness/index.js';
 
 export interface Rig {
   dir: string;
@@ -74,4 +75,21 @@ export async function logLines(rig: Rig): Promise<Array<Record<string, unknown>>
   await rig.log.flush();
   const text = await readFile(rig.logFile, 'utf8').catch(() => '');
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * Starts an anonymous registry and a fault proxy in front of it for the enclosing suite (or file),
+ * and stops both afterwards. Read `.reg` / `.proxy` inside tests.
+ */
+export function useRegistryBehindProxy(): { reg: RunningRegistry; proxy: FaultProxy } {
+  const ctx = {} as { reg: RunningRegistry; proxy: FaultProxy };
+  before(async () => {
+    ctx.reg = await startRegistry({ variant: 'anonymous' });
+    ctx.proxy = await startFaultProxy(ctx.reg.origin);
+  });
+  after(async () => {
+    await ctx.proxy.close();
+    await ctx.reg.stop();
+  });
+  return ctx;
 }

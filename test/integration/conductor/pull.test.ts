@@ -1,9 +1,9 @@
-import { test, before, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat, readdir, access } from 'node:fs/promises';
 import path from 'node:path';
-import { startRegistry, pushSif, tagBlobAs, startFaultProxy, type RunningRegistry, type FaultProxy } from '../../harness/index.js';
-import { makeRig, sha256File, logLines } from './helpers.js';
+import { startRegistry, pushSif, tagBlobAs } from '../../harness/index.js';
+import { useRegistryBehindProxy, makeRig, sha256File, logLines } from './helpers.js';
 import { DigestMismatchError, TaskFailedError } from '../../../src/errors.js';
 
 const MiB = 1024 * 1024;
@@ -38,30 +38,21 @@ for (const variant of ['anonymous', 'basic', 'token', 'tls'] as const) {
 }
 
 describe('through the fault proxy', () => {
-  let reg: RunningRegistry;
-  let proxy: FaultProxy;
-  before(async () => {
-    reg = await startRegistry({ variant: 'anonymous' });
-    proxy = await startFaultProxy(reg.origin);
-  });
-  after(async () => {
-    await proxy.close();
-    await reg.stop();
-  });
+  const env = useRegistryBehindProxy();
 
   test('a second pull of the same ref, and of another ref to the same blob, makes no blob request and shares the inode', async () => {
-    const rig = await makeRig(reg);
+    const rig = await makeRig(env.reg);
     try {
-      const a = await pushSif(reg, 'seed/image1', 'tag', { size: 16 * MiB, seed: 11 });
-      await tagBlobAs(reg, a, 'seed/image2', 'tag');
-      const first = await rig.manager.download({ url: reg.ref('seed/image1:tag', proxy.host), output: path.join(rig.outDir, 'image1') });
+      const a = await pushSif(env.reg, 'seed/image1', 'tag', { size: 16 * MiB, seed: 11 });
+      await tagBlobAs(env.reg, a, 'seed/image2', 'tag');
+      const first = await rig.manager.download({ url: env.reg.ref('seed/image1:tag', env.proxy.host), output: path.join(rig.outDir, 'image1') });
       assert.equal(first.reused, false);
-      proxy.resetLog();
-      const again = await rig.manager.download({ url: reg.ref('seed/image1:tag', proxy.host), output: path.join(rig.outDir, 'image1-again') });
-      const other = await rig.manager.download({ url: reg.ref('seed/image2:tag', proxy.host), output: path.join(rig.outDir, 'image2') });
+      env.proxy.resetLog();
+      const again = await rig.manager.download({ url: env.reg.ref('seed/image1:tag', env.proxy.host), output: path.join(rig.outDir, 'image1-again') });
+      const other = await rig.manager.download({ url: env.reg.ref('seed/image2:tag', env.proxy.host), output: path.join(rig.outDir, 'image2') });
       assert.equal(again.reused, true);
       assert.equal(other.reused, true);
-      assert.equal(proxy.blobRequests().length, 0, 'no blob request on reuse');
+      assert.equal(env.proxy.blobRequests().length, 0, 'no blob request on reuse');
       const ino = (await stat(path.join(rig.outDir, 'image1'))).ino;
       assert.equal((await stat(path.join(rig.outDir, 'image1-again'))).ino, ino);
       assert.equal((await stat(path.join(rig.outDir, 'image2'))).ino, ino);
@@ -73,17 +64,17 @@ describe('through the fault proxy', () => {
   });
 
   test('8 concurrent pulls of one cold ref download the blob once and write 8 correct outputs', async () => {
-    const rig = await makeRig(reg);
+    const rig = await makeRig(env.reg);
     try {
-      const a = await pushSif(reg, 'conc/img', 'v1', { size: 24 * MiB, seed: 12 });
-      proxy.resetLog();
+      const a = await pushSif(env.reg, 'conc/img', 'v1', { size: 24 * MiB, seed: 12 });
+      env.proxy.resetLog();
       const results = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => rig.manager.download({ url: reg.ref('conc/img:v1', proxy.host), output: path.join(rig.outDir, `o${i}.sif`) })),
+        Array.from({ length: 8 }, (_, i) => rig.manager.download({ url: env.reg.ref('conc/img:v1', env.proxy.host), output: path.join(rig.outDir, `o${i}.sif`) })),
       );
       // The range-support probe (bytes=0-0) costs one byte; everything else is the blob, once.
-      const probes = proxy.blobRequests().filter((r) => r.range === 'bytes=0-0');
+      const probes = env.proxy.blobRequests().filter((r) => r.range === 'bytes=0-0');
       assert.equal(probes.length, 1, 'one range probe');
-      assert.equal(proxy.blobBytesSent() - probes.reduce((n, r) => n + r.bytesSent, 0), a.layer.size, 'one set of blob bytes served');
+      assert.equal(env.proxy.blobBytesSent() - probes.reduce((n, r) => n + r.bytesSent, 0), a.layer.size, 'one set of blob bytes served');
       for (let i = 0; i < 8; i++) assert.equal(await sha256File(path.join(rig.outDir, `o${i}.sif`)), a.layer.digest);
       assert.equal(new Set(results.map((r) => r.taskId)).size, 1);
       assert.ok(results.filter((r) => r.joined).length >= 1);
@@ -93,80 +84,80 @@ describe('through the fault proxy', () => {
   });
 
   test('resets and 5xx in the middle of pieces are retried to a correct output', async () => {
-    const rig = await makeRig(reg);
+    const rig = await makeRig(env.reg);
     try {
-      const a = await pushSif(reg, 'flaky/img', 'v1', { size: 20 * MiB, seed: 13 });
-      proxy.addRule({ blobsOnly: true, method: 'GET', times: 2, fault: { kind: 'reset', afterBytes: 100_000 } });
-      proxy.addRule({ blobsOnly: true, method: 'GET', times: 2, fault: { kind: 'status', status: 503 } });
-      proxy.addRule({ blobsOnly: true, method: 'GET', times: 1, fault: { kind: 'truncate', afterBytes: 1000 } });
+      const a = await pushSif(env.reg, 'flaky/img', 'v1', { size: 20 * MiB, seed: 13 });
+      env.proxy.addRule({ blobsOnly: true, method: 'GET', times: 2, fault: { kind: 'reset', afterBytes: 100_000 } });
+      env.proxy.addRule({ blobsOnly: true, method: 'GET', times: 2, fault: { kind: 'status', status: 503 } });
+      env.proxy.addRule({ blobsOnly: true, method: 'GET', times: 1, fault: { kind: 'truncate', afterBytes: 1000 } });
       const out = path.join(rig.outDir, 'flaky.sif');
-      await rig.manager.download({ url: reg.ref('flaky/img:v1', proxy.host), output: out });
+      await rig.manager.download({ url: env.reg.ref('flaky/img:v1', env.proxy.host), output: out });
       assert.equal(await sha256File(out), a.layer.digest);
-      assert.ok(proxy.requests.some((r) => r.fault === 'reset'));
-      assert.ok(proxy.requests.some((r) => r.status === 503));
+      assert.ok(env.proxy.requests.some((r) => r.fault === 'reset'));
+      assert.ok(env.proxy.requests.some((r) => r.status === 503));
     } finally {
-      proxy.clearRules();
+      env.proxy.clearRules();
       await rig.close();
     }
   });
 
   test('flipped bytes fail with a digest error, leave no output and no data', async () => {
-    const rig = await makeRig(reg);
+    const rig = await makeRig(env.reg);
     try {
-      await pushSif(reg, 'evil/img', 'v1', { size: 9 * MiB, seed: 14 });
-      proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip', atByte: 1234 } });
+      await pushSif(env.reg, 'evil/img', 'v1', { size: 9 * MiB, seed: 14 });
+      env.proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip', atByte: 1234 } });
       const out = path.join(rig.outDir, 'evil.sif');
-      await assert.rejects(rig.manager.download({ url: reg.ref('evil/img:v1', proxy.host), output: out }), (e: unknown) => e instanceof DigestMismatchError);
+      await assert.rejects(rig.manager.download({ url: env.reg.ref('evil/img:v1', env.proxy.host), output: out }), (e: unknown) => e instanceof DigestMismatchError);
       await assert.rejects(access(out));
       assert.deepEqual((await readdir(rig.outDir)).filter((f) => f.includes('evil')), []);
       assert.deepEqual((await readdir(rig.dataPath)).filter((f) => !f.startsWith('.')), [], 'no task left in the store');
     } finally {
-      proxy.clearRules();
+      env.proxy.clearRules();
       await rig.close();
     }
   });
 
   test('an existing output survives a failed pull untouched', async () => {
-    const rig = await makeRig(reg);
+    const rig = await makeRig(env.reg);
     const { writeFile, readFile } = await import('node:fs/promises');
     try {
-      await pushSif(reg, 'evil2/img', 'v1', { size: 5 * MiB, seed: 15 });
-      proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip' } });
+      await pushSif(env.reg, 'evil2/img', 'v1', { size: 5 * MiB, seed: 15 });
+      env.proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip' } });
       const out = path.join(rig.outDir, 'keep.sif');
       await (await import('node:fs/promises')).mkdir(rig.outDir, { recursive: true });
       await writeFile(out, 'precious');
-      await assert.rejects(rig.manager.download({ url: reg.ref('evil2/img:v1', proxy.host), output: out }), DigestMismatchError);
+      await assert.rejects(rig.manager.download({ url: env.reg.ref('evil2/img:v1', env.proxy.host), output: out }), DigestMismatchError);
       assert.equal(await readFile(out, 'utf8'), 'precious');
     } finally {
-      proxy.clearRules();
+      env.proxy.clearRules();
       await rig.close();
     }
   });
 
   test('when the registry ignores Range the pull falls back to one sequential stream and is correct', async () => {
-    const rig = await makeRig(reg);
+    const rig = await makeRig(env.reg);
     try {
-      const a = await pushSif(reg, 'norange/img', 'v1', { size: 18 * MiB, seed: 16 });
-      proxy.addRule({ blobsOnly: true, fault: { kind: 'ignoreRange' } });
+      const a = await pushSif(env.reg, 'norange/img', 'v1', { size: 18 * MiB, seed: 16 });
+      env.proxy.addRule({ blobsOnly: true, fault: { kind: 'ignoreRange' } });
       const out = path.join(rig.outDir, 'norange.sif');
-      await rig.manager.download({ url: reg.ref('norange/img:v1', proxy.host), output: out });
+      await rig.manager.download({ url: env.reg.ref('norange/img:v1', env.proxy.host), output: out });
       assert.equal(await sha256File(out), a.layer.digest);
     } finally {
-      proxy.clearRules();
+      env.proxy.clearRules();
       await rig.close();
     }
   });
 
   test('a piece that keeps failing fails the task with its cause', async () => {
-    const rig = await makeRig(reg, { conductor: { pieceRetries: 2 } });
+    const rig = await makeRig(env.reg, { conductor: { pieceRetries: 2 } });
     try {
-      await pushSif(reg, 'dead/img', 'v1', { size: 6 * MiB, seed: 17 });
-      proxy.addRule({ blobsOnly: true, method: 'GET', path: /Range|blobs/, fault: { kind: 'reset', afterBytes: 10 } });
+      await pushSif(env.reg, 'dead/img', 'v1', { size: 6 * MiB, seed: 17 });
+      env.proxy.addRule({ blobsOnly: true, method: 'GET', path: /Range|blobs/, fault: { kind: 'reset', afterBytes: 10 } });
       const out = path.join(rig.outDir, 'dead.sif');
-      await assert.rejects(rig.manager.download({ url: reg.ref('dead/img:v1', proxy.host), output: out }), (e: unknown) => e instanceof TaskFailedError && e.cause !== undefined);
+      await assert.rejects(rig.manager.download({ url: env.reg.ref('dead/img:v1', env.proxy.host), output: out }), (e: unknown) => e instanceof TaskFailedError && e.cause !== undefined);
       await assert.rejects(access(out));
     } finally {
-      proxy.clearRules();
+      env.proxy.clearRules();
       await rig.close();
     }
   });

@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -6,33 +6,24 @@ import { createInterface } from 'node:readline';
 import { readdir, access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegistry, pushSif, startFaultProxy, type RunningRegistry, type FaultProxy } from '../../harness/index.js';
-import { makeRig, sha256File } from './helpers.js';
+import { pushSif } from '../../harness/index.js';
+import { useRegistryBehindProxy, makeRig, sha256File } from './helpers.js';
 import type { PeerTaskConductor } from '../../../src/conductor/peer-task-conductor.js';
 
 const MiB = 1024 * 1024;
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'pull-child.js');
 
-let reg: RunningRegistry;
-let proxy: FaultProxy;
-before(async () => {
-  reg = await startRegistry({ variant: 'anonymous' });
-  proxy = await startFaultProxy(reg.origin);
-});
-after(async () => {
-  await proxy.close();
-  await reg.stop();
-});
+const env = useRegistryBehindProxy();
 
 function nextConductor(rig: Awaited<ReturnType<typeof makeRig>>): Promise<PeerTaskConductor> {
   return new Promise((resolve) => rig.manager.onConductor(resolve));
 }
 
 test('kill -9 during a pull, then pull again: only the missing pieces are fetched and the output is correct', async () => {
-  const rig = await makeRig(reg);
+  const rig = await makeRig(env.reg);
   try {
-    const a = await pushSif(reg, 'resume/img', 'v1', { size: 40 * MiB, seed: 21 });
-    const url = reg.ref('resume/img:v1', proxy.host);
+    const a = await pushSif(env.reg, 'resume/img', 'v1', { size: 40 * MiB, seed: 21 });
+    const url = env.reg.ref('resume/img:v1', env.proxy.host);
     const out = path.join(rig.outDir, 'resume.sif');
     // The child shares the data path; the parent's store is opened afterwards, as after a restart.
     await rig.storage.close();
@@ -55,14 +46,14 @@ test('kill -9 during a pull, then pull again: only the missing pieces are fetche
     assert.equal(meta.done, false);
     const kept = Object.values(meta.pieces).reduce((n, p) => n + p.range.Length, 0);
     assert.ok(kept >= 4 * MiB, `at least one piece was persisted before the kill (${kept} bytes)`);
-    proxy.resetLog();
-    const rig2 = await makeRig(reg, { storage: { dataPath: rig.dataPath } });
+    env.proxy.resetLog();
+    const rig2 = await makeRig(env.reg, { storage: { dataPath: rig.dataPath } });
     try {
       const r = await rig2.manager.download({ url, output: out });
       assert.equal(r.reused, false);
       assert.equal(await sha256File(out), a.layer.digest);
-      const probe = proxy.blobRequests().filter((q) => q.range === 'bytes=0-0').reduce((n, q) => n + q.bytesSent, 0);
-      assert.equal(proxy.blobBytesSent() - probe, a.layer.size - kept, 'only the missing pieces were fetched');
+      const probe = env.proxy.blobRequests().filter((q) => q.range === 'bytes=0-0').reduce((n, q) => n + q.bytesSent, 0);
+      assert.equal(env.proxy.blobBytesSent() - probe, a.layer.size - kept, 'only the missing pieces were fetched');
     } finally {
       await rig2.close();
     }
@@ -72,10 +63,10 @@ test('kill -9 during a pull, then pull again: only the missing pieces are fetche
 });
 
 test('cancelling one of two attached requests leaves the other to finish', async () => {
-  const rig = await makeRig(reg, { rateLimit: 8 * MiB });
+  const rig = await makeRig(env.reg, { rateLimit: 8 * MiB });
   try {
-    const a = await pushSif(reg, 'cancel/two', 'v1', { size: 16 * MiB, seed: 22 });
-    const url = reg.ref('cancel/two:v1', proxy.host);
+    const a = await pushSif(env.reg, 'cancel/two', 'v1', { size: 16 * MiB, seed: 22 });
+    const url = env.reg.ref('cancel/two:v1', env.proxy.host);
     let conductors = 0;
     const conductorP = new Promise<PeerTaskConductor>((resolve) =>
       rig.manager.onConductor((c) => {
@@ -101,12 +92,12 @@ test('cancelling one of two attached requests leaves the other to finish', async
 });
 
 test('cancelling the only request stops the task and removes its temporary data within a second', async () => {
-  const rig = await makeRig(reg, { storage: { strategy: 'io.d7y.storage.v2.advance' }, rateLimit: 8 * MiB });
+  const rig = await makeRig(env.reg, { storage: { strategy: 'io.d7y.storage.v2.advance' }, rateLimit: 8 * MiB });
   try {
-    await pushSif(reg, 'cancel/one', 'v1', { size: 16 * MiB, seed: 23 });
+    await pushSif(env.reg, 'cancel/one', 'v1', { size: 16 * MiB, seed: 23 });
     const conductorP = nextConductor(rig);
     const ac = new AbortController();
-    const p = rig.manager.download({ url: reg.ref('cancel/one:v1', proxy.host), output: path.join(rig.outDir, 'x.sif'), signal: ac.signal });
+    const p = rig.manager.download({ url: env.reg.ref('cancel/one:v1', env.proxy.host), output: path.join(rig.outDir, 'x.sif'), signal: ac.signal });
     const conductor = await conductorP;
     await once(conductor, 'piece');
     const failed = once(conductor, 'failed');
