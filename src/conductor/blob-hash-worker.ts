@@ -5,22 +5,23 @@
  * busy, and the blob is never read again after the download.
  *
  * It is started from its source text (`new Worker(source, { eval: true })`), so it works the same
- * from `dist/` and from the single-file CLI bundle; that is why it receives `require` instead of
- * importing.
+ * from `dist/` and from the single-file CLI bundle. Eval code runs as CommonJS or as an ES module
+ * depending on the parent's `--input-type`, so it reaches built-ins through
+ * `process.getBuiltinModule` (Node ≥ 20.16), which both have.
  *
  * @module
  * @internal
  */
 
 /** Runs inside the worker. Must be self-contained: no references to anything outside it. */
-export function hashWorkerMain(req: NodeJS.Require): void {
-  const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
-  const { createHash } = req('node:crypto') as typeof import('node:crypto');
-  const fs = req('node:fs') as typeof import('node:fs');
+export function hashWorkerMain(builtin: NodeJS.Process['getBuiltinModule']): void {
+  const { parentPort, workerData } = builtin('node:worker_threads');
+  const { createHash } = builtin('node:crypto');
+  const fs = builtin('node:fs');
   const { path, size, algorithm } = workerData as { path: string; size: number; algorithm: string };
   const hash = createHash(algorithm);
   const fd = fs.openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+  const buf = Buffer.allocUnsafe(1024 * 1024);
   let pos = 0;
   let finished = false;
   const hashTo = (end: number): void => {
@@ -45,5 +46,5 @@ export function hashWorkerMain(req: NodeJS.Require): void {
   });
 }
 
-/** Source text for `new Worker(…, { eval: true })` (eval workers run as CommonJS: `require` exists). */
-export const HASH_WORKER_SOURCE = `(${hashWorkerMain.toString()})(require);`;
+/** Source text for `new Worker(…, { eval: true })`. */
+export const HASH_WORKER_SOURCE = `(${hashWorkerMain.toString()})(process.getBuiltinModule);`;

@@ -51,7 +51,8 @@ export class BlobVerifier {
       this.#settle(`${alg}:${createHash(alg).digest('hex')}`);
     } else if (useWorker) {
       const { Worker: WorkerClass } = requireBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
-      const w = new WorkerClass(HASH_WORKER_SOURCE, { eval: true, workerData: { path, size, algorithm: alg } });
+      // The worker allocates almost nothing (one 1 MiB read buffer): a small heap keeps its RSS down.
+      const w = new WorkerClass(HASH_WORKER_SOURCE, { eval: true, workerData: { path, size, algorithm: alg }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
       this.#worker = w;
       w.on('message', (m: { digest?: string; error?: string }) => {
         if (m.digest) this.#settle(m.digest);

@@ -171,3 +171,23 @@ test('VERSION matches package.json', async () => {
   const pkg = JSON.parse(await readFile(path.join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
   assert.equal(VERSION, pkg.version);
 });
+
+test('the blob hash worker runs whatever the parent module type (CommonJS, or --input-type=module)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFile } = await import('node:fs/promises');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-worker-'));
+  try {
+    const file = path.join(dir, 'blob');
+    const bytes = randomBytes(3 * 1024 * 1024 + 5);
+    await writeFile(file, bytes);
+    const expected = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const verifier = new URL('../../../src/conductor/blob-verifier.js', import.meta.url).href;
+    const code = `const { BlobVerifier } = await import(${JSON.stringify(verifier)}); const v = new BlobVerifier(${JSON.stringify(file)}, ${bytes.length}, ${JSON.stringify(expected)}, { useWorker: true }); v.advance(${bytes.length}); console.log(await v.result());`;
+    for (const args of [['--input-type=module', '-e', code], ['-e', `import(${JSON.stringify('data:text/javascript,' + encodeURIComponent(code))})`]]) {
+      const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      assert.equal(r.stdout.trim(), expected, r.stderr);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
