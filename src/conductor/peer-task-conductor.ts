@@ -14,6 +14,8 @@ import {
   RangeNotSupportedError,
   SizeMismatchError,
   InvalidArgumentError,
+  StorageError,
+  StorageQuotaError,
   TaskFailedError,
 } from '../errors.js';
 import type { BlobTarget, SignalOptions } from '../source/resource-client.js';
@@ -336,14 +338,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     let rangeLost = false;
     const jobs = this.missing().map((num) =>
       limit(async () => {
-        if (both.aborted) return;
+        // Queued jobs just return once ranges are lost (p-limit's clearQueue would leave their promises pending forever).
+        if (both.aborted || rangeLost) return;
         try {
           await this.#fetchPiece(transport, task, pieceAt(this.plan, num), both);
         } catch (e) {
           if (e instanceof RangeNotSupportedError) {
             // The origin stopped honouring Range mid-task (or lied in its probe): finish sequentially.
             rangeLost = true;
-            limit.clearQueue();
             return;
           }
           if (!both.aborted) pieceSignal.abort(e);
@@ -359,7 +361,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   #asTaskError(e: unknown): unknown {
-    if (e instanceof DigestMismatchError || e instanceof TaskFailedError) return e;
+    // Errors that name their own cause precisely (bad bytes, full disk, store failure) stay as they are.
+    if (e instanceof DigestMismatchError || e instanceof TaskFailedError || e instanceof StorageQuotaError || e instanceof StorageError) return e;
     if (this.#controller.signal.aborted && e === this.#controller.signal.reason && !(e instanceof OrasflyError)) return e;
     const reason = e instanceof Error ? e.message : String(e);
     return new TaskFailedError(this.taskId, e instanceof OrasflyError && e.code === 'ERR_ORASFLY_REGISTRY_RESPONSE' ? 4008 : 4000, reason, { cause: e });

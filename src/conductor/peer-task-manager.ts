@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { mkdir, stat } from 'node:fs/promises';
 import createDebug from 'debug';
-import { DigestMismatchError, InvalidArgumentError, StorageError, TimeoutError } from '../errors.js';
+import { DigestMismatchError, InvalidArgumentError, StorageError, TaskFailedError, TimeoutError } from '../errors.js';
 import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
 import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
@@ -80,8 +80,11 @@ export interface PeerTaskManagerOptions {
 interface RunningTask {
   conductor: PeerTaskConductor | undefined;
   outcome: Promise<{ entry: TaskEntry; reusedFromStore: boolean }>;
+  /** Requests waiting for this task; at 0 after a cancellation the task is aborted. */
   attached: number;
   controller: AbortController;
+  /** `onProgress` callbacks of the attached requests. */
+  progressListeners: Set<(p: ProgressEvent) => void>;
 }
 
 /**
@@ -140,21 +143,33 @@ export class PeerTaskManager {
     try {
       return await this.#download(request, output, started, signal);
     } catch (e) {
-      if (timeoutSignal?.aborted && signal?.reason === timeoutSignal.reason) throw new TimeoutError(request.timeout!, 'download');
+      if (timeoutSignal?.aborted && e === timeoutSignal.reason) throw new TimeoutError(request.timeout!, 'download');
       throw e;
     }
   }
 
+  /** Dragonfly's failure line, for failures no conductor logged (resolve, auth, digest, lock). */
+  #logFailure(error: unknown, fields: Record<string, unknown> = {}): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#log.with(fields).error(`peer task failed, code: ${error instanceof TaskFailedError ? error.dfCode : 4000}, reason: ${reason}`);
+  }
+
   async #download(request: DownloadRequest, output: string, started: number, signal: AbortSignal | undefined): Promise<DownloadResult> {
-    await checkOutput(output);
-    const resolved = await this.client.resolve(request.url, { signal, headers: request.headers });
-    if (request.digest) {
-      const wanted = request.digest.trim().toLowerCase();
-      const [alg] = wanted.split(':');
-      const [resolvedAlg] = resolved.digest.split(':');
-      // dfget accepts md5/sha1/… too; the registry names blobs by sha256, so only that can be compared up front.
-      if (alg !== resolvedAlg) throw new InvalidArgumentError('digest', `${alg}: digests cannot be checked for ${request.url}; its blob is addressed as ${resolved.digest} (pass a ${resolvedAlg}: digest)`);
-      if (wanted !== resolved.digest) throw new DigestMismatchError(wanted, resolved.digest, 'requested');
+    let resolved: ResolvedResource;
+    try {
+      await checkOutput(output);
+      resolved = await this.client.resolve(request.url, { signal, headers: request.headers });
+      if (request.digest) {
+        const wanted = request.digest.trim().toLowerCase();
+        const [alg] = wanted.split(':');
+        const [resolvedAlg] = resolved.digest.split(':');
+        // dfget accepts md5/sha1/… too; the registry names blobs by sha256, so only that can be compared up front.
+        if (alg !== resolvedAlg) throw new InvalidArgumentError('digest', `${alg}: digests cannot be checked for this reference; its blob is addressed as ${resolved.digest} (pass a ${resolvedAlg}: digest)`);
+        if (wanted !== resolved.digest) throw new DigestMismatchError(wanted, resolved.digest, 'requested');
+      }
+    } catch (e) {
+      if (!signal?.aborted) this.#logFailure(e, { component: 'PeerTask' });
+      throw e;
     }
     // dfget: the director sets the meta digest to the layer's, so --digest never changes the task id.
     const taskId = computeTaskId(resolved.resolvedUrl, { digest: resolved.digest, tag: request.tag, application: request.application, filter: request.filter });
@@ -171,44 +186,30 @@ export class PeerTaskManager {
       return { taskId, peerId: reused.entry.peerId, output, digest: resolved.digest, contentLength: resolved.size, reused: true, joined: false, method: reused.method, costMs };
     }
 
-    // Join a running task, or start one. Registration is synchronous so concurrent requests join.
-    let running = this.#running.get(taskId);
-    const joined = running !== undefined;
-    if (!running) {
-      running = this.#start(taskId, peerId, resolved, output, request);
-    }
-    running.attached++;
-    const detach = () => {
-      running!.attached--;
-      // The conductor only stops when no request wants it any more.
-      if (running!.attached === 0) running!.controller.abort(signal?.reason);
+    // Join a running task (not one that is being cancelled), or start one. No await between the
+    // lookup and the registration, so concurrent identical requests always end up on one task.
+    let found = this.#running.get(taskId);
+    if (found?.controller.signal.aborted) found = undefined;
+    const joined = found !== undefined;
+    const task = found ?? this.#start(taskId, peerId, resolved, output, request);
+    task.attached++;
+    let attached = true;
+    const listener = request.onProgress;
+    if (listener) task.progressListeners.add(listener);
+    const detach = (cancel: boolean) => {
+      if (!attached) return;
+      attached = false;
+      task.attached--;
+      if (listener) task.progressListeners.delete(listener);
+      // The conductor only stops when no request wants it any more; a stopping task takes no new requests.
+      if (cancel && task.attached === 0) {
+        task.controller.abort(signal?.reason);
+        if (this.#running.get(taskId) === task) this.#running.delete(taskId);
+      }
     };
-    let unsubscribe: (() => void) | undefined;
-    const subscribe = () => {
-      if (unsubscribe || !request.onProgress || !running!.conductor) return;
-      const c = running!.conductor;
-      const cb = request.onProgress;
-      const handler = (p: ProgressEvent) => {
-        try {
-          cb(p);
-        } catch (e) {
-          debug('onProgress threw: %s', (e as Error).message);
-        }
-      };
-      c.on('progress', handler);
-      unsubscribe = () => c.off('progress', handler);
-    };
-    subscribe();
     try {
-      const { entry, reusedFromStore } = await abortable(
-        running.outcome.finally(() => unsubscribe?.()),
-        signal,
-        () => {
-          unsubscribe?.();
-          detach();
-        },
-      );
-      if (!signal?.aborted) running.attached--;
+      const { entry, reusedFromStore } = await abortable(task.outcome, signal, () => detach(true));
+      detach(false);
       throwIfAborted(signal);
       const m = await this.storage.materialize(entry, output, { signal });
       const costMs = Math.round(performance.now() - started);
@@ -226,7 +227,7 @@ export class PeerTaskManager {
         costMs,
       };
     } finally {
-      unsubscribe?.();
+      detach(false);
     }
   }
 
@@ -248,13 +249,19 @@ export class PeerTaskManager {
 
   #start(taskId: string, peerId: string, resolved: ResolvedResource, output: string, request: DownloadRequest): RunningTask {
     const controller = new AbortController();
-    const running: RunningTask = { conductor: undefined, outcome: undefined as never, attached: 0, controller };
+    const running: RunningTask = { conductor: undefined, outcome: undefined as never, attached: 0, controller, progressListeners: new Set() };
     running.outcome = (async () => {
       const plan = planPieces(resolved.size, this.#conductorOptions.pieceSize);
-      const begun = await this.storage.beginTask(
-        { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {} },
-        { signal: controller.signal },
-      );
+      let begun: Awaited<ReturnType<StorageManager['beginTask']>>;
+      try {
+        begun = await this.storage.beginTask(
+          { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {} },
+          { signal: controller.signal },
+        );
+      } catch (e) {
+        if (!controller.signal.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
+        throw e;
+      }
       if ('reuse' in begun) return { entry: begun.reuse, reusedFromStore: true };
       const { PeerTaskConductor } = await import('./peer-task-conductor.js');
       const { SourceTransport } = await import('../transport/source-transport.js');
@@ -272,6 +279,16 @@ export class PeerTaskManager {
         options: { ...this.#conductorOptions, pieceDigest: this.storage.options.pieceDigest, rateLimiter: this.#rateLimiter },
       });
       running.conductor = conductor;
+      // One subscription, fanned out to every attached request's callback (joiners included).
+      conductor.on('progress', (p) => {
+        for (const cb of running.progressListeners) {
+          try {
+            cb(p);
+          } catch (e) {
+            debug('onProgress threw: %s', (e as Error).message);
+          }
+        }
+      });
       this.#onConductor?.(conductor);
       const entry = await conductor.run({ signal: controller.signal });
       return { entry, reusedFromStore: false };

@@ -91,6 +91,31 @@ test('cancelling one of two attached requests leaves the other to finish', async
   }
 });
 
+test('onProgress reports bytes during the download, monotonic, ending at 100 %; a request made right after a cancellation starts afresh', async () => {
+  const rig = await makeRig(env.reg, { rateLimit: 16 * MiB });
+  try {
+    const a = await pushSif(env.reg, 'progress/img', 'v1', { size: 24 * MiB, seed: 24 });
+    const url = env.reg.ref('progress/img:v1', env.proxy.host);
+    // Cancel a first request once it has made progress…
+    const ac = new AbortController();
+    const conductorP = nextConductor(rig);
+    const first = rig.manager.download({ url, output: path.join(rig.outDir, 'first'), signal: ac.signal });
+    await once(await conductorP, 'piece');
+    ac.abort(new Error('changed my mind'));
+    await assert.rejects(first, /changed my mind/);
+    // …then ask again at once: the new request must not join the task being torn down.
+    const seen: number[] = [];
+    const r = await rig.manager.download({ url, output: path.join(rig.outDir, 'second'), onProgress: (p) => seen.push(p.percent) });
+    assert.equal(await sha256File(path.join(rig.outDir, 'second')), a.layer.digest);
+    assert.equal(r.reused, false);
+    assert.ok(seen.some((p) => p > 0 && p < 100), `intermediate progress: ${seen.join(',')}`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!);
+    assert.equal(seen.at(-1), 100);
+  } finally {
+    await rig.close();
+  }
+});
+
 test('cancelling the only request stops the task and removes its temporary data within a second', async () => {
   const rig = await makeRig(env.reg, { storage: { strategy: 'io.d7y.storage.v2.advance' }, rateLimit: 8 * MiB });
   try {

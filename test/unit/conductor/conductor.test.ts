@@ -8,7 +8,7 @@ import { PeerTaskConductor, type ProgressEvent } from '../../../src/conductor/pe
 import { planPieces, type PieceInfo } from '../../../src/storage/piece-plan.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import type { PieceSink, PieceTransport, TransportTask } from '../../../src/transport/piece-transport.js';
-import { DigestMismatchError, NetworkError, TaskFailedError } from '../../../src/errors.js';
+import { DigestMismatchError, NetworkError, RangeNotSupportedError, TaskFailedError } from '../../../src/errors.js';
 import { VERSION } from '../../../src/version.js';
 
 // In-process transports over a buffer: unit tests of the conductor's scheduling and checks.
@@ -162,6 +162,32 @@ test('progress moves inside a piece and never goes back, even when a piece fails
     assert.ok(seen.some((v) => v > 0 && v < 65536), 'progress inside the first piece');
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `monotonic at ${i}: ${seen[i - 1]} → ${seen[i]}`);
     assert.equal(seen.at(-1), blob.length);
+  } finally {
+    await s.close();
+  }
+});
+
+test('an origin that stops honouring Range mid-task is finished with one sequential stream', async () => {
+  const blob = randomBytes(9 * 4096 + 17);
+  const s = await setup(blob, 4096);
+  try {
+    let sequentialReads = 0;
+    const fickle: PieceTransport = {
+      name: 'fickle',
+      supportsRange: async () => true, // the probe says yes…
+      async readPiece(_t, p) {
+        if (p.num >= 2) throw new RangeNotSupportedError('200 to a ranged request'); // …then it stops
+        return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
+      },
+      async readSequential() {
+        sequentialReads++;
+        return chunks(blob, 5000);
+      },
+    };
+    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: fickle, options: { concurrency: 2 } });
+    const entry = await c.run();
+    assert.equal(sequentialReads, 1);
+    assert.deepEqual(await readFile(entry.dataFilePath), blob);
   } finally {
     await s.close();
   }
