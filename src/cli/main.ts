@@ -12,7 +12,7 @@ import { ProgressBar } from './progress-bar.js';
 import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
 import { hostIp } from '../conductor/task-id.js';
-import { OrasflyError } from '../errors.js';
+import { OrasflyError, stripUserinfo } from '../errors.js';
 import type { DownloadResult } from '../conductor/peer-task-manager.js';
 
 /** Streams the command writes to (injectable for tests and embedding). */
@@ -62,8 +62,10 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
 
   const started = performance.now();
   const cost = () => Math.round(performance.now() - started);
+  // The URL as shown anywhere (stdout, stderr, --json): never with user:password@.
+  const shownUrl = stripUserinfo(args.url);
   if (!args.json) {
-    out(`--${formatLogTime().slice(0, 19)}--  ${args.url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1')}`);
+    out(`--${formatLogTime().slice(0, 19)}--  ${shownUrl}`);
     out(`dfget version: orasfly ${VERSION}`);
     out(`current user: ${currentUser()}, default peer ip: ${hostIp()}`);
     out(`output path: ${args.output}`);
@@ -124,8 +126,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     out(
       JSON.stringify(
         result
-          ? { success: true, url: args.url, ...result, costMs: cost() }
-          : { success: false, url: args.url, output: args.output, costMs: cost(), error: { message: errorText(failure), code: (failure as { code?: unknown })?.code } },
+          ? { success: true, url: shownUrl, ...result, costMs: cost() }
+          : { success: false, url: shownUrl, output: args.output, costMs: cost(), error: { message: errorText(failure), code: (failure as { code?: unknown })?.code } },
       ),
     );
     return result ? 0 : 1;
@@ -136,6 +138,6 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     return 0;
   }
   out(`download success: false, cost: ${cost()} ms error: ${errorText(failure)}`);
-  io.stderr.write(`Error: download url ${args.url}: ${errorText(failure)}\n`);
+  io.stderr.write(`Error: download url ${shownUrl}: ${errorText(failure)}\n`);
   return 1;
 }

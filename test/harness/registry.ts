@@ -55,6 +55,8 @@ export interface BlobOrigin {
   readonly origin: string;
   /** Count of requests served (any outcome). Writable so tests can reset it to 0. */
   requests: number;
+  /** Request header names seen (lower-case), newest request last. */
+  readonly headersSeen: string[][];
   close(): Promise<void>;
 }
 
@@ -295,8 +297,10 @@ function parseRange(header: string, size: number): { start: number; end: number 
  */
 async function startBlobOrigin(storageDir: string): Promise<BlobOrigin> {
   const state = { requests: 0 };
+  const headersSeen: string[][] = [];
   const server = http.createServer((req, res) => {
     state.requests++;
+    headersSeen.push(Object.keys(req.headers));
     void (async () => {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405).end();
@@ -348,6 +352,7 @@ async function startBlobOrigin(storageDir: string): Promise<BlobOrigin> {
   let closed: Promise<void> | undefined;
   return {
     origin: `http://127.0.0.1:${port}`,
+    headersSeen,
     get requests() {
       return state.requests;
     },

@@ -15,6 +15,9 @@ import { logSource, nextRequestId, redact } from './log.js';
 import type { ResolvedOrasClientOptions } from './options.js';
 import { parseRetryAfter, retryDelay, sleep } from './retry.js';
 
+/** Request headers that may follow a redirect to another origin (an allow-list: anything else may be a secret). */
+const CROSS_ORIGIN_HEADERS = new Set(['accept', 'accept-encoding', 'user-agent', 'range', 'if-range', 'if-none-match', 'if-match', 'cache-control']);
+
 /** Redirects followed per request (as browsers and Go allow 10; blob stores need 1). */
 export const MAX_REDIRECTS = 5;
 /** Largest error body parsed for distribution error codes. */
@@ -263,7 +266,8 @@ export class RegistryHttp {
         if (next.origin !== url.origin) {
           // Blob stores (S3, GCS) reject or leak foreign credentials: never carry them across origins.
           auth = undefined;
-          userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([k]) => k.toLowerCase() !== 'authorization'));
+          // Only headers known to be harmless follow; `-H` tokens, cookies and the like stay home.
+          userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([k]) => CROSS_ORIGIN_HEADERS.has(k.toLowerCase())));
         }
         if (res.statusCode === 303 && method === 'POST') {
           method = 'GET';

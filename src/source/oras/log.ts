@@ -11,7 +11,10 @@ export const logSource = createDebug('orasfly:source');
 /** `orasfly:auth` — challenges, token fetches and cache hits (never token values). */
 export const logAuth = createDebug('orasfly:auth');
 
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-dragonfly-oras-authorization', 'x-dragonfly-oras-token', 'x-registry-auth']);
+const SECRET_HEADER_NAMES = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-dragonfly-oras-authorization', 'x-dragonfly-oras-token', 'x-registry-auth']);
+// Custom `-H` headers carry secrets under many names (X-Auth-Token, Private-Token, X-Api-Key…).
+const SECRET_HEADER_RE = /token|secret|key|auth|cookie|session|passw|credential|signature/i;
+const SECRET_HEADERS = { has: (name: string): boolean => SECRET_HEADER_NAMES.has(name) || SECRET_HEADER_RE.test(name) };
 const SECRET_QUERY_KEYS = /^(?:token|access_token|refresh_token|password|secret|x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|x-goog-signature|x-goog-credential)$/i;
 const SECRET_JSON_KEYS = /"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
 

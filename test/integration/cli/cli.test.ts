@@ -122,3 +122,11 @@ test('a malformed reference is rejected with a clear message', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stdout, /error: invalid reference/);
 });
+
+test('credentials in the URL never appear in stdout, stderr or --json output', async () => {
+  for (const extra of [[], ['--json']]) {
+    const r = await run(['-u', 'oras://alice:S3cretPass@127.0.0.1:9/a/b:v1', '-O', path.join(dir, 'out', 'cred'), ...extra, ...common()]);
+    assert.equal(r.code, 1);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes('S3cretPass'), `${r.stdout}${r.stderr}`);
+  }
+});

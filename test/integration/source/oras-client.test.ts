@@ -145,13 +145,20 @@ test('redirect: blob reads follow 307 to another origin and drop Authorization t
   const before = reg.blobOrigin!.requests;
   // A caller-supplied Authorization goes to the registry but must not reach the blob store
   // (which answers 400 to any Authorization, as S3 does).
-  const headers = { Authorization: 'Basic dXNlcjpyZWRpcmVjdC1zZWNyZXQ=' };
+  const headers = { Authorization: 'Basic dXNlcjpyZWRpcmVjdC1zZWNyZXQ=', 'X-Auth-Token': 'custom-redirect-secret', Accept: 'application/octet-stream' };
+  secrets.push('custom-redirect-secret');
   secrets.push('dXNlcjpyZWRpcmVjdC1zZWNyZXQ=');
   const { body } = await c.read(r, undefined, { headers });
   assert.equal(sha256(await readAll(body)), pushed.layer.digest);
   const part = await c.read(r, { start: 1000, length: 5000 }, { headers });
   assert.equal((await readAll(part.body)).length, 5000);
   assert.ok(reg.blobOrigin!.requests - before >= 2);
+  // Only allow-listed headers follow a redirect to another origin: no custom token either.
+  const seen = reg.blobOrigin!.headersSeen.slice(-2);
+  for (const names of seen) {
+    assert.ok(!names.includes('x-auth-token') && !names.includes('authorization'), names.join(','));
+    assert.ok(names.includes('accept'));
+  }
 });
 
 test('no credential or token ever appears in debug output or error messages', () => {

@@ -12,3 +12,8 @@ test('redact removes secrets from strings, header objects and raw header arrays'
   assert.deepEqual(redact(['authorization', 'Bearer t', 'range', 'bytes=0-0']), ['authorization', REDACTED, 'range', 'bytes=0-0']);
   assert.equal(redact(42), 42);
 });
+
+test('custom secret headers (-H) are redacted whatever their name; ordinary ones are kept', () => {
+  const out = redact({ 'X-Auth-Token': 'tok123', 'Private-Token': 'p', 'X-Api-Key': 'k', 'X-Session-Id': 's', Accept: 'application/json', 'User-Agent': 'ua' });
+  assert.deepEqual(out, { 'X-Auth-Token': '<redacted>', 'Private-Token': '<redacted>', 'X-Api-Key': '<redacted>', 'X-Session-Id': '<redacted>', Accept: 'application/json', 'User-Agent': 'ua' });
+});
