@@ -139,9 +139,11 @@ export interface OrasClientOptions {
   /** PEM file of extra CA certificates, trusted in addition to Node's bundled roots. Read at construction. @defaultValue undefined */
   caFile?: string | undefined;
   /**
-   * `true`: talk plain HTTP to every registry. `false`: HTTPS everywhere. Unset: HTTPS, except for
-   * loopback hosts (`localhost`, `127.0.0.0/8`, `::1`) which get plain HTTP (as docker and oras treat
-   * local registries). Upstream is HTTPS only. @defaultValue undefined (HTTPS, loopback HTTP)
+   * `true`: talk plain HTTP to every registry. `false`: HTTPS everywhere. Unset: HTTPS, except that
+   * a loopback registry (`localhost`, `127.0.0.0/8`, `::1`) which does not speak TLS at all is
+   * reached over plain HTTP (docker and oras treat local registries so). TLS is tried first, and a
+   * certificate problem never causes a fallback: a loopback TLS registry is verified like any other.
+   * Upstream is HTTPS only. @defaultValue undefined
    */
   plainHttp?: boolean | undefined;
   /**

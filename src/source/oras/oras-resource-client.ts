@@ -10,8 +10,9 @@ import { TokenAuthenticator } from './auth.js';
 import { findCredential } from './credentials.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
+import { dispatcherRequest } from './undici-modules.js';
 import { chooseLayer, digestLike, MANIFEST_ACCEPT, parseManifest, selectPlatform, type Descriptor, type ImageIndex, type ImageManifest } from './manifest.js';
-import { createDispatcher, registryScheme, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
+import { createDispatcher, isLoopbackHost, registryScheme, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 
 /** A fetched, digest-checked, parsed manifest. */
@@ -58,6 +59,9 @@ export class OrasResourceClient implements ResourceClient {
   readonly #refs = new Map<string, OrasReference>();
   readonly #credentials = new Map<string, Promise<RegistryCredential | undefined>>();
   readonly #ranges = new Map<string, Promise<boolean>>();
+  /** Scheme decided for loopback registries without `plainHttp` (see #probeScheme). */
+  readonly #schemes = new Map<string, Promise<'http' | 'https'>>();
+  readonly #schemeDecided = new Map<string, 'http' | 'https'>();
   #closed = false;
 
   /**
@@ -117,6 +121,7 @@ export class OrasResourceClient implements ResourceClient {
   async fetchManifest(url: string, reference?: string, options: ResourceRequestOptions = {}): Promise<FetchedManifest> {
     this.#checkOpen();
     const ref = this.parse(url);
+    await this.#scheme(ref.apiHost, options.signal);
     const wanted = reference ?? ref.reference;
     const res = await this.#http.send({
       method: 'GET',
@@ -187,6 +192,7 @@ export class OrasResourceClient implements ResourceClient {
    */
   async supportsRange(target: BlobTarget, options: ResourceRequestOptions = {}): Promise<boolean> {
     this.#checkOpen();
+    await this.#scheme(this.parse(target.url).apiHost, options.signal);
     const key = `${this.blobUrl(target)}|${target.size}`;
     let p = this.#ranges.get(key);
     if (!p) {
@@ -229,6 +235,7 @@ export class OrasResourceClient implements ResourceClient {
   async read(target: BlobTarget, range?: ByteRange, options: ResourceRequestOptions = {}): Promise<BlobRead> {
     this.#checkOpen();
     const ref = this.parse(target.url);
+    await this.#scheme(ref.apiHost, options.signal);
     if (range !== undefined) {
       const { start, length } = range;
       if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 1 || start + length > target.size)
@@ -280,7 +287,45 @@ export class OrasResourceClient implements ResourceClient {
   }
 
   #repoBase(ref: OrasReference): string {
-    return `${registryScheme(ref.apiHost, this.options.plainHttp)}://${ref.apiHost}/v2/${ref.repository}`;
+    const scheme = this.#schemeDecided.get(ref.apiHost) ?? registryScheme(ref.apiHost, this.options.plainHttp);
+    return `${scheme}://${ref.apiHost}/v2/${ref.repository}`;
+  }
+
+  /** Decides (once per host) the scheme of a loopback registry when `plainHttp` is unset. */
+  async #scheme(host: string, signal: AbortSignal | undefined): Promise<void> {
+    if (this.options.plainHttp !== undefined || !isLoopbackHost(host) || this.#schemeDecided.has(host)) return;
+    let p = this.#schemes.get(host);
+    if (!p) {
+      // One probe for concurrent callers; an undecided probe (nothing listening yet) is retried later.
+      p = this.#probeScheme(host, signal);
+      this.#schemes.set(host, p);
+      void p.finally(() => this.#schemes.delete(host)).catch(() => {});
+    }
+    const scheme = await p.catch(() => undefined);
+    if (scheme) this.#schemeDecided.set(host, scheme);
+  }
+
+  /**
+   * Local registries are often plain HTTP (docker and oras treat loopback so), but TLS is tried
+   * first: a loopback TLS registry is verified like any other. Only a server that does not speak
+   * TLS at all makes us fall back to HTTP; a certificate problem never does (that would be a
+   * downgrade) and surfaces as a `TlsError` on the real request.
+   */
+  async #probeScheme(host: string, signal: AbortSignal | undefined): Promise<'http' | 'https'> {
+    try {
+      const res = await dispatcherRequest(this.#dispatcher, { origin: `https://${host}`, path: '/v2/', method: 'GET', headers: { 'user-agent': this.options.userAgent }, signal: signal ?? null });
+      destroyBody(res.body);
+      return 'https';
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      const code = (e as { code?: unknown }).code;
+      if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'EPROTO' || code === 'ECONNRESET') {
+        logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
+        return 'http';
+      }
+      if (code === 'ECONNREFUSED') throw e; // nothing listens: decide on a later attempt
+      return 'https';
+    }
   }
 
   #credentialFor(registry: string, signal?: AbortSignal): Promise<RegistryCredential | undefined> {

@@ -29,7 +29,7 @@ export interface Rig {
 export function clientOptionsFor(reg: RunningRegistry): OrasClientOptions {
   return {
     ...(reg.credentials ? { credentials: reg.credentials } : {}),
-    ...(reg.caFile ? { caFile: reg.caFile, plainHttp: false } : {}),
+    ...(reg.caFile ? { caFile: reg.caFile } : {}),
     homeDir: os.tmpdir(), // never read the developer's docker config in tests
     retry: { minDelay: 20, maxDelay: 200 },
   };
