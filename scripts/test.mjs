@@ -25,7 +25,7 @@ function collect(dir) {
 const targets = only.length
   ? only.map((p) => path.join('.build', p.replace(/\.ts$/, '.js')))
   : [...collect(path.join(root, '.build/test/unit')), ...collect(path.join(root, '.build/test/integration'))];
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', ...targets], {
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=120000', ...targets], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, ORASFLY_TEST: '1' },

@@ -321,9 +321,13 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   }
 
   /** The data file may only be deleted if it is ours: inside dataPath, or an advance hidden file. */
-  #ownsDataFile(p: string): boolean {
+  #ownsDataFile(p: string, peerId: string): boolean {
     const rel = path.relative(this.options.dataPath, p);
-    return (!rel.startsWith('..') && !path.isAbsolute(rel)) || path.basename(p).includes(HIDDEN_MARK);
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return true;
+    // Outside dataPath only a hidden file of exactly this peer's name shape is ours to delete, so
+    // tampered metadata cannot point the store at a user's file.
+    const base = path.basename(p);
+    return base.startsWith('.') && (base.endsWith(`${HIDDEN_MARK}.${peerId}`) || /^\.[0-9a-f]{64}\.dfget\.cache$/.test(base));
   }
 
   /**
@@ -416,7 +420,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       }
     } else {
       const ok = await fsp.stat(meta.dataFilePath).then((s) => s.isFile()).catch(() => false);
-      if (!ok || !this.#ownsDataFile(meta.dataFilePath)) {
+      if (!ok || !this.#ownsDataFile(meta.dataFilePath, meta.peerId)) {
         await this.#removeFiles(e, 'interrupted entry without data');
         return undefined;
       }
@@ -432,7 +436,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       const lst = await fsp.lstat(data);
       if (lst.isSymbolicLink()) {
         const target = path.resolve(peerDir, await fsp.readlink(data));
-        if (this.#ownsDataFile(target)) await unlinkQuiet(target).catch(() => {});
+        if (this.#ownsDataFile(target, path.basename(peerDir))) await unlinkQuiet(target).catch(() => {});
       }
     } catch {
       /* no data */
@@ -584,7 +588,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       }
     };
     const d = e.meta.dataFilePath;
-    if (d !== e.storeDataPath && this.#ownsDataFile(d)) await tryDo(d, () => unlinkQuiet(d));
+    if (d !== e.storeDataPath && this.#ownsDataFile(d, e.meta.peerId)) await tryDo(d, () => unlinkQuiet(d));
     await tryDo(e.storeDataPath, () => unlinkQuiet(e.storeDataPath));
     await tryDo(e.metaPath, () => unlinkQuiet(e.metaPath));
     await tryDo(e.peerDir, () => fsp.rm(e.peerDir, { recursive: true, force: true }));

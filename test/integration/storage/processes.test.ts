@@ -44,7 +44,11 @@ function start(args: Record<string, unknown>): Child {
     proc,
     lines,
     exit,
-    onLine: (f) => listeners.push(f),
+    // Lines that arrived before the listener (readline emits a whole chunk's lines at once) are replayed.
+    onLine: (f) => {
+      for (const l of [...lines]) f(l);
+      listeners.push(f);
+    },
     waitFor: (re) => {
       const seen = lines.find((l) => re.test(l));
       return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ re, resolve }));
