@@ -21,8 +21,11 @@ const size = Number(process.env.DEMO_SIZE_MIB ?? 256) * MiB;
 
 ensureNpm();
 if (!userRef) ensureRegistry();
-build('tsconfig.json');
-build('tsconfig.test.json');
+// The test suite runs the demo after building once; a user's run always builds.
+if (!process.env.ORASFLY_DEMO_NO_BUILD) {
+  build('tsconfig.json');
+  build('tsconfig.test.json');
+}
 
 const bin = path.join(root, 'dist', 'cli', 'orasfly.mjs');
 const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-demo-'));
