@@ -17,4 +17,18 @@ await build({
   banner: { js: "import { createRequire as __orasflyCreateRequire } from 'node:module';\nconst require = __orasflyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   legalComments: 'linked',
+  plugins: [
+    {
+      // undici loads its HTTP/2 client (and node:http2, ~18 ms) eagerly, but only uses it when
+      // `allowH2` is set and ALPN picks h2. orasfly never sets it, so the command ships a stub.
+      name: 'no-http2',
+      setup(b) {
+        b.onResolve({ filter: /[\\/]client-h2\.js$|^\.\/client-h2\.js$/ }, () => ({ path: 'client-h2-stub', namespace: 'orasfly-stub' }));
+        b.onLoad({ filter: /.*/, namespace: 'orasfly-stub' }, () => ({
+          contents: "module.exports = function connectH2() { throw new Error('HTTP/2 is not available in the orasfly command'); };",
+          loader: 'js',
+        }));
+      },
+    },
+  ],
 });
