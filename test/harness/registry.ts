@@ -401,7 +401,9 @@ function probe(origin: string, ca: Buffer | undefined): Promise<boolean> {
     const mod = origin.startsWith('https:') ? https : http;
     const req = mod.get(`${origin}/v2/`, { ca, agent: false, timeout: 1000 }, (res) => {
       res.resume();
-      resolve(true);
+      // Only the registry itself counts: between freePort() and the registry's bind, another
+      // server (another test's blob origin or token server) may have taken the port.
+      resolve(res.headers['docker-distribution-api-version'] === 'registry/2.0');
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));

@@ -37,10 +37,44 @@ export function envHttpProxyAgentClass(): typeof Undici.EnvHttpProxyAgent {
   return (require('undici') as typeof Undici).EnvHttpProxyAgent;
 }
 
+// undici parses HTTP with a WebAssembly build of llhttp. V8 re-optimises hot WebAssembly
+// functions on a background thread, and Node waits for those jobs before a process can end —
+// ~150 ms after the last byte of a short-lived process (a reuse pull, a CLI run). While undici
+// instantiates its parser (on its first connection) we raise V8's tiering budget so the parser
+// stays on the baseline compiler, which is plenty for header parsing; the flag is restored as soon
+// as a response has arrived, so WebAssembly the host compiles later tiers up as usual. A budget
+// the user set on the command line or in NODE_OPTIONS is left alone.
+const DEFAULT_TIERING_BUDGET = 1_800_000; // V8's default (node --v8-options)
+const userSetBudget = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].some((a) => a.includes('wasm-tiering-budget'));
+let parserPinned = userSetBudget;
+
+function pinParserTier(): boolean {
+  if (parserPinned) return false;
+  parserPinned = true;
+  (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--wasm-tiering-budget=2000000000');
+  return true;
+}
+
+function unpinParserTier(): void {
+  (require('node:v8') as typeof import('node:v8')).setFlagsFromString(`--wasm-tiering-budget=${DEFAULT_TIERING_BUDGET}`);
+}
+
 /**
  * `dispatcher.request(opts)` without needing undici's prototype patching (which only the package
  * entry point performs). Works with any Dispatcher, including user-supplied ones.
  */
-export function dispatcherRequest(dispatcher: Undici.Dispatcher, opts: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
-  return requestApi.call(dispatcher, opts);
+export async function dispatcherRequest(dispatcher: Undici.Dispatcher, opts: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
+  const pinned = pinParserTier();
+  try {
+    const res = await requestApi.call(dispatcher, opts);
+    if (pinned) unpinParserTier();
+    return res;
+  } catch (e) {
+    // No response, maybe no connection yet: the parser may still be instantiated by a later request.
+    if (pinned) {
+      unpinParserTier();
+      parserPinned = userSetBudget;
+    }
+    throw e;
+  }
 }
