@@ -23,7 +23,9 @@ await build({
       // `allowH2` is set and ALPN picks h2. orasfly never sets it, so the command ships a stub.
       name: 'no-http2',
       setup(b) {
-        b.onResolve({ filter: /[\\/]client-h2\.js$|^\.\/client-h2\.js$/ }, () => ({ path: 'client-h2-stub', namespace: 'orasfly-stub' }));
+        b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+          /undici[\\/]lib[\\/]dispatcher$/.test(args.resolveDir) ? { path: 'client-h2-stub', namespace: 'orasfly-stub' } : undefined,
+        );
         b.onLoad({ filter: /.*/, namespace: 'orasfly-stub' }, () => ({
           contents: "module.exports = function connectH2() { throw new Error('HTTP/2 is not available in the orasfly command'); };",
           loader: 'js',

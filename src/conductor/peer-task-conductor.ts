@@ -507,9 +507,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         if (received !== piece.range.length) throw new SizeMismatchError(piece.range.length, received, `piece ${piece.num}`);
         await flush();
         if (signal.aborted) throw signal.reason;
-        if (this.#done.has(piece.num)) return;
         this.#inflightBytes -= counted;
         counted = 0;
+        if (this.#done.has(piece.num)) return;
         const costMs = performance.now() - started;
         const digest = hasher.digest();
         this.#writer.recordPiece({ num: piece.num, range: piece.range, digest, cost: Math.round(costMs * 1e6) });

@@ -143,7 +143,11 @@ export class PeerTaskManager {
     try {
       return await this.#download(request, output, started, signal);
     } catch (e) {
-      if (timeoutSignal?.aborted && e === timeoutSignal.reason) throw new TimeoutError(request.timeout!, 'download');
+      if (timeoutSignal?.aborted && e === timeoutSignal.reason) {
+        const timeout = new TimeoutError(request.timeout!, 'download');
+        this.#logFailure(timeout, { component: 'PeerTask' });
+        throw timeout;
+      }
       throw e;
     }
   }
@@ -194,7 +198,8 @@ export class PeerTaskManager {
     const task = found ?? this.#start(taskId, peerId, resolved, output, request);
     task.attached++;
     let attached = true;
-    const listener = request.onProgress;
+    // A wrapper per request: two requests passing the same callback are still two subscribers.
+    const listener = request.onProgress ? (p: ProgressEvent) => request.onProgress!(p) : undefined;
     if (listener) task.progressListeners.add(listener);
     const detach = (cancel: boolean) => {
       if (!attached) return;
@@ -211,7 +216,13 @@ export class PeerTaskManager {
       const { entry, reusedFromStore } = await abortable(task.outcome, signal, () => detach(true));
       detach(false);
       throwIfAborted(signal);
-      const m = await this.storage.materialize(entry, output, { signal });
+      let m: Awaited<ReturnType<StorageManager['materialize']>>;
+      try {
+        m = await this.storage.materialize(entry, output, { signal });
+      } catch (e) {
+        if (!signal?.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
+        throw e;
+      }
       const costMs = Math.round(performance.now() - started);
       if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
       request.onProgress?.({ taskId, transferred: entry.contentLength, total: entry.contentLength, percent: 100 });

@@ -445,8 +445,3 @@ export function isLoopbackHost(registry: string): boolean {
   return LOOPBACK_RE.test(host);
 }
 
-/** The URL scheme to use for a registry under `plainHttp` (see {@link OrasClientOptions.plainHttp}). */
-export function registryScheme(registry: string, plainHttp: boolean | undefined): 'http' | 'https' {
-  if (plainHttp !== undefined) return plainHttp ? 'http' : 'https';
-  return isLoopbackHost(registry) ? 'http' : 'https';
-}

@@ -12,7 +12,7 @@ import { destroyBody, readLimited, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
 import { dispatcherRequest } from './undici-modules.js';
 import { chooseLayer, digestLike, MANIFEST_ACCEPT, parseManifest, selectPlatform, type Descriptor, type ImageIndex, type ImageManifest } from './manifest.js';
-import { createDispatcher, isLoopbackHost, registryScheme, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
+import { createDispatcher, isLoopbackHost, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 
 /** A fetched, digest-checked, parsed manifest. */
@@ -60,7 +60,9 @@ export class OrasResourceClient implements ResourceClient {
   readonly #credentials = new Map<string, Promise<RegistryCredential | undefined>>();
   readonly #ranges = new Map<string, Promise<boolean>>();
   /** Scheme decided for loopback registries without `plainHttp` (see #probeScheme). */
-  readonly #schemes = new Map<string, Promise<'http' | 'https'>>();
+  readonly #schemes = new Map<string, Promise<'http' | 'https' | undefined>>();
+  /** Aborted by close(): stops the scheme probe. */
+  readonly #lifetime = new AbortController();
   readonly #schemeDecided = new Map<string, 'http' | 'https'>();
   #closed = false;
 
@@ -279,6 +281,7 @@ export class OrasResourceClient implements ResourceClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#lifetime.abort(new DOMException('client closed', 'AbortError'));
     if (!this.options.dispatcher) await this.#dispatcher.close();
   }
 
@@ -287,7 +290,8 @@ export class OrasResourceClient implements ResourceClient {
   }
 
   #repoBase(ref: OrasReference): string {
-    const scheme = this.#schemeDecided.get(ref.apiHost) ?? registryScheme(ref.apiHost, this.options.plainHttp);
+    // Undecided means HTTPS: plain HTTP only when asked for, or after the probe saw no TLS at all.
+    const scheme = this.#schemeDecided.get(ref.apiHost) ?? (this.options.plainHttp === true ? 'http' : 'https');
     return `${scheme}://${ref.apiHost}/v2/${ref.repository}`;
   }
 
@@ -296,37 +300,55 @@ export class OrasResourceClient implements ResourceClient {
     if (this.options.plainHttp !== undefined || !isLoopbackHost(host) || this.#schemeDecided.has(host)) return;
     let p = this.#schemes.get(host);
     if (!p) {
-      // One probe for concurrent callers; an undecided probe (nothing listening yet) is retried later.
-      p = this.#probeScheme(host, signal);
+      // One probe for concurrent callers, on the client's own signal: one caller's cancellation
+      // must not leave the others undecided. Undecided (nothing listening, a reset) is retried later.
+      p = this.#probeScheme(host).then((scheme) => {
+        if (scheme) this.#schemeDecided.set(host, scheme);
+        return scheme;
+      });
       this.#schemes.set(host, p);
       void p.finally(() => this.#schemes.delete(host)).catch(() => {});
     }
-    const scheme = await p.catch(() => undefined);
-    if (scheme) this.#schemeDecided.set(host, scheme);
+    await raceSignal(p, signal);
   }
 
   /**
    * Local registries are often plain HTTP (docker and oras treat loopback so), but TLS is tried
-   * first: a loopback TLS registry is verified like any other. Only a server that does not speak
-   * TLS at all makes us fall back to HTTP; a certificate problem never does (that would be a
-   * downgrade) and surfaces as a `TlsError` on the real request.
+   * first: a loopback TLS registry is verified like any other. Only a server that answers a TLS
+   * ClientHello with something that is not TLS makes us use plain HTTP; a certificate problem never
+   * does (that would be a downgrade) and surfaces as a `TlsError` on the real request.
    */
-  async #probeScheme(host: string, signal: AbortSignal | undefined): Promise<'http' | 'https'> {
+  async #probeScheme(host: string): Promise<'http' | 'https' | undefined> {
+    const signal = () => AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
+    const headers = { 'user-agent': this.options.userAgent };
     try {
-      const res = await dispatcherRequest(this.#dispatcher, { origin: `https://${host}`, path: '/v2/', method: 'GET', headers: { 'user-agent': this.options.userAgent }, signal: signal ?? null });
+      const res = await dispatcherRequest(this.#dispatcher, { origin: `https://${host}`, path: '/v2/', method: 'GET', headers, signal: signal() });
       destroyBody(res.body);
       return 'https';
     } catch (e) {
-      if (signal?.aborted) throw signal.reason;
       const code = (e as { code?: unknown }).code;
+      // Not a TLS answer (Go servers send an HTTP error, Node servers reset the connection): confirm
+      // with a plain `GET /v2/`, which a registry answers 200 or 401. A TLS server answers plain HTTP
+      // with 400, so a TLS registry that merely reset one handshake is never switched to HTTP.
       if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'EPROTO' || code === 'ECONNRESET') {
-        logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
-        return 'http';
+        try {
+          const res = await dispatcherRequest(this.#dispatcher, { origin: `http://${host}`, path: '/v2/', method: 'GET', headers, signal: signal() });
+          destroyBody(res.body);
+          if (res.statusCode === 200 || res.statusCode === 401) {
+            logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
+            return 'http';
+          }
+        } catch {
+          /* undecided */
+        }
+        return undefined;
       }
-      if (code === 'ECONNREFUSED') throw e; // nothing listens: decide on a later attempt
-      return 'https';
+      // Refused or timed out: undecided, so the real request goes over HTTPS and fails or not on its
+      // own; a later call probes again. Certificate errors: HTTPS, verified.
+      return code === 'ECONNREFUSED' || this.#lifetime.signal.aborted || !code ? undefined : 'https';
     }
   }
+
 
   #credentialFor(registry: string, signal?: AbortSignal): Promise<RegistryCredential | undefined> {
     let p = this.#credentials.get(registry);
@@ -350,4 +372,18 @@ export class OrasResourceClient implements ResourceClient {
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A scheme probe gives up after this long (a listener that never answers a ClientHello). */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** Waits for `p`, or rejects with `signal.reason` as soon as the signal aborts (`p` goes on). */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

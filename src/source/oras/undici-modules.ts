@@ -43,9 +43,11 @@ export function envHttpProxyAgentClass(): typeof Undici.EnvHttpProxyAgent {
 // instantiates its parser (on its first connection) we raise V8's tiering budget so the parser
 // stays on the baseline compiler, which is plenty for header parsing; the flag is restored as soon
 // as a response has arrived, so WebAssembly the host compiles later tiers up as usual. A budget
-// the user set on the command line or in NODE_OPTIONS is left alone.
+// the user set on the command line is left alone. The flag is process-wide while it is raised, so
+// WebAssembly the host compiles during that first request also stays on the baseline tier.
 const DEFAULT_TIERING_BUDGET = 1_800_000; // V8's default (node --v8-options)
-const userSetBudget = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].some((a) => a.includes('wasm-tiering-budget'));
+// V8 accepts `--wasm-tiering-budget` and `--wasm_tiering_budget`; Node rejects it in NODE_OPTIONS.
+const userSetBudget = process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-budget'));
 let parserPinned = userSetBudget;
 
 function pinParserTier(): boolean {

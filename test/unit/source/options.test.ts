@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_ORAS_CLIENT_OPTIONS, resolveOrasClientOptions, registryScheme, isLoopbackHost, ociArchitecture, createDispatcher } from '../../../src/source/oras/options.js';
+import { DEFAULT_ORAS_CLIENT_OPTIONS, resolveOrasClientOptions, isLoopbackHost, ociArchitecture, createDispatcher } from '../../../src/source/oras/options.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 
 test('defaults: documented values, durations in ms, TLS verified', () => {
@@ -70,13 +70,11 @@ test('caFile is read; a file without a certificate is rejected', () => {
   }
 });
 
-test('plainHttp: loopback hosts default to http, everything else https; explicit values win', () => {
-  assert.equal(registryScheme('127.0.0.1:5000', undefined), 'http');
-  assert.equal(registryScheme('localhost', undefined), 'http');
-  assert.equal(registryScheme('[::1]:5000', undefined), 'http');
-  assert.equal(registryScheme('ghcr.io', undefined), 'https');
-  assert.equal(registryScheme('127.0.0.1:5000', false), 'https');
-  assert.equal(registryScheme('ghcr.io', true), 'http');
+test('loopback hosts are recognised (they may fall back to plain HTTP when they do not speak TLS)', () => {
+  assert.equal(isLoopbackHost('127.0.0.1:5000'), true);
+  assert.equal(isLoopbackHost('localhost'), true);
+  assert.equal(isLoopbackHost('[::1]:5000'), true);
+  assert.equal(isLoopbackHost('ghcr.io'), false);
   assert.equal(isLoopbackHost('127.9.9.9:1'), true);
   assert.equal(isLoopbackHost('128.0.0.1'), false);
   assert.equal(ociArchitecture('x64'), 'amd64');
