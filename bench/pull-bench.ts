@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     const whole: number[] = [];
     const cli: number[] = [];
     const cliBin = path.join(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
-    for (let i = 0; i < Math.max(5, RUNS * 2); i++) {
+    for (let i = 0; i < Math.max(9, RUNS * 3); i++) {
       bare.push(time(() => sh(process.execPath, ['-e', ''])));
       whole.push(time(() => sh(process.execPath, [childScript, ref, dataPath, path.join(dir, `proc-${i}.sif`), 'reuse'])));
       cli.push(time(() => sh(process.execPath, [cliBin, '-u', ref, '-O', path.join(dir, `cli-${i}.sif`), '--datadir', dataPath, '--logdir', path.join(dir, 'logs'), '--config', path.join(here, '..', '..', 'test', 'fixtures', 'seed-dfget.yaml').replace(`${path.sep}.build${path.sep}`, path.sep), '--plain-http'])));
