@@ -51,7 +51,8 @@ export interface Downloader {
  * @example
  * ```ts
  * import { createDownloader } from 'orasfly';
- * const dl = await createDownloader({ storage: { dataPath: '/var/tmp/orasfly', multiplex: true } });
+ * import os from 'node:os';
+ * const dl = await createDownloader({ storage: { dataPath: `${os.tmpdir()}/orasfly-store`, multiplex: true } });
  * const r = await dl.download({ url: 'oras://127.0.0.1:5000/lab/img:v1', output: './img.sif' });
  * console.log(r.reused ? 'reused' : 'downloaded', r.costMs, 'ms');
  * await dl.close();
