@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { loadConfig, parseConfig } from '../../../src/config/dfget-config.js';
 import { ConfigError } from '../../../src/errors.js';
@@ -52,8 +52,9 @@ test('unknown keys warn; full daemon sections are accepted quietly', () => {
   assert.deepEqual(warnings, ['f.yaml: unknown key storage.multiplx (ignored)', 'f.yaml: unknown key bogus (ignored)']);
 });
 
-test('a wrong type fails naming the key path and the file', async () => {
+test('a wrong type fails naming the key path and the file', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cfg-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'dfget.yaml');
   const cases: Array<[string, string]> = [
     ['storage:\n  multiplex: "yes"\n', 'storage.multiplex'],
