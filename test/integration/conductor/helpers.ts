@@ -57,10 +57,13 @@ export async function makeRig(
     manager,
     log,
     async close() {
-      await manager.close();
-      await storage.close();
-      await client.close();
-      await rm(dir, { recursive: true, force: true });
+      try {
+        await manager.close();
+        await storage.close();
+        await client.close();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
   };
 }
