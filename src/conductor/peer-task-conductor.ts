@@ -24,7 +24,7 @@ import { pieceAt, type PieceInfo, type PiecePlan } from '../storage/piece-plan.j
 import { BlobVerifier } from './blob-verifier.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger } from '../log/core-log.js';
-import { abortableDelay } from '../internal/abort.js';
+import { abortableDelay, raceSignal } from '../internal/abort.js';
 import { createPieceHasher } from '../storage/piece-digest.js';
 import type { PieceDigestAlgorithm } from '../storage/options.js';
 import type { TaskEntry, TaskWriter } from '../storage/storage-manager.js';
@@ -126,6 +126,11 @@ export interface ConductorInit {
   headers?: Record<string, string> | undefined;
   logger?: CoreLogger | undefined;
   options?: ConductorOptions | undefined;
+}
+
+/** Dragonfly's code for a failure: 4008 (back-source error) for a registry answer, else 4000. */
+function dragonflyCode(e: unknown): number {
+  return e instanceof OrasflyError && e.code === 'ERR_ORASFLY_REGISTRY_RESPONSE' ? 4008 : 4000;
 }
 
 /** Errors that another attempt cannot fix. */
@@ -280,7 +285,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       }
 
       this.#setState('completing');
-      const actual = await this.#raceAbort(this.#verifier.result(), signal);
+      const actual = await raceSignal(this.#verifier.result(), signal);
       if (actual !== this.target.digest) throw new DigestMismatchError(this.target.digest, actual, 'blob');
       await this.#writer.flush();
       const costMs = Math.round(performance.now() - this.#startedAt);
@@ -306,7 +311,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
     await this.#verifier?.close();
     const costMs = Math.round(performance.now() - this.#startedAt);
-    const code = error instanceof TaskFailedError ? error.dfCode : error instanceof OrasflyError && error.code === 'ERR_ORASFLY_REGISTRY_RESPONSE' ? 4008 : 4000;
+    const code = error instanceof TaskFailedError ? error.dfCode : dragonflyCode(error);
     const reason = error instanceof Error ? error.message : String(error);
     this.#log.error(`peer task failed, code: ${code}, reason: ${reason}`);
     try {
@@ -316,15 +321,6 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     }
     this.#setState('failed');
     this.emit('failed', { taskId: this.taskId, error, costMs });
-  }
-
-  #raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
   }
 
   async #pull(transport: PieceTransport, task: TransportTask, signal: AbortSignal): Promise<void> {
@@ -366,7 +362,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     if (e instanceof DigestMismatchError || e instanceof TaskFailedError || e instanceof StorageQuotaError || e instanceof StorageError) return e;
     if (this.#controller.signal.aborted && e === this.#controller.signal.reason && !(e instanceof OrasflyError)) return e;
     const reason = e instanceof Error ? e.message : String(e);
-    return new TaskFailedError(this.taskId, e instanceof OrasflyError && e.code === 'ERR_ORASFLY_REGISTRY_RESPONSE' ? 4008 : 4000, reason, { cause: e });
+    return new TaskFailedError(this.taskId, dragonflyCode(e), reason, { cause: e });
   }
 
   #backoff(attempt: number): number {

@@ -15,7 +15,7 @@ import { planPieces } from '../storage/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
-import { throwIfAborted } from '../internal/abort.js';
+import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
 import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
 
 const debug = createDebug('orasfly:manager');
@@ -139,7 +139,7 @@ export class PeerTaskManager {
     const started = performance.now();
     const output = path.resolve(request.output);
     const timeoutSignal = request.timeout ? AbortSignal.timeout(request.timeout) : undefined;
-    const signal = request.signal && timeoutSignal ? AbortSignal.any([request.signal, timeoutSignal]) : (request.signal ?? timeoutSignal);
+    const signal = anySignal(request.signal, timeoutSignal);
     try {
       return await this.#download(request, output, started, signal);
     } catch (e) {
@@ -213,7 +213,7 @@ export class PeerTaskManager {
       }
     };
     try {
-      const { entry, reusedFromStore } = await abortable(task.outcome, signal, () => detach(true));
+      const { entry, reusedFromStore } = await raceSignal(task.outcome, signal, () => detach(true));
       detach(false);
       throwIfAborted(signal);
       let m: Awaited<ReturnType<StorageManager['materialize']>>;
@@ -340,21 +340,4 @@ async function checkOutput(output: string): Promise<void> {
   } catch (e) {
     throw new StorageError(`cannot create the output directory of ${output}: ${(e as Error).message}`, path.dirname(output), { cause: e });
   }
-}
-
-/** Waits for `p`, or rejects at once with the signal's reason (calling `onAbort`) when it aborts. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) {
-    onAbort();
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const handler = () => {
-      onAbort();
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', handler, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', handler));
-  });
 }

@@ -32,3 +32,23 @@ export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSign
   if (list.length <= 1) return list[0];
   return AbortSignal.any(list);
 }
+
+/**
+ * Settles with `p`, or rejects with `signal.reason` as soon as the signal aborts (`p` goes on;
+ * `onAbort` runs first, e.g. to detach from a shared task).
+ */
+export function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined, onAbort?: () => void): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    onAbort?.();
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const handler = (): void => {
+      onAbort?.();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', handler, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', handler));
+  });
+}

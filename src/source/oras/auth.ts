@@ -8,6 +8,7 @@
 import { AuthError, SizeLimitError } from '../../errors.js';
 import type { RegistryCredential } from './options.js';
 import { logAuth, redact } from './log.js';
+import { raceSignal } from '../../internal/abort.js';
 
 /** One parsed challenge of a `WWW-Authenticate` header. */
 export interface AuthChallenge {
@@ -309,24 +310,4 @@ export function registryErrors(body: Buffer | string): { code: string; message?:
   } catch {
     return undefined;
   }
-}
-
-/** Resolves/rejects with `p`, or rejects with `signal.reason` as soon as `signal` aborts. */
-export function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

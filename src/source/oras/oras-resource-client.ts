@@ -11,6 +11,7 @@ import { findCredential } from './credentials.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
 import { dispatcherRequest } from './undici-modules.js';
+import { raceSignal } from '../../internal/abort.js';
 import { chooseLayer, digestLike, MANIFEST_ACCEPT, parseManifest, selectPlatform, type Descriptor, type ImageIndex, type ImageManifest } from './manifest.js';
 import { createDispatcher, isLoopbackHost, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
@@ -376,14 +377,3 @@ function header(v: string | string[] | undefined): string | undefined {
 
 /** A scheme probe gives up after this long (a listener that never answers a ClientHello). */
 const PROBE_TIMEOUT_MS = 5000;
-
-/** Waits for `p`, or rejects with `signal.reason` as soon as the signal aborts (`p` goes on). */
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

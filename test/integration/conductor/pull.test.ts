@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat, readdir, access } from 'node:fs/promises';
+import { stat, readdir, access, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startRegistry, pushSif, tagBlobAs } from '../../harness/index.js';
 import { useRegistryBehindProxy, makeRig, sha256File, logLines } from './helpers.js';
@@ -21,7 +21,7 @@ for (const variant of ['anonymous', 'basic', 'token', 'tls'] as const) {
       assert.equal(await sha256File(out), pushed.layer.digest);
       assert.equal((await stat(out)).size, 64 * MiB);
       // Metadata in Dragonfly's layout, done, with the piece count of the table (4 MiB pieces).
-      const meta = JSON.parse(await (await import('node:fs/promises')).readFile(path.join(rig.dataPath, r.taskId, r.peerId, 'metadata'), 'utf8'));
+      const meta = JSON.parse(await readFile(path.join(rig.dataPath, r.taskId, r.peerId, 'metadata'), 'utf8'));
       assert.equal(meta.done, true);
       assert.equal(meta.contentLength, 64 * MiB);
       assert.equal(meta.totalPieces, 16);
@@ -119,12 +119,11 @@ describe('through the fault proxy', () => {
 
   test('an existing output survives a failed pull untouched', async () => {
     const rig = await makeRig(env.reg);
-    const { writeFile, readFile } = await import('node:fs/promises');
     try {
       await pushSif(env.reg, 'evil2/img', 'v1', { size: 5 * MiB, seed: 15 });
       env.proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip' } });
       const out = path.join(rig.outDir, 'keep.sif');
-      await (await import('node:fs/promises')).mkdir(rig.outDir, { recursive: true });
+      await mkdir(rig.outDir, { recursive: true });
       await writeFile(out, 'precious');
       await assert.rejects(rig.manager.download({ url: env.reg.ref('evil2/img:v1', env.proxy.host), output: out }), DigestMismatchError);
       assert.equal(await readFile(out, 'utf8'), 'precious');

@@ -1,15 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import os from 'node:os';
+import path from 'node:path';
 import { parseCliArgs, parseHeader, defaultOutput } from '../../../src/cli/args.js';
 import { defaultPaths } from '../../../src/cli/defaults.js';
 import { ProgressBar, formatEta } from '../../../src/cli/progress-bar.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 
+// Relative -O paths resolve against the working directory given; any directory will do.
+const cwd = path.join(os.tmpdir(), 'orasfly-args');
+
 test('dfget flags parse with their dfget meaning', () => {
-  const a = parseCliArgs(['-u', 'oras://h:5000/a/b:t', '-O', 'out.sif', '--timeout', '1m30s', '-H', 'X-A: 1', '--header', 'X-B:two', '--ratelimit', '200Mi', '--tag', 'x', '--filter', 'a&b', '--application', 'app', '-b'], '/work');
+  const a = parseCliArgs(['-u', 'oras://h:5000/a/b:t', '-O', 'out.sif', '--timeout', '1m30s', '-H', 'X-A: 1', '--header', 'X-B:two', '--ratelimit', '200Mi', '--tag', 'x', '--filter', 'a&b', '--application', 'app', '-b'], cwd);
   assert.equal(a.url, 'oras://h:5000/a/b:t');
-  assert.equal(a.output, '/work/out.sif');
+  assert.equal(a.output, path.join(cwd, 'out.sif'));
   assert.equal(a.timeout, 90_000);
   assert.deepEqual(a.headers, { 'X-A': '1', 'X-B': 'two' });
   assert.equal(a.rateLimit, 200 * 2 ** 20);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { PeerTaskConductor, type ProgressEvent } from '../../../src/conductor/peer-task-conductor.js';
@@ -199,8 +200,6 @@ test('VERSION matches package.json', async () => {
 });
 
 test('the blob hash worker runs whatever the parent module type (CommonJS, or --input-type=module)', async () => {
-  const { spawnSync } = await import('node:child_process');
-  const { writeFile } = await import('node:fs/promises');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-worker-'));
   try {
     const file = path.join(dir, 'blob');
