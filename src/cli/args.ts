@@ -145,7 +145,8 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     const [k, val] = parseHeader(h);
     headers[k] = val;
   }
-  const output = v.output ? path.resolve(cwd, v.output) : url ? defaultOutput(url, cwd) : '';
+  // `-O dir/` names a directory (the file takes the layer's title): keep the separator path.resolve drops.
+  const output = v.output ? path.resolve(cwd, v.output) + (/[\\/]$/.test(v.output) && path.resolve(cwd, v.output) !== path.sep ? path.sep : '') : url ? defaultOutput(url, cwd) : '';
   const rateLimit = v.ratelimit !== undefined ? parseSize(v.ratelimit, 'ratelimit') : undefined;
   return {
     url,

@@ -279,8 +279,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         }
       }
       const pull = this.#transport.readPiece ? this.#transport : this.#fallback;
-      if (this.missing().length > 0) {
-        if (!pull) throw new TaskFailedError(this.taskId, 4000, `transport ${this.#transport.name} left ${this.missing().length} pieces and no fallback is set`);
+      if (this.#hasMissing()) {
+        if (!pull) throw new TaskFailedError(this.taskId, 4000, `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} pieces and no fallback is set`);
         await this.#pull(pull, task, signal);
       }
 
@@ -333,9 +333,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     const pieceSignal = new AbortController();
     const both = AbortSignal.any([signal, pieceSignal.signal]);
     let rangeLost = false;
-    const jobs = this.missing().map((num) =>
-      limit(async () => {
-        // Queued jobs just return once ranges are lost (p-limit's clearQueue would leave their promises pending forever).
+    let firstError: unknown;
+    // Jobs are created as slots free up, never one per piece up front: a hostile manifest may declare
+    // a petabyte (72 M pieces), and memory must not grow with what was declared before bytes arrive.
+    const running = new Set<Promise<void>>();
+    for (const num of this.#missingPieces()) {
+      while (running.size >= this.options.concurrency) await Promise.race(running);
+      if (both.aborted || rangeLost) break;
+      const job: Promise<void> = limit(async () => {
         if (both.aborted || rangeLost) return;
         try {
           await this.#fetchPiece(transport, task, pieceAt(this.plan, num), both);
@@ -345,16 +350,25 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
             rangeLost = true;
             return;
           }
+          if (firstError === undefined) firstError = e;
           if (!both.aborted) pieceSignal.abort(e);
-          throw e;
         }
-      }),
-    );
-    const results = await Promise.allSettled(jobs);
+      }).finally(() => running.delete(job));
+      running.add(job);
+    }
+    await Promise.all(running);
     if (signal.aborted) throw signal.reason;
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed && !rangeLost) throw this.#asTaskError(pieceSignal.signal.reason ?? failed.reason);
-    if (rangeLost && this.missing().length > 0) await this.#sequential(transport, task, signal);
+    if (firstError !== undefined && !rangeLost) throw this.#asTaskError(pieceSignal.signal.reason ?? firstError);
+    if (rangeLost && this.#hasMissing()) await this.#sequential(transport, task, signal);
+  }
+
+  /** Piece numbers not yet stored, lazily (a plan may have millions of pieces). */
+  *#missingPieces(): Generator<number> {
+    for (let i = 0; i < this.plan.totalPieces; i++) if (!this.#done.has(i)) yield i;
+  }
+
+  #hasMissing(): boolean {
+    return this.#done.size < this.plan.totalPieces;
   }
 
   #asTaskError(e: unknown): unknown {

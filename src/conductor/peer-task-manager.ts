@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import createDebug from 'debug';
 import { DigestMismatchError, InvalidArgumentError, StorageError, TaskFailedError, TimeoutError } from '../errors.js';
 import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
@@ -17,6 +17,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
 import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
+import { assertOutputPath } from '../storage/output-path.js';
 
 const debug = createDebug('orasfly:manager');
 
@@ -137,11 +138,13 @@ export class PeerTaskManager {
     if (!request || typeof request.url !== 'string' || !request.url) throw new InvalidArgumentError('url', 'a URL is required');
     if (typeof request.output !== 'string' || !request.output) throw new InvalidArgumentError('output', 'an output path is required');
     const started = performance.now();
+    // A trailing separator names a directory: the file inside it is named after the layer's title.
+    const intoDir = /[\\/]$/.test(request.output);
     const output = path.resolve(request.output);
     const timeoutSignal = request.timeout ? AbortSignal.timeout(request.timeout) : undefined;
     const signal = anySignal(request.signal, timeoutSignal);
     try {
-      return await this.#download(request, output, started, signal);
+      return await this.#download(request, output, intoDir, started, signal);
     } catch (e) {
       if (timeoutSignal?.aborted && e === timeoutSignal.reason) {
         const timeout = new TimeoutError(request.timeout!, 'download');
@@ -158,11 +161,16 @@ export class PeerTaskManager {
     this.#log.with(fields).error(`peer task failed, code: ${error instanceof TaskFailedError ? error.dfCode : 4000}, reason: ${reason}`);
   }
 
-  async #download(request: DownloadRequest, output: string, started: number, signal: AbortSignal | undefined): Promise<DownloadResult> {
+  async #download(request: DownloadRequest, requested: string, intoDir: boolean, started: number, signal: AbortSignal | undefined): Promise<DownloadResult> {
     let resolved: ResolvedResource;
+    let output = requested;
     try {
-      await checkOutput(output);
+      if (!intoDir) await checkOutput(output, this.storage.options.dataPath);
       resolved = await this.client.resolve(request.url, { signal, headers: request.headers });
+      if (intoDir) {
+        output = path.join(requested, outputNameFromTitle(resolved, requested));
+        await checkOutput(output, this.storage.options.dataPath);
+      }
       if (request.digest) {
         const wanted = request.digest.trim().toLowerCase();
         const [alg] = wanted.split(':');
@@ -326,15 +334,25 @@ export class PeerTaskManager {
   }
 }
 
-/** dfget's output checks: not a directory; the parent directory is created (0700, as dfget). */
-async function checkOutput(output: string): Promise<void> {
-  try {
-    const s = await stat(output);
-    if (s.isDirectory()) throw new InvalidArgumentError('output', `path[${output}] is directory but requires file path`);
-  } catch (e) {
-    if (e instanceof InvalidArgumentError) throw e;
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new StorageError(`cannot check output ${output}: ${(e as Error).message}`, output, { cause: e });
-  }
+/**
+ * The file name for an output given as a directory: the layer's `org.opencontainers.image.title`
+ * when it is a safe single name (no separators, not `.`/`..`, no control characters, ≤ 255 bytes).
+ *
+ * @throws InvalidArgumentError (field `output`) when there is no safe title.
+ */
+function outputNameFromTitle(resolved: ResolvedResource, dir: string): string {
+  const title = resolved.title;
+  if (typeof title === 'string' && title !== '.' && title !== '..' && !/[\\/\x00-\x1f\x7f]/.test(title) && title.length > 0 && Buffer.byteLength(title) <= 255) return title;
+  const why = title === undefined ? 'the layer has no org.opencontainers.image.title' : `the layer's title ${JSON.stringify(title.slice(0, 80))} is not a safe file name`;
+  throw new InvalidArgumentError('output', `${dir} ends with a separator, so it names a directory, and ${why}; pass a file path with -O`);
+}
+
+/**
+ * dfget's output checks (not a directory; the parent directory is created 0700, as dfget) plus
+ * ours: only a regular file may be replaced, and never one inside the store.
+ */
+async function checkOutput(output: string, dataPath: string): Promise<void> {
+  await assertOutputPath(output, dataPath);
   try {
     await mkdir(path.dirname(output), { recursive: true, mode: 0o700 });
   } catch (e) {

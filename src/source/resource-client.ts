@@ -41,6 +41,8 @@ export interface ResolvedResource extends BlobTarget {
   readonly manifestDigest: string;
   /** The tag of the reference, if it had one. */
   readonly tag?: string | undefined;
+  /** The blob's file name as its publisher titled it (`org.opencontainers.image.title`), unchecked. */
+  readonly title?: string | undefined;
 }
 
 /** The result of {@link ResourceClient.read}. */

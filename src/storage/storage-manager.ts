@@ -14,13 +14,16 @@ import debug from 'debug';
 import { InvalidArgumentError, StorageError, StorageQuotaError } from '../errors.js';
 import type { ByteRange, SignalOptions } from '../source/resource-client.js';
 import { planPieces, pieceAt } from './piece-plan.js';
-import { errno, isSafeSegment, rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
+import { errno, rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
+import { assertFits, availableBytes } from './free-space.js';
+import { assertOutputPath } from './output-path.js';
+import { claimStoreRoot, isPeerIdName, isRealDirectory, isTaskIdName, removePeerDir } from './store-layout.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
 import { materializeFile, type MaterializeResult } from './materialize.js';
 import { METADATA_VERSION, type PieceRecord, readMetadata, type TaskMetadata, writeMetadata } from './metadata.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions, type StorageStrategyName } from './options.js';
 import { hashFileRange, isPieceDigest, pieceSign, splitPieceDigest } from './piece-digest.js';
-import { HIDDEN_MARK } from './strategies/advance.js';
+import { ADVANCE_STRATEGY, HIDDEN_MARK } from './strategies/advance.js';
 import type { StoreLink, StrategyContext } from './strategies/storage-strategy.js';
 import { acquireTaskLock, liveHolder, pidAlive, type TaskLock } from './task-lock.js';
 
@@ -278,8 +281,9 @@ export class StorageManager extends EventEmitter<StorageEvents> {
 
   async #init(opts: SignalOptions): Promise<void> {
     const root = this.options.dataPath;
+    // Marker first: a directory that is not ours is refused before anything is created or deleted in it.
+    await claimStoreRoot(root);
     try {
-      await fsp.mkdir(root, { recursive: true, mode: 0o700 });
       await fsp.mkdir(path.join(root, '.locks'), { recursive: true });
       await fsp.mkdir(path.join(root, '.index'), { recursive: true });
     } catch (e) {
@@ -292,7 +296,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     } catch (e) {
       throw new StorageError(`cannot read data path ${root}: ${(e as Error).message}`, root, { cause: e });
     }
-    const tasks = names.filter(isSafeSegment);
+    const tasks = names.filter(isTaskIdName);
     log('start to reload task data from disk, count: %d', tasks.length);
     const skipped = new Set<string>();
     for (const taskId of tasks) {
@@ -321,9 +325,10 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   }
 
   /** The data file may only be deleted if it is ours: inside dataPath, or an advance hidden file. */
-  #ownsDataFile(p: string, peerId: string): boolean {
+  #ownsDataFile(p: string, peerId: string, storeDataPath?: string): boolean {
     const rel = path.relative(this.options.dataPath, p);
-    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return true;
+    // Inside dataPath only the entry's own `data` is ours: tampered metadata must not name another entry's files.
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return storeDataPath !== undefined && path.resolve(p) === storeDataPath;
     // Outside dataPath only a hidden file of exactly this peer's name shape is ours to delete, so
     // tampered metadata cannot point the store at a user's file.
     const base = path.basename(p);
@@ -337,6 +342,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    */
   async #loadTaskDir(taskId: string, clean: boolean): Promise<void> {
     const dir = this.#taskDir(taskId);
+    // Never follow a symbolic link in place of a task directory: its target is not ours.
+    if (!(await isRealDirectory(dir))) return;
     let peers: string[];
     try {
       peers = await fsp.readdir(dir);
@@ -350,7 +357,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       // may have been resumed and completed by another process since: re-read it.
       if (known && (known.meta.done || known.writing || known.pins > 0)) continue;
       if (known) this.#unregister(known);
-      if (!isSafeSegment(peerId)) {
+      if (!isPeerIdName(peerId)) {
         if (clean && peerId.startsWith(TMP_MARK)) await unlinkQuiet(peerDir).catch(() => {});
         continue;
       }
@@ -420,7 +427,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       }
     } else {
       const ok = await fsp.stat(meta.dataFilePath).then((s) => s.isFile()).catch(() => false);
-      if (!ok || !this.#ownsDataFile(meta.dataFilePath, meta.peerId)) {
+      if (!ok || !this.#ownsDataFile(meta.dataFilePath, meta.peerId, storeDataPath)) {
         await this.#removeFiles(e, 'interrupted entry without data');
         return undefined;
       }
@@ -441,8 +448,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     } catch {
       /* no data */
     }
-    await fsp.rm(peerDir, { recursive: true, force: true }).catch(() => {});
-    log('remove load error file %s ok', peerDir);
+    if (await removePeerDir(peerDir)) log('remove load error file %s ok', peerDir);
+    else log('left %s in place: it holds files the store did not create', peerDir);
   }
 
   async #cleanIndex(skip: ReadonlySet<string>): Promise<void> {
@@ -452,7 +459,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       for (const hex of await fsp.readdir(dir).catch(() => [] as string[])) {
         const f = path.join(dir, hex);
         if (hex.startsWith(TMP_MARK)) {
-          if (!pidAlive(Number(hex.slice(TMP_MARK.length).split('.').at(-3)))) await unlinkQuiet(f).catch(() => {});
+          if (!pidAlive(Number(hex.slice(TMP_MARK.length).split('.').at(-2)))) await unlinkQuiet(f).catch(() => {});
           continue;
         }
         const ref = await this.#readIndex(f);
@@ -480,7 +487,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   async #readIndex(f: string): Promise<{ taskId: string; peerId: string } | undefined> {
     try {
       const j = JSON.parse(await fsp.readFile(f, 'utf8')) as { taskId?: unknown; peerId?: unknown };
-      return typeof j.taskId === 'string' && typeof j.peerId === 'string' && isSafeSegment(j.taskId) && isSafeSegment(j.peerId) ? { taskId: j.taskId, peerId: j.peerId } : undefined;
+      return typeof j.taskId === 'string' && typeof j.peerId === 'string' && isTaskIdName(j.taskId) && isPeerIdName(j.peerId) ? { taskId: j.taskId, peerId: j.peerId } : undefined;
     } catch {
       return undefined;
     }
@@ -591,7 +598,9 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (d !== e.storeDataPath && this.#ownsDataFile(d, e.meta.peerId)) await tryDo(d, () => unlinkQuiet(d));
     await tryDo(e.storeDataPath, () => unlinkQuiet(e.storeDataPath));
     await tryDo(e.metaPath, () => unlinkQuiet(e.metaPath));
-    await tryDo(e.peerDir, () => fsp.rm(e.peerDir, { recursive: true, force: true }));
+    await tryDo(e.peerDir, async () => {
+      if (!(await removePeerDir(e.peerDir))) throw new Error('directory holds files the store did not create');
+    });
     await rmdirQuiet(this.#taskDir(e.meta.taskId));
     const dg = e.meta.ext.digest;
     if (dg && e.meta.done) {
@@ -641,7 +650,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     throwIfAborted(opts.signal);
     if (!this.options.multiplex && !opts.ignoreMultiplex) return undefined;
     if (key.taskId !== undefined) {
-      if (!isSafeSegment(key.taskId)) throw new InvalidArgumentError('taskId', `not a valid task id: ${JSON.stringify(key.taskId)}`);
+      if (!isTaskIdName(key.taskId)) throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${JSON.stringify(String(key.taskId).slice(0, 80))}`);
       const hit = await this.#firstValid(() => [...(this.#tasks.get(key.taskId!)?.values() ?? [])]);
       if (hit) return hit;
       await this.#loadTaskDir(key.taskId, false);
@@ -685,6 +694,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   async materialize(entry: TaskEntry, output: string, opts: SignalOptions = {}): Promise<MaterializeResult> {
     this.#assertOpen();
     if (typeof output !== 'string' || output === '') throw new InvalidArgumentError('output', 'an output path is required');
+    await assertOutputPath(path.resolve(output), this.options.dataPath);
     const e = this.#tasks.get(entry.taskId)?.get(entry.peerId);
     if (!e || !e.meta.done || e.marked) throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
     e.pins++;
@@ -745,8 +755,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    */
   async beginTask(req: BeginTaskRequest, opts: SignalOptions = {}): Promise<{ writer: TaskWriter } | { reuse: TaskEntry }> {
     this.#assertOpen();
-    if (!isSafeSegment(req.taskId)) throw new InvalidArgumentError('taskId', `not a valid task id: ${JSON.stringify(req.taskId)}`);
-    if (!isSafeSegment(req.peerId)) throw new InvalidArgumentError('peerId', `not a valid peer id: ${JSON.stringify(req.peerId)}`);
+    if (!isTaskIdName(req.taskId)) throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${JSON.stringify(String(req.taskId).slice(0, 80))}`);
+    if (!isPeerIdName(req.peerId)) throw new InvalidArgumentError('peerId', `not a peer id (<ip>-<pid>-<uuid>): ${JSON.stringify(String(req.peerId).slice(0, 80))}`);
     if (!Number.isSafeInteger(req.contentLength) || req.contentLength < 0) throw new InvalidArgumentError('contentLength', `expected a non-negative integer, got ${req.contentLength}`);
     if (!Number.isSafeInteger(req.pieceSize) || req.pieceSize <= 0) throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${req.pieceSize}`);
     if (req.digest !== undefined) this.#indexPath(req.digest);
@@ -770,6 +780,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
         this.#writers.add(w);
         return { writer: w };
       }
+      await this.#assertRoom(req);
       const e = await this.#create(req);
       let fh: fsp.FileHandle;
       try {
@@ -829,6 +840,21 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       throw err;
     }
     return { e: best, fh };
+  }
+
+  /**
+   * The declared size must fit where the data file is born (the store, or the output directory for
+   * advance) and, when the output lives on another filesystem (a copy, not a link), there as well.
+   */
+  async #assertRoom(req: BeginTaskRequest): Promise<void> {
+    const outDir = req.output === undefined ? undefined : path.dirname(path.resolve(req.output));
+    const dataDir = outDir !== undefined && this.options.strategy.name === ADVANCE_STRATEGY ? outDir : this.options.dataPath;
+    const dirs = [dataDir];
+    if (outDir !== undefined && outDir !== dataDir) {
+      const [a, b] = await Promise.all([availableBytes(dataDir), availableBytes(outDir)]);
+      if (a && b && a.dev !== b.dev) dirs.push(outDir);
+    }
+    await assertFits(req.contentLength, dirs, `blob ${req.digest ?? req.taskId}`);
   }
 
   async #create(req: BeginTaskRequest): Promise<Entry> {
@@ -964,7 +990,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     const o = this.options;
     const now = o.now();
     // Pick up what other processes completed and accessed; forget what they reclaimed.
-    for (const n of (await fsp.readdir(o.dataPath).catch(() => [] as string[])).filter(isSafeSegment)) {
+    for (const n of (await fsp.readdir(o.dataPath).catch(() => [] as string[])).filter(isTaskIdName)) {
       if (!this.#tasks.has(n)) await this.#loadTaskDir(n, false);
     }
     const all = [...this.#tasks.values()].flatMap((p) => [...p.values()]);

@@ -183,6 +183,7 @@ export class OrasResourceClient implements ResourceClient {
       mediaType: layer.mediaType,
       manifestDigest: fetched.digest,
       tag: ref.tag,
+      title: layer.annotations?.['org.opencontainers.image.title'],
       reference: ref,
       layer,
       indexDigest,
