@@ -76,7 +76,7 @@ export class InvalidReferenceError extends OrasflyError {
   readonly reference: string;
   constructor(reference: string, reason: string) {
     const shown = stripUserinfo(reference);
-    super('ERR_ORASFLY_INVALID_REFERENCE', `invalid reference ${JSON.stringify(shown)}: ${reason}`);
+    super('ERR_ORASFLY_INVALID_REFERENCE', `invalid reference ${shown.length > 200 ? `${JSON.stringify(shown.slice(0, 200))}… (${shown.length} characters)` : JSON.stringify(shown)}: ${reason}`);
     this.reference = shown;
   }
 }

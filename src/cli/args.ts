@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { parseDuration, parseSize } from '../config/units.js';
+import { quote } from '../internal/describe.js';
 
 /** Parsed command line. */
 export interface CliArgs {
@@ -97,7 +98,7 @@ orasfly flags:
 
 function requireInt(value: string, field: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(field, `expected an integer ${min}..${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(field, `expected an integer ${min}..${max}, got ${quote(value)}`);
   return n;
 }
 
@@ -115,7 +116,7 @@ export function defaultOutput(url: string, cwd = process.cwd()): string {
   const noQuery = url.split(/[?#]/)[0] ?? '';
   const afterScheme = noQuery.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   const seg = afterScheme.split('/').filter(Boolean).slice(1).pop();
-  if (!seg) throw new InvalidArgumentError('output', `cannot derive an output name from ${JSON.stringify(url)}; pass -O`);
+  if (!seg) throw new InvalidArgumentError('output', `cannot derive an output name from ${quote(url)}; pass -O`);
   return path.resolve(cwd, seg.replace(/@sha256:[0-9a-f]+$/, ''));
 }
 
@@ -139,7 +140,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     if (!url) throw new InvalidArgumentError('url', 'please specify a URL with -u or as the first argument');
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i.test(url)) throw new InvalidArgumentError('url', `url ${url} invalid argument`);
   }
-  if (parsed.positionals.length > (v.url ? 0 : 1)) throw new InvalidArgumentError('arguments', `unexpected argument ${JSON.stringify(parsed.positionals.at(-1))}`);
+  if (parsed.positionals.length > (v.url ? 0 : 1)) throw new InvalidArgumentError('arguments', `unexpected argument ${quote(parsed.positionals.at(-1))}`);
   const headers: Record<string, string> = {};
   for (const h of v.header ?? []) {
     const [k, val] = parseHeader(h);

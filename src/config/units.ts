@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import { quote } from '../internal/describe.js';
 
 const DURATION_UNITS: Record<string, number> = {
   ns: 1e-6,
@@ -43,7 +44,7 @@ export function parseDuration(value: Duration, field: string): number {
     total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
     pos = re.lastIndex;
   }
-  if (pos === 0 || pos !== s.length) throw new InvalidArgumentError(field, `malformed duration ${JSON.stringify(value)} (use e.g. "30s", "1m30s" or a number of ms)`);
+  if (pos === 0 || pos !== s.length) throw new InvalidArgumentError(field, `malformed duration ${quote(value)} (use e.g. "30s", "1m30s" or a number of ms)`);
   return total;
 }
 
@@ -85,7 +86,7 @@ export function parseSize(value: Size, field: string): number {
   if (typeof value !== 'string') throw new InvalidArgumentError(field, `expected a size like "50Gi", got ${typeof value}`);
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   const mult = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || mult === undefined) throw new InvalidArgumentError(field, `malformed size ${JSON.stringify(value)} (use e.g. "50Gi", "512Mi" or a number of bytes)`);
+  if (!m || mult === undefined) throw new InvalidArgumentError(field, `malformed size ${quote(value)} (use e.g. "50Gi", "512Mi" or a number of bytes)`);
   return Math.floor(Number(m[1]) * mult);
 }
 

@@ -26,6 +26,7 @@ import { hashFileRange, isPieceDigest, pieceSign, splitPieceDigest } from './pie
 import { ADVANCE_STRATEGY, HIDDEN_MARK } from './strategies/advance.js';
 import type { StoreLink, StrategyContext } from './strategies/storage-strategy.js';
 import { acquireTaskLock, liveHolder, pidAlive, type TaskLock } from './task-lock.js';
+import { quote } from '../internal/describe.js';
 
 const log = debug('orasfly:storage');
 const gcLog = debug('orasfly:gc');
@@ -273,7 +274,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   }
   #indexPath(digest: string): string {
     const m = DIGEST_RE.exec(digest);
-    if (!m) throw new InvalidArgumentError('digest', `expected <alg>:<hex>, got ${JSON.stringify(digest)}`);
+    if (!m) throw new InvalidArgumentError('digest', `expected <alg>:<hex>, got ${quote(digest)}`);
     return path.join(this.options.dataPath, '.index', m[1]!, m[2]!);
   }
 
@@ -1198,7 +1199,7 @@ class TaskWriterImpl implements TaskWriter {
     if (p.range?.start !== want.start || p.range?.length !== want.length) {
       throw new InvalidArgumentError('piece.range', `piece ${p.num} must span ${want.start}+${want.length}, got ${p.range?.start}+${p.range?.length}`);
     }
-    if (!isPieceDigest(p.digest)) throw new InvalidArgumentError('piece.digest', `expected crc32:<8 hex> or md5:<32 hex>, got ${JSON.stringify(p.digest)}`);
+    if (!isPieceDigest(p.digest)) throw new InvalidArgumentError('piece.digest', `expected crc32:<8 hex> or md5:<32 hex>, got ${quote(p.digest)}`);
     this.#e.meta.pieces.set(p.num, { num: p.num, range: { start: want.start, length: want.length }, digest: p.digest, cost: p.cost });
     this.#pending++;
     if (this.#pending >= PERSIST_EVERY_PIECES || performance.now() - this.#lastPersist >= PERSIST_EVERY_MS) this.#schedulePersist();

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { ManifestError } from '../../errors.js';
 import type { Platform } from './options.js';
 import { DIGEST_RE } from './reference.js';
+import { listBounded, MAX_LISTED_ITEMS, quote } from '../../internal/describe.js';
 
 /** OCI image manifest media type. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -100,7 +101,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): I
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ManifestError('manifest is not a JSON object');
   const o = json as Record<string, unknown>;
-  if (o['schemaVersion'] !== 2) throw new ManifestError(`unsupported manifest schemaVersion ${JSON.stringify(o['schemaVersion'])} (expected 2)`);
+  if (o['schemaVersion'] !== 2) throw new ManifestError(`unsupported manifest schemaVersion ${quote(o['schemaVersion'])} (expected 2)`);
   const ct = contentType?.split(';')[0]?.trim().toLowerCase();
   const declared = typeof o['mediaType'] === 'string' ? o['mediaType'] : undefined;
   let mediaType = declared ?? ct ?? '';
@@ -119,7 +120,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): I
       layers: ((layers as unknown[] | undefined | null) ?? []).map((l, i) => descriptor(l, `layers[${i}]`, mediaType === DOCKER_MANIFEST)),
     };
   }
-  throw new ManifestError(`unsupported manifest media type ${JSON.stringify(mediaType)}`);
+  throw new ManifestError(`unsupported manifest media type ${quote(mediaType)}`);
 }
 
 /**
@@ -132,7 +133,7 @@ export function selectPlatform(index: ImageIndex, platform: Platform): Descripto
   const candidates = index.manifests.filter((m) => m.platform && m.platform.os === platform.os && m.platform.architecture === platform.architecture);
   const exact = platform.variant === undefined ? candidates[0] : (candidates.find((m) => m.platform?.variant === platform.variant) ?? candidates.find((m) => m.platform?.variant === undefined));
   if (!exact) {
-    const have = index.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}` : '?')).join(', ');
+    const have = listBounded(index.manifests, MAX_LISTED_ITEMS, (m) => (m.platform ? quote(`${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`, 40) : '?'));
     throw new ManifestError(`no manifest for platform ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in index (have: ${have || 'none'})`);
   }
   return exact;
@@ -162,7 +163,7 @@ export function chooseLayer(manifest: ImageManifest, choice: LayerChoice = {}): 
   if (sif.length === 1) return sif[0]!;
   if (choice.layerMediaType !== undefined) {
     const m = layers.filter((l) => l.mediaType === choice.layerMediaType);
-    if (m.length !== 1) throw new ManifestError(`${m.length} layers have media type ${JSON.stringify(choice.layerMediaType)} (need exactly 1)`);
+    if (m.length !== 1) throw new ManifestError(`${m.length} layers have media type ${quote(choice.layerMediaType)} (need exactly 1)`);
     return m[0]!;
   }
   if (choice.layerIndex !== undefined) {

@@ -15,6 +15,7 @@ import { raceSignal } from '../../internal/abort.js';
 import { chooseLayer, digestLike, MANIFEST_ACCEPT, parseManifest, selectPlatform, type Descriptor, type ImageIndex, type ImageManifest } from './manifest.js';
 import { createDispatcher, isLoopbackHost, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
+import { quote } from '../../internal/describe.js';
 
 /** A fetched, digest-checked, parsed manifest. */
 export interface FetchedManifest {
@@ -264,7 +265,7 @@ export class OrasResourceClient implements ResourceClient {
       const got = header(res.headers['content-range']);
       if (res.status !== 206 || got !== expected) {
         destroyBody(res.body);
-        throw new RangeNotSupportedError(`${res.status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${JSON.stringify(got ?? null)}`} for ${target.digest} bytes ${range.start}-${end}`);
+        throw new RangeNotSupportedError(`${res.status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${quote(got ?? null)}`} for ${target.digest} bytes ${range.start}-${end}`);
       }
       if (length !== undefined && Number(length) !== range.length) {
         destroyBody(res.body);
