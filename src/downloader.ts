@@ -13,7 +13,7 @@ import { PeerTaskManager, type DownloadRequest, type DownloadResult } from './co
 import type { ConductorOptions } from './conductor/peer-task-conductor.js';
 import { FileLogSink, TeeLogSink, type CoreLogSink } from './log/core-log.js';
 import type { OrasflyConfig } from './config/dfget-config.js';
-import { parseSize } from './config/units.js';
+import { parseDuration, parseSize } from './config/units.js';
 import { InvalidArgumentError } from './errors.js';
 import type { PieceTransport } from './transport/piece-transport.js';
 
@@ -92,7 +92,7 @@ export async function createDownloader(options: DownloaderOptions): Promise<Down
  * then to `fallbackDataPath`; the log file is `<logDir>/dfget/core.log` when a log dir is known.
  */
 export function downloaderOptionsFromConfig(config: OrasflyConfig, fallback: { dataPath: string; logDir?: string | undefined }): DownloaderOptions {
-  const { pieceSize, totalRateLimit, concurrency } = config.download;
+  const { pieceSize, totalRateLimit, concurrency, lowSpeedLimit, lowSpeedTime } = config.download;
   const strategy = config.storage.strategy as StorageOptions['strategy'];
   const logDir = config.logDir ?? fallback.logDir;
   return {
@@ -102,6 +102,8 @@ export function downloaderOptionsFromConfig(config: OrasflyConfig, fallback: { d
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(pieceSize !== undefined ? { pieceSize: parseSize(pieceSize, 'download.pieceSize') } : {}),
       ...(totalRateLimit !== undefined ? { totalRateLimit } : {}),
+      ...(lowSpeedLimit !== undefined ? { lowSpeedLimit: parseSize(lowSpeedLimit, 'download.lowSpeedLimit') } : {}),
+      ...(lowSpeedTime !== undefined ? { lowSpeedTime: parseDuration(lowSpeedTime, 'download.lowSpeedTime') } : {}),
     },
     logFile: logDir ? path.join(logDir, 'dfget', 'core.log') : undefined,
   };

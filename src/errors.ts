@@ -26,7 +26,11 @@ export type OrasflyErrorCode =
   | 'ERR_ORASFLY_STORAGE_QUOTA'
   | 'ERR_ORASFLY_LOCK'
   | 'ERR_ORASFLY_TASK_FAILED'
-  | 'ERR_ORASFLY_UNSUPPORTED';
+  | 'ERR_ORASFLY_UNSUPPORTED'
+  /** CLI only: the pull was cancelled (Ctrl-C, SIGTERM). The library rejects with the signal's reason instead. */
+  | 'ERR_ORASFLY_ABORTED'
+  /** CLI only: a failure that is not an {@link OrasflyError} (a bug: please report it). */
+  | 'ERR_ORASFLY_INTERNAL';
 
 const brand = (name: string): symbol => Symbol.for(`orasfly.error.${name}`);
 

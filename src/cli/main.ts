@@ -13,6 +13,7 @@ import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
 import { hostIp } from '../conductor/task-id.js';
 import { OrasflyError, stripUserinfo } from '../errors.js';
+import { redact } from '../source/oras/log.js';
 import type { DownloadResult } from '../conductor/peer-task-manager.js';
 
 /** Streams the command writes to (injectable for tests and embedding). */
@@ -31,10 +32,26 @@ function currentUser(): string {
   }
 }
 
+function isAbort(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'AbortError' || (e as { code?: unknown }).code === 'ABORT_ERR');
+}
+
+/** The message shown for a failure: never a credential, never unbounded. */
 function errorText(e: unknown): string {
-  if (e instanceof OrasflyError) return e.message;
-  if (e instanceof Error) return e.name === 'AbortError' ? 'download cancelled' : e.message;
-  return String(e);
+  let text: string;
+  if (e instanceof OrasflyError) text = e.message;
+  else if (isAbort(e)) text = 'download cancelled';
+  else text = e instanceof Error ? e.message : String(e);
+  // Library messages are scrubbed where server text enters; this catches the usual shapes again.
+  text = redact(text);
+  return text.length > 2000 ? `${text.slice(0, 2000)}… (cut)` : text;
+}
+
+/** The stable code of a failure: the library's `ERR_ORASFLY_*`, or one the CLI assigns (a DOMException's numeric `code` is not one). */
+function errorCode(e: unknown): string {
+  if (e instanceof OrasflyError) return e.code;
+  if (isAbort(e)) return 'ERR_ORASFLY_ABORTED';
+  return 'ERR_ORASFLY_INTERNAL';
 }
 
 /**
@@ -127,7 +144,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       JSON.stringify(
         result
           ? { success: true, url: shownUrl, ...result, costMs: cost() }
-          : { success: false, url: shownUrl, output: args.output, costMs: cost(), error: { message: errorText(failure), code: (failure as { code?: unknown })?.code } },
+          : { success: false, url: shownUrl, output: args.output, costMs: cost(), error: { message: errorText(failure), code: errorCode(failure) } },
       ),
     );
     return result ? 0 : 1;

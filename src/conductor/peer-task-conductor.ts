@@ -23,6 +23,7 @@ import type { PieceSink, PieceTransport, TransportTask } from '../transport/piec
 import { pieceAt, type PieceInfo, type PiecePlan } from '../storage/piece-plan.js';
 import { BlobVerifier } from './blob-verifier.js';
 import { RateLimiter } from './rate-limiter.js';
+import { StallWatch } from './stall-watch.js';
 import { CoreLogger } from '../log/core-log.js';
 import { abortableDelay, raceSignal } from '../internal/abort.js';
 import { createPieceHasher } from '../storage/piece-digest.js';
@@ -59,6 +60,14 @@ export interface ConductorOptions {
   pieceDigest?: PieceDigestAlgorithm;
   /** Hash the blob on a worker thread; default: for blobs of 32 MiB and more. */
   hashOnWorker?: boolean | undefined;
+  /**
+   * Low-speed rule, bytes per second: a piece attempt (or the sequential stream) that receives fewer
+   * than `lowSpeedLimit × lowSpeedTime` bytes in any window of `lowSpeedTime` — headers that never
+   * come included — is aborted and retried, then fails the task. `0` = off. @defaultValue 1024
+   */
+  lowSpeedLimit?: number;
+  /** The window of the low-speed rule, ms. `0` = off. @defaultValue 30000 */
+  lowSpeedTime?: number;
 }
 
 /** Exported defaults of {@link ConductorOptions}. */
@@ -69,6 +78,10 @@ export const DEFAULT_CONDUCTOR_OPTIONS = Object.freeze({
   retryMaxDelay: 3000,
   progressInterval: 100,
   pieceDigest: 'crc32' as PieceDigestAlgorithm,
+  // 1 KiB/s over 30 s (curl's --speed-limit/--speed-time style): far below any working link, and a
+  // stall is noticed within half a minute instead of never (undici's body timeout restarts per byte).
+  lowSpeedLimit: 1024,
+  lowSpeedTime: 30_000,
 });
 
 /** States of a conductor; `succeeded` and `failed` are terminal. */
@@ -158,6 +171,8 @@ function resolveOptions(o: ConductorOptions = {}): ResolvedConductorOptions {
     ConductorOptions;
   if (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > 64) throw new InvalidArgumentError('concurrency', `expected an integer 1..64, got ${r.concurrency}`);
   if (!Number.isInteger(r.pieceRetries) || r.pieceRetries < 1) throw new InvalidArgumentError('pieceRetries', `expected an integer ≥ 1, got ${r.pieceRetries}`);
+  if (!Number.isFinite(r.lowSpeedLimit) || r.lowSpeedLimit < 0) throw new InvalidArgumentError('lowSpeedLimit', `expected bytes per second ≥ 0, got ${r.lowSpeedLimit}`);
+  if (!Number.isFinite(r.lowSpeedTime) || r.lowSpeedTime < 0) throw new InvalidArgumentError('lowSpeedTime', `expected ms ≥ 0, got ${r.lowSpeedTime}`);
   return Object.freeze(r);
 }
 
@@ -387,17 +402,23 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   async #fetchPiece(transport: PieceTransport, task: TransportTask, piece: PieceInfo, signal: AbortSignal): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       if (this.#done.has(piece.num)) return;
+      const watch = new StallWatch(`piece ${piece.num}`, this.options.lowSpeedLimit, this.options.lowSpeedTime);
+      const attempt_ = AbortSignal.any([signal, watch.signal]);
       try {
-        const body = await transport.readPiece!(task, piece, { signal });
-        await this.writePiece(piece.num, body, { signal });
+        const body = await raceSignal(transport.readPiece!(task, piece, { signal: attempt_ }), attempt_);
+        await this.writePiece(piece.num, watch.count(body), { signal: attempt_ });
         return;
-      } catch (e) {
+      } catch (caught) {
         if (signal.aborted) throw signal.reason;
+        // A stalled attempt rejects with whatever the transport makes of the abort; the stall is the cause.
+        const e = watch.signal.aborted ? watch.signal.reason : caught;
         if (e instanceof RangeNotSupportedError || isPermanent(e) || attempt + 1 >= this.options.pieceRetries) throw e;
         const delayMs = this.#backoff(attempt);
         debug('task %s piece %d attempt %d failed (%s), retry in %d ms', this.taskId, piece.num, attempt + 1, (e as Error).message, delayMs);
         this.emit('retry', { taskId: this.taskId, num: piece.num, attempt: attempt + 1, delayMs, error: e });
         await abortableDelay(delayMs, signal);
+      } finally {
+        watch.stop();
       }
     }
   }
@@ -406,16 +427,21 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   async #sequential(transport: PieceTransport, task: TransportTask, signal: AbortSignal): Promise<void> {
     if (!transport.readSequential) throw new TaskFailedError(this.taskId, 4000, `transport ${transport.name} supports neither ranges nor sequential reads`);
     for (let attempt = 0; ; attempt++) {
+      const watch = new StallWatch('the blob stream', this.options.lowSpeedLimit, this.options.lowSpeedTime);
+      const attempt_ = AbortSignal.any([signal, watch.signal]);
       try {
-        const body = await transport.readSequential(task, { signal });
-        await this.#consumeSequential(body, signal);
+        const body = await raceSignal(transport.readSequential(task, { signal: attempt_ }), attempt_);
+        await this.#consumeSequential(watch.count(body), attempt_);
         return;
-      } catch (e) {
+      } catch (caught) {
         if (signal.aborted) throw signal.reason;
+        const e = watch.signal.aborted ? watch.signal.reason : caught;
         if (isPermanent(e) || attempt + 1 >= this.options.pieceRetries) throw this.#asTaskError(e);
         const delayMs = this.#backoff(attempt);
         this.emit('retry', { taskId: this.taskId, num: 'sequential', attempt: attempt + 1, delayMs, error: e });
         await abortableDelay(delayMs, signal);
+      } finally {
+        watch.stop();
       }
     }
   }

@@ -35,6 +35,8 @@ export interface OrasConfig {
   maxIdleConns?: number;
   idleConnTimeout?: Duration;
   responseHeaderTimeout?: Duration;
+  /** Deadline of a whole metadata operation (resolve, range probe), retries included. */
+  metadataTimeout?: Duration;
   tlsHandshakeTimeout?: Duration;
   expectContinueTimeout?: Duration;
   insecureSkipVerify?: boolean;
@@ -50,6 +52,10 @@ export interface DownloadConfig {
   concurrency?: number;
   /** Piece size override. */
   pieceSize?: Size;
+  /** Low-speed rule: bytes per second a piece must beat over `lowSpeedTime` (e.g. `1Ki`); `0` = off. */
+  lowSpeedLimit?: Size;
+  /** Low-speed rule's window (e.g. `30s`); `0` = off. */
+  lowSpeedTime?: Duration;
 }
 
 /** A loaded configuration. */
@@ -100,6 +106,7 @@ const ORAS_KEYS: Record<string, Kind> = {
   maxConnsPerHost: 'number',
   idleConnTimeout: 'duration',
   responseHeaderTimeout: 'duration',
+  metadataTimeout: 'duration',
   tlsHandshakeTimeout: 'duration',
   expectContinueTimeout: 'duration',
   insecureSkipVerify: 'boolean',
@@ -113,6 +120,8 @@ const DOWNLOAD_KEYS: Record<string, Kind> = {
   perPeerRateLimit: 'size',
   concurrency: 'number',
   pieceSize: 'size',
+  lowSpeedLimit: 'size',
+  lowSpeedTime: 'duration',
 };
 
 const TOP_KEYS: Record<string, Kind> = {

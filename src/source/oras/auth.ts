@@ -9,6 +9,7 @@ import { AuthError, SizeLimitError } from '../../errors.js';
 import type { RegistryCredential } from './options.js';
 import { logAuth, redact } from './log.js';
 import { raceSignal } from '../../internal/abort.js';
+import { SecretSet } from './secrets.js';
 
 /** One parsed challenge of a `WWW-Authenticate` header. */
 export interface AuthChallenge {
@@ -125,7 +126,7 @@ export type TokenTransport = (req: {
 }) => Promise<{ status: number; body: Buffer; url: string }>;
 
 /** Where a registry's auth is, learnt from its first challenge. */
-type RegistryScheme = { kind: 'bearer'; realm: string; service: string | undefined } | { kind: 'basic' };
+type RegistryScheme = { kind: 'bearer'; realm: string; service: string | undefined; challengedOverTls: boolean } | { kind: 'basic' };
 
 /** Inputs of {@link TokenAuthenticator}. */
 export interface TokenAuthenticatorOptions {
@@ -136,6 +137,8 @@ export interface TokenAuthenticatorOptions {
   userAgent: string;
   /** Clock, injectable for tests. @defaultValue Date.now */
   now?: () => number;
+  /** Where every credential and token sent is registered, so server text can be scrubbed of them. @defaultValue a private set */
+  secrets?: SecretSet | undefined;
 }
 
 /** Seconds a token lives when the service does not say (`expires_in`), per the token spec. */
@@ -151,6 +154,7 @@ export const TOKEN_EXPIRY_SKEW_MS = 5_000;
 export class TokenAuthenticator {
   readonly #o: TokenAuthenticatorOptions;
   readonly #now: () => number;
+  readonly #secrets: SecretSet;
   readonly #schemes = new Map<string, RegistryScheme>();
   readonly #tokens = new Map<string, CachedToken>();
   readonly #inflight = new Map<string, Promise<CachedToken>>();
@@ -160,6 +164,7 @@ export class TokenAuthenticator {
   constructor(o: TokenAuthenticatorOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
+    this.#secrets = o.secrets ?? new SecretSet();
   }
 
   /**
@@ -171,6 +176,7 @@ export class TokenAuthenticator {
     if (!known) {
       // A plain token credential needs no exchange and no challenge.
       const c = await this.#o.credentialFor(registry, signal);
+      this.#secrets.addCredential(c);
       return c && 'token' in c ? `Bearer ${c.token}` : undefined;
     }
     if (known.kind === 'basic') return this.#basic(registry, signal);
@@ -193,7 +199,7 @@ export class TokenAuthenticator {
     if (bearer) {
       const realm = bearer.params['realm'];
       if (!realm) throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: 'Bearer challenge without realm' }] });
-      const scheme: RegistryScheme = { kind: 'bearer', realm, service: bearer.params['service'] };
+      const scheme: RegistryScheme = { kind: 'bearer', realm, service: bearer.params['service'], challengedOverTls: ctx.url.startsWith('https:') };
       this.#schemes.set(registry, scheme);
       // Prefer the registry's scope when it names one (it may be wider/narrower than ours).
       const challengeScope = bearer.params['scope'] ?? scope;
@@ -220,16 +226,17 @@ export class TokenAuthenticator {
 
   async #basic(registry: string, signal?: AbortSignal): Promise<string | undefined> {
     const c = await this.#o.credentialFor(registry, signal);
+    this.#secrets.addCredential(c);
     if (c && 'username' in c) return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
     if (c && 'token' in c) return `Bearer ${c.token}`;
     return undefined;
   }
 
-  #key(registry: string, scheme: { realm: string; service: string | undefined }, scope: string): string {
+  #key(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string): string {
     return `${registry}|${scheme.realm}|${scheme.service ?? ''}|${scope}`;
   }
 
-  async #token(registry: string, scheme: { realm: string; service: string | undefined }, scope: string, signal?: AbortSignal): Promise<CachedToken> {
+  async #token(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string, signal?: AbortSignal): Promise<CachedToken> {
     const key = this.#key(registry, scheme, scope);
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt > this.#now()) {
@@ -247,14 +254,28 @@ export class TokenAuthenticator {
     return raceSignal(p, signal);
   }
 
-  async #fetchToken(registry: string, scheme: { realm: string; service: string | undefined }, scope: string): Promise<CachedToken> {
+  async #fetchToken(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string): Promise<CachedToken> {
     const credential = await this.#o.credentialFor(registry);
+    this.#secrets.addCredential(credential);
     if (credential && 'token' in credential) return { token: credential.token, expiresAt: Number.POSITIVE_INFINITY };
     let realmUrl: URL;
     try {
       realmUrl = new URL(scheme.realm);
     } catch {
-      throw new AuthError({ method: 'GET', url: redact(scheme.realm), status: 0, errors: [{ code: 'UNAUTHORIZED', message: 'realm is not a URL' }] });
+      throw new AuthError({ method: 'GET', url: this.#secrets.scrub(scheme.realm, 200), status: 0, errors: [{ code: 'UNAUTHORIZED', message: 'realm is not a URL' }] });
+    }
+    if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') {
+      throw new AuthError({ method: 'GET', url: this.#secrets.scrub(scheme.realm, 200), status: 0, errors: [{ code: 'UNAUTHORIZED', message: `token realm scheme ${realmUrl.protocol} is not HTTP(S)` }] });
+    }
+    // A registry reached over verified TLS that names a plain-HTTP realm would have us send the
+    // password in clear. Another host or port is fine (the token protocol needs that); a downgrade is not.
+    if (credential && scheme.challengedOverTls && realmUrl.protocol === 'http:') {
+      throw new AuthError({
+        method: 'GET',
+        url: redact(realmUrl.origin + realmUrl.pathname),
+        status: 0,
+        errors: [{ code: 'INSECURE_TOKEN_REALM', message: `refusing to send credentials for ${registry} to the plain-HTTP token realm ${redact(realmUrl.origin)}: the registry was reached over HTTPS, and the realm would receive them unencrypted` }],
+      });
     }
     const headers: Record<string, string> = { 'user-agent': this.#o.userAgent, accept: 'application/json' };
     let method: 'GET' | 'POST' = 'GET';
@@ -282,7 +303,7 @@ export class TokenAuthenticator {
       throw e;
     }
     const ctx = { method, url: redact(res.url), status: res.status };
-    if (res.status !== 200) throw new AuthError({ ...ctx, errors: registryErrors(res.body) ?? [{ code: 'TOKEN_REQUEST_FAILED', message: `token service answered ${res.status}` }] });
+    if (res.status !== 200) throw new AuthError({ ...ctx, errors: this.#secrets.scrubErrors(registryErrors(res.body)) ?? [{ code: 'TOKEN_REQUEST_FAILED', message: `token service answered ${res.status}` }] });
     let json: unknown;
     try {
       json = JSON.parse(res.body.toString('utf8'));
@@ -292,6 +313,7 @@ export class TokenAuthenticator {
     const o = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
     const token = typeof o['token'] === 'string' && o['token'] ? o['token'] : typeof o['access_token'] === 'string' && o['access_token'] ? o['access_token'] : undefined;
     if (!token) throw new AuthError({ ...ctx, errors: [{ code: 'INVALID_TOKEN_RESPONSE', message: 'token response has no token' }] });
+    this.#secrets.add(token);
     const expiresIn = typeof o['expires_in'] === 'number' && o['expires_in'] > 0 ? o['expires_in'] : DEFAULT_TOKEN_LIFETIME_S;
     logAuth('%s token received, expires_in=%ds', registry, expiresIn);
     return { token, expiresAt: started + Math.max(0, expiresIn * 1000 - TOKEN_EXPIRY_SKEW_MS) };

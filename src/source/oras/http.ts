@@ -11,9 +11,11 @@ import type { Dispatcher } from 'undici';
 import { dispatcherRequest } from './undici-modules.js';
 import { AuthError, NetworkError, OrasflyError, RegistryResponseError, SizeLimitError, TimeoutError, TlsError } from '../../errors.js';
 import { registryErrors, type TokenAuthenticator, type TokenTransport } from './auth.js';
-import { logSource, nextRequestId, redact } from './log.js';
+import { isSecretHeader, logSource, nextRequestId, redact } from './log.js';
 import type { ResolvedOrasClientOptions } from './options.js';
 import { parseRetryAfter, retryDelay, sleep } from './retry.js';
+import { SecretSet } from './secrets.js';
+import { quote } from '../../internal/describe.js';
 
 /** Request headers that may follow a redirect to another origin (an allow-list: anything else may be a secret). */
 const CROSS_ORIGIN_HEADERS = new Set(['accept', 'accept-encoding', 'user-agent', 'range', 'if-range', 'if-none-match', 'if-match', 'cache-control']);
@@ -145,8 +147,16 @@ function matchingCode(e: unknown, codes: ReadonlySet<string>): string | undefine
   return undefined;
 }
 
+/** The most specific error message in `e`'s cause chain (an HTTP parser's reason, a socket error's text). */
+function firstMessage(e: unknown): string | undefined {
+  let best: string | undefined;
+  for (const c of errorChain(e)) if (typeof c.message === 'string' && c.message !== '' && c.message !== 'fetch failed') best = c.message;
+  return best;
+}
+
 function firstCode(e: unknown): string {
   for (const c of errorChain(e)) if (typeof c.code === 'string') return c.code;
+  for (const c of errorChain(e)) if (typeof c.name === 'string' && c.name !== 'Error' && c.name !== 'TypeError') return c.name;
   return 'unknown';
 }
 
@@ -156,13 +166,15 @@ export class RegistryHttp {
   readonly #o: ResolvedOrasClientOptions;
   #auth: TokenAuthenticator | undefined;
   readonly #random: () => number;
+  readonly #secrets: SecretSet;
   /** Requests put on the wire (every attempt and redirect hop). */
   requests = 0;
 
-  constructor(dispatcher: Dispatcher, options: ResolvedOrasClientOptions, random: () => number = Math.random) {
+  constructor(dispatcher: Dispatcher, options: ResolvedOrasClientOptions, random: () => number = Math.random, secrets: SecretSet = new SecretSet()) {
     this.#dispatcher = dispatcher;
     this.#o = options;
     this.#random = random;
+    this.#secrets = secrets;
   }
 
   /** Wires the authenticator (it needs {@link tokenTransport}, so it is built after this). */
@@ -211,11 +223,24 @@ export class RegistryHttp {
         }
         const c = code ?? firstCode(e);
         if (/TIMEOUT/.test(c)) throw new TimeoutError(c.includes('CONNECT') ? this.#o.dialTimeout : this.#o.responseHeaderTimeout, `${req.method} ${redact(req.url)} (${c})`);
-        throw new NetworkError(`${req.method} ${redact(req.url)} failed: ${c}${attempt ? ` after ${attempt + 1} attempts` : ''}`, { cause: e });
+        // Keep the parser's reason (invalid Content-Length, bare LF, not HTTP at all): a code alone says little.
+        const reason = firstMessage(e);
+        throw new NetworkError(`${req.method} ${redact(req.url)} failed: ${c}${reason ? ` (${this.#secrets.scrub(reason, 200)})` : ''}${attempt ? ` after ${attempt + 1} attempts` : ''}`, { cause: e });
       }
       if (req.accept.includes(res.status)) return res;
       if (policy.statusCodes.has(res.status) && attempt < maxRetries) {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        if (retryAfter !== undefined && retryAfter > policy.maxRetryAfter) {
+          // Waiting a shortened time and asking again would only hammer a server that said "not now";
+          // waiting as long as it asked could hold a pull for days. Fail now and say why.
+          destroyBody(res.body);
+          throw new RegistryResponseError({
+            method: req.method,
+            url: redact(res.url),
+            status: res.status,
+            errors: [{ code: 'RETRY_AFTER_TOO_LONG', message: `the server asks to retry after ${Math.round(retryAfter / 1000)} s, longer than retry.maxRetryAfter (${Math.round(policy.maxRetryAfter / 1000)} s); not waiting` }],
+          });
+        }
         if (req.noBodyStatuses?.includes(res.status)) destroyBody(res.body);
         else discardBody(res.body);
         const delay = retryDelay(policy, attempt, retryAfter, this.#random);
@@ -253,6 +278,8 @@ export class RegistryHttp {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': this.#o.userAgent, ...userHeaders };
       if (auth !== undefined) headers['authorization'] = auth;
+      // Whatever secret we send, a server must not be able to echo it into our errors.
+      for (const [k, v] of Object.entries(headers)) if (isSecretHeader(k)) this.#secrets.addHeaderValue(v);
       const id = nextRequestId();
       this.requests++;
       logSource('%s → %s %s headers=%o', id, method, redact(url.href), redact(headers));
@@ -262,7 +289,15 @@ export class RegistryHttp {
       if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {
         discardBody(res.body);
         if (hop >= MAX_REDIRECTS) throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'TOO_MANY_REDIRECTS', message: `more than ${MAX_REDIRECTS} redirects` }] });
-        const next = new URL(location, url);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'BAD_REDIRECT', message: `redirect Location ${quote(this.#secrets.scrub(location, 100))} is not a URL` }] });
+        }
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'BAD_REDIRECT', message: `redirect to a non-HTTP URL refused (${quote(next.protocol, 20)})` }] });
+        }
         if (next.origin !== url.origin) {
           // Blob stores (S3, GCS) reject or leak foreign credentials: never carry them across origins.
           auth = undefined;
@@ -287,7 +322,7 @@ export class RegistryHttp {
       destroyBody(res.body);
     } else {
       try {
-        errors = registryErrors(await readLimited(res.body, MAX_ERROR_BODY_BYTES, 'error body', undefined, req.signal));
+        errors = this.#secrets.scrubErrors(registryErrors(await readLimited(res.body, MAX_ERROR_BODY_BYTES, 'error body', undefined, req.signal)));
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason;
         destroyBody(res.body);

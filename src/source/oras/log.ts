@@ -15,6 +15,11 @@ const SECRET_HEADER_NAMES = new Set(['authorization', 'proxy-authorization', 'co
 // Custom `-H` headers carry secrets under many names (X-Auth-Token, Private-Token, X-Api-Key…).
 const SECRET_HEADER_RE = /token|secret|key|auth|cookie|session|passw|credential|signature/i;
 const SECRET_HEADERS = { has: (name: string): boolean => SECRET_HEADER_NAMES.has(name) || SECRET_HEADER_RE.test(name) };
+
+/** Whether a request header of this name may carry a secret (`Authorization`, cookies, `X-Auth-Token`, …). */
+export function isSecretHeader(name: string): boolean {
+  return SECRET_HEADERS.has(name.toLowerCase());
+}
 const SECRET_QUERY_KEYS = /^(?:token|access_token|refresh_token|password|secret|x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|x-goog-signature|x-goog-credential)$/i;
 const SECRET_JSON_KEYS = /"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
 

@@ -56,8 +56,8 @@ export interface RetryOptions {
   /** Error `code`s (socket/undici) that are retried. @defaultValue resets, refusals, timeouts (`ECONNRESET`, `ECONNREFUSED`, `EPIPE`, `ETIMEDOUT`, `ENOTFOUND`, `EAI_AGAIN`, `EHOSTUNREACH`, `ENETUNREACH` and undici's socket, connect, headers, body and closed errors) */
   errorCodes?: readonly string[];
   /**
-   * Largest `Retry-After` honoured. A longer server request is shortened to this cap (we still
-   * retry, just sooner). @defaultValue 30 s
+   * Largest `Retry-After` honoured. A server asking for a longer wait fails the request at once
+   * (`RETRY_AFTER_TOO_LONG`) instead of holding the pull. @defaultValue 30 s
    */
   maxRetryAfter?: Duration;
 }
@@ -120,6 +120,13 @@ export interface OrasClientOptions {
   idleConnTimeout?: Duration | undefined;
   /** Time to wait for response headers (Go's `ResponseHeaderTimeout`) → undici `headersTimeout`. @defaultValue 30 s */
   responseHeaderTimeout?: Duration | undefined;
+  /**
+   * Deadline of one metadata operation as a whole — `resolve()` (token, manifests, index) or a range
+   * probe — retries and backoff included. Past it the operation fails with `TimeoutError`
+   * (`ERR_ORASFLY_TIMEOUT`) however the registry stalls. `0` = no deadline. Blob bytes are governed
+   * by the download's low-speed rule instead. @defaultValue 60 s
+   */
+  metadataTimeout?: Duration | undefined;
   /**
    * TLS handshake timeout (Go's `TLSHandshakeTimeout`). undici's connector times TCP connect and
    * TLS handshake together, so HTTPS origins get `dialTimeout + tlsHandshakeTimeout`.
@@ -207,6 +214,7 @@ export const DEFAULT_ORAS_CLIENT_OPTIONS = Object.freeze({
   maxIdleConns: 100,
   idleConnTimeout: '90s',
   responseHeaderTimeout: '30s',
+  metadataTimeout: '60s',
   tlsHandshakeTimeout: '10s',
   expectContinueTimeout: '10s',
   insecureSkipVerify: false,
@@ -246,6 +254,8 @@ export interface ResolvedOrasClientOptions {
   readonly maxIdleConns: number;
   readonly idleConnTimeout: number;
   readonly responseHeaderTimeout: number;
+  /** ms; 0 = none. */
+  readonly metadataTimeout: number;
   readonly tlsHandshakeTimeout: number;
   readonly expectContinueTimeout: number;
   readonly insecureSkipVerify: boolean;
@@ -381,6 +391,7 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     maxIdleConns: positiveInt(o.maxIdleConns ?? D.maxIdleConns, 'maxIdleConns'),
     idleConnTimeout: dur(o.idleConnTimeout, D.idleConnTimeout, 'idleConnTimeout'),
     responseHeaderTimeout: dur(o.responseHeaderTimeout, D.responseHeaderTimeout, 'responseHeaderTimeout'),
+    metadataTimeout: dur(o.metadataTimeout, D.metadataTimeout, 'metadataTimeout'),
     tlsHandshakeTimeout: dur(o.tlsHandshakeTimeout, D.tlsHandshakeTimeout, 'tlsHandshakeTimeout'),
     expectContinueTimeout: dur(o.expectContinueTimeout, D.expectContinueTimeout, 'expectContinueTimeout'),
     insecureSkipVerify: optBool(o.insecureSkipVerify, 'insecureSkipVerify') ?? D.insecureSkipVerify,

@@ -4,14 +4,15 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
-import { InvalidArgumentError, ManifestError, RangeNotSupportedError, SizeMismatchError, DigestMismatchError } from '../../errors.js';
+import { InvalidArgumentError, ManifestError, RangeNotSupportedError, SizeMismatchError, DigestMismatchError, TimeoutError } from '../../errors.js';
 import type { BlobRead, BlobTarget, ByteRange, ResolvedResource, ResourceClient, ResourceRequestOptions } from '../resource-client.js';
 import { TokenAuthenticator } from './auth.js';
 import { findCredential } from './credentials.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
+import { SecretSet } from './secrets.js';
 import { dispatcherRequest } from './undici-modules.js';
-import { raceSignal } from '../../internal/abort.js';
+import { anySignal, raceSignal } from '../../internal/abort.js';
 import { chooseLayer, digestLike, MANIFEST_ACCEPT, parseManifest, selectPlatform, type Descriptor, type ImageIndex, type ImageManifest } from './manifest.js';
 import { createDispatcher, isLoopbackHost, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
@@ -66,6 +67,8 @@ export class OrasResourceClient implements ResourceClient {
   /** Aborted by close(): stops the scheme probe. */
   readonly #lifetime = new AbortController();
   readonly #schemeDecided = new Map<string, 'http' | 'https'>();
+  /** Every secret this client sent; server text is scrubbed against it. */
+  readonly #secrets = new SecretSet();
   #closed = false;
 
   /**
@@ -74,8 +77,9 @@ export class OrasResourceClient implements ResourceClient {
   constructor(options: OrasClientOptions = {}) {
     this.options = resolveOrasClientOptions(options);
     this.#dispatcher = createDispatcher(this.options);
-    this.#http = new RegistryHttp(this.#dispatcher, this.options);
+    this.#http = new RegistryHttp(this.#dispatcher, this.options, Math.random, this.#secrets);
     this.#auth = new TokenAuthenticator({
+      secrets: this.#secrets,
       transport: this.#http.tokenTransport,
       credentialFor: (registry, signal) => this.#credentialFor(registry, signal),
       maxTokenBytes: this.options.maxTokenBytes,
@@ -164,6 +168,28 @@ export class OrasResourceClient implements ResourceClient {
   async resolve(url: string, options: ResourceRequestOptions = {}): Promise<ResolvedOrasResource> {
     const ref = this.parse(url);
     this.#checkOpen();
+    return this.#withDeadline(`resolving ${formatReference({ ...ref, layerDigest: undefined })}`, options, (o) => this.#resolve(ref, url, o));
+  }
+
+  /**
+   * Runs a metadata operation under `metadataTimeout` (retries and backoff included): however a
+   * registry stalls — headers that never come, `Retry-After`, a token service that hangs — the
+   * caller hears back in bounded time.
+   */
+  async #withDeadline<T>(what: string, options: ResourceRequestOptions, run: (o: ResourceRequestOptions) => Promise<T>): Promise<T> {
+    const ms = this.options.metadataTimeout;
+    if (ms <= 0) return run(options);
+    const deadline = AbortSignal.timeout(ms);
+    const signal = anySignal(options.signal, deadline)!;
+    try {
+      return await raceSignal(run({ ...options, signal }), signal);
+    } catch (e) {
+      if (deadline.aborted && !options.signal?.aborted) throw new TimeoutError(ms, `${what} (oras.metadataTimeout)`);
+      throw e;
+    }
+  }
+
+  async #resolve(ref: OrasReference, url: string, options: ResourceRequestOptions): Promise<ResolvedOrasResource> {
     let fetched = await this.fetchManifest(url, ref.reference, options);
     let indexDigest: string | undefined;
     if (fetched.manifest.kind === 'index') {
@@ -201,7 +227,7 @@ export class OrasResourceClient implements ResourceClient {
     const key = `${this.blobUrl(target)}|${target.size}`;
     let p = this.#ranges.get(key);
     if (!p) {
-      p = this.#probeRange(target, options);
+      p = this.#withDeadline(`range probe of ${target.digest}`, options, (o) => this.#probeRange(target, o));
       this.#ranges.set(key, p);
       p.catch(() => this.#ranges.delete(key));
     }

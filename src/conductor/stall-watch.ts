@@ -1,0 +1,83 @@
+/**
+ * The low-speed rule of one piece attempt (curl's `--speed-limit`/`--speed-time`): if fewer than
+ * `limit × time` bytes arrive in any window of `time` — response headers that never come, a body
+ * trickling at 1 byte/s — the attempt is aborted with a {@link StallError}, which the conductor
+ * retries like a dropped connection and, after its retries, fails the task with.
+ *
+ * @module
+ */
+import { TimeoutError } from '../errors.js';
+
+/** A piece attempt moved too slowly. Retryable (`ERR_ORASFLY_TIMEOUT`). */
+export class StallError extends TimeoutError {
+  constructor(what: string, bytes: number, windowMs: number, limit: number) {
+    super(windowMs, `${what} stalled: ${bytes} bytes in ${windowMs / 1000} s, below download.lowSpeedLimit of ${limit} B/s (raise download.lowSpeedTime or lower download.lowSpeedLimit for very slow links)`);
+  }
+}
+
+/** Watches one attempt; `signal` aborts when the rule is broken. Call {@link StallWatch.stop} when the attempt ends. */
+export class StallWatch {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout | undefined;
+  #bytes = 0;
+
+  /**
+   * @param what - named in the error (`piece 7`).
+   * @param limit - bytes per second; `0` turns the rule off.
+   * @param windowMs - the window; `0` turns the rule off.
+   */
+  constructor(what: string, limit: number, windowMs: number) {
+    if (limit > 0 && windowMs > 0) {
+      const need = Math.max(1, Math.floor((limit * windowMs) / 1000));
+      this.#timer = setInterval(() => {
+        if (this.#bytes < need) {
+          this.stop();
+          this.#controller.abort(new StallError(what, this.#bytes, windowMs, limit));
+        }
+        this.#bytes = 0;
+      }, windowMs);
+      // The attempt's own I/O keeps the process alive; this timer must not.
+      this.#timer.unref();
+    }
+  }
+
+  /** Aborted with a {@link StallError} when the attempt stalls. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Counts bytes received. */
+  add(n: number): void {
+    this.#bytes += n;
+  }
+
+  /**
+   * Wraps a body so that its chunks are counted, and so that a stall ends the iteration even when the
+   * body itself ignores signals (a custom transport's stream): the source is then closed via `return()`.
+   */
+  async *count(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    const it = body[Symbol.asyncIterator]();
+    const signal = this.#controller.signal;
+    let stalled: (() => void) | undefined;
+    const onStall = new Promise<never>((_, reject) => {
+      stalled = () => reject(signal.reason);
+    });
+    onStall.catch(() => {});
+    signal.addEventListener('abort', () => stalled!(), { once: true });
+    try {
+      for (;;) {
+        const r = await Promise.race([it.next(), onStall]);
+        if (r.done) return;
+        this.#bytes += r.value.length;
+        yield r.value;
+      }
+    } finally {
+      await it.return?.()?.catch(() => {});
+    }
+  }
+
+  /** Ends the watch (idempotent). */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+}
