@@ -72,7 +72,8 @@ export class StallWatch {
         yield r.value;
       }
     } finally {
-      await it.return?.()?.catch(() => {});
+      // Not awaited: a generator suspended inside an await that never settles would never return.
+      if (it.return) void Promise.resolve(it.return()).catch(() => {});
     }
   }
 

@@ -33,6 +33,12 @@ export function quote(value: unknown, max = MAX_QUOTED_CHARS): string {
   return typeof value;
 }
 
+/** `s` cut to `max` characters (with `…`), control characters shown as `?`; unquoted. */
+export function clip(s: string, max = MAX_QUOTED_CHARS): string {
+  const t = s.replace(/[\x00-\x1f\x7f]/g, '?');
+  return t.length <= max ? t : `${t.slice(0, max)}…`;
+}
+
 /**
  * Joins at most `max` items (each rendered by `render`), then says how many were left out.
  *

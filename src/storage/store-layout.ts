@@ -18,7 +18,7 @@ export const STORE_LAYOUT_VERSION = 1;
 /** A Dragonfly task id: sha256 hex (idgen's `TaskIDV1`). */
 export const TASK_ID_RE = /^[0-9a-f]{64}$/;
 /** A Dragonfly peer id: `<ip>-<pid>-<uuid>` (IPv4 or IPv6 address, decimal pid, uuid-like tail). */
-export const PEER_ID_RE = /^[0-9A-Fa-f.:]{3,45}-\d{1,10}-[0-9A-Za-z-]{8,100}$/;
+export const PEER_ID_RE = /^[0-9A-Fa-f.:]{3,45}-\d{1,10}-[0-9A-Za-z-]{1,100}$/;
 
 /** Whether `s` is shaped like a task id (the only directory names the store creates at its root). */
 export function isTaskIdName(s: unknown): boolean {

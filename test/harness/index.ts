@@ -8,3 +8,4 @@
 export * from './registry.js';
 export * from './push.js';
 export * from './fault-proxy.js';
+export * from './hostile-registry.js';

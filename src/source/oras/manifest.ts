@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { ManifestError } from '../../errors.js';
 import type { Platform } from './options.js';
 import { DIGEST_RE } from './reference.js';
-import { listBounded, MAX_LISTED_ITEMS, quote } from '../../internal/describe.js';
+import { clip, listBounded, MAX_LISTED_ITEMS, quote } from '../../internal/describe.js';
 
 /** OCI image manifest media type. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -133,7 +133,7 @@ export function selectPlatform(index: ImageIndex, platform: Platform): Descripto
   const candidates = index.manifests.filter((m) => m.platform && m.platform.os === platform.os && m.platform.architecture === platform.architecture);
   const exact = platform.variant === undefined ? candidates[0] : (candidates.find((m) => m.platform?.variant === platform.variant) ?? candidates.find((m) => m.platform?.variant === undefined));
   if (!exact) {
-    const have = listBounded(index.manifests, MAX_LISTED_ITEMS, (m) => (m.platform ? quote(`${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`, 40) : '?'));
+    const have = listBounded(index.manifests, MAX_LISTED_ITEMS, (m) => (m.platform ? clip(`${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`, 40) : '?'));
     throw new ManifestError(`no manifest for platform ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in index (have: ${have || 'none'})`);
   }
   return exact;

@@ -246,7 +246,8 @@ test('an existing output survives a failed materialisation; no temp file is left
   const e = await download(store, bytes, { taskId: taskIdOf('i') });
   const out = path.join(dir, 'out');
   await fsp.mkdir(path.join(out, 'img.sif', 'child'), { recursive: true }); // a non-empty dir: rename fails
-  await assert.rejects(store.materialize(e, path.join(out, 'img.sif')), (err: unknown) => err instanceof StorageError && err.path === path.join(out, 'img.sif'));
+  // A directory in the way is refused before anything is linked (not only when the rename fails).
+  await assert.rejects(store.materialize(e, path.join(out, 'img.sif')), (err: unknown) => err instanceof InvalidArgumentError && err.field === 'output');
   assert.deepEqual(await fsp.readdir(out), ['img.sif']);
   // An aborted materialise leaves the old file as it was.
   const file = path.join(dir, 'keep.sif');
@@ -292,20 +293,20 @@ test('item 27: restart with keepStorage: completed tasks reusable, interrupted o
   await r.writer.abort({ keepForResume: true });
   await s1.close();
   // Garbage: corrupt metadata (advance, data symlinked), a temp file, an empty task dir, no-metadata dir.
-  const g1 = path.join(dataPath, taskIdOf('corrupt'), 'peer1');
+  const g1 = path.join(dataPath, taskIdOf('corrupt'), '127.0.0.1-1-peer1');
   await fsp.mkdir(g1, { recursive: true });
   await fsp.writeFile(path.join(g1, 'metadata'), '{"storeStrategy":');
-  await fsp.writeFile(path.join(dir, 'out', '.x.sif.dfget.cache.peer1'), 'junk');
-  await fsp.symlink(path.join(dir, 'out', '.x.sif.dfget.cache.peer1'), path.join(g1, 'data'));
+  await fsp.writeFile(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1'), 'junk');
+  await fsp.symlink(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1'), path.join(g1, 'data'));
   await fsp.mkdir(path.join(dataPath, taskIdOf('empty')));
-  await fsp.mkdir(path.join(dataPath, taskIdOf('nometa'), 'peer2'), { recursive: true });
+  await fsp.mkdir(path.join(dataPath, taskIdOf('nometa'), '127.0.0.1-1-peer2'), { recursive: true });
   await fsp.writeFile(path.join(dataPath, done.taskId, done.peerId, '.orasfly-tmp-metadata.1.abc'), '{');
 
   clock += 3_000_000; // 50 min later: the old last access is 50 min ago
   const s2 = await StorageManager.open({ ...o, gcInterval: 0 });
   t.after(() => s2.close());
-  assert.deepEqual((await fsp.readdir(dataPath)).sort(), ['.index', '.locks', done.taskId, taskIdOf('partial')].sort());
-  assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.peer1')), false);
+  assert.deepEqual((await fsp.readdir(dataPath)).sort(), ['.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort());
+  assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), false);
   assert.deepEqual(await fsp.readdir(path.join(dataPath, done.taskId, done.peerId)), ['data', 'metadata']);
   const hit = await s2.findCompleted({ taskId: done.taskId });
   assert.equal(hit?.peerId, done.peerId);

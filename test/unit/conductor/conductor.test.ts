@@ -216,3 +216,75 @@ test('the blob hash worker runs whatever the parent module type (CommonJS, or --
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a piece whose bytes stop coming is aborted by the low-speed rule, retried, then fails the task with the stall as cause', async () => {
+  const blob = randomBytes(2 * 4096);
+  const s = await setup(blob, 4096);
+  try {
+    let calls = 0;
+    const stuck: PieceTransport = {
+      name: 'stuck',
+      async readPiece(_t, p) {
+        calls++;
+        // Piece 0 sends 10 bytes and then nothing, ignoring the signal (the watch must end it anyway).
+        if (p.num === 0) {
+          return (async function* () {
+            yield blob.subarray(0, 10);
+            await new Promise(() => {});
+          })();
+        }
+        return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
+      },
+    };
+    const retries: unknown[] = [];
+    const c = new PeerTaskConductor({
+      taskId: s.taskId,
+      peerId: 'p',
+      target: s.target,
+      plan: s.plan,
+      writer: s.writer,
+      transport: stuck,
+      options: { lowSpeedLimit: 1024, lowSpeedTime: 40, pieceRetries: 2, retryMinDelay: 1, retryMaxDelay: 2 },
+    });
+    c.on('retry', (r) => retries.push(r.error));
+    await assert.rejects(c.run(), (e: unknown) => e instanceof TaskFailedError && /piece 0 stalled: \d+ bytes in 0.04 s/.test(e.message));
+    assert.equal(retries.length, 1, 'one retry, then the task failed');
+    assert.match(String((retries[0] as Error).message), /stalled/);
+    assert.ok(calls >= 2);
+    await assert.rejects(readFile(s.writer.dataFilePath), { code: 'ENOENT' });
+  } finally {
+    await s.close();
+  }
+});
+
+test('pieces are scheduled as slots free up: a plan of 20 million pieces costs no memory before bytes arrive', async () => {
+  const n = 20_000_000;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cond-'));
+  const storage = await StorageManager.open({ dataPath: dir });
+  try {
+    const digest = `sha256:${'0'.repeat(64)}`;
+    const taskId = createHash('sha256').update('huge-plan').digest('hex');
+    const begun = await storage.beginTask({ taskId, peerId: '127.0.0.1-1-huge', digest, contentLength: n, pieceSize: 1 });
+    assert.ok('writer' in begun);
+    let calls = 0;
+    const failing: PieceTransport = {
+      name: 'failing',
+      async readPiece() {
+        calls++;
+        throw new RangeNotSupportedError('no');
+      },
+      async readSequential() {
+        throw new NetworkError('the origin is gone');
+      },
+    };
+    const before = process.memoryUsage().heapUsed;
+    const c = new PeerTaskConductor({ taskId, peerId: 'p', target: { url: 'oras://h/r:t', digest, size: n, mediaType: 'x' }, plan: planPieces(n, 1), writer: begun.writer, transport: failing, options: { concurrency: 4, pieceRetries: 1 } });
+    await assert.rejects(c.run(), TaskFailedError);
+    // Only the workers that ran asked for a piece; a per-piece job list would have been ~20 M closures (GBs).
+    assert.ok(calls <= 4, `${calls} piece requests`);
+    assert.ok(process.memoryUsage().heapUsed - before < 64 * 1024 * 1024, 'heap did not grow with the plan');
+  } finally {
+    await storage.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

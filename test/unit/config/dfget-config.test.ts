@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
-import { loadConfig, parseConfig } from '../../../src/config/dfget-config.js';
+import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from '../../../src/config/dfget-config.js';
 import { ConfigError } from '../../../src/errors.js';
 
 // The fixture is the seed page's dfget.yaml, verbatim; it lives in the source tree, not in .build.
@@ -75,4 +75,29 @@ test('bad YAML and a missing file are ConfigErrors naming the file', async () =>
   assert.throws(() => parseConfig('storage: [\n', 'x.yaml'), (e: unknown) => e instanceof ConfigError && /x\.yaml: not valid YAML/.test(e.message));
   assert.throws(() => parseConfig('storage:\n  multiplex: true\n  multiplex: false\n', 'dup.yaml'), (e: unknown) => e instanceof ConfigError && /dup\.yaml: not valid YAML \(line 3\)/.test(e.message));
   await assert.rejects(loadConfig('/nonexistent/dfget.yaml'), (e: unknown) => e instanceof ConfigError && e.file === '/nonexistent/dfget.yaml');
+});
+
+test('a YAML alias bomb is refused at once, and messages never expand shared values', async () => {
+  const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (const [prev, cur] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g'], ['g', 'h']]) levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  const bomb = `${levels.join('\n')}\nstorage:\n  dataPath: [${Array(9).fill('*h').join(',')}]\n`;
+  assert.ok(bomb.length < 600);
+  assert.throws(() => parseConfig(bomb, 'bomb.yaml'), (e: unknown) => e instanceof ConfigError && /alias bomb/.test(e.message) && e.message.length < 300);
+  // Below the node budget, a wrong type names the value by its size only.
+  assert.throws(
+    () => parseConfig('x: &x [1,2,3,4,5,6,7,8,9,10]\nstorage:\n  dataPath: [*x, *x, *x]\n', 'small.yaml'),
+    (e: unknown) => e instanceof ConfigError && /expected a string, got a list of 3 items/.test(e.message),
+  );
+  assert.throws(() => parseConfig(`storage:\n  multiplex: "${'y'.repeat(100_000)}"\n`, 'long.yaml'), (e: unknown) => e instanceof ConfigError && e.message.length < 400);
+});
+
+test('a config file over 1 MiB is refused without being read whole', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cfg-'));
+  try {
+    const f = path.join(dir, 'big.yaml');
+    await writeFile(f, `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
+    await assert.rejects(loadConfig(f), (e: unknown) => e instanceof ConfigError && /larger than 1048576 bytes/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

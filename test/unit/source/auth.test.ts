@@ -110,3 +110,34 @@ test('a waiter that aborts leaves the shared token fetch to the others', async (
   assert.equal(await second, 'Bearer shared');
   assert.equal(t.calls.length, 1);
 });
+
+test('credentials are never sent to a plain-HTTP token realm named over HTTPS; anonymous tokens and other HTTPS hosts still work', async () => {
+  const transport = fakeTransport(() => ({ status: 200, body: { token: 'tok-123456' } }));
+  const auth = new TokenAuthenticator({ transport, credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }), maxTokenBytes: 4096, userAgent: 'ua' });
+  const ctx = { method: 'GET', url: 'https://reg.example/v2/a/b/manifests/t', status: 401 };
+  await assert.rejects(
+    auth.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="http://auth.example/token",service="reg"', ctx),
+    (e: unknown) => e instanceof AuthError && /refusing to send credentials/.test(e.message) && e.registryCode === 'INSECURE_TOKEN_REALM' && !e.message.includes('s3cret-pw'),
+  );
+  assert.equal(transport.calls.length, 0, 'nothing was sent to the plain-HTTP realm');
+  // Another host over HTTPS is what the token protocol needs: allowed.
+  assert.equal(await auth.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="https://auth.example:8443/token",service="reg"', ctx), 'Bearer tok-123456');
+  // A plain-HTTP registry naming a plain-HTTP realm is not a downgrade.
+  const plain = new TokenAuthenticator({ transport, credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }), maxTokenBytes: 4096, userAgent: 'ua' });
+  assert.equal(await plain.answerChallenge('127.0.0.1:5000', 'repository:a/b:pull', 'Bearer realm="http://127.0.0.1:5001/token"', { ...ctx, url: 'http://127.0.0.1:5000/v2/' }), 'Bearer tok-123456');
+  // Anonymous pulls may fetch a token from a plain-HTTP realm: there is no secret to leak.
+  const anon = new TokenAuthenticator({ transport, credentialFor: async () => undefined, maxTokenBytes: 4096, userAgent: 'ua' });
+  assert.equal(await anon.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="http://auth.example/token"', ctx), 'Bearer tok-123456');
+});
+
+test('a token service that echoes the credentials it got does not get them into the error', async () => {
+  const basic = Buffer.from('alice:s3cret-pw').toString('base64');
+  const transport = fakeTransport(() => ({ status: 403, body: { errors: [{ code: 'DENIED', message: `bad credentials alice:s3cret-pw (Authorization: Basic ${basic}), password s3cret-pw` }] } }));
+  const auth = new TokenAuthenticator({ transport, credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }), maxTokenBytes: 4096, userAgent: 'ua' });
+  await assert.rejects(auth.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="https://auth.example/token"', { method: 'GET', url: 'https://reg.example/v2/', status: 401 }), (e: unknown) => {
+    assert.ok(e instanceof AuthError);
+    for (const s of ['s3cret-pw', basic, 'alice:s3cret-pw']) assert.ok(!e.message.includes(s), `${s} leaked: ${e.message}`);
+    assert.match(e.message, /DENIED: bad credentials/);
+    return true;
+  });
+});
