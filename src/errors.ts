@@ -186,8 +186,9 @@ export class NetworkError extends OrasflyError {
 /** An operation ran past its `timeout`. */
 export class TimeoutError extends OrasflyError {
   readonly timeoutMs: number;
-  constructor(timeoutMs: number, what = 'operation') {
-    super('ERR_ORASFLY_TIMEOUT', `${what} timed out after ${timeoutMs} ms`);
+  /** @param hint - what the user should know next (what was kept or removed), appended after `; `. */
+  constructor(timeoutMs: number, what = 'operation', hint?: string) {
+    super('ERR_ORASFLY_TIMEOUT', `${what} timed out after ${timeoutMs} ms${hint ? `; ${hint}` : ''}`);
     this.timeoutMs = timeoutMs;
   }
 }

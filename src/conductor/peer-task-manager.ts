@@ -147,7 +147,7 @@ export class PeerTaskManager {
       return await this.#download(request, output, intoDir, started, signal);
     } catch (e) {
       if (timeoutSignal?.aborted && e === timeoutSignal.reason) {
-        const timeout = new TimeoutError(request.timeout!, 'download');
+        const timeout = new TimeoutError(request.timeout!, 'download', 'the partial download was removed (nothing is left beside the output or in the store)');
         this.#logFailure(timeout, { component: 'PeerTask' });
         throw timeout;
       }
@@ -218,10 +218,21 @@ export class PeerTaskManager {
       if (cancel && task.attached === 0) {
         task.controller.abort(signal?.reason);
         if (this.#running.get(taskId) === task) this.#running.delete(taskId);
+        stopped = true;
       }
     };
+    let stopped = false;
     try {
-      const { entry, reusedFromStore } = await raceSignal(task.outcome, signal, () => detach(true));
+      let won: Awaited<RunningTask['outcome']>;
+      try {
+        won = await raceSignal(task.outcome, signal, () => detach(true));
+      } catch (e) {
+        // A cancelled or timed-out request that stopped the task returns only once the task has
+        // removed its partial data: a caller (or the CLI, about to close the store) must not race it.
+        if (stopped) await task.outcome.catch(() => {});
+        throw e;
+      }
+      const { entry, reusedFromStore } = won;
       detach(false);
       throwIfAborted(signal);
       let m: Awaited<ReturnType<StorageManager['materialize']>>;
@@ -298,6 +309,7 @@ export class PeerTaskManager {
         options: { ...this.#conductorOptions, pieceDigest: this.storage.options.pieceDigest, rateLimiter: this.#rateLimiter },
       });
       running.conductor = conductor;
+      this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(`start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}${begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''}`);
       // One subscription, fanned out to every attached request's callback (joiners included).
       conductor.on('progress', (p) => {
         for (const cb of running.progressListeners) {

@@ -1,0 +1,156 @@
+// The CLI against a real registry with hostile local paths: a data dir full of a user's files, outputs
+// that are devices or FIFOs or inside the store, `-O dir/`, a --timeout expiry, and Ctrl-C in --json.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtemp, rm, mkdir, writeFile, readFile, readdir, stat, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRegistry, pushSif, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
+import { sha256File } from '../conductor/helpers.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bin = path.resolve(here, '..', '..', '..', '..', 'dist', 'cli', 'orasfly.mjs');
+const MiB = 1024 * 1024;
+const isRoot = process.getuid?.() === 0;
+
+let reg: RunningRegistry;
+let sif: PushedArtifact;
+let dir: string;
+before(async () => {
+  reg = await startRegistry({ variant: 'anonymous' });
+  sif = await pushSif(reg, 'hp/img', 'v1', { size: 3 * MiB + 5, seed: 5 });
+  dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-hostile-paths-'));
+});
+after(async () => {
+  await reg?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+function run(args: string[], opts: { onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    p.stdout.on('data', (d: Buffer) => (stdout += d));
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      opts.onStderr?.(stderr, (sig) => {
+        if (!killed) p.kill(sig);
+        killed = true;
+      });
+    });
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+const json = (r: Run): { success: boolean; error?: { code: string; message: string } } => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+const logArgs = () => ['--logdir', path.join(dir, 'log')];
+
+test('a non-empty data dir that orasfly did not create is refused and nothing in it is touched', async () => {
+  const d = path.join(dir, 'home-like');
+  await mkdir(path.join(d, 'projects', 'app'), { recursive: true });
+  await writeFile(path.join(d, 'projects', 'app', 'main.c'), 'int main(){}');
+  // Shaped like a task dir with a peer dir holding no metadata: the 0.1.0 store deleted exactly this.
+  const fake = path.join(d, 'a'.repeat(64), '127.0.0.1-1-x');
+  await mkdir(fake, { recursive: true });
+  await writeFile(path.join(fake, 'notes.txt'), 'mine');
+  const out = path.join(dir, 'o1', 'img.sif');
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', d, '--json', ...logArgs()]);
+  assert.equal(r.code, 1);
+  const j = json(r);
+  assert.equal(j.error?.code, 'ERR_ORASFLY_STORAGE');
+  assert.match(j.error!.message, /refusing to use .*home-like as the task store: it is not empty \("projects"\).*no \.orasfly-store marker/);
+  assert.equal(await readFile(path.join(d, 'projects', 'app', 'main.c'), 'utf8'), 'int main(){}');
+  assert.equal(await readFile(path.join(fake, 'notes.txt'), 'utf8'), 'mine');
+  assert.deepEqual((await readdir(d)).sort(), ['a'.repeat(64), 'projects']);
+});
+
+test('a marked store never follows a symlinked task dir nor deletes files it did not create', async () => {
+  const store = path.join(dir, 'store-sym');
+  const out = path.join(dir, 'o2', 'img.sif');
+  const ok = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, ...logArgs()]);
+  assert.equal(ok.code, 0, ok.stderr);
+  // A symlink shaped like a task dir, pointing at a user's tree with a peer-shaped dir without metadata.
+  const victim = path.join(dir, 'victim');
+  await mkdir(path.join(victim, '127.0.0.1-2-y'), { recursive: true });
+  await writeFile(path.join(victim, '127.0.0.1-2-y', 'data'), 'precious');
+  await symlink(victim, path.join(store, 'b'.repeat(64)));
+  // A real task dir with a garbage peer dir that holds a foreign file.
+  const garbage = path.join(store, 'c'.repeat(64), '127.0.0.1-3-z');
+  await mkdir(garbage, { recursive: true });
+  await writeFile(path.join(garbage, 'foreign.txt'), 'keep me');
+  const again = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o2', 'again.sif'), '--datadir', store, ...logArgs()]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(await readFile(path.join(victim, '127.0.0.1-2-y', 'data'), 'utf8'), 'precious');
+  assert.equal(await readFile(path.join(garbage, 'foreign.txt'), 'utf8'), 'keep me');
+});
+
+test('an output that is a FIFO or a character device is refused and left as it was; so is one inside the store', async () => {
+  const store = path.join(dir, 'store-out');
+  const fifo = path.join(dir, 'o3', 'pipe');
+  await mkdir(path.dirname(fifo), { recursive: true });
+  execFileSync('mkfifo', [fifo]);
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', fifo, '--datadir', store, '--json', ...logArgs()]);
+  assert.equal(r.code, 1);
+  assert.equal(json(r).error?.code, 'ERR_ORASFLY_INVALID_ARGUMENT');
+  assert.match(json(r).error!.message, /is a FIFO \(named pipe\); orasfly only writes regular files/);
+  assert.ok((await stat(fifo)).isFIFO());
+  assert.deepEqual(await readdir(path.dirname(fifo)), ['pipe']);
+  if (isRoot) {
+    // As root (CI), a real character device: the 0.1.0 CLI replaced it with a regular file.
+    const dev = path.join(dir, 'o3', 'null');
+    execFileSync('mknod', [dev, 'c', '1', '3']);
+    const r2 = await run(['-u', reg.ref('hp/img:v1'), '-O', dev, '--datadir', store, '--json', ...logArgs()]);
+    assert.equal(r2.code, 1);
+    assert.match(json(r2).error!.message, /is a character device/);
+    assert.ok((await stat(dev)).isCharacterDevice());
+  }
+  const inside = path.join(store, 'img.sif');
+  const r3 = await run(['-u', reg.ref('hp/img:v1'), '-O', inside, '--datadir', store, '--json', ...logArgs()]);
+  assert.equal(r3.code, 1);
+  assert.match(json(r3).error!.message, /is inside the task store/);
+  await assert.rejects(stat(inside), { code: 'ENOENT' });
+});
+
+test('-O dir/ names a directory: the file takes the layer title; no file named like the directory appears', async () => {
+  const target = path.join(dir, 'newdir');
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', `${target}/`, '--datadir', path.join(dir, 'store-dir'), '--json', ...logArgs()]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok((await stat(target)).isDirectory());
+  assert.deepEqual(await readdir(target), ['img.sif']);
+  assert.equal(await sha256File(path.join(target, 'img.sif')), sif.layer.digest);
+});
+
+test('--timeout expiry removes the partial download before exiting, and says so', async () => {
+  const store = path.join(dir, 'store-timeout');
+  const out = path.join(dir, 'o4', 'img.sif');
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, '--ratelimit', '512Ki', '--timeout', '1s', '--json', ...logArgs()]);
+  assert.equal(r.code, 1);
+  const j = json(r);
+  assert.equal(j.error?.code, 'ERR_ORASFLY_TIMEOUT');
+  assert.match(j.error!.message, /download timed out after 1000 ms; the partial download was removed/);
+  // 0.1.0 raced its own cleanup and left the advance hidden file or the store's partial entry behind.
+  assert.deepEqual(await readdir(path.dirname(out)).catch(() => [] as string[]), []);
+  assert.deepEqual((await readdir(store)).filter((f) => !f.startsWith('.')), []);
+});
+
+test('Ctrl-C reports ERR_ORASFLY_ABORTED in --json, not a DOMException code', async () => {
+  const out = path.join(dir, 'o5', 'img.sif');
+  // --console streams core.log lines to stderr: interrupt once the download has really started.
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', path.join(dir, 'store-int'), '--ratelimit', '256Ki', '--json', '--console', ...logArgs()], {
+    onStderr: (text, kill) => {
+      if (/start to download/.test(text)) kill('SIGINT');
+    },
+  });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
+  assert.equal(json(r).error?.message, 'download cancelled');
+});
