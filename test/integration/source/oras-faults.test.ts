@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { startRegistry, startFaultProxy, pushSif, pushArtifact, pushIndex, layerBytes, type RunningRegistry, type FaultProxy, type PushedArtifact } from '../../harness/index.js';
 import { OrasResourceClient } from '../../../src/source/oras/oras-resource-client.js';
-import { InvalidReferenceError, ManifestError, RangeNotSupportedError, RegistryResponseError, SizeLimitError } from '../../../src/errors.js';
+import { InvalidReferenceError, ManifestError, RangeNotSupportedError, RegistryResponseError, SizeLimitError, TimeoutError } from '../../../src/errors.js';
 
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -227,4 +227,43 @@ test('30+ malformed references are rejected before any network request', async (
   }
   assert.equal(proxy.requests.length, 0);
   assert.equal(c.requestCount, 0);
+});
+
+test('a Retry-After beyond retry.maxRetryAfter fails at once instead of holding the pull', async () => {
+  const c = client();
+  const target = await c.resolve(ref('f/img:v1'));
+  proxy.clearRules();
+  proxy.resetLog();
+  proxy.addRule({ blobsOnly: true, fault: { kind: 'status', status: 503, headers: { 'Retry-After': '99999999' } } });
+  try {
+    await assert.rejects(c.read(target), (e: unknown) => e instanceof RegistryResponseError && e.registryCode === 'RETRY_AFTER_TOO_LONG' && /retry after 99999999 s, longer than retry\.maxRetryAfter \(30 s\)/.test(e.message));
+    assert.equal(proxy.blobRequests().length, 1, 'asked once, not retried');
+  } finally {
+    proxy.clearRules();
+  }
+});
+
+test('a redirect to a non-HTTP URL is refused with a clear message, not ERR_INVALID_URL', async () => {
+  const c = client();
+  const target = await c.resolve(ref('f/img:v1'));
+  for (const location of ['file:///etc/passwd', 'ftp://example.com/x', 'http://[::1']) {
+    proxy.clearRules();
+    proxy.addRule({ blobsOnly: true, times: 1, fault: { kind: 'status', status: 302, headers: { Location: location } } });
+    await assert.rejects(c.read(target), (e: unknown) => e instanceof RegistryResponseError && e.registryCode === 'BAD_REDIRECT' && /redirect to a non-HTTP URL refused|is not a URL/.test(e.message), location);
+  }
+  proxy.clearRules();
+});
+
+test('resolve() has a deadline of its own (oras.metadataTimeout), whatever the registry does', async () => {
+  const c = client({ metadataTimeout: 300, retry: { minDelay: 20, maxDelay: 100 } });
+  proxy.clearRules();
+  // Headers that do not come within the deadline (the proxy holds the request for 20 s).
+  proxy.addRule({ path: /\/manifests\//, fault: { kind: 'delay', ms: 20_000 } });
+  try {
+    await assert.rejects(c.resolve(ref('f/img:v1')), (e: unknown) => e instanceof TimeoutError && /resolving .*f\/img:v1 \(oras\.metadataTimeout\) timed out after 300 ms/.test(e.message));
+  } finally {
+    proxy.clearRules();
+  }
+  // The same client still works once the registry answers again.
+  assert.equal((await c.resolve(ref('f/img:v1'))).digest, sif.layer.digest);
 });
