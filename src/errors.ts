@@ -193,6 +193,22 @@ export class TimeoutError extends OrasflyError {
   }
 }
 
+/**
+ * A piece attempt (or the sequential stream) received too few bytes in a window of the low-speed
+ * rule (`download.lowSpeedLimit`/`lowSpeedTime`). Retried like a dropped connection.
+ */
+export class StallError extends OrasflyError {
+  /** Bytes received in the window that broke the rule. */
+  readonly bytes: number;
+  /** The window, ms. */
+  readonly windowMs: number;
+  constructor(what: string, bytes: number, windowMs: number, limit: number) {
+    super('ERR_ORASFLY_TIMEOUT', `${what} stalled: ${bytes} bytes in ${windowMs / 1000} s, below download.lowSpeedLimit of ${limit} B/s (raise download.lowSpeedTime or lower download.lowSpeedLimit for very slow links)`);
+    this.bytes = bytes;
+    this.windowMs = windowMs;
+  }
+}
+
 /** The server ignored a `Range` request (answered 200 or a wrong `Content-Range`). */
 export class RangeNotSupportedError extends OrasflyError {
   constructor(message: string) {

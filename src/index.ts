@@ -40,7 +40,7 @@ export type { PieceTransport, PieceSink, TransportTask } from './transport/piece
 export { SourceTransport } from './transport/source-transport.js';
 
 // Conductor
-export { PeerTaskConductor, DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS } from './conductor/peer-task-conductor.js';
+export { PeerTaskConductor, DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS, DEFAULT_LOW_SPEED_LIMIT, DEFAULT_LOW_SPEED_TIME } from './conductor/peer-task-conductor.js';
 export type { ConductorOptions, ResolvedConductorOptions, ConductorState, ConductorEvents, ConductorInit, ProgressEvent, PieceEvent, RetryEvent } from './conductor/peer-task-conductor.js';
 export { PeerTaskManager } from './conductor/peer-task-manager.js';
 export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';

@@ -24,6 +24,7 @@ import { pieceAt, type PieceInfo, type PiecePlan } from '../storage/piece-plan.j
 import { BlobVerifier } from './blob-verifier.js';
 import { RateLimiter } from './rate-limiter.js';
 import { StallWatch } from './stall-watch.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT, DEFAULT_LOW_SPEED_TIME } from './conductor-defaults.js';
 import { CoreLogger } from '../log/core-log.js';
 import { abortableDelay, raceSignal } from '../internal/abort.js';
 import { createPieceHasher } from '../storage/piece-digest.js';
@@ -32,13 +33,7 @@ import type { TaskEntry, TaskWriter } from '../storage/storage-manager.js';
 
 const debug = createDebug('orasfly:conductor');
 
-/**
- * Default parallel piece downloads per task. Measured with `npm run bench` (1 GiB, 2 cores, local
- * registry, four runs): one stream is clearly slowest (÷ curl+openssl 1.28–1.98); 2, 4 and 8 are
- * within noise of each other (1.10–1.46), 4 being best in two runs. 4 also hides the latency of a
- * remote registry better than 2, and stays well under registries' per-client connection limits.
- */
-export const DEFAULT_CONCURRENCY = 4;
+export { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT, DEFAULT_LOW_SPEED_TIME } from './conductor-defaults.js';
 
 /** Options of a {@link PeerTaskConductor}. */
 export interface ConductorOptions {
@@ -78,10 +73,8 @@ export const DEFAULT_CONDUCTOR_OPTIONS = Object.freeze({
   retryMaxDelay: 3000,
   progressInterval: 100,
   pieceDigest: 'crc32' as PieceDigestAlgorithm,
-  // 1 KiB/s over 30 s (curl's --speed-limit/--speed-time style): far below any working link, and a
-  // stall is noticed within half a minute instead of never (undici's body timeout restarts per byte).
-  lowSpeedLimit: 1024,
-  lowSpeedTime: 30_000,
+  lowSpeedLimit: DEFAULT_LOW_SPEED_LIMIT,
+  lowSpeedTime: DEFAULT_LOW_SPEED_TIME,
 });
 
 /** States of a conductor; `succeeded` and `failed` are terminal. */

@@ -13,6 +13,7 @@ import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
 import { planPieces } from '../storage/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT } from './conductor-defaults.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
@@ -107,6 +108,7 @@ export class PeerTaskManager {
   #transport: PieceTransport | undefined;
   #conductorOptions: ConductorOptions;
   #rateLimiter: RateLimiter | undefined;
+  #totalRateLimit: number | undefined;
   #log: CoreLogger;
   #running = new Map<string, RunningTask>();
 
@@ -118,6 +120,7 @@ export class PeerTaskManager {
     this.#transport = options.transport;
     this.#conductorOptions = { ...options.conductor };
     this.#rateLimiter = options.totalRateLimit ? new RateLimiter(options.totalRateLimit) : undefined;
+    this.#totalRateLimit = options.totalRateLimit || undefined;
     this.#log = new CoreLogger(options.logSink, {}, 'conductor/peer-task-manager.ts');
   }
 
@@ -306,7 +309,7 @@ export class PeerTaskManager {
         fallbackTransport: source,
         headers: request.headers,
         logger: this.#log,
-        options: { ...this.#conductorOptions, pieceDigest: this.storage.options.pieceDigest, rateLimiter: this.#rateLimiter },
+        options: { ...this.#conductorOptions, pieceDigest: this.storage.options.pieceDigest, rateLimiter: this.#rateLimiter, lowSpeedLimit: this.#lowSpeedLimit() },
       });
       running.conductor = conductor;
       this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(`start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}${begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''}`);
@@ -329,6 +332,17 @@ export class PeerTaskManager {
     running.outcome.catch(() => {});
     this.#running.set(taskId, running);
     return running;
+  }
+
+  /**
+   * The low-speed rule must not fire because of our own rate limit: with `totalRateLimit` shared by
+   * `concurrency` pieces (of every running task), each piece is allowed at least a quarter of its share.
+   */
+  #lowSpeedLimit(): number {
+    const wanted = this.#conductorOptions.lowSpeedLimit ?? DEFAULT_LOW_SPEED_LIMIT;
+    if (!this.#totalRateLimit) return wanted;
+    const share = this.#totalRateLimit / ((this.#conductorOptions.concurrency ?? DEFAULT_CONCURRENCY) * Math.max(1, this.#running.size));
+    return Math.min(wanted, Math.floor(share / 4));
   }
 
   #onConductor: ((c: PeerTaskConductor) => void) | undefined;

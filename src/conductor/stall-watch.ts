@@ -6,14 +6,9 @@
  *
  * @module
  */
-import { TimeoutError } from '../errors.js';
+import { StallError } from '../errors.js';
 
-/** A piece attempt moved too slowly. Retryable (`ERR_ORASFLY_TIMEOUT`). */
-export class StallError extends TimeoutError {
-  constructor(what: string, bytes: number, windowMs: number, limit: number) {
-    super(windowMs, `${what} stalled: ${bytes} bytes in ${windowMs / 1000} s, below download.lowSpeedLimit of ${limit} B/s (raise download.lowSpeedTime or lower download.lowSpeedLimit for very slow links)`);
-  }
-}
+export { StallError };
 
 /** Watches one attempt; `signal` aborts when the rule is broken. Call {@link StallWatch.stop} when the attempt ends. */
 export class StallWatch {
