@@ -119,7 +119,10 @@ export async function readLimited(body: Readable, limit: number, what: string, c
     }
   } catch (e) {
     if (signal?.aborted) throw signal.reason;
-    throw e;
+    if (e instanceof OrasflyError) throw e;
+    // A body cut short, a broken chunked encoding, a reset: typed, with the parser's or socket's reason.
+    const reason = firstMessage(e);
+    throw new NetworkError(`reading the ${what} failed after ${n} bytes: ${firstCode(e)}${reason ? ` (${reason.slice(0, 200)})` : ''}`, { cause: e });
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
