@@ -644,6 +644,14 @@ function scenarioDefs(s: Secrets): Def[] {
     },
     { name: 'auth-token-500', area: 'auth', description: 'the token endpoint answers 500, forever', expectCode: code('AUTH'), manifest: bearerGate(defaultManifest), token: (c) => distError(c, 500, 'UNKNOWN', 'token service down') },
     {
+      name: 'auth-token-truncated',
+      area: 'auth',
+      description: 'the token response declares Content-Length 4096, sends 20 bytes and closes the connection',
+      expectCode: code('AUTH', 'NETWORK'),
+      manifest: bearerGate(defaultManifest),
+      token: (c) => raw(c, `${rawHead('200 OK', ['Content-Type: application/json', 'Content-Length: 4096'])}{"token":"hostile-to`),
+    },
+    {
       name: 'auth-token-rejected-forever',
       area: 'auth',
       description: 'a token is issued, but the registry rejects it (401 error="invalid_token"), forever',
