@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import createDebug from 'debug';
-import { DigestMismatchError, InvalidArgumentError, StorageError, TaskFailedError, TimeoutError } from '../errors.js';
+import { DigestMismatchError, InvalidArgumentError, StorageError, stripUserinfo, TaskFailedError, TimeoutError } from '../errors.js';
 import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
 import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
@@ -122,6 +122,12 @@ export class PeerTaskManager {
     this.#rateLimiter = options.totalRateLimit ? new RateLimiter(options.totalRateLimit) : undefined;
     this.#totalRateLimit = options.totalRateLimit || undefined;
     this.#log = new CoreLogger(options.logSink, {}, 'conductor/peer-task-manager.ts');
+    // Nobody waits silently: a lock held by another process is said in core.log at once.
+    options.storage.on('lockWait', (w) =>
+      this.#log.with({ task: w.taskId, component: 'PeerTask' }).warn(
+        `task lock held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()}; waiting (a dead holder is taken over after ${Math.round(w.staleMs / 1000)} s${w.timeoutMs ? `, giving up after ${Math.round(w.timeoutMs / 1000)} s` : ''})`,
+      ),
+    );
   }
 
   /** Number of tasks downloading now. */
@@ -192,15 +198,30 @@ export class PeerTaskManager {
     const log = this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' });
     debug('download %s → %s task %s', resolved.url, output, taskId);
 
-    // Reuse a completed task (same task id, or any task with the same blob digest).
-    const reused = await this.#tryReuse(taskId, resolved, output, signal);
-    if (reused) {
-      const costMs = Math.round(performance.now() - started);
-      log.info(`reuse file peer task done, cost: ${costMs}ms`);
-      request.onProgress?.({ taskId, transferred: resolved.size, total: resolved.size, percent: 100 });
-      return { taskId, peerId: reused.entry.peerId, output, digest: resolved.digest, contentLength: resolved.size, reused: true, joined: false, method: reused.method, costMs };
+    try {
+      return await this.#obtain(request, resolved, taskId, peerId, output, started, signal, log);
+    } catch (e) {
+      // The entry reused went away between the lookup and the link (another process's GC): once more,
+      // which now downloads. Anything else is final.
+      if (!(e instanceof EntryGoneError)) throw e;
+      debug('reused entry of %s vanished (%s); starting over', taskId, e.message);
+      return this.#obtain(request, resolved, taskId, peerId, output, started, signal, log);
+    } finally {
+      // Off the critical path: a round runs only when one is due (once per gcInterval across processes).
+      void this.storage.gcSoon();
     }
+  }
 
+  async #obtain(
+    request: DownloadRequest,
+    resolved: ResolvedResource,
+    taskId: string,
+    peerId: string,
+    output: string,
+    started: number,
+    signal: AbortSignal | undefined,
+    log: CoreLogger,
+  ): Promise<DownloadResult> {
     // Join a running task (not one that is being cancelled), or start one. No await between the
     // lookup and the registration, so concurrent identical requests always end up on one task.
     let found = this.#running.get(taskId);
@@ -242,8 +263,16 @@ export class PeerTaskManager {
       try {
         m = await this.storage.materialize(entry, output, { signal });
       } catch (e) {
+        if (reusedFromStore && !signal?.aborted && e instanceof StorageError && !(await this.storage.findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true }).catch(() => undefined))) {
+          throw new EntryGoneError(e.message, e.path, { cause: e });
+        }
         if (!signal?.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
         throw e;
+      }
+      // Without multiplex a completed entry serves nobody (no daemon uploads it): do not keep a copy
+      // per pull. Only when no other request of this process still needs it.
+      if (!this.storage.options.multiplex && !reusedFromStore && task.attached === 0 && this.#running.get(taskId) !== task) {
+        await this.storage.remove(entry).catch((e: unknown) => debug('cannot remove %s: %s', entry.taskId, (e as Error).message));
       }
       const costMs = Math.round(performance.now() - started);
       if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
@@ -264,22 +293,6 @@ export class PeerTaskManager {
     }
   }
 
-  async #tryReuse(taskId: string, resolved: ResolvedResource, output: string, signal: AbortSignal | undefined) {
-    if (!this.storage.options.multiplex) return undefined;
-    const entry = (await this.storage.findCompleted({ taskId }, { signal })) ?? (await this.storage.findCompleted({ digest: resolved.digest }, { signal }));
-    if (!entry || entry.contentLength !== resolved.size) return undefined;
-    try {
-      const m = await this.storage.materialize(entry, output, { signal });
-      if (m.size !== resolved.size) return undefined;
-      return { entry, method: m.method };
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason;
-      // Upstream falls through to a normal download when reuse fails; so do we.
-      debug('reuse of %s failed, downloading: %s', taskId, (e as Error).message);
-      return undefined;
-    }
-  }
-
   #start(taskId: string, peerId: string, resolved: ResolvedResource, output: string, request: DownloadRequest): RunningTask {
     const controller = new AbortController();
     const running: RunningTask = { conductor: undefined, outcome: undefined as never, attached: 0, controller, progressListeners: new Set() };
@@ -288,7 +301,7 @@ export class PeerTaskManager {
       let begun: Awaited<ReturnType<StorageManager['beginTask']>>;
       try {
         begun = await this.storage.beginTask(
-          { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {} },
+          { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {}, url: stripUserinfo(resolved.url) },
           { signal: controller.signal },
         );
       } catch (e) {
@@ -359,6 +372,9 @@ export class PeerTaskManager {
     await Promise.allSettled(all.map((r) => r.outcome));
   }
 }
+
+/** A reused entry disappeared before its output was made (collected by another process). Internal. */
+class EntryGoneError extends StorageError {}
 
 /**
  * The file name for an output given as a directory: the layer's `org.opencontainers.image.title`

@@ -25,6 +25,8 @@ export interface StorageConfig {
   gcInterval?: Duration;
   keepStorage?: boolean;
   pieceDigest?: 'crc32' | 'md5';
+  lockStaleTime?: Duration;
+  lockTimeout?: Duration;
 }
 
 /** The `oras:` block (also read from `download.resourceClients.oras`). */
@@ -92,6 +94,8 @@ const STORAGE_KEYS: Record<string, Kind> = {
   gcInterval: 'duration',
   keepStorage: 'boolean',
   pieceDigest: 'pieceDigest',
+  lockStaleTime: 'duration',
+  lockTimeout: 'duration',
   // Upstream keys we accept and ignore (no effect here): a warning would only be noise.
   writeBufferSize: 'size',
   reloadGoroutineCount: 'number',

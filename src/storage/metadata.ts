@@ -64,6 +64,8 @@ export interface TaskMetadata {
      * an entry from another boot is re-hashed once before it is reused (see StorageManager).
      */
     bootId?: string | undefined;
+    /** The reference the entry was pulled for (credentials stripped), for `cache list` and `cache clean REF`. */
+    url?: string | undefined;
   };
 }
 
@@ -163,6 +165,7 @@ export function decodeMetadata(text: string, file: string): TaskMetadata {
       fingerprint: fp && isInt(fp.ino) && isInt(fp.size) && typeof fp.mtimeMs === 'number' ? { ino: fp.ino, size: fp.size, mtimeMs: fp.mtimeMs } : undefined,
       storeLink: ext.storeLink === 'hardlink' || ext.storeLink === 'symlink' ? ext.storeLink : 'self',
       ...(typeof ext.bootId === 'string' ? { bootId: ext.bootId } : {}),
+      ...(typeof ext.url === 'string' ? { url: ext.url } : {}),
     },
   };
 }

@@ -31,9 +31,12 @@ export interface StorageOptions {
    */
   strategy?: StorageStrategyName | '' | StorageStrategy | undefined;
   /**
-   * Reuse completed tasks (by task id or blob digest) for new requests. Off by default, as in
-   * Dragonfly; `StorageManager.findCompleted` returns nothing while it is off.
-   * @defaultValue `false`
+   * Reuse completed tasks (by task id or blob digest) for new requests, by hard link. `false` keeps
+   * Dragonfly's meaning — every request downloads — and then a completed entry serves nobody (there is
+   * no daemon uploading it to peers), so the task manager removes it once the output exists and copies
+   * do not pile up. `StorageManager.findCompleted` returns nothing while it is off.
+   * @defaultValue `true` — unlike Dragonfly's daemon, whose `false` default keeps every copy for
+   * uploading; a CLI or library without upload would only accumulate copies (one per pull).
    */
   multiplex?: boolean | undefined;
   /** Idle time (since last access) after which GC reclaims a task; `0` = never. @defaultValue `'6h'` */
@@ -64,6 +67,16 @@ export interface StorageOptions {
    * torn or lost writes on resume — the blob itself is always verified against its sha256 digest.
    */
   pieceDigest?: PieceDigestAlgorithm | undefined;
+  /**
+   * A task lock whose holder's heartbeat (the lock file's mtime, refreshed every 5 s) has not moved
+   * for this long is taken over — a holder on another host that crashed, or a reused pid. @defaultValue `'60s'`
+   */
+  lockStaleTime?: Duration | undefined;
+  /**
+   * Longest wait for a task lock whose holder is alive (another process downloading the same task)
+   * before `beginTask` fails with `LockError`; `0` = no limit. @defaultValue `'30m'`
+   */
+  lockTimeout?: Duration | undefined;
   /** Clock in ms since the epoch; inject a fake one in tests. @defaultValue `Date.now` */
   now?: (() => number) | undefined;
 }
@@ -83,13 +96,17 @@ export interface ResolvedStorageOptions {
   readonly gcInterval: number;
   readonly keepStorage: boolean;
   readonly pieceDigest: PieceDigestAlgorithm;
+  /** ms. */
+  readonly lockStaleTime: number;
+  /** ms; 0 = no limit. */
+  readonly lockTimeout: number;
   readonly now: () => number;
 }
 
 /** Defaults of every optional {@link StorageOptions} field. */
 export const DEFAULT_STORAGE_OPTIONS = Object.freeze({
   strategy: SIMPLE_STRATEGY as StorageStrategyName,
-  multiplex: false,
+  multiplex: true,
   taskExpireTime: '6h' as Duration,
   diskGCThreshold: 0 as Size,
   diskGCThresholdPercent: 95,
@@ -97,6 +114,8 @@ export const DEFAULT_STORAGE_OPTIONS = Object.freeze({
   keepStorage: true,
   // crc32: 6.5× md5's throughput in bench/storage-materialize.ts (4077 vs 627 MB/s); see StorageOptions.pieceDigest.
   pieceDigest: 'crc32' as PieceDigestAlgorithm,
+  lockStaleTime: '60s' as Duration,
+  lockTimeout: '30m' as Duration,
 });
 
 /**
@@ -132,6 +151,8 @@ export function resolveStorageOptions(o: StorageOptions): { options: ResolvedSto
     gcInterval: parseDuration(o.gcInterval ?? DEFAULT_STORAGE_OPTIONS.gcInterval, 'storage.gcInterval'),
     keepStorage: bool(o.keepStorage, 'keepStorage', DEFAULT_STORAGE_OPTIONS.keepStorage),
     pieceDigest,
+    lockStaleTime: parseDuration(o.lockStaleTime ?? DEFAULT_STORAGE_OPTIONS.lockStaleTime, 'storage.lockStaleTime'),
+    lockTimeout: parseDuration(o.lockTimeout ?? DEFAULT_STORAGE_OPTIONS.lockTimeout, 'storage.lockTimeout'),
     now: o.now ?? Date.now,
   });
   return { options, warnings };

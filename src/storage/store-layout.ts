@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { StorageError } from '../errors.js';
 import { errno, TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
+import { HIDDEN_MARK } from './strategies/advance.js';
 
 /** Name of the marker file at the store's root. */
 export const STORE_MARKER = '.orasfly-store';
@@ -145,5 +146,53 @@ export async function removePeerDir(peerDir: string): Promise<boolean> {
     return true;
   } catch (e) {
     return errno(e) === 'ENOENT';
+  }
+}
+
+/** Every path of one store, and what of it the store may delete. */
+export class StoreLayout {
+  /** Absolute store root. */
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  taskDir(taskId: string): string {
+    return path.join(this.root, taskId);
+  }
+
+  peerDir(taskId: string, peerId: string): string {
+    return path.join(this.root, taskId, peerId);
+  }
+
+  /** The cross-process lock of a task. */
+  lockPath(taskId: string): string {
+    return path.join(this.root, '.locks', `${taskId}.lock`);
+  }
+
+  get locksDir(): string {
+    return path.join(this.root, '.locks');
+  }
+
+  /** GC coordination across processes: the time of the last round and the lock of the running one. */
+  get gcStampPath(): string {
+    return path.join(this.root, '.gc', 'stamp');
+  }
+
+  get gcLockPath(): string {
+    return path.join(this.root, '.gc', 'round.lock');
+  }
+
+  /**
+   * Whether a data file may be deleted as part of an entry. Inside the root only the entry's own
+   * `data`; outside it only a hidden advance data file of exactly this peer's name shape, so tampered
+   * metadata cannot point the store at a user's file.
+   */
+  ownsDataFile(p: string, peerId: string, storeDataPath?: string): boolean {
+    const rel = path.relative(this.root, p);
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return storeDataPath !== undefined && path.resolve(p) === storeDataPath;
+    const base = path.basename(p);
+    return base.startsWith('.') && (base.endsWith(`${HIDDEN_MARK}.${peerId}`) || /^\.[0-9a-f]{64}\.dfget\.cache$/.test(base));
   }
 }

@@ -3,11 +3,13 @@
  * token}` and created with `link(2)` of a fully written temp file (atomic and exclusive, like
  * O_EXCL, but a reader never sees a half-written lock).
  *
- * Why not proper-lockfile: its staleness is mtime-based, so the holder must refresh the mtime from a
- * timer; a process stuck in a long synchronous stretch (or simply a slow 1 GiB write on a busy disk)
- * is then misjudged as dead and two writers share a task. A pid check is exact on one host: the lock
- * is stale iff its process is gone (`kill(pid, 0)` → ESRCH). Locks from another host are never judged
- * stale (we cannot see its processes); we wait for them, honouring the caller's signal.
+ * Liveness has two signals. On this host, a holder whose pid is gone (`kill(pid, 0)` → ESRCH) is
+ * dead at once. Everywhere — another host on a shared NFS/Lustre store, or a live pid that is not the
+ * holder (pid 1 after a container restart, same hostname) — the holder shows it is alive with a
+ * heartbeat: it refreshes the lock's mtime every {@link DEFAULT_LOCK_HEARTBEAT_MS}. A waiter that
+ * sees the mtime unchanged for `staleMs` of its *own* monotonic clock takes the lock over; comparing
+ * the mtime with another host's wall clock would make clock skew decide. `staleMs` is many heartbeats
+ * long, so a holder busy in a long synchronous stretch is not misjudged.
  *
  * Takeover without a double winner: a waiter that finds a dead holder claims *that lock instance*
  * by linking `<lock>.claim.<token>.<k>` (exclusive); only the winner of the highest live claim may
@@ -26,6 +28,11 @@ import type { SignalOptions } from '../source/resource-client.js';
 import { delay, errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
 
 const log = debug('orasfly:storage');
+
+/** How often a holder refreshes its lock's mtime. */
+export const DEFAULT_LOCK_HEARTBEAT_MS = 5_000;
+/** How long a waiter watches an unchanged heartbeat before it takes the lock over. */
+export const DEFAULT_LOCK_STALE_MS = 60_000;
 
 /** Content of a lock (or claim) file. */
 export interface LockInfo {
@@ -59,12 +66,30 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Whether `info` describes a holder that is certainly gone. */
+/** Whether `info` describes a holder that is certainly gone (judged by pid on this host only). */
 export function isStale(info: LockInfo | undefined): boolean {
   if (!info) return true; // unreadable/corrupt: never produced by us (we link complete files)
   if (info.hostname !== os.hostname()) return false;
   if (info.pid === process.pid) return !heldHere.has(info.token);
   return !pidAlive(info.pid);
+}
+
+/** Watches one lock instance's heartbeat (its mtime) on the waiter's monotonic clock. */
+class HeartbeatWatch {
+  #token: string | undefined;
+  #mtimeMs = -1;
+  #since = 0;
+
+  /** Records an observation; returns for how long (ms) the heartbeat has not moved. */
+  observe(token: string, mtimeMs: number): number {
+    const now = performance.now();
+    if (token !== this.#token || mtimeMs !== this.#mtimeMs) {
+      this.#token = token;
+      this.#mtimeMs = mtimeMs;
+      this.#since = now;
+    }
+    return now - this.#since;
+  }
 }
 
 async function readInfo(file: string): Promise<LockInfo | undefined | null> {
@@ -106,7 +131,9 @@ async function takeOver(lockPath: string, stale: LockInfo | undefined, me: LockI
     if (!Number.isInteger(k)) continue;
     max = Math.max(max, k);
     const ci = await readInfo(path.join(dir, c));
-    if (ci && !isStale(ci) && ci.token !== me.token) return; // a live process is taking it over; wait
+    // A claim lives for milliseconds; one older than a minute is from a claimant that died (any host).
+    const age = Date.now() - ((await fsp.stat(path.join(dir, c)).catch(() => undefined))?.mtimeMs ?? 0);
+    if (ci && !isStale(ci) && ci.token !== me.token && age < DEFAULT_LOCK_STALE_MS) return; // a live process is taking it over; wait
   }
   const claim = path.join(dir, `${prefix}${max + 1}`);
   if (!(await linkExclusive(claim, me))) return;
@@ -131,8 +158,24 @@ export interface AcquireOptions extends SignalOptions {
   pollMs?: number | undefined;
   /** @defaultValue 250 */
   maxPollMs?: number | undefined;
-  /** Called once when the lock is found held by a live process. */
-  onWait?: ((holder: LockInfo) => void) | undefined;
+  /** Called once, at the first poll, when the lock is found held by a live process. */
+  onWait?: ((holder: LockInfo, wait: LockWaitInfo) => void) | undefined;
+  /** A holder whose heartbeat has not moved for this long is taken over. @defaultValue {@link DEFAULT_LOCK_STALE_MS} */
+  staleMs?: number | undefined;
+  /** Give up waiting after this long with a `LockError`; `0` = no limit. @defaultValue 0 */
+  timeoutMs?: number | undefined;
+  /** Refresh our lock's mtime this often while we hold it. @defaultValue {@link DEFAULT_LOCK_HEARTBEAT_MS} */
+  heartbeatMs?: number | undefined;
+}
+
+/** What a waiter knows when it starts waiting. */
+export interface LockWaitInfo {
+  /** When the holder took the lock (its `createdAt`, by the holder's clock). */
+  since: number;
+  /** Heartbeat-stale time after which the lock is taken over. */
+  staleMs: number;
+  /** How long we wait at most; `0` = no limit. */
+  timeoutMs: number;
 }
 
 /**
@@ -147,6 +190,10 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   const me: LockInfo = { pid: process.pid, hostname: os.hostname(), createdAt: Date.now(), token: randomBytes(12).toString('hex') };
   let wait = opts.pollMs ?? 10;
   let waited = false;
+  const staleMs = opts.staleMs ?? DEFAULT_LOCK_STALE_MS;
+  const timeoutMs = opts.timeoutMs ?? 0;
+  const started = performance.now();
+  const heartbeat = new HeartbeatWatch();
   // Registered before the link so a concurrent acquirer in this process never sees our fresh lock
   // (our pid, unknown token) as leaked.
   heldHere.add(me.token);
@@ -166,13 +213,28 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
         await takeOver(lockPath, holder, me);
         continue;
       }
+      const mtime = (await fsp.stat(lockPath).catch(() => undefined))?.mtimeMs;
+      if (mtime === undefined) continue; // released meanwhile
+      // The pid check cannot see another host's processes, nor tell a reused pid from the holder.
+      const still = heartbeat.observe(holder!.token, mtime);
+      if (still >= staleMs) {
+        log('task lock %s: heartbeat of pid %d on %s stopped %d ms ago; taking over', lockPath, holder!.pid, holder!.hostname, Math.round(still));
+        await takeOver(lockPath, { ...holder!, pid: -1, hostname: os.hostname() }, me);
+        continue;
+      }
       if (opts.tryOnly) return undefined;
       if (!waited) {
         waited = true;
         log('task lock %s held by pid %d on %s; waiting', lockPath, holder?.pid, holder?.hostname);
-        if (holder) opts.onWait?.(holder);
+        if (holder) opts.onWait?.(holder, { since: holder.createdAt, staleMs, timeoutMs });
       }
-      await delay(wait, opts.signal);
+      const waitedMs = performance.now() - started;
+      if (timeoutMs > 0 && waitedMs >= timeoutMs) {
+        throw new LockError(
+          `timed out after ${Math.round(waitedMs / 1000)} s waiting for the task lock ${lockPath}, held by pid ${holder!.pid} on ${holder!.hostname} since ${new Date(holder!.createdAt).toISOString()} (its heartbeat is alive; a dead holder is taken over after ${Math.round(staleMs / 1000)} s)`,
+        );
+      }
+      await delay(Math.min(wait, timeoutMs > 0 ? Math.max(1, timeoutMs - waitedMs) : wait), opts.signal);
       wait = Math.min(wait * 2, opts.maxPollMs ?? 250);
     }
     got = true;
@@ -180,6 +242,10 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
     if (!got) heldHere.delete(me.token);
   }
   let released = false;
+  // The heartbeat: waiters on any host see the mtime move while we hold the lock.
+  const beatMs = opts.heartbeatMs ?? DEFAULT_LOCK_HEARTBEAT_MS;
+  const beat = beatMs > 0 ? setInterval(() => void touchLock(lockPath), beatMs) : undefined;
+  beat?.unref();
   return {
     path: lockPath,
     info: me,
@@ -187,6 +253,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
     async release() {
       if (released) return;
       released = true;
+      if (beat) clearInterval(beat);
       heldHere.delete(me.token);
       const cur = await readInfo(lockPath);
       // Only remove the lock if it is still ours (never someone else's after a takeover).
@@ -195,8 +262,19 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   };
 }
 
-/** Reads a lock's holder; `undefined` if there is no lock or it is stale. */
-export async function liveHolder(lockPath: string): Promise<LockInfo | undefined> {
+async function touchLock(lockPath: string): Promise<void> {
+  const now = new Date();
+  await fsp.utimes(lockPath, now, now).catch(() => {});
+}
+
+/**
+ * Reads a lock's holder; `undefined` if there is no lock, its pid is gone, or its heartbeat is older
+ * than twice `staleMs` by our wall clock (twice: another host's clock may be off).
+ */
+export async function liveHolder(lockPath: string, staleMs = DEFAULT_LOCK_STALE_MS): Promise<LockInfo | undefined> {
   const h = await readInfo(lockPath);
-  return h && !isStale(h) ? h : undefined;
+  if (!h || isStale(h)) return undefined;
+  const st = await fsp.stat(lockPath).catch(() => undefined);
+  if (!st || Date.now() - st.mtimeMs > 2 * staleMs) return undefined;
+  return h;
 }

@@ -90,7 +90,7 @@ test('quota GC prefers entries that free space: an entry still linked by an outp
   clock.now += MIN;
   const excl = await download(store, randomBytes(100_000), { taskId: taskIdOf('excl') });
   clock.now += MIN;
-  assert.deepEqual(store.usage(), { tasks: 2, bytes: 200_000, exclusiveBytes: 100_000, sharedBytes: 100_000 });
+  assert.deepEqual(await store.usage(), { tasks: 2, bytes: 200_000, exclusiveBytes: 100_000, sharedBytes: 100_000 });
   const rep = await store.gc();
   assert.deepEqual(rep.evicted, [`${excl.taskId}/${excl.peerId}`]);
   assert.equal(rep.freedBytes, 100_000);
@@ -119,7 +119,7 @@ test('a pinned (being read) entry is never chosen by GC; once released it expire
   const { store, clock } = await open(t, { dataPath: dir, taskExpireTime: '10m' });
   const bytes = randomBytes(5000);
   const e = await download(store, bytes, { taskId: taskIdOf('pinned') });
-  const pin = store.pin(e);
+  const pin = await store.pin(e);
   clock.now += 11 * MIN;
   assert.deepEqual((await store.gc()).expired, []);
   assert.deepEqual(await readAll(pin.dataFilePath), bytes);

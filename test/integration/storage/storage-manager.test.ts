@@ -277,7 +277,7 @@ test('advance without an output falls back to simple', async (t) => {
   assert.equal(e.dataFilePath, path.join(dir, e.taskId, e.peerId, 'data'));
 });
 
-test('item 27: restart with keepStorage: completed tasks reusable, interrupted ones resumable, garbage removed, expiry restarts at reload', async (t) => {
+test('item 27: restart with keepStorage: open reads nothing; completed tasks reusable, interrupted ones resumable, garbage removed by the next GC round; expiry counts from the last access', async (t) => {
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   let clock = 1_000_000;
@@ -305,6 +305,11 @@ test('item 27: restart with keepStorage: completed tasks reusable, interrupted o
   clock += 3_000_000; // 50 min later: the old last access is 50 min ago
   const s2 = await StorageManager.open({ ...o, gcInterval: 0 });
   t.after(() => s2.close());
+  // Opening is constant time: it neither reads nor cleans task directories.
+  assert.equal((await fsp.readdir(dataPath)).filter((n) => !n.startsWith('.')).length, 5);
+  assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), true);
+  const round = await s2.gc();
+  assert.deepEqual(round.expired, [], 'last access 50 min ago, taskExpireTime 1h');
   assert.deepEqual((await fsp.readdir(dataPath)).sort(), ['.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort());
   assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), false);
   assert.deepEqual(await fsp.readdir(path.join(dataPath, done.taskId, done.peerId)), ['data', 'metadata']);
@@ -321,7 +326,7 @@ test('item 27: restart with keepStorage: completed tasks reusable, interrupted o
   const pe = await r2.writer.complete({ digest: digestOf(partial) });
   await s2.materialize(pe, path.join(dir, 'p.sif'));
   assert.deepEqual(await readAll(path.join(dir, 'p.sif')), partial);
-  // Expiry restarts from the reload time: 50 min + 20 min after the last access, 20 min after reload.
+  // Expiry counts from the last access (both entries were used just now), in every process.
   clock += 1_200_000;
   const e1 = await s2.gc();
   assert.deepEqual(e1.expired, []);
@@ -359,7 +364,8 @@ test('resume drops recorded pieces whose bytes no longer match their digest', as
 test('item 28: close with keepStorage: false removes cache dirs and hidden files; outputs remain', async (t) => {
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
-  const store = await StorageManager.open({ dataPath, strategy: ADV, keepStorage: false, gcInterval: 0 });
+  // Without multiplex each pull downloads its own entry, as in Dragonfly.
+  const store = await StorageManager.open({ dataPath, strategy: ADV, keepStorage: false, gcInterval: 0, multiplex: false });
   const bytes = randomBytes(70_000);
   const outs = [path.join(dir, 'o1', 'a.sif'), path.join(dir, 'o2', 'b.sif')];
   for (const [i, out] of outs.entries()) await pull(store, bytes, { taskId: taskIdOf(`k${i}`), output: out });

@@ -1,0 +1,86 @@
+/**
+ * The on-disk digest index `<dataPath>/.index/<alg>/<hex>` → `{taskId, peerId}` of a completed
+ * entry holding that blob (cacache's entry index, reduced to one pointer per digest). Written last
+ * at completion, so it only ever points at complete metadata; a stale pointer is harmless (the
+ * entry is validated before use) and is removed by GC or when its entry goes.
+ *
+ * @module
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError } from '../errors.js';
+import { quote } from '../internal/describe.js';
+import { TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
+import { isPeerIdName, isTaskIdName } from './store-layout.js';
+
+/** `<alg>:<hex>` as the index accepts it. */
+export const DIGEST_RE = /^([a-z0-9]+):([a-f0-9]{32,128})$/;
+
+/** What an index file points at. */
+export interface IndexRef {
+  taskId: string;
+  peerId: string;
+}
+
+/** The digest index of one store. */
+export class DigestIndex {
+  readonly root: string;
+
+  constructor(dataPath: string) {
+    this.root = path.join(dataPath, '.index');
+  }
+
+  /**
+   * The index file of `digest`.
+   * @throws InvalidArgumentError for a malformed digest.
+   */
+  pathOf(digest: string): string {
+    const m = DIGEST_RE.exec(digest);
+    if (!m) throw new InvalidArgumentError('digest', `expected <alg>:<hex>, got ${quote(digest)}`);
+    return path.join(this.root, m[1]!, m[2]!);
+  }
+
+  /** Reads a pointer; `undefined` when absent or malformed. */
+  async read(digest: string): Promise<IndexRef | undefined> {
+    return readRef(this.pathOf(digest));
+  }
+
+  /** Points `digest` at an entry (atomic replace). */
+  async write(digest: string, ref: IndexRef): Promise<void> {
+    const f = this.pathOf(digest);
+    await fsp.mkdir(path.dirname(f), { recursive: true });
+    await writeFileAtomic(f, JSON.stringify(ref), { fsync: false });
+  }
+
+  /** Removes the pointer of `digest` if it points at `ref`. */
+  async removeIfPointsAt(digest: string, ref: IndexRef): Promise<void> {
+    const f = this.pathOf(digest);
+    const cur = await readRef(f);
+    if (cur && cur.taskId === ref.taskId && cur.peerId === ref.peerId) await unlinkQuiet(f).catch(() => {});
+  }
+
+  /**
+   * Every pointer (for GC): yields `[file, ref | undefined]`; temp files of dead writers are reported
+   * with `tmp: true` so the caller can remove them.
+   */
+  async *entries(): AsyncGenerator<{ file: string; digest: string; ref: IndexRef | undefined; tmp: boolean }> {
+    for (const alg of await fsp.readdir(this.root).catch(() => [] as string[])) {
+      if (!/^[a-z0-9]+$/.test(alg)) continue;
+      const dir = path.join(this.root, alg);
+      for (const hex of await fsp.readdir(dir).catch(() => [] as string[])) {
+        const file = path.join(dir, hex);
+        if (hex.startsWith(TMP_MARK)) yield { file, digest: '', ref: undefined, tmp: true };
+        else if (/^[a-f0-9]{32,128}$/.test(hex)) yield { file, digest: `${alg}:${hex}`, ref: await readRef(file), tmp: false };
+      }
+    }
+  }
+}
+
+async function readRef(f: string): Promise<IndexRef | undefined> {
+  try {
+    const j = JSON.parse(await fsp.readFile(f, 'utf8')) as { taskId?: unknown; peerId?: unknown };
+    return isTaskIdName(j.taskId) && isPeerIdName(j.peerId) ? { taskId: j.taskId as string, peerId: j.peerId as string } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Reading entries from disk and deleting them, for lookups, lazy recovery and GC. Loading never
+ * deletes; recovery (under the task lock) removes what is provably the store's garbage. There is no
+ * scan at open: a task directory is read when that task is looked up, begun, or collected.
+ *
+ * @module
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Entry, type EntryTable } from './entry.js';
+import type { DigestIndex } from './digest-index.js';
+import { TMP_MARK, unlinkQuiet, rmdirQuiet } from './fs-util.js';
+import { readMetadata } from './metadata.js';
+import { isPeerIdName, isRealDirectory, removePeerDir, type StoreLayout } from './store-layout.js';
+import type { StoreLink } from './strategies/storage-strategy.js';
+
+/** What loading and removal need from the store. */
+export interface EntryFilesContext {
+  readonly layout: StoreLayout;
+  readonly index: DigestIndex;
+  readonly table: EntryTable;
+  readonly log: (fmt: string, ...args: unknown[]) => void;
+}
+
+/** Result of reading one peer directory. */
+export type PeerRead = { kind: 'entry'; entry: Entry } | { kind: 'garbage'; peerDir: string; why: string } | { kind: 'absent' };
+
+/**
+ * Reads one peer directory. The table's instance wins (it carries this process's pins and writer
+ * state). Nothing is deleted here.
+ */
+export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: string): Promise<PeerRead> {
+  const known = ctx.table.get(taskId, peerId);
+  if (known) return { kind: 'entry', entry: known };
+  const peerDir = ctx.layout.peerDir(taskId, peerId);
+  if (!(await isRealDirectory(peerDir))) return { kind: 'absent' };
+  let meta;
+  try {
+    meta = await readMetadata(path.join(peerDir, 'metadata'));
+  } catch (e) {
+    return { kind: 'garbage', peerDir, why: (e as Error).message };
+  }
+  if (!meta) return { kind: 'garbage', peerDir, why: 'no metadata' };
+  if (meta.taskId !== taskId || meta.peerId !== peerId) return { kind: 'garbage', peerDir, why: 'metadata names another task' };
+  const mst = await fsp.stat(path.join(peerDir, 'metadata')).catch(() => undefined);
+  const lst = await fsp.lstat(path.join(peerDir, 'data')).catch(() => undefined);
+  const storeDataPath = path.join(peerDir, 'data');
+  const storeLink: StoreLink = meta.dataFilePath === storeDataPath ? 'self' : lst?.isSymbolicLink() ? 'symlink' : 'hardlink';
+  // Last access is recorded as the metadata file's mtime (cheap, visible to every process).
+  return { kind: 'entry', entry: new Entry(meta, peerDir, storeLink, Math.max(meta.ext.lastAccess, mst?.mtimeMs ?? 0)) };
+}
+
+/** Peer-id shaped names in a task directory (never following a symlinked task directory). */
+export async function peerNames(ctx: EntryFilesContext, taskId: string): Promise<string[]> {
+  const dir = ctx.layout.taskDir(taskId);
+  if (!(await isRealDirectory(dir))) return [];
+  return (await fsp.readdir(dir).catch(() => [] as string[])).filter(isPeerIdName);
+}
+
+/** Every entry of a task that has readable metadata. */
+export async function readTask(ctx: EntryFilesContext, taskId: string): Promise<{ entries: Entry[]; garbage: { peerDir: string; why: string }[] }> {
+  const entries: Entry[] = [];
+  const garbage: { peerDir: string; why: string }[] = [];
+  for (const peerId of await peerNames(ctx, taskId)) {
+    const r = await readPeer(ctx, taskId, peerId);
+    if (r.kind === 'entry') entries.push(r.entry);
+    else if (r.kind === 'garbage') garbage.push(r);
+  }
+  return { entries, garbage };
+}
+
+/**
+ * Removes a peer directory without valid metadata (the caller holds the task lock): an advance
+ * hidden file its `data` symlink points at (only if it is ours), then the store's own files.
+ */
+export async function removeGarbagePeer(ctx: EntryFilesContext, peerDir: string): Promise<void> {
+  const data = path.join(peerDir, 'data');
+  try {
+    const lst = await fsp.lstat(data);
+    if (lst.isSymbolicLink()) {
+      const target = path.resolve(peerDir, await fsp.readlink(data));
+      if (ctx.layout.ownsDataFile(target, path.basename(peerDir))) await unlinkQuiet(target).catch(() => {});
+    }
+  } catch {
+    /* no data */
+  }
+  if (await removePeerDir(peerDir)) ctx.log('remove load error file %s ok', peerDir);
+  else ctx.log('left %s in place: it holds files the store did not create', peerDir);
+  await rmdirQuiet(path.dirname(peerDir));
+}
+
+/**
+ * Deletes an entry's files (never an output): the advance hidden file if it is ours, the store's
+ * `data` and `metadata`, the peer dir, the task dir if empty, and the index pointer if it points
+ * here. Errors are logged; returns whether everything went.
+ */
+export async function removeEntryFiles(ctx: EntryFilesContext, e: Entry, reason: string): Promise<boolean> {
+  let ok = true;
+  const tryDo = async (what: string, f: () => Promise<void>): Promise<void> => {
+    try {
+      await f();
+    } catch (err) {
+      ok = false;
+      ctx.log('remove %s of %s failed: %s', what, e.key, (err as Error).message);
+    }
+  };
+  const d = e.meta.dataFilePath;
+  if (d !== e.storeDataPath && ctx.layout.ownsDataFile(d, e.peerId)) await tryDo(d, () => unlinkQuiet(d));
+  // Metadata first: a crash from here on leaves a peer dir without metadata, which is garbage.
+  await tryDo(e.metaPath, () => unlinkQuiet(e.metaPath));
+  await tryDo(e.storeDataPath, () => unlinkQuiet(e.storeDataPath));
+  await tryDo(e.peerDir, async () => {
+    if (!(await removePeerDir(e.peerDir))) throw new Error('directory holds files the store did not create');
+  });
+  await rmdirQuiet(ctx.layout.taskDir(e.taskId));
+  const dg = e.meta.ext.digest;
+  if (dg && e.meta.done) await ctx.index.removeIfPointsAt(dg, { taskId: e.taskId, peerId: e.peerId }).catch(() => {});
+  if (ok) ctx.table.delete(e);
+  ctx.log('task %s removed (%s)', e.key, reason);
+  return ok;
+}
+
+/** Our temp files left in a peer directory by a killed writer (the caller holds the task lock). */
+export async function removeTempFiles(peerDir: string): Promise<void> {
+  const names = await fsp.readdir(peerDir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(TMP_MARK)).map((n) => unlinkQuiet(path.join(peerDir, n)).catch(() => {})));
+}
+
+/** Whether a peer directory holds temp files of ours. */
+export async function hasTempFiles(peerDir: string): Promise<boolean> {
+  return (await fsp.readdir(peerDir).catch(() => [] as string[])).some((n) => n.startsWith(TMP_MARK));
+}

@@ -1,0 +1,198 @@
+/**
+ * One GC round over the store on disk: gather every entry (what other processes wrote included),
+ * plan with the pure {@link planGc}, and delete — each entry only under its task lock, never one
+ * that a live process holds, writes or reads. Also sweeps what crashed processes left: peer dirs
+ * without metadata, stale index pointers and temp files, dead processes' locks.
+ *
+ * Cost: a few syscalls per entry (readdir, metadata read, two stats); nothing is kept in memory
+ * beyond the candidates of the round.
+ *
+ * @module
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Entry } from './entry.js';
+import { hasTempFiles, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, type EntryFilesContext } from './entry-files.js';
+import { rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet } from './fs-util.js';
+import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
+import type { ResolvedStorageOptions } from './options.js';
+import { isTaskIdName } from './store-layout.js';
+import { acquireTaskLock, liveHolder, pidAlive } from './task-lock.js';
+import { validDataPath } from './validate.js';
+
+/** Result of one GC round. */
+export interface GcReport {
+  /** `<taskId>/<peerId>` of entries reclaimed because they were idle longer than `taskExpireTime` (or, with `multiplex` off, completed: they serve nobody). */
+  expired: string[];
+  /** Entries reclaimed by the quota or disk-usage trigger, oldest first. */
+  evicted: string[];
+  /** Completed entries whose data changed since completion (removed: they can serve nobody). */
+  invalid: string[];
+  /** Entries whose files were deleted in this round (marked ones wait while a reader pins them). */
+  reclaimed: string[];
+  /** Bytes really freed (entries whose data inode no output shared). */
+  freedBytes: number;
+  /** Σ task sizes − `diskGCThreshold` before the round (≤ 0: no excess). */
+  quotaExcess: number;
+  /** Bytes above the `diskGCThresholdPercent` mark before the round. */
+  usageExcess: number;
+  /** Bytes that still should have been freed ("no enough tasks to gc"). */
+  remaining: number;
+  /** Filesystem usage of `dataPath`, when the percent trigger is on. */
+  disk?: DiskUsage | undefined;
+  /** Entries looked at. */
+  scanned: number;
+  /** Wall time of the round, ms. */
+  costMs: number;
+  /** Nothing was deleted: what would have been. */
+  dryRun: boolean;
+}
+
+/** What a round needs. */
+export interface GcContext extends EntryFilesContext {
+  readonly options: ResolvedStorageOptions;
+  readonly gcLog: (fmt: string, ...args: unknown[]) => void;
+}
+
+/** Options of one round. */
+export interface GcRoundOptions {
+  /** Plan only; delete nothing. */
+  dryRun?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Runs one round now. */
+export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Promise<GcReport> {
+  const o = ctx.options;
+  const started = performance.now();
+  const now = o.now();
+  const dryRun = opts.dryRun === true;
+  const cands: GcCandidate[] = [];
+  const byKey = new Map<string, Entry>();
+  const invalid: Entry[] = [];
+  const unreusable: Entry[] = [];
+  const names = (await fsp.readdir(o.dataPath).catch(() => [] as string[])).filter(isTaskIdName);
+  for (const taskId of names) {
+    throwIfAborted(opts.signal);
+    const { entries, garbage } = await readTask(ctx, taskId);
+    const held = (await liveHolder(ctx.layout.lockPath(taskId), o.lockStaleTime)) !== undefined;
+    if (!dryRun && !held && garbage.length > 0) await withTaskLock(ctx, taskId, async () => {
+      for (const g of garbage) await removeGarbagePeer(ctx, g.peerDir);
+    });
+    if (entries.length === 0) {
+      if (!dryRun && garbage.length === 0) await rmdirQuiet(ctx.layout.taskDir(taskId));
+      continue;
+    }
+    // Temp files a killed writer left beside metadata; a live writer holds the lock, so `held` skips it.
+    if (!dryRun && !held) {
+      const dirty: Entry[] = [];
+      for (const e of entries) if (!e.busy && (await hasTempFiles(e.peerDir))) dirty.push(e);
+      if (dirty.length > 0) await withTaskLock(ctx, taskId, async () => Promise.all(dirty.map((e) => removeTempFiles(e.peerDir))));
+    }
+    for (const e of entries) {
+      const active = e.busy || held;
+      if (e.meta.done && !(await validDataPath(e)) && !active) {
+        invalid.push(e);
+        byKey.set(e.key, e);
+        continue;
+      }
+      byKey.set(e.key, e);
+      // Without multiplex nobody reuses a completed entry, and nothing uploads it: it is garbage.
+      if (!o.multiplex && e.meta.done && !active) {
+        unreusable.push(e);
+        continue;
+      }
+      cands.push({ key: e.key, size: e.meta.contentLength, lastAccess: e.lastAccess, expiryBase: e.lastAccess, exclusive: e.exclusive, done: e.meta.done, active, marked: e.marked });
+    }
+  }
+  if (!dryRun) await sweepLeftovers(ctx);
+  let disk: DiskUsage | undefined;
+  if (o.diskGCThresholdPercent > 0) {
+    try {
+      const s = await fsp.statfs(o.dataPath);
+      const used = (s.blocks - s.bfree) * s.bsize;
+      const avail = s.bavail * s.bsize;
+      disk = { total: s.blocks * s.bsize, used, usedPercent: used + avail > 0 ? (used / (used + avail)) * 100 : 0 };
+    } catch (err) {
+      ctx.gcLog('statfs %s failed: %s', o.dataPath, (err as Error).message);
+    }
+  }
+  const plan = planGc(cands, { now, taskExpireTime: o.taskExpireTime, diskGCThreshold: o.diskGCThreshold, diskGCThresholdPercent: o.diskGCThresholdPercent, gcInterval: o.gcInterval }, disk);
+  if (plan.evicted.length > 0) ctx.gcLog('quota threshold reached, start gc oldest task, size: %d bytes', Math.max(plan.quotaExcess, plan.usageExcess));
+  const expired = [...unreusable.map((e) => e.key), ...plan.expired];
+  const chosen = [...invalid.map((e) => e.key), ...expired, ...plan.evicted];
+  for (const key of chosen) {
+    const e = byKey.get(key)!;
+    ctx.gcLog('task %s will be reclaimed, marked, last access: %s, size: %d', key, new Date(e.lastAccess).toISOString(), e.meta.contentLength);
+  }
+  if (plan.remaining > 0) ctx.gcLog('no enough tasks to gc, remind %d bytes', plan.remaining);
+  const reclaimed: string[] = [];
+  let freedBytes = 0;
+  if (!dryRun) {
+    for (const key of chosen) {
+      const e = byKey.get(key)!;
+      if (e.busy) {
+        // Read by this process right now: no longer offered, deleted when the last reader leaves.
+        e.marked = true;
+        continue;
+      }
+      const exclusive = e.exclusive;
+      const gone = await withTaskLock(ctx, e.taskId, async () => (e.busy ? false : removeEntryFiles(ctx, e, 'gc')));
+      if (gone) {
+        reclaimed.push(key);
+        if (exclusive) freedBytes += e.meta.contentLength;
+        ctx.gcLog('task %s reclaimed', key);
+      }
+    }
+  }
+  ctx.gcLog('marked %d task(s), reclaimed %d task(s)', chosen.length, reclaimed.length);
+  return {
+    expired,
+    evicted: plan.evicted,
+    invalid: invalid.map((e) => e.key),
+    reclaimed,
+    freedBytes,
+    quotaExcess: plan.quotaExcess,
+    usageExcess: plan.usageExcess,
+    remaining: plan.remaining,
+    disk,
+    scanned: cands.length + invalid.length + unreusable.length,
+    costMs: Math.round(performance.now() - started),
+    dryRun,
+  };
+}
+
+/** Runs `f` holding the task lock if it is free right now; `false` when another process holds it. */
+async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<T>): Promise<T | false> {
+  const lock = await acquireTaskLock(ctx.layout.lockPath(taskId), { tryOnly: true, staleMs: ctx.options.lockStaleTime }).catch(() => undefined);
+  if (!lock) return false;
+  try {
+    return await f();
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Index pointers to nothing, temp files of dead writers, dead processes' locks. */
+async function sweepLeftovers(ctx: GcContext): Promise<void> {
+  for await (const x of ctx.index.entries()) {
+    if (x.tmp) {
+      // `.orasfly-tmp-<hex>.<pid>.<rand>`: only a dead process's leftovers.
+      const pid = Number(path.basename(x.file).slice(TMP_MARK.length).split('.').at(-2));
+      if (!pidAlive(pid)) await unlinkQuiet(x.file).catch(() => {});
+      continue;
+    }
+    const ok = x.ref !== undefined && (await fsp.stat(path.join(ctx.layout.peerDir(x.ref.taskId, x.ref.peerId), 'metadata')).then(() => true, () => false));
+    if (!ok) await unlinkQuiet(x.file).catch(() => {});
+  }
+  for (const n of await fsp.readdir(ctx.layout.locksDir).catch(() => [] as string[])) {
+    if (n.endsWith('.lock')) {
+      // tryOnly takes a dead holder's lock over; releasing it leaves nothing behind.
+      const l = await acquireTaskLock(path.join(ctx.layout.locksDir, n), { tryOnly: true, staleMs: ctx.options.lockStaleTime }).catch(() => undefined);
+      await l?.release();
+    } else if (n.startsWith(TMP_MARK)) {
+      const pid = Number(n.split('.').at(-2));
+      if (!pidAlive(pid)) await unlinkQuiet(path.join(ctx.layout.locksDir, n)).catch(() => {});
+    }
+  }
+}

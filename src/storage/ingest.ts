@@ -1,0 +1,144 @@
+/**
+ * Ingest under the task lock: resume an interrupted entry (re-hashing its recorded pieces and keeping
+ * only those that still match) or create a new one through the strategy. containerd's
+ * `resumeStatus`/`writer` split, reduced to what a task needs.
+ *
+ * @module
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, StorageError } from '../errors.js';
+import { Entry } from './entry.js';
+import { removeEntryFiles, type EntryFilesContext } from './entry-files.js';
+import { errno } from './fs-util.js';
+import { METADATA_VERSION, type PieceRecord, writeMetadata } from './metadata.js';
+import type { PieceDigestAlgorithm } from './options.js';
+import { hashFileRange, splitPieceDigest } from './piece-digest.js';
+import { pieceAt, planPieces } from './piece-plan.js';
+import type { StorageStrategy, StrategyContext } from './strategies/storage-strategy.js';
+
+/** Arguments of {@link StorageManager.beginTask}. */
+export interface BeginTaskRequest {
+  /** Dragonfly task id (64 lower-case hex); used as a directory name. */
+  taskId: string;
+  /** Peer id of this request (`<ip>-<pid>-<uuid>`); a resumed task keeps its original peer id. */
+  peerId: string;
+  /** Blob digest, if known up front; indexed at completion. */
+  digest?: string | undefined;
+  /** Blob size in bytes (≥ 0). */
+  contentLength: number;
+  /** Piece size in bytes (> 0). */
+  pieceSize: number;
+  /** Absolute output path; the advance strategy gives birth to the data file next to it. */
+  output?: string | undefined;
+  /** Dragonfly `taskMeta`, stored verbatim. */
+  taskMeta?: Record<string, unknown> | undefined;
+  /** The reference pulled (credentials stripped), recorded for `cache list` / `cache clean REF`. */
+  url?: string | undefined;
+}
+
+/** What ingest needs beyond loading and removal. */
+export interface IngestContext extends EntryFilesContext {
+  readonly strategy: StorageStrategy;
+  readonly pieceDigest: PieceDigestAlgorithm;
+  readonly now: () => number;
+}
+
+/**
+ * Resumes the best interrupted entry of `req`'s task (same digest, size and piece size, most pieces)
+ * and deletes the other interrupted ones (dead weight: we hold the lock). Returns the entry with its
+ * data file open, or `undefined` when there is nothing to resume.
+ */
+export async function resume(ctx: IngestContext, req: BeginTaskRequest, entries: readonly Entry[]): Promise<{ entry: Entry; fh: fsp.FileHandle } | undefined> {
+  const interrupted = entries.filter((e) => !e.meta.done && !e.writing && !e.marked);
+  let best: Entry | undefined;
+  for (const e of interrupted) {
+    const x = e.meta;
+    const ok = await fsp.stat(x.dataFilePath).then((s) => s.isFile(), () => false);
+    if (ok && ctx.layout.ownsDataFile(x.dataFilePath, x.peerId, e.storeDataPath) && x.contentLength === req.contentLength && x.ext.pieceSize === req.pieceSize && x.ext.digest === req.digest) {
+      if (!best || x.pieces.size > best.meta.pieces.size) best = e;
+    }
+  }
+  for (const e of interrupted) if (e !== best) await removeEntryFiles(ctx, e, 'superseded interrupted entry');
+  if (!best) return undefined;
+  const m = best.meta;
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(m.dataFilePath, 'r+');
+  } catch {
+    await removeEntryFiles(ctx, best, 'interrupted entry lost its data');
+    return undefined;
+  }
+  const plan = planPieces(m.contentLength, req.pieceSize);
+  const buf = Buffer.allocUnsafe(Math.min(req.pieceSize, 1 << 20));
+  const kept = new Map<number, PieceRecord>();
+  for (const p of [...m.pieces.values()].sort((a, b) => a.num - b.num)) {
+    const want = p.num < plan.totalPieces ? pieceAt(plan, p.num).range : undefined;
+    if (!want || want.start !== p.range.start || want.length !== p.range.length) continue;
+    const got = await hashFileRange(fh, p.range.start, p.range.length, splitPieceDigest(p.digest).alg, buf).catch(() => undefined);
+    if (got === p.digest) kept.set(p.num, p);
+  }
+  ctx.log('resume %s: %d of %d recorded pieces verified', best.key, kept.size, m.pieces.size);
+  m.pieces = kept;
+  best.writing = true;
+  best.touch(ctx.now());
+  try {
+    await writeMetadata(best.metaPath, m);
+  } catch (err) {
+    best.writing = false;
+    await fh.close();
+    throw err;
+  }
+  return { entry: ctx.table.adopt(best), fh };
+}
+
+/** Creates a new entry: peer dir, metadata first (a crash leaves something GC can clean), then the data file via the strategy. */
+export async function create(ctx: IngestContext, req: BeginTaskRequest): Promise<Entry> {
+  const taskDir = ctx.layout.taskDir(req.taskId);
+  const peerDir = ctx.layout.peerDir(req.taskId, req.peerId);
+  try {
+    await fsp.mkdir(taskDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(peerDir, { mode: 0o700 });
+  } catch (err) {
+    if (errno(err) === 'EEXIST') throw new InvalidArgumentError('peerId', `task ${req.taskId} already has a peer ${req.peerId}`);
+    throw new StorageError(`cannot create ${peerDir}: ${(err as Error).message}`, peerDir, { cause: err });
+  }
+  const storeDataPath = path.join(peerDir, 'data');
+  const sctx: StrategyContext = { dataPath: ctx.layout.root, taskId: req.taskId, peerId: req.peerId, peerDir, storeDataPath, output: req.output === undefined ? undefined : path.resolve(req.output) };
+  const now = ctx.now();
+  const e = new Entry(
+    {
+      storeStrategy: ctx.strategy.name,
+      taskId: req.taskId,
+      taskMeta: req.taskMeta ?? {},
+      contentLength: req.contentLength,
+      totalPieces: planPieces(req.contentLength, req.pieceSize).totalPieces,
+      peerId: req.peerId,
+      pieces: new Map(),
+      pieceMd5Sign: '',
+      dataFilePath: storeDataPath,
+      done: false,
+      header: null,
+      ext: { version: METADATA_VERSION, digest: req.digest, pieceDigest: ctx.pieceDigest, pieceSize: req.pieceSize, lastAccess: now, storeLink: 'self', ...(req.url ? { url: req.url } : {}) },
+    },
+    peerDir,
+    'self',
+    now,
+  );
+  e.writing = true;
+  try {
+    const loc = await ctx.strategy.locate(sctx);
+    e.meta.dataFilePath = path.resolve(loc.dataFilePath);
+    e.meta.storeStrategy = loc.storeStrategy;
+    // Metadata first: a crash from here on leaves an entry recovery can find and clean (upstream
+    // leaked the advance hidden file when it crashed before writing metadata).
+    await writeMetadata(e.metaPath, e.meta);
+    e.storeLink = await ctx.strategy.create(sctx, loc);
+    e.meta.ext.storeLink = e.storeLink;
+  } catch (err) {
+    await removeEntryFiles(ctx, e, 'create failed');
+    throw err;
+  }
+  ctx.log('task %s registered (%s, data %s)', e.key, e.meta.storeStrategy, e.meta.dataFilePath);
+  return ctx.table.adopt(e);
+}

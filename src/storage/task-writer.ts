@@ -1,0 +1,235 @@
+/**
+ * Writes one task (containerd's content writer): positional writes into the data file, verified
+ * pieces recorded and persisted in the background (`done:false`, for resume after a crash), and
+ * `complete`/`abort`. Holds the task lock until it ends.
+ *
+ * @module
+ */
+import { promises as fsp } from 'node:fs';
+import debug from 'debug';
+import { InvalidArgumentError, StorageError, StorageQuotaError } from '../errors.js';
+import { quote } from '../internal/describe.js';
+import type { Entry, TaskEntry } from './entry.js';
+import { errno } from './fs-util.js';
+import type { Fingerprint, PieceRecord } from './metadata.js';
+import { pieceAt } from './piece-plan.js';
+import { isPieceDigest } from './piece-digest.js';
+import type { TaskLock } from './task-lock.js';
+
+const log = debug('orasfly:storage');
+const PERSIST_EVERY_MS = 250;
+const PERSIST_EVERY_PIECES = 16;
+
+/** Writes one task. Obtained from {@link StorageManager.beginTask}; finish with `complete` or `abort`. */
+export interface TaskWriter {
+  readonly taskId: string;
+  /** The peer id the data is stored under (the original one when resuming). */
+  readonly peerId: string;
+  readonly dataFilePath: string;
+  readonly contentLength: number;
+  readonly pieceSize: number;
+  readonly totalPieces: number;
+  /** Verified pieces already present (non-empty when resuming), and every piece recorded since. */
+  readonly pieces: ReadonlyMap<number, PieceRecord>;
+  /** Whether this writer resumed an interrupted entry. */
+  readonly resumed: boolean;
+  /**
+   * Writes bytes at `position` of the data file; an array of buffers is written contiguously with one `writev`.
+   * @throws InvalidArgumentError when the span leaves `[0, contentLength)`; StorageError on I/O errors.
+   */
+  write(data: Uint8Array | readonly Uint8Array[], position: number): Promise<void>;
+  /**
+   * Records a verified piece (its bytes must have been written). Progress metadata (`done:false`) is
+   * persisted atomically in the background, at most every 250 ms or every 16 pieces, and on `flush`.
+   * @throws InvalidArgumentError when the piece does not match the piece plan or its digest is malformed.
+   */
+  recordPiece(p: PieceRecord): void;
+  /** Persists progress now; rethrows a failed background persist. */
+  flush(): Promise<void>;
+  /**
+   * Finishes the task: all pieces must be recorded; metadata is written `done:true` (with this
+   * boot's id: the data is not fsync'ed, so an entry from an earlier boot is re-hashed once before
+   * reuse)
+   * with the stat fingerprint, the blob digest is indexed, and the task lock released.
+   * @throws StorageError when pieces are missing, the size is wrong, or writing fails (the writer can then still `abort`).
+   */
+  complete(info: { digest: string }): Promise<TaskEntry>;
+  /**
+   * Stops writing and releases the lock. Default: deletes the entry (data, store dirs, advance hidden
+   * file). `keepForResume`: persists progress so a later `beginTask` resumes from the verified pieces.
+   */
+  abort(opts?: { keepForResume?: boolean }): Promise<void>;
+}
+
+
+/** What a writer needs from the store: a narrow interface instead of the store itself. */
+export interface EntryStore {
+  /** Persists progress (`done:false`) atomically. */
+  persist(e: Entry): Promise<void>;
+  /** Marks the entry complete: metadata `done:true` with the fingerprint, digest index, snapshot. */
+  commit(e: Entry, digest: string, fp: Fingerprint): Promise<TaskEntry>;
+  /** The writer is done with the entry: keep it (completed, or for resume) or delete it. */
+  release(w: TaskWriterImpl, e: Entry, keep: boolean): Promise<void>;
+  /** @throws InvalidArgumentError for a malformed digest. */
+  validateDigest(d: string): void;
+}
+
+/** The store's {@link TaskWriter}. */
+export class TaskWriterImpl implements TaskWriter {
+  readonly taskId: string;
+  readonly peerId: string;
+  readonly dataFilePath: string;
+  readonly contentLength: number;
+  readonly pieceSize: number;
+  readonly totalPieces: number;
+  readonly resumed: boolean;
+  readonly #store: EntryStore;
+  readonly #e: Entry;
+  readonly #fh: fsp.FileHandle;
+  readonly #lock: TaskLock;
+  #closed = false;
+  #pending = 0;
+  #lastPersist = performance.now();
+  #persisting: Promise<void> | undefined;
+  #dirty = false;
+  #bgError: unknown;
+
+  constructor(store: EntryStore, e: Entry, fh: fsp.FileHandle, lock: TaskLock, resumed: boolean) {
+    this.#store = store;
+    this.#e = e;
+    this.#fh = fh;
+    this.#lock = lock;
+    this.resumed = resumed;
+    this.taskId = e.taskId;
+    this.peerId = e.peerId;
+    this.dataFilePath = e.meta.dataFilePath;
+    this.contentLength = e.meta.contentLength;
+    this.pieceSize = e.meta.ext.pieceSize;
+    this.totalPieces = e.meta.totalPieces;
+  }
+
+  get pieces(): ReadonlyMap<number, PieceRecord> {
+    return this.#e.meta.pieces;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StorageError(`writer of task ${this.taskId}/${this.peerId} is closed`, this.dataFilePath);
+  }
+
+  async write(data: Uint8Array | readonly Uint8Array[], position: number): Promise<void> {
+    this.#assertOpen();
+    // An array is written with one writev: the conductor batches socket chunks without copying them.
+    const bufs = data instanceof Uint8Array ? [data] : data;
+    let total = 0;
+    for (const b of bufs) total += b.byteLength;
+    if (!Number.isSafeInteger(position) || position < 0 || position + total > this.contentLength) {
+      throw new InvalidArgumentError('position', `bytes [${position}, ${position + total}) are outside the blob of ${this.contentLength} bytes`);
+    }
+    try {
+      const { bytesWritten } = bufs.length === 1 ? await this.#fh.write(bufs[0]!, 0, total, position) : await this.#fh.writev(bufs as Uint8Array[], position);
+      if (bytesWritten < total) {
+        // Short writes are rare on regular files; finish the rest one buffer at a time.
+        let off = bytesWritten;
+        const rest = Buffer.concat(bufs as Uint8Array[], total).subarray(off);
+        let done = 0;
+        while (done < rest.byteLength) {
+          const r = await this.#fh.write(rest, done, rest.byteLength - done, position + off + done);
+          done += r.bytesWritten;
+        }
+        off += done;
+      }
+    } catch (e) {
+      if (errno(e) === 'ENOSPC' || errno(e) === 'EDQUOT') {
+        throw new StorageQuotaError(`no space left writing ${this.dataFilePath}`, { cause: e });
+      }
+      throw new StorageError(`cannot write ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, { cause: e });
+    }
+  }
+
+  recordPiece(p: PieceRecord): void {
+    this.#assertOpen();
+    if (!Number.isSafeInteger(p.num) || p.num < 0 || p.num >= this.totalPieces) throw new InvalidArgumentError('piece.num', `piece ${p.num} is outside 0..${this.totalPieces - 1}`);
+    const want = pieceAt({ contentLength: this.contentLength, pieceSize: this.pieceSize, totalPieces: this.totalPieces }, p.num).range;
+    if (p.range?.start !== want.start || p.range?.length !== want.length) {
+      throw new InvalidArgumentError('piece.range', `piece ${p.num} must span ${want.start}+${want.length}, got ${p.range?.start}+${p.range?.length}`);
+    }
+    if (!isPieceDigest(p.digest)) throw new InvalidArgumentError('piece.digest', `expected crc32:<8 hex> or md5:<32 hex>, got ${quote(p.digest)}`);
+    this.#e.meta.pieces.set(p.num, { num: p.num, range: { start: want.start, length: want.length }, digest: p.digest, cost: p.cost });
+    this.#pending++;
+    if (this.#pending >= PERSIST_EVERY_PIECES || performance.now() - this.#lastPersist >= PERSIST_EVERY_MS) this.#schedulePersist();
+  }
+
+  #schedulePersist(): void {
+    this.#dirty = true;
+    if (this.#persisting) return;
+    this.#persisting = (async () => {
+      while (this.#dirty && !this.#closed) {
+        this.#dirty = false;
+        this.#pending = 0;
+        this.#lastPersist = performance.now();
+        try {
+          await this.#store.persist(this.#e);
+        } catch (e) {
+          this.#bgError ??= e;
+        }
+      }
+    })().finally(() => {
+      this.#persisting = undefined;
+    });
+  }
+
+  async flush(): Promise<void> {
+    this.#assertOpen();
+    await this.#drain();
+    this.#pending = 0;
+    this.#lastPersist = performance.now();
+    await this.#store.persist(this.#e);
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#persisting) await this.#persisting;
+    if (this.#bgError) {
+      const e = this.#bgError;
+      this.#bgError = undefined;
+      throw e;
+    }
+  }
+
+  async complete(info: { digest: string }): Promise<TaskEntry> {
+    this.#assertOpen();
+    this.#store.validateDigest(info?.digest);
+    if (this.pieces.size !== this.totalPieces) {
+      throw new StorageError(`task ${this.taskId}/${this.peerId} is incomplete: ${this.pieces.size} of ${this.totalPieces} pieces recorded`, this.dataFilePath);
+    }
+    await this.#drain();
+    try {
+      const st = await this.#fh.stat();
+      if (st.size < this.contentLength) throw new StorageError(`data file ${this.dataFilePath} has ${st.size} bytes, expected ${this.contentLength}`, this.dataFilePath);
+      if (st.size > this.contentLength) await this.#fh.truncate(this.contentLength);
+
+    } catch (e) {
+      if (e instanceof StorageError) throw e;
+      throw new StorageError(`cannot finish ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, { cause: e });
+    }
+    const st = await fsp.stat(this.dataFilePath);
+    const entry = await this.#store.commit(this.#e, info.digest, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+    this.#closed = true;
+    await this.#fh.close().catch(() => {});
+    await this.#store.release(this, this.#e, true);
+    await this.#lock.release();
+    return entry;
+  }
+
+  async abort(opts: { keepForResume?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      while (this.#persisting) await this.#persisting;
+      await this.#fh.close().catch(() => {});
+      if (opts.keepForResume) await this.#store.persist(this.#e).catch((e: unknown) => log('persist on abort failed: %s', (e as Error).message));
+      await this.#store.release(this, this.#e, opts.keepForResume === true);
+    } finally {
+      await this.#lock.release();
+    }
+  }
+}
