@@ -4,11 +4,13 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { DEFAULT_STORAGE_OPTIONS, resolveStorageOptions } from '../../../src/storage/options.js';
 
-test('defaults: simple, multiplex off, 6h expiry, quota off, 95 %, 1m GC, keepStorage, crc32', () => {
+test('defaults: simple, multiplex on (no daemon uploads unreused copies), 6h expiry, quota off, 95 %, 1m GC, keepStorage, crc32, 60 s lock stale time, 30 min lock timeout', () => {
   const { options, warnings } = resolveStorageOptions({ dataPath: 'rel/dir' });
   assert.equal(options.dataPath, path.resolve('rel/dir'));
   assert.equal(options.strategy.name, 'io.d7y.storage.v2.simple');
-  assert.equal(options.multiplex, false);
+  assert.equal(options.multiplex, true);
+  assert.equal(options.lockStaleTime, 60_000);
+  assert.equal(options.lockTimeout, 30 * 60_000);
   assert.equal(options.taskExpireTime, 6 * 3_600_000);
   assert.equal(options.diskGCThreshold, 0);
   assert.equal(options.diskGCThresholdPercent, 95);
