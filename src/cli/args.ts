@@ -86,6 +86,9 @@ dfget flags:
                             else $XDG_STATE_HOME/orasfly/logs)
       --ratelimit SIZE      bytes per second across all pieces, e.g. 200Mi (default: unlimited)
       --application NAME    caller's application name (part of the task id)
+cache commands (see 'orasfly cache --help'):
+  orasfly cache list | verify | gc [--dry-run] | clean [--dry-run] [REF|DIGEST ...]
+
 orasfly flags:
       --concurrency N       parallel pieces (default 4)
       --insecure            do not verify TLS certificates

@@ -3,11 +3,10 @@
  *
  * @module
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCliArgs, USAGE, type CliArgs } from './args.js';
-import { defaultPaths } from './defaults.js';
+import { optionsFromFlags } from './config.js';
 import { ProgressBar } from './progress-bar.js';
 import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
@@ -60,6 +59,10 @@ function errorCode(e: unknown): string {
  */
 export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, signal?: AbortSignal): Promise<number> {
   const out = (line: string) => io.stdout.write(`${line}\n`);
+  if (argv[0] === 'cache') {
+    const { runCacheCommand } = await import('./cache.js');
+    return runCacheCommand(argv.slice(1), io, signal);
+  }
   let args: CliArgs;
   try {
     args = parseCliArgs(argv, io.cwd);
@@ -93,20 +96,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   let close: (() => Promise<void>) | undefined;
   let bar: ProgressBar | undefined;
   try {
-    const defaults = defaultPaths(io.env);
-    const configFile = args.config ?? defaults.configCandidates.find((f) => existsSync(f));
-    // The YAML parser is only loaded when there is a config file: a reuse pull should start fast.
-    const { downloaderOptionsFromConfig, createDownloader } = await import('../downloader.js');
-    let config: import('../config/dfget-config.js').OrasflyConfig = { storage: {}, oras: {}, download: {} };
-    if (configFile) {
-      const { loadConfig } = await import('../config/dfget-config.js');
-      const loaded = await loadConfig(configFile, { signal });
-      for (const w of loaded.warnings) io.stderr.write(`warning: ${w}\n`);
-      config = loaded.config;
-    }
-    if (args.dataDir) config.storage.dataPath = path.resolve(io.cwd, args.dataDir);
-    if (args.logDir) config.logDir = path.resolve(io.cwd, args.logDir);
-    const options = downloaderOptionsFromConfig(config, { dataPath: defaults.dataDir, logDir: defaults.logDir });
+    const options = await optionsFromFlags(args, io, (line) => io.stderr.write(`${line}\n`), signal);
+    const { createDownloader } = await import('../downloader.js');
     if (args.insecure) options.oras = { ...options.oras, insecureSkipVerify: true };
     if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
     if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };
@@ -115,6 +106,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (args.console) options.logSink = new StreamLogSink(io.stderr);
     const dl = await createDownloader(options);
     close = () => dl.close();
+    // Waiting for another process's task lock is said at once, not after minutes of silence.
+    dl.storage.on('lockWait', (w) => {
+      const limit = w.timeoutMs ? `, up to ${Math.round(w.timeoutMs / 1000)} s` : '';
+      io.stderr.write(`waiting for task ${w.taskId.slice(0, 12)}…: its lock is held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()} (taken over if its heartbeat stops for ${Math.round(w.staleMs / 1000)} s${limit})\n`);
+    });
     if (!args.json) out('init success and start to download');
     if (args.showProgress && io.stderr.isTTY) {
       bar = new ProgressBar(io.stderr as NodeJS.WriteStream);
@@ -136,25 +132,42 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     failure = e;
   } finally {
     bar?.stop();
-    await close?.().catch(() => {});
   }
+  // The result is printed first; closing then waits for a GC round if this pull started one.
+  const costMs = cost();
+  const code = printResult(out, io, args.json, shownUrl, args.output, result, failure, costMs);
+  await close?.().catch(() => {});
+  return code;
 
-  if (args.json) {
+}
+
+/** dfget's closing lines (or the `--json` object); returns the exit code. */
+function printResult(
+  out: (line: string) => void,
+  io: CliIo,
+  json: boolean,
+  shownUrl: string,
+  output: string,
+  result: DownloadResult | undefined,
+  failure: unknown,
+  costMs: number,
+): number {
+  if (json) {
     out(
       JSON.stringify(
         result
-          ? { success: true, url: shownUrl, ...result, costMs: cost() }
-          : { success: false, url: shownUrl, output: args.output, costMs: cost(), error: { message: errorText(failure), code: errorCode(failure) } },
+          ? { success: true, url: shownUrl, ...result, costMs }
+          : { success: false, url: shownUrl, output, costMs, error: { message: errorText(failure), code: errorCode(failure) } },
       ),
     );
     return result ? 0 : 1;
   }
   if (result) {
     out(`finish total length ${result.contentLength} bytes`);
-    out(`download success: true, cost: ${cost()} ms`);
+    out(`download success: true, cost: ${costMs} ms`);
     return 0;
   }
-  out(`download success: false, cost: ${cost()} ms error: ${errorText(failure)}`);
+  out(`download success: false, cost: ${costMs} ms error: ${errorText(failure)}`);
   io.stderr.write(`Error: download url ${shownUrl}: ${errorText(failure)}\n`);
   return 1;
 }

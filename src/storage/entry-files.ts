@@ -46,8 +46,9 @@ export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: s
   const lst = await fsp.lstat(path.join(peerDir, 'data')).catch(() => undefined);
   const storeDataPath = path.join(peerDir, 'data');
   const storeLink: StoreLink = meta.dataFilePath === storeDataPath ? 'self' : lst?.isSymbolicLink() ? 'symlink' : 'hardlink';
-  // Last access is recorded as the metadata file's mtime (cheap, visible to every process).
-  return { kind: 'entry', entry: new Entry(meta, peerDir, storeLink, Math.max(meta.ext.lastAccess, mst?.mtimeMs ?? 0)) };
+  // Last access is the metadata file's mtime: every write sets it to `lastAccess`, and every access
+  // refreshes it with utimes (cheap, no rewrite, visible to every process).
+  return { kind: 'entry', entry: new Entry(meta, peerDir, storeLink, mst?.mtimeMs ?? meta.ext.lastAccess) };
 }
 
 /** Peer-id shaped names in a task directory (never following a symlinked task directory). */

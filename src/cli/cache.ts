@@ -1,0 +1,127 @@
+/**
+ * `orasfly cache list | verify | gc | clean`: the task store from the command line, as
+ * `apptainer cache list/clean` users expect, with `--json` for scripts.
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import { formatBytes } from '../config/units.js';
+import { InvalidArgumentError, OrasflyError } from '../errors.js';
+import type { CacheEntryInfo } from '../storage/storage-manager.js';
+import { optionsFromFlags } from './config.js';
+
+/** `--help` of `orasfly cache`. */
+export const CACHE_USAGE = `Usage: orasfly cache <command> [flags] [REF|DIGEST|TASKID ...]
+
+Inspect and clean the task store.
+
+commands:
+  list                  every entry: task id, reference, digest, size, last access, links, state
+  verify                re-hash complete entries; remove corrupt or changed ones
+  gc [--dry-run]        run a GC round now (taskExpireTime, diskGCThreshold, diskGCThresholdPercent)
+  clean [--dry-run] [REF|DIGEST|TASKID ...]
+                        remove all entries, or the named ones; never one in use
+
+flags:
+      --config FILE     dfget.yaml (default as for downloads)
+      --datadir DIR     task store
+      --logdir DIR      logs
+      --json            print one JSON object
+  -h, --help            this help
+`;
+
+const COMMANDS = new Set(['list', 'verify', 'gc', 'clean']);
+
+/** Runs `orasfly cache …` (argv after `cache`); returns the exit code. */
+export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; cwd: string }, signal?: AbortSignal): Promise<number> {
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { config: { type: 'string' }, datadir: { type: 'string' }, logdir: { type: 'string' }, json: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (e) {
+    io.stderr.write(`Error: ${(e as Error).message}\nRun 'orasfly cache --help' for usage.\n`);
+    return 1;
+  }
+  const [command, ...selectors] = parsed.positionals;
+  const v = parsed.values;
+  if (v.help || command === undefined) {
+    io.stdout.write(CACHE_USAGE);
+    return v.help ? 0 : 1;
+  }
+  const json = v.json ?? false;
+  const dryRun = v['dry-run'] ?? false;
+  try {
+    if (!COMMANDS.has(command)) throw new InvalidArgumentError('command', `unknown cache command ${JSON.stringify(command.slice(0, 40))} (use list, verify, gc or clean)`);
+    if (selectors.length > 0 && command !== 'clean') throw new InvalidArgumentError('arguments', `${command} takes no references`);
+    const options = await optionsFromFlags({ config: v.config, dataDir: v.datadir, logDir: v.logdir }, io, (line) => io.stderr.write(`${line}\n`), signal);
+    const { StorageManager } = await import('../storage/storage-manager.js');
+    // No timer: a cache command is one action; `gc` runs its round explicitly.
+    const store = await StorageManager.open({ ...options.storage, gcInterval: 0 });
+    try {
+      switch (command) {
+        case 'list': {
+          const entries = await store.list({ signal });
+          if (json) out(JSON.stringify({ dataPath: store.options.dataPath, entries }));
+          else printList(out, store.options.dataPath, entries);
+          break;
+        }
+        case 'verify': {
+          const r = await store.verify({ signal, dryRun });
+          if (json) out(JSON.stringify(r));
+          else {
+            for (const x of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${x.key}: ${x.reason}`);
+            for (const k of r.skipped) out(`skipped ${k}: in use`);
+            out(`verified ${r.checked} entr${r.checked === 1 ? 'y' : 'ies'}: ${r.checked - r.removed.length} ok, ${r.removed.length} ${dryRun ? 'corrupt' : 'removed'}`);
+          }
+          break;
+        }
+        case 'gc': {
+          const r = await store.gc({ signal, dryRun });
+          if (json) out(JSON.stringify(r));
+          else {
+            const keys = [...r.invalid, ...r.expired, ...r.evicted];
+            for (const k of keys) out(`${dryRun ? 'would reclaim' : r.reclaimed.includes(k) ? 'reclaimed' : 'in use, kept'} ${k}`);
+            out(`gc: scanned ${r.scanned} entries in ${r.costMs} ms; ${dryRun ? `would reclaim ${keys.length}` : `reclaimed ${r.reclaimed.length}, freed ${formatBytes(r.freedBytes)}`}${r.remaining > 0 ? `; ${formatBytes(r.remaining)} still over the limit (entries in use or linked by outputs)` : ''}`);
+          }
+          break;
+        }
+        case 'clean': {
+          const r = await store.clean(selectors, { signal, dryRun });
+          if (json) out(JSON.stringify(r));
+          else {
+            for (const k of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${k}`);
+            for (const k of r.skipped) out(`skipped ${k}: in use`);
+            out(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entr${r.removed.length === 1 ? 'y' : 'ies'}, ${formatBytes(r.freedBytes)} ${dryRun ? 'to free' : 'freed'}${r.skipped.length ? `; ${r.skipped.length} in use, kept` : ''}`);
+          }
+          break;
+        }
+      }
+    } finally {
+      await store.close();
+    }
+    return 0;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    const code = e instanceof OrasflyError ? e.code : 'ERR_ORASFLY_INTERNAL';
+    if (json) out(JSON.stringify({ success: false, error: { message, code } }));
+    else io.stderr.write(`Error: ${message}\n`);
+    return 1;
+  }
+}
+
+function printList(out: (line: string) => void, dataPath: string, entries: readonly CacheEntryInfo[]): void {
+  const total = entries.reduce((a, e) => a + e.size, 0);
+  const reclaimable = entries.filter((e) => e.nlink <= 1 || e.state !== 'complete').reduce((a, e) => a + e.size, 0);
+  out(`There ${entries.length === 1 ? 'is 1 entry' : `are ${entries.length} entries`} using ${formatBytes(total)} in ${dataPath} (${formatBytes(reclaimable)} held by the store alone)`);
+  if (entries.length === 0) return;
+  const rows = entries.map((e) => [e.taskId.slice(0, 12), (e.digest ?? '-').slice(0, 19), formatBytes(e.size), new Date(e.lastAccess).toISOString().slice(0, 19).replace('T', ' '), String(e.nlink), e.inUse ? `${e.state}*` : e.state, e.url ?? '-']);
+  const head = ['TASK ID', 'DIGEST', 'SIZE', 'LAST ACCESS', 'LINKS', 'STATE', 'REFERENCE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [head, ...rows]) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+  if (entries.some((e) => e.inUse)) out('* in use by a running pull');
+}
