@@ -59,20 +59,24 @@ export class DigestIndex {
     if (cur && cur.taskId === ref.taskId && cur.peerId === ref.peerId) await unlinkQuiet(f).catch(() => {});
   }
 
-  /**
-   * Every pointer (for GC): yields `[file, ref | undefined]`; temp files of dead writers are reported
-   * with `tmp: true` so the caller can remove them.
-   */
-  async *entries(): AsyncGenerator<{ file: string; digest: string; ref: IndexRef | undefined; tmp: boolean }> {
+  /** Every file of the index (for GC): pointers by digest, and our temp files (`tmp: true`). */
+  async files(): Promise<{ file: string; digest: string; tmp: boolean }[]> {
+    const out: { file: string; digest: string; tmp: boolean }[] = [];
     for (const alg of await fsp.readdir(this.root).catch(() => [] as string[])) {
       if (!/^[a-z0-9]+$/.test(alg)) continue;
       const dir = path.join(this.root, alg);
       for (const hex of await fsp.readdir(dir).catch(() => [] as string[])) {
         const file = path.join(dir, hex);
-        if (hex.startsWith(TMP_MARK)) yield { file, digest: '', ref: undefined, tmp: true };
-        else if (/^[a-f0-9]{32,128}$/.test(hex)) yield { file, digest: `${alg}:${hex}`, ref: await readRef(file), tmp: false };
+        if (hex.startsWith(TMP_MARK)) out.push({ file, digest: '', tmp: true });
+        else if (/^[a-f0-9]{32,128}$/.test(hex)) out.push({ file, digest: `${alg}:${hex}`, tmp: false });
       }
     }
+    return out;
+  }
+
+  /** Reads the pointer in an index file (from {@link DigestIndex.files}). */
+  readFile(file: string): Promise<IndexRef | undefined> {
+    return readRef(file);
   }
 }
 

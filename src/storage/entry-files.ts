@@ -10,8 +10,8 @@ import path from 'node:path';
 import { Entry, type EntryTable } from './entry.js';
 import type { DigestIndex } from './digest-index.js';
 import { TMP_MARK, unlinkQuiet, rmdirQuiet } from './fs-util.js';
-import { readMetadata } from './metadata.js';
-import { isPeerIdName, isRealDirectory, removePeerDir, type StoreLayout } from './store-layout.js';
+import { decodeMetadata, type TaskMetadata } from './metadata.js';
+import { isPeerIdName, isRealDirectory, isTaskIdName, removePeerDir, type StoreLayout } from './store-layout.js';
 import type { StoreLink } from './strategies/storage-strategy.js';
 
 /** What loading and removal need from the store. */
@@ -26,48 +26,72 @@ export interface EntryFilesContext {
 export type PeerRead = { kind: 'entry'; entry: Entry } | { kind: 'garbage'; peerDir: string; why: string } | { kind: 'absent' };
 
 /**
- * Reads one peer directory. The table's instance wins (it carries this process's pins and writer
- * state). Nothing is deleted here.
+ * Reads one peer directory: one `readdir` (which files are there, whether `data` is a symlink, temp
+ * files) and the metadata through one open handle (content and mtime). The table's instance wins (it
+ * carries this process's pins and writer state). Nothing is deleted here.
+ *
+ * @param knownRealDir - the caller saw the directory as a real directory (not a symlink) in its parent's listing.
  */
-export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: string): Promise<PeerRead> {
+export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: string, knownRealDir = false): Promise<PeerRead> {
   const known = ctx.table.get(taskId, peerId);
   if (known) return { kind: 'entry', entry: known };
   const peerDir = ctx.layout.peerDir(taskId, peerId);
-  if (!(await isRealDirectory(peerDir))) return { kind: 'absent' };
-  let meta;
+  if (!knownRealDir && !(await isRealDirectory(peerDir))) return { kind: 'absent' };
+  const names = await fsp.readdir(peerDir, { withFileTypes: true }).catch(() => undefined);
+  if (!names) return { kind: 'absent' };
+  const metaFile = path.join(peerDir, 'metadata');
+  if (!names.some((d) => d.name === 'metadata')) return { kind: 'garbage', peerDir, why: 'no metadata' };
+  let meta: TaskMetadata;
+  let mtimeMs: number;
   try {
-    meta = await readMetadata(path.join(peerDir, 'metadata'));
+    const fh = await fsp.open(metaFile, 'r');
+    try {
+      mtimeMs = (await fh.stat()).mtimeMs;
+      meta = decodeMetadata(await fh.readFile('utf8'), metaFile);
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     return { kind: 'garbage', peerDir, why: (e as Error).message };
   }
-  if (!meta) return { kind: 'garbage', peerDir, why: 'no metadata' };
   if (meta.taskId !== taskId || meta.peerId !== peerId) return { kind: 'garbage', peerDir, why: 'metadata names another task' };
-  const mst = await fsp.stat(path.join(peerDir, 'metadata')).catch(() => undefined);
-  const lst = await fsp.lstat(path.join(peerDir, 'data')).catch(() => undefined);
   const storeDataPath = path.join(peerDir, 'data');
-  const storeLink: StoreLink = meta.dataFilePath === storeDataPath ? 'self' : lst?.isSymbolicLink() ? 'symlink' : 'hardlink';
+  const data = names.find((d) => d.name === 'data');
+  const storeLink: StoreLink = meta.dataFilePath === storeDataPath ? 'self' : data?.isSymbolicLink() ? 'symlink' : 'hardlink';
   // Last access is the metadata file's mtime: every write sets it to `lastAccess`, and every access
   // refreshes it with utimes (cheap, no rewrite, visible to every process).
-  return { kind: 'entry', entry: new Entry(meta, peerDir, storeLink, mst?.mtimeMs ?? meta.ext.lastAccess) };
+  const entry = new Entry(meta, peerDir, storeLink, mtimeMs);
+  entry.hasTempFiles = names.some((d) => d.name.startsWith(TMP_MARK));
+  return { kind: 'entry', entry };
 }
 
-/** Peer-id shaped names in a task directory (never following a symlinked task directory). */
-export async function peerNames(ctx: EntryFilesContext, taskId: string): Promise<string[]> {
+/**
+ * Peer-id shaped directories of a task (never following a symlinked task directory, nor a
+ * symlink in place of a peer directory).
+ *
+ * @param knownRealDir - the caller saw the task directory as a real directory in the root's listing.
+ */
+export async function peerNames(ctx: EntryFilesContext, taskId: string, knownRealDir = false): Promise<string[]> {
   const dir = ctx.layout.taskDir(taskId);
-  if (!(await isRealDirectory(dir))) return [];
-  return (await fsp.readdir(dir).catch(() => [] as string[])).filter(isPeerIdName);
+  if (!knownRealDir && !(await isRealDirectory(dir))) return [];
+  return (await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && isPeerIdName(d.name)).map((d) => d.name);
 }
 
-/** Every entry of a task that has readable metadata. */
-export async function readTask(ctx: EntryFilesContext, taskId: string): Promise<{ entries: Entry[]; garbage: { peerDir: string; why: string }[] }> {
+/** Every entry of a task that has readable metadata, and the peer dirs that are garbage. */
+export async function readTask(ctx: EntryFilesContext, taskId: string, knownRealDir = false): Promise<{ entries: Entry[]; garbage: { peerDir: string; why: string }[] }> {
   const entries: Entry[] = [];
   const garbage: { peerDir: string; why: string }[] = [];
-  for (const peerId of await peerNames(ctx, taskId)) {
-    const r = await readPeer(ctx, taskId, peerId);
+  for (const peerId of await peerNames(ctx, taskId, knownRealDir)) {
+    const r = await readPeer(ctx, taskId, peerId, true);
     if (r.kind === 'entry') entries.push(r.entry);
     else if (r.kind === 'garbage') garbage.push(r);
   }
   return { entries, garbage };
+}
+
+/** Task-id shaped real directories at the store's root (one `readdir`). */
+export async function taskNames(ctx: EntryFilesContext): Promise<string[]> {
+  return (await fsp.readdir(ctx.layout.root, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && isTaskIdName(d.name)).map((d) => d.name);
 }
 
 /**
@@ -127,7 +151,3 @@ export async function removeTempFiles(peerDir: string): Promise<void> {
   await Promise.all(names.filter((n) => n.startsWith(TMP_MARK)).map((n) => unlinkQuiet(path.join(peerDir, n)).catch(() => {})));
 }
 
-/** Whether a peer directory holds temp files of ours. */
-export async function hasTempFiles(peerDir: string): Promise<boolean> {
-  return (await fsp.readdir(peerDir).catch(() => [] as string[])).some((n) => n.startsWith(TMP_MARK));
-}

@@ -46,6 +46,8 @@ export class Entry {
   writing = false;
   /** Link count of the data inode, as last seen. */
   nlink = 1;
+  /** Temp files of ours were seen in its directory when it was read (a killed writer's leftovers). */
+  hasTempFiles = false;
 
   constructor(meta: TaskMetadata, peerDir: string, storeLink: StoreLink, lastAccess: number) {
     this.meta = meta;

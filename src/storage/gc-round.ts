@@ -11,14 +11,17 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import type { Entry } from './entry.js';
-import { hasTempFiles, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, type EntryFilesContext } from './entry-files.js';
+import { readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, taskNames, type EntryFilesContext } from './entry-files.js';
 import { rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet } from './fs-util.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
 import type { ResolvedStorageOptions } from './options.js';
-import { isTaskIdName } from './store-layout.js';
 import { acquireTaskLock, liveHolder, pidAlive } from './task-lock.js';
 import { validDataPath } from './validate.js';
+
+/** Task directories read at once by a round (measured by `bench/store-scale-bench.ts`). */
+const SCAN_CONCURRENCY = 16;
 
 /** Result of one GC round. */
 export interface GcReport {
@@ -71,22 +74,27 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
   const byKey = new Map<string, Entry>();
   const invalid: Entry[] = [];
   const unreusable: Entry[] = [];
-  const names = (await fsp.readdir(o.dataPath).catch(() => [] as string[])).filter(isTaskIdName);
-  for (const taskId of names) {
+  const names = await taskNames(ctx);
+  // One listing of the locks instead of one read per task: only tasks with a lock file are checked.
+  const locked = new Set((await fsp.readdir(ctx.layout.locksDir).catch(() => [] as string[])).filter((n) => n.endsWith('.lock')).map((n) => n.slice(0, -'.lock'.length)));
+  // Task directories are independent: read them several at a time (each is a handful of small
+  // syscalls, bound by the thread pool's latency, not by the disk).
+  const limit = pLimit(SCAN_CONCURRENCY);
+  await Promise.all(names.map((taskId) => limit(async () => {
     throwIfAborted(opts.signal);
-    const { entries, garbage } = await readTask(ctx, taskId);
-    const held = (await liveHolder(ctx.layout.lockPath(taskId), o.lockStaleTime)) !== undefined;
+    const { entries, garbage } = await readTask(ctx, taskId, true);
+    const held = locked.has(taskId) && (await liveHolder(ctx.layout.lockPath(taskId), o.lockStaleTime)) !== undefined;
     if (!dryRun && !held && garbage.length > 0) await withTaskLock(ctx, taskId, async () => {
       for (const g of garbage) await removeGarbagePeer(ctx, g.peerDir);
     });
     if (entries.length === 0) {
       if (!dryRun && garbage.length === 0) await rmdirQuiet(ctx.layout.taskDir(taskId));
-      continue;
+      return;
     }
     // Temp files a killed writer left beside metadata; a live writer holds the lock, so `held` skips it.
     if (!dryRun && !held) {
       const dirty: Entry[] = [];
-      for (const e of entries) if (!e.busy && (await hasTempFiles(e.peerDir))) dirty.push(e);
+      for (const e of entries) if (!e.busy && e.hasTempFiles) dirty.push(e);
       if (dirty.length > 0) await withTaskLock(ctx, taskId, async () => Promise.all(dirty.map((e) => removeTempFiles(e.peerDir))));
     }
     for (const e of entries) {
@@ -104,8 +112,8 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
       }
       cands.push({ key: e.key, size: e.meta.contentLength, lastAccess: e.lastAccess, expiryBase: e.lastAccess, exclusive: e.exclusive, done: e.meta.done, active, marked: e.marked });
     }
-  }
-  if (!dryRun) await sweepLeftovers(ctx);
+  })));
+  if (!dryRun) await sweepLeftovers(ctx, new Set(byKey.keys()));
   let disk: DiskUsage | undefined;
   if (o.diskGCThresholdPercent > 0) {
     try {
@@ -174,17 +182,24 @@ async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<
 }
 
 /** Index pointers to nothing, temp files of dead writers, dead processes' locks. */
-async function sweepLeftovers(ctx: GcContext): Promise<void> {
-  for await (const x of ctx.index.entries()) {
-    if (x.tmp) {
-      // `.orasfly-tmp-<hex>.<pid>.<rand>`: only a dead process's leftovers.
-      const pid = Number(path.basename(x.file).slice(TMP_MARK.length).split('.').at(-2));
-      if (!pidAlive(pid)) await unlinkQuiet(x.file).catch(() => {});
-      continue;
-    }
-    const ok = x.ref !== undefined && (await fsp.stat(path.join(ctx.layout.peerDir(x.ref.taskId, x.ref.peerId), 'metadata')).then(() => true, () => false));
-    if (!ok) await unlinkQuiet(x.file).catch(() => {});
-  }
+async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promise<void> {
+  const limit = pLimit(SCAN_CONCURRENCY);
+  await Promise.all(
+    (await ctx.index.files()).map((x) =>
+      limit(async () => {
+        if (x.tmp) {
+          // `.orasfly-tmp-<hex>.<pid>.<rand>`: only a dead process's leftovers.
+          const pid = Number(path.basename(x.file).slice(TMP_MARK.length).split('.').at(-2));
+          if (!pidAlive(pid)) await unlinkQuiet(x.file).catch(() => {});
+          return;
+        }
+        const ref = await ctx.index.readFile(x.file);
+        // An entry the scan saw is there; anything else is checked on disk (it may have completed since).
+        const ok = ref !== undefined && (seen.has(`${ref.taskId}/${ref.peerId}`) || (await fsp.stat(path.join(ctx.layout.peerDir(ref.taskId, ref.peerId), 'metadata')).then(() => true, () => false)));
+        if (!ok) await unlinkQuiet(x.file).catch(() => {});
+      }),
+    ),
+  );
   for (const n of await fsp.readdir(ctx.layout.locksDir).catch(() => [] as string[])) {
     if (n.endsWith('.lock')) {
       // tryOnly takes a dead holder's lock over; releasing it leaves nothing behind.

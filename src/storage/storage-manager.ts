@@ -21,7 +21,7 @@ import { quote } from '../internal/describe.js';
 import type { ByteRange, SignalOptions } from '../source/resource-client.js';
 import { DigestIndex } from './digest-index.js';
 import { Entry, EntryTable, type TaskEntry } from './entry.js';
-import { peerNames, readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, type EntryFilesContext } from './entry-files.js';
+import { readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, taskNames, type EntryFilesContext } from './entry-files.js';
 import { assertFits, availableBytes } from './free-space.js';
 import { throwIfAborted, writeFileAtomic } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
@@ -683,11 +683,12 @@ export class StorageManager extends EventEmitter<StorageEvents> {
 
   /** Visits every entry with readable metadata; `held` says whether another process holds its task lock. */
   async #scan(opts: SignalOptions, visit: (e: Entry, held: boolean) => Promise<void>): Promise<void> {
-    for (const taskId of (await fsp.readdir(this.options.dataPath).catch(() => [] as string[])).filter(isTaskIdName)) {
+    const locked = new Set((await fsp.readdir(this.#layout.locksDir).catch(() => [] as string[])).filter((n) => n.endsWith('.lock')).map((n) => n.slice(0, -'.lock'.length)));
+    for (const taskId of await taskNames(this.#files)) {
       throwIfAborted(opts.signal);
-      if ((await peerNames(this.#files, taskId)).length === 0) continue;
-      const held = (await liveHolder(this.#layout.lockPath(taskId), this.options.lockStaleTime)) !== undefined;
-      const { entries } = await readTask(this.#files, taskId);
+      const { entries } = await readTask(this.#files, taskId, true);
+      if (entries.length === 0) continue;
+      const held = locked.has(taskId) && (await liveHolder(this.#layout.lockPath(taskId), this.options.lockStaleTime)) !== undefined;
       for (const e of entries) await visit(e, held);
     }
   }

@@ -1,0 +1,159 @@
+/**
+ * The task store at scale (issue #9's figures), against the harness registry on 127.0.0.1:
+ *  1. a reuse pull as a whole `orasfly` CLI process with 10,000 tasks in the store vs with 1,
+ *     alternating pairs, medians: wall, CPU (user + sys) and peak RSS from /usr/bin/time;
+ *  2. `StorageManager.open` at 10,000 tasks (in-process, median);
+ *  3. a GC round over 10,000 entries (dry run and a real round that reclaims nothing), and a
+ *     reuse pull whose process also ran the round (the once-per-gcInterval case).
+ *
+ * The 9,999 extra entries are written straight to disk in the store's own format (metadata,
+ * data, digest index), as completed pulls leave them.
+ *
+ * Env: BENCH_TASKS (default 10000), BENCH_PAIRS (default 9).
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, mkdir, writeFile, stat, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRegistry, pushSif } from '../test/harness/index.js';
+import { StorageManager } from '../src/storage/storage-manager.js';
+import { encodeMetadata, METADATA_VERSION } from '../src/storage/metadata.js';
+import { bootId } from '../src/storage/validate.js';
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 9);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+  rssKiB: number;
+}
+
+/** One CLI run under /usr/bin/time: wall, user + sys, max RSS. */
+function cli(args: string[]): Sample {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, bin, ...args], { encoding: 'utf8', env: { ...process.env, HOME: os.tmpdir() } });
+  if (r.status !== 0) throw new Error(`orasfly ${args.join(' ')} failed: ${r.stdout}${r.stderr}`);
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+  if (!m) throw new Error(`no /usr/bin/time line in ${r.stderr}`);
+  return { wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) };
+}
+
+/** Writes `n` completed entries of 1 KiB each, in the store's format. */
+async function fillStore(dataPath: string, n: number): Promise<void> {
+  const boot = bootId();
+  for (let i = 0; i < n; i++) {
+    const data = Buffer.from(`synthetic entry ${i} `.padEnd(1024, '.'));
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    const taskId = createHash('sha256').update(`synthetic-${i}`).digest('hex');
+    const peerId = `10.0.0.1-1-${i.toString(16).padStart(8, '0')}`;
+    const peerDir = path.join(dataPath, taskId, peerId);
+    await mkdir(peerDir, { recursive: true });
+    const dataFile = path.join(peerDir, 'data');
+    await writeFile(dataFile, data);
+    const st = await stat(dataFile);
+    const now = Date.now() - i * 1000;
+    const meta = encodeMetadata({
+      storeStrategy: 'io.d7y.storage.v2.simple',
+      taskId,
+      taskMeta: {},
+      contentLength: data.length,
+      totalPieces: 1,
+      peerId,
+      pieces: new Map([[0, { num: 0, range: { start: 0, length: data.length }, digest: 'crc32:00000000' }]]),
+      pieceMd5Sign: '',
+      dataFilePath: dataFile,
+      done: true,
+      header: null,
+      ext: { version: METADATA_VERSION, digest, pieceDigest: 'crc32', pieceSize: 4 << 20, lastAccess: now, completedAt: now, fingerprint: { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }, storeLink: 'self', bootId: boot, url: `oras://synthetic/${i}:v1` },
+    });
+    await writeFile(path.join(peerDir, 'metadata'), meta);
+    await utimes(path.join(peerDir, 'metadata'), now / 1000, now / 1000);
+    const hex = digest.slice('sha256:'.length);
+    await mkdir(path.join(dataPath, '.index', 'sha256'), { recursive: true });
+    await writeFile(path.join(dataPath, '.index', 'sha256', hex), JSON.stringify({ taskId, peerId }));
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`# store at scale — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${TASKS} tasks, ${PAIRS} alternating pairs`);
+  const reg = await startRegistry({ variant: 'anonymous' });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-scale-'));
+  try {
+    await pushSif(reg, 'scale/sif', 'v1', { size: 4 * 1024 * 1024, seed: 3 });
+    const ref = reg.ref('scale/sif:v1');
+    const small = path.join(dir, 'store-1');
+    const big = path.join(dir, `store-${TASKS}`);
+    const log = path.join(dir, 'log');
+    const pull = (store: string, out: string) => cli(['-u', ref, '-O', out, '--datadir', store, '--logdir', log]);
+    pull(small, path.join(dir, 'first-small.sif'));
+    pull(big, path.join(dir, 'first-big.sif'));
+    const t0 = performance.now();
+    await fillStore(big, TASKS - 1);
+    console.log(`filled the store with ${TASKS - 1} more entries in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    // The first pull into the big store after filling it runs the GC round (its stamp is due):
+    // measured on its own, then the stamp keeps later pulls (within gcInterval) from collecting.
+    const withGc = cli(['-u', ref, '-O', path.join(dir, 'gc-run.sif'), '--datadir', big, '--logdir', log]);
+    pull(small, path.join(dir, 'warm-small.sif'));
+
+    const s: Sample[] = [];
+    const b: Sample[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      // Alternate which goes first, so drift hits both alike.
+      if (i % 2 === 0) {
+        s.push(pull(small, path.join(dir, `s-${i}.sif`)));
+        b.push(pull(big, path.join(dir, `b-${i}.sif`)));
+      } else {
+        b.push(pull(big, path.join(dir, `b-${i}.sif`)));
+        s.push(pull(small, path.join(dir, `s-${i}.sif`)));
+      }
+    }
+    const row = (name: string, xs: Sample[], base?: Sample[]) => {
+      const w = median(xs.map((x) => x.wallMs));
+      const c = median(xs.map((x) => x.cpuMs));
+      const r = median(xs.map((x) => x.rssKiB));
+      const ratio = base ? (w / median(base.map((x) => x.wallMs))).toFixed(2) : '1.00';
+      return `| ${name} | ${w.toFixed(0)} ms | ${c.toFixed(0)} ms | ${(r / 1024).toFixed(1)} MiB | ${ratio} |`;
+    };
+    console.log('\n## reuse pull as a whole CLI process (medians)');
+    console.log('| store | wall | CPU (user+sys) | peak RSS | ÷ 1 task |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    console.log(row('1 task', s));
+    console.log(row(`${TASKS} tasks`, b, s));
+    console.log(`| ${TASKS} tasks, the run that also did the GC round (once per gcInterval) | ${withGc.wallMs.toFixed(0)} ms | ${withGc.cpuMs.toFixed(0)} ms | ${(withGc.rssKiB / 1024).toFixed(1)} MiB | ${(withGc.wallMs / median(s.map((x) => x.wallMs))).toFixed(2)} |`);
+
+    const opens: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const t = performance.now();
+      const m = await StorageManager.open({ dataPath: big, gcInterval: 0 });
+      opens.push(performance.now() - t);
+      await m.close();
+    }
+    console.log(`\n## StorageManager.open at ${TASKS} tasks: median ${median(opens).toFixed(2)} ms (min ${Math.min(...opens).toFixed(2)}, max ${Math.max(...opens).toFixed(2)}, 21 opens)`);
+
+    const store = await StorageManager.open({ dataPath: big, gcInterval: 0, taskExpireTime: 0, diskGCThresholdPercent: 0 });
+    const dry: number[] = [];
+    for (let i = 0; i < 3; i++) dry.push((await store.gc({ dryRun: true })).costMs);
+    const real = await store.gc();
+    const mem = process.memoryUsage().rss;
+    await store.close();
+    console.log(`\n## GC round over ${real.scanned} entries`);
+    console.log(`- dry run: median ${median(dry).toFixed(0)} ms (3 rounds)`);
+    console.log(`- real round (nothing due): ${real.costMs} ms, reclaimed ${real.reclaimed.length}; process RSS after the rounds ${(mem / 1024 / 1024).toFixed(0)} MiB`);
+  } finally {
+    await reg.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
