@@ -31,6 +31,8 @@ export interface DownloaderOptions {
   logSink?: CoreLogSink | undefined;
   /** A custom piece transport (e.g. a Dragonfly daemon); the origin stays the fallback. */
   transport?: PieceTransport | undefined;
+  /** See `PeerTaskManagerOptions.gcAfterPull`. @defaultValue true */
+  gcAfterPull?: boolean | undefined;
 }
 
 /** A wired downloader; close it when done. */
@@ -72,6 +74,7 @@ export async function createDownloader(options: DownloaderOptions): Promise<Down
     conductor,
     totalRateLimit: totalRateLimit === undefined ? undefined : parseSize(totalRateLimit, 'download.totalRateLimit') || undefined,
     logSink: sinks.length > 1 ? new TeeLogSink(sinks) : sinks[0],
+    gcAfterPull: options.gcAfterPull,
   });
   return {
     manager,

@@ -82,6 +82,14 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
         }
         case 'gc': {
           const r = await store.gc({ signal, dryRun });
+          if (!dryRun && options.logFile) {
+            // The record of a round, also when a pull handed it to this process in the background.
+            const { CoreLogger, FileLogSink } = await import('../log/core-log.js');
+            const sink = new FileLogSink(options.logFile);
+            const { gcRoundLine } = await import('../storage/gc-round.js');
+            new CoreLogger(sink, { component: 'GC' }, 'cli/cache.ts').info(gcRoundLine(r));
+            await sink.flush();
+          }
           if (json) out(JSON.stringify(r));
           else {
             const keys = [...r.invalid, ...r.expired, ...r.evicted];

@@ -21,6 +21,12 @@ export interface CliIo {
   stderr: NodeJS.WriteStream | (NodeJS.WritableStream & { isTTY?: boolean });
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /**
+   * The `orasfly` executable, when this is the command itself: a due GC round is then handed to a
+   * detached `orasfly cache gc` so the command exits at once. Unset (embedded): the round runs
+   * in-process before `runCli` returns.
+   */
+  self?: string | undefined;
 }
 
 function currentUser(): string {
@@ -94,6 +100,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   let result: DownloadResult | undefined;
   let failure: unknown;
   let close: (() => Promise<void>) | undefined;
+  let afterPull: (() => Promise<void>) | undefined;
   let bar: ProgressBar | undefined;
   try {
     const options = await optionsFromFlags(args, io, (line) => io.stderr.write(`${line}\n`), signal);
@@ -104,7 +111,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (args.concurrency) options.download = { ...options.download, concurrency: args.concurrency };
     if (args.rateLimit) options.download = { ...options.download, totalRateLimit: args.rateLimit };
     if (args.console) options.logSink = new StreamLogSink(io.stderr);
-    const dl = await createDownloader(options);
+    const dl = await createDownloader({ ...options, gcAfterPull: io.self === undefined });
     close = () => dl.close();
     // Waiting for another process's task lock is said at once, not after minutes of silence.
     dl.storage.on('lockWait', (w) => {
@@ -116,6 +123,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       bar = new ProgressBar(io.stderr as NodeJS.WriteStream);
       bar.start();
     }
+    afterPull = () => handOffGc(dl.storage, io, args, options.logFile);
     result = await dl.download({
       url: args.url,
       output: args.output,
@@ -136,9 +144,26 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   // The result is printed first; closing then waits for a GC round if this pull started one.
   const costMs = cost();
   const code = printResult(out, io, args.json, shownUrl, args.output, result, failure, costMs);
+  await afterPull?.().catch(() => {});
   await close?.().catch(() => {});
   return code;
 
+}
+
+/**
+ * A due GC round of this store goes to a detached `orasfly cache gc` with the same config and
+ * directories: this process exits now, and only one process per `gcInterval` collects.
+ */
+async function handOffGc(storage: import('../storage/storage-manager.js').StorageManager, io: CliIo, args: CliArgs, logFile: string | undefined): Promise<void> {
+  if (io.self === undefined || !(await storage.claimGcRound())) return;
+  const { spawn } = await import('node:child_process');
+  const argv = [io.self, 'cache', 'gc', '--datadir', storage.options.dataPath];
+  // core.log is `<logDir>/dfget/core.log`: the round's record goes next to the pull's.
+  if (logFile) argv.push('--logdir', path.dirname(path.dirname(logFile)));
+  if (args.config) argv.push('--config', path.resolve(io.cwd, args.config));
+  const child = spawn(process.execPath, argv, { detached: true, stdio: 'ignore', cwd: io.cwd, env: io.env });
+  child.on('error', () => {});
+  child.unref();
 }
 
 /** dfget's closing lines (or the `--json` object); returns the exit code. */

@@ -19,6 +19,7 @@ import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
 import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
 import { assertOutputPath } from '../storage/output-path.js';
+import { gcRoundLine } from '../storage/gc-round.js';
 
 const debug = createDebug('orasfly:manager');
 
@@ -77,6 +78,12 @@ export interface PeerTaskManagerOptions {
   totalRateLimit?: number | undefined;
   /** Where JSON `core.log` records go (`peer task done, cost: …ms`). */
   logSink?: CoreLogSink | undefined;
+  /**
+   * After each pull, start the store's GC round in the background when one is due
+   * (`StorageManager.gcSoon`). `false` leaves GC to the caller (the CLI hands it to a detached
+   * process). @defaultValue true
+   */
+  gcAfterPull?: boolean | undefined;
 }
 
 interface RunningTask {
@@ -109,6 +116,7 @@ export class PeerTaskManager {
   #conductorOptions: ConductorOptions;
   #rateLimiter: RateLimiter | undefined;
   #totalRateLimit: number | undefined;
+  readonly #gcAfterPull: boolean;
   #log: CoreLogger;
   #running = new Map<string, RunningTask>();
 
@@ -121,7 +129,10 @@ export class PeerTaskManager {
     this.#conductorOptions = { ...options.conductor };
     this.#rateLimiter = options.totalRateLimit ? new RateLimiter(options.totalRateLimit) : undefined;
     this.#totalRateLimit = options.totalRateLimit || undefined;
+    this.#gcAfterPull = options.gcAfterPull ?? true;
     this.#log = new CoreLogger(options.logSink, {}, 'conductor/peer-task-manager.ts');
+    // Every round this process runs is on record, as Dragonfly logs its GC.
+    options.storage.on('gc', (r) => this.#log.with({ component: 'GC' }).info(gcRoundLine(r)));
     // Nobody waits silently: a lock held by another process is said in core.log at once.
     options.storage.on('lockWait', (w) =>
       this.#log.with({ task: w.taskId, component: 'PeerTask' }).warn(
@@ -208,7 +219,7 @@ export class PeerTaskManager {
       return this.#obtain(request, resolved, taskId, peerId, output, started, signal, log);
     } finally {
       // Off the critical path: a round runs only when one is due (once per gcInterval across processes).
-      void this.storage.gcSoon();
+      if (this.#gcAfterPull) void this.storage.gcSoon();
     }
   }
 

@@ -51,6 +51,11 @@ export interface GcReport {
   dryRun: boolean;
 }
 
+/** The `core.log` line of a round. */
+export function gcRoundLine(r: GcReport): string {
+  return `gc round done, scanned: ${r.scanned}, reclaimed: ${r.reclaimed.length}, freed: ${r.freedBytes} bytes, cost: ${r.costMs}ms`;
+}
+
 /** What a round needs. */
 export interface GcContext extends EntryFilesContext {
   readonly options: ResolvedStorageOptions;

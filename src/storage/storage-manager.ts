@@ -562,19 +562,46 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   }
 
   async #gcIfDue(): Promise<GcReport | undefined> {
-    if (!(await this.#gcDue())) return undefined;
-    await fsp.mkdir(path.dirname(this.#layout.gcLockPath), { recursive: true });
-    const lock = await acquireTaskLock(this.#layout.gcLockPath, { tryOnly: true, staleMs: this.options.lockStaleTime }).catch(() => undefined);
-    if (!lock) return undefined; // another process is collecting
+    const lock = await this.#claimRound();
+    if (!lock) return undefined;
     try {
-      if (!(await this.#gcDue())) return undefined;
-      const now = this.options.now();
-      await writeFileAtomic(this.#layout.gcStampPath, `${new Date(now).toISOString()}\n`, { fsync: false, mtimeMs: now });
       const report = await runGcRound(this.#gc);
       this.emit('gc', report);
       return report;
     } finally {
       await lock.release();
+    }
+  }
+
+  /**
+   * Claims the due GC round for someone else to run (the CLI hands it to a detached process, so
+   * that its own exit never waits for a round): when a round is due, records it in the stamp, so no
+   * other process starts one for `gcInterval`, and resolves `true`. Run it with {@link gc}.
+   */
+  async claimGcRound(): Promise<boolean> {
+    if (this.#closed || this.options.gcInterval <= 0) return false;
+    const lock = await this.#claimRound().catch(() => undefined);
+    await lock?.release();
+    return lock !== undefined;
+  }
+
+  /** When a round is due and no process is collecting: the round lock, with the stamp written. */
+  async #claimRound(): Promise<{ release(): Promise<void> } | undefined> {
+    if (!(await this.#gcDue())) return undefined;
+    await fsp.mkdir(path.dirname(this.#layout.gcLockPath), { recursive: true });
+    const lock = await acquireTaskLock(this.#layout.gcLockPath, { tryOnly: true, staleMs: this.options.lockStaleTime }).catch(() => undefined);
+    if (!lock) return undefined; // another process is collecting
+    try {
+      if (!(await this.#gcDue())) {
+        await lock.release();
+        return undefined;
+      }
+      const now = this.options.now();
+      await writeFileAtomic(this.#layout.gcStampPath, `${new Date(now).toISOString()}\n`, { fsync: false, mtimeMs: now });
+      return lock;
+    } catch (e) {
+      await lock.release();
+      throw e;
     }
   }
 

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, mkdir, writeFile, readdir, stat, utimes, open, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, writeFile, readdir, stat, utimes, open, readFile, watch } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +52,29 @@ function run(args: string[], opts: { onStderr?: (text: string) => void } = {}): 
 }
 const lastJson = (r: Run): Record<string, unknown> => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 
+const gcRounds = async (logFile: string): Promise<number> => ((await readFile(logFile, 'utf8').catch(() => '')).match(/gc round done/g) ?? []).length;
+
+/**
+ * A pull hands a due GC round to a detached `orasfly cache gc`, which logs `gc round done` to
+ * core.log when it is over: wait for that line (file events, no polling sleeps).
+ */
+async function waitForGcRound(logFile: string, before: number): Promise<void> {
+  await mkdir(path.dirname(logFile), { recursive: true });
+  const ac = new AbortController();
+  const safety = setTimeout(() => ac.abort(), 30_000);
+  try {
+    const events = watch(path.dirname(logFile), { signal: ac.signal });
+    if ((await gcRounds(logFile)) > before) return;
+    for await (const _ of events) if ((await gcRounds(logFile)) > before) return;
+  } catch (e) {
+    if (!ac.signal.aborted) throw e;
+  } finally {
+    clearTimeout(safety);
+    ac.abort();
+  }
+  assert.fail(`no gc round was logged to ${logFile}`);
+}
+
 /** Distinct data inodes in the store (what the store holds on disk). */
 async function storeInodes(store: string): Promise<{ inodes: Set<number>; entries: number }> {
   const inodes = new Set<number>();
@@ -81,15 +104,20 @@ test('an entry unused for longer than taskExpireTime is gone after a later run; 
   const store = path.join(dir, 'expire');
   const cfg = path.join(dir, 'expire.yaml');
   await writeFile(cfg, `storage:\n  taskExpireTime: 2s\n  gcInterval: 1ms\n`);
-  const common = ['--datadir', store, '--config', cfg, '--json', '--logdir', path.join(dir, 'log')];
+  const logs = path.join(dir, 'log-expire');
+  const coreLog = path.join(logs, 'dfget', 'core.log');
+  const common = ['--datadir', store, '--config', cfg, '--json', '--logdir', logs];
   assert.equal((await run(['-u', reg.ref('life/img0:v1'), '-O', path.join(dir, 'expire-out', 'a.sif'), ...common])).code, 0);
+  await waitForGcRound(coreLog, 0);
   // "Unused for longer than 2 s" without waiting: the last access is the metadata mtime.
   const [task] = (await readdir(store)).filter((n) => /^[0-9a-f]{64}$/.test(n));
   const [peer] = await readdir(path.join(store, task!));
   const old = new Date(Date.now() - 60_000);
   await utimes(path.join(store, task!, peer!, 'metadata'), old, old);
+  const rounds = await gcRounds(coreLog);
   const r = await run(['-u', reg.ref('life/img1:v1'), '-O', path.join(dir, 'expire-out', 'b.sif'), ...common]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  await waitForGcRound(coreLog, rounds);
   const left = (await readdir(store)).filter((n) => /^[0-9a-f]{64}$/.test(n));
   assert.ok(!left.includes(task!), 'the expired entry was collected by the later run');
   assert.equal(left.length, 1);
@@ -98,9 +126,12 @@ test('an entry unused for longer than taskExpireTime is gone after a later run; 
   const qstore = path.join(dir, 'quota');
   const qcfg = path.join(dir, 'quota.yaml');
   await writeFile(qcfg, `storage:\n  diskGCThreshold: 6Mi\n  gcInterval: 1ms\n`);
+  const qlog = path.join(dir, 'log-quota', 'dfget', 'core.log');
   for (let i = 0; i < 3; i++) {
-    const q = await run(['-u', reg.ref(`life/img${i}:v1`), '-O', path.join(dir, 'quota-out', `${i}.sif`), '--datadir', qstore, '--config', qcfg, '--json', '--logdir', path.join(dir, 'log')]);
+    const before = await gcRounds(qlog);
+    const q = await run(['-u', reg.ref(`life/img${i}:v1`), '-O', path.join(dir, 'quota-out', `${i}.sif`), '--datadir', qstore, '--config', qcfg, '--json', '--logdir', path.join(dir, 'log-quota')]);
     assert.equal(q.code, 0, q.stdout + q.stderr);
+    await waitForGcRound(qlog, before);
     let sum = 0;
     for (const t of (await readdir(qstore)).filter((n) => /^[0-9a-f]{64}$/.test(n))) for (const p of await readdir(path.join(qstore, t))) sum += (await stat(path.join(qstore, t, p, 'data'))).size;
     assert.ok(sum <= 6 * MiB, `after run ${i} the store holds ${sum} bytes, over the 6 MiB quota`);
