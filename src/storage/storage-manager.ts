@@ -21,11 +21,13 @@ import { quote } from '../internal/describe.js';
 import type { ByteRange, SignalOptions } from '../source/resource-client.js';
 import { DigestIndex } from './digest-index.js';
 import { Entry, EntryTable, type TaskEntry } from './entry.js';
-import { readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, taskNames, type EntryFilesContext } from './entry-files.js';
+import { readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, type EntryFilesContext } from './entry-files.js';
 import { assertFits, availableBytes } from './free-space.js';
-import { throwIfAborted, writeFileAtomic } from './fs-util.js';
+import { throwIfAborted } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
-import { bootId, hashMatches, validDataPath, verifiedThisBoot } from './validate.js';
+import { claimDueRound } from './gc-schedule.js';
+import { cleanEntries, listEntries, storeUsage, verifyEntries, type CacheEntryInfo, type CleanReport, type InspectContext, type StorageUsage, type VerifyReport } from './inspect.js';
+import { bootId, validDataPath, verifiedThisBoot } from './validate.js';
 import { create, type IngestContext, resume, type BeginTaskRequest } from './ingest.js';
 import { materializeFile, type MaterializeResult } from './materialize.js';
 import { writeMetadata } from './metadata.js';
@@ -35,29 +37,18 @@ import { pieceSign } from './piece-digest.js';
 import { pieceAt, planPieces } from './piece-plan.js';
 import { ADVANCE_STRATEGY } from './strategies/advance.js';
 import { claimStoreRoot, isPeerIdName, isTaskIdName, StoreLayout } from './store-layout.js';
-import { acquireTaskLock, liveHolder } from './task-lock.js';
+import { acquireTaskLock } from './task-lock.js';
 import { TaskWriterImpl, type EntryStore, type TaskWriter } from './task-writer.js';
 
 export type { TaskEntry } from './entry.js';
 export type { TaskWriter } from './task-writer.js';
 export type { BeginTaskRequest } from './ingest.js';
 export type { GcReport } from './gc-round.js';
+export type { CacheEntryInfo, CleanReport, StorageUsage, VerifyReport } from './inspect.js';
 export { bootId } from './validate.js';
 
 const log = debug('orasfly:storage');
 const gcLog = debug('orasfly:gc');
-
-/** Store accounting, from a scan of the store. */
-export interface StorageUsage {
-  /** Entries (completed and interrupted). */
-  tasks: number;
-  /** Σ content lengths. */
-  bytes: number;
-  /** Bytes only the store holds: deleting those entries frees them. */
-  exclusiveBytes: number;
-  /** Bytes still hard-linked by outputs: deleting those entries frees nothing. */
-  sharedBytes: number;
-}
 
 /** Why an entry was dropped without being served. */
 export interface DropEvent {
@@ -95,44 +86,6 @@ export interface StorageEvents {
 export interface FindOptions extends SignalOptions {
   /** Look up even when `multiplex` is off (e.g. to join a task another process just finished). */
   ignoreMultiplex?: boolean | undefined;
-}
-
-/** One entry as `cache list` shows it. */
-export interface CacheEntryInfo {
-  taskId: string;
-  peerId: string;
-  /** The reference it was pulled for, when recorded. */
-  url: string | undefined;
-  digest: string | undefined;
-  /** Content length, bytes. */
-  size: number;
-  /** ms since epoch. */
-  lastAccess: number;
-  /** Links of the data inode (outputs share it); 0 when unknown. */
-  nlink: number;
-  /** `complete`; `partial` (interrupted, resumable); `invalid` (data changed since completion). */
-  state: 'complete' | 'partial' | 'invalid';
-  /** A process holds its task lock, or this one reads or writes it. */
-  inUse: boolean;
-  dataFilePath: string;
-}
-
-/** What {@link StorageManager.verify} found. */
-export interface VerifyReport {
-  /** Complete entries re-hashed. */
-  checked: number;
-  /** Entries that were corrupt or changed, removed (`dryRun`: would be). */
-  removed: { key: string; reason: string }[];
-  /** Entries left alone because they are in use. */
-  skipped: string[];
-}
-
-/** What {@link StorageManager.clean} removed. */
-export interface CleanReport {
-  removed: string[];
-  /** In use: never removed. */
-  skipped: string[];
-  freedBytes: number;
 }
 
 /** Options of {@link StorageManager.gc}. */
@@ -585,139 +538,44 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     return lock !== undefined;
   }
 
-  /** When a round is due and no process is collecting: the round lock, with the stamp written. */
-  async #claimRound(): Promise<{ release(): Promise<void> } | undefined> {
-    if (!(await this.#gcDue())) return undefined;
-    await fsp.mkdir(path.dirname(this.#layout.gcLockPath), { recursive: true });
-    const lock = await acquireTaskLock(this.#layout.gcLockPath, { tryOnly: true, staleMs: this.options.lockStaleTime }).catch(() => undefined);
-    if (!lock) return undefined; // another process is collecting
-    try {
-      if (!(await this.#gcDue())) {
-        await lock.release();
-        return undefined;
-      }
-      const now = this.options.now();
-      await writeFileAtomic(this.#layout.gcStampPath, `${new Date(now).toISOString()}\n`, { fsync: false, mtimeMs: now });
-      return lock;
-    } catch (e) {
-      await lock.release();
-      throw e;
-    }
-  }
-
-  async #gcDue(): Promise<boolean> {
-    const st = await fsp.stat(this.#layout.gcStampPath).catch(() => undefined);
-    if (!st) return true;
-    const age = this.options.now() - st.mtimeMs;
-    // A stamp from the future (clock set back) does not stop GC forever.
-    return age >= this.options.gcInterval || age < -this.options.gcInterval;
+  #claimRound(): Promise<{ release(): Promise<void> } | undefined> {
+    return claimDueRound(this.#layout, this.options);
   }
 
   // ---------------------------------------------------------------- inspection and cache commands
 
+  get #inspect(): InspectContext {
+    return { files: this.#files, options: this.options, removeLocked: (e, reason) => this.#removeLocked(e, reason), onDrop: (d) => this.emit('drop', d) };
+  }
+
   /** Every entry of the store (`orasfly cache list`), most recently used first. */
-  async list(opts: SignalOptions = {}): Promise<CacheEntryInfo[]> {
+  list(opts: SignalOptions = {}): Promise<CacheEntryInfo[]> {
     this.#assertOpen();
-    const out: CacheEntryInfo[] = [];
-    await this.#scan(opts, async (e, held) => {
-      const valid = e.meta.done ? (await validDataPath(e)) !== undefined : false;
-      out.push({
-        taskId: e.taskId,
-        peerId: e.peerId,
-        url: e.meta.ext.url,
-        digest: e.meta.ext.digest,
-        size: e.meta.contentLength,
-        lastAccess: e.lastAccess,
-        nlink: valid ? e.nlink : 0,
-        state: !e.meta.done ? 'partial' : valid ? 'complete' : 'invalid',
-        inUse: held || e.busy,
-        dataFilePath: e.meta.dataFilePath,
-      });
-    });
-    return out.sort((a, b) => b.lastAccess - a.lastAccess);
+    return listEntries(this.#inspect, opts);
   }
 
   /** Store accounting from a scan: entries, bytes, and which bytes deleting would actually free. */
-  async usage(opts: SignalOptions = {}): Promise<StorageUsage> {
+  usage(opts: SignalOptions = {}): Promise<StorageUsage> {
     this.#assertOpen();
-    const u: StorageUsage = { tasks: 0, bytes: 0, exclusiveBytes: 0, sharedBytes: 0 };
-    await this.#scan(opts, async (e) => {
-      if (e.meta.done) await validDataPath(e);
-      u.tasks++;
-      u.bytes += e.meta.contentLength;
-      if (e.exclusive) u.exclusiveBytes += e.meta.contentLength;
-      else u.sharedBytes += e.meta.contentLength;
-    });
-    return u;
+    return storeUsage(this.#inspect, opts);
   }
 
   /**
    * Re-hashes every complete entry (`orasfly cache verify`) and removes those whose data no longer
    * matches its digest or fingerprint, so the next pull downloads afresh. Entries in use are skipped.
    */
-  async verify(opts: GcOptions = {}): Promise<VerifyReport> {
+  verify(opts: GcOptions = {}): Promise<VerifyReport> {
     this.#assertOpen();
-    const report: VerifyReport = { checked: 0, removed: [], skipped: [] };
-    await this.#scan(opts, async (e, held) => {
-      if (!e.meta.done) return;
-      if (held || e.busy) {
-        report.skipped.push(e.key);
-        return;
-      }
-      report.checked++;
-      const src = await validDataPath(e);
-      let reason: string | undefined;
-      if (!src) reason = 'data changed, truncated or missing since completion';
-      else if (!(await hashMatches(e, src, opts.signal))) reason = `data does not match ${e.meta.ext.digest ?? 'its digest'}`;
-      if (!reason) return;
-      if (!opts.dryRun && !(await this.#removeLocked(e, reason))) {
-        report.skipped.push(e.key);
-        return;
-      }
-      report.removed.push({ key: e.key, reason });
-      if (!opts.dryRun) this.emit('drop', { taskId: e.taskId, peerId: e.peerId, reason });
-    });
-    return report;
+    return verifyEntries(this.#inspect, opts);
   }
 
   /**
    * Removes entries (`orasfly cache clean`): all of them, or those matching a selector — a blob
    * digest (`sha256:…`), a task id, or the reference they were pulled for. Never one in use.
    */
-  async clean(selectors: readonly string[] = [], opts: GcOptions = {}): Promise<CleanReport> {
+  clean(selectors: readonly string[] = [], opts: GcOptions = {}): Promise<CleanReport> {
     this.#assertOpen();
-    const wanted = selectors.map((s) => s.trim()).filter(Boolean);
-    const matches = (e: Entry): boolean =>
-      wanted.length === 0 || wanted.some((s) => s === e.meta.ext.digest || s === e.taskId || (e.meta.ext.url !== undefined && sameRef(s, e.meta.ext.url)));
-    const report: CleanReport = { removed: [], skipped: [], freedBytes: 0 };
-    await this.#scan(opts, async (e, held) => {
-      if (!matches(e)) return;
-      if (held || e.busy) {
-        report.skipped.push(e.key);
-        return;
-      }
-      if (e.meta.done) await validDataPath(e);
-      const exclusive = e.exclusive;
-      if (!opts.dryRun && !(await this.#removeLocked(e, 'cache clean'))) {
-        report.skipped.push(e.key);
-        return;
-      }
-      report.removed.push(e.key);
-      if (exclusive) report.freedBytes += e.meta.contentLength;
-    });
-    return report;
-  }
-
-  /** Visits every entry with readable metadata; `held` says whether another process holds its task lock. */
-  async #scan(opts: SignalOptions, visit: (e: Entry, held: boolean) => Promise<void>): Promise<void> {
-    const locked = new Set((await fsp.readdir(this.#layout.locksDir).catch(() => [] as string[])).filter((n) => n.endsWith('.lock')).map((n) => n.slice(0, -'.lock'.length)));
-    for (const taskId of await taskNames(this.#files)) {
-      throwIfAborted(opts.signal);
-      const { entries } = await readTask(this.#files, taskId, true);
-      if (entries.length === 0) continue;
-      const held = locked.has(taskId) && (await liveHolder(this.#layout.lockPath(taskId), this.options.lockStaleTime)) !== undefined;
-      for (const e of entries) await visit(e, held);
-    }
+    return cleanEntries(this.#inspect, selectors, opts);
   }
 
   /**
@@ -736,12 +594,6 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       for (const e of [...this.#created]) await this.#removeLocked(e, 'keepStorage: false').catch(() => false);
     }
   }
-}
-
-/** Whether a `cache clean` selector names the reference an entry was pulled for (with or without `oras://`). */
-function sameRef(selector: string, url: string): boolean {
-  const strip = (s: string): string => s.replace(/^oras:\/\//i, '').replace(/\?.*$/, '');
-  return strip(selector) === strip(url);
 }
 
 /** Number of pieces of a blob: ⌈length / pieceSize⌉, 0 for an empty blob. */

@@ -181,3 +181,30 @@ test('the GC timer runs gc() every gcInterval and emits a report (unref: does no
   const rep = await new Promise((resolve) => store.once('gc', resolve));
   assert.ok(rep);
 });
+
+test('a GC round removes index temp files of dead writers only (a live writer is about to rename its own)', async (t) => {
+  const dir = tmpDir(t);
+  const { store } = await open(t, { dataPath: dir });
+  const idx = path.join(dir, '.index', 'sha256');
+  await fsp.mkdir(idx, { recursive: true });
+  // `.orasfly-tmp-<name>.<pid>.<rand>`: 0.1.0 parsed the pid from the wrong field and deleted both.
+  const live = path.join(idx, `.orasfly-tmp-${'a'.repeat(64)}.${process.pid}.0badf00d`);
+  const dead = path.join(idx, `.orasfly-tmp-${'b'.repeat(64)}.2147483646.0badf00d`);
+  await fsp.writeFile(live, '{}');
+  await fsp.writeFile(dead, '{}');
+  await store.gc();
+  assert.equal(await exists(live), true);
+  assert.equal(await exists(dead), false);
+});
+
+test('opening emits no event nobody can hear: option warnings are on `warnings`', async (t) => {
+  const dir = tmpDir(t);
+  const store = await StorageManager.open({ dataPath: dir, strategy: 'io.d7y.storage.v2.simple.' as never, gcInterval: 0 });
+  t.after(() => store.close());
+  const heard: string[] = [];
+  store.on('warning', (w) => heard.push(w));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(store.warnings.length, 1);
+  assert.match(store.warnings[0]!, /trailing dot/);
+  assert.deepEqual(heard, []);
+});

@@ -1,0 +1,183 @@
+/**
+ * The store as the cache commands see it: every entry listed, accounted, re-hashed or removed, in
+ * one pass over the task directories. Removal goes through the store (under each task lock), so
+ * nothing in use is ever touched.
+ *
+ * @module
+ */
+import { promises as fsp } from 'node:fs';
+import type { SignalOptions } from '../source/resource-client.js';
+import type { Entry } from './entry.js';
+import { readTask, taskNames, type EntryFilesContext } from './entry-files.js';
+import { throwIfAborted } from './fs-util.js';
+import type { ResolvedStorageOptions } from './options.js';
+import { liveHolder } from './task-lock.js';
+import { hashMatches, validDataPath } from './validate.js';
+
+/** Store accounting, from a scan of the store. */
+export interface StorageUsage {
+  /** Entries (completed and interrupted). */
+  tasks: number;
+  /** Σ content lengths. */
+  bytes: number;
+  /** Bytes only the store holds: deleting those entries frees them. */
+  exclusiveBytes: number;
+  /** Bytes still hard-linked by outputs: deleting those entries frees nothing. */
+  sharedBytes: number;
+}
+
+/** One entry as `cache list` shows it. */
+export interface CacheEntryInfo {
+  taskId: string;
+  peerId: string;
+  /** The reference it was pulled for, when recorded. */
+  url: string | undefined;
+  digest: string | undefined;
+  /** Content length, bytes. */
+  size: number;
+  /** ms since epoch. */
+  lastAccess: number;
+  /** Links of the data inode (outputs share it); 0 when unknown. */
+  nlink: number;
+  /** `complete`; `partial` (interrupted, resumable); `invalid` (data changed since completion). */
+  state: 'complete' | 'partial' | 'invalid';
+  /** A process holds its task lock, or this one reads or writes it. */
+  inUse: boolean;
+  dataFilePath: string;
+}
+
+/** What {@link StorageManager.verify} found. */
+export interface VerifyReport {
+  /** Complete entries re-hashed. */
+  checked: number;
+  /** Entries that were corrupt or changed, removed (`dryRun`: would be). */
+  removed: { key: string; reason: string }[];
+  /** Entries left alone because they are in use. */
+  skipped: string[];
+}
+
+/** What {@link StorageManager.clean} removed. */
+export interface CleanReport {
+  removed: string[];
+  /** In use: never removed. */
+  skipped: string[];
+  freedBytes: number;
+}
+
+/** What the inspection functions need from the store. */
+export interface InspectContext {
+  readonly files: EntryFilesContext;
+  readonly options: ResolvedStorageOptions;
+  /** Removes an entry under its task lock if nobody uses it; `false` when it is in use. */
+  removeLocked(e: Entry, reason: string): Promise<boolean>;
+  /** An entry was dropped because its data is bad. */
+  onDrop(d: { taskId: string; peerId: string; reason: string }): void;
+}
+
+/** Options of the commands that may delete. */
+export interface InspectOptions extends SignalOptions {
+  /** Report only; delete nothing. */
+  dryRun?: boolean | undefined;
+}
+
+/** Visits every entry with readable metadata; `held` says whether a process holds its task lock. */
+async function scan(ctx: InspectContext, opts: SignalOptions, visit: (e: Entry, held: boolean) => Promise<void>): Promise<void> {
+  const layout = ctx.files.layout;
+  const locked = new Set((await fsp.readdir(layout.locksDir).catch(() => [] as string[])).filter((n) => n.endsWith('.lock')).map((n) => n.slice(0, -'.lock'.length)));
+  for (const taskId of await taskNames(ctx.files)) {
+    throwIfAborted(opts.signal);
+    const { entries } = await readTask(ctx.files, taskId, true);
+    if (entries.length === 0) continue;
+    const held = locked.has(taskId) && (await liveHolder(layout.lockPath(taskId), ctx.options.lockStaleTime)) !== undefined;
+    for (const e of entries) await visit(e, held);
+  }
+}
+
+/** Every entry, most recently used first. */
+export async function listEntries(ctx: InspectContext, opts: SignalOptions = {}): Promise<CacheEntryInfo[]> {
+  const out: CacheEntryInfo[] = [];
+  await scan(ctx, opts, async (e, held) => {
+    const valid = e.meta.done ? (await validDataPath(e)) !== undefined : false;
+    out.push({
+      taskId: e.taskId,
+      peerId: e.peerId,
+      url: e.meta.ext.url,
+      digest: e.meta.ext.digest,
+      size: e.meta.contentLength,
+      lastAccess: e.lastAccess,
+      nlink: valid ? e.nlink : 0,
+      state: !e.meta.done ? 'partial' : valid ? 'complete' : 'invalid',
+      inUse: held || e.busy,
+      dataFilePath: e.meta.dataFilePath,
+    });
+  });
+  return out.sort((a, b) => b.lastAccess - a.lastAccess);
+}
+
+/** Entries, bytes, and which bytes deleting would actually free. */
+export async function storeUsage(ctx: InspectContext, opts: SignalOptions = {}): Promise<StorageUsage> {
+  const u: StorageUsage = { tasks: 0, bytes: 0, exclusiveBytes: 0, sharedBytes: 0 };
+  await scan(ctx, opts, async (e) => {
+    if (e.meta.done) await validDataPath(e);
+    u.tasks++;
+    u.bytes += e.meta.contentLength;
+    if (e.exclusive) u.exclusiveBytes += e.meta.contentLength;
+    else u.sharedBytes += e.meta.contentLength;
+  });
+  return u;
+}
+
+/** Re-hashes complete entries; removes those whose data no longer matches. */
+export async function verifyEntries(ctx: InspectContext, opts: InspectOptions = {}): Promise<VerifyReport> {
+  const report: VerifyReport = { checked: 0, removed: [], skipped: [] };
+  await scan(ctx, opts, async (e, held) => {
+    if (!e.meta.done) return;
+    if (held || e.busy) {
+      report.skipped.push(e.key);
+      return;
+    }
+    report.checked++;
+    const src = await validDataPath(e);
+    let reason: string | undefined;
+    if (!src) reason = 'data changed, truncated or missing since completion';
+    else if (!(await hashMatches(e, src, opts.signal))) reason = `data does not match ${e.meta.ext.digest ?? 'its digest'}`;
+    if (!reason) return;
+    if (!opts.dryRun && !(await ctx.removeLocked(e, reason))) {
+      report.skipped.push(e.key);
+      return;
+    }
+    report.removed.push({ key: e.key, reason });
+    if (!opts.dryRun) ctx.onDrop({ taskId: e.taskId, peerId: e.peerId, reason });
+  });
+  return report;
+}
+
+/** Removes all entries, or those a selector (digest, task id, reference) names; never one in use. */
+export async function cleanEntries(ctx: InspectContext, selectors: readonly string[] = [], opts: InspectOptions = {}): Promise<CleanReport> {
+  const wanted = selectors.map((s) => s.trim()).filter(Boolean);
+  const matches = (e: Entry): boolean =>
+    wanted.length === 0 || wanted.some((s) => s === e.meta.ext.digest || s === e.taskId || (e.meta.ext.url !== undefined && sameRef(s, e.meta.ext.url)));
+  const report: CleanReport = { removed: [], skipped: [], freedBytes: 0 };
+  await scan(ctx, opts, async (e, held) => {
+    if (!matches(e)) return;
+    if (held || e.busy) {
+      report.skipped.push(e.key);
+      return;
+    }
+    if (e.meta.done) await validDataPath(e);
+    const exclusive = e.exclusive;
+    if (!opts.dryRun && !(await ctx.removeLocked(e, 'cache clean'))) {
+      report.skipped.push(e.key);
+      return;
+    }
+    report.removed.push(e.key);
+    if (exclusive) report.freedBytes += e.meta.contentLength;
+  });
+  return report;
+}
+
+/** Whether a `cache clean` selector names the reference an entry was pulled for (with or without `oras://`). */
+function sameRef(selector: string, url: string): boolean {
+  const strip = (s: string): string => s.replace(/^oras:\/\//i, '').replace(/\?.*$/, '');
+  return strip(selector) === strip(url);
+}
