@@ -20,7 +20,8 @@ await build({
   plugins: [
     {
       // undici loads its HTTP/2 client (and node:http2, ~18 ms) eagerly, but only uses it when
-      // `allowH2` is set and ALPN picks h2. orasfly never sets it, so the command ships a stub.
+      // `allowH2` is set and ALPN picks h2. orasfly passes `allowH2: false` explicitly
+      // (createDispatcher), so the command ships a stub; the undici-modules test checks both.
       name: 'no-http2',
       setup(b) {
         b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>

@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 // The `orasfly` executable. Kept tiny: everything a reuse does not need is loaded lazily.
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './main.js';
+
+// The process is ours, so its one start-up trick lives here, never in the library: undici parses
+// HTTP with a WebAssembly build of llhttp, V8 re-optimises hot WebAssembly on a background thread,
+// and Node waits for those jobs before the process can end — ~150 ms after the last byte of a
+// short command such as a reuse pull. A high tiering budget keeps the parser on the baseline tier,
+// which is plenty for a command. A budget set on the command line wins.
+if (!process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-budget'))) setFlagsFromString('--wasm-tiering-budget=2000000000');
 
 const controller = new AbortController();
 // First Ctrl-C cancels the download cleanly (temp data removed); a second one exits at once.

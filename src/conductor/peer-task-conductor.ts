@@ -530,7 +530,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         buffered.push(chunk);
         bufferedBytes += chunk.length;
         if (limiter) await limiter.take(chunk.length, signal);
-        if (bufferedBytes >= 1024 * 1024) await flush();
+        if (bufferedBytes >= 0) await flush();
       },
       end: async (): Promise<void> => {
         if (received !== piece.range.length) throw new SizeMismatchError(piece.range.length, received, `piece ${piece.num}`);

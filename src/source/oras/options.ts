@@ -433,6 +433,9 @@ export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
   const connect: BuildConnector.connector = (opts, cb) => (opts.protocol === 'https:' ? secure(opts, cb) : plain(opts, cb));
   const agentOpts = {
     connections: o.maxIdleConns,
+    // Explicit, not undici's default (which undici 8 flips): registries are reached over HTTP/1.1,
+    // and the CLI bundle ships without undici's HTTP/2 client.
+    allowH2: false,
     pipelining: 1,
     keepAliveTimeout: o.idleConnTimeout,
     keepAliveMaxTimeout: o.idleConnTimeout,
