@@ -280,6 +280,35 @@ export class UnsupportedError extends OrasflyError {
   }
 }
 
+/**
+ * Whether another attempt can help: connection failures, timeouts and stalls, short bodies, and
+ * registry answers 408, 429 and 5xx (not a `Retry-After` longer than we wait). Bad bytes, auth,
+ * missing blobs, bad input, full disks are final. Errors that are not orasfly's (a custom transport's)
+ * are retried. The one predicate of the retry policy (`internal/retry.ts`).
+ */
+export function isRetryable(e: unknown): boolean {
+  if (!(e instanceof OrasflyError)) return true;
+  switch (e.code) {
+    case 'ERR_ORASFLY_NETWORK':
+    case 'ERR_ORASFLY_TIMEOUT':
+    case 'ERR_ORASFLY_SIZE_MISMATCH':
+      return true;
+    case 'ERR_ORASFLY_REGISTRY_RESPONSE': {
+      const r = e as RegistryResponseError;
+      if (r.registryCode === 'RETRY_AFTER_TOO_LONG' || r.registryCode === 'BAD_REDIRECT' || r.registryCode === 'TOO_MANY_REDIRECTS') return false;
+      return r.status === 408 || r.status === 429 || r.status >= 500;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Dragonfly's `commonv1.Code` for a failure: 4008 (back-source error) for a registry answer, else 4000. */
+export function dragonflyCode(e: unknown): number {
+  if (e instanceof TaskFailedError) return e.dfCode;
+  return e instanceof OrasflyError && e.code === 'ERR_ORASFLY_REGISTRY_RESPONSE' ? 4008 : 4000;
+}
+
 /** Removes `user:pass@` from anything URL-shaped, so error messages never carry credentials. */
 export function stripUserinfo(s: string): string {
   return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1');

@@ -1,7 +1,9 @@
 /**
  * Whole-blob digest computed while downloading: pieces complete out of order, so we hash the
- * contiguous prefix of the data file as it grows. Large blobs are hashed on a worker thread
- * (`blob-hash-worker`), small ones inline where a thread would cost more than it saves.
+ * contiguous prefix of the data file as it grows. Large blobs fetched over several connections are
+ * hashed on a worker thread (`blob-hash-worker`), reading the prefix back from the page cache. Inline
+ * (on the calling thread), bytes that continue the hashed prefix are hashed as they are written —
+ * no read-back at all for a single in-order stream — and only gaps are read back.
  *
  * @module
  */
@@ -31,6 +33,10 @@ export class BlobVerifier {
   #pumping: Promise<void> | undefined;
   #fh: FileHandle | undefined;
   #settled = false;
+  /** Start of the piece whose bytes are being fed, while it is unfinished. */
+  #feeding: number | undefined;
+  /** Bumped when the hash restarts: a read-back of the old generation stops. */
+  #generation = 0;
 
   /**
    * @param expectedDigest - `sha256:<hex>` (or sha512); only the algorithm is taken from it.
@@ -67,6 +73,42 @@ export class BlobVerifier {
     }
   }
 
+  /** Whether bytes are hashed on this thread (so {@link BlobVerifier.feed} can skip the read-back). */
+  get inline(): boolean {
+    return this.#hash !== undefined;
+  }
+
+  /**
+   * Bytes of piece `pieceStart` just written at `offset`. When they continue the hashed prefix they
+   * are hashed now (inline mode), while still in cache, instead of being read back later. If that
+   * piece then fails, {@link BlobVerifier.pieceFailed} restarts the hash from the file: a retry may
+   * write other bytes over the ones hashed.
+   */
+  feed(pieceStart: number, offset: number, chunk: Uint8Array): void {
+    if (!this.#hash || this.#settled || this.#pumping || offset !== this.#pos) return;
+    this.#feeding = pieceStart;
+    this.#hash.update(chunk);
+    this.#pos += chunk.length;
+    this.#target = Math.max(this.#target, this.#pos);
+  }
+
+  /** The piece at `pieceStart` completed: what was fed of it is final. */
+  pieceDone(pieceStart: number): void {
+    if (this.#feeding === pieceStart) this.#feeding = undefined;
+  }
+
+  /** The piece at `pieceStart` failed after some of its bytes were fed: hash again from the file. */
+  pieceFailed(pieceStart: number): void {
+    if (this.#feeding !== pieceStart || !this.#hash || this.#settled) return;
+    this.#feeding = undefined;
+    // Everything before the piece is final; its own fed bytes are not. Re-hash the prefix from disk.
+    this.#generation++;
+    this.#hash = createHash(this.algorithm);
+    this.#pos = 0;
+    this.#target = Math.min(this.#target, pieceStart);
+    if (this.#target > 0) this.advance(this.#target);
+  }
+
   /** Declares bytes `[0, end)` final; they are hashed in the background. */
   advance(end: number): void {
     if (this.#settled) return;
@@ -75,6 +117,11 @@ export class BlobVerifier {
       return;
     }
     this.#target = Math.max(this.#target, Math.min(end, this.size));
+    if (this.#pos >= this.#target) {
+      // Everything declared final was fed already.
+      if (this.#pos === this.size && this.#feeding === undefined) this.#finish();
+      return;
+    }
     this.#pumping ??= this.#pump().finally(() => {
       this.#pumping = undefined;
       if (this.#pos < this.#target && !this.#settled) this.advance(this.#target);
@@ -82,23 +129,28 @@ export class BlobVerifier {
   }
 
   async #pump(): Promise<void> {
+    const gen = this.#generation;
     try {
       this.#fh ??= await open(this.#path, 'r');
       const buf = Buffer.allocUnsafe(1024 * 1024);
       while (this.#pos < this.#target) {
-        const { bytesRead } = await this.#fh.read(buf, 0, Math.min(buf.length, this.#target - this.#pos), this.#pos);
+        const at = this.#pos;
+        const { bytesRead } = await this.#fh.read(buf, 0, Math.min(buf.length, this.#target - at), at);
+        if (gen !== this.#generation) return; // restarted meanwhile: the new generation reads again
         if (bytesRead === 0) throw new Error(`unexpected end of data file at ${this.#pos}`);
         this.#hash!.update(buf.subarray(0, bytesRead));
         this.#pos += bytesRead;
       }
-      if (this.#pos === this.size) {
-        await this.#fh.close();
-        this.#fh = undefined;
-        this.#settle(`${this.algorithm}:${this.#hash!.digest('hex')}`);
-      }
+      if (this.#pos === this.size) this.#finish();
     } catch (e) {
       this.#fail(e as Error);
     }
+  }
+
+  #finish(): void {
+    void this.#fh?.close().catch(() => {});
+    this.#fh = undefined;
+    this.#settle(`${this.algorithm}:${this.#hash!.digest('hex')}`);
   }
 
   /** The digest (`sha256:<hex>`) once every byte was declared final and hashed. */

@@ -13,7 +13,7 @@ import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
 import { planPieces } from '../storage/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT } from './conductor-defaults.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';

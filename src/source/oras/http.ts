@@ -13,7 +13,7 @@ import { AuthError, NetworkError, OrasflyError, RegistryResponseError, SizeLimit
 import { registryErrors, type TokenAuthenticator, type TokenTransport } from './auth.js';
 import { isSecretHeader, logSource, nextRequestId, redact } from './log.js';
 import type { ResolvedOrasClientOptions } from './options.js';
-import { parseRetryAfter, retryDelay, sleep } from './retry.js';
+import { parseRetryAfter, retryDelay, sleep } from '../../internal/retry.js';
 import { SecretSet } from './secrets.js';
 import { quote } from '../../internal/describe.js';
 

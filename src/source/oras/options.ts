@@ -11,6 +11,7 @@ import { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } f
 import { InvalidArgumentError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { parseDuration, type Duration } from '../../config/units.js';
+import type { BackoffPolicy } from '../../internal/retry.js';
 
 /** Explicit registry credentials: a user name and password, or a ready bearer/identity token. */
 export type RegistryCredential =
@@ -234,16 +235,11 @@ export const DEFAULT_ORAS_CLIENT_OPTIONS = Object.freeze({
   userAgent: `orasfly/${VERSION}`,
 } as const);
 
-/** A fully resolved retry policy (ms everywhere). */
-export interface ResolvedRetryPolicy {
+/** A fully resolved retry policy (ms everywhere): the shared backoff plus what HTTP retries. */
+export interface ResolvedRetryPolicy extends BackoffPolicy {
   readonly maxRetries: number;
-  readonly minDelay: number;
-  readonly maxDelay: number;
-  readonly factor: number;
-  readonly jitter: number;
   readonly statusCodes: ReadonlySet<number>;
   readonly errorCodes: ReadonlySet<string>;
-  readonly maxRetryAfter: number;
 }
 
 /** {@link OrasClientOptions} after validation: durations in ms, defaults filled, frozen. */

@@ -1,6 +1,6 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRetryAfter, retryDelay, sleep } from '../../../src/source/oras/retry.js';
+import { parseRetryAfter, retryDelay, sleep } from '../../../src/internal/retry.js';
 import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
 
 const policy = resolveOrasClientOptions().retry;

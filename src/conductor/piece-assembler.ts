@@ -1,0 +1,92 @@
+/**
+ * One piece's bytes, from chunks to a recorded piece: each chunk is size-checked, digested (crc32 or
+ * md5), counted for progress, rate-limited, written at its offset and — when it continues the blob's
+ * hashed prefix — fed to the blob hash while still in cache. The piece is recorded only when exactly
+ * its length arrived.
+ *
+ * Chunks are written as they come (no gathering into 1 MiB in JS): they are freed young, which keeps
+ * the heap and RSS small; the store serialises writes per file.
+ *
+ * @module
+ */
+import { SizeMismatchError } from '../errors.js';
+import type { PieceInfo } from '../storage/piece-plan.js';
+import { createPieceHasher } from '../storage/piece-digest.js';
+import type { PieceDigestAlgorithm } from '../storage/options.js';
+import type { TaskWriter } from '../storage/task-writer.js';
+import type { BlobVerifier } from './blob-verifier.js';
+import type { ProgressMeter } from './progress.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+/** What an assembled piece reports. */
+export interface AssembledPiece {
+  digest: string;
+  costMs: number;
+}
+
+/** Assembles one attempt of one piece. */
+export class PieceAssembler {
+  readonly piece: PieceInfo;
+  readonly #writer: TaskWriter;
+  readonly #hasher: ReturnType<typeof createPieceHasher>;
+  readonly #verifier: BlobVerifier | undefined;
+  readonly #meter: ProgressMeter;
+  readonly #limiter: RateLimiter | undefined;
+  readonly #signal: AbortSignal;
+  readonly #started = performance.now();
+  #received = 0;
+  /** Bytes reported to the meter and not yet settled. */
+  #counted = 0;
+  #fed = false;
+  #settled = false;
+
+  constructor(piece: PieceInfo, o: { writer: TaskWriter; pieceDigest: PieceDigestAlgorithm; verifier?: BlobVerifier | undefined; meter: ProgressMeter; limiter?: RateLimiter | undefined; signal: AbortSignal }) {
+    this.piece = piece;
+    this.#writer = o.writer;
+    this.#hasher = createPieceHasher(o.pieceDigest);
+    this.#verifier = o.verifier;
+    this.#meter = o.meter;
+    this.#limiter = o.limiter;
+    this.#signal = o.signal;
+  }
+
+  /** Takes the next chunk of the piece. */
+  async push(chunk: Uint8Array): Promise<void> {
+    if (this.#signal.aborted) throw this.#signal.reason;
+    const at = this.piece.range.start + this.#received;
+    this.#received += chunk.length;
+    if (this.#received > this.piece.range.length) throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
+    this.#hasher.update(chunk);
+    this.#counted += chunk.length;
+    this.#meter.arriving(chunk.length);
+    if (this.#limiter) await this.#limiter.take(chunk.length, this.#signal);
+    await this.#writer.write(chunk, at);
+    if (this.#verifier?.inline) {
+      this.#fed = true;
+      this.#verifier.feed(this.piece.range.start, at, chunk);
+    }
+  }
+
+  /**
+   * The piece's bytes are all in: checks the length and returns its digest. The caller records it.
+   * @throws SizeMismatchError when fewer bytes than the piece's length arrived.
+   */
+  end(): AssembledPiece {
+    if (this.#received !== this.piece.range.length) throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
+    if (this.#signal.aborted) throw this.#signal.reason;
+    this.#settled = true;
+    this.#meter.pieceStored(this.piece.range.length, this.#counted);
+    this.#counted = 0;
+    this.#verifier?.pieceDone(this.piece.range.start);
+    return { digest: this.#hasher.digest(), costMs: performance.now() - this.#started };
+  }
+
+  /** The attempt is over without {@link end} (failed, abandoned, or another source had the piece). Idempotent. */
+  release(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#meter.forget(this.#counted);
+    this.#counted = 0;
+    if (this.#fed) this.#verifier?.pieceFailed(this.piece.range.start);
+  }
+}

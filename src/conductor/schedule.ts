@@ -1,0 +1,178 @@
+/**
+ * How a task's missing pieces are pulled from a transport: concurrent ranged reads (jobs created as
+ * slots free up, never one per piece up front), each attempt under the low-speed rule and the one
+ * retry policy; an origin that stops honouring `Range` is finished with one sequential stream, cut
+ * into pieces, skipping those already stored.
+ *
+ * @module
+ */
+import pLimit from 'p-limit';
+import createDebug from 'debug';
+import { isRetryable, RangeNotSupportedError, SizeMismatchError } from '../errors.js';
+import { raceSignal } from '../internal/abort.js';
+import { withRetry, type BackoffPolicy } from '../internal/retry.js';
+import type { PieceInfo, PiecePlan } from '../storage/piece-plan.js';
+import { pieceAt } from '../storage/piece-plan.js';
+import type { PieceTransport, TransportTask } from '../transport/piece-transport.js';
+import type { RetryEvent } from './events.js';
+import type { PieceAssembler } from './piece-assembler.js';
+import { StallWatch } from './stall-watch.js';
+
+const debug = createDebug('orasfly:conductor');
+
+/** What the scheduler needs from its conductor. */
+export interface PieceSite {
+  readonly taskId: string;
+  readonly plan: PiecePlan;
+  readonly concurrency: number;
+  readonly attempts: number;
+  readonly backoff: BackoffPolicy;
+  readonly lowSpeedLimit: number;
+  readonly lowSpeedTime: number;
+  /** Whether piece `num` is stored. */
+  has(num: number): boolean;
+  /** Number of pieces stored. */
+  storedCount(): number;
+  /** Writes one piece from a body (the conductor's `PieceSink.writePiece`). */
+  writePiece(num: number, body: AsyncIterable<Uint8Array>, options: { signal: AbortSignal }): Promise<void>;
+  /** An assembler for one attempt of a piece (the sequential path feeds it directly). */
+  assembler(piece: PieceInfo, signal: AbortSignal): PieceAssembler;
+  /** Records an assembled piece. */
+  commit(a: PieceAssembler): void;
+  onRetry(e: RetryEvent): void;
+}
+
+/** Pulls every missing piece from `transport`. Rejects with the first failure (or the signal's reason). */
+export async function pullPieces(site: PieceSite, transport: PieceTransport, task: TransportTask, signal: AbortSignal): Promise<void> {
+  const ranged = site.plan.totalPieces > 0 && transport.readPiece !== undefined && (transport.supportsRange ? await transport.supportsRange(task, { signal }) : true);
+  if (!ranged) {
+    debug('task %s: ranges not supported, one sequential stream', site.taskId);
+    return pullSequential(site, transport, task, signal);
+  }
+  const limit = pLimit(site.concurrency);
+  const stop = new AbortController();
+  const both = AbortSignal.any([signal, stop.signal]);
+  let rangeLost = false;
+  let firstError: unknown;
+  // A hostile manifest may declare a petabyte (72 M pieces): memory must not grow with what was
+  // declared before bytes arrive, so jobs are created only as slots free up.
+  const running = new Set<Promise<void>>();
+  for (const num of missing(site)) {
+    while (running.size >= site.concurrency) await Promise.race(running);
+    if (both.aborted || rangeLost) break;
+    const job: Promise<void> = limit(async () => {
+      if (both.aborted || rangeLost) return;
+      try {
+        await fetchPiece(site, transport, task, pieceAt(site.plan, num), both);
+      } catch (e) {
+        if (e instanceof RangeNotSupportedError) {
+          // The origin stopped honouring Range mid-task (or lied in its probe): finish sequentially.
+          rangeLost = true;
+          return;
+        }
+        if (firstError === undefined) firstError = e;
+        if (!both.aborted) stop.abort(e);
+      }
+    }).finally(() => running.delete(job));
+    running.add(job);
+  }
+  await Promise.all(running);
+  if (signal.aborted) throw signal.reason;
+  if (firstError !== undefined && !rangeLost) throw stop.signal.reason ?? firstError;
+  if (rangeLost && site.storedCount() < site.plan.totalPieces) await pullSequential(site, transport, task, signal);
+}
+
+/** Piece numbers not yet stored, lazily (a plan may have millions of pieces). */
+function* missing(site: PieceSite): Generator<number> {
+  for (let i = 0; i < site.plan.totalPieces; i++) if (!site.has(i)) yield i;
+}
+
+/** One attempt under the low-speed rule: its signal aborts when the bytes stop coming. */
+async function underWatch<T>(site: PieceSite, what: string, signal: AbortSignal, f: (signal: AbortSignal, watch: StallWatch) => Promise<T>): Promise<T> {
+  const watch = new StallWatch(what, site.lowSpeedLimit, site.lowSpeedTime);
+  try {
+    return await f(AbortSignal.any([signal, watch.signal]), watch);
+  } catch (e) {
+    // A stalled attempt rejects with whatever the transport makes of the abort; the stall is the cause.
+    if (watch.signal.aborted && !signal.aborted) throw watch.signal.reason;
+    throw e;
+  } finally {
+    watch.stop();
+  }
+}
+
+async function fetchPiece(site: PieceSite, transport: PieceTransport, task: TransportTask, piece: PieceInfo, signal: AbortSignal): Promise<void> {
+  await withRetry(
+    async () => {
+      if (site.has(piece.num)) return;
+      await underWatch(site, `piece ${piece.num}`, signal, async (attempt, watch) => {
+        const body = await raceSignal(transport.readPiece!(task, piece, { signal: attempt }), attempt);
+        await site.writePiece(piece.num, watch.count(body), { signal: attempt });
+      });
+    },
+    {
+      attempts: site.attempts,
+      policy: site.backoff,
+      retryable: (e) => !(e instanceof RangeNotSupportedError) && isRetryable(e),
+      onRetry: ({ attempt, delayMs, error }) => {
+        debug('task %s piece %d attempt %d failed (%s), retry in %d ms', site.taskId, piece.num, attempt, (error as Error).message, delayMs);
+        site.onRetry({ taskId: site.taskId, num: piece.num, attempt, delayMs, error });
+      },
+      signal,
+    },
+  );
+}
+
+/** One stream of the whole blob, cut into pieces; stored pieces are skipped, not rewritten. */
+export async function pullSequential(site: PieceSite, transport: PieceTransport, task: TransportTask, signal: AbortSignal): Promise<void> {
+  if (!transport.readSequential) throw new RangeNotSupportedError(`transport ${transport.name} supports neither ranges nor sequential reads`);
+  await withRetry(
+    () =>
+      underWatch(site, 'the blob stream', signal, async (attempt, watch) => {
+        const body = await raceSignal(transport.readSequential!(task, { signal: attempt }), attempt);
+        await consumeSequential(site, watch.count(body), attempt);
+      }),
+    {
+      attempts: site.attempts,
+      policy: site.backoff,
+      retryable: isRetryable,
+      onRetry: ({ attempt, delayMs, error }) => site.onRetry({ taskId: site.taskId, num: 'sequential', attempt, delayMs, error }),
+      signal,
+    },
+  );
+}
+
+async function consumeSequential(site: PieceSite, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> {
+  const plan = site.plan;
+  let num = 0;
+  let asm = plan.totalPieces > 0 ? site.assembler(pieceAt(plan, 0), signal) : undefined;
+  let skip = site.has(0);
+  let offset = 0;
+  let total = 0;
+  try {
+    for await (const raw of body) {
+      let chunk = raw;
+      total += chunk.length;
+      if (total > plan.contentLength) throw new SizeMismatchError(plan.contentLength, total, 'blob');
+      while (chunk.length > 0) {
+        const piece = pieceAt(plan, num);
+        const part = chunk.subarray(0, piece.range.length - offset);
+        chunk = chunk.subarray(part.length);
+        if (!skip) await asm!.push(part);
+        offset += part.length;
+        if (offset === piece.range.length) {
+          if (!skip) site.commit(asm!);
+          num++;
+          offset = 0;
+          if (num < plan.totalPieces) {
+            skip = site.has(num);
+            asm = site.assembler(pieceAt(plan, num), signal);
+          }
+        }
+      }
+    }
+  } finally {
+    asm?.release();
+  }
+  if (total !== plan.contentLength) throw new SizeMismatchError(plan.contentLength, total, 'blob');
+}
