@@ -62,7 +62,8 @@ export interface Downloader {
  */
 export async function createDownloader(options: DownloaderOptions): Promise<Downloader> {
   if (!options?.storage?.dataPath) throw new InvalidArgumentError('storage.dataPath', 'a data path is required');
-  const storage = await StorageManager.open(options.storage);
+  // Whoever takes GC off the task manager (the CLI hands rounds to a detached process) wants no timer either.
+  const storage = await StorageManager.open(options.storage, { gcTimer: options.gcAfterPull !== false });
   const client = new OrasResourceClient(options.oras ?? {});
   const fileSink = options.logFile ? new FileLogSink(options.logFile) : undefined;
   const sinks = [fileSink, options.logSink].filter((s): s is CoreLogSink => s !== undefined);

@@ -52,7 +52,7 @@ export { RateLimiter } from './conductor/rate-limiter.js';
 
 // Storage
 export { StorageManager, pieceCount, pieceRange } from './storage/storage-manager.js';
-export type { TaskEntry, TaskWriter, BeginTaskRequest, GcReport, GcOptions, StorageUsage, StorageEvents, DropEvent, FindOptions, LockWaitEvent, CacheEntryInfo, VerifyReport, CleanReport } from './storage/storage-manager.js';
+export type { TaskEntry, TaskWriter, BeginTaskRequest, GcReport, GcOptions, OpenOptions, StorageUsage, StorageEvents, DropEvent, FindOptions, LockWaitEvent, CacheEntryInfo, VerifyReport, CleanReport } from './storage/storage-manager.js';
 export { DEFAULT_STORAGE_OPTIONS } from './storage/options.js';
 export type { StorageOptions, ResolvedStorageOptions, StorageStrategyName, PieceDigestAlgorithm } from './storage/options.js';
 export { createPieceHasher, pieceSign } from './storage/piece-digest.js';

@@ -60,8 +60,17 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
     if (selectors.length > 0 && command !== 'clean') throw new InvalidArgumentError('arguments', `${command} takes no references`);
     const options = await optionsFromFlags({ config: v.config, dataDir: v.datadir, logDir: v.logdir }, io, (line) => io.stderr.write(`${line}\n`), signal);
     const { StorageManager } = await import('../storage/storage-manager.js');
-    // No timer: a cache command is one action; `gc` runs its round explicitly.
-    const store = await StorageManager.open({ ...options.storage, gcInterval: 0 });
+    const { existsSync } = await import('node:fs');
+    const dataPath = (await import('node:path')).resolve(options.storage.dataPath);
+    if (!existsSync(dataPath)) {
+      // Nothing to inspect, and a typo in --datadir must not create (and mark) a new store.
+      if (json) out(JSON.stringify(command === 'list' ? { dataPath, entries: [] } : { dataPath, missing: true }));
+      else out(`no task store at ${dataPath}`);
+      return 0;
+    }
+    // No timer: a cache command is one action. The configured gcInterval still protects entries an
+    // interrupted pull touched recently.
+    const store = await StorageManager.open(options.storage, { gcTimer: false });
     try {
       switch (command) {
         case 'list': {

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { DigestMismatchError, dragonflyCode, InvalidArgumentError, OrasflyError, StorageError, StorageQuotaError, TaskFailedError } from '../errors.js';
-import { raceSignal } from '../internal/abort.js';
+import { abortableIterable, raceSignal } from '../internal/abort.js';
 import type { BackoffPolicy } from '../internal/retry.js';
 import { CoreLogger } from '../log/core-log.js';
 import type { BlobTarget, SignalOptions } from '../source/resource-client.js';
@@ -263,9 +263,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       return;
     }
     this.#inflight.add(num);
-    const a = this.#assembler(pieceAt(this.plan, num), options.signal ?? this.#controller.signal);
+    const signal = options.signal ?? this.#controller.signal;
+    const a = this.#assembler(pieceAt(this.plan, num), signal);
     try {
-      for await (const chunk of body) await a.push(chunk);
+      // A push transport's body that ignores signals still ends when the task is cancelled.
+      for await (const chunk of abortableIterable(body, signal)) await a.push(chunk);
       this.#commit(a);
     } finally {
       a.release();

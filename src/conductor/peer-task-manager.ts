@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import createDebug from 'debug';
 import { DigestMismatchError, InvalidArgumentError, StorageError, stripUserinfo, TaskFailedError, TimeoutError } from '../errors.js';
 import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
@@ -190,6 +190,10 @@ export class PeerTaskManager {
       if (intoDir) {
         output = path.join(requested, outputNameFromTitle(resolved, requested));
         await checkOutput(output, this.storage.options.dataPath);
+        // A name chosen by the registry never replaces a file the user has (as curl -J refuses to).
+        if (await lstat(output).then(() => true, () => false)) {
+          throw new InvalidArgumentError('output', `${output} exists; the name comes from the layer's title, and orasfly does not replace a file by a name the registry chose (pass -O ${output} to replace it)`);
+        }
       }
       if (request.digest) {
         const wanted = request.digest.trim().toLowerCase();
@@ -264,7 +268,8 @@ export class PeerTaskManager {
       } catch (e) {
         // A cancelled or timed-out request that stopped the task returns only once the task has
         // removed its partial data: a caller (or the CLI, about to close the store) must not race it.
-        if (stopped) await task.outcome.catch(() => {});
+        // Bounded: cleanup is a few filesystem calls; a transport that never lets go must not hold us.
+        if (stopped) await Promise.race([task.outcome.catch(() => {}), new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())]);
         throw e;
       }
       const { entry, reusedFromStore } = won;
@@ -274,16 +279,12 @@ export class PeerTaskManager {
       try {
         m = await this.storage.materialize(entry, output, { signal });
       } catch (e) {
-        if (reusedFromStore && !signal?.aborted && e instanceof StorageError && !(await this.storage.findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true }).catch(() => undefined))) {
+        // The entry went away before its output was made (another process's GC): start over once.
+        if (!signal?.aborted && e instanceof StorageError && !(await this.storage.findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true }).catch(() => undefined))) {
           throw new EntryGoneError(e.message, e.path, { cause: e });
         }
         if (!signal?.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
         throw e;
-      }
-      // Without multiplex a completed entry serves nobody (no daemon uploads it): do not keep a copy
-      // per pull. Only when no other request of this process still needs it.
-      if (!this.storage.options.multiplex && !reusedFromStore && task.attached === 0 && this.#running.get(taskId) !== task) {
-        await this.storage.remove(entry).catch((e: unknown) => debug('cannot remove %s: %s', entry.taskId, (e as Error).message));
       }
       const costMs = Math.round(performance.now() - started);
       if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
@@ -384,6 +385,9 @@ export class PeerTaskManager {
   }
 }
 
+/** Longest wait for a stopped task to remove its partial data before a cancelled request returns. */
+const CLEANUP_WAIT_MS = 10_000;
+
 /** A reused entry disappeared before its output was made (collected by another process). Internal. */
 class EntryGoneError extends StorageError {}
 
@@ -395,7 +399,8 @@ class EntryGoneError extends StorageError {}
  */
 function outputNameFromTitle(resolved: ResolvedResource, dir: string): string {
   const title = resolved.title;
-  if (typeof title === 'string' && title !== '.' && title !== '..' && !/[\\/\x00-\x1f\x7f]/.test(title) && title.length > 0 && Buffer.byteLength(title) <= 255) return title;
+  // Not a dot-name either: a registry must not be able to name `.bashrc` in the user's directory.
+  if (typeof title === 'string' && !title.startsWith('.') && !/[\\/\x00-\x1f\x7f]/.test(title) && title.length > 0 && Buffer.byteLength(title) <= 255) return title;
   const why = title === undefined ? 'the layer has no org.opencontainers.image.title' : `the layer's title ${JSON.stringify(title.slice(0, 80))} is not a safe file name`;
   throw new InvalidArgumentError('output', `${dir} ends with a separator, so it names a directory, and ${why}; pass a file path with -O`);
 }

@@ -107,7 +107,7 @@ async function fetchPiece(site: PieceSite, transport: PieceTransport, task: Tran
       if (site.has(piece.num)) return;
       await underWatch(site, `piece ${piece.num}`, signal, async (attempt, watch) => {
         const body = await raceSignal(transport.readPiece!(task, piece, { signal: attempt }), attempt);
-        await site.writePiece(piece.num, watch.count(body), { signal: attempt });
+        await site.writePiece(piece.num, watch.count(body, attempt), { signal: attempt });
       });
     },
     {
@@ -130,7 +130,7 @@ export async function pullSequential(site: PieceSite, transport: PieceTransport,
     () =>
       underWatch(site, 'the blob stream', signal, async (attempt, watch) => {
         const body = await raceSignal(transport.readSequential!(task, { signal: attempt }), attempt);
-        await consumeSequential(site, watch.count(body), attempt);
+        await consumeSequential(site, watch.count(body, attempt), attempt);
       }),
     {
       attempts: site.attempts,

@@ -7,6 +7,7 @@
  * @module
  */
 import { StallError } from '../errors.js';
+import { abortableIterable } from '../internal/abort.js';
 
 export { StallError };
 
@@ -47,28 +48,14 @@ export class StallWatch {
   }
 
   /**
-   * Wraps a body so that its chunks are counted, and so that a stall ends the iteration even when the
-   * body itself ignores signals (a custom transport's stream): the source is then closed via `return()`.
+   * Wraps a body so that its chunks are counted, and so that a stall — or an abort of `signal` (the
+   * attempt's cancellation) — ends the iteration even when the body itself ignores signals.
    */
-  async *count(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-    const it = body[Symbol.asyncIterator]();
-    const signal = this.#controller.signal;
-    let stalled: (() => void) | undefined;
-    const onStall = new Promise<never>((_, reject) => {
-      stalled = () => reject(signal.reason);
-    });
-    onStall.catch(() => {});
-    signal.addEventListener('abort', () => stalled!(), { once: true });
-    try {
-      for (;;) {
-        const r = await Promise.race([it.next(), onStall]);
-        if (r.done) return;
-        this.#bytes += r.value.length;
-        yield r.value;
-      }
-    } finally {
-      // Not awaited: a generator suspended inside an await that never settles would never return.
-      if (it.return) void Promise.resolve(it.return()).catch(() => {});
+  async *count(body: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const stop = signal ? AbortSignal.any([this.#controller.signal, signal]) : this.#controller.signal;
+    for await (const chunk of abortableIterable(body, stop)) {
+      this.#bytes += chunk.length;
+      yield chunk;
     }
   }
 

@@ -52,3 +52,30 @@ export function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined, on
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', handler));
   });
 }
+
+/**
+ * `body` as an iterable that ends as soon as `signal` aborts (rejecting with its reason), even when
+ * the source ignores signals (a custom transport's stream): a pending `next()` is raced, and the
+ * source is closed with `return()` (not awaited: a generator suspended in an await that never
+ * settles would never return).
+ */
+export async function* abortableIterable<T>(body: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = body[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+    if (it.return) void Promise.resolve(it.return()).catch(() => {});
+  }
+}

@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Entry, type EntryTable } from './entry.js';
 import type { DigestIndex } from './digest-index.js';
-import { TMP_MARK, unlinkQuiet, rmdirQuiet } from './fs-util.js';
+import { errno, TMP_MARK, unlinkQuiet, rmdirQuiet } from './fs-util.js';
 import { decodeMetadata, type TaskMetadata } from './metadata.js';
 import { isPeerIdName, isRealDirectory, isTaskIdName, removePeerDir, type StoreLayout } from './store-layout.js';
 import type { StoreLink } from './strategies/storage-strategy.js';
@@ -41,16 +41,23 @@ export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: s
   if (!names) return { kind: 'absent' };
   const metaFile = path.join(peerDir, 'metadata');
   if (!names.some((d) => d.name === 'metadata')) return { kind: 'garbage', peerDir, why: 'no metadata' };
-  let meta: TaskMetadata;
+  let text: string;
   let mtimeMs: number;
   try {
     const fh = await fsp.open(metaFile, 'r');
     try {
       mtimeMs = (await fh.stat()).mtimeMs;
-      meta = decodeMetadata(await fh.readFile('utf8'), metaFile);
+      text = await fh.readFile('utf8');
     } finally {
       await fh.close();
     }
+  } catch (e) {
+    // Gone meanwhile is "absent"; an I/O error (EMFILE, EIO) proves nothing about the entry: skip it.
+    return errno(e) === 'ENOENT' ? { kind: 'garbage', peerDir, why: 'no metadata' } : { kind: 'absent' };
+  }
+  let meta: TaskMetadata;
+  try {
+    meta = decodeMetadata(text, metaFile);
   } catch (e) {
     return { kind: 'garbage', peerDir, why: (e as Error).message };
   }

@@ -13,7 +13,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import type { Entry } from './entry.js';
-import { readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, taskNames, type EntryFilesContext } from './entry-files.js';
+import { readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, taskNames, type EntryFilesContext } from './entry-files.js';
 import { rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet } from './fs-util.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
 import type { ResolvedStorageOptions } from './options.js';
@@ -93,7 +93,8 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
       for (const g of garbage) await removeGarbagePeer(ctx, g.peerDir);
     });
     if (entries.length === 0) {
-      if (!dryRun && garbage.length === 0) await rmdirQuiet(ctx.layout.taskDir(taskId));
+      // Under the lock: a process creating its first entry here has just made this directory.
+      if (!dryRun && garbage.length === 0 && !held) await withTaskLock(ctx, taskId, () => rmdirQuiet(ctx.layout.taskDir(taskId)));
       return;
     }
     // Temp files a killed writer left beside metadata; a live writer holds the lock, so `held` skips it.
@@ -143,17 +144,30 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
   let freedBytes = 0;
   if (!dryRun) {
     for (const key of chosen) {
-      const e = byKey.get(key)!;
-      if (e.busy) {
+      const scanned = byKey.get(key)!;
+      const live = ctx.table.get(scanned.taskId, scanned.peerId);
+      if (live?.busy) {
         // Read by this process right now: no longer offered, deleted when the last reader leaves.
-        e.marked = true;
+        live.marked = true;
         continue;
       }
-      const exclusive = e.exclusive;
-      const gone = await withTaskLock(ctx, e.taskId, async () => (e.busy ? false : removeEntryFiles(ctx, e, 'gc')));
+      const exclusive = scanned.exclusive;
+      const gone = await withTaskLock(ctx, scanned.taskId, async () => {
+        // The scan may be old: another process may have reused, resumed or completed the entry since.
+        // Under the lock, delete only what is still as the round saw it.
+        const r = await readPeer(ctx, scanned.taskId, scanned.peerId);
+        if (r.kind !== 'entry') return false;
+        const now = r.entry;
+        if (now.busy) {
+          now.marked = true;
+          return false;
+        }
+        if (now.meta.done !== scanned.meta.done || now.lastAccess > scanned.lastAccess || now.meta.pieces.size !== scanned.meta.pieces.size) return false;
+        return removeEntryFiles(ctx, now, 'gc');
+      });
       if (gone) {
         reclaimed.push(key);
-        if (exclusive) freedBytes += e.meta.contentLength;
+        if (exclusive) freedBytes += scanned.meta.contentLength;
         ctx.gcLog('task %s reclaimed', key);
       }
     }
@@ -186,6 +200,21 @@ async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<
   }
 }
 
+/** A temp file lives for milliseconds; one this old was left by a killed process, on any host. */
+const LEFTOVER_AGE_MS = 10 * 60_000;
+
+/**
+ * Whether a temp file (`.orasfly-tmp-….<pid>.<rand>`) is a killed writer's leftover: its pid is gone
+ * on this host, and it is old — the pid alone says nothing about a file another host of a shared
+ * filesystem is writing right now.
+ */
+async function isLeftover(file: string): Promise<boolean> {
+  const pid = Number(path.basename(file).split('.').at(-2));
+  if (pidAlive(pid)) return false;
+  const st = await fsp.stat(file).catch(() => undefined);
+  return st !== undefined && Date.now() - st.mtimeMs > LEFTOVER_AGE_MS;
+}
+
 /** Index pointers to nothing, temp files of dead writers, dead processes' locks. */
 async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promise<void> {
   const limit = pLimit(SCAN_CONCURRENCY);
@@ -193,9 +222,7 @@ async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promis
     (await ctx.index.files()).map((x) =>
       limit(async () => {
         if (x.tmp) {
-          // `.orasfly-tmp-<hex>.<pid>.<rand>`: only a dead process's leftovers.
-          const pid = Number(path.basename(x.file).slice(TMP_MARK.length).split('.').at(-2));
-          if (!pidAlive(pid)) await unlinkQuiet(x.file).catch(() => {});
+          if (await isLeftover(x.file)) await unlinkQuiet(x.file).catch(() => {});
           return;
         }
         const ref = await ctx.index.readFile(x.file);
@@ -211,8 +238,7 @@ async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promis
       const l = await acquireTaskLock(path.join(ctx.layout.locksDir, n), { tryOnly: true, staleMs: ctx.options.lockStaleTime }).catch(() => undefined);
       await l?.release();
     } else if (n.startsWith(TMP_MARK)) {
-      const pid = Number(n.split('.').at(-2));
-      if (!pidAlive(pid)) await unlinkQuiet(path.join(ctx.layout.locksDir, n)).catch(() => {});
+      if (await isLeftover(path.join(ctx.layout.locksDir, n))) await unlinkQuiet(path.join(ctx.layout.locksDir, n)).catch(() => {});
     }
   }
 }

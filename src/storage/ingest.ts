@@ -97,8 +97,16 @@ export async function create(ctx: IngestContext, req: BeginTaskRequest): Promise
   const taskDir = ctx.layout.taskDir(req.taskId);
   const peerDir = ctx.layout.peerDir(req.taskId, req.peerId);
   try {
-    await fsp.mkdir(taskDir, { recursive: true, mode: 0o700 });
-    await fsp.mkdir(peerDir, { mode: 0o700 });
+    // Twice at most: GC may remove an empty task directory between the two mkdir calls.
+    for (let attempt = 0; ; attempt++) {
+      await fsp.mkdir(taskDir, { recursive: true, mode: 0o700 });
+      try {
+        await fsp.mkdir(peerDir, { mode: 0o700 });
+        break;
+      } catch (e) {
+        if (errno(e) !== 'ENOENT' || attempt > 0) throw e;
+      }
+    }
   } catch (err) {
     if (errno(err) === 'EEXIST') throw new InvalidArgumentError('peerId', `task ${req.taskId} already has a peer ${req.peerId}`);
     throw new StorageError(`cannot create ${peerDir}: ${(err as Error).message}`, peerDir, { cause: err });

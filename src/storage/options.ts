@@ -33,8 +33,8 @@ export interface StorageOptions {
   /**
    * Reuse completed tasks (by task id or blob digest) for new requests, by hard link. `false` keeps
    * Dragonfly's meaning — every request downloads — and then a completed entry serves nobody (there is
-   * no daemon uploading it to peers), so the task manager removes it once the output exists and copies
-   * do not pile up. `StorageManager.findCompleted` returns nothing while it is off.
+   * no daemon uploading it to peers), so the next GC round removes it (a process that waited for the
+   * task's lock still joins it first) and copies do not pile up. `StorageManager.findCompleted` returns nothing while it is off.
    * @defaultValue `true` — unlike Dragonfly's daemon, whose `false` default keeps every copy for
    * uploading; a CLI or library without upload would only accumulate copies (one per pull).
    */

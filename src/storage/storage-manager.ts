@@ -88,6 +88,16 @@ export interface FindOptions extends SignalOptions {
   ignoreMultiplex?: boolean | undefined;
 }
 
+/** Options of {@link StorageManager.open}. */
+export interface OpenOptions extends SignalOptions {
+  /**
+   * Run GC rounds from an unref'd timer every `gcInterval` (for long-lived processes). `false`:
+   * rounds only when asked (`gc`, `gcSoon`, `claimGcRound`), with `gcInterval` still spacing them.
+   * @defaultValue true
+   */
+  gcTimer?: boolean | undefined;
+}
+
 /** Options of {@link StorageManager.gc}. */
 export interface GcOptions extends SignalOptions {
   /** Plan only; delete nothing. */
@@ -139,7 +149,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) naming the bad option (`storage.strategy`, …).
    * @throws StorageError (`ERR_ORASFLY_STORAGE`) when `dataPath` cannot be created, or is a non-empty directory orasfly did not create.
    */
-  static async open(options: StorageOptions, opts: SignalOptions = {}): Promise<StorageManager> {
+  static async open(options: StorageOptions, opts: OpenOptions = {}): Promise<StorageManager> {
     const { options: resolved, warnings } = resolveStorageOptions(options);
     for (const w of warnings) log(w);
     const m = new StorageManager(resolved, warnings);
@@ -151,7 +161,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     } catch (e) {
       throw new StorageError(`cannot create data path ${resolved.dataPath}: ${(e as Error).message}`, resolved.dataPath, { cause: e });
     }
-    if (resolved.gcInterval > 0) {
+    if (resolved.gcInterval > 0 && opts.gcTimer !== false) {
       m.#timer = setInterval(() => void m.gcSoon(), resolved.gcInterval);
       m.#timer.unref();
     }
@@ -198,24 +208,25 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (!this.options.multiplex && !opts.ignoreMultiplex) return undefined;
     if (key.taskId !== undefined) {
       const { entries } = await readTask(this.#files, key.taskId);
-      const hit = await this.#firstValid(entries);
+      const hit = await this.#firstValid(entries, opts.signal);
       if (hit) return hit;
     }
     if (key.digest !== undefined) {
       const ref = await this.#index.read(key.digest);
       if (ref) {
         const r = await readPeer(this.#files, ref.taskId, ref.peerId);
-        if (r.kind === 'entry' && r.entry.meta.ext.digest === key.digest) return this.#firstValid([r.entry]);
+        if (r.kind === 'entry' && r.entry.meta.ext.digest === key.digest) return this.#firstValid([r.entry], opts.signal);
       }
     }
     return undefined;
   }
 
-  async #firstValid(list: readonly Entry[]): Promise<TaskEntry | undefined> {
+  async #firstValid(list: readonly Entry[], signal?: AbortSignal): Promise<TaskEntry | undefined> {
     const cands = list.filter((e) => e.meta.done && !e.marked).sort((a, b) => (b.meta.ext.completedAt ?? 0) - (a.meta.ext.completedAt ?? 0));
     for (const e of cands) {
       const src = await validDataPath(e);
-      if (src && (await verifiedThisBoot(e, src, log))) {
+      // A reboot's re-hash of a big entry can take a while: it honours the caller's signal.
+      if (src && (await verifiedThisBoot(e, src, log, signal))) {
         await this.#touch(e);
         return e.snapshot();
       }
@@ -489,7 +500,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       this.emit('gc', report);
       return report;
     });
-    if (!opts.dryRun) this.#gcRunning = p.finally(() => (this.#gcRunning = undefined));
+    // The stored promise never rejects unobserved (an aborted round must not crash the process).
+    if (!opts.dryRun) this.#gcRunning = p.then((r) => r, () => undefined).finally(() => (this.#gcRunning = undefined));
     return p;
   }
 

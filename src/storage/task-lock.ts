@@ -50,6 +50,8 @@ export interface TaskLock {
   readonly waited: boolean;
   /** Releases the lock if it is still ours (idempotent). */
   release(): Promise<void>;
+  /** Whether the lock file is still ours (a holder stopped for longer than the stale time may have been taken over). */
+  stillHeld(): Promise<boolean>;
 }
 
 /** Tokens of locks held by this process: a lock file with our pid but an unknown token is a leak. */
@@ -118,8 +120,11 @@ async function linkExclusive(target: string, info: LockInfo): Promise<boolean> {
   }
 }
 
-/** One takeover attempt of a stale lock instance. Returns when the stale lock is gone (or was not ours to remove). */
-async function takeOver(lockPath: string, stale: LockInfo | undefined, me: LockInfo): Promise<void> {
+/**
+ * One takeover attempt of a stale lock instance. Returns `true` when the stale lock is gone (removed
+ * by us, or already replaced), `false` when another live claimant is taking it over (wait for it).
+ */
+async function takeOver(lockPath: string, stale: LockInfo | undefined, me: LockInfo): Promise<boolean> {
   const dir = path.dirname(lockPath);
   const base = path.basename(lockPath);
   const inst = stale ? stale.token.replace(/[^A-Za-z0-9]/g, '') : 'corrupt';
@@ -133,10 +138,10 @@ async function takeOver(lockPath: string, stale: LockInfo | undefined, me: LockI
     const ci = await readInfo(path.join(dir, c));
     // A claim lives for milliseconds; one older than a minute is from a claimant that died (any host).
     const age = Date.now() - ((await fsp.stat(path.join(dir, c)).catch(() => undefined))?.mtimeMs ?? 0);
-    if (ci && !isStale(ci) && ci.token !== me.token && age < DEFAULT_LOCK_STALE_MS) return; // a live process is taking it over; wait
+    if (ci && !isStale(ci) && ci.token !== me.token && age < DEFAULT_LOCK_STALE_MS) return false; // a live process is taking it over; wait
   }
   const claim = path.join(dir, `${prefix}${max + 1}`);
-  if (!(await linkExclusive(claim, me))) return;
+  if (!(await linkExclusive(claim, me))) return false;
   try {
     const now = await readInfo(lockPath);
     const same = stale ? now?.token === stale.token : now === undefined;
@@ -144,6 +149,7 @@ async function takeOver(lockPath: string, stale: LockInfo | undefined, me: LockI
       await unlinkQuiet(lockPath);
       log('took over stale lock %s (pid %s)', lockPath, stale?.pid ?? '?');
     }
+    return true;
   } finally {
     const left = (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
     await Promise.all(left.map((n) => unlinkQuiet(path.join(dir, n)).catch(() => {})));
@@ -198,6 +204,16 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   // (our pid, unknown token) as leaked.
   heldHere.add(me.token);
   let got = false;
+  /** Waits before the next attempt (backoff) and enforces the timeout; `holder` names who is in the way. */
+  const pause = async (holder: LockInfo | undefined): Promise<void> => {
+    const waitedMs = performance.now() - started;
+    if (timeoutMs > 0 && waitedMs >= timeoutMs) {
+      const who = holder ? `held by pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.createdAt).toISOString()}` : 'being taken over by another waiter';
+      throw new LockError(`timed out after ${Math.round(waitedMs / 1000)} s waiting for the task lock ${lockPath}, ${who} (its heartbeat is alive; a dead holder is taken over after ${Math.round(staleMs / 1000)} s)`);
+    }
+    await delay(Math.min(wait, timeoutMs > 0 ? Math.max(1, timeoutMs - waitedMs) : wait), opts.signal);
+    wait = Math.min(wait * 2, opts.maxPollMs ?? 250);
+  };
   try {
     for (;;) {
       throwIfAborted(opts.signal);
@@ -210,7 +226,11 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
       const holder = await readInfo(lockPath);
       if (holder === null) continue; // released meanwhile: retry now
       if (isStale(holder)) {
-        await takeOver(lockPath, holder, me);
+        // Another claimant may be taking it over: then wait like for any holder, never spin.
+        if (!(await takeOver(lockPath, holder, me))) {
+          if (opts.tryOnly) return undefined;
+          await pause(holder ?? undefined);
+        }
         continue;
       }
       const mtime = (await fsp.stat(lockPath).catch(() => undefined))?.mtimeMs;
@@ -219,7 +239,10 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
       const still = heartbeat.observe(holder!.token, mtime);
       if (still >= staleMs) {
         log('task lock %s: heartbeat of pid %d on %s stopped %d ms ago; taking over', lockPath, holder!.pid, holder!.hostname, Math.round(still));
-        await takeOver(lockPath, { ...holder!, pid: -1, hostname: os.hostname() }, me);
+        if (!(await takeOver(lockPath, { ...holder!, pid: -1, hostname: os.hostname() }, me))) {
+          if (opts.tryOnly) return undefined;
+          await pause(holder!);
+        }
         continue;
       }
       if (opts.tryOnly) return undefined;
@@ -228,14 +251,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
         log('task lock %s held by pid %d on %s; waiting', lockPath, holder?.pid, holder?.hostname);
         if (holder) opts.onWait?.(holder, { since: holder.createdAt, staleMs, timeoutMs });
       }
-      const waitedMs = performance.now() - started;
-      if (timeoutMs > 0 && waitedMs >= timeoutMs) {
-        throw new LockError(
-          `timed out after ${Math.round(waitedMs / 1000)} s waiting for the task lock ${lockPath}, held by pid ${holder!.pid} on ${holder!.hostname} since ${new Date(holder!.createdAt).toISOString()} (its heartbeat is alive; a dead holder is taken over after ${Math.round(staleMs / 1000)} s)`,
-        );
-      }
-      await delay(Math.min(wait, timeoutMs > 0 ? Math.max(1, timeoutMs - waitedMs) : wait), opts.signal);
-      wait = Math.min(wait * 2, opts.maxPollMs ?? 250);
+      await pause(holder!);
     }
     got = true;
   } finally {
@@ -254,10 +270,16 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
       if (released) return;
       released = true;
       if (beat) clearInterval(beat);
-      heldHere.delete(me.token);
       const cur = await readInfo(lockPath);
-      // Only remove the lock if it is still ours (never someone else's after a takeover).
+      // Only remove the lock if it is still ours (never someone else's after a takeover). Still
+      // registered as ours until it is gone, so no waiter of this process takes it for a leak.
       if (cur && cur.token === me.token) await unlinkQuiet(lockPath).catch(() => {});
+      heldHere.delete(me.token);
+    },
+    async stillHeld() {
+      if (released) return false;
+      const cur = await readInfo(lockPath);
+      return cur !== null && cur !== undefined && cur.token === me.token;
     },
   };
 }

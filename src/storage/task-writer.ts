@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import debug from 'debug';
-import { InvalidArgumentError, StorageError, StorageQuotaError } from '../errors.js';
+import { InvalidArgumentError, LockError, StorageError, StorageQuotaError } from '../errors.js';
 import { quote } from '../internal/describe.js';
 import type { Entry, TaskEntry } from './entry.js';
 import { errno } from './fs-util.js';
@@ -177,7 +177,7 @@ export class TaskWriterImpl implements TaskWriter {
         this.#pending = 0;
         this.#lastPersist = performance.now();
         try {
-          await this.#store.persist(this.#e);
+          await this.#persistIfOurs();
         } catch (e) {
           this.#bgError ??= e;
         }
@@ -192,7 +192,7 @@ export class TaskWriterImpl implements TaskWriter {
     await this.#drain();
     this.#pending = 0;
     this.#lastPersist = performance.now();
-    await this.#store.persist(this.#e);
+    await this.#persistIfOurs();
   }
 
   async #drain(): Promise<void> {
@@ -204,6 +204,17 @@ export class TaskWriterImpl implements TaskWriter {
     }
   }
 
+  /**
+   * Persists progress only while the task lock is still ours: a holder stopped (Ctrl-Z) for longer
+   * than the stale time may have been taken over, and the new holder owns the metadata now.
+   */
+  async #persistIfOurs(): Promise<void> {
+    if (!(await this.#lock.stillHeld())) {
+      throw new LockError(`the task lock of ${this.taskId} was taken over by another process (was this one stopped for longer than lockStaleTime?); this writer stops`);
+    }
+    await this.#store.persist(this.#e);
+  }
+
   async complete(info: { digest: string }): Promise<TaskEntry> {
     this.#assertOpen();
     this.#store.validateDigest(info?.digest);
@@ -211,11 +222,13 @@ export class TaskWriterImpl implements TaskWriter {
       throw new StorageError(`task ${this.taskId}/${this.peerId} is incomplete: ${this.pieces.size} of ${this.totalPieces} pieces recorded`, this.dataFilePath);
     }
     await this.#drain();
+    if (!(await this.#lock.stillHeld())) {
+      throw new LockError(`the task lock of ${this.taskId} was taken over by another process (was this one stopped for longer than lockStaleTime?); not completing`);
+    }
     try {
       const st = await this.#fh.stat();
       if (st.size < this.contentLength) throw new StorageError(`data file ${this.dataFilePath} has ${st.size} bytes, expected ${this.contentLength}`, this.dataFilePath);
       if (st.size > this.contentLength) await this.#fh.truncate(this.contentLength);
-
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot finish ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, { cause: e });
@@ -235,7 +248,7 @@ export class TaskWriterImpl implements TaskWriter {
     try {
       while (this.#persisting) await this.#persisting;
       await this.#fh.close().catch(() => {});
-      if (opts.keepForResume) await this.#store.persist(this.#e).catch((e: unknown) => log('persist on abort failed: %s', (e as Error).message));
+      if (opts.keepForResume) await this.#persistIfOurs().catch((e: unknown) => log('persist on abort failed: %s', (e as Error).message));
       await this.#store.release(this, this.#e, opts.keepForResume === true);
     } finally {
       await this.#lock.release();

@@ -50,10 +50,10 @@ export async function validDataPath(e: Entry): Promise<string | undefined> {
  * Whether `dataPath` hashes to the entry's digest; re-hashed only for an entry completed in another
  * boot, which is then stamped with this boot.
  */
-export async function verifiedThisBoot(e: Entry, dataPath: string, log: (fmt: string, ...args: unknown[]) => void): Promise<boolean> {
+export async function verifiedThisBoot(e: Entry, dataPath: string, log: (fmt: string, ...args: unknown[]) => void, signal?: AbortSignal): Promise<boolean> {
   const current = bootId();
   if (e.meta.ext.bootId === current) return true;
-  if (!(await hashMatches(e, dataPath))) return false;
+  if (!(await hashMatches(e, dataPath, signal))) return false;
   e.meta.ext.bootId = current;
   await writeMetadata(e.metaPath, e.meta).catch((err: unknown) => log('cannot stamp %s: %s', e.key, (err as Error).message));
   log('task %s re-verified after a reboot', e.key);

@@ -139,6 +139,13 @@ export interface TokenAuthenticatorOptions {
   now?: () => number;
   /** Where every credential and token sent is registered, so server text can be scrubbed of them. @defaultValue a private set */
   secrets?: SecretSet | undefined;
+  /**
+   * The shared token fetch runs on no caller's signal (one caller's abort must not fail the others);
+   * it ends when this signal aborts (the client closes) or after `fetchTimeoutMs`. @defaultValue none
+   */
+  lifetime?: AbortSignal | undefined;
+  /** Deadline of one shared token fetch, ms; 0 = none. @defaultValue 0 */
+  fetchTimeoutMs?: number | undefined;
 }
 
 /** Seconds a token lives when the service does not say (`expires_in`), per the token spec. */
@@ -255,7 +262,7 @@ export class TokenAuthenticator {
   }
 
   async #fetchToken(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string): Promise<CachedToken> {
-    const credential = await this.#o.credentialFor(registry);
+    const credential = await this.#o.credentialFor(registry, this.#o.lifetime);
     this.#secrets.addCredential(credential);
     if (credential && 'token' in credential) return { token: credential.token, expiresAt: Number.POSITIVE_INFINITY };
     let realmUrl: URL;
@@ -297,7 +304,8 @@ export class TokenAuthenticator {
     const started = this.#now();
     let res: { status: number; body: Buffer; url: string };
     try {
-      res = await this.#o.transport({ method, url: realmUrl.href, headers, body, maxBytes: this.#o.maxTokenBytes });
+      const bounds = [this.#o.lifetime, this.#o.fetchTimeoutMs ? AbortSignal.timeout(this.#o.fetchTimeoutMs) : undefined].filter((x): x is AbortSignal => x !== undefined);
+      res = await this.#o.transport({ method, url: realmUrl.href, headers, body, maxBytes: this.#o.maxTokenBytes, signal: bounds.length ? AbortSignal.any(bounds) : undefined });
     } catch (e) {
       if (e instanceof SizeLimitError) throw new AuthError({ method, url: redact(realmUrl.href), status: 200, errors: [{ code: 'TOKEN_TOO_LARGE', message: e.message }], cause: e });
       throw e;

@@ -301,13 +301,19 @@ export class RegistryHttp {
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
           throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'BAD_REDIRECT', message: `redirect to a non-HTTP URL refused (${quote(next.protocol, 20)})` }] });
         }
+        // A request body may be a secret (the token POST carries the refresh token): it never follows
+        // a redirect to another origin, nor one from HTTPS down to HTTP.
+        if (body !== undefined && res.statusCode !== 303 && (next.origin !== url.origin || (url.protocol === 'https:' && next.protocol === 'http:'))) {
+          throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'BAD_REDIRECT', message: `refusing to send the ${method} body to ${redact(next.origin)}: a redirect may not carry it to another origin` }] });
+        }
         if (next.origin !== url.origin) {
           // Blob stores (S3, GCS) reject or leak foreign credentials: never carry them across origins.
           auth = undefined;
           // Only headers known to be harmless follow; `-H` tokens, cookies and the like stay home.
           userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([k]) => CROSS_ORIGIN_HEADERS.has(k.toLowerCase())));
         }
-        if (res.statusCode === 303 && method === 'POST') {
+        if ((res.statusCode === 303 || res.statusCode === 301 || res.statusCode === 302) && method === 'POST') {
+          // As browsers and Go do: 301/302/303 after a POST become a GET without the body.
           method = 'GET';
           body = undefined;
         }

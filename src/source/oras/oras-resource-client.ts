@@ -80,6 +80,8 @@ export class OrasResourceClient implements ResourceClient {
     this.#http = new RegistryHttp(this.#dispatcher, this.options, Math.random, this.#secrets);
     this.#auth = new TokenAuthenticator({
       secrets: this.#secrets,
+      lifetime: this.#lifetime.signal,
+      fetchTimeoutMs: this.options.metadataTimeout,
       transport: this.#http.tokenTransport,
       credentialFor: (registry, signal) => this.#credentialFor(registry, signal),
       maxTokenBytes: this.options.maxTokenBytes,
@@ -227,11 +229,13 @@ export class OrasResourceClient implements ResourceClient {
     const key = `${this.blobUrl(target)}|${target.size}`;
     let p = this.#ranges.get(key);
     if (!p) {
-      p = this.#withDeadline(`range probe of ${target.digest}`, options, (o) => this.#probeRange(target, o));
+      // Shared by every caller, so it runs on the client's lifetime, not on one caller's signal:
+      // one caller's cancellation must not fail the others. Each caller still stops waiting at once.
+      p = this.#withDeadline(`range probe of ${target.digest}`, { headers: options.headers, signal: this.#lifetime.signal }, (o) => this.#probeRange(target, o));
       this.#ranges.set(key, p);
       p.catch(() => this.#ranges.delete(key));
     }
-    return p;
+    return raceSignal(p, options.signal);
   }
 
   async #probeRange(target: BlobTarget, options: ResourceRequestOptions): Promise<boolean> {
@@ -311,7 +315,11 @@ export class OrasResourceClient implements ResourceClient {
     if (this.#closed) return;
     this.#closed = true;
     this.#lifetime.abort(new DOMException('client closed', 'AbortError'));
-    if (!this.options.dispatcher) await this.#dispatcher.close();
+    if (this.options.dispatcher) return;
+    // close() waits for requests in flight; one a hostile server keeps open must not hold us.
+    const closed = this.#dispatcher.close();
+    const grace = new Promise<'late'>((r) => setTimeout(() => r('late'), CLOSE_GRACE_MS).unref());
+    if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'late') await this.#dispatcher.destroy();
   }
 
   #checkOpen(): void {
@@ -382,12 +390,13 @@ export class OrasResourceClient implements ResourceClient {
   #credentialFor(registry: string, signal?: AbortSignal): Promise<RegistryCredential | undefined> {
     let p = this.#credentials.get(registry);
     if (!p) {
+      // Shared (cached) lookup: on the client's lifetime, never one caller's signal.
       p = findCredential(registry, {
         explicit: this.options.credentials,
         dockerConfig: this.options.dockerConfig,
         homeDir: this.options.homeDir,
         helperTimeout: this.options.credentialHelperTimeout,
-        signal,
+        signal: this.#lifetime.signal,
       }).then((f) => {
         if (f) logSource('credential for %s from %s', registry, f.source);
         return f?.credential;
@@ -395,13 +404,16 @@ export class OrasResourceClient implements ResourceClient {
       this.#credentials.set(registry, p);
       p.catch(() => this.#credentials.delete(registry));
     }
-    return p;
+    return raceSignal(p, signal);
   }
 }
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
+
+/** How long `close()` lets requests in flight finish before destroying the connections. */
+const CLOSE_GRACE_MS = 1000;
 
 /** A scheme probe gives up after this long (a listener that never answers a ClientHello). */
 const PROBE_TIMEOUT_MS = 5000;

@@ -10,6 +10,11 @@ import type { RegistryCredential } from './options.js';
 
 /** Shortest value treated as a secret on its own (shorter ones would blank out ordinary words). */
 const MIN_SECRET_CHARS = 4;
+/** Longest input scrubbed (an error body is read through 64 KiB anyway). */
+const MAX_SCRUBBED_INPUT = 64 * 1024;
+/** Most secrets remembered; the oldest go first (tokens expire, a long-lived client sends many). */
+const MAX_SECRETS = 256;
+
 /** Longest server-supplied text kept in a message. */
 export const MAX_SERVER_TEXT_CHARS = 512;
 
@@ -23,6 +28,7 @@ export class SecretSet {
     for (const v of values) {
       if (typeof v !== 'string' || v.length < MIN_SECRET_CHARS || this.#values.has(v)) continue;
       this.#values.add(v);
+      if (this.#values.size > MAX_SECRETS) this.#values.delete(this.#values.values().next().value!);
       this.#sorted = undefined;
     }
   }
@@ -61,7 +67,8 @@ export class SecretSet {
    * `Basic …`, URL userinfo, secret query parameters and JSON fields), and cut to `max` characters.
    */
   scrub(text: string, max = MAX_SERVER_TEXT_CHARS): string {
-    let s = text.length > max * 4 ? text.slice(0, max * 4) : text;
+    // Secrets are replaced before the text is cut, so none survives half-cut at the boundary.
+    let s = text.length > MAX_SCRUBBED_INPUT ? text.slice(0, MAX_SCRUBBED_INPUT) : text;
     this.#sorted ??= [...this.#values].sort((a, b) => b.length - a.length);
     // Longest first, so a password inside `user:pass` does not leave the pair half-redacted.
     for (const v of this.#sorted) if (s.includes(v)) s = s.split(v).join(REDACTED);

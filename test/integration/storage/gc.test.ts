@@ -182,7 +182,7 @@ test('the GC timer runs gc() every gcInterval and emits a report (unref: does no
   assert.ok(rep);
 });
 
-test('a GC round removes index temp files of dead writers only (a live writer is about to rename its own)', async (t) => {
+test('a GC round removes index temp files of dead writers only, and only old ones (a live writer, or another host, is about to rename its own)', async (t) => {
   const dir = tmpDir(t);
   const { store } = await open(t, { dataPath: dir });
   const idx = path.join(dir, '.index', 'sha256');
@@ -190,11 +190,18 @@ test('a GC round removes index temp files of dead writers only (a live writer is
   // `.orasfly-tmp-<name>.<pid>.<rand>`: 0.1.0 parsed the pid from the wrong field and deleted both.
   const live = path.join(idx, `.orasfly-tmp-${'a'.repeat(64)}.${process.pid}.0badf00d`);
   const dead = path.join(idx, `.orasfly-tmp-${'b'.repeat(64)}.2147483646.0badf00d`);
+  // A young one of a pid that is gone here may belong to another host of a shared filesystem.
+  const young = path.join(idx, `.orasfly-tmp-${'c'.repeat(64)}.2147483646.0badf00d`);
   await fsp.writeFile(live, '{}');
   await fsp.writeFile(dead, '{}');
+  await fsp.writeFile(young, '{}');
+  const old = new Date(Date.now() - 3_600_000);
+  await fsp.utimes(live, old, old);
+  await fsp.utimes(dead, old, old);
   await store.gc();
   assert.equal(await exists(live), true);
   assert.equal(await exists(dead), false);
+  assert.equal(await exists(young), true);
 });
 
 test('opening emits no event nobody can hear: option warnings are on `warnings`', async (t) => {
