@@ -205,11 +205,12 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   heldHere.add(me.token);
   let got = false;
   /** Waits before the next attempt (backoff) and enforces the timeout; `holder` names who is in the way. */
-  const pause = async (holder: LockInfo | undefined): Promise<void> => {
+  const pause = async (holder: LockInfo | undefined, takingOver = false): Promise<void> => {
     const waitedMs = performance.now() - started;
     if (timeoutMs > 0 && waitedMs >= timeoutMs) {
-      const who = holder ? `held by pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.createdAt).toISOString()}` : 'being taken over by another waiter';
-      throw new LockError(`timed out after ${Math.round(waitedMs / 1000)} s waiting for the task lock ${lockPath}, ${who} (its heartbeat is alive; a dead holder is taken over after ${Math.round(staleMs / 1000)} s)`);
+      const who = holder ? `held by pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.createdAt).toISOString()}` : 'unreadable';
+      const state = takingOver ? 'its holder is gone and another waiter is taking it over' : `its heartbeat is alive; a dead holder is taken over after ${Math.round(staleMs / 1000)} s`;
+      throw new LockError(`timed out after ${Math.round(waitedMs / 1000)} s waiting for the task lock ${lockPath}, ${who} (${state})`);
     }
     await delay(Math.min(wait, timeoutMs > 0 ? Math.max(1, timeoutMs - waitedMs) : wait), opts.signal);
     wait = Math.min(wait * 2, opts.maxPollMs ?? 250);
@@ -229,7 +230,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
         // Another claimant may be taking it over: then wait like for any holder, never spin.
         if (!(await takeOver(lockPath, holder, me))) {
           if (opts.tryOnly) return undefined;
-          await pause(holder ?? undefined);
+          await pause(holder ?? undefined, true);
         }
         continue;
       }
@@ -241,7 +242,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
         log('task lock %s: heartbeat of pid %d on %s stopped %d ms ago; taking over', lockPath, holder!.pid, holder!.hostname, Math.round(still));
         if (!(await takeOver(lockPath, { ...holder!, pid: -1, hostname: os.hostname() }, me))) {
           if (opts.tryOnly) return undefined;
-          await pause(holder!);
+          await pause(holder!, true);
         }
         continue;
       }

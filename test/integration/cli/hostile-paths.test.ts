@@ -154,3 +154,29 @@ test('Ctrl-C reports ERR_ORASFLY_ABORTED in --json, not a DOMException code', as
   assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
   assert.equal(json(r).error?.message, 'download cancelled');
 });
+
+test('-O dir/ never takes a dot-name from the registry, nor replaces an existing file with a title', async () => {
+  const dot = await pushSif(reg, 'hp/dot', 'v1', { size: 4096, seed: 6, annotations: { 'org.opencontainers.image.title': '.bashrc' } });
+  void dot;
+  const home = path.join(dir, 'home-dot');
+  await mkdir(home, { recursive: true });
+  await writeFile(path.join(home, '.bashrc'), 'mine');
+  const r = await run(['-u', reg.ref('hp/dot:v1'), '-O', `${home}/`, '--datadir', path.join(dir, 'store-dot'), '--json', ...logArgs()]);
+  assert.equal(r.code, 1);
+  assert.match(json(r).error!.message, /title "\.bashrc" is not a safe file name/);
+  assert.equal(await readFile(path.join(home, '.bashrc'), 'utf8'), 'mine');
+  // A plain title that exists already: refused too (the registry chose the name, not the user).
+  await writeFile(path.join(home, 'img.sif'), 'mine too');
+  const r2 = await run(['-u', reg.ref('hp/img:v1'), '-O', `${home}/`, '--datadir', path.join(dir, 'store-dot'), '--json', ...logArgs()]);
+  assert.equal(r2.code, 1);
+  assert.match(json(r2).error!.message, /img\.sif exists; the name comes from the layer's title/);
+  assert.equal(await readFile(path.join(home, 'img.sif'), 'utf8'), 'mine too');
+});
+
+test('cache commands on a data dir that does not exist create nothing', async () => {
+  const missing = path.join(dir, 'no-such-store');
+  const r = await run(['cache', 'list', '--datadir', missing, '--json']);
+  assert.equal(r.code, 0);
+  assert.deepEqual(json(r as Run) as unknown, { dataPath: missing, entries: [] });
+  await assert.rejects(stat(missing), { code: 'ENOENT' });
+});
