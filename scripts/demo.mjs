@@ -81,5 +81,6 @@ try {
   process.exitCode = 1;
 } finally {
   await registry?.stop();
-  await rm(work, { recursive: true, force: true });
+  // A GC round handed to a detached `orasfly cache gc` may still be finishing in the store.
+  await rm(work, { recursive: true, force: true, maxRetries: 10 });
 }

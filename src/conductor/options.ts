@@ -28,7 +28,11 @@ export const DEFAULT_LOW_SPEED_TIME = 30_000;
 
 /** Options of a {@link PeerTaskConductor}. */
 export interface ConductorOptions {
-  /** Parallel piece downloads. @defaultValue {@link DEFAULT_CONCURRENCY} */
+  /**
+   * Parallel piece downloads. @defaultValue through the task manager: 1 for an origin on this
+   * machine (`ResolvedResource.local`), else {@link DEFAULT_CONCURRENCY}; a conductor built directly
+   * uses {@link DEFAULT_CONCURRENCY}
+   */
   concurrency?: number;
   /** Piece size in bytes; default: Dragonfly's table (4–15 MiB by content length). */
   pieceSize?: number | undefined;

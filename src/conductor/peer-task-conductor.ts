@@ -244,8 +244,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   /** Records an assembled piece (unless another source stored it meanwhile). */
-  #commit(a: PieceAssembler): void {
-    const { digest, costMs } = a.end();
+  async #commit(a: PieceAssembler): Promise<void> {
+    const { digest, costMs } = await a.end();
     const piece = a.piece;
     if (this.#done.has(piece.num)) return;
     this.#writer.recordPiece({ num: piece.num, range: piece.range, digest, cost: Math.round(costMs * 1e6) });
@@ -268,7 +268,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     try {
       // A push transport's body that ignores signals still ends when the task is cancelled.
       for await (const chunk of abortableIterable(body, signal)) await a.push(chunk);
-      this.#commit(a);
+      await this.#commit(a);
     } finally {
       a.release();
       this.#inflight.delete(num);

@@ -18,6 +18,9 @@ import type { BlobVerifier } from './blob-verifier.js';
 import type { ProgressMeter } from './progress.js';
 import type { RateLimiter } from './rate-limiter.js';
 
+/** Bytes of one piece's writes in flight before it waits for the oldest. */
+const MAX_WRITING_BYTES = 4 * 1024 * 1024;
+
 /** What an assembled piece reports. */
 export interface AssembledPiece {
   digest: string;
@@ -39,6 +42,9 @@ export class PieceAssembler {
   #counted = 0;
   #fed = false;
   #settled = false;
+  /** Writes issued and not yet awaited (the store runs them one at a time, in order). */
+  readonly #writes: { done: Promise<void>; bytes: number }[] = [];
+  #writingBytes = 0;
 
   constructor(piece: PieceInfo, o: { writer: TaskWriter; pieceDigest: PieceDigestAlgorithm; verifier?: BlobVerifier | undefined; meter: ProgressMeter; limiter?: RateLimiter | undefined; signal: AbortSignal }) {
     this.piece = piece;
@@ -60,7 +66,13 @@ export class PieceAssembler {
     this.#counted += chunk.length;
     this.#meter.arriving(chunk.length);
     if (this.#limiter) await this.#limiter.take(chunk.length, this.#signal);
-    await this.#writer.write(chunk, at);
+    // Issue the write and read on: awaiting each write before taking the next chunk would make one
+    // connection wait a thread-pool round trip per 64 KiB. A few MiB may be in flight per piece.
+    const done = this.#writer.write(chunk, at);
+    done.catch(() => {}); // observed when awaited below
+    this.#writes.push({ done, bytes: chunk.length });
+    this.#writingBytes += chunk.length;
+    while (this.#writingBytes > MAX_WRITING_BYTES) await this.#settleOldest();
     if (this.#verifier?.inline) {
       this.#fed = true;
       this.#verifier.feed(this.piece.range.start, at, chunk);
@@ -71,14 +83,21 @@ export class PieceAssembler {
    * The piece's bytes are all in: checks the length and returns its digest. The caller records it.
    * @throws SizeMismatchError when fewer bytes than the piece's length arrived.
    */
-  end(): AssembledPiece {
+  async end(): Promise<AssembledPiece> {
     if (this.#received !== this.piece.range.length) throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
+    while (this.#writes.length > 0) await this.#settleOldest();
     if (this.#signal.aborted) throw this.#signal.reason;
     this.#settled = true;
     this.#meter.pieceStored(this.piece.range.length, this.#counted);
     this.#counted = 0;
     this.#verifier?.pieceDone(this.piece.range.start);
     return { digest: this.#hasher.digest(), costMs: performance.now() - this.#started };
+  }
+
+  async #settleOldest(): Promise<void> {
+    const w = this.#writes.shift()!;
+    this.#writingBytes -= w.bytes;
+    await w.done;
   }
 
   /** The attempt is over without {@link end} (failed, abandoned, or another source had the piece). Idempotent. */

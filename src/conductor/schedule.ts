@@ -10,7 +10,7 @@ import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { isRetryable, RangeNotSupportedError, SizeMismatchError } from '../errors.js';
 import { raceSignal } from '../internal/abort.js';
-import { withRetry, type BackoffPolicy } from '../internal/retry.js';
+import { retriesExhausted, withRetry, type BackoffPolicy } from '../internal/retry.js';
 import type { PieceInfo, PiecePlan } from '../storage/piece-plan.js';
 import { pieceAt } from '../storage/piece-plan.js';
 import type { PieceTransport, TransportTask } from '../transport/piece-transport.js';
@@ -38,12 +38,18 @@ export interface PieceSite {
   /** An assembler for one attempt of a piece (the sequential path feeds it directly). */
   assembler(piece: PieceInfo, signal: AbortSignal): PieceAssembler;
   /** Records an assembled piece. */
-  commit(a: PieceAssembler): void;
+  commit(a: PieceAssembler): Promise<void>;
   onRetry(e: RetryEvent): void;
 }
 
 /** Pulls every missing piece from `transport`. Rejects with the first failure (or the signal's reason). */
 export async function pullPieces(site: PieceSite, transport: PieceTransport, task: TransportTask, signal: AbortSignal): Promise<void> {
+  // One connection and nothing stored yet: one stream of the whole blob beats a request per piece
+  // (no round trip between pieces). A resume still fetches only the missing pieces, by range.
+  if (site.concurrency === 1 && site.storedCount() === 0 && transport.wholeStreamPreferred === true && transport.readSequential !== undefined) {
+    debug('task %s: one connection, one sequential stream', site.taskId);
+    return pullSequential(site, transport, task, signal);
+  }
   const ranged = site.plan.totalPieces > 0 && transport.readPiece !== undefined && (transport.supportsRange ? await transport.supportsRange(task, { signal }) : true);
   if (!ranged) {
     debug('task %s: ranges not supported, one sequential stream', site.taskId);
@@ -113,7 +119,8 @@ async function fetchPiece(site: PieceSite, transport: PieceTransport, task: Tran
     {
       attempts: site.attempts,
       policy: site.backoff,
-      retryable: (e) => !(e instanceof RangeNotSupportedError) && isRetryable(e),
+      // The HTTP layer has retried a request that failed before its body: do not multiply its attempts.
+      retryable: (e) => !(e instanceof RangeNotSupportedError) && isRetryable(e) && !retriesExhausted(e),
       onRetry: ({ attempt, delayMs, error }) => {
         debug('task %s piece %d attempt %d failed (%s), retry in %d ms', site.taskId, piece.num, attempt, (error as Error).message, delayMs);
         site.onRetry({ taskId: site.taskId, num: piece.num, attempt, delayMs, error });
@@ -135,7 +142,7 @@ export async function pullSequential(site: PieceSite, transport: PieceTransport,
     {
       attempts: site.attempts,
       policy: site.backoff,
-      retryable: isRetryable,
+      retryable: (e) => isRetryable(e) && !retriesExhausted(e),
       onRetry: ({ attempt, delayMs, error }) => site.onRetry({ taskId: site.taskId, num: 'sequential', attempt, delayMs, error }),
       signal,
     },
@@ -161,7 +168,7 @@ async function consumeSequential(site: PieceSite, body: AsyncIterable<Uint8Array
         if (!skip) await asm!.push(part);
         offset += part.length;
         if (offset === piece.range.length) {
-          if (!skip) site.commit(asm!);
+          if (!skip) await site.commit(asm!);
           num++;
           offset = 0;
           if (num < plan.totalPieces) {

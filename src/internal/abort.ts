@@ -55,27 +55,33 @@ export function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined, on
 
 /**
  * `body` as an iterable that ends as soon as `signal` aborts (rejecting with its reason), even when
- * the source ignores signals (a custom transport's stream): a pending `next()` is raced, and the
- * source is closed with `return()` (not awaited: a generator suspended in an await that never
- * settles would never return).
+ * the source ignores signals (a custom transport's stream): each pending `next()` is raced against
+ * the abort, and the source is closed with `return()` (not awaited: a generator suspended in an
+ * await that never settles would never return).
+ *
+ * The abort promise is made per `next()`: racing one long-lived promise would leave a reaction on it
+ * per chunk, each holding that chunk (a 512 MiB stream kept every byte alive).
  */
 export async function* abortableIterable<T>(body: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const it = body[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => {});
   try {
     for (;;) {
-      const r = await Promise.race([it.next(), aborted]);
+      if (signal.aborted) throw signal.reason;
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      let r: IteratorResult<T>;
+      try {
+        r = await Promise.race([it.next(), aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort!);
+      }
       if (r.done) return;
       yield r.value;
     }
   } finally {
-    signal.removeEventListener('abort', onAbort!);
     if (it.return) void Promise.resolve(it.return()).catch(() => {});
   }
 }

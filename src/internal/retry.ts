@@ -56,6 +56,22 @@ export function retryDelay(policy: BackoffPolicy, attempt: number, retryAfterMs?
 /** Waits `ms`, or rejects with the signal's reason at once (see internal/abort). */
 export { abortableDelay as sleep } from './abort.js';
 
+const exhausted = new WeakSet<object>();
+
+/**
+ * Marks an error as final after its own retry loop (the HTTP layer retried a request to the end):
+ * an outer loop must not multiply the attempts (6 requests × 5 piece attempts = 30 waits).
+ */
+export function markRetriesExhausted<E>(e: E): E {
+  if (typeof e === 'object' && e !== null) exhausted.add(e);
+  return e;
+}
+
+/** Whether an inner retry loop already gave up on this error. */
+export function retriesExhausted(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && exhausted.has(e);
+}
+
 /** How one retry loop behaves. */
 export interface RetryLoop {
   /** Attempts in all (the first one included), ≥ 1. */

@@ -21,6 +21,13 @@ export async function gcDue(layout: StoreLayout, o: ResolvedStorageOptions): Pro
   return age >= o.gcInterval || age < -o.gcInterval;
 }
 
+/** Records that a round starts now. */
+export async function stampRound(layout: StoreLayout, o: ResolvedStorageOptions): Promise<void> {
+  const now = o.now();
+  await fsp.mkdir(path.dirname(layout.gcStampPath), { recursive: true });
+  await writeFileAtomic(layout.gcStampPath, `${new Date(now).toISOString()}\n`, { fsync: false, mtimeMs: now });
+}
+
 /**
  * When a round is due and no process is collecting: takes the round lock and writes the stamp, so
  * no other process starts a round for `gcInterval`. The caller runs the round, then releases.
@@ -35,8 +42,7 @@ export async function claimDueRound(layout: StoreLayout, o: ResolvedStorageOptio
       await lock.release();
       return undefined;
     }
-    const now = o.now();
-    await writeFileAtomic(layout.gcStampPath, `${new Date(now).toISOString()}\n`, { fsync: false, mtimeMs: now });
+    await stampRound(layout, o);
     return lock;
   } catch (e) {
     await lock.release();

@@ -25,7 +25,7 @@ import { readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFile
 import { assertFits, availableBytes } from './free-space.js';
 import { throwIfAborted } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
-import { claimDueRound } from './gc-schedule.js';
+import { claimDueRound, stampRound } from './gc-schedule.js';
 import { cleanEntries, listEntries, storeUsage, verifyEntries, type CacheEntryInfo, type CleanReport, type InspectContext, type StorageUsage, type VerifyReport } from './inspect.js';
 import { bootId, validDataPath, verifiedThisBoot } from './validate.js';
 import { create, type IngestContext, resume, type BeginTaskRequest } from './ingest.js';
@@ -154,13 +154,15 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     for (const w of warnings) log(w);
     const m = new StorageManager(resolved, warnings);
     throwIfAborted(opts.signal);
-    await claimStoreRoot(resolved.dataPath);
+    const claimed = await claimStoreRoot(resolved.dataPath);
     try {
       await fsp.mkdir(m.#layout.locksDir, { recursive: true });
       await fsp.mkdir(m.#index.root, { recursive: true });
     } catch (e) {
       throw new StorageError(`cannot create data path ${resolved.dataPath}: ${(e as Error).message}`, resolved.dataPath, { cause: e });
     }
+    // A new store has nothing to collect: its first round is one gcInterval away.
+    if (claimed === 'created') await stampRound(m.#layout, resolved).catch(() => {});
     if (resolved.gcInterval > 0 && opts.gcTimer !== false) {
       m.#timer = setInterval(() => void m.gcSoon(), resolved.gcInterval);
       m.#timer.unref();

@@ -49,7 +49,7 @@ function isStoreRootName(n: string): boolean {
  *
  * @throws StorageError (`ERR_ORASFLY_STORAGE`) naming the directory and what it holds.
  */
-export async function claimStoreRoot(root: string): Promise<void> {
+export async function claimStoreRoot(root: string): Promise<'created' | 'existing' | 'adopted'> {
   try {
     await fsp.mkdir(root, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -68,7 +68,7 @@ export async function claimStoreRoot(root: string): Promise<void> {
     if (existing > STORE_LAYOUT_VERSION) {
       throw new StorageError(`data path ${root} holds a store of layout version ${existing}; this orasfly understands version ${STORE_LAYOUT_VERSION} (upgrade orasfly or use another directory)`, root);
     }
-    return;
+    return 'existing';
   }
   let names: string[];
   try {
@@ -91,7 +91,9 @@ export async function claimStoreRoot(root: string): Promise<void> {
   } catch (e) {
     // Another process may have marked it meanwhile; that is as good as our own marker.
     if ((await readMarker(marker)) === undefined) throw e;
+    return 'existing';
   }
+  return names.length === 0 ? 'created' : 'adopted';
 }
 
 /** The marker's layout version, or `undefined` when there is no (readable, well-formed) marker. */

@@ -49,6 +49,11 @@ export interface PieceTransport {
   readPiece?(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>>;
   /** The whole blob as one stream from byte 0 (the no-Range fallback). */
   readSequential?(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * `readSequential` is the cheapest way to fetch a whole blob over one connection (an origin: no
+   * round trip between pieces). The conductor then uses it for a fresh task with concurrency 1.
+   */
+  readonly wholeStreamPreferred?: boolean;
   /** Whether ranged reads work for this task (probed once). Pull transports only. */
   supportsRange?(task: TransportTask, options: SignalOptions): Promise<boolean>;
   /** Push mode: deliver pieces through `sink` in the transport's own order; resolve when done. */

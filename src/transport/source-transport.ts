@@ -6,6 +6,7 @@
 import type { ResourceClient, SignalOptions } from '../source/resource-client.js';
 import type { PieceInfo } from '../storage/piece-plan.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
+import { chunksOf } from '../internal/chunks.js';
 
 /**
  * Reads pieces from the origin registry with `Range: bytes=a-b` (validated as `206` +
@@ -18,6 +19,8 @@ import type { PieceTransport, TransportTask } from './piece-transport.js';
  */
 export class SourceTransport implements PieceTransport {
   readonly name = 'source';
+  /** One GET of the whole blob beats a request per piece over one connection. */
+  readonly wholeStreamPreferred = true;
   readonly #client: ResourceClient;
 
   constructor(client: ResourceClient) {
@@ -30,11 +33,11 @@ export class SourceTransport implements PieceTransport {
 
   async readPiece(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
     const r = await this.#client.read(task.target, piece.range, { signal: options.signal, headers: task.headers });
-    return r.body;
+    return chunksOf(r.body);
   }
 
   async readSequential(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
     const r = await this.#client.read(task.target, undefined, { signal: options.signal, headers: task.headers });
-    return r.body;
+    return chunksOf(r.body);
   }
 }

@@ -13,7 +13,7 @@ import { AuthError, NetworkError, OrasflyError, RegistryResponseError, SizeLimit
 import { registryErrors, type TokenAuthenticator, type TokenTransport } from './auth.js';
 import { isSecretHeader, logSource, nextRequestId, redact } from './log.js';
 import type { ResolvedOrasClientOptions } from './options.js';
-import { parseRetryAfter, retryDelay, sleep } from '../../internal/retry.js';
+import { markRetriesExhausted, parseRetryAfter, retryDelay, sleep } from '../../internal/retry.js';
 import { SecretSet } from './secrets.js';
 import { quote } from '../../internal/describe.js';
 
@@ -225,10 +225,10 @@ export class RegistryHttp {
           continue;
         }
         const c = code ?? firstCode(e);
-        if (/TIMEOUT/.test(c)) throw new TimeoutError(c.includes('CONNECT') ? this.#o.dialTimeout : this.#o.responseHeaderTimeout, `${req.method} ${redact(req.url)} (${c})`);
+        if (/TIMEOUT/.test(c)) throw markRetriesExhausted(new TimeoutError(c.includes('CONNECT') ? this.#o.dialTimeout : this.#o.responseHeaderTimeout, `${req.method} ${redact(req.url)} (${c})`));
         // Keep the parser's reason (invalid Content-Length, bare LF, not HTTP at all): a code alone says little.
         const reason = firstMessage(e);
-        throw new NetworkError(`${req.method} ${redact(req.url)} failed: ${c}${reason ? ` (${this.#secrets.scrub(reason, 200)})` : ''}${attempt ? ` after ${attempt + 1} attempts` : ''}`, { cause: e });
+        throw markRetriesExhausted(new NetworkError(`${req.method} ${redact(req.url)} failed: ${c}${reason ? ` (${this.#secrets.scrub(reason, 200)})` : ''}${attempt ? ` after ${attempt + 1} attempts` : ''}`, { cause: e }));
       }
       if (req.accept.includes(res.status)) return res;
       if (policy.statusCodes.has(res.status) && attempt < maxRetries) {
@@ -251,7 +251,8 @@ export class RegistryHttp {
         await sleep(delay, req.signal);
         continue;
       }
-      throw await this.#errorFrom(req, res);
+      // Retryable statuses reach this line only when the attempts are spent.
+      throw markRetriesExhausted(await this.#errorFrom(req, res));
     }
   }
 

@@ -213,6 +213,7 @@ export class OrasResourceClient implements ResourceClient {
       manifestDigest: fetched.digest,
       tag: ref.tag,
       title: layer.annotations?.['org.opencontainers.image.title'],
+      local: isLoopbackHost(ref.apiHost),
       reference: ref,
       layer,
       indexDigest,

@@ -28,7 +28,7 @@ before(async () => {
 });
 after(async () => {
   await reg?.stop();
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true, maxRetries: 10 });
 });
 
 interface Run {

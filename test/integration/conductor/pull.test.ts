@@ -63,8 +63,26 @@ describe('through the fault proxy', () => {
     }
   });
 
-  test('8 concurrent pulls of one cold ref download the blob once and write 8 correct outputs', async () => {
+  test('by default a registry on this machine is pulled over one connection, as one stream: no probe, no per-piece requests', async () => {
     const rig = await makeRig(env.reg);
+    try {
+      const a = await pushSif(env.reg, 'one/img', 'v1', { size: 20 * MiB, seed: 13 });
+      env.proxy.resetLog();
+      const r = await rig.manager.download({ url: env.reg.ref('one/img:v1', env.proxy.host), output: path.join(rig.outDir, 'one.sif') });
+      assert.equal(r.digest, a.layer.digest);
+      assert.equal(await sha256File(path.join(rig.outDir, 'one.sif')), a.layer.digest);
+      const blobs = env.proxy.blobRequests();
+      assert.equal(blobs.length, 1, 'one GET of the whole blob');
+      assert.equal(blobs[0]!.range, undefined);
+      assert.equal(env.proxy.blobBytesSent(), a.layer.size);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('8 concurrent pulls of one cold ref download the blob once and write 8 correct outputs', async () => {
+    // Four connections (the default for a remote registry): ranged pieces after one range probe.
+    const rig = await makeRig(env.reg, { conductor: { concurrency: 4 } });
     try {
       const a = await pushSif(env.reg, 'conc/img', 'v1', { size: 24 * MiB, seed: 12 });
       env.proxy.resetLog();

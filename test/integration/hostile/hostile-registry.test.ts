@@ -29,7 +29,7 @@ const root = await mkdtemp(path.join(os.tmpdir(), 'orasfly-hostile-'));
 after(async () => {
   killLiveChildren();
   await reg.close();
-  await rm(root, { recursive: true, force: true });
+  await rm(root, { recursive: true, force: true, maxRetries: 10 });
 });
 
 /** The child's whole environment: nothing of the developer's (home, docker config, proxies, DEBUG). */
@@ -177,7 +177,7 @@ describe('hostile registry: every scenario fails cleanly, and the store still wo
   for (const s of reg.scenarios) {
     test(`${s.area} / ${s.name}: ${s.description}`, { timeout: 3 * KILL_AFTER_MS }, async (t) => {
       const dir = await mkdtemp(path.join(root, `${s.name}-`));
-      t.after(() => rm(dir, { recursive: true, force: true }));
+      t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10 }));
       const store = path.join(dir, 'store');
       const logs = path.join(dir, 'logs');
       const { problems, summary } = await runScenario(s, dir, store, logs);

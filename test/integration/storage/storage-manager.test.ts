@@ -310,7 +310,7 @@ test('item 27: restart with keepStorage: open reads nothing; completed tasks reu
   assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), true);
   const round = await s2.gc();
   assert.deepEqual(round.expired, [], 'last access 50 min ago, taskExpireTime 1h');
-  assert.deepEqual((await fsp.readdir(dataPath)).sort(), ['.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort());
+  assert.deepEqual((await fsp.readdir(dataPath)).sort(), ['.gc', '.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort());
   assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), false);
   assert.deepEqual(await fsp.readdir(path.join(dataPath, done.taskId, done.peerId)), ['data', 'metadata']);
   const hit = await s2.findCompleted({ taskId: done.taskId });
