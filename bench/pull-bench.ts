@@ -1,150 +1,192 @@
 /**
- * End-to-end pull benchmark against the harness registry on 127.0.0.1 (issue #4's four figures):
- *  1. first pull wall time ÷ `curl -o new-file URL && openssl dgst -sha256 new-file`, measured
- *     alternately, medians; also ÷ plain `curl -o`; for concurrency 1, 2, 4, 8;
- *  2. reuse pull to a new path: in-process, and as a whole `node` process vs a bare `node -e ''`;
- *  3. peak RSS of a first pull (a child process reports its maxRSS);
- *  4. 8 concurrent pulls of one ref: blob bytes the registry served (through the counting proxy).
+ * First pull and reuse against peers, side by side in one run (issue #10), on the harness registry
+ * (127.0.0.1). Every figure is a median over alternating rounds (the tools' order rotates each round,
+ * so machine noise hits all alike), with wall time, CPU (user + sys) and peak RSS from /usr/bin/time:
  *
- * Env: BENCH_SIZE_MIB (default 1024), BENCH_RUNS (default 3).
+ *  1. first pull of a 512 MiB and a 2 GiB SIF: `curl -o`, `curl -o && openssl dgst -sha256`, the naive
+ *     Node script (`bench/naive-pull.ts`), `skopeo copy` (Debian's skopeo, which verifies digests),
+ *     and the `orasfly` CLI at concurrency 1, 2, 4, 8 (and its default);
+ *  2. behind a proxy that caps each connection (40 MiB/s): throughput at concurrency 1, 2, 4, 8;
+ *  3. a reuse pull as a whole CLI process ÷ a bare `node -e ''`.
+ *
+ * Env: BENCH_SIZES_MIB (default "512,2048"), BENCH_ROUNDS (default 3), BENCH_THROTTLE_MIBPS (40),
+ * BENCH_THROTTLE_MIB (256), BENCH_REUSE_PAIRS (11).
  */
-import { spawnSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, unlink } from 'node:fs/promises';
-import { once } from 'node:events';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegistry, pushSif, startFaultProxy } from '../test/harness/index.js';
-import { createDownloader } from '../src/downloader.js';
+import { startRegistry, pushSif } from '../test/harness/index.js';
+import { startThrottleProxy } from './throttle-proxy.js';
 
 const MiB = 1024 * 1024;
-const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * MiB;
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SIZES = (process.env.BENCH_SIZES_MIB ?? '512,2048').split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const THROTTLE = Number(process.env.BENCH_THROTTLE_MIBPS ?? 40) * MiB;
+const THROTTLE_SIZE = Number(process.env.BENCH_THROTTLE_MIB ?? 256) * MiB;
+const REUSE_PAIRS = Number(process.env.BENCH_REUSE_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const childScript = path.join(here, 'pull-child.js');
+const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
+const naive = path.join(here, 'naive-pull.js');
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const time = (fn: () => void) => {
-  const t = performance.now();
-  fn();
-  return performance.now() - t;
-};
-const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
-function sh(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with ${r.status}`);
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+  rssKiB: number;
+}
+
+/** Runs `argv` under /usr/bin/time (through `sh -c` when a string is given). */
+function measure(argv: string[] | string): Sample {
+  const cmd = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...cmd], { encoding: 'utf8', env: { ...process.env, HOME: os.tmpdir() } });
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stdout}${r.stderr}`);
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(r.stderr);
+  if (!m) throw new Error(`no /usr/bin/time line: ${r.stderr}`);
+  return { wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) };
+}
+
+/**
+ * {@link measure} without blocking this process: the throttling proxy runs here, and `spawnSync`
+ * would stop it from serving the very pull being measured.
+ */
+function measureAsync(argv: string[]): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...argv], { env: { ...process.env, HOME: os.tmpdir() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d));
+    p.stderr.on('data', (d: Buffer) => (err += d));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err);
+      if (code !== 0 || !m) reject(new Error(`${argv.join(' ')} failed: ${out}${err}`));
+      else resolve({ wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) });
+    });
+  });
+}
+
+function hasSkopeo(): boolean {
+  if (spawnSync('skopeo', ['--version']).status === 0) return true;
+  // Like the registry for the tests: installed from Debian when we may.
+  if (process.getuid?.() === 0 && spawnSync('apt-get', ['install', '-y', '-qq', 'skopeo'], { stdio: 'ignore' }).status === 0) return true;
+  return false;
 }
 
 async function main(): Promise<void> {
-  console.log(`# orasfly pull benchmark — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, blob ${SIZE / MiB} MiB, ${RUNS} runs, loopback`);
+  console.log(`# first pull vs peers — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${ROUNDS} alternating rounds, loopback registry`);
   const reg = await startRegistry({ variant: 'anonymous' });
-  const proxy = await startFaultProxy(reg.origin);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-bench-'));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-pull-bench-'));
+  const skopeo = hasSkopeo();
   try {
-    const t0 = performance.now();
-    const pushed = await pushSif(reg, 'bench/sif', 'v1', { size: SIZE, seed: 1 });
-    console.log(`pushed ${SIZE / MiB} MiB in ${fmt(performance.now() - t0)}`);
-    const blobUrl = `${reg.origin}/v2/bench/sif/blobs/${pushed.layer.digest}`;
-    const ref = reg.ref('bench/sif:v1');
+    for (const mib of SIZES) {
+      const pushed = await pushSif(reg, `bench/sif${mib}`, 'v1', { size: mib * MiB, seed: mib });
+      const ref = reg.ref(`bench/sif${mib}:v1`);
+      const blob = `${reg.origin}/v2/bench/sif${mib}/blobs/${pushed.layer.digest}`;
+      const out = (name: string) => path.join(dir, `${name}.out`);
+      const store = path.join(dir, 'store');
+      const orasfly = (c: number | undefined) => () => {
+        spawnSync('rm', ['-rf', store]);
+        return measure([process.execPath, bin, '-u', ref, '-O', out('orasfly'), '--datadir', store, '--logdir', path.join(dir, 'log'), ...(c ? ['--concurrency', String(c)] : [])]);
+      };
+      const tools: [string, () => Sample][] = [
+        ['curl -o', () => measure(['curl', '-s', '-o', out('curl'), blob])],
+        ['curl -o && openssl dgst -sha256', () => measure(`curl -s -o ${out('curlv')} ${blob} && openssl dgst -sha256 ${out('curlv')} >/dev/null`)],
+        ['naive Node (http.get → createWriteStream, sha256 per chunk)', () => measure([process.execPath, naive, blob, out('naive'), pushed.layer.digest])],
+        ...(skopeo ? [['skopeo copy (verifies)', () => (spawnSync('rm', ['-rf', out('skopeo')]), measure(['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${ref.slice('oras://'.length)}`, `dir:${out('skopeo')}`]))] as [string, () => Sample]] : []),
+        ['orasfly (default: 1 connection on loopback)', orasfly(undefined)],
+        ['orasfly --concurrency 1', orasfly(1)],
+        ['orasfly --concurrency 2', orasfly(2)],
+        ['orasfly --concurrency 4', orasfly(4)],
+        ['orasfly --concurrency 8', orasfly(8)],
+      ];
+      const samples = new Map<string, Sample[]>(tools.map(([n]) => [n, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let k = 0; k < tools.length; k++) {
+          const [name, run] = tools[(k + round) % tools.length]!;
+          samples.get(name)!.push(run());
+          spawnSync('rm', ['-rf', out('curl'), out('curlv'), out('naive'), out('skopeo'), out('orasfly')]);
+        }
+      }
+      const med = (name: string) => {
+        const xs = samples.get(name)!;
+        return { wall: median(xs.map((x) => x.wallMs)), cpu: median(xs.map((x) => x.cpuMs)), rss: median(xs.map((x) => x.rssKiB)) / 1024 };
+      };
+      const naiveM = med('naive Node (http.get → createWriteStream, sha256 per chunk)');
+      const verified = med('curl -o && openssl dgst -sha256');
+      console.log(`\n## first pull, ${mib} MiB (medians of ${ROUNDS})`);
+      console.log('| what | wall | CPU (user+sys) | peak RSS | wall ÷ naive | wall ÷ curl+openssl | CPU ÷ naive |');
+      console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const [name] of tools) {
+        const m = med(name);
+        console.log(`| ${name} | ${(m.wall / 1000).toFixed(2)} s | ${(m.cpu / 1000).toFixed(2)} s | ${m.rss.toFixed(0)} MiB | ${(m.wall / naiveM.wall).toFixed(2)} | ${(m.wall / verified.wall).toFixed(2)} | ${(m.cpu / naiveM.cpu).toFixed(2)} |`);
+      }
+      if (!skopeo) console.log('(skopeo not available: install Debian\'s skopeo to add it)');
+    }
 
-    // 1. First pull vs curl, alternating so machine noise hits both alike.
-    const curlFile = path.join(dir, 'curl.out');
-    const curlVerified: number[] = [];
-    const curlPlain: number[] = [];
-    const ours = new Map<number, number[]>();
-    const levels = [1, 2, 4, 8];
-    for (let run = 0; run < RUNS; run++) {
-      curlVerified.push(
-        time(() => {
-          sh('curl', ['-sf', '-o', curlFile, blobUrl]);
-          sh('openssl', ['dgst', '-sha256', curlFile]);
-        }),
-      );
-      await unlink(curlFile);
-      curlPlain.push(time(() => sh('curl', ['-sf', '-o', curlFile, blobUrl])));
-      await unlink(curlFile);
+    // 2. Per-connection caps: does concurrency earn its keep?
+    const tp = await pushSif(reg, 'bench/throttled', 'v1', { size: THROTTLE_SIZE, seed: 77 });
+    const proxy = await startThrottleProxy(reg.origin, THROTTLE);
+    try {
+      const tref = reg.ref('bench/throttled:v1', proxy.host);
+      const levels = [1, 2, 4, 8];
+      const wall = new Map<number, number[]>(levels.map((c) => [c, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let k = 0; k < levels.length; k++) {
+          const c = levels[(k + round) % levels.length]!;
+          const store = path.join(dir, 'tstore');
+          spawnSync('rm', ['-rf', store]);
+          wall.get(c)!.push((await measureAsync([process.execPath, bin, '-u', tref, '-O', path.join(dir, 't.out'), '--datadir', store, '--logdir', path.join(dir, 'log'), '--concurrency', String(c)])).wallMs);
+          spawnSync('rm', ['-f', path.join(dir, 't.out')]);
+        }
+      }
+      const base = median(wall.get(1)!);
+      console.log(`\n## behind a proxy capping each connection at ${THROTTLE / MiB} MiB/s (${THROTTLE_SIZE / MiB} MiB, medians of ${ROUNDS})`);
+      console.log('| concurrency | wall | throughput | ÷ 1 connection |');
+      console.log('| ---: | ---: | ---: | ---: |');
       for (const c of levels) {
-        const dataPath = path.join(dir, `data-${c}-${run}`);
-        const dl = await createDownloader({ storage: { dataPath, multiplex: true }, download: { concurrency: c } });
-        const out = path.join(dir, `out-${c}-${run}.sif`);
-        const t = performance.now();
-        const r = await dl.download({ url: ref, output: out });
-        const ms = performance.now() - t;
-        if (r.digest !== pushed.layer.digest || r.reused) throw new Error('bench pull went wrong');
-        (ours.get(c) ?? ours.set(c, []).get(c)!).push(ms);
-        await dl.close();
-        await rm(dataPath, { recursive: true, force: true });
-        await unlink(out);
+        const w = median(wall.get(c)!);
+        console.log(`| ${c} | ${(w / 1000).toFixed(2)} s | ${(tp.layer.size / MiB / (w / 1000)).toFixed(0)} MiB/s | ${(base / w).toFixed(2)} |`);
+      }
+    } finally {
+      await proxy.close();
+    }
+
+    // 3. Reuse as a whole process.
+    const small = await pushSif(reg, 'bench/reuse', 'v1', { size: 16 * MiB, seed: 5 });
+    void small;
+    const rstore = path.join(dir, 'rstore');
+    const rref = reg.ref('bench/reuse:v1');
+    measure([process.execPath, bin, '-u', rref, '-O', path.join(dir, 'r0.sif'), '--datadir', rstore, '--logdir', path.join(dir, 'log')]);
+    const bare: number[] = [];
+    const reuse: Sample[] = [];
+    for (let i = 0; i < REUSE_PAIRS; i++) {
+      const a = () => bare.push(measure([process.execPath, '-e', '']).wallMs);
+      const b = () => reuse.push(measure([process.execPath, bin, '-u', rref, '-O', path.join(dir, `r${i + 1}.sif`), '--datadir', rstore, '--logdir', path.join(dir, 'log')]));
+      if (i % 2) {
+        a();
+        b();
+      } else {
+        b();
+        a();
       }
     }
-    const cv = median(curlVerified);
-    const cp = median(curlPlain);
-    console.log('\n## first pull (median wall time)');
-    console.log(`| what | time | ÷ curl+openssl | ÷ curl -o |`);
-    console.log(`| --- | ---: | ---: | ---: |`);
-    console.log(`| curl -o new-file && openssl dgst -sha256 | ${fmt(cv)} | 1.00 | ${(cv / cp).toFixed(2)} |`);
-    console.log(`| curl -o new-file (no verification) | ${fmt(cp)} | ${(cp / cv).toFixed(2)} | 1.00 |`);
-    for (const c of levels) {
-      const m = median(ours.get(c)!);
-      console.log(`| orasfly, concurrency ${c} | ${fmt(m)} | ${(m / cv).toFixed(2)} | ${(m / cp).toFixed(2)} |`);
-    }
-
-    // 2. Reuse: in-process and as a whole process.
-    const dataPath = path.join(dir, 'data-reuse');
-    const dl = await createDownloader({ storage: { dataPath, multiplex: true } });
-    await dl.download({ url: ref, output: path.join(dir, 'first.sif') });
-    const inProc: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t = performance.now();
-      const r = await dl.download({ url: ref, output: path.join(dir, `reuse-${i}.sif`) });
-      inProc.push(performance.now() - t);
-      if (!r.reused) throw new Error('expected reuse');
-    }
-    await dl.close();
-    const bare: number[] = [];
-    const whole: number[] = [];
-    const cli: number[] = [];
-    const cliBin = path.join(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
-    for (let i = 0; i < Math.max(9, RUNS * 3); i++) {
-      bare.push(time(() => sh(process.execPath, ['-e', ''])));
-      whole.push(time(() => sh(process.execPath, [childScript, ref, dataPath, path.join(dir, `proc-${i}.sif`), 'reuse'])));
-      cli.push(time(() => sh(process.execPath, [cliBin, '-u', ref, '-O', path.join(dir, `cli-${i}.sif`), '--datadir', dataPath, '--logdir', path.join(dir, 'logs'), '--config', path.join(here, '..', '..', 'test', 'fixtures', 'seed-dfget.yaml').replace(`${path.sep}.build${path.sep}`, path.sep), '--plain-http'])));
-    }
-    const b = median(bare);
-    console.log('\n## reuse pull to a new path (manifest revalidated, then a hard link)');
-    console.log(`| what | median | ratio |`);
-    console.log(`| --- | ---: | ---: |`);
-    console.log(`| in-process download() | ${median(inProc).toFixed(2)} ms | |`);
-    console.log(`| bare node -e '' | ${b.toFixed(1)} ms | 1.00 |`);
-    console.log(`| node process calling download() | ${median(whole).toFixed(1)} ms | ${(median(whole) / b).toFixed(2)} |`);
-    console.log(`| orasfly CLI (seed dfget.yaml) | ${median(cli).toFixed(1)} ms | ${(median(cli) / b).toFixed(2)} |`);
-
-    // 3. Peak RSS of a first pull, in a fresh process.
-    const rssData = path.join(dir, 'data-rss');
-    const child = spawn(process.execPath, [childScript, ref, rssData, path.join(dir, 'rss.sif'), 'first'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let text = '';
-    child.stdout!.on('data', (d: Buffer) => (text += d));
-    await once(child, 'exit');
-    const report = JSON.parse(text.trim().split('\n').pop()!) as { maxRssKiB: number; ms: number };
-    console.log('\n## peak memory of a first pull');
-    console.log(`peak RSS: ${(report.maxRssKiB / 1024).toFixed(1)} MiB (pull took ${fmt(report.ms)})`);
-
-    // 4. Eight concurrent pulls of one cold ref, bytes counted at the proxy.
-    const dl8 = await createDownloader({ storage: { dataPath: path.join(dir, 'data-8'), multiplex: true } });
-    proxy.resetLog();
-    await Promise.all(Array.from({ length: 8 }, (_, i) => dl8.download({ url: reg.ref('bench/sif:v1', proxy.host), output: path.join(dir, `c8-${i}.sif`) })));
-    await dl8.close();
-    console.log('\n## 8 concurrent pulls of one cold ref');
-    console.log(`blob bytes served: ${proxy.blobBytesSent()} = ${(proxy.blobBytesSent() / SIZE).toFixed(2)} × the blob`);
+    const rb = median(bare);
+    const rr = median(reuse.map((x) => x.wallMs));
+    console.log(`\n## reuse pull as a whole CLI process (manifest revalidated, then a hard link; ${REUSE_PAIRS} alternating pairs)`);
+    console.log('| what | wall | CPU | peak RSS | ÷ bare node |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    console.log(`| bare node -e '' | ${rb.toFixed(0)} ms | | | 1.00 |`);
+    console.log(`| orasfly reuse | ${rr.toFixed(0)} ms | ${median(reuse.map((x) => x.cpuMs)).toFixed(0)} ms | ${(median(reuse.map((x) => x.rssKiB)) / 1024).toFixed(0)} MiB | ${(rr / rb).toFixed(2)} |`);
   } finally {
-    await proxy.close();
     await reg.stop();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   }
 }
 

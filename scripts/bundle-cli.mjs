@@ -7,8 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 await build({
-  entryPoints: [path.join(root, 'dist', 'cli', 'bin.js')],
-  outfile: path.join(root, 'dist', 'cli', 'orasfly.mjs'),
+  entryPoints: { orasfly: path.join(root, 'dist', 'cli', 'bin.js') },
+  outdir: path.join(root, 'dist', 'cli'),
+  outExtension: { '.js': '.mjs' },
+  // Code behind dynamic imports (the conductor, the YAML loader, the cache commands) goes to chunks
+  // that a reuse pull never loads: parsing the whole bundle was a third of its start-up.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',
