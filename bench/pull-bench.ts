@@ -9,11 +9,11 @@
  *  2. behind a proxy that caps each connection (40 MiB/s): throughput at concurrency 1, 2, 4, 8;
  *  3. a reuse pull as a whole CLI process ÷ a bare `node -e ''`.
  *
- * Env: BENCH_SIZES_MIB (default "512,2048"), BENCH_ROUNDS (default 3), BENCH_THROTTLE_MIBPS (40),
- * BENCH_THROTTLE_MIB (256), BENCH_REUSE_PAIRS (11).
+ * Env: BENCH_SIZES_MIB (default "512,2048"; "0" skips the first-pull tables), BENCH_ROUNDS (default 3),
+ * BENCH_THROTTLE_MIBPS (40), BENCH_THROTTLE_MIB (256), BENCH_REUSE_PAIRS (11).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-pull-bench-'));
   const skopeo = hasSkopeo();
   try {
-    for (const mib of SIZES) {
+    for (const mib of SIZES.filter((x) => x > 0)) {
       const pushed = await pushSif(reg, `bench/sif${mib}`, 'v1', { size: mib * MiB, seed: mib });
       const ref = reg.ref(`bench/sif${mib}:v1`);
       const blob = `${reg.origin}/v2/bench/sif${mib}/blobs/${pushed.layer.digest}`;
@@ -137,22 +137,29 @@ async function main(): Promise<void> {
       const tref = reg.ref('bench/throttled:v1', proxy.host);
       const levels = [1, 2, 4, 8];
       const wall = new Map<number, number[]>(levels.map((c) => [c, []]));
+      // The transfer itself, from core.log's `peer task done, cost: …ms` (no process start, no resolve).
+      const transfer = new Map<number, number[]>(levels.map((c) => [c, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (let k = 0; k < levels.length; k++) {
           const c = levels[(k + round) % levels.length]!;
           const store = path.join(dir, 'tstore');
           spawnSync('rm', ['-rf', store]);
-          wall.get(c)!.push((await measureAsync([process.execPath, bin, '-u', tref, '-O', path.join(dir, 't.out'), '--datadir', store, '--logdir', path.join(dir, 'log'), '--concurrency', String(c)])).wallMs);
+          const logDir = path.join(dir, `tlog-${c}-${round}`);
+          wall.get(c)!.push((await measureAsync([process.execPath, bin, '-u', tref, '-O', path.join(dir, 't.out'), '--datadir', store, '--logdir', logDir, '--concurrency', String(c)])).wallMs);
+          const cost = /peer task done, cost: (\d+)ms/.exec(await readFile(path.join(logDir, 'dfget', 'core.log'), 'utf8'));
+          if (cost) transfer.get(c)!.push(Number(cost[1]));
           spawnSync('rm', ['-f', path.join(dir, 't.out')]);
         }
       }
       const base = median(wall.get(1)!);
+      const tbase = median(transfer.get(1)!);
       console.log(`\n## behind a proxy capping each connection at ${THROTTLE / MiB} MiB/s (${THROTTLE_SIZE / MiB} MiB, medians of ${ROUNDS})`);
-      console.log('| concurrency | wall | throughput | ÷ 1 connection |');
-      console.log('| ---: | ---: | ---: | ---: |');
+      console.log('| concurrency | process wall | ÷ 1 connection | transfer (core.log) | throughput | ÷ 1 connection |');
+      console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
       for (const c of levels) {
         const w = median(wall.get(c)!);
-        console.log(`| ${c} | ${(w / 1000).toFixed(2)} s | ${(tp.layer.size / MiB / (w / 1000)).toFixed(0)} MiB/s | ${(base / w).toFixed(2)} |`);
+        const tr = median(transfer.get(c)!);
+        console.log(`| ${c} | ${(w / 1000).toFixed(2)} s | ${(base / w).toFixed(2)} | ${(tr / 1000).toFixed(2)} s | ${(tp.layer.size / MiB / (tr / 1000)).toFixed(0)} MiB/s | ${(tbase / tr).toFixed(2)} |`);
       }
     } finally {
       await proxy.close();
