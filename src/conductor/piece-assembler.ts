@@ -19,7 +19,7 @@ import type { ProgressMeter } from './progress.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** Bytes of one piece's writes in flight before it waits for the oldest. */
-const MAX_WRITING_BYTES = 4 * 1024 * 1024;
+const MAX_WRITING_BYTES = 1024 * 1024;
 
 /** What an assembled piece reports. */
 export interface AssembledPiece {

@@ -10,7 +10,7 @@
 import type { Readable } from 'node:stream';
 
 /** Chunks waiting before the stream is paused. */
-const HIGH_WATER = 8;
+const HIGH_WATER = 4;
 
 /** Iterates `body`'s chunks without concatenating them; destroying the iteration destroys the stream. */
 export async function* chunksOf(body: Readable): AsyncGenerator<Uint8Array> {
