@@ -105,6 +105,15 @@ function requireInt(value: string, field: string, min: number, max: number): num
   return n;
 }
 
+/**
+ * `--timeout` takes a duration with a unit, as dfget's does: a bare number was read as milliseconds,
+ * so `--timeout 30` gave up after 30 ms.
+ */
+function parseTimeout(value: string): number | undefined {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) throw new InvalidArgumentError('timeout', `${quote(value)} has no unit; write e.g. 30s, 5m or 1h30m`);
+  return parseDuration(value, 'timeout') || undefined;
+}
+
 /** Splits `K: V` at the first colon, as dfget does. */
 export function parseHeader(h: string): [string, string] {
   const i = h.indexOf(':');
@@ -155,7 +164,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   return {
     url,
     output,
-    timeout: v.timeout !== undefined ? parseDuration(v.timeout, 'timeout') || undefined : undefined,
+    timeout: v.timeout !== undefined ? parseTimeout(v.timeout) : undefined,
     digest: v.digest,
     // dfget: --digest clears --tag.
     tag: v.digest ? undefined : v.tag,

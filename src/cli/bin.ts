@@ -12,9 +12,16 @@ import { runCli } from './main.js';
 if (!process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-budget'))) setFlagsFromString('--wasm-tiering-budget=2000000000');
 
 const controller = new AbortController();
-// First Ctrl-C cancels the download cleanly (temp data removed); a second one exits at once.
-process.once('SIGINT', () => {
-  controller.abort(new DOMException('interrupted', 'AbortError'));
-  process.once('SIGINT', () => process.exit(130));
-});
-process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), self: fileURLToPath(import.meta.url) }, controller.signal);
+// The first SIGINT/SIGTERM cancels the pull cleanly (temp data removed, the store consistent); the
+// command then exits with the shell's code for that signal, 130 or 143, as curl and dfget users
+// expect. A second one exits at once.
+let signalled: NodeJS.Signals | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    signalled ??= sig;
+    controller.abort(new DOMException(`interrupted by ${sig}`, 'AbortError'));
+    process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+  });
+}
+const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), self: fileURLToPath(import.meta.url) }, controller.signal);
+process.exitCode = signalled === 'SIGINT' ? 130 : signalled === 'SIGTERM' ? 143 : code;

@@ -54,7 +54,12 @@ export interface RetryOptions {
   jitter?: number;
   /** HTTP statuses that are retried. @defaultValue [408, 429, 500, 502, 503, 504] */
   statusCodes?: readonly number[];
-  /** Error `code`s (socket/undici) that are retried. @defaultValue resets, refusals, timeouts (`ECONNRESET`, `ECONNREFUSED`, `EPIPE`, `ETIMEDOUT`, `ENOTFOUND`, `EAI_AGAIN`, `EHOSTUNREACH`, `ENETUNREACH` and undici's socket, connect, headers, body and closed errors) */
+  /**
+   * Error `code`s (socket/undici) that are retried. @defaultValue resets, refusals, timeouts
+   * (`ECONNRESET`, `ECONNREFUSED`, `EPIPE`, `ETIMEDOUT`, `EAI_AGAIN`, `EHOSTUNREACH`, `ENETUNREACH`
+   * and undici's socket, connect, headers, body and closed errors). Not `ENOTFOUND`: a name that
+   * does not exist is a typo, and retrying it cost 6 s; `EAI_AGAIN` (a resolver hiccup) is retried.
+   */
   errorCodes?: readonly string[];
   /**
    * Largest `Retry-After` honoured. A server asking for a longer wait fails the request at once
@@ -69,7 +74,6 @@ export const DEFAULT_RETRY_ERROR_CODES: readonly string[] = Object.freeze([
   'ECONNREFUSED',
   'EPIPE',
   'ETIMEDOUT',
-  'ENOTFOUND',
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',

@@ -142,7 +142,7 @@ test('--timeout expiry removes the partial download before exiting, and says so'
   assert.deepEqual((await readdir(store)).filter((f) => !f.startsWith('.')), []);
 });
 
-test('Ctrl-C reports ERR_ORASFLY_ABORTED in --json, not a DOMException code', async () => {
+test('Ctrl-C exits 130 after cleaning up and reports ERR_ORASFLY_ABORTED in --json, not a DOMException code', async () => {
   const out = path.join(dir, 'o5', 'img.sif');
   // --console streams core.log lines to stderr: interrupt once the download has really started.
   const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', path.join(dir, 'store-int'), '--ratelimit', '256Ki', '--json', '--console', ...logArgs()], {
@@ -150,7 +150,7 @@ test('Ctrl-C reports ERR_ORASFLY_ABORTED in --json, not a DOMException code', as
       if (/start to download/.test(text)) kill('SIGINT');
     },
   });
-  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.equal(r.code, 130, r.stdout + r.stderr);
   assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
   assert.equal(json(r).error?.message, 'download cancelled');
 });
@@ -179,4 +179,34 @@ test('cache commands on a data dir that does not exist create nothing', async ()
   assert.equal(r.code, 0);
   assert.deepEqual(json(r as Run) as unknown, { dataPath: missing, entries: [] });
   await assert.rejects(stat(missing), { code: 'ENOENT' });
+});
+
+test('SIGTERM exits 143 after cleaning up; the next pull of the same ref succeeds', async () => {
+  const store = path.join(dir, 'store-term');
+  const out = path.join(dir, 'o6', 'img.sif');
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, '--ratelimit', '256Ki', '--json', '--console', ...logArgs()], {
+    onStderr: (text, kill) => {
+      if (/start to download/.test(text)) kill('SIGTERM');
+    },
+  });
+  assert.equal(r.code, 143, r.stdout + r.stderr);
+  assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
+  const again = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, '--json', ...logArgs()]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal(await sha256File(out), sif.layer.digest);
+});
+
+test('--timeout needs a unit: a bare number is an error naming the flag (it used to mean milliseconds)', async () => {
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o7', 'x.sif'), '--timeout', '30']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /invalid timeout: "30" has no unit; write e\.g\. 30s, 5m or 1h30m/);
+});
+
+test('a registry host that does not exist fails after one DNS lookup, not after retries', async () => {
+  const r = await run(['-u', 'oras://no-such-host.invalid/lab/img:v1', '-O', path.join(dir, 'o8', 'x.sif'), '--datadir', path.join(dir, 'store-dns'), '--json', '--plain-http', ...logArgs()]);
+  assert.equal(r.code, 1);
+  const j = json(r) as { error?: { code: string; message: string } };
+  assert.equal(j.error?.code, 'ERR_ORASFLY_NETWORK');
+  assert.match(j.error!.message, /ENOTFOUND/);
+  assert.doesNotMatch(j.error!.message, /after \d+ attempts/, 'not retried');
 });
