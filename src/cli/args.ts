@@ -114,6 +114,36 @@ function parseTimeout(value: string): number | undefined {
   return parseDuration(value, 'timeout') || undefined;
 }
 
+/** Node's `parseArgs` texts, said shortly, with the closest flag for a typo. */
+function friendlyParseError(e: Error & { code?: string }): string {
+  const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(e.message);
+  if (unknown) {
+    const given = unknown[1]!.replace(/^-+/, '');
+    const names = Object.keys(OPTIONS);
+    const best = names.map((n) => [n, editDistance(given, n)] as const).sort((x, y) => x[1] - y[1])[0];
+    const hint = best && best[1] <= Math.max(2, Math.floor(given.length / 3)) ? ` (did you mean --${best[0]}?)` : '';
+    return `unknown flag ${unknown[1]}${hint}`;
+  }
+  const missing = /Option '(-[^']+)' argument missing/.exec(e.message);
+  if (missing) return `${missing[1]!.replace(/^-\w, /, '').replace(/ <value>$/, '')} needs a value`;
+  return e.message.split('. ')[0] ?? e.message;
+}
+
+/** Levenshtein distance (flag names are short). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
 /** Splits `K: V` at the first colon, as dfget does. */
 export function parseHeader(h: string): [string, string] {
   const i = h.indexOf(':');
@@ -142,7 +172,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new InvalidArgumentError('arguments', (e as Error).message);
+    throw new InvalidArgumentError('arguments', friendlyParseError(e as Error & { code?: string }));
   }
   const v = parsed.values;
   const help = v.help ?? false;

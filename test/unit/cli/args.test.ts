@@ -63,3 +63,9 @@ test('the progress bar shows bytes, percent, rate and ETA and ends its line', ()
   assert.equal(formatEta(65), '1m05s');
   assert.equal(formatEta(Number.NaN), '--');
 });
+
+test('an unknown flag is said shortly, with the closest flag; a missing value names the flag', () => {
+  assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--datdir', 'x']), /invalid arguments: unknown flag --datdir \(did you mean --datadir\?\)$/);
+  assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--zzzzzzzz']), /invalid arguments: unknown flag --zzzzzzzz$/);
+  assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--timeout']), /invalid arguments: --timeout needs a value/);
+});
