@@ -146,6 +146,8 @@ export interface TokenAuthenticatorOptions {
   lifetime?: AbortSignal | undefined;
   /** Deadline of one shared token fetch, ms; 0 = none. @defaultValue 0 */
   fetchTimeoutMs?: number | undefined;
+  /** Why no credential was found for a registry (a failed helper), for the error that says so. */
+  credentialProblem?: ((registry: string) => string | undefined) | undefined;
 }
 
 /** Seconds a token lives when the service does not say (`expires_in`), per the token spec. */
@@ -180,12 +182,9 @@ export class TokenAuthenticator {
    */
   async authorization(registry: string, scope: string, signal?: AbortSignal): Promise<string | undefined> {
     const known = this.#schemes.get(registry);
-    if (!known) {
-      // A plain token credential needs no exchange and no challenge.
-      const c = await this.#o.credentialFor(registry, signal);
-      this.#secrets.addCredential(c);
-      return c && 'token' in c ? `Bearer ${c.token}` : undefined;
-    }
+    // Nothing is looked up before the registry asks (as oras-go): a broken credential helper must
+    // not fail pulls from registries that never challenge.
+    if (!known) return undefined;
     if (known.kind === 'basic') return this.#basic(registry, signal);
     const t = await this.#token(registry, known, scope, signal);
     return `Bearer ${t.token}`;
@@ -219,7 +218,8 @@ export class TokenAuthenticator {
       this.#schemes.set(registry, { kind: 'basic' });
       const h = await this.#basic(registry, signal);
       if (h) return h;
-      throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: 'registry asks for Basic credentials and none were found' }] });
+      const why = this.#o.credentialProblem?.(registry);
+      throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: `registry asks for Basic credentials and none were found${why ? ` (${why})` : ''}` }] });
     }
     throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: 'no supported WWW-Authenticate challenge' }] });
   }

@@ -34,6 +34,11 @@ export interface CredentialLookupOptions {
   /** Timeout of one credential-helper run in ms. @defaultValue 10000 */
   helperTimeout?: number | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * A credential helper that failed (a `credsStore: desktop` copied from a laptop). The lookup then
+   * goes on with `auths` and the other files, and may end anonymous; the failure is reported here.
+   */
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 const DOCKER_HUB_KEYS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
@@ -119,14 +124,14 @@ async function fromConfigFile(file: string, registry: string, helpers: boolean, 
       for (const [key, name] of Object.entries(credHelpers)) {
         if (!hostMatches(key, registry)) continue;
         if (typeof name !== 'string') throw new CredentialsError(file, `credHelpers[${JSON.stringify(key)}] must be a string`);
-        const c = await runCredentialHelper(name, helperServerUrl(registry), o, env);
+        const c = await helperOrWarn(name, registry, o, env);
         if (c) return { credential: c, source: `docker-credential-${name}` };
       }
     }
     const store = cfg['credsStore'];
     if (store !== undefined && typeof store !== 'string') throw new CredentialsError(file, 'credsStore must be a string');
     if (store) {
-      const c = await runCredentialHelper(store, helperServerUrl(registry), o, env);
+      const c = await helperOrWarn(store, registry, o, env);
       if (c) return { credential: c, source: `docker-credential-${store}` };
     }
   }
@@ -147,6 +152,18 @@ async function fromConfigFile(file: string, registry: string, helpers: boolean, 
     }
   }
   return undefined;
+}
+
+/** A helper run whose failure is a warning, not the end of the lookup. */
+async function helperOrWarn(name: string, registry: string, o: CredentialLookupOptions, env: NodeJS.ProcessEnv): Promise<RegistryCredential | undefined> {
+  try {
+    return await runCredentialHelper(name, helperServerUrl(registry), o, env);
+  } catch (e) {
+    if (o.signal?.aborted || !(e instanceof CredentialsError)) throw e;
+    logAuth('credential helper for %s failed: %s', registry, e.message);
+    o.onWarning?.(e.message);
+    return undefined;
+  }
 }
 
 function entryCredential(entry: Record<string, unknown>, file: string, where: string): RegistryCredential | undefined {

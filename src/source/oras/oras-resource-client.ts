@@ -67,6 +67,8 @@ export class OrasResourceClient implements ResourceClient {
   /** Aborted by close(): stops the scheme probe. */
   readonly #lifetime = new AbortController();
   readonly #schemeDecided = new Map<string, 'http' | 'https'>();
+  /** A failed credential helper per registry (a warning: the lookup went on without it). */
+  readonly #credentialWarnings = new Map<string, string>();
   /** Every secret this client sent; server text is scrubbed against it. */
   readonly #secrets = new SecretSet();
   #closed = false;
@@ -81,6 +83,7 @@ export class OrasResourceClient implements ResourceClient {
     this.#auth = new TokenAuthenticator({
       secrets: this.#secrets,
       lifetime: this.#lifetime.signal,
+      credentialProblem: (registry) => this.#credentialWarnings.get(registry),
       fetchTimeoutMs: this.options.metadataTimeout,
       transport: this.#http.tokenTransport,
       credentialFor: (registry, signal) => this.#credentialFor(registry, signal),
@@ -398,6 +401,7 @@ export class OrasResourceClient implements ResourceClient {
         homeDir: this.options.homeDir,
         helperTimeout: this.options.credentialHelperTimeout,
         signal: this.#lifetime.signal,
+        onWarning: (m) => this.#credentialWarnings.set(registry, m),
       }).then((f) => {
         if (f) logSource('credential for %s from %s', registry, f.source);
         return f?.credential;

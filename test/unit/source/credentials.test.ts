@@ -87,11 +87,17 @@ test('credHelpers[host] and credsStore run docker-credential-<name> get', async 
   assert.deepEqual((await findCredential('other.example', o))?.credential, { username: 'o', password: 'p' });
 });
 
-test('failing helpers are CredentialsErrors naming the helper, never its output', async () => {
-  const h = home('badhelpers', { '.docker/config.json': { credsStore: 'broken' } });
-  await assert.rejects(findCredential('x', { homeDir: h, env: env() }), (e: unknown) => e instanceof CredentialsError && e.source === 'docker-credential-broken' && !e.message.includes('xyz'));
+test('a failing helper is a warning naming the helper, never its output; the lookup goes on', async () => {
+  const warnings: string[] = [];
+  const h = home('badhelpers', { '.docker/config.json': { credsStore: 'broken', auths: { x: { auth: b64('u:p') } } } });
+  assert.deepEqual((await findCredential('x', { homeDir: h, env: env(), onWarning: (m) => warnings.push(m) }))?.credential, { username: 'u', password: 'p' });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /docker-credential-broken/);
+  assert.ok(!warnings[0]!.includes('xyz'));
   const h2 = home('missinghelper', { '.docker/config.json': { credsStore: 'nope' } });
-  await assert.rejects(findCredential('x', { homeDir: h2, env: env() }), (e: unknown) => e instanceof CredentialsError && /not found on PATH/.test(e.message));
+  const w2: string[] = [];
+  assert.equal(await findCredential('x', { homeDir: h2, env: env(), onWarning: (m) => w2.push(m) }), undefined, 'anonymous');
+  assert.match(w2[0]!, /not found on PATH/);
 });
 
 test('apptainer then singularity docker-config.json (upstream file) are read after docker config', async () => {
