@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import { quote } from '../internal/describe.js';
+import { parsePlatform } from '../source/oras/platform.js';
 
 /** Parsed command line. */
 export interface CliArgs {
@@ -30,6 +31,8 @@ export interface CliArgs {
   insecure: boolean;
   caFile: string | undefined;
   plainHttp: boolean | undefined;
+  /** `os/arch[/variant]` to pick from an image index. */
+  platform: { os: string; architecture: string; variant?: string | undefined } | undefined;
   json: boolean;
   help: boolean;
   version: boolean;
@@ -56,6 +59,7 @@ const OPTIONS = {
   insecure: { type: 'boolean' },
   'ca-file': { type: 'string' },
   'plain-http': { type: 'boolean' },
+  platform: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -94,6 +98,8 @@ orasfly flags:
       --insecure            do not verify TLS certificates
       --ca-file FILE        extra CA certificates (PEM)
       --plain-http          talk plain HTTP to the registry
+      --platform OS/ARCH[/VARIANT]
+                            the manifest to pick from an image index (default: this machine's)
       --json                print one JSON result object instead of dfget's lines
   -h, --help                this help
   -v, --version             print the version
@@ -212,6 +218,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     insecure: v.insecure ?? false,
     caFile: v['ca-file'],
     plainHttp: v['plain-http'],
+    platform: v.platform !== undefined ? parsePlatform(v.platform, 'platform') : undefined,
     json: v.json ?? false,
     help,
     version,

@@ -108,6 +108,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (args.insecure) options.oras = { ...options.oras, insecureSkipVerify: true };
     if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
     if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };
+    if (args.platform) options.oras = { ...options.oras, platform: args.platform };
     if (args.concurrency) options.download = { ...options.download, concurrency: args.concurrency };
     if (args.rateLimit) options.download = { ...options.download, totalRateLimit: args.rateLimit };
     if (args.console) options.logSink = new StreamLogSink(io.stderr);
@@ -188,6 +189,8 @@ function printResult(
     return result ? 0 : 1;
   }
   if (result) {
+    // A reuse looks like a download otherwise (and is a thousand times faster): say so.
+    if (result.reused) out(`reused ${result.digest} from the task store (${result.method === 'link' ? 'hard link' : 'copy'}, no download)`);
     out(`finish total length ${result.contentLength} bytes`);
     out(`download success: true, cost: ${costMs} ms`);
     return 0;

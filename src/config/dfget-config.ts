@@ -13,6 +13,7 @@ import { load as parseYaml, YAMLException } from 'js-yaml';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
 import { parseDuration, parseSize, type Duration, type Size } from './units.js';
 import { quote } from '../internal/describe.js';
+import { parsePlatform } from '../source/oras/platform.js';
 
 /** The `storage:` block, in Dragonfly's names. */
 export interface StorageConfig {
@@ -44,6 +45,8 @@ export interface OrasConfig {
   insecureSkipVerify?: boolean;
   caFile?: string;
   plainHttp?: boolean;
+  /** `os/arch[/variant]` to pick from an image index. */
+  platform?: { os: string; architecture: string; variant?: string };
 }
 
 /** Download tuning (`download:` block of ours and Dragonfly's). */
@@ -82,7 +85,7 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-type Kind = 'duration' | 'size' | 'boolean' | 'number' | 'string' | 'strategy' | 'pieceDigest';
+type Kind = 'duration' | 'size' | 'boolean' | 'number' | 'string' | 'strategy' | 'pieceDigest' | 'platform';
 
 const STORAGE_KEYS: Record<string, Kind> = {
   dataPath: 'string',
@@ -117,6 +120,7 @@ const ORAS_KEYS: Record<string, Kind> = {
   enableTrace: 'boolean',
   caFile: 'string',
   plainHttp: 'boolean',
+  platform: 'platform',
 };
 
 const DOWNLOAD_KEYS: Record<string, Kind> = {
@@ -170,6 +174,10 @@ function check(kind: Kind, value: unknown, key: string, file: string, warnings: 
       case 'string':
         if (typeof value !== 'string') fail('a string');
         return value;
+      case 'platform':
+        // `linux/arm64/v8`, as on the command line.
+        if (typeof value !== 'string') fail('a platform like "linux/amd64"');
+        return parsePlatform(value as string, key);
       case 'pieceDigest':
         if (value !== 'crc32' && value !== 'md5') fail('"crc32" or "md5"');
         return value;

@@ -7,7 +7,7 @@ import { mkdtemp, rm, mkdir, writeFile, readFile, readdir, stat, symlink } from 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegistry, pushSif, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
+import { startRegistry, pushSif, pushIndex, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
 import { sha256File } from '../conductor/helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -209,4 +209,22 @@ test('a registry host that does not exist fails after one DNS lookup, not after 
   assert.equal(j.error?.code, 'ERR_ORASFLY_NETWORK');
   assert.match(j.error!.message, /ENOTFOUND/);
   assert.doesNotMatch(j.error!.message, /after \d+ attempts/, 'not retried');
+});
+
+test('--platform picks the manifest of an index; a reuse says it was one (hard link, no download)', async () => {
+  const idx = await pushIndex(reg, 'hp/multi', 'v1', [
+    { os: 'linux', architecture: 'amd64', layer: { size: 4096, seed: 21 } },
+    { os: 'linux', architecture: 'arm64', variant: 'v8', layer: { size: 4096, seed: 22 } },
+  ]);
+  const store = path.join(dir, 'store-plat');
+  const out = path.join(dir, 'o9', 'arm.sif');
+  const r = await run(['-u', reg.ref('hp/multi:v1'), '-O', out, '--platform', 'linux/arm64/v8', '--datadir', store, ...logArgs()]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await sha256File(out), idx.manifests[1]!.layer.digest);
+  const again = await run(['-u', reg.ref('hp/multi:v1'), '-O', path.join(dir, 'o9', 'arm2.sif'), '--platform', 'linux/arm64/v8', '--datadir', store, ...logArgs()]);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /^reused sha256:[0-9a-f]{64} from the task store \(hard link, no download\)$/m);
+  const bad = await run(['-u', reg.ref('hp/multi:v1'), '-O', out, '--platform', 'linux', '--datadir', store]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /invalid platform: "linux" is not os\/arch\[\/variant\]/);
 });

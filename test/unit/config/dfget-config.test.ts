@@ -101,3 +101,8 @@ test('a config file over 1 MiB is refused without being read whole', async () =>
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('oras.platform reads os/arch[/variant]; a malformed one names the key', () => {
+  assert.deepEqual(parseConfig('oras:\n  platform: linux/arm64/v8\n', 'p.yaml').config.oras.platform, { os: 'linux', architecture: 'arm64', variant: 'v8' });
+  assert.throws(() => parseConfig('oras:\n  platform: linux\n', 'p.yaml'), (e: unknown) => e instanceof ConfigError && /oras\.platform/.test(e.message));
+});
