@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseCliArgs, USAGE, type CliArgs } from './args.js';
 import { optionsFromFlags } from './config.js';
 import { ProgressBar } from './progress-bar.js';
+import { ProgressLines } from './progress-lines.js';
 import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
 import { hostIp } from '../conductor/task-id.js';
@@ -120,9 +121,13 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       io.stderr.write(`waiting for task ${w.taskId.slice(0, 12)}…: its lock is held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()} (taken over if its heartbeat stops for ${Math.round(w.staleMs / 1000)} s${limit})\n`);
     });
     if (!args.json) out('init success and start to download');
+    let lines: ProgressLines | undefined;
     if (args.showProgress && io.stderr.isTTY) {
       bar = new ProgressBar(io.stderr as NodeJS.WriteStream);
       bar.start();
+    } else if (!io.stderr.isTTY) {
+      // Batch jobs and CI logs get a line every 10 % or 10 s instead of nothing.
+      lines = new ProgressLines((l) => io.stderr.write(`${l}\n`));
     }
     afterPull = () => handOffGc(dl.storage, io, args, options.logFile);
     result = await dl.download({
@@ -135,7 +140,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       headers: Object.keys(args.headers).length ? args.headers : undefined,
       timeout: args.timeout,
       signal,
-      onProgress: bar ? (p) => bar!.update(p.transferred, p.total) : undefined,
+      onProgress: bar ? (p) => bar!.update(p.transferred, p.total) : lines ? (p) => lines!.update(p.transferred, p.total) : undefined,
     });
   } catch (e) {
     failure = e;

@@ -228,3 +228,11 @@ test('--platform picks the manifest of an index; a reuse says it was one (hard l
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /invalid platform: "linux" is not os\/arch\[\/variant\]/);
 });
+
+test('with stderr not a terminal (a pipe), a pull logs progress lines up to 100 %', async () => {
+  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o10', 'p.sif'), '--datadir', path.join(dir, 'store-lines'), '--ratelimit', '1Mi', ...logArgs()]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('progress: '));
+  assert.ok(lines.length >= 2, r.stderr);
+  assert.match(lines.at(-1)!, /^progress: 100% 3\.0 MiB\/3\.0 MiB \S+ \S+\/s ETA 0s$/);
+});

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProgressLines } from '../../../src/cli/progress-lines.js';
+
+const MiB = 1024 * 1024;
+
+test('a line every 10 % or every 10 s, with bytes, rate and ETA; the last one at 100 %', () => {
+  let now = 0;
+  const out: string[] = [];
+  const p = new ProgressLines((l) => out.push(l), () => now);
+  p.update(0, 100 * MiB);
+  now = 1000;
+  p.update(5 * MiB, 100 * MiB); // 5 %, 1 s: nothing yet
+  assert.deepEqual(out, []);
+  now = 2000;
+  p.update(25 * MiB, 100 * MiB); // crosses 10 and 20 %: one line
+  assert.deepEqual(out, ['progress: 25% 25.0 MiB/100.0 MiB 12.5 MiB/s ETA 6s']);
+  now = 13_000;
+  p.update(26 * MiB, 100 * MiB); // 11 s of silence: a line although no step was crossed
+  assert.equal(out.length, 2);
+  assert.match(out[1]!, /^progress: 26% 26\.0 MiB\/100\.0 MiB/);
+  now = 14_000;
+  p.update(100 * MiB, 100 * MiB);
+  assert.match(out.at(-1)!, /^progress: 100% 100\.0 MiB\/100\.0 MiB .* ETA 0s$/);
+  p.update(100 * MiB, 100 * MiB);
+  assert.equal(out.length, 3, 'nothing after the end');
+});
+
+test('a reuse (100 % at once) prints no progress line', () => {
+  const out: string[] = [];
+  const p = new ProgressLines((l) => out.push(l), () => 0);
+  p.update(10 * MiB, 10 * MiB);
+  assert.deepEqual(out, []);
+});
