@@ -33,6 +33,9 @@ export interface CliArgs {
   plainHttp: boolean | undefined;
   /** `os/arch[/variant]` to pick from an image index. */
   platform: { os: string; architecture: string; variant?: string | undefined } | undefined;
+  /** The layer to pull when the manifest has no single SIF layer. */
+  layerIndex: number | undefined;
+  layerMediaType: string | undefined;
   json: boolean;
   help: boolean;
   version: boolean;
@@ -60,6 +63,8 @@ const OPTIONS = {
   'ca-file': { type: 'string' },
   'plain-http': { type: 'boolean' },
   platform: { type: 'string' },
+  'layer-index': { type: 'string' },
+  'layer-media-type': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -100,6 +105,8 @@ orasfly flags:
       --plain-http          talk plain HTTP to the registry
       --platform OS/ARCH[/VARIANT]
                             the manifest to pick from an image index (default: this machine's)
+      --layer-index N       the layer to pull when there is no single SIF layer (-1 = the last)
+      --layer-media-type T  the layer to pull, by media type
       --json                print one JSON result object instead of dfget's lines
   -h, --help                this help
   -v, --version             print the version
@@ -219,6 +226,8 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     caFile: v['ca-file'],
     plainHttp: v['plain-http'],
     platform: v.platform !== undefined ? parsePlatform(v.platform, 'platform') : undefined,
+    layerIndex: v['layer-index'] !== undefined ? requireInt(v['layer-index'], 'layer-index', -1000, 1000) : undefined,
+    layerMediaType: v['layer-media-type'],
     json: v.json ?? false,
     help,
     version,

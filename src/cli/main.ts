@@ -110,6 +110,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
     if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };
     if (args.platform) options.oras = { ...options.oras, platform: args.platform };
+    if (args.layerIndex !== undefined) options.oras = { ...options.oras, layerIndex: args.layerIndex, layerMediaType: undefined };
+    if (args.layerMediaType !== undefined) options.oras = { ...options.oras, layerMediaType: args.layerMediaType, layerIndex: undefined };
     if (args.concurrency) options.download = { ...options.download, concurrency: args.concurrency };
     if (args.rateLimit) options.download = { ...options.download, totalRateLimit: args.rateLimit };
     if (args.console) options.logSink = new StreamLogSink(io.stderr);

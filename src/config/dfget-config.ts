@@ -47,6 +47,10 @@ export interface OrasConfig {
   plainHttp?: boolean;
   /** `os/arch[/variant]` to pick from an image index. */
   platform?: { os: string; architecture: string; variant?: string };
+  /** The layer to pull when the manifest has no single SIF layer (-1 = the last). */
+  layerIndex?: number;
+  /** The layer to pull, by media type. */
+  layerMediaType?: string;
 }
 
 /** Download tuning (`download:` block of ours and Dragonfly's). */
@@ -121,6 +125,8 @@ const ORAS_KEYS: Record<string, Kind> = {
   caFile: 'string',
   plainHttp: 'boolean',
   platform: 'platform',
+  layerIndex: 'number',
+  layerMediaType: 'string',
 };
 
 const DOWNLOAD_KEYS: Record<string, Kind> = {

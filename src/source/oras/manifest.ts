@@ -159,8 +159,7 @@ export interface LayerChoice {
 export function chooseLayer(manifest: ImageManifest, choice: LayerChoice = {}): Descriptor {
   const layers = manifest.layers;
   if (layers.length === 0) throw new ManifestError('manifest is empty');
-  const sif = layers.filter((l) => l.mediaType === SIF_LAYER_MEDIA_TYPE || l.mediaType === LEGACY_SIF_LAYER_MEDIA_TYPE);
-  if (sif.length === 1) return sif[0]!;
+  // An explicit choice wins over the SIF preference, never the other way round.
   if (choice.layerMediaType !== undefined) {
     const m = layers.filter((l) => l.mediaType === choice.layerMediaType);
     if (m.length !== 1) throw new ManifestError(`${m.length} layers have media type ${quote(choice.layerMediaType)} (need exactly 1)`);
@@ -172,5 +171,13 @@ export function chooseLayer(manifest: ImageManifest, choice: LayerChoice = {}): 
     if (!l) throw new ManifestError(`layerIndex ${choice.layerIndex} is out of range (manifest has ${layers.length} layers)`);
     return l;
   }
-  return layers[layers.length - 1]!;
+  const sif = layers.filter((l) => l.mediaType === SIF_LAYER_MEDIA_TYPE || l.mediaType === LEGACY_SIF_LAYER_MEDIA_TYPE);
+  if (sif.length === 1) return sif[0]!;
+  if (layers.length === 1) return layers[0]!;
+  // Several layers and no SIF among them (a container image): Dragonfly took the last one and
+  // "succeeded" with a 113-byte tarball. Apptainer refuses such references; so do we, and say how to pick.
+  const listed = listBounded(layers, MAX_LISTED_ITEMS, (l, i = layers.indexOf(l)) => `#${i} ${clip(l.mediaType, 60)} ${l.size} bytes${l.annotations?.['org.opencontainers.image.title'] ? ` ${quote(l.annotations['org.opencontainers.image.title'], 40)}` : ''}`);
+  throw new ManifestError(
+    `the manifest has ${layers.length} layers and ${sif.length === 0 ? 'no SIF layer' : `${sif.length} SIF layers`}, so it is not an ORAS SIF image; pick one with --layer-index N (-1 = the last, Dragonfly's rule) or --layer-media-type TYPE (oras.layerIndex / oras.layerMediaType). Layers: ${listed}`,
+  );
 }

@@ -7,7 +7,7 @@ import { mkdtemp, rm, mkdir, writeFile, readFile, readdir, stat, symlink } from 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegistry, pushSif, pushIndex, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
+import { startRegistry, pushSif, pushIndex, pushArtifact, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
 import { sha256File } from '../conductor/helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -235,4 +235,23 @@ test('with stderr not a terminal (a pipe), a pull logs progress lines up to 100 
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('progress: '));
   assert.ok(lines.length >= 2, r.stderr);
   assert.match(lines.at(-1)!, /^progress: 100% 3\.0 MiB\/3\.0 MiB \S+ \S+\/s ETA 0s$/);
+});
+
+test('a multi-layer image with no SIF layer is refused with its layers listed, and pulled with --layer-index', async () => {
+  const art = await pushArtifact(reg, 'hp/layers', 'v1', {
+    layers: [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 2048, seed: 31, annotations: { 'org.opencontainers.image.title': 'base.tar.gz' } },
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 113, seed: 32, annotations: {} },
+    ],
+  });
+  const out = path.join(dir, 'o11', 'x');
+  const r = await run(['-u', reg.ref('hp/layers:v1'), '-O', out, '--datadir', path.join(dir, 'store-layers'), '--json', ...logArgs()]);
+  assert.equal(r.code, 1);
+  const j = json(r);
+  assert.equal(j.error?.code, 'ERR_ORASFLY_MANIFEST');
+  assert.match(j.error!.message, /2 layers and no SIF layer.*--layer-index N.*Layers: #0 application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip 2048 bytes "base\.tar\.gz", #1 .* 113 bytes/);
+  await assert.rejects(stat(out), { code: 'ENOENT' });
+  const ok = await run(['-u', reg.ref('hp/layers:v1'), '-O', out, '--layer-index', '0', '--datadir', path.join(dir, 'store-layers'), ...logArgs()]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(await sha256File(out), art.layers[0]!.digest);
 });

@@ -158,9 +158,10 @@ test('an index with two platforms picks the requested one', async () => {
   await assert.rejects(client({ platform: { os: 'windows', architecture: 'amd64' } }).resolve(ref('f/multi:v1')), ManifestError);
 });
 
-test('several non-SIF layers: the last one without an option, the chosen one with', async () => {
+test('several non-SIF layers: refused without an option (listing them), the chosen one with; -1 is Dragonfly\'s last-layer rule', async () => {
   const art = await pushArtifact(reg, 'f/layers', 'v1', { layers: [{ mediaType: 'application/x-a', size: 100 }, { mediaType: 'application/x-b', size: 200 }, { mediaType: 'application/x-c', size: 300 }] });
-  assert.equal((await client().resolve(ref('f/layers:v1'))).digest, art.layers[2]!.digest);
+  await assert.rejects(client().resolve(ref('f/layers:v1')), (e: unknown) => e instanceof ManifestError && /3 layers and no SIF layer/.test((e as Error).message));
+  assert.equal((await client({ layerIndex: -1 }).resolve(ref('f/layers:v1'))).digest, art.layers[2]!.digest);
   assert.equal((await client({ layerMediaType: 'application/x-a' }).resolve(ref('f/layers:v1'))).digest, art.layers[0]!.digest);
   assert.equal((await client({ layerIndex: 1 }).resolve(ref('f/layers:v1'))).digest, art.layers[1]!.digest);
   const docker = await pushArtifact(reg, 'f/docker', 'v1', { layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 50 }], manifestType: 'docker' });

@@ -37,7 +37,12 @@ test('layer choice: single SIF layer, legacy SIF type, option by media type or i
   const mk = (...layers: ReturnType<typeof desc>[]): ImageManifest => ({ kind: 'manifest', mediaType: OCI_MANIFEST, config: undefined, layers });
   assert.equal(chooseLayer(mk(desc('a', '1'), desc(SIF_LAYER_MEDIA_TYPE, '2'), desc('b', '3'))).digest, d('2'));
   assert.equal(chooseLayer(mk(desc(LEGACY_SIF_LAYER_MEDIA_TYPE, '4'), desc('b', '3'))).digest, d('4'));
-  assert.equal(chooseLayer(mk(desc('a', '1'), desc('b', '2'), desc('c', '3'))).digest, d('3'));
+  // Several layers and no SIF: refused, listing the layers and naming the options (Dragonfly took the last).
+  assert.throws(() => chooseLayer(mk(desc('a', '1'), desc('b', '2'), desc('c', '3'))), (e: unknown) => e instanceof ManifestError && /3 layers and no SIF layer.*--layer-index N \(-1 = the last.*Layers: #0 a .* #2 c/.test((e as Error).message));
+  assert.equal(chooseLayer(mk(desc('a', '1'), desc('b', '2'), desc('c', '3')), { layerIndex: -1 }).digest, d('3'));
+  assert.equal(chooseLayer(mk(desc('a', '1'))).digest, d('1'), 'one layer is the layer');
+  // An explicit media type is never overridden by the SIF preference.
+  assert.equal(chooseLayer(mk(desc(SIF_LAYER_MEDIA_TYPE, '1'), desc('b', '2')), { layerMediaType: 'b' }).digest, d('2'));
   assert.equal(chooseLayer(mk(desc('a', '1'), desc('b', '2')), { layerMediaType: 'a' }).digest, d('1'));
   assert.equal(chooseLayer(mk(desc('a', '1'), desc('b', '2')), { layerIndex: 0 }).digest, d('1'));
   assert.equal(chooseLayer(mk(desc('a', '1'), desc('b', '2')), { layerIndex: -2 }).digest, d('1'));
