@@ -12,7 +12,7 @@ import { ProgressLines } from './progress-lines.js';
 import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
 import { hostIp } from '../conductor/task-id.js';
-import { OrasflyError, stripUserinfo } from '../errors.js';
+import { OrasflyError, RegistryResponseError, stripUserinfo, TaskFailedError } from '../errors.js';
 import { redact } from '../source/oras/log.js';
 import type { DownloadResult } from '../conductor/peer-task-manager.js';
 
@@ -58,6 +58,57 @@ function errorCode(e: unknown): string {
   if (e instanceof OrasflyError) return e.code;
   if (isAbort(e)) return 'ERR_ORASFLY_ABORTED';
   return 'ERR_ORASFLY_INTERNAL';
+}
+
+/**
+ * The `--json` error object: the message and code, and for a registry's answer its HTTP status,
+ * distribution error code and a coarse `kind` scripts can branch on (a 404 and a 500 share a code).
+ */
+function errorJson(e: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = { message: errorText(e), code: errorCode(e) };
+  // A task failure carries the registry's answer as its cause.
+  const source = e instanceof TaskFailedError && e.cause instanceof RegistryResponseError ? e.cause : e;
+  if (source instanceof RegistryResponseError) {
+    out.status = source.status;
+    if (source.registryCode) out.registryCode = source.registryCode;
+  }
+  out.kind = errorKind(source);
+  return out;
+}
+
+function errorKind(e: unknown): string {
+  if (e instanceof RegistryResponseError) {
+    if (e.status === 404) return 'not-found';
+    if (e.status === 401 || e.status === 403) return 'unauthorized';
+    if (e.status === 429) return 'rate-limited';
+    if (e.status >= 500) return 'server-error';
+  }
+  switch (errorCode(e)) {
+    case 'ERR_ORASFLY_AUTH':
+    case 'ERR_ORASFLY_CREDENTIALS':
+      return 'unauthorized';
+    case 'ERR_ORASFLY_TLS':
+      return 'tls';
+    case 'ERR_ORASFLY_TIMEOUT':
+      return 'timeout';
+    case 'ERR_ORASFLY_NETWORK':
+      return 'network';
+    case 'ERR_ORASFLY_DIGEST_MISMATCH':
+    case 'ERR_ORASFLY_SIZE_MISMATCH':
+      return 'integrity';
+    case 'ERR_ORASFLY_INVALID_REFERENCE':
+    case 'ERR_ORASFLY_INVALID_ARGUMENT':
+    case 'ERR_ORASFLY_CONFIG':
+      return 'usage';
+    case 'ERR_ORASFLY_STORAGE':
+    case 'ERR_ORASFLY_STORAGE_QUOTA':
+    case 'ERR_ORASFLY_LOCK':
+      return 'storage';
+    case 'ERR_ORASFLY_ABORTED':
+      return 'aborted';
+    default:
+      return 'other';
+  }
 }
 
 /**
@@ -190,7 +241,7 @@ function printResult(
       JSON.stringify(
         result
           ? { success: true, url: shownUrl, ...result, costMs }
-          : { success: false, url: shownUrl, output, costMs, error: { message: errorText(failure), code: errorCode(failure) } },
+          : { success: false, url: shownUrl, output, costMs, error: errorJson(failure) },
       ),
     );
     return result ? 0 : 1;

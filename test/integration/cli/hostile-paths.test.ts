@@ -255,3 +255,13 @@ test('a multi-layer image with no SIF layer is refused with its layers listed, a
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(await sha256File(out), art.layers[0]!.digest);
 });
+
+test('--json failures carry the registry status, its error code and a kind scripts can branch on', async () => {
+  const r = await run(['-u', reg.ref('hp/no-such-repo:v1'), '-O', path.join(dir, 'o12', 'x'), '--datadir', path.join(dir, 'store-json'), '--json', ...logArgs()]);
+  assert.equal(r.code, 1);
+  const e = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { error: { code: string; status?: number; registryCode?: string; kind: string } }).error;
+  assert.equal(e.code, 'ERR_ORASFLY_REGISTRY_RESPONSE');
+  assert.equal(e.status, 404);
+  assert.match(e.registryCode ?? '', /UNKNOWN/);
+  assert.equal(e.kind, 'not-found');
+});
