@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { quote } from './internal/describe.js';
 
 /** All stable error codes. New codes may be added in minor versions; existing ones never change. */
 export type OrasflyErrorCode =
@@ -31,6 +32,7 @@ export type OrasflyErrorCode =
   | 'ERR_ORASFLY_ABORTED'
   /** CLI only: a failure that is not an {@link OrasflyError} (a bug: please report it). */
   | 'ERR_ORASFLY_INTERNAL';
+
 
 const brand = (name: string): symbol => Symbol.for(`orasfly.error.${name}`);
 
@@ -80,7 +82,7 @@ export class InvalidReferenceError extends OrasflyError {
   readonly reference: string;
   constructor(reference: string, reason: string) {
     const shown = stripUserinfo(reference);
-    super('ERR_ORASFLY_INVALID_REFERENCE', `invalid reference ${shown.length > 200 ? `${JSON.stringify(shown.slice(0, 200))}… (${shown.length} characters)` : JSON.stringify(shown)}: ${reason}`);
+    super('ERR_ORASFLY_INVALID_REFERENCE', `invalid reference ${quote(shown, 200)}: ${reason}`);
     this.reference = shown;
   }
 }

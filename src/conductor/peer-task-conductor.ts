@@ -232,7 +232,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       lowSpeedTime: o.lowSpeedTime,
       has: (num) => this.#done.has(num),
       storedCount: () => this.#done.size,
-      writePiece: (num, body, opts) => this.writePiece(num, body, opts),
+      // The scheduler's bodies already end on its signal (StallWatch.count): no second wrapper per chunk.
+      writePiece: (num, body, opts) => this.#writeBody(num, body, opts.signal),
       assembler: (piece, signal) => this.#assembler(piece, signal),
       commit: (a) => this.#commit(a),
       onRetry: (e) => this.emit('retry', e),
@@ -255,7 +256,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   /** {@inheritDoc PieceSink.writePiece} */
-  async writePiece(num: number, body: AsyncIterable<Uint8Array>, options: SignalOptions = {}): Promise<void> {
+  writePiece(num: number, body: AsyncIterable<Uint8Array>, options: SignalOptions = {}): Promise<void> {
+    const signal = options.signal ?? this.#controller.signal;
+    // A push transport's body that ignores signals still ends when the task is cancelled.
+    return this.#writeBody(num, abortableIterable(body, signal), signal);
+  }
+
+  /** Stores piece `num` from a body that ends when `signal` aborts. */
+  async #writeBody(num: number, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> {
     if (!Number.isInteger(num) || num < 0 || num >= this.plan.totalPieces) throw new InvalidArgumentError('piece', `no piece ${num} in a task of ${this.plan.totalPieces}`);
     if (this.#done.has(num) || this.#inflight.has(num)) {
       // Another source already has it: drain so the sender can go on.
@@ -263,11 +271,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       return;
     }
     this.#inflight.add(num);
-    const signal = options.signal ?? this.#controller.signal;
     const a = this.#assembler(pieceAt(this.plan, num), signal);
     try {
-      // A push transport's body that ignores signals still ends when the task is cancelled.
-      for await (const chunk of abortableIterable(body, signal)) await a.push(chunk);
+      for await (const chunk of body) await a.push(chunk);
       await this.#commit(a);
     } finally {
       a.release();

@@ -324,6 +324,8 @@ export class PeerTaskManager {
       const { PeerTaskConductor } = await import('./peer-task-conductor.js');
       const { SourceTransport } = await import('../transport/source-transport.js');
       const source = new SourceTransport(this.client);
+      // The task's real concurrency (1 for a local origin by default): the low-speed share depends on it.
+      const concurrency = this.#conductorOptions.concurrency ?? defaultConcurrency(resolved);
       const conductor = new PeerTaskConductor({
         taskId,
         peerId,
@@ -336,10 +338,10 @@ export class PeerTaskManager {
         logger: this.#log,
         options: {
           ...this.#conductorOptions,
-          concurrency: this.#conductorOptions.concurrency ?? defaultConcurrency(resolved),
+          concurrency,
           pieceDigest: this.storage.options.pieceDigest,
           rateLimiter: this.#rateLimiter,
-          lowSpeedLimit: this.#lowSpeedLimit(),
+          lowSpeedLimit: this.#lowSpeedLimit(concurrency),
         },
       });
       running.conductor = conductor;
@@ -369,10 +371,10 @@ export class PeerTaskManager {
    * The low-speed rule must not fire because of our own rate limit: with `totalRateLimit` shared by
    * `concurrency` pieces (of every running task), each piece is allowed at least a quarter of its share.
    */
-  #lowSpeedLimit(): number {
+  #lowSpeedLimit(concurrency: number): number {
     const wanted = this.#conductorOptions.lowSpeedLimit ?? DEFAULT_LOW_SPEED_LIMIT;
     if (!this.#totalRateLimit) return wanted;
-    const share = this.#totalRateLimit / ((this.#conductorOptions.concurrency ?? DEFAULT_CONCURRENCY) * Math.max(1, this.#running.size));
+    const share = this.#totalRateLimit / (concurrency * Math.max(1, this.#running.size));
     return Math.min(wanted, Math.floor(share / 4));
   }
 

@@ -61,9 +61,4 @@ export async function rmdirQuiet(p: string): Promise<void> {
   await fsp.rmdir(p).catch(() => {});
 }
 
-/** A path segment safe to use as a directory name: no separators, not `.`/`..`, ≤ 255 bytes. */
-export function isSafeSegment(s: string): boolean {
-  return typeof s === 'string' && s.length > 0 && s !== '.' && s !== '..' && !s.startsWith('.') && /^[A-Za-z0-9._:@+=-]+$/.test(s) && Buffer.byteLength(s) <= 255;
-}
-
 export { abortableDelay as delay } from '../internal/abort.js';
