@@ -2,16 +2,14 @@
 // that are devices or FIFOs or inside the store, `-O dir/`, a --timeout expiry, and Ctrl-C in --json.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, mkdir, writeFile, readFile, readdir, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRegistry, pushSif, pushIndex, pushArtifact, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
 import { sha256File } from '../conductor/helpers.js';
+import { lastJson, runCli, type CliRun } from './run-cli.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', '..', '..', 'dist', 'cli', 'orasfly.mjs');
 const MiB = 1024 * 1024;
 const isRoot = process.getuid?.() === 0;
 
@@ -28,30 +26,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true, maxRetries: 10 });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function run(args: string[], opts: { onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      opts.onStderr?.(stderr, (sig) => {
-        if (!killed) p.kill(sig);
-        killed = true;
-      });
-    });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-const json = (r: Run): { success: boolean; error?: { code: string; message: string } } => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+const run = (args: string[], opts: Parameters<typeof runCli>[2] = {}): Promise<CliRun> => runCli(dir, args, opts);
+const json = (r: CliRun) => lastJson<{ success: boolean; error?: { code: string; message: string } }>(r);
 const logArgs = () => ['--logdir', path.join(dir, 'log')];
 
 test('a non-empty data dir that orasfly did not create is refused and nothing in it is touched', async () => {
@@ -177,7 +153,7 @@ test('cache commands on a data dir that does not exist create nothing', async ()
   const missing = path.join(dir, 'no-such-store');
   const r = await run(['cache', 'list', '--datadir', missing, '--json']);
   assert.equal(r.code, 0);
-  assert.deepEqual(json(r as Run) as unknown, { dataPath: missing, entries: [] });
+  assert.deepEqual(json(r) as unknown, { dataPath: missing, entries: [] });
   await assert.rejects(stat(missing), { code: 'ENOENT' });
 });
 

@@ -12,9 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry, pushSif, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
 import { sha256File } from '../conductor/helpers.js';
+import { lastJson, runCli, type CliRun } from './run-cli.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', '..', '..', 'dist', 'cli', 'orasfly.mjs');
 const fixture = fileURLToPath(new URL('../../fixtures/storage-writer.js', import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -31,26 +30,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true, maxRetries: 10 });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function run(args: string[], opts: { onStderr?: (text: string) => void } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      opts.onStderr?.(stderr);
-    });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-const lastJson = (r: Run): Record<string, unknown> => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+const run = (args: string[], opts: Parameters<typeof runCli>[2] = {}): Promise<CliRun> => runCli(dir, args, opts);
 
 const gcRounds = async (logFile: string): Promise<number> => ((await readFile(logFile, 'utf8').catch(() => '')).match(/gc round done/g) ?? []).length;
 

@@ -1,0 +1,43 @@
+// Runs the published `orasfly` entry point (dist/cli/orasfly.mjs) as a child process, with HOME and
+// XDG_CONFIG_HOME in a test's own directory, and collects its output.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The bundled command, as `npm i -g` would run it. */
+export const CLI_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'dist', 'cli', 'orasfly.mjs');
+
+/** What a run printed and how it ended. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `orasfly args…` with `home` as HOME. `onStderr` sees stderr so far after each chunk and may
+ * send the process one signal (to interrupt it once the download has started).
+ */
+export function runCli(home: string, args: string[], opts: { onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI_BIN, ...args], { env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    p.stdout.on('data', (d: Buffer) => (stdout += d));
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      opts.onStderr?.(stderr, (sig) => {
+        if (!killed) p.kill(sig);
+        killed = true;
+      });
+    });
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The last stdout line, parsed (`--json` output). */
+export function lastJson<T = Record<string, unknown>>(r: CliRun): T {
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
+}
