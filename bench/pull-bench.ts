@@ -12,13 +12,14 @@
  * Env: BENCH_SIZES_MIB (default "512,2048"; "0" skips the first-pull tables), BENCH_ROUNDS (default 3),
  * BENCH_THROTTLE_MIBPS (40), BENCH_THROTTLE_MIB (256), BENCH_REUSE_PAIRS (11).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry, pushSif } from '../test/harness/index.js';
 import { startThrottleProxy } from './throttle-proxy.js';
+import { measure, measureAsync, median, type Sample } from './measure.js';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.BENCH_SIZES_MIB ?? '512,2048').split(',').map(Number);
@@ -29,48 +30,6 @@ const REUSE_PAIRS = Number(process.env.BENCH_REUSE_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
 const naive = path.join(here, 'naive-pull.js');
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-  rssKiB: number;
-}
-
-/** Runs `argv` under /usr/bin/time (through `sh -c` when a string is given). */
-function measure(argv: string[] | string): Sample {
-  const cmd = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...cmd], { encoding: 'utf8', env: { ...process.env, HOME: os.tmpdir() } });
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stdout}${r.stderr}`);
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(r.stderr);
-  if (!m) throw new Error(`no /usr/bin/time line: ${r.stderr}`);
-  return { wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) };
-}
-
-/**
- * {@link measure} without blocking this process: the throttling proxy runs here, and `spawnSync`
- * would stop it from serving the very pull being measured.
- */
-function measureAsync(argv: string[]): Promise<Sample> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...argv], { env: { ...process.env, HOME: os.tmpdir() }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d));
-    p.stderr.on('data', (d: Buffer) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err);
-      if (code !== 0 || !m) reject(new Error(`${argv.join(' ')} failed: ${out}${err}`));
-      else resolve({ wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) });
-    });
-  });
-}
 
 function hasSkopeo(): boolean {
   if (spawnSync('skopeo', ['--version']).status === 0) return true;

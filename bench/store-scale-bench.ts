@@ -12,6 +12,7 @@
  * Env: BENCH_TASKS (default 10000), BENCH_PAIRS (default 11).
  */
 import { spawnSync } from 'node:child_process';
+import { measure, median, type Sample } from './measure.js';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, mkdir, writeFile, stat, utimes, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,26 +28,8 @@ const PAIRS = Number(process.env.BENCH_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-  rssKiB: number;
-}
-
-/** One CLI run under /usr/bin/time: wall, user + sys, max RSS. */
-function cli(args: string[]): Sample {
-  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, bin, ...args], { encoding: 'utf8', env: { ...process.env, HOME: os.tmpdir() } });
-  if (r.status !== 0) throw new Error(`orasfly ${args.join(' ')} failed: ${r.stdout}${r.stderr}`);
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
-  if (!m) throw new Error(`no /usr/bin/time line in ${r.stderr}`);
-  return { wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) };
-}
+/** One CLI run, measured. */
+const cli = (args: string[]): Sample => measure([process.execPath, bin, ...args]);
 
 /** Writes `n` completed entries of 1 KiB each, in the store's format. */
 async function fillStore(dataPath: string, n: number): Promise<void> {

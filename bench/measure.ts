@@ -1,0 +1,61 @@
+/**
+ * How the benchmarks measure a command: `/usr/bin/time` around it, giving wall time, CPU (user +
+ * sys) and peak RSS, and medians over runs.
+ *
+ * @module
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
+
+/** One measured run. */
+export interface Sample {
+  wallMs: number;
+  cpuMs: number;
+  rssKiB: number;
+}
+
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const TIME_FORMAT = ['-f', 'TIME %e %U %S %M'];
+const ENV = () => ({ ...process.env, HOME: os.tmpdir() });
+
+function parse(cmd: readonly string[], status: number | null, stdout: string, stderr: string): Sample {
+  if (status !== 0) throw new Error(`${cmd.join(' ')} failed: ${stdout}${stderr}`);
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(stderr);
+  if (!m) throw new Error(`no /usr/bin/time line: ${stderr}`);
+  return { wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) };
+}
+
+/** Runs `argv` under /usr/bin/time (through `sh -c` when a string is given). */
+export function measure(argv: string[] | string): Sample {
+  const cmd = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
+  const r = spawnSync('/usr/bin/time', [...TIME_FORMAT, ...cmd], { encoding: 'utf8', env: ENV() });
+  return parse(cmd, r.status, r.stdout, r.stderr);
+}
+
+/**
+ * {@link measure} without blocking this process: a server running here (the throttling proxy) must
+ * keep serving the very command being measured.
+ */
+export function measureAsync(argv: string[]): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('/usr/bin/time', [...TIME_FORMAT, ...argv], { env: ENV(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d));
+    p.stderr.on('data', (d: Buffer) => (err += d));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      try {
+        resolve(parse(argv, code, out, err));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
