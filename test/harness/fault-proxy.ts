@@ -8,7 +8,7 @@
  * @module
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from './loopback-server.js';
 
 /** One injected fault. */
 export type Fault =
@@ -92,7 +92,6 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
   const agent = new http.Agent({ keepAlive: true });
   const rules: Array<{ rule: FaultRule; left: number }> = [];
   const log: ProxyRequestLog[] = [];
-  const sockets = new Set<Socket>();
   let proxyOrigin = '';
 
   function match(req: http.IncomingMessage): Fault | undefined {
@@ -268,20 +267,7 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
   }
 
   const server = http.createServer(handle);
-  server.keepAliveTimeout = 30_000;
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    // A client that aborts mid-body makes writes fail with EPIPE/ECONNRESET: expected, not fatal.
-    s.on('error', () => {});
-  });
-  server.on('clientError', (_err, s: Socket) => s.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const { host, sockets } = await listenOnLoopback(server);
   proxyOrigin = `http://${host}`;
   let closed: Promise<void> | undefined;
 

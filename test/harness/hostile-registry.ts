@@ -15,9 +15,9 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { listenOnLoopback } from './loopback-server.js';
 
 /** Which part of a pull a scenario attacks. `config` scenarios attack the `dfget.yaml` loader. */
 export type HostileArea = 'manifest' | 'blob' | 'auth' | 'headers' | 'config';
@@ -862,7 +862,6 @@ const TOKEN_ROUTE = /^\/token\/([a-z0-9][a-z0-9._-]*)$/;
  */
 export async function startHostileRegistry(): Promise<HostileRegistry> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'orasfly-hostile-registry-'));
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const requests: HostileRequestLog[] = [];
   const username = `hostile-user-${randomBytes(6).toString('hex')}`;
@@ -923,20 +922,7 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
     if (!handler) return distError(ctx, 404, 'NOT_FOUND', 'no token service here');
     handler(ctx);
   });
-  server.keepAliveTimeout = 30_000;
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    // Clients that give up mid-body make writes fail with EPIPE/ECONNRESET: expected here.
-    s.on('error', () => {});
-  });
-  server.on('clientError', (_err, s: Socket) => s.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const { host, sockets } = await listenOnLoopback(server);
   origin = `http://${host}`;
 
   await mkdir(secrets.dockerConfigDir, { recursive: true });
