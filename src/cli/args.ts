@@ -33,6 +33,14 @@ export interface CliArgs {
   plainHttp: boolean | undefined;
   /** `os/arch[/variant]` to pick from an image index. */
   platform: { os: string; architecture: string; variant?: string | undefined } | undefined;
+  /** `--registry-config FILE`: the only credential files read (oras). */
+  registryConfig: string[] | undefined;
+  /** `--username`: with `--password-stdin`, the credential for the reference's registry. */
+  username: string | undefined;
+  /** `--password-stdin`: read the password (or, with no user name, an identity token) from stdin. */
+  passwordStdin: boolean;
+  /** `--all-layers`: every titled layer into the `-O` directory. */
+  allLayers: boolean;
   /** The layer to pull when the manifest has no single SIF layer. */
   layerIndex: number | undefined;
   layerMediaType: string | undefined;
@@ -63,6 +71,10 @@ const OPTIONS = {
   'ca-file': { type: 'string' },
   'plain-http': { type: 'boolean' },
   platform: { type: 'string' },
+  'registry-config': { type: 'string', multiple: true },
+  username: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  'all-layers': { type: 'boolean' },
   'layer-index': { type: 'string' },
   'layer-media-type': { type: 'string' },
   json: { type: 'boolean' },
@@ -107,9 +119,37 @@ orasfly flags:
                             the manifest to pick from an image index (default: this machine's)
       --layer-index N       the layer to pull when there is no single SIF layer (-1 = the last)
       --layer-media-type T  the layer to pull, by media type
+      --all-layers          pull every titled layer into the -O directory (as oras pull),
+                            each under its org.opencontainers.image.title
+      --registry-config FILE
+                            the only credential file to read (docker or containers format;
+                            repeatable; default: see ENVIRONMENT)
+      --username USER       user name for the registry; the password comes from --password-stdin
+      --password-stdin      read the password from stdin (never from argv); without --username
+                            stdin holds an identity token
       --json                print one JSON result object instead of dfget's lines
   -h, --help                this help
   -v, --version             print the version
+
+Examples:
+  orasfly oras://registry.example.com/lab/solver:v2 -O solver.sif
+  orasfly -u oras://127.0.0.1:5000/lab/solver@sha256:<hex> -O /scratch/solver.sif --json
+  orasfly oras://quay.io/org/img:v1 -O img.sif --platform linux/arm64
+  printf '%s' "$TOKEN" | orasfly oras://ghcr.io/org/img:v1 -O img.sif --username me --password-stdin
+  orasfly oras://127.0.0.1:5000/lab/bundle:v1 -O bundle/ --all-layers
+  orasfly cache list
+
+Environment:
+  DEBUG=orasfly:*           debug logs on stderr (orasfly:http, orasfly:auth, orasfly:conductor, …)
+  REGISTRY_AUTH_FILE        containers auth file (podman/skopeo/buildah login), read first; then
+                            $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
+  DOCKER_CONFIG             the directory of docker's config.json (default ~/.docker), then
+                            ~/.apptainer/docker-config.json
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+                            proxy for registry requests (NO_PROXY hosts go direct)
+  SSL_CERT_FILE, SSL_CERT_DIR
+                            the system CA bundle trusted (default: the distribution's bundle)
+  NODE_EXTRA_CA_CERTS       more CA certificates (PEM), as for any Node program
 `;
 
 function requireInt(value: string, field: string, min: number, max: number): number {
@@ -181,6 +221,9 @@ export function defaultOutput(url: string, cwd = process.cwd()): string {
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) with dfget's messages.
  */
 export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
+  // A password in argv is visible to every user of the machine (ps, /proc): refuse it by name.
+  const pw = argv.find((a) => /^--password(=|$)/.test(a) || a === '-p');
+  if (pw) throw new InvalidArgumentError('password', 'passwords are not taken from the command line (other users can read argv); pipe it to --password-stdin');
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -196,13 +239,20 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i.test(url)) throw new InvalidArgumentError('url', `url ${url} invalid argument`);
   }
   if (parsed.positionals.length > (v.url ? 0 : 1)) throw new InvalidArgumentError('arguments', `unexpected argument ${quote(parsed.positionals.at(-1))}`);
+  if (v.username !== undefined && !v['password-stdin']) throw new InvalidArgumentError('username', '--username needs --password-stdin (passwords are never taken from argv)');
+  if (v.username !== undefined && v.username === '') throw new InvalidArgumentError('username', 'is empty');
+  if (v['all-layers']) {
+    const clash = (['layer-index', 'layer-media-type', 'digest'] as const).find((k) => v[k] !== undefined);
+    if (clash) throw new InvalidArgumentError('all-layers', `--all-layers pulls every layer; it cannot be combined with --${clash}`);
+  }
   const headers: Record<string, string> = {};
   for (const h of v.header ?? []) {
     const [k, val] = parseHeader(h);
     headers[k] = val;
   }
   // `-O dir/` names a directory (the file takes the layer's title): keep the separator path.resolve drops.
-  const output = v.output ? path.resolve(cwd, v.output) + (/[\\/]$/.test(v.output) && path.resolve(cwd, v.output) !== path.sep ? path.sep : '') : url ? defaultOutput(url, cwd) : '';
+  // --all-layers: -O names a directory (as oras pull's -o), the current one by default.
+  const output = v['all-layers'] ? path.resolve(cwd, v.output ?? '.') : v.output ? path.resolve(cwd, v.output) + (/[\\/]$/.test(v.output) && path.resolve(cwd, v.output) !== path.sep ? path.sep : '') : url ? defaultOutput(url, cwd) : '';
   const rateLimit = v.ratelimit !== undefined ? parseSize(v.ratelimit, 'ratelimit') : undefined;
   return {
     url,
@@ -226,6 +276,10 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     caFile: v['ca-file'],
     plainHttp: v['plain-http'],
     platform: v.platform !== undefined ? parsePlatform(v.platform, 'platform') : undefined,
+    registryConfig: v['registry-config']?.map((f) => path.resolve(cwd, f)),
+    username: v.username,
+    passwordStdin: v['password-stdin'] ?? false,
+    allLayers: v['all-layers'] ?? false,
     layerIndex: v['layer-index'] !== undefined ? requireInt(v['layer-index'], 'layer-index', -1000, 1000) : undefined,
     layerMediaType: v['layer-media-type'],
     json: v.json ?? false,

@@ -22,6 +22,8 @@ export interface CliIo {
   stderr: NodeJS.WriteStream | (NodeJS.WritableStream & { isTTY?: boolean });
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Where `--password-stdin` reads from. @defaultValue `process.stdin` */
+  stdin?: AsyncIterable<Buffer | string> | undefined;
   /**
    * The `orasfly` executable, when this is the command itself: a due GC round is then handed to a
    * detached `orasfly cache gc` so the command exits at once. Unset (embedded): the round runs
@@ -160,6 +162,13 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (args.insecure) options.oras = { ...options.oras, insecureSkipVerify: true };
     if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
     if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };
+    if (args.registryConfig) options.oras = { ...options.oras, registryConfig: args.registryConfig };
+    if (args.passwordStdin) {
+      const { credentialFromStdin } = await import('./stdin-credential.js');
+      const { parseOrasReference } = await import('../source/oras/reference.js');
+      const registry = parseOrasReference(args.url).registry;
+      options.oras = { ...options.oras, credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal) };
+    }
     if (args.platform) options.oras = { ...options.oras, platform: args.platform };
     if (args.layerIndex !== undefined) options.oras = { ...options.oras, layerIndex: args.layerIndex, layerMediaType: undefined };
     if (args.layerMediaType !== undefined) options.oras = { ...options.oras, layerMediaType: args.layerMediaType, layerIndex: undefined };

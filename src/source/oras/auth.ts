@@ -131,8 +131,8 @@ type RegistryScheme = { kind: 'bearer'; realm: string; service: string | undefin
 /** Inputs of {@link TokenAuthenticator}. */
 export interface TokenAuthenticatorOptions {
   transport: TokenTransport;
-  /** Credential lookup for a registry `host[:port]`. */
-  credentialFor: (registry: string, signal?: AbortSignal) => Promise<RegistryCredential | undefined>;
+  /** Credential lookup for a registry `host[:port]`; `scope` (`repository:org/img:pull`) picks namespaced entries. */
+  credentialFor: (registry: string, signal?: AbortSignal, scope?: string) => Promise<RegistryCredential | undefined>;
   maxTokenBytes: number;
   userAgent: string;
   /** Clock, injectable for tests. @defaultValue Date.now */
@@ -185,7 +185,7 @@ export class TokenAuthenticator {
     // Nothing is looked up before the registry asks (as oras-go): a broken credential helper must
     // not fail pulls from registries that never challenge.
     if (!known) return undefined;
-    if (known.kind === 'basic') return this.#basic(registry, signal);
+    if (known.kind === 'basic') return this.#basic(registry, scope, signal);
     const t = await this.#token(registry, known, scope, signal);
     return `Bearer ${t.token}`;
   }
@@ -216,7 +216,7 @@ export class TokenAuthenticator {
     }
     if (basic) {
       this.#schemes.set(registry, { kind: 'basic' });
-      const h = await this.#basic(registry, signal);
+      const h = await this.#basic(registry, scope, signal);
       if (h) return h;
       const why = this.#o.credentialProblem?.(registry);
       throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: `registry asks for Basic credentials and none were found${why ? ` (${why})` : ''}` }] });
@@ -231,8 +231,8 @@ export class TokenAuthenticator {
     else this.#schemes.delete(registry);
   }
 
-  async #basic(registry: string, signal?: AbortSignal): Promise<string | undefined> {
-    const c = await this.#o.credentialFor(registry, signal);
+  async #basic(registry: string, scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const c = await this.#o.credentialFor(registry, signal, scope);
     this.#secrets.addCredential(c);
     if (c && 'username' in c) return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
     if (c && 'token' in c) return `Bearer ${c.token}`;
@@ -262,7 +262,7 @@ export class TokenAuthenticator {
   }
 
   async #fetchToken(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string): Promise<CachedToken> {
-    const credential = await this.#o.credentialFor(registry, this.#o.lifetime);
+    const credential = await this.#o.credentialFor(registry, this.#o.lifetime, scope);
     this.#secrets.addCredential(credential);
     if (credential && 'token' in credential) return { token: credential.token, expiresAt: Number.POSITIVE_INFINITY };
     let realmUrl: URL;

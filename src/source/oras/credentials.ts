@@ -1,9 +1,19 @@
 /**
- * Registry credential discovery, in order: the explicit option; docker config
- * (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`: `credHelpers[host]`, then `credsStore`,
- * then `auths[host]`); then `~/.apptainer/docker-config.json` and `~/.singularity/docker-config.json`
- * (the file upstream Dragonfly reads). A malformed file is a {@link CredentialsError} naming the
- * file — never a crash, never the secret.
+ * Registry credential discovery. The order (documented in `docs/security.md`):
+ * 1. the explicit `credentials` option;
+ * 2. the files of `registryConfig` when given (oras's `--registry-config`), and nothing else; otherwise
+ * 3. the containers auth files that `podman login`, `skopeo login` and `buildah login` write, in
+ *    containers-auth.json(5)'s order: `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`
+ *    (`/run/containers/<uid>/auth.json` without `XDG_RUNTIME_DIR`); then
+ *    `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`;
+ * 4. docker's `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` (or the `dockerConfig` option);
+ * 5. `~/.apptainer/docker-config.json` and `~/.singularity/docker-config.json` (the files
+ *    `apptainer registry login` writes, and upstream Dragonfly reads).
+ *
+ * In each file: `credHelpers[host]`, then `credsStore`, then `auths` (a containers key may name a
+ * namespace, `host/org`; the longest one that prefixes the repository wins over the bare host).
+ * The first file with an answer wins. A malformed file is a {@link CredentialsError} naming the file
+ * — never a crash, never the secret; a failing helper is a warning and the lookup goes on.
  *
  * @module
  */
@@ -25,11 +35,15 @@ export interface FoundCredential {
 export interface CredentialLookupOptions {
   /** The explicit `credentials` option; wins over every file. */
   explicit?: CredentialsOption | undefined;
-  /** Docker config files to read instead of the default one. */
+  /** The only files to read (oras's `--registry-config`): no default location is searched. */
+  registryConfig?: readonly string[] | undefined;
+  /** Docker config files to read instead of the default docker one (the other defaults stay). */
   dockerConfig?: readonly string[] | undefined;
+  /** The repository asked for (`org/img`): picks namespaced containers keys (`host/org`). */
+  repository?: string | undefined;
   /** Home directory. @defaultValue `os.homedir()` */
   homeDir?: string | undefined;
-  /** Environment (for `DOCKER_CONFIG` and `PATH`). @defaultValue `process.env` */
+  /** Environment (`DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_*`, `PATH`). @defaultValue `process.env` */
   env?: NodeJS.ProcessEnv | undefined;
   /** Timeout of one credential-helper run in ms. @defaultValue 10000 */
   helperTimeout?: number | undefined;
@@ -64,11 +78,42 @@ function helperServerUrl(registry: string): string {
   return DOCKER_HUB_KEYS.has(registry.toLowerCase()) ? 'https://index.docker.io/v1/' : registry;
 }
 
+/** One credential file to read, and how to read its keys. */
+export interface CredentialFile {
+  readonly path: string;
+  /** `containers`: keys may name a namespace (`host/org`); `docker`: a key's path is ignored, as docker does. */
+  readonly format: 'containers' | 'docker';
+}
+
+/**
+ * The files {@link findCredential} reads, in order, when no `registryConfig` is given (see the
+ * module comment). Exported so that tools and tests can show the order.
+ */
+export function defaultCredentialFiles(o: Pick<CredentialLookupOptions, 'dockerConfig' | 'homeDir' | 'env'> = {}): CredentialFile[] {
+  const env = o.env ?? process.env;
+  const home = o.homeDir ?? homedir();
+  const files: CredentialFile[] = [];
+  const primary = env['REGISTRY_AUTH_FILE']
+    ? env['REGISTRY_AUTH_FILE']
+    : env['XDG_RUNTIME_DIR']
+      ? path.join(env['XDG_RUNTIME_DIR'], 'containers', 'auth.json')
+      : process.getuid
+        ? `/run/containers/${process.getuid()}/auth.json`
+        : undefined;
+  if (primary) files.push({ path: primary, format: 'containers' });
+  const userFile = path.join(env['XDG_CONFIG_HOME'] || path.join(home, '.config'), 'containers', 'auth.json');
+  if (userFile !== primary) files.push({ path: userFile, format: 'containers' });
+  const docker = o.dockerConfig ?? [env['DOCKER_CONFIG'] ? path.join(env['DOCKER_CONFIG'], 'config.json') : path.join(home, '.docker', 'config.json')];
+  for (const p of docker) files.push({ path: p, format: 'docker' });
+  for (const p of [path.join(home, '.apptainer', 'docker-config.json'), path.join(home, '.singularity', 'docker-config.json')]) files.push({ path: p, format: 'docker' });
+  return files;
+}
+
 /**
  * Finds the credential for `registry` (`host[:port]`), or `undefined` for anonymous access.
  *
- * @throws CredentialsError (`ERR_ORASFLY_CREDENTIALS`) for an unreadable/malformed config file or
- * a failing credential helper; the message names the file or helper, never the secret.
+ * @throws CredentialsError (`ERR_ORASFLY_CREDENTIALS`) for an unreadable/malformed config file;
+ * the message names the file, never the secret. A failing helper is reported to `onWarning`.
  */
 export async function findCredential(registry: string, o: CredentialLookupOptions = {}): Promise<FoundCredential | undefined> {
   if (o.explicit !== undefined) {
@@ -76,14 +121,10 @@ export async function findCredential(registry: string, o: CredentialLookupOption
     if (c !== undefined) return { credential: c, source: 'option' };
   }
   const env = o.env ?? process.env;
-  const home = o.homeDir ?? homedir();
-  const dockerFiles = o.dockerConfig ?? [env['DOCKER_CONFIG'] ? path.join(env['DOCKER_CONFIG'], 'config.json') : path.join(home, '.docker', 'config.json')];
-  for (const file of dockerFiles) {
-    const found = await fromConfigFile(file, registry, true, o, env);
-    if (found) return found;
-  }
-  for (const file of [path.join(home, '.apptainer', 'docker-config.json'), path.join(home, '.singularity', 'docker-config.json')]) {
-    const found = await fromConfigFile(file, registry, false, o, env);
+  // A file given by the user is read as containers-auth.json: a superset of docker's format.
+  const files = o.registryConfig ? o.registryConfig.map((p): CredentialFile => ({ path: p, format: 'containers' })) : defaultCredentialFiles(o);
+  for (const file of files) {
+    const found = await fromConfigFile(file, registry, o, env);
     if (found) return found;
   }
   return undefined;
@@ -114,34 +155,30 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-async function fromConfigFile(file: string, registry: string, helpers: boolean, o: CredentialLookupOptions, env: NodeJS.ProcessEnv): Promise<FoundCredential | undefined> {
+async function fromConfigFile(f: CredentialFile, registry: string, o: CredentialLookupOptions, env: NodeJS.ProcessEnv): Promise<FoundCredential | undefined> {
+  const file = f.path;
   const cfg = await readJsonObject(file);
   if (!cfg) return undefined;
-  if (helpers) {
-    const credHelpers = cfg['credHelpers'];
-    if (credHelpers !== undefined && !isObject(credHelpers)) throw new CredentialsError(file, 'credHelpers must be an object');
-    if (credHelpers) {
-      for (const [key, name] of Object.entries(credHelpers)) {
-        if (!hostMatches(key, registry)) continue;
-        if (typeof name !== 'string') throw new CredentialsError(file, `credHelpers[${JSON.stringify(key)}] must be a string`);
-        const c = await helperOrWarn(name, registry, o, env);
-        if (c) return { credential: c, source: `docker-credential-${name}` };
-      }
+  const credHelpers = cfg['credHelpers'];
+  if (credHelpers !== undefined && !isObject(credHelpers)) throw new CredentialsError(file, 'credHelpers must be an object');
+  if (credHelpers) {
+    for (const [key, name] of Object.entries(credHelpers)) {
+      if (!hostMatches(key, registry)) continue;
+      if (typeof name !== 'string') throw new CredentialsError(file, `credHelpers[${JSON.stringify(key)}] must be a string`);
+      const c = await helperOrWarn(name, registry, o, env);
+      if (c) return { credential: c, source: `docker-credential-${name}` };
     }
-    const store = cfg['credsStore'];
-    if (store !== undefined && typeof store !== 'string') throw new CredentialsError(file, 'credsStore must be a string');
-    if (store) {
-      const c = await helperOrWarn(store, registry, o, env);
-      if (c) return { credential: c, source: `docker-credential-${store}` };
-    }
+  }
+  const store = cfg['credsStore'];
+  if (store !== undefined && typeof store !== 'string') throw new CredentialsError(file, 'credsStore must be a string');
+  if (store) {
+    const c = await helperOrWarn(store, registry, o, env);
+    if (c) return { credential: c, source: `docker-credential-${store}` };
   }
   const auths = cfg['auths'];
   if (auths === undefined) return undefined;
   if (!isObject(auths)) throw new CredentialsError(file, 'auths must be an object');
-  // Exact keys first, then normalised ones (`https://host`, `http://host`, `index.docker.io/v1/`).
-  const keys = Object.keys(auths).sort((a, b) => Number(b === registry) - Number(a === registry));
-  for (const key of keys) {
-    if (!hostMatches(key, registry)) continue;
+  for (const key of matchingAuthKeys(Object.keys(auths), registry, f.format, o.repository)) {
     const entry = auths[key];
     const where = `auths[${JSON.stringify(key)}]`;
     if (!isObject(entry)) throw new CredentialsError(file, `${where} must be an object`);
@@ -152,6 +189,30 @@ async function fromConfigFile(file: string, registry: string, helpers: boolean, 
     }
   }
   return undefined;
+}
+
+/**
+ * The `auths` keys that apply to `registry`/`repository`, best first. A containers key without a
+ * scheme may name a namespace (`quay.io/org`): it applies only inside it, and the longest wins
+ * (containers-auth.json(5)). A key with a scheme (`https://host/v1/`) names its host, as in docker.
+ */
+export function matchingAuthKeys(keys: readonly string[], registry: string, format: CredentialFile['format'], repository?: string): string[] {
+  const scored: Array<[string, number]> = [];
+  for (const key of keys) {
+    const trimmed = key.trim();
+    const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed);
+    const slash = trimmed.indexOf('/');
+    if (format === 'containers' && !hasScheme && slash > 0) {
+      if (!hostMatches(trimmed.slice(0, slash), registry)) continue;
+      const ns = trimmed.slice(slash + 1).replace(/\/+$/, '');
+      if (repository === undefined || !(repository === ns || repository.startsWith(`${ns}/`))) continue;
+      scored.push([key, 2 + ns.length]);
+    } else if (hostMatches(key, registry)) {
+      // Exact keys before normalised ones (`https://host`, `index.docker.io/v1/`).
+      scored.push([key, key === registry ? 1 : 0]);
+    }
+  }
+  return scored.sort((a, b) => b[1] - a[1]).map(([k]) => k);
 }
 
 /** A helper run whose failure is a warning, not the end of the lookup. */

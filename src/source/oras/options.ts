@@ -164,8 +164,14 @@ export interface OrasClientOptions {
    */
   credentials?: CredentialsOption | undefined;
   /**
-   * Docker config files to read instead of `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
-   * `[]` disables docker config lookup. @defaultValue undefined
+   * The only credential files to read (docker `config.json` or containers `auth.json` format), as
+   * oras's `--registry-config`: no default location is searched. `[]` reads none.
+   * @defaultValue undefined (the containers, docker and apptainer files, in the order of `docs/security.md`)
+   */
+  registryConfig?: readonly string[] | undefined;
+  /**
+   * Docker config files to read instead of `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`;
+   * the containers and apptainer files are still read. `[]` disables docker config lookup. @defaultValue undefined
    */
   dockerConfig?: readonly string[] | undefined;
   /** Home directory for `~/.docker`, `~/.apptainer`, `~/.singularity`. @defaultValue `os.homedir()` */
@@ -264,6 +270,7 @@ export interface ResolvedOrasClientOptions {
   readonly ca: string | undefined;
   readonly plainHttp: boolean | undefined;
   readonly credentials: CredentialsOption | undefined;
+  readonly registryConfig: readonly string[] | undefined;
   readonly dockerConfig: readonly string[] | undefined;
   readonly homeDir: string | undefined;
   readonly credentialHelperTimeout: number;
@@ -336,11 +343,13 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new InvalidArgumentError('caFile', `${caFile} holds no PEM certificate`);
   }
   if (o.credentials !== undefined) checkCredential(o.credentials, 'credentials');
-  let dockerConfig: readonly string[] | undefined;
-  if (o.dockerConfig !== undefined) {
-    if (!Array.isArray(o.dockerConfig) || o.dockerConfig.some((p) => typeof p !== 'string' || p === '')) throw new InvalidArgumentError('dockerConfig', 'expected an array of file paths');
-    dockerConfig = Object.freeze([...o.dockerConfig]);
-  }
+  const fileList = (v: readonly string[] | undefined, field: string): readonly string[] | undefined => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.some((p) => typeof p !== 'string' || p === '')) throw new InvalidArgumentError(field, 'expected an array of file paths');
+    return Object.freeze([...v]);
+  };
+  const registryConfig = fileList(o.registryConfig, 'registryConfig');
+  const dockerConfig = fileList(o.dockerConfig, 'dockerConfig');
   const r = o.retry ?? {};
   if (typeof r !== 'object' || r === null) throw new InvalidArgumentError('retry', 'expected an object');
   const factor = r.factor ?? D.retry.factor;
@@ -399,6 +408,7 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     ca,
     plainHttp: optBool(o.plainHttp, 'plainHttp'),
     credentials: o.credentials,
+    registryConfig,
     dockerConfig,
     homeDir: optString(o.homeDir, 'homeDir'),
     credentialHelperTimeout: dur(o.credentialHelperTimeout, D.credentialHelperTimeout, 'credentialHelperTimeout'),

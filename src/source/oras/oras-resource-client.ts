@@ -86,7 +86,7 @@ export class OrasResourceClient implements ResourceClient {
       credentialProblem: (registry) => this.#credentialWarnings.get(registry),
       fetchTimeoutMs: this.options.metadataTimeout,
       transport: this.#http.tokenTransport,
-      credentialFor: (registry, signal) => this.#credentialFor(registry, signal),
+      credentialFor: (registry, signal, scope) => this.#credentialFor(registry, signal, scope),
       maxTokenBytes: this.options.maxTokenBytes,
       userAgent: this.options.userAgent,
     });
@@ -391,13 +391,18 @@ export class OrasResourceClient implements ResourceClient {
   }
 
 
-  #credentialFor(registry: string, signal?: AbortSignal): Promise<RegistryCredential | undefined> {
-    let p = this.#credentials.get(registry);
+  #credentialFor(registry: string, signal?: AbortSignal, scope?: string): Promise<RegistryCredential | undefined> {
+    // Per repository: a containers auth file may hold a credential for one namespace only.
+    const repository = /^repository:([^:]+):/.exec(scope ?? '')?.[1];
+    const key = `${registry}|${repository ?? ''}`;
+    let p = this.#credentials.get(key);
     if (!p) {
       // Shared (cached) lookup: on the client's lifetime, never one caller's signal.
       p = findCredential(registry, {
         explicit: this.options.credentials,
+        registryConfig: this.options.registryConfig,
         dockerConfig: this.options.dockerConfig,
+        repository,
         homeDir: this.options.homeDir,
         helperTimeout: this.options.credentialHelperTimeout,
         signal: this.#lifetime.signal,
@@ -406,8 +411,8 @@ export class OrasResourceClient implements ResourceClient {
         if (f) logSource('credential for %s from %s', registry, f.source);
         return f?.credential;
       });
-      this.#credentials.set(registry, p);
-      p.catch(() => this.#credentials.delete(registry));
+      this.#credentials.set(key, p);
+      p.catch(() => this.#credentials.delete(key));
     }
     return raceSignal(p, signal);
   }

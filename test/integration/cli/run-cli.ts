@@ -18,14 +18,21 @@ export interface CliRun {
  * Runs `orasfly args…` with `home` as HOME. `onStderr` sees stderr so far after each chunk and may
  * send the process one signal (to interrupt it once the download has started).
  */
-export function runCli(home: string, args: string[], opts: { onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<CliRun> {
+export function runCli(
+  home: string,
+  args: string[],
+  opts: { onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void; env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI_BIN, ...args], { env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The machine's own credential files never leak in: the containers auth paths point into `home` too.
+    const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg'), XDG_RUNTIME_DIR: path.join(home, 'run'), REGISTRY_AUTH_FILE: undefined, DOCKER_CONFIG: undefined, ...opts.env };
+    const p = spawn(process.execPath, [CLI_BIN, ...args], { env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (opts.stdin !== undefined) p.stdin!.end(opts.stdin);
     let stdout = '';
     let stderr = '';
     let killed = false;
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => {
+    p.stdout!.on('data', (d: Buffer) => (stdout += d));
+    p.stderr!.on('data', (d: Buffer) => {
       stderr += d;
       opts.onStderr?.(stderr, (sig) => {
         if (!killed) p.kill(sig);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { findCredential, configKeyToHost } from '../../../src/source/oras/credentials.js';
+import { findCredential, configKeyToHost, defaultCredentialFiles, matchingAuthKeys } from '../../../src/source/oras/credentials.js';
 import { CredentialsError } from '../../../src/errors.js';
 
 let root: string;
@@ -134,4 +134,27 @@ test('malformed files are CredentialsErrors naming the file, never crashing or l
   }
   // Missing files are simply anonymous.
   assert.equal(await findCredential('r', { homeDir: path.join(root, 'nothing-here'), env: env() }), undefined);
+});
+
+test('defaultCredentialFiles: containers files first (REGISTRY_AUTH_FILE over XDG_RUNTIME_DIR), then docker, then apptainer', () => {
+  const home = '/h';
+  const withAuthFile = defaultCredentialFiles({ homeDir: home, env: { REGISTRY_AUTH_FILE: '/x/auth.json', XDG_RUNTIME_DIR: '/run/user/7' } }).map((f) => `${f.format}:${f.path}`);
+  assert.deepEqual(withAuthFile, [
+    'containers:/x/auth.json',
+    'containers:/h/.config/containers/auth.json',
+    'docker:/h/.docker/config.json',
+    'docker:/h/.apptainer/docker-config.json',
+    'docker:/h/.singularity/docker-config.json',
+  ]);
+  const runtime = defaultCredentialFiles({ homeDir: home, env: { XDG_RUNTIME_DIR: '/run/user/7', XDG_CONFIG_HOME: '/cfg', DOCKER_CONFIG: '/d' } }).map((f) => f.path);
+  assert.deepEqual(runtime.slice(0, 3), ['/run/user/7/containers/auth.json', '/cfg/containers/auth.json', '/d/config.json']);
+  const noRuntime = defaultCredentialFiles({ homeDir: home, env: {} }).map((f) => f.path);
+  assert.equal(noRuntime[0], `/run/containers/${process.getuid!()}/auth.json`);
+});
+
+test('matchingAuthKeys: the longest containers namespace that prefixes the repository wins; docker keys ignore paths', () => {
+  const keys = ['r.io', 'r.io/org', 'r.io/org/team', 'r.io/other', 'https://r.io/v1/', 'q.io/org'];
+  assert.deepEqual(matchingAuthKeys(keys, 'r.io', 'containers', 'org/team/img'), ['r.io/org/team', 'r.io/org', 'r.io', 'https://r.io/v1/']);
+  assert.deepEqual(matchingAuthKeys(keys, 'r.io', 'containers', 'organic/img'), ['r.io', 'https://r.io/v1/'], 'a namespace matches whole path segments only');
+  assert.deepEqual(matchingAuthKeys(['r.io/org'], 'r.io', 'docker', 'x/img'), ['r.io/org'], 'docker format: the path of a key is ignored');
 });
