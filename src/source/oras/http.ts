@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { dispatcherRequest } from './undici-modules.js';
+import { tlsFailureHint } from './tls-trust.js';
 import { AuthError, NetworkError, OrasflyError, RegistryResponseError, SizeLimitError, TimeoutError, TlsError } from '../../errors.js';
 import { registryErrors, type TokenAuthenticator, type TokenTransport } from './auth.js';
 import { isSecretHeader, logSource, nextRequestId, redact } from './log.js';
@@ -216,7 +217,7 @@ export class RegistryHttp {
         if (req.signal?.aborted) throw req.signal.reason;
         if (e instanceof OrasflyError) throw e;
         const tls = tlsErrorCode(e);
-        if (tls) throw new TlsError(`TLS error talking to ${redact(new URL(req.url).origin)}: ${tls}`, { cause: e });
+        if (tls) throw new TlsError(`TLS error talking to ${redact(new URL(req.url).origin)}: ${tls}; ${tlsFailureHint(tls)}`, { cause: e });
         const code = matchingCode(e, policy.errorCodes);
         if (code && attempt < maxRetries) {
           const delay = retryDelay(policy, attempt, undefined, this.#random);

@@ -1,0 +1,46 @@
+// TLS trust as Go tools have it, against the harness's TLS registry (its own CA): the system bundle
+// named by SSL_CERT_FILE is trusted, NODE_EXTRA_CA_CERTS and --ca-file too, and a failure says
+// which of them is the fix.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startRegistry, pushSif, type RunningRegistry } from '../../harness/index.js';
+import { lastJson, runCli } from './run-cli.js';
+
+let reg: RunningRegistry;
+let home: string;
+let n = 0;
+before(async () => {
+  home = mkdtempSync(path.join(os.tmpdir(), 'orasfly-cli-tls-'));
+  reg = await startRegistry({ variant: 'tls' });
+  await pushSif(reg, 't/img', 'v1', { size: 8192, seed: 4 });
+});
+after(async () => {
+  await reg?.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const args = (): string[] => [reg.ref('t/img:v1'), '-O', path.join(home, `o${n++}.sif`), '--datadir', path.join(home, 'store'), '--logdir', path.join(home, 'logs'), '--json'];
+
+test('an untrusted registry fails with a TLS kind and a message naming --ca-file, NODE_EXTRA_CA_CERTS and --insecure', async () => {
+  const r = await runCli(home, args(), { env: { NODE_EXTRA_CA_CERTS: undefined, SSL_CERT_FILE: undefined } });
+  assert.equal(r.code, 1);
+  const error = lastJson(r).error as { kind: string; code: string; message: string };
+  assert.equal(error.kind, 'tls');
+  assert.equal(error.code, 'ERR_ORASFLY_TLS');
+  assert.match(error.message, /--ca-file FILE.*NODE_EXTRA_CA_CERTS.*--insecure/);
+});
+
+test('SSL_CERT_FILE naming the CA is trusted, as Go tools trust it', async () => {
+  const r = await runCli(home, args(), { env: { SSL_CERT_FILE: reg.caFile } });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+test('NODE_EXTRA_CA_CERTS and --ca-file are trusted too', async () => {
+  const extra = await runCli(home, args(), { env: { NODE_EXTRA_CA_CERTS: reg.caFile } });
+  assert.equal(extra.code, 0, extra.stdout + extra.stderr);
+  const flag = await runCli(home, [...args(), '--ca-file', reg.caFile!]);
+  assert.equal(flag.code, 0, flag.stdout + flag.stderr);
+});
