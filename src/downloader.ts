@@ -10,6 +10,7 @@ import type { OrasClientOptions } from './source/oras/options.js';
 import { StorageManager } from './storage/storage-manager.js';
 import type { StorageOptions } from './storage/options.js';
 import { PeerTaskManager, type DownloadRequest, type DownloadResult } from './conductor/peer-task-manager.js';
+import type { ArtifactDownloadRequest, ArtifactDownloadResult } from './conductor/artifact-pull.js';
 import type { ConductorOptions } from './conductor/peer-task-conductor.js';
 import { FileLogSink, TeeLogSink, type CoreLogSink } from './log/core-log.js';
 import type { OrasflyConfig } from './config/dfget-config.js';
@@ -42,6 +43,8 @@ export interface Downloader {
   readonly client: OrasResourceClient;
   /** See {@link PeerTaskManager.download}. */
   download(request: DownloadRequest): Promise<DownloadResult>;
+  /** Every titled layer into a directory: see {@link PeerTaskManager.downloadAll}. */
+  downloadAll(request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult>;
   /** Aborts running tasks, stops GC, closes connections, flushes the log. */
   close(): Promise<void>;
 }
@@ -82,6 +85,7 @@ export async function createDownloader(options: DownloaderOptions): Promise<Down
     storage,
     client,
     download: (request) => manager.download(request),
+    downloadAll: (request) => manager.downloadAll(request),
     async close() {
       await manager.close();
       await storage.close();

@@ -44,6 +44,7 @@ export { PeerTaskConductor, DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS, DEFA
 export type { ConductorOptions, ResolvedConductorOptions, ConductorState, ConductorEvents, ConductorInit, ProgressEvent, PieceEvent, RetryEvent } from './conductor/peer-task-conductor.js';
 export { PeerTaskManager } from './conductor/peer-task-manager.js';
 export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
+export type { ArtifactDownloadRequest, ArtifactDownloadResult, ArtifactProgress, SkippedLayer } from './conductor/artifact-pull.js';
 export { taskId, parentTaskId, peerId } from './conductor/task-id.js';
 export type { TaskIdMeta } from './conductor/task-id.js';
 export { computePieceSize, planPieces, pieceAt, DEFAULT_MIN_PIECE_SIZE, DEFAULT_MAX_PIECE_SIZE } from './storage/piece-plan.js';

@@ -15,6 +15,13 @@ import { hostIp } from '../conductor/task-id.js';
 import { OrasflyError, RegistryResponseError, stripUserinfo, TaskFailedError } from '../errors.js';
 import { redact } from '../source/oras/log.js';
 import type { DownloadResult } from '../conductor/peer-task-manager.js';
+import type { ArtifactDownloadResult } from '../conductor/artifact-pull.js';
+
+/** What both progress displays need. */
+interface Progress {
+  transferred: number;
+  total: number;
+}
 
 /** Streams the command writes to (injectable for tests and embedding). */
 export interface CliIo {
@@ -151,7 +158,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     out(`output path: ${args.output}`);
   }
 
-  let result: DownloadResult | undefined;
+  let result: DownloadResult | ArtifactDownloadResult | undefined;
   let failure: unknown;
   let close: (() => Promise<void>) | undefined;
   let afterPull: (() => Promise<void>) | undefined;
@@ -192,18 +199,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       lines = new ProgressLines((l) => io.stderr.write(`${l}\n`));
     }
     afterPull = () => handOffGc(dl.storage, io, args, options.logFile);
-    result = await dl.download({
+    const common = {
       url: args.url,
-      output: args.output,
-      digest: args.digest,
       tag: args.tag,
       filter: args.filter,
       application: args.application,
       headers: Object.keys(args.headers).length ? args.headers : undefined,
       timeout: args.timeout,
       signal,
-      onProgress: bar ? (p) => bar!.update(p.transferred, p.total) : lines ? (p) => lines!.update(p.transferred, p.total) : undefined,
-    });
+      onProgress: bar ? (p: Progress) => bar!.update(p.transferred, p.total) : lines ? (p: Progress) => lines!.update(p.transferred, p.total) : undefined,
+    };
+    result = args.allLayers ? await dl.downloadAll({ ...common, outputDir: args.output }) : await dl.download({ ...common, output: args.output, digest: args.digest });
   } catch (e) {
     failure = e;
   } finally {
@@ -241,7 +247,7 @@ function printResult(
   json: boolean,
   shownUrl: string,
   output: string,
-  result: DownloadResult | undefined,
+  result: DownloadResult | ArtifactDownloadResult | undefined,
   failure: unknown,
   costMs: number,
 ): number {
@@ -254,6 +260,16 @@ function printResult(
       ),
     );
     return result ? 0 : 1;
+  }
+  if (result && 'layers' in result) {
+    for (const l of result.layers) {
+      const how = l.reused ? `, ${l.method === 'link' ? 'hard link' : 'copy'} from the task store, no download` : '';
+      out(`${l.reused ? 'reused' : 'downloaded'} ${l.digest} to ${path.relative(result.outputDir, l.output)} (${l.contentLength} bytes${how})`);
+    }
+    for (const s of result.skipped) io.stderr.write(`warning: skipped layer ${s.digest} (${s.mediaType}, ${s.size} bytes): ${s.reason}\n`);
+    out(`finish total length ${result.contentLength} bytes`);
+    out(`download success: true, cost: ${costMs} ms`);
+    return 0;
   }
   if (result) {
     // A reuse looks like a download otherwise (and is a thousand times faster): say so.

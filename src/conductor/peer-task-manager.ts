@@ -18,8 +18,9 @@ import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
 import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
-import { assertOutputPath } from '../storage/output-path.js';
+import { assertOutputPath, isSafeFileName } from '../storage/output-path.js';
 import { gcRoundLine } from '../storage/gc-round.js';
+import type { ArtifactDownloadRequest, ArtifactDownloadResult } from './artifact-pull.js';
 
 const debug = createDebug('orasfly:manager');
 
@@ -43,6 +44,12 @@ export interface DownloadRequest extends SignalOptions {
   timeout?: number | undefined;
   /** Progress callback; called at a bounded rate, never awaited. */
   onProgress?: ((p: ProgressEvent) => void) | undefined;
+  /**
+   * The blob `url` resolved to, when the caller has resolved it already (as
+   * {@link PeerTaskManager.downloadAll} does for each layer): no manifest is fetched again.
+   * It must come from this manager's client. @defaultValue undefined (resolve `url`)
+   */
+  resolved?: ResolvedResource | undefined;
 }
 
 /** The outcome of a download. */
@@ -53,6 +60,14 @@ export interface DownloadResult {
   output: string;
   /** Blob digest, verified. */
   digest: string;
+  /** Media type of the blob (the layer's). */
+  mediaType: string;
+  /** Digest of the manifest the blob was chosen from. */
+  manifestDigest: string;
+  /** Media type of that manifest. */
+  manifestMediaType: string | undefined;
+  /** The artifact's type (`artifactType`, else the config's media type), when the manifest says. */
+  artifactType: string | undefined;
   contentLength: number;
   /** `true` when served from the store without downloading (multiplex reuse). */
   reused: boolean;
@@ -175,6 +190,16 @@ export class PeerTaskManager {
     }
   }
 
+  /**
+   * Pulls every titled layer of `request.url`'s manifest into `request.outputDir`, each under its
+   * `org.opencontainers.image.title`, each a task of its own (reused by hard link, verified, resumed
+   * like any other): what `oras pull` does, with dedupe. See {@link downloadArtifact}.
+   */
+  async downloadAll(request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult> {
+    const { downloadArtifact } = await import('./artifact-pull.js');
+    return downloadArtifact(this, request);
+  }
+
   /** Dragonfly's failure line, for failures no conductor logged (resolve, auth, digest, lock). */
   #logFailure(error: unknown, fields: Record<string, unknown> = {}): void {
     const reason = error instanceof Error ? error.message : String(error);
@@ -186,7 +211,7 @@ export class PeerTaskManager {
     let output = requested;
     try {
       if (!intoDir) await checkOutput(output, this.storage.options.dataPath);
-      resolved = await this.client.resolve(request.url, { signal, headers: request.headers });
+      resolved = request.resolved ?? (await this.client.resolve(request.url, { signal, headers: request.headers }));
       if (intoDir) {
         output = path.join(requested, outputNameFromTitle(resolved, requested));
         await checkOutput(output, this.storage.options.dataPath);
@@ -294,6 +319,10 @@ export class PeerTaskManager {
         peerId: entry.peerId,
         output,
         digest: resolved.digest,
+        mediaType: resolved.mediaType,
+        manifestDigest: resolved.manifestDigest,
+        manifestMediaType: resolved.manifestMediaType,
+        artifactType: resolved.artifactType,
         contentLength: entry.contentLength,
         reused: reusedFromStore,
         joined,
@@ -418,7 +447,7 @@ class EntryGoneError extends StorageError {}
 function outputNameFromTitle(resolved: ResolvedResource, dir: string): string {
   const title = resolved.title;
   // Not a dot-name either: a registry must not be able to name `.bashrc` in the user's directory.
-  if (typeof title === 'string' && !title.startsWith('.') && !/[\\/\x00-\x1f\x7f]/.test(title) && title.length > 0 && Buffer.byteLength(title) <= 255) return title;
+  if (title !== undefined && isSafeFileName(title)) return title;
   const why = title === undefined ? 'the layer has no org.opencontainers.image.title' : `the layer's title ${JSON.stringify(title.slice(0, 80))} is not a safe file name`;
   throw new InvalidArgumentError('output', `${dir} ends with a separator, so it names a directory, and ${why}; pass a file path with -O`);
 }

@@ -39,6 +39,10 @@ export interface ResolvedResource extends BlobTarget {
   readonly resolvedUrl: string;
   /** Digest of the manifest that was chosen (after index → platform selection). */
   readonly manifestDigest: string;
+  /** Media type of that manifest (OCI or Docker image manifest). */
+  readonly manifestMediaType?: string | undefined;
+  /** The artifact's type: the manifest's `artifactType`, else its config's media type. */
+  readonly artifactType?: string | undefined;
   /** The tag of the reference, if it had one. */
   readonly tag?: string | undefined;
   /** The blob's file name as its publisher titled it (`org.opencontainers.image.title`), unchecked. */
@@ -71,6 +75,11 @@ export interface ResourceRequestOptions extends SignalOptions {
 export interface ResourceClient {
   /** Resolves a URL to the blob it points at now. Makes no blob request. */
   resolve(url: string, options?: ResourceRequestOptions): Promise<ResolvedResource>;
+  /**
+   * Resolves a URL to every blob of its artifact (each layer of the manifest, in order), for
+   * whole-artifact pulls. Optional: clients without it cannot serve `downloadAll`.
+   */
+  resolveLayers?(url: string, options?: ResourceRequestOptions): Promise<ResolvedResource[]>;
   /** Whether the origin honours `Range` for this blob (probed once, then cached). */
   supportsRange(target: BlobTarget, options?: ResourceRequestOptions): Promise<boolean>;
   /**

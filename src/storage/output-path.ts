@@ -64,3 +64,12 @@ export async function assertOutputPath(output: string, dataPath?: string): Promi
     }
   }
 }
+
+/**
+ * Whether a name chosen by a registry (a layer's `org.opencontainers.image.title`) is safe as one
+ * path segment in the user's directory: not empty, no separator, no control character, at most 255
+ * bytes, and not a dot-name (which covers `.` and `..`, and keeps a registry from naming `.bashrc`).
+ */
+export function isSafeFileName(name: string | undefined): boolean {
+  return typeof name === 'string' && name.length > 0 && !name.startsWith('.') && !/[\\/\x00-\x1f\x7f]/.test(name) && Buffer.byteLength(name) <= 255;
+}

@@ -40,6 +40,8 @@ export interface ImageManifest {
   readonly mediaType: string;
   readonly config: Descriptor | undefined;
   readonly layers: readonly Descriptor[];
+  /** OCI 1.1 `artifactType`, else the config's media type (oras's rule). */
+  readonly artifactType?: string | undefined;
 }
 
 /** A parsed index / manifest list. */
@@ -113,10 +115,14 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): I
   if (mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST) {
     const layers = o['layers'];
     if (layers !== undefined && layers !== null && !Array.isArray(layers)) throw new ManifestError('layers is not an array');
+    const config = o['config'] === undefined ? undefined : descriptor(o['config'], 'config', false);
+    const declaredType = o['artifactType'];
+    if (declaredType !== undefined && typeof declaredType !== 'string') throw new ManifestError('artifactType is not a string');
     return {
       kind: 'manifest',
       mediaType,
-      config: o['config'] === undefined ? undefined : descriptor(o['config'], 'config', false),
+      config,
+      artifactType: declaredType || config?.mediaType || undefined,
       layers: ((layers as unknown[] | undefined | null) ?? []).map((l, i) => descriptor(l, `layers[${i}]`, mediaType === DOCKER_MANIFEST)),
     };
   }

@@ -194,7 +194,24 @@ export class OrasResourceClient implements ResourceClient {
     }
   }
 
-  async #resolve(ref: OrasReference, url: string, options: ResourceRequestOptions): Promise<ResolvedOrasResource> {
+  /**
+   * Resolves a reference to every layer of its manifest (after platform selection), in manifest
+   * order: one {@link ResolvedOrasResource} per layer, each with its own Dragonfly URL and task.
+   *
+   * @throws ManifestError (`ERR_ORASFLY_MANIFEST`) for a manifest without layers.
+   */
+  async resolveLayers(url: string, options: ResourceRequestOptions = {}): Promise<ResolvedOrasResource[]> {
+    const ref = this.parse(url);
+    this.#checkOpen();
+    return this.#withDeadline(`resolving ${formatReference({ ...ref, layerDigest: undefined })}`, options, async (o) => {
+      const m = await this.#manifestOf(ref, url, o);
+      if (m.manifest.layers.length === 0) throw new ManifestError('manifest is empty');
+      return m.manifest.layers.map((layer) => this.#layerResource(ref, m, layer));
+    });
+  }
+
+  /** The image manifest a reference names: an index is resolved to this client's platform. */
+  async #manifestOf(ref: OrasReference, url: string, options: ResourceRequestOptions): Promise<{ manifest: ImageManifest; digest: string; indexDigest: string | undefined }> {
     let fetched = await this.fetchManifest(url, ref.reference, options);
     let indexDigest: string | undefined;
     if (fetched.manifest.kind === 'index') {
@@ -203,9 +220,10 @@ export class OrasResourceClient implements ResourceClient {
       fetched = await this.fetchManifest(url, entry.digest, options);
       if (fetched.manifest.kind === 'index') throw new ManifestError('nested image indexes are not supported');
     }
-    const manifest = fetched.manifest as ImageManifest;
-    const layer = chooseLayer(manifest, this.options);
-    if (ref.layerDigest !== undefined && ref.layerDigest !== layer.digest) throw new DigestMismatchError(ref.layerDigest, layer.digest, 'layer (digest query)');
+    return { manifest: fetched.manifest as ImageManifest, digest: fetched.digest, indexDigest };
+  }
+
+  #layerResource(ref: OrasReference, m: { manifest: ImageManifest; digest: string; indexDigest: string | undefined }, layer: Descriptor): ResolvedOrasResource {
     const plain = { ...ref, layerDigest: undefined };
     return {
       url: formatReference(plain),
@@ -213,14 +231,23 @@ export class OrasResourceClient implements ResourceClient {
       digest: layer.digest,
       size: layer.size,
       mediaType: layer.mediaType,
-      manifestDigest: fetched.digest,
+      manifestDigest: m.digest,
+      manifestMediaType: m.manifest.mediaType,
+      artifactType: m.manifest.artifactType,
       tag: ref.tag,
       title: layer.annotations?.['org.opencontainers.image.title'],
       local: isLoopbackHost(ref.apiHost),
       reference: ref,
       layer,
-      indexDigest,
+      indexDigest: m.indexDigest,
     };
+  }
+
+  async #resolve(ref: OrasReference, url: string, options: ResourceRequestOptions): Promise<ResolvedOrasResource> {
+    const m = await this.#manifestOf(ref, url, options);
+    const layer = chooseLayer(m.manifest, this.options);
+    if (ref.layerDigest !== undefined && ref.layerDigest !== layer.digest) throw new DigestMismatchError(ref.layerDigest, layer.digest, 'layer (digest query)');
+    return this.#layerResource(ref, m, layer);
   }
 
   /**

@@ -78,13 +78,17 @@ test('--console prints JSON log lines including the done line', async () => {
   assert.ok(json.some((l) => /^peer task done, cost: \d+ms$/.test(l.msg) && l.level === 'info' && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/.test(l.ts)), r.stderr);
 });
 
-test('--json prints one result object', async () => {
+test('--json prints one result object with the manifest digest, media types and artifact type', async () => {
   const r = await run([reg.ref('cli/image1:tag'), '-O', path.join(dir, 'out', 'j.sif'), '--json', ...common()]);
   assert.equal(r.code, 0, r.stderr);
-  const obj = JSON.parse(r.stdout) as { success: boolean; digest: string; contentLength: number };
+  const obj = JSON.parse(r.stdout) as Record<string, unknown>;
   assert.equal(obj.success, true);
   assert.equal(obj.digest, pushed.layer.digest);
   assert.equal(obj.contentLength, 12 * MiB);
+  assert.equal(obj.manifestDigest, pushed.manifestDigest);
+  assert.equal(obj.manifestMediaType, pushed.manifestMediaType);
+  assert.equal(obj.mediaType, 'application/vnd.sylabs.sif.layer.v1.sif');
+  assert.equal(obj.artifactType, pushed.config.mediaType, 'no artifactType field: the config media type, as oras reports it');
 });
 
 test('a bad header is a flag error with exit code 1 and no request', async () => {

@@ -65,3 +65,12 @@ test('platform selection matches os/architecture, variant when asked', () => {
   assert.equal(selectPlatform(ix, { os: 'linux', architecture: 'arm', variant: 'v7' }).digest, d('3'));
   assert.throws(() => selectPlatform(ix, { os: 'windows', architecture: 'amd64' }), /have: linux\/amd64, linux\/arm\/v6, linux\/arm\/v7/);
 });
+
+test('artifactType: the manifest field when present, else the config media type; a non-string is refused', () => {
+  const layer = { mediaType: 'x', digest: `sha256:${'a'.repeat(64)}`, size: 1 };
+  const config = { mediaType: 'application/vnd.sylabs.sif.config.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 2 };
+  const parse = (extra: object) => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layer], ...extra })), undefined);
+  assert.equal((parse({ artifactType: 'application/vnd.example+type' }) as { artifactType?: string }).artifactType, 'application/vnd.example+type');
+  assert.equal((parse({}) as { artifactType?: string }).artifactType, config.mediaType);
+  assert.throws(() => parse({ artifactType: 7 }), /artifactType is not a string/);
+});

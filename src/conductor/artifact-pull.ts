@@ -1,0 +1,174 @@
+/**
+ * Whole-artifact pulls (`orasfly -O DIR --all-layers`, `PeerTaskManager.downloadAll`): every layer
+ * of a manifest into a directory under its `org.opencontainers.image.title`, as `oras pull` does,
+ * each layer a task of its own, so the store dedupes, verifies and resumes it like any single pull.
+ *
+ * @module
+ */
+import { lstat } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidArgumentError, ManifestError, TimeoutError } from '../errors.js';
+import { anySignal } from '../internal/abort.js';
+import { clip, listBounded, MAX_LISTED_ITEMS, quote } from '../internal/describe.js';
+import { isSafeFileName } from '../storage/output-path.js';
+import type { ResolvedResource } from '../source/resource-client.js';
+import type { DownloadRequest, DownloadResult, PeerTaskManager } from './peer-task-manager.js';
+
+/** A whole-artifact request: a {@link DownloadRequest} with a directory instead of a file. */
+export interface ArtifactDownloadRequest extends Omit<DownloadRequest, 'output' | 'digest' | 'onProgress' | 'resolved'> {
+  /** The directory the layers go into (created 0700 when missing). */
+  outputDir: string;
+  /** Progress over all layers together; called at a bounded rate, never awaited. */
+  onProgress?: ((p: ArtifactProgress) => void) | undefined;
+}
+
+/** Progress of a whole-artifact pull. */
+export interface ArtifactProgress {
+  /** Index (in manifest order) of the layer being pulled. */
+  readonly layer: number;
+  /** Bytes of all layers done so far. */
+  readonly transferred: number;
+  /** Bytes of all layers. */
+  readonly total: number;
+}
+
+/** A layer left out of a whole-artifact pull, and why. */
+export interface SkippedLayer {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly reason: string;
+}
+
+/** The outcome of a whole-artifact pull. */
+export interface ArtifactDownloadResult {
+  /** Absolute output directory. */
+  outputDir: string;
+  manifestDigest: string;
+  manifestMediaType: string | undefined;
+  artifactType: string | undefined;
+  /** One result per layer pulled, in manifest order (`output` is the file written). */
+  layers: DownloadResult[];
+  /** Layers without a title, which `oras pull` skips too (they have no file name). */
+  skipped: SkippedLayer[];
+  /** Bytes of all layers pulled. */
+  contentLength: number;
+  /** Wall time in ms, resolve included. */
+  costMs: number;
+}
+
+/** Deepest `a/b/c` title accepted: titles name files of an artifact, not trees. */
+const MAX_TITLE_DEPTH = 8;
+
+/**
+ * The relative path a title names inside the output directory: `/`-separated segments, each a
+ * safe file name ({@link isSafeFileName}: no `..`, no dot-names, no control characters), never
+ * absolute; `undefined` when it is not safe.
+ */
+export function layerPath(title: string): string | undefined {
+  const segments = title.split('/');
+  if (segments.length > MAX_TITLE_DEPTH || !segments.every((s) => isSafeFileName(s))) return undefined;
+  return segments.join(path.sep);
+}
+
+/**
+ * Pulls every titled layer of `request.url` into `request.outputDir`. All titles are checked before
+ * the first byte is fetched: an unsafe one (absolute, `..`, a dot-name) or two layers of one name
+ * fail the pull with nothing written. Files of the same names in the directory are replaced, as
+ * `oras pull` replaces them (each atomically); untitled layers are skipped and reported.
+ *
+ * @throws ManifestError (`ERR_ORASFLY_MANIFEST`) for unsafe or duplicate titles, or no titled layer.
+ * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) when the client cannot list layers,
+ * or a directory on the way is a symbolic link or not a directory.
+ * @throws whatever {@link PeerTaskManager.download} throws, for the first layer that fails; the
+ * layers before it stay in the directory (and in the store).
+ */
+export async function downloadArtifact(manager: PeerTaskManager, request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult> {
+  if (!request || typeof request.url !== 'string' || !request.url) throw new InvalidArgumentError('url', 'a URL is required');
+  if (typeof request.outputDir !== 'string' || !request.outputDir) throw new InvalidArgumentError('outputDir', 'an output directory is required');
+  const client = manager.client;
+  if (typeof client.resolveLayers !== 'function') throw new InvalidArgumentError('allLayers', 'this resource client cannot list the layers of an artifact');
+  const started = performance.now();
+  const outputDir = path.resolve(request.outputDir);
+  // One deadline for the whole artifact: each layer gets what is left of it.
+  const deadline = request.timeout ? started + request.timeout : undefined;
+  const timeoutSignal = request.timeout ? AbortSignal.timeout(request.timeout) : undefined;
+  let layers: ResolvedResource[];
+  try {
+    layers = await client.resolveLayers(request.url, { signal: anySignal(request.signal, timeoutSignal), headers: request.headers });
+  } catch (e) {
+    if (timeoutSignal?.aborted && e === timeoutSignal.reason) throw new TimeoutError(request.timeout!, 'download');
+    throw e;
+  }
+  const { pulled, skipped } = planOutputs(layers, outputDir);
+  for (const p of pulled) await assertRealDirectories(outputDir, p.output);
+
+  const total = pulled.reduce((n, p) => n + p.layer.size, 0);
+  let done = 0;
+  const results: DownloadResult[] = [];
+  for (const [i, { layer, output }] of pulled.entries()) {
+    const base = done;
+    results.push(
+      await manager.download({
+        ...request,
+        output,
+        resolved: layer,
+        timeout: deadline !== undefined ? Math.max(1, Math.ceil(deadline - performance.now())) : undefined,
+        onProgress: request.onProgress ? (p) => request.onProgress!({ layer: i, transferred: base + p.transferred, total }) : undefined,
+      }),
+    );
+    done += layer.size;
+  }
+  const first = layers[0]!;
+  return {
+    outputDir,
+    manifestDigest: first.manifestDigest,
+    manifestMediaType: first.manifestMediaType,
+    artifactType: first.artifactType,
+    layers: results,
+    skipped,
+    contentLength: total,
+    costMs: Math.round(performance.now() - started),
+  };
+}
+
+/** Where each layer goes; refuses unsafe and duplicate titles before anything is written. */
+function planOutputs(layers: readonly ResolvedResource[], outputDir: string): { pulled: Array<{ layer: ResolvedResource; output: string }>; skipped: SkippedLayer[] } {
+  const pulled: Array<{ layer: ResolvedResource; output: string }> = [];
+  const skipped: SkippedLayer[] = [];
+  const unsafe: string[] = [];
+  const seen = new Map<string, number>();
+  for (const [i, layer] of layers.entries()) {
+    if (layer.title === undefined || layer.title === '') {
+      skipped.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, reason: 'no org.opencontainers.image.title' });
+      continue;
+    }
+    const rel = layerPath(layer.title);
+    if (rel === undefined) {
+      unsafe.push(`#${i} ${quote(layer.title, 60)}`);
+      continue;
+    }
+    const before = seen.get(rel);
+    if (before !== undefined) throw new ManifestError(`layers #${before} and #${i} are both titled ${quote(layer.title, 60)}; one directory cannot hold both`);
+    seen.set(rel, i);
+    pulled.push({ layer, output: path.join(outputDir, rel) });
+  }
+  if (unsafe.length) {
+    throw new ManifestError(
+      `${unsafe.length} layer title(s) are not safe file names (absolute, "..", a dot-name or a control character), so nothing was pulled: ${listBounded(unsafe, MAX_LISTED_ITEMS, (u) => clip(u, 80))}`,
+    );
+  }
+  if (pulled.length === 0) throw new ManifestError(`none of the ${layers.length} layers has an org.opencontainers.image.title, so none has a file name; pull one with -O FILE --layer-index N`);
+  return { pulled, skipped };
+}
+
+/**
+ * Every directory between `outputDir` and `output` that exists must be a real directory: a
+ * symbolic link there (made by whoever could write the directory) would take a layer elsewhere.
+ */
+async function assertRealDirectories(outputDir: string, output: string): Promise<void> {
+  for (let d = path.dirname(output); d.startsWith(outputDir) && d !== outputDir; d = path.dirname(d)) {
+    const st = await lstat(d).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new InvalidArgumentError('outputDir', `${d} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; a layer title names a directory there`);
+  }
+}
