@@ -2,11 +2,13 @@
 // module it resolves and loads; the command touches ~100 (ours, undici's, debug, js-yaml), which
 // was a third of a reuse pull's wall time. The library itself stays unbundled in dist/.
 import { build } from 'esbuild';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-await build({
+const result = await build({
+  metafile: true,
   entryPoints: { orasfly: path.join(root, 'dist', 'cli', 'bin.js') },
   outdir: path.join(root, 'dist', 'cli'),
   outExtension: { '.js': '.mjs' },
@@ -19,7 +21,7 @@ await build({
   format: 'esm',
   target: 'node20.19',
   // CommonJS dependencies (undici, debug) call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __orasflyCreateRequire } from 'node:module';\nconst require = __orasflyCreateRequire(import.meta.url);" },
+  banner: { js: "// orasfly; the licences of the packages bundled in: THIRD-PARTY-NOTICES.txt beside this file.\nimport { createRequire as __orasflyCreateRequire } from 'node:module';\nconst require = __orasflyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
   legalComments: 'linked',
   plugins: [
@@ -40,3 +42,21 @@ await build({
     },
   ],
 });
+
+// The bundle inlines other packages' code, so it carries their licence notices: one file naming
+// every package esbuild put in, with its version, licence and licence text.
+const packages = new Map();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = /(?:^|[\\/])node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(input);
+  if (m) packages.set(m[1].replace(/\\/g, '/'), path.join(root, input.slice(0, m.index + m[0].length)));
+}
+const notices = [...packages].sort(([a], [b]) => a.localeCompare(b)).map(([name, dir]) => {
+  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const file = existsSync(dir) ? readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f)) : undefined;
+  if (!file) throw new Error(`${name} is bundled but ships no licence file; add its notice by hand`);
+  return `${name} ${pkg.version} (${pkg.license})\n${'-'.repeat(72)}\n${readFileSync(path.join(dir, file), 'utf8').trim()}\n`;
+});
+writeFileSync(
+  path.join(root, 'dist', 'cli', 'THIRD-PARTY-NOTICES.txt'),
+  `The orasfly command (dist/cli/orasfly.mjs and dist/cli/chunks/) includes code from these packages,\nunder their licences:\n\n${notices.join('\n')}`,
+);

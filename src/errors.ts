@@ -41,8 +41,16 @@ const brand = (name: string): symbol => Symbol.for(`orasfly.error.${name}`);
  *
  * @example
  * ```ts
- * try { await client.resolve('oras://bad') } catch (e) {
- *   if (e instanceof OrasflyError && e.code === 'ERR_ORASFLY_INVALID_REFERENCE') console.error(e.message)
+ * import { OrasResourceClient, OrasflyError } from 'orasfly';
+ *
+ * const client = new OrasResourceClient();
+ * try {
+ *   await client.resolve('oras://bad');
+ * } catch (e) {
+ *   if (e instanceof OrasflyError && e.code === 'ERR_ORASFLY_INVALID_REFERENCE') console.error(e.message);
+ *   else throw e;
+ * } finally {
+ *   await client.close();
  * }
  * ```
  */

@@ -57,9 +57,33 @@ export interface ConductorInit {
  *
  * @example
  * ```ts
- * const conductor = new PeerTaskConductor({ taskId, peerId, target, plan, writer, transport });
- * conductor.on('progress', (p) => console.log(p.percent));
- * const entry = await conductor.run({ signal });
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { OrasResourceClient, PeerTaskConductor, SourceTransport, StorageManager, peerId, planPieces, taskId, type TaskEntry } from 'orasfly';
+ *
+ * const client = new OrasResourceClient();
+ * const store = await StorageManager.open({ dataPath: path.join(os.tmpdir(), 'orasfly-store') });
+ * const output = path.join(os.tmpdir(), 'img.sif');
+ * // The blob: from the registry. The ids: Dragonfly's rules over the resolved URL and digest.
+ * const target = await client.resolve('oras://127.0.0.1:5000/lab/img:v1');
+ * const id = taskId(target.resolvedUrl, { digest: target.digest });
+ * const peer = peerId();
+ * // The piece plan: Dragonfly's piece size for this length (or pass your own).
+ * const plan = planPieces(target.size);
+ * // The writer: the store's, under the task lock. A completed entry is reused instead.
+ * const begun = await store.beginTask({ taskId: id, peerId: peer, digest: target.digest, contentLength: target.size, pieceSize: plan.pieceSize, output });
+ * let entry: TaskEntry;
+ * if ('reuse' in begun) entry = begun.reuse;
+ * else {
+ *   // The transport: the origin through the client (or a mirror, a Dragonfly daemon, your own).
+ *   const conductor = new PeerTaskConductor({ taskId: id, peerId: peer, target, plan, writer: begun.writer, transport: new SourceTransport(client) });
+ *   conductor.on('progress', (p) => console.log(`${p.percent}%`));
+ *   // Cancel with an AbortSignal: partial data stays for resume, the output is never touched.
+ *   entry = await conductor.run({ signal: AbortSignal.timeout(10 * 60_000) });
+ * }
+ * await store.materialize(entry, output);
+ * await store.close();
+ * await client.close();
  * ```
  */
 export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements PieceSink {

@@ -118,10 +118,18 @@ interface RunningTask {
  *
  * @example
  * ```ts
- * const storage = await StorageManager.open({ dataPath, multiplex: true });
- * const manager = new PeerTaskManager({ client: new OrasResourceClient(), storage });
- * const r = await manager.download({ url: 'oras://127.0.0.1:5000/a/img:v1', output: '/tmp/img.sif' });
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { OrasResourceClient, PeerTaskManager, StorageManager } from 'orasfly';
+ *
+ * const storage = await StorageManager.open({ dataPath: path.join(os.tmpdir(), 'orasfly-store'), multiplex: true });
+ * const client = new OrasResourceClient();
+ * const manager = new PeerTaskManager({ client, storage });
+ * const r = await manager.download({ url: 'oras://127.0.0.1:5000/a/img:v1', output: path.join(os.tmpdir(), 'img.sif') });
  * console.log(r.reused, r.costMs);
+ * await manager.close();
+ * await storage.close();
+ * await client.close();
  * ```
  */
 export class PeerTaskManager {
@@ -193,7 +201,7 @@ export class PeerTaskManager {
   /**
    * Pulls every titled layer of `request.url`'s manifest into `request.outputDir`, each under its
    * `org.opencontainers.image.title`, each a task of its own (reused by hard link, verified, resumed
-   * like any other): what `oras pull` does, with dedupe. See {@link downloadArtifact}.
+   * like any other): what `oras pull` does, with dedupe. Titles are checked before anything is written (no `..`, no absolute paths, no dot-names, no duplicates); untitled layers are skipped and reported.
    */
   async downloadAll(request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult> {
     const { downloadArtifact } = await import('./artifact-pull.js');

@@ -71,7 +71,9 @@ export function filterUrl(url: string, filter: string | undefined): string {
  *
  * @example
  * ```ts
- * taskId('https://example.com') // '100680ad546ce6a577f42f52df33b4cfdca756859e664b8d7de329b150d09ce9'
+ * import { taskId } from 'orasfly';
+ *
+ * taskId('https://example.com'); // '100680ad546ce6a577f42f52df33b4cfdca756859e664b8d7de329b150d09ce9'
  * ```
  */
 export function taskId(url: string, meta: TaskIdMeta = {}): string {

@@ -22,7 +22,11 @@ export interface PieceHasher {
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for an unknown algorithm.
  * @example
  * ```ts
- * const h = createPieceHasher('crc32'); h.update(bytes); h.digest() // 'crc32:1a2b3c4d'
+ * import { createPieceHasher } from 'orasfly';
+ *
+ * const h = createPieceHasher('crc32');
+ * h.update(Buffer.from('piece bytes'));
+ * console.log(h.digest()); // 'crc32:' and 8 hex digits
  * ```
  */
 export function createPieceHasher(alg: PieceDigestAlgorithm): PieceHasher {

@@ -109,12 +109,33 @@ export interface GcOptions extends SignalOptions {
  *
  * @example
  * ```ts
- * const store = await StorageManager.open({ dataPath: '/var/cache/orasfly' });
- * const r = await store.beginTask({ taskId, peerId, digest, contentLength, pieceSize: 4 << 20, output: '/out/img.sif' });
- * if ('reuse' in r) await store.materialize(r.reuse, '/out/img.sif');
- * else { // write pieces: await r.writer.write(buf, pos); r.writer.recordPiece({ num, range, digest })
- *   const entry = await r.writer.complete({ digest });
- *   await store.materialize(entry, '/out/img.sif');
+ * import { createHash } from 'node:crypto';
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { StorageManager, createPieceHasher, peerId, pieceAt, planPieces, taskId } from 'orasfly';
+ *
+ * // Where the store lives: your choice (the CLI uses /var/lib/dragonfly as root, XDG otherwise).
+ * const store = await StorageManager.open({ dataPath: path.join(os.tmpdir(), 'orasfly-store') });
+ * // What is stored: here bytes we have; normally a blob from a registry, its digest from the manifest.
+ * const bytes = Buffer.from('hello, store');
+ * const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+ * const id = taskId('oras://example/lab/hello:v1', { digest });
+ * const plan = planPieces(bytes.length);
+ * const output = path.join(os.tmpdir(), 'hello.txt');
+ * const r = await store.beginTask({ taskId: id, peerId: peerId(), digest, contentLength: bytes.length, pieceSize: plan.pieceSize, output });
+ * if ('reuse' in r) {
+ *   await store.materialize(r.reuse, output); // a hard link: no byte copied
+ * } else {
+ *   for (let num = 0; num < plan.totalPieces; num++) {
+ *     const { range } = pieceAt(plan, num);
+ *     const piece = bytes.subarray(range.start, range.start + range.length);
+ *     await r.writer.write(piece, range.start);
+ *     const h = createPieceHasher(store.options.pieceDigest);
+ *     h.update(piece);
+ *     r.writer.recordPiece({ num, range, digest: h.digest() });
+ *   }
+ *   const entry = await r.writer.complete({ digest }); // the store re-checks the digest
+ *   await store.materialize(entry, output);
  * }
  * await store.close();
  * ```

@@ -38,6 +38,35 @@ export interface PieceSink {
  * Implement `readPiece` for a pull transport. Implement `drive` for a push transport; the
  * conductor calls it once and then fetches whatever is still missing through its fallback
  * transport (the origin), so a failing cluster never fails a pull that the origin can serve.
+ *
+ * @example
+ * ```ts
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { createDownloader, OrasResourceClient, SourceTransport, type PieceInfo, type PieceTransport, type SignalOptions, type TransportTask } from 'orasfly';
+ *
+ * // A pull transport that reads pieces from a mirror registry holding the same blobs. The task
+ * // (blob URL, digest, size, plan) comes from the conductor; the piece number and range from the plan.
+ * class MirrorTransport implements PieceTransport {
+ *   readonly name = 'mirror';
+ *   readonly #mirror = new OrasResourceClient();
+ *   readonly #source = new SourceTransport(this.#mirror);
+ *   #onMirror(task: TransportTask): TransportTask {
+ *     return { ...task, target: { ...task.target, url: task.target.url.replace('//registry.example.com/', '//mirror.example.com/') } };
+ *   }
+ *   supportsRange(task: TransportTask, o: SignalOptions): Promise<boolean> {
+ *     return this.#source.supportsRange(this.#onMirror(task), o);
+ *   }
+ *   readPiece(task: TransportTask, piece: PieceInfo, o: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
+ *     return this.#source.readPiece(this.#onMirror(task), piece, o);
+ *   }
+ * }
+ *
+ * // Every byte is still checked (piece lengths, the blob's sha256); the origin serves what the mirror cannot.
+ * const dl = await createDownloader({ storage: { dataPath: path.join(os.tmpdir(), 'orasfly-store') }, transport: new MirrorTransport() });
+ * await dl.download({ url: 'oras://registry.example.com/lab/img:v1', output: path.join(os.tmpdir(), 'img.sif') });
+ * await dl.close();
+ * ```
  */
 export interface PieceTransport {
   /** Short name for logs, e.g. `source`, `dfdaemon`. */

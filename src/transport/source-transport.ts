@@ -14,6 +14,8 @@ import { chunksOf } from '../internal/chunks.js';
  *
  * @example
  * ```ts
+ * import { OrasResourceClient, SourceTransport } from 'orasfly';
+ *
  * const transport = new SourceTransport(new OrasResourceClient());
  * ```
  */

@@ -46,11 +46,26 @@ const PULL_SCOPE = (repo: string): string => `repository:${repo}:pull`;
  *
  * @example
  * ```ts
+ * import { createWriteStream } from 'node:fs';
+ * import { pipeline } from 'node:stream/promises';
+ * import { OrasResourceClient } from 'orasfly';
+ *
+ * // Every option has a default. Credentials are not passed here: they are found when the registry
+ * // challenges (containers auth.json, docker config.json, helpers; docs/security.md). TLS trusts
+ * // Node's roots and the system CA bundle.
  * const client = new OrasResourceClient({ platform: { os: 'linux', architecture: 'amd64' } });
- * const target = await client.resolve('oras://ghcr.io/org/img:v1');
- * const { body } = await client.read(target);
- * body.pipe(fs.createWriteStream('img.sif'));
- * await client.close();
+ * try {
+ *   // The reference is the user's input; resolve() fetches the manifest (through an index, for
+ *   // this platform) and picks the SIF layer. No blob byte is fetched.
+ *   const target = await client.resolve('oras://ghcr.io/org/img:v1');
+ *   console.log(target.digest, target.size, target.manifestDigest);
+ *   // read() streams the blob, or a range of it. These bytes are NOT verified: PeerTaskConductor
+ *   // (or createDownloader) checks them against target.digest.
+ *   const { body } = await client.read(target, { start: 0, length: target.size });
+ *   await pipeline(body, createWriteStream('img.sif'));
+ * } finally {
+ *   await client.close();
+ * }
  * ```
  */
 export class OrasResourceClient implements ResourceClient {

@@ -41,6 +41,31 @@ export type StoreLink = 'self' | 'hardlink' | 'symlink';
  * `AdvanceStrategy` (`io.d7y.storage.v2.advance`); a host application can pass its own object
  * as `storage.strategy`.
  *
+ * @example
+ * ```ts
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { StorageManager, SimpleStrategy, type DataLocation, type StorageStrategy, type StoreLink, type StrategyContext } from 'orasfly';
+ *
+ * // Logs where each task's data is born, and otherwise behaves as the simple strategy. The context
+ * // (store root, task and peer ids, the entry's path, the requested output) comes from the manager.
+ * class LoggingStrategy implements StorageStrategy {
+ *   readonly name = 'logging';
+ *   readonly #inner = new SimpleStrategy();
+ *   async locate(ctx: StrategyContext): Promise<DataLocation> {
+ *     const loc = await this.#inner.locate(ctx);
+ *     console.log(`task ${ctx.taskId.slice(0, 12)} → ${loc.dataFilePath}`);
+ *     return loc;
+ *   }
+ *   create(ctx: StrategyContext, loc: DataLocation): Promise<StoreLink> {
+ *     return this.#inner.create(ctx, loc);
+ *   }
+ * }
+ *
+ * const store = await StorageManager.open({ dataPath: path.join(os.tmpdir(), 'orasfly-store'), strategy: new LoggingStrategy() });
+ * await store.close();
+ * ```
+ *
  * Contract: `locate` only decides (it may stat and create the output's parent
  * directory); the manager then persists metadata naming the location *before* calling
  * `create`, so a crash never leaves a data file no metadata points to.
