@@ -21,6 +21,8 @@ import type { ArtifactDownloadResult } from '../conductor/artifact-pull.js';
 interface Progress {
   transferred: number;
   total: number;
+  /** A reuse from the store: nothing to draw (the result line says "reused"). */
+  reused?: boolean | undefined;
 }
 
 /** Streams the command writes to (injectable for tests and embedding). */
@@ -207,7 +209,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       headers: Object.keys(args.headers).length ? args.headers : undefined,
       timeout: args.timeout,
       signal,
-      onProgress: bar ? (p: Progress) => bar!.update(p.transferred, p.total) : lines ? (p: Progress) => lines!.update(p.transferred, p.total) : undefined,
+      onProgress: bar ? (p: Progress) => p.reused || bar!.update(p.transferred, p.total) : lines ? (p: Progress) => p.reused || lines!.update(p.transferred, p.total) : undefined,
     };
     result = args.allLayers ? await dl.downloadAll({ ...common, outputDir: args.output }) : await dl.download({ ...common, output: args.output, digest: args.digest });
   } catch (e) {

@@ -114,7 +114,8 @@ export async function downloadArtifact(manager: PeerTaskManager, request: Artifa
         output,
         resolved: layer,
         timeout: deadline !== undefined ? Math.max(1, Math.ceil(deadline - performance.now())) : undefined,
-        onProgress: request.onProgress ? (p) => request.onProgress!({ layer: i, transferred: base + p.transferred, total }) : undefined,
+        // A layer served from the store has no transfer to show.
+        onProgress: request.onProgress ? (p) => p.reused || request.onProgress!({ layer: i, transferred: base + p.transferred, total }) : undefined,
       }),
     );
     done += layer.size;

@@ -14,6 +14,11 @@ export interface ProgressEvent {
   transferred: number;
   total: number;
   percent: number;
+  /**
+   * `true` on the one event of a request served from the store (nothing was transferred): a
+   * progress display should say "reused", not draw a bar filled at an absurd rate.
+   */
+  reused?: boolean | undefined;
 }
 
 /** A `piece` event. */

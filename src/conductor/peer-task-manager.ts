@@ -321,7 +321,7 @@ export class PeerTaskManager {
       }
       const costMs = Math.round(performance.now() - started);
       if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
-      request.onProgress?.({ taskId, transferred: entry.contentLength, total: entry.contentLength, percent: 100 });
+      request.onProgress?.({ taskId, transferred: entry.contentLength, total: entry.contentLength, percent: 100, ...(reusedFromStore ? { reused: true } : {}) });
       return {
         taskId,
         peerId: entry.peerId,

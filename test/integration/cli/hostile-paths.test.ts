@@ -211,6 +211,12 @@ test('with stderr not a terminal (a pipe), a pull logs progress lines up to 100 
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('progress: '));
   assert.ok(lines.length >= 2, r.stderr);
   assert.match(lines.at(-1)!, /^progress: 100% 3\.0 MiB\/3\.0 MiB \S+ \S+\/s ETA 0s$/);
+  // The same content again is a hard link: the output says "reused", and no progress line pretends
+  // 3 MiB went by at some absurd rate.
+  const again = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o10', 'p2.sif'), '--datadir', path.join(dir, 'store-lines'), ...logArgs()]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^reused sha256:[0-9a-f]{64} from the task store \(hard link, no download\)$/m);
+  assert.deepEqual(again.stderr.split('\n').filter((l) => l.startsWith('progress: ')), []);
 });
 
 test('a multi-layer image with no SIF layer is refused with its layers listed, and pulled with --layer-index', async () => {
