@@ -4,7 +4,8 @@
  *   node .build/examples/pull-to-file.js oras://127.0.0.1:5000/lab/image:v1 [output]
  *   ORASFLY_REF=oras://… ORASFLY_OUTPUT=/tmp/image.sif node .build/examples/pull-to-file.js
  *
- * The task store lives in a temp directory unless ORASFLY_DATA_PATH is set. Prints one JSON line with
+ * The task store is one directory in the system temp dir (shared by every run, so a second run
+ * of the same content is a hard link) unless ORASFLY_DATA_PATH is set. Prints one JSON line with
  * the result (output path, digest, size, whether it was reused, cost).
  *
  * In your own code, import from the package: `import { createDownloader } from 'orasfly';`
@@ -19,9 +20,9 @@ if (!ref) {
   console.error('usage: pull-to-file <oras://host[:port]/repo:tag> [output]');
   process.exit(2);
 }
-const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-example-'));
-const output = process.argv[3] ?? process.env['ORASFLY_OUTPUT'] ?? path.join(work, 'image.sif');
-const dataPath = process.env['ORASFLY_DATA_PATH'] ?? path.join(work, 'store');
+const output = process.argv[3] ?? process.env['ORASFLY_OUTPUT'] ?? path.join(await mkdtemp(path.join(os.tmpdir(), 'orasfly-example-')), 'image.sif');
+// One store for every run: a new store per run would never reuse anything and leave a blob behind each time.
+const dataPath = process.env['ORASFLY_DATA_PATH'] ?? path.join(os.tmpdir(), 'orasfly-example-store');
 
 const dl = await createDownloader({
   // multiplex: a second pull of the same content is a hard link, not a download.
