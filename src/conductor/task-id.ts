@@ -105,3 +105,48 @@ export function hostIp(): string {
 export function peerId(): string {
   return `${hostIp()}-${process.pid}-${randomUUID()}`;
 }
+
+/** The request fields that take part in a Dragonfly v2 (Rust dfdaemon) task id. */
+export interface TaskIdV2Meta {
+  /** `piece_length` of the request, when it sets one. */
+  pieceLength?: number | undefined;
+  tag?: string | undefined;
+  application?: string | undefined;
+  /** `filtered_query_params`: query keys dropped (the rest sorted by key) before hashing. */
+  filteredQueryParams?: readonly string[] | undefined;
+}
+
+/**
+ * The task id a Rust dfdaemon (Dragonfly v2) gives a URL-based `STANDARD` task: SHA-256 hex over
+ * the canonical URL, then tag, application, the piece length in decimal, and `STANDARD`
+ * (dragonflyoss/client `dragonfly-client-util/src/id_generator`). The URL is hashed as given when
+ * no query key is filtered; otherwise the filtered keys are dropped, the others sorted by key and
+ * re-escaped as Go's `url.QueryEscape`, and segments holding `;` are dropped (`url/mod.rs`). Digest,
+ * range and headers are not part of it; orasfly logs it next to its own (v1) id.
+ */
+export function taskIdV2(url: string, meta: TaskIdV2Meta = {}): string {
+  const h = createHash('sha256');
+  h.update(canonicalV2Url(url, meta.filteredQueryParams ?? []));
+  if (meta.tag !== undefined) h.update(meta.tag);
+  if (meta.application !== undefined) h.update(meta.application);
+  if (meta.pieceLength !== undefined) h.update(String(meta.pieceLength));
+  h.update('STANDARD');
+  return h.digest('hex');
+}
+
+function canonicalV2Url(url: string, filtered: readonly string[]): string {
+  if (filtered.length === 0) return url;
+  const u = new URL(url);
+  const drop = new Set(filtered);
+  const pairs = u.search
+    .slice(1)
+    .split('&')
+    .filter((s) => !s.includes(';'))
+    .flatMap((s) => [...new URLSearchParams(s)])
+    .filter(([k]) => !drop.has(k));
+  // Stable by key only: values of one key keep their order (as Rust's sort_by).
+  pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  u.search = pairs.length ? pairs.map(([k, v]) => `${goQueryEscape(k)}=${goQueryEscape(v)}`).join('&') : '';
+  const s = u.toString();
+  return u.pathname === '/' && s.endsWith('/') ? s.replace(/\/+$/, '') : s;
+}
