@@ -28,6 +28,7 @@ export type OrasflyErrorCode =
   | 'ERR_ORASFLY_LOCK'
   | 'ERR_ORASFLY_TASK_FAILED'
   | 'ERR_ORASFLY_UNSUPPORTED'
+  | 'ERR_ORASFLY_DAEMON'
   /** CLI only: the pull was cancelled (Ctrl-C, SIGTERM). The library rejects with the signal's reason instead. */
   | 'ERR_ORASFLY_ABORTED'
   /** CLI only: a failure that is not an {@link OrasflyError} (a bug: please report it). */
@@ -288,6 +289,36 @@ export class UnsupportedError extends OrasflyError {
   constructor(message: string) {
     super('ERR_ORASFLY_UNSUPPORTED', message);
   }
+}
+
+/**
+ * A Dragonfly daemon (or its proxy) could not serve a task: unreachable, unhealthy, stalled, or
+ * failing with a gRPC status. Without `--disable-back-to-source` the conductor fetches from the
+ * origin instead and this is only logged; with it, this is the task's error.
+ */
+export class DaemonError extends OrasflyError {
+  /** The gRPC status code (14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED, …), when the daemon answered. */
+  readonly grpcCode: number | undefined;
+  constructor(message: string, grpcCode?: number, options?: ErrorOptions) {
+    super('ERR_ORASFLY_DAEMON', message, options);
+    this.grpcCode = grpcCode;
+  }
+}
+
+const finalForTask = new WeakSet<object>();
+
+/**
+ * Marks an error a transport throws as the task's answer, not a reason to ask the origin: a registry
+ * 404 relayed by a daemon, or any failure when back-to-source is disabled. Returns `e`.
+ */
+export function markFinal<E>(e: E): E {
+  if (typeof e === 'object' && e !== null) finalForTask.add(e);
+  return e;
+}
+
+/** Whether a transport marked this error with {@link markFinal}. */
+export function isFinal(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && finalForTask.has(e);
 }
 
 /**

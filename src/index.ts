@@ -24,7 +24,7 @@ export { parseDuration, parseSize, formatBytes } from './config/units.js';
 export type { Duration, Size } from './config/units.js';
 
 // Source: the registry client
-export type { SignalOptions, ByteRange, BlobTarget, ResolvedResource, BlobRead, ResourceRequestOptions, ResourceClient } from './source/resource-client.js';
+export type { SignalOptions, ByteRange, BlobTarget, ResolvedResource, BlobRead, ResourceRequestOptions, ResourceClient, OriginRequest } from './source/resource-client.js';
 export { OrasResourceClient } from './source/oras/oras-resource-client.js';
 export type { ResolvedOrasResource, FetchedManifest } from './source/oras/oras-resource-client.js';
 export { DEFAULT_ORAS_CLIENT_OPTIONS } from './source/oras/options.js';
@@ -36,8 +36,11 @@ export { ResourceClientRegistry, registerResourceClient, unregisterResourceClien
 export { SIF_LAYER_MEDIA_TYPE, LEGACY_SIF_LAYER_MEDIA_TYPE } from './source/oras/manifest.js';
 
 // Transport
-export type { PieceTransport, PieceSink, TransportTask } from './transport/piece-transport.js';
+export type { PieceTransport, PieceSink, TransportTask, TransportLog } from './transport/piece-transport.js';
 export { SourceTransport } from './transport/source-transport.js';
+export { DfdaemonTransport, DEFAULT_DFDAEMON_SOCKET, DEFAULT_DFDAEMON_OPTIONS } from './transport/dfdaemon-transport.js';
+export type { DfdaemonTransportOptions, DfdaemonDelivery } from './transport/dfdaemon-transport.js';
+export type { Priority } from './transport/dfdaemon/messages.js';
 
 // Conductor
 export { PeerTaskConductor, DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS, DEFAULT_LOW_SPEED_LIMIT, DEFAULT_LOW_SPEED_TIME } from './conductor/peer-task-conductor.js';
@@ -45,8 +48,8 @@ export type { ConductorOptions, ResolvedConductorOptions, ConductorState, Conduc
 export { PeerTaskManager } from './conductor/peer-task-manager.js';
 export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
 export type { ArtifactDownloadRequest, ArtifactDownloadResult, ArtifactProgress, SkippedLayer } from './conductor/artifact-pull.js';
-export { taskId, parentTaskId, peerId } from './conductor/task-id.js';
-export type { TaskIdMeta } from './conductor/task-id.js';
+export { taskId, taskIdV2, parentTaskId, peerId } from './conductor/task-id.js';
+export type { TaskIdMeta, TaskIdV2Meta } from './conductor/task-id.js';
 export { computePieceSize, planPieces, pieceAt, DEFAULT_MIN_PIECE_SIZE, DEFAULT_MAX_PIECE_SIZE } from './storage/piece-plan.js';
 export type { PieceInfo, PiecePlan } from './storage/piece-plan.js';
 export { RateLimiter } from './conductor/rate-limiter.js';

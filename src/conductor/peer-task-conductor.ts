@@ -9,11 +9,12 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { DigestMismatchError, dragonflyCode, InvalidArgumentError, OrasflyError, StorageError, StorageQuotaError, TaskFailedError } from '../errors.js';
+import path from 'node:path';
+import { DaemonError, DigestMismatchError, dragonflyCode, InvalidArgumentError, isFinal, markFinal, OrasflyError, StorageError, StorageQuotaError, TaskFailedError } from '../errors.js';
 import { abortableIterable, raceSignal } from '../internal/abort.js';
 import type { BackoffPolicy } from '../internal/retry.js';
 import { CoreLogger } from '../log/core-log.js';
-import type { BlobTarget, SignalOptions } from '../source/resource-client.js';
+import type { BlobTarget, OriginRequest, SignalOptions } from '../source/resource-client.js';
 import type { TaskEntry } from '../storage/entry.js';
 import { pieceAt, type PieceInfo, type PiecePlan } from '../storage/piece-plan.js';
 import type { TaskWriter } from '../storage/task-writer.js';
@@ -44,6 +45,11 @@ export interface ConductorInit {
   /** Used for pieces a push transport did not deliver (normally the origin). */
   fallbackTransport?: PieceTransport | undefined;
   headers?: Record<string, string> | undefined;
+  /** The request's tag and application, for transports whose cluster task ids include them. */
+  tag?: string | undefined;
+  application?: string | undefined;
+  /** How a transport asks the origin's URL and headers for this blob (`ResourceClient.blobRequest`). */
+  origin?: ((options?: SignalOptions) => Promise<OriginRequest>) | undefined;
   logger?: CoreLogger | undefined;
   options?: ConductorOptions | undefined;
 }
@@ -96,7 +102,12 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   readonly #transport: PieceTransport;
   readonly #fallback: PieceTransport | undefined;
   readonly #headers: Record<string, string> | undefined;
+  readonly #init: ConductorInit;
   readonly #log: CoreLogger;
+  /** Bytes stored per transport name (`dfdaemon`, `source`, …). */
+  readonly #bytesBy: Record<string, number> = {};
+  /** Name of the pull transport in use (pieces it delivers are counted under it). */
+  #pullName = 'source';
   readonly #done = new Set<number>();
   readonly #inflight = new Set<number>();
   readonly #controller = new AbortController();
@@ -119,6 +130,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     this.#transport = init.transport;
     this.#fallback = init.fallbackTransport;
     this.#headers = init.headers;
+    this.#init = init;
     this.#log = (init.logger ?? new CoreLogger(undefined)).with({ peer: init.peerId, task: init.taskId, component: 'PeerTask' }, 'conductor/peer-task-conductor.ts');
     this.#meter = new ProgressMeter(init.taskId, init.plan.contentLength, this.options.progressInterval, (p) => this.emit('progress', p));
     for (const [num] of this.#writer.pieces) if (num < this.plan.totalPieces) this.#done.add(num);
@@ -132,6 +144,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   /** Bytes verified and stored so far. */
   get transferred(): number {
     return this.#meter.stored;
+  }
+
+  /** Bytes stored so far by each transport, by name (`{ dfdaemon: 1048576, source: 0 }`). */
+  get bytesByTransport(): Readonly<Record<string, number>> {
+    return { ...this.#bytesBy };
   }
 
   /** Piece numbers not yet stored. */
@@ -178,20 +195,26 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       this.#verifier = new BlobVerifier(this.#writer.dataFilePath, this.plan.contentLength, this.target.digest, { useWorker });
       for (const n of this.#done) this.#meter.addStored(pieceAt(this.plan, n).range.length);
       this.#advanceContiguous();
-      const task: TransportTask = { taskId: this.taskId, peerId: this.peerId, target: this.target, plan: this.plan, headers: this.#headers };
+      const task = this.#transportTask();
+      const backToSource = this.#transport.backToSource !== false;
 
       if (this.#transport.drive) {
         try {
           await this.#transport.drive(task, this, { signal });
         } catch (e) {
           if (signal.aborted) throw signal.reason;
+          if (isFinal(e) || !backToSource) throw e;
           debug('task %s: transport %s failed (%s), falling back', this.taskId, this.#transport.name, (e as Error).message);
-          this.#log.warn(`transport ${this.#transport.name} failed, back to source: ${(e as Error).message}`);
+          this.#log.warn(`transport ${this.#transport.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`);
         }
       }
-      const pull = this.#transport.readPiece ? this.#transport : this.#fallback;
+      const pull = this.#transport.readPiece ? this.#transport : backToSource ? this.#fallback : undefined;
       if (this.#done.size < this.plan.totalPieces) {
+        if (!pull && !backToSource) {
+          throw markFinal(new DaemonError(`transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces, and back-to-source is disabled`));
+        }
         if (!pull) throw new TaskFailedError(this.taskId, 4000, `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} pieces and no fallback is set`);
+        this.#pullName = pull.name;
         await pullPieces(this.#site, pull, task, signal);
       }
 
@@ -218,6 +241,23 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     }
   }
 
+  #transportTask(): TransportTask {
+    const i = this.#init;
+    const log = this.#log.with({ component: 'Transport' });
+    return {
+      taskId: this.taskId,
+      peerId: this.peerId,
+      target: this.target,
+      plan: this.plan,
+      headers: this.#headers,
+      tag: i.tag,
+      application: i.application,
+      origin: i.origin ? { request: (o?: SignalOptions) => i.origin!({ ...o }) } : undefined,
+      scratchDir: path.dirname(this.#writer.dataFilePath),
+      log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+    };
+  }
+
   async #fail(error: unknown): Promise<void> {
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
     await this.#verifier?.close();
@@ -235,7 +275,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
 
   #asTaskError(e: unknown): unknown {
     // Errors that name their own cause precisely (bad bytes, full disk, store failure) stay as they are.
-    if (e instanceof DigestMismatchError || e instanceof TaskFailedError || e instanceof StorageQuotaError || e instanceof StorageError) return e;
+    if (e instanceof DigestMismatchError || e instanceof TaskFailedError || e instanceof StorageQuotaError || e instanceof StorageError || e instanceof DaemonError) return e;
     if (this.#controller.signal.aborted && e === this.#controller.signal.reason && !(e instanceof OrasflyError)) return e;
     const reason = e instanceof Error ? e.message : String(e);
     return new TaskFailedError(this.taskId, dragonflyCode(e), reason, { cause: e });
@@ -257,9 +297,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       has: (num) => this.#done.has(num),
       storedCount: () => this.#done.size,
       // The scheduler's bodies already end on its signal (StallWatch.count): no second wrapper per chunk.
-      writePiece: (num, body, opts) => this.#writeBody(num, body, opts.signal),
+      writePiece: (num, body, opts) => this.#writeBody(num, body, opts.signal, this.#pullName),
       assembler: (piece, signal) => this.#assembler(piece, signal),
-      commit: (a) => this.#commit(a),
+      commit: (a) => this.#commit(a, this.#pullName),
       onRetry: (e) => this.emit('retry', e),
     };
   }
@@ -269,10 +309,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   /** Records an assembled piece (unless another source stored it meanwhile). */
-  async #commit(a: PieceAssembler): Promise<void> {
+  async #commit(a: PieceAssembler, via: string): Promise<void> {
     const { digest, costMs } = await a.end();
     const piece = a.piece;
     if (this.#done.has(piece.num)) return;
+    this.#bytesBy[via] = (this.#bytesBy[via] ?? 0) + piece.range.length;
     this.#writer.recordPiece({ num: piece.num, range: piece.range, digest, cost: Math.round(costMs * 1e6) });
     this.#done.add(piece.num);
     this.#advanceContiguous();
@@ -283,11 +324,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   writePiece(num: number, body: AsyncIterable<Uint8Array>, options: SignalOptions = {}): Promise<void> {
     const signal = options.signal ?? this.#controller.signal;
     // A push transport's body that ignores signals still ends when the task is cancelled.
-    return this.#writeBody(num, abortableIterable(body, signal), signal);
+    return this.#writeBody(num, abortableIterable(body, signal), signal, this.#transport.name);
   }
 
   /** Stores piece `num` from a body that ends when `signal` aborts. */
-  async #writeBody(num: number, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> {
+  async #writeBody(num: number, body: AsyncIterable<Uint8Array>, signal: AbortSignal, via: string): Promise<void> {
     if (!Number.isInteger(num) || num < 0 || num >= this.plan.totalPieces) throw new InvalidArgumentError('piece', `no piece ${num} in a task of ${this.plan.totalPieces}`);
     if (this.#done.has(num) || this.#inflight.has(num)) {
       // Another source already has it: drain so the sender can go on.
@@ -298,7 +339,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     const a = this.#assembler(pieceAt(this.plan, num), signal);
     try {
       for await (const chunk of body) await a.push(chunk);
-      await this.#commit(a);
+      await this.#commit(a, via);
     } finally {
       a.release();
       this.#inflight.delete(num);

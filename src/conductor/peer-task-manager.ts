@@ -75,6 +75,11 @@ export interface DownloadResult {
   joined: boolean;
   /** How the output was made. */
   method: 'link' | 'copy';
+  /**
+   * Bytes this request's task stored, by transport (`{ dfdaemon: 1048576 }`, `{ source: … }`);
+   * empty for a reuse or a join (nothing was transferred for this request).
+   */
+  transferredBy: Record<string, number>;
   /** Wall time in ms, resolve included. */
   costMs: number;
 }
@@ -103,7 +108,7 @@ export interface PeerTaskManagerOptions {
 
 interface RunningTask {
   conductor: PeerTaskConductor | undefined;
-  outcome: Promise<{ entry: TaskEntry; reusedFromStore: boolean }>;
+  outcome: Promise<{ entry: TaskEntry; reusedFromStore: boolean; transferredBy: Record<string, number> }>;
   /** Requests waiting for this task; at 0 after a cancellation the task is aborted. */
   attached: number;
   controller: AbortController;
@@ -305,7 +310,7 @@ export class PeerTaskManager {
         if (stopped) await Promise.race([task.outcome.catch(() => {}), new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())]);
         throw e;
       }
-      const { entry, reusedFromStore } = won;
+      const { entry, reusedFromStore, transferredBy } = won;
       detach(false);
       throwIfAborted(signal);
       let m: Awaited<ReturnType<StorageManager['materialize']>>;
@@ -335,6 +340,7 @@ export class PeerTaskManager {
         reused: reusedFromStore,
         joined,
         method: m.method,
+        transferredBy: joined ? {} : transferredBy,
         costMs,
       };
     } finally {
@@ -357,45 +363,75 @@ export class PeerTaskManager {
         if (!controller.signal.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
         throw e;
       }
-      if ('reuse' in begun) return { entry: begun.reuse, reusedFromStore: true };
+      if ('reuse' in begun) return { entry: begun.reuse, reusedFromStore: true, transferredBy: {} };
       const { PeerTaskConductor } = await import('./peer-task-conductor.js');
       const { SourceTransport } = await import('../transport/source-transport.js');
       const source = new SourceTransport(this.client);
       // The task's real concurrency (1 for a local origin by default): the low-speed share depends on it.
       const concurrency = this.#conductorOptions.concurrency ?? defaultConcurrency(resolved);
-      const conductor = new PeerTaskConductor({
-        taskId,
-        peerId,
-        target: resolved,
-        plan,
-        writer: begun.writer,
-        transport: this.#transport ?? source,
-        fallbackTransport: source,
-        headers: request.headers,
-        logger: this.#log,
-        options: {
-          ...this.#conductorOptions,
-          concurrency,
-          pieceDigest: this.storage.options.pieceDigest,
-          rateLimiter: this.#rateLimiter,
-          lowSpeedLimit: this.#lowSpeedLimit(concurrency),
-        },
-      });
+      const client = this.client;
+      const makeConductor = (writer: typeof begun.writer, transport: PieceTransport) =>
+        new PeerTaskConductor({
+          taskId,
+          peerId,
+          target: resolved,
+          plan,
+          writer,
+          transport,
+          fallbackTransport: source,
+          headers: request.headers,
+          tag: request.tag,
+          application: request.application,
+          origin: client.blobRequest ? (o) => client.blobRequest!(resolved, { ...o, headers: request.headers }) : undefined,
+          logger: this.#log,
+          options: {
+            ...this.#conductorOptions,
+            concurrency,
+            pieceDigest: this.storage.options.pieceDigest,
+            rateLimiter: this.#rateLimiter,
+            lowSpeedLimit: this.#lowSpeedLimit(concurrency),
+          },
+        });
+      const transport: PieceTransport = this.#transport ?? source;
+      const conductor = makeConductor(begun.writer, transport);
       running.conductor = conductor;
       this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(`start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}${begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''}`);
       // One subscription, fanned out to every attached request's callback (joiners included).
-      conductor.on('progress', (p) => {
-        for (const cb of running.progressListeners) {
-          try {
-            cb(p);
-          } catch (e) {
-            debug('onProgress threw: %s', (e as Error).message);
+      const watch = (c: PeerTaskConductor) => {
+        c.on('progress', (p) => {
+          for (const cb of running.progressListeners) {
+            try {
+              cb(p);
+            } catch (e) {
+              debug('onProgress threw: %s', (e as Error).message);
+            }
           }
-        }
-      });
-      this.#onConductor?.(conductor);
-      const entry = await conductor.run({ signal: controller.signal });
-      return { entry, reusedFromStore: false };
+        });
+        this.#onConductor?.(c);
+      };
+      watch(conductor);
+      try {
+        const entry = await conductor.run({ signal: controller.signal });
+        return { entry, reusedFromStore: false, transferredBy: { ...conductor.bytesByTransport } };
+      } catch (e) {
+        // Bytes from a cluster that do not match the digest never reach an output: the task starts
+        // over from the origin, once, unless the transport forbids the origin.
+        if (controller.signal.aborted || transport === source || transport.backToSource === false || !(e instanceof DigestMismatchError)) throw e;
+        const log = this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' });
+        log.warn(`bytes from transport ${transport.name} do not match ${resolved.digest} (${e.message}); downloading again from the origin`);
+        const again = await this.storage.beginTask(
+          { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {}, url: stripUserinfo(resolved.url) },
+          { signal: controller.signal },
+        );
+        if ('reuse' in again) return { entry: again.reuse, reusedFromStore: true, transferredBy: {} };
+        const retry = makeConductor(again.writer, source);
+        running.conductor = retry;
+        watch(retry);
+        const entry = await retry.run({ signal: controller.signal });
+        const by = { ...retry.bytesByTransport };
+        for (const [k, v] of Object.entries(conductor.bytesByTransport)) by[`${k} (discarded)`] = v;
+        return { entry, reusedFromStore: false, transferredBy: by };
+      }
     })().finally(() => {
       if (this.#running.get(taskId) === running) this.#running.delete(taskId);
     });

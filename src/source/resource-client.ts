@@ -62,6 +62,13 @@ export interface BlobRead {
   readonly range: ByteRange;
 }
 
+/** A blob request for another downloader (see {@link ResourceClient.blobRequest}). Holds secrets: never log `headers`. */
+export interface OriginRequest {
+  /** `https://host/v2/<repo>/blobs/<digest>` (or `http://` for a plain-HTTP registry). */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 /** Per-call options of resolve/read. */
 export interface ResourceRequestOptions extends SignalOptions {
   /** Extra request headers (`-H` of dfget). `Authorization` here overrides discovered credentials. */
@@ -80,6 +87,12 @@ export interface ResourceClient {
    * whole-artifact pulls. Optional: clients without it cannot serve `downloadAll`.
    */
   resolveLayers?(url: string, options?: ResourceRequestOptions): Promise<ResolvedResource[]>;
+  /**
+   * The HTTP request another downloader (a Dragonfly daemon, its proxy) should make for the blob:
+   * its URL and the headers it needs, `Authorization` included (fresh, scoped to the repository).
+   * Makes no blob request. Optional: clients without it cannot hand blobs to a cluster.
+   */
+  blobRequest?(target: BlobTarget, options?: ResourceRequestOptions): Promise<OriginRequest>;
   /** Whether the origin honours `Range` for this blob (probed once, then cached). */
   supportsRange(target: BlobTarget, options?: ResourceRequestOptions): Promise<boolean>;
   /**

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { BlobTarget, SignalOptions } from '../source/resource-client.js';
+import type { BlobTarget, OriginRequest, SignalOptions } from '../source/resource-client.js';
 import type { PieceInfo, PiecePlan } from '../storage/piece-plan.js';
 
 /** What a transport knows about the task it serves. */
@@ -18,6 +18,24 @@ export interface TransportTask {
   readonly plan: PiecePlan;
   /** Request headers the user passed (never logged). */
   readonly headers?: Record<string, string> | undefined;
+  /** The request's tag and application (dfget `--tag`, `--application`): part of a cluster's task id. */
+  readonly tag?: string | undefined;
+  readonly application?: string | undefined;
+  /**
+   * How another downloader reaches the origin for this blob: its URL and headers (`Authorization`
+   * included, fresh). Set when the resource client can say (`ResourceClient.blobRequest`).
+   */
+  readonly origin?: { request(options?: SignalOptions): Promise<OriginRequest> } | undefined;
+  /** A directory on the store's filesystem where the transport may put temporary files. */
+  readonly scratchDir?: string | undefined;
+  /** The task's log (core.log): what a transport did and why it gave up. */
+  readonly log?: TransportLog | undefined;
+}
+
+/** Where a transport says what it did (the task's core.log). */
+export interface TransportLog {
+  info(message: string): void;
+  warn(message: string): void;
 }
 
 /** Receives pieces from a push transport, in any order. */
@@ -85,6 +103,19 @@ export interface PieceTransport {
   readonly wholeStreamPreferred?: boolean;
   /** Whether ranged reads work for this task (probed once). Pull transports only. */
   supportsRange?(task: TransportTask, options: SignalOptions): Promise<boolean>;
-  /** Push mode: deliver pieces through `sink` in the transport's own order; resolve when done. */
+  /**
+   * Push mode: deliver pieces through `sink` in the transport's own order; resolve when done. A
+   * rejection means "could not serve": the conductor fetches what is missing from the origin, unless
+   * the error is marked with `markFinal` (the origin's own answer, such as a 404 relayed by a
+   * daemon), which fails the task.
+   */
   drive?(task: TransportTask, sink: PieceSink, options: SignalOptions): Promise<void>;
+  /**
+   * `false`: never fetch from the origin for this transport's tasks (dfget's
+   * `--disable-back-to-source`): whatever it leaves undone, or serves wrong, fails the task.
+   * @defaultValue true
+   */
+  readonly backToSource?: boolean;
+  /** Releases connections. Called by whoever created the transport. */
+  close?(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError, ManifestError, RangeNotSupportedError, SizeMismatchError, DigestMismatchError, TimeoutError } from '../../errors.js';
-import type { BlobRead, BlobTarget, ByteRange, ResolvedResource, ResourceClient, ResourceRequestOptions } from '../resource-client.js';
+import type { BlobRead, BlobTarget, ByteRange, OriginRequest, ResolvedResource, ResourceClient, ResourceRequestOptions } from '../resource-client.js';
 import { TokenAuthenticator } from './auth.js';
 import { findCredential } from './credentials.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
@@ -136,6 +136,23 @@ export class OrasResourceClient implements ResourceClient {
   /** `https://host/v2/<repo>/blobs/<digest>` (or `http://` per `plainHttp`) for a target. */
   blobUrl(target: Pick<BlobTarget, 'url' | 'digest'>): string {
     return `${this.#repoBase(this.parse(target.url))}/blobs/${target.digest}`;
+  }
+
+  /**
+   * The request a Dragonfly daemon (or proxy) should make for the blob: its URL on the registry's
+   * scheme, the caller's headers, and the `Authorization` this client's token flow holds for the
+   * repository (refreshed when it is about to expire). No blob byte is fetched.
+   */
+  async blobRequest(target: BlobTarget, options: ResourceRequestOptions = {}): Promise<OriginRequest> {
+    this.#checkOpen();
+    const ref = this.parse(target.url);
+    await this.#scheme(ref.apiHost, options.signal);
+    const headers: Record<string, string> = { ...options.headers };
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
+      const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
+      if (auth) headers['authorization'] = auth;
+    }
+    return { url: this.blobUrl(target), headers };
   }
 
   /**

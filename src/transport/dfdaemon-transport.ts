@@ -1,0 +1,377 @@
+/**
+ * A push transport through a Dragonfly daemon on this machine: `dfdaemon.v2.DfdaemonDownload/
+ * DownloadTask` over its unix socket. orasfly resolves the reference itself and hands the daemon the
+ * blob URL with a fresh `Authorization`; the daemon gets the pieces from its peers (or, once per
+ * cluster, from the registry) and either links its cache file to a path we name (`output-path`) or
+ * streams the piece bytes back (`piece-content`). Every byte is then verified by the conductor like
+ * any other; whatever the daemon cannot serve, the origin serves (unless back-to-source is off).
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import createDebug from 'debug';
+import type * as Grpc from '@grpc/grpc-js';
+import { parseDuration, type Duration } from '../config/units.js';
+import { DaemonError, InvalidArgumentError, isFinal, markFinal, RegistryResponseError } from '../errors.js';
+import { abortableDelay } from '../internal/abort.js';
+import { taskIdV2 } from '../conductor/task-id.js';
+import { redact } from '../source/oras/log.js';
+import type { OriginRequest, SignalOptions } from '../source/resource-client.js';
+import { pieceAt } from '../storage/piece-plan.js';
+import type { PieceSink, PieceTransport, TransportTask } from './piece-transport.js';
+import {
+  decodeDownloadTaskResponse,
+  decodeHealthCheckStatus,
+  DOWNLOAD_TASK_PATH,
+  encodeDownloadTaskRequest,
+  encodeHealthCheckRequest,
+  HEALTH_CHECK_PATH,
+  parseBackendDetails,
+  type Priority,
+} from './dfdaemon/messages.js';
+
+const debug = createDebug('orasfly:dfdaemon');
+
+/** Where dfdaemon listens by default (Rust dfdaemon's `download.server.socketPath`). */
+export const DEFAULT_DFDAEMON_SOCKET = '/var/run/dragonfly/dfdaemon.sock';
+
+/** How the daemon hands the bytes over. */
+export type DfdaemonDelivery = 'auto' | 'output-path' | 'piece-content';
+
+/** Options of {@link DfdaemonTransport}. */
+export interface DfdaemonTransportOptions {
+  /** The daemon's unix socket (dfget's `--endpoint`). @defaultValue {@link DEFAULT_DFDAEMON_SOCKET} */
+  socketPath?: string | undefined;
+  /**
+   * `output-path`: the daemon links (or copies) its cache file to a temp file in the store's
+   * directory, which orasfly reads once into its store, verifying it: no piece bytes cross the
+   * socket. `piece-content`: the pieces come back inline over gRPC (for a daemon that cannot see
+   * our filesystem). `auto`: `output-path`, and `piece-content` if the daemon cannot write there.
+   * @defaultValue 'auto'
+   */
+  delivery?: DfdaemonDelivery | undefined;
+  /** `false` = dfget's `--disable-back-to-source`: neither the daemon nor orasfly may ask the origin. @defaultValue true */
+  backToSource?: boolean | undefined;
+  /** `common.v2.Priority` of the task (0–6). @defaultValue 0 */
+  priority?: Priority | undefined;
+  /** Deadline of the health check made before first use. @defaultValue '1s' */
+  healthTimeout?: Duration | undefined;
+  /** A stream that delivers no message for this long is given up (the origin serves the rest). @defaultValue '30s' */
+  idleTimeout?: Duration | undefined;
+  /** The daemon's own download timeout (`Download.timeout`); 0 = the daemon's default. @defaultValue 0 */
+  downloadTimeout?: Duration | undefined;
+  /** Attempts after `RESOURCE_EXHAUSTED` (a busy daemon), with doubling delays. @defaultValue 3 */
+  busyRetries?: number | undefined;
+  /** First delay after `RESOURCE_EXHAUSTED`. @defaultValue '500ms' */
+  busyRetryDelay?: Duration | undefined;
+  /** Largest gRPC message accepted: inline pieces reach 64 MiB. @defaultValue 80 MiB */
+  maxMessageBytes?: number | undefined;
+}
+
+/** The defaults of {@link DfdaemonTransportOptions}. */
+export const DEFAULT_DFDAEMON_OPTIONS = Object.freeze({
+  socketPath: DEFAULT_DFDAEMON_SOCKET,
+  delivery: 'auto' as DfdaemonDelivery,
+  backToSource: true,
+  priority: 0 as Priority,
+  healthTimeout: '1s',
+  idleTimeout: '30s',
+  downloadTimeout: 0,
+  busyRetries: 3,
+  busyRetryDelay: '500ms',
+  maxMessageBytes: 80 * 2 ** 20,
+});
+
+interface Resolved {
+  socketPath: string;
+  delivery: DfdaemonDelivery;
+  backToSource: boolean;
+  priority: Priority;
+  healthTimeout: number;
+  idleTimeout: number;
+  downloadTimeout: number;
+  busyRetries: number;
+  busyRetryDelay: number;
+  maxMessageBytes: number;
+}
+
+function resolveOptions(o: DfdaemonTransportOptions): Resolved {
+  const D = DEFAULT_DFDAEMON_OPTIONS;
+  const socketPath = o.socketPath ?? D.socketPath;
+  if (typeof socketPath !== 'string' || socketPath === '') throw new InvalidArgumentError('socketPath', 'expected the path of the daemon socket');
+  const delivery = o.delivery ?? D.delivery;
+  if (!['auto', 'output-path', 'piece-content'].includes(delivery)) throw new InvalidArgumentError('delivery', `expected auto, output-path or piece-content, got ${JSON.stringify(delivery)}`);
+  const priority = o.priority ?? D.priority;
+  if (!Number.isInteger(priority) || priority < 0 || priority > 6) throw new InvalidArgumentError('priority', 'expected an integer 0..6');
+  const busyRetries = o.busyRetries ?? D.busyRetries;
+  if (!Number.isInteger(busyRetries) || busyRetries < 0 || busyRetries > 100) throw new InvalidArgumentError('busyRetries', 'expected an integer 0..100');
+  const maxMessageBytes = o.maxMessageBytes ?? D.maxMessageBytes;
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024 * 1024) throw new InvalidArgumentError('maxMessageBytes', 'expected an integer of at least 1 MiB');
+  return {
+    socketPath: path.resolve(socketPath),
+    delivery,
+    backToSource: o.backToSource ?? D.backToSource,
+    priority,
+    healthTimeout: parseDuration(o.healthTimeout ?? D.healthTimeout, 'healthTimeout'),
+    idleTimeout: parseDuration(o.idleTimeout ?? D.idleTimeout, 'idleTimeout'),
+    downloadTimeout: parseDuration(o.downloadTimeout ?? D.downloadTimeout, 'downloadTimeout'),
+    busyRetries,
+    busyRetryDelay: parseDuration(o.busyRetryDelay ?? D.busyRetryDelay, 'busyRetryDelay'),
+    maxMessageBytes,
+  };
+}
+
+/** gRPC status codes used here (grpc-js's `status` enum, without loading it). */
+const GRPC = { CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+const GRPC_NAMES: Record<number, string> = Object.fromEntries(Object.entries(GRPC).map(([k, v]) => [v, k]));
+
+/**
+ * Answers after which `auto` asks again in `piece-content` mode: the daemon answered, but not
+ * that it is down or busy, so it may just not see our path (another mount namespace, no write
+ * permission; the Rust daemon reports those as INTERNAL or INVALID_ARGUMENT). Not after a stall.
+ */
+const NOT_A_PATH_PROBLEM = new Set<number>([GRPC.CANCELLED, GRPC.DEADLINE_EXCEEDED, GRPC.RESOURCE_EXHAUSTED, GRPC.UNAVAILABLE]);
+
+const identity = (b: Buffer): Buffer => b;
+
+/**
+ * Downloads through a Dragonfly daemon. Pass it as `createDownloader({ transport })`; the origin
+ * stays the fallback. Close it when done ({@link DfdaemonTransport.close}).
+ *
+ * @example
+ * ```ts
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { createDownloader, DfdaemonTransport } from 'orasfly';
+ *
+ * const transport = new DfdaemonTransport({ socketPath: '/var/run/dragonfly/dfdaemon.sock' });
+ * const dl = await createDownloader({ storage: { dataPath: path.join(os.tmpdir(), 'orasfly-store') }, transport });
+ * const r = await dl.download({ url: 'oras://registry.example.com/lab/img:v1', output: path.join(os.tmpdir(), 'img.sif') });
+ * console.log(r.transferredBy); // { dfdaemon: 268435456 } when the daemon served it all
+ * await dl.close();
+ * await transport.close();
+ * ```
+ */
+export class DfdaemonTransport implements PieceTransport {
+  readonly name = 'dfdaemon';
+  readonly #o: Resolved;
+  #client: Promise<Grpc.Client> | undefined;
+  #grpc: typeof Grpc | undefined;
+
+  /** @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for a bad option. */
+  constructor(options: DfdaemonTransportOptions = {}) {
+    this.#o = resolveOptions(options);
+  }
+
+  /** {@inheritDoc PieceTransport.backToSource} */
+  get backToSource(): boolean {
+    return this.#o.backToSource;
+  }
+
+  /** The socket in use. */
+  get socketPath(): string {
+    return this.#o.socketPath;
+  }
+
+  /** Closes the gRPC channel. Idempotent. */
+  async close(): Promise<void> {
+    const c = this.#client;
+    this.#client = undefined;
+    if (c) (await c.catch(() => undefined))?.close();
+  }
+
+  /** {@inheritDoc PieceTransport.drive} */
+  async drive(task: TransportTask, sink: PieceSink, options: SignalOptions = {}): Promise<void> {
+    const signal = options.signal;
+    const o = this.#o;
+    if (!task.origin) throw this.#fail('the resource client cannot describe the blob request for a daemon (no blobRequest)');
+    const st = await stat(o.socketPath).catch((e: NodeJS.ErrnoException) => e);
+    if (st instanceof Error) throw this.#fail(`no dfdaemon socket at ${o.socketPath} (${st.code ?? st.message})`);
+    if (!st.isSocket()) throw this.#fail(`${o.socketPath} is not a socket`);
+    const client = await this.#connect();
+    await this.#checkHealth(client, signal);
+    const origin = await task.origin.request({ signal });
+    const v2 = taskIdV2(origin.url, { pieceLength: task.plan.pieceSize, tag: task.tag, application: task.application });
+    let delivery: 'output-path' | 'piece-content' = o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
+    task.log?.info(`dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ${delivery}, back-to-source ${o.backToSource ? 'allowed' : 'disabled'})`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#download(client, task, sink, origin, delivery, signal);
+        return;
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        const code = e instanceof DaemonError ? e.grpcCode : undefined;
+        if (code === GRPC.RESOURCE_EXHAUSTED && attempt < o.busyRetries) {
+          const delay = o.busyRetryDelay * 2 ** attempt;
+          task.log?.warn(`dfdaemon is busy (RESOURCE_EXHAUSTED); trying again in ${delay} ms`);
+          await abortableDelay(delay, signal);
+          continue;
+        }
+        if (delivery === 'output-path' && o.delivery === 'auto' && code !== undefined && !NOT_A_PATH_PROBLEM.has(code) && !isFinal(e)) {
+          task.log?.warn(`dfdaemon could not write to ${task.scratchDir} (${GRPC_NAMES[code]}); asking for the piece bytes instead`);
+          delivery = 'piece-content';
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** A failure of the daemon: the origin serves instead, unless back-to-source is disabled. */
+  #fail(message: string, grpcCode?: number, cause?: unknown): DaemonError {
+    const hint = this.#o.backToSource ? '' : '; back-to-source is disabled';
+    const e = new DaemonError(`${message}${hint}`, grpcCode, cause === undefined ? undefined : { cause });
+    return this.#o.backToSource ? e : markFinal(e);
+  }
+
+  async #connect(): Promise<Grpc.Client> {
+    this.#client ??= (async () => {
+      // Loaded on first use: embedding orasfly without a daemon never pays for grpc-js.
+      const grpc = (this.#grpc ??= await import('@grpc/grpc-js'));
+      return new grpc.Client(`unix:${this.#o.socketPath}`, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': this.#o.maxMessageBytes,
+        'grpc.max_send_message_length': 4 * 2 ** 20,
+      });
+    })();
+    return this.#client;
+  }
+
+  #checkHealth(client: Grpc.Client, signal: AbortSignal | undefined): Promise<void> {
+    const grpc = this.#grpc!;
+    return new Promise((resolve, reject) => {
+      const call = client.makeUnaryRequest(HEALTH_CHECK_PATH, identity, identity, encodeHealthCheckRequest(), new grpc.Metadata(), { deadline: Date.now() + this.#o.healthTimeout }, (err, value) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) return reject(signal.reason);
+        if (err) {
+          // A daemon without the health service still serves downloads.
+          if (err.code === GRPC.UNIMPLEMENTED) return resolve();
+          return reject(this.#fail(`dfdaemon health check failed: ${GRPC_NAMES[err.code] ?? err.code} ${clip(err.details)}`, err.code, err));
+        }
+        const status = decodeHealthCheckStatus(value ?? Buffer.alloc(0));
+        if (status !== 1) return reject(this.#fail(`dfdaemon is not serving (health status ${status})`));
+        resolve();
+      });
+      const onAbort = () => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #download(client: Grpc.Client, task: TransportTask, sink: PieceSink, origin: OriginRequest, delivery: 'output-path' | 'piece-content', signal: AbortSignal | undefined): Promise<void> {
+    const grpc = this.#grpc!;
+    const o = this.#o;
+    const plan = task.plan;
+    // The daemon links its file here before the download ends: a temp name in the store's directory,
+    // read into the store (and verified) only once the stream has ended well.
+    const tmp = delivery === 'output-path' ? path.join(task.scratchDir!, `.dfdaemon-${randomUUID()}.tmp`) : undefined;
+    const request = encodeDownloadTaskRequest({
+      url: origin.url,
+      digest: task.target.digest,
+      tag: task.tag,
+      application: task.application,
+      priority: o.priority,
+      requestHeader: origin.headers,
+      pieceLength: plan.pieceSize,
+      outputPath: tmp,
+      timeoutMs: o.downloadTimeout || undefined,
+      disableBackToSource: !o.backToSource,
+      needPieceContent: delivery === 'piece-content',
+    });
+    const secrets = Object.values(origin.headers).filter((v) => v.length >= 8);
+    const scrub = (s: string): string => clip(secrets.reduce((t, v) => t.split(v).join('<redacted>'), redact(s)));
+    const call = client.makeServerStreamRequest(DOWNLOAD_TASK_PATH, identity, identity, request, new grpc.Metadata(), {});
+    let stalled = false;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(idle);
+      if (o.idleTimeout > 0)
+        idle = setTimeout(() => {
+          stalled = true;
+          call.cancel();
+        }, o.idleTimeout);
+    };
+    const onAbort = () => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    arm();
+    let first = true;
+    try {
+      try {
+        for await (const raw of call as AsyncIterable<Buffer>) {
+          arm();
+          const msg = decodeDownloadTaskResponse(raw);
+          if (first) {
+            first = false;
+            task.log?.info(`dfdaemon task ${msg.taskId || '?'} peer ${msg.peerId || '?'} host ${msg.hostId || '?'} for orasfly task ${task.taskId}`);
+          }
+          if (msg.started) {
+            if (msg.started.contentLength !== plan.contentLength) throw this.#fail(`dfdaemon reports ${msg.started.contentLength} bytes, the manifest ${plan.contentLength}`);
+            if (msg.started.isFinished) debug('task %s: the daemon has it cached already', task.taskId);
+          }
+          const piece = msg.piece;
+          if (!piece || delivery !== 'piece-content') continue;
+          if (piece.number >= plan.totalPieces) throw this.#fail(`dfdaemon sent piece ${piece.number} of a task of ${plan.totalPieces}`);
+          const want = pieceAt(plan, piece.number).range;
+          // Pieces are numbered by the piece length we sent; a daemon that chose its own would put bytes at the wrong offsets.
+          if (piece.offset !== want.start || piece.length !== want.length) throw this.#fail(`dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`);
+          if (!piece.content || piece.content.length !== want.length) throw this.#fail(`dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`);
+          await sink.writePiece(piece.number, once(piece.content), { signal });
+        }
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        if (stalled) throw this.#fail(`no message from dfdaemon for ${o.idleTimeout / 1000} s`);
+        throw this.#mapError(e, origin, scrub);
+      }
+      if (tmp) await this.#readOutput(tmp, task, sink, signal);
+    } finally {
+      clearTimeout(idle);
+      signal?.removeEventListener('abort', onAbort);
+      if (tmp) await unlink(tmp).catch(() => {});
+    }
+  }
+
+  /** `output-path`: the daemon's file, fed to the store piece by piece (each verified there). */
+  async #readOutput(tmp: string, task: TransportTask, sink: PieceSink, signal: AbortSignal | undefined): Promise<void> {
+    const st = await stat(tmp).catch((e: NodeJS.ErrnoException) => e);
+    if (st instanceof Error) throw this.#fail(`dfdaemon finished but left no file at ${tmp} (${st.code ?? st.message})`);
+    if (st.size !== task.plan.contentLength) throw this.#fail(`dfdaemon's file has ${st.size} bytes, the manifest says ${task.plan.contentLength}`);
+    for (const num of sink.missing()) {
+      const { start, length } = pieceAt(task.plan, num).range;
+      await sink.writePiece(num, createReadStream(tmp, { start, end: start + length - 1, highWaterMark: 1 << 20 }), { signal });
+    }
+  }
+
+  /**
+   * gRPC failures as orasfly errors. A backend status relayed by the daemon (`errordetails.v2.Backend`)
+   * is the origin's answer: a 404 is a not-found error for the user, not a reason to ask the origin.
+   */
+  #mapError(e: unknown, origin: OriginRequest, scrub: (s: string) => string): unknown {
+    if (e instanceof DaemonError) return e;
+    const se = e as Partial<Grpc.ServiceError>;
+    if (typeof se.code !== 'number') return this.#fail(`dfdaemon stream failed: ${scrub(String((e as Error)?.message ?? e))}`, undefined, e);
+    const raw = se.metadata?.get('grpc-status-details-bin')[0];
+    const backend = parseBackendDetails(Buffer.isBuffer(raw) ? raw : typeof raw === 'string' ? Buffer.from(raw) : undefined);
+    if (backend?.statusCode !== undefined) {
+      const status = backend.statusCode;
+      const err = new RegistryResponseError({
+        method: 'GET',
+        url: redact(origin.url),
+        status,
+        errors: [{ code: 'DFDAEMON_BACKEND', message: `the registry answered ${status} to the daemon${backend.message ? `: ${scrub(backend.message)}` : ''}` }],
+      });
+      const originsAnswer = status >= 400 && status < 500 && status !== 408 && status !== 429;
+      return originsAnswer || !this.#o.backToSource ? markFinal(err) : err;
+    }
+    return this.#fail(`dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details ?? '')}`, se.code, e);
+  }
+}
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+function clip(s: string | undefined, n = 300): string {
+  const t = s ?? '';
+  return t.length > n ? `${t.slice(0, n)}…` : t;
+}

@@ -1,0 +1,191 @@
+// DfdaemonTransport against a protocol fake of dfdaemon (test/harness/fake-dfdaemon.ts: conformance
+// against fixtures derived from the public protos; no real daemon can run here). The fake fetches the
+// blob from the real token registry itself, through the fault proxy that orasfly uses too, so the
+// proxy's log tells who fetched what: one blob GET in total, the fake's, means orasfly took nothing
+// from the origin.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pushSif, startFaultProxy, startRegistry, type FaultProxy, type PushedArtifact, type RunningRegistry } from '../../harness/index.js';
+import { startFakeDfdaemon, type FakeDfdaemon } from '../../harness/fake-dfdaemon.js';
+import { createDownloader } from '../../../src/downloader.js';
+import { DfdaemonTransport, type DfdaemonTransportOptions } from '../../../src/transport/dfdaemon-transport.js';
+import { DaemonError, TaskFailedError } from '../../../src/errors.js';
+
+const KiB = 1024;
+const SIZE = 1024 * KiB;
+const PIECE = 256 * KiB;
+let reg: RunningRegistry;
+let proxy: FaultProxy;
+let fake: FakeDfdaemon;
+let pushed: PushedArtifact;
+let root: string;
+let n = 0;
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'orasfly-dfdaemon-'));
+  reg = await startRegistry({ variant: 'token' });
+  proxy = await startFaultProxy(reg.origin);
+  pushed = await pushSif(reg, 'd/img', 'v1', { size: SIZE, seed: 91 });
+});
+after(async () => {
+  await fake?.close();
+  await proxy?.close();
+  await reg?.stop();
+  await rm(root, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  await fake?.close();
+  fake = await startFakeDfdaemon();
+  proxy.resetLog();
+});
+
+const sha256 = async (f: string): Promise<string> => `sha256:${createHash('sha256').update(await readFile(f)).digest('hex')}`;
+
+/** One pull through a transport on the fake, with a fresh store. */
+async function pull(options: DfdaemonTransportOptions = {}, extra: { signal?: AbortSignal; onPiece?: () => void; store?: string } = {}) {
+  const dir = path.join(root, `p${n++}`);
+  const transport = new DfdaemonTransport({ socketPath: fake.socketPath, busyRetryDelay: '10ms', ...options });
+  const lines: Array<Record<string, unknown>> = [];
+  const dl = await createDownloader({
+    storage: { dataPath: extra.store ?? path.join(dir, 'store') },
+    oras: { credentials: reg.credentials },
+    download: { pieceSize: PIECE, concurrency: 2 },
+    transport,
+    logSink: { write: (r) => void lines.push(r as unknown as Record<string, unknown>) },
+  });
+  if (extra.onPiece) dl.manager.onConductor((c) => c.on('piece', extra.onPiece!));
+  const output = path.join(dir, 'out.sif');
+  try {
+    const result = await dl.download({ url: reg.ref('d/img:v1', proxy.host), output, signal: extra.signal });
+    return { result, output, lines, dir };
+  } finally {
+    await dl.close();
+    await transport.close();
+  }
+}
+
+const msgs = (lines: Array<Record<string, unknown>>): string[] => lines.map((l) => String(l['msg']));
+
+test('output-path (hard link): a verified output, the registry serves the blob once, to the daemon, with a scoped Authorization', async () => {
+  const { result, output, lines } = await pull({ delivery: 'output-path' });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
+  assert.equal(fake.registryFetches.length, 1);
+  assert.equal(fake.registryFetches[0]!.status, 200, 'the token orasfly handed over was accepted by the registry');
+  assert.equal(proxy.blobRequests().length, 1, 'one blob GET in total: the fake\'s; orasfly fetched none');
+  const d = fake.downloads[0]!;
+  assert.equal(d.url, `http://${proxy.host}/v2/d/img/blobs/${pushed.layer.digest}`);
+  assert.equal(d.digest, pushed.layer.digest);
+  assert.equal(d.piece_length, PIECE);
+  assert.equal(d.need_piece_content ?? false, false);
+  assert.match(d.output_path!, /\.dfdaemon-[0-9a-f-]+\.tmp$/);
+  assert.match(d.request_header['authorization'] ?? '', /^Bearer /);
+  await assert.rejects(stat(d.output_path!), { code: 'ENOENT' }, 'the temp file is gone');
+  assert.ok(msgs(lines).some((m) => /dfdaemon task [0-9a-f]{64} peer 127\.0\.0\.1-fake-1 host 127\.0\.0\.1-fake for orasfly task [0-9a-f]{64}/.test(m)), msgs(lines).join('\n'));
+  assert.ok(msgs(lines).some((m) => /as daemon task [0-9a-f]{64}/.test(m)));
+});
+
+test('output-path (copy) works the same', async () => {
+  fake.script.outputPath = 'copy';
+  const { result, output } = await pull({ delivery: 'output-path' });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
+});
+
+test('piece-content: pieces out of order are verified and stored; nothing from the origin', async () => {
+  fake.script.order = 'reverse';
+  const { result, output } = await pull({ delivery: 'piece-content' });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
+  assert.equal(fake.downloads[0]!.need_piece_content, true);
+  assert.equal(fake.downloads[0]!.output_path, undefined);
+  assert.equal(proxy.blobRequests().length, 1);
+});
+
+test('a task the daemon has cached (is_finished) is served without a registry fetch', async () => {
+  await pull({ delivery: 'piece-content' });
+  proxy.resetLog();
+  const { result, output } = await pull({ delivery: 'piece-content' });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(result.reused, false, 'a new store: our own reuse did not apply');
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
+  assert.equal(fake.registryFetches.length, 1);
+  assert.equal(proxy.blobRequests().length, 0);
+});
+
+test('a registry 404 relayed by the daemon (errordetails Backend) is a not-found error, not a reason to ask the origin', async () => {
+  fake.script.failFirst = [{ code: grpc.status.INTERNAL, message: 'backend error', backend: { status_code: 404, message: 'blob unknown' } }];
+  await assert.rejects(pull(), (e: unknown) => e instanceof TaskFailedError && (e.cause as { status?: number }).status === 404 && /registry answered 404 to the daemon/.test(e.message));
+  assert.equal(proxy.blobRequests().length, 0);
+});
+
+test('RESOURCE_EXHAUSTED, then success: the daemon is asked again', async () => {
+  fake.script.failFirst = [{ code: grpc.status.RESOURCE_EXHAUSTED }, { code: grpc.status.RESOURCE_EXHAUSTED }];
+  const { result, lines } = await pull();
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
+  assert.equal(fake.downloads.length, 3);
+  assert.equal(msgs(lines).filter((m) => /busy \(RESOURCE_EXHAUSTED\)/.test(m)).length, 2);
+});
+
+test('a stream that stalls mid-way: the origin serves only the missing pieces, and the blob is verified', async () => {
+  fake.script.stallAfterPieces = 1;
+  const { result, output, lines } = await pull({ delivery: 'piece-content', idleTimeout: '300ms' });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { dfdaemon: PIECE, source: SIZE - PIECE });
+  // The range probe (bytes=0-0), then exactly the three pieces the daemon did not deliver.
+  const ranges = proxy.blobRequests().map((r) => r.range).filter((r) => r !== undefined && r !== 'bytes=0-0');
+  assert.deepEqual(ranges.sort(), ['bytes=262144-524287', 'bytes=524288-786431', 'bytes=786432-1048575']);
+  assert.ok(msgs(lines).some((m) => /back to source for 3 of 4 pieces: no message from dfdaemon for 0.3 s/.test(m)), msgs(lines).join('\n'));
+});
+
+test('no socket: the origin serves, and the log says why', async () => {
+  const { result, output, lines } = await pull({ socketPath: path.join(root, 'no-such.sock') });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { source: SIZE });
+  assert.ok(msgs(lines).some((m) => /no dfdaemon socket at .*no-such\.sock \(ENOENT\)/.test(m)));
+});
+
+test('a daemon that is not serving (health check) is not used', async () => {
+  fake.script.health = 'not-serving';
+  const { result } = await pull();
+  assert.deepEqual(result.transferredBy, { source: SIZE });
+  assert.equal(fake.downloads.length, 0);
+});
+
+test('disable_back_to_source: a daemon that cannot serve fails the pull with ERR_ORASFLY_DAEMON, and orasfly fetches nothing', async () => {
+  await assert.rejects(pull({ backToSource: false }), (e: unknown) => e instanceof DaemonError && /back-to-source is disabled/.test(e.message));
+  assert.equal(fake.downloads[0]!.disable_back_to_source, true);
+  assert.equal(proxy.blobRequests().length, 0);
+  await assert.rejects(pull({ backToSource: false, socketPath: path.join(root, 'none.sock') }), (e: unknown) => e instanceof DaemonError && e.code === 'ERR_ORASFLY_DAEMON');
+});
+
+test('bytes from the daemon that fail the digest never reach the output: the origin serves again, with a warning', async () => {
+  fake.script.corrupt = true;
+  const { result, output, lines } = await pull({ delivery: 'piece-content' });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { source: SIZE, 'dfdaemon (discarded)': SIZE });
+  assert.ok(msgs(lines).some((m) => /bytes from transport dfdaemon do not match .*downloading again from the origin/.test(m)));
+});
+
+test('auto delivery: a daemon that cannot write our path is asked for the piece bytes instead', async () => {
+  fake.script.outputPath = { refuse: grpc.status.INTERNAL };
+  const { result, output } = await pull();
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
+  assert.ok(fake.downloads[0]!.output_path);
+  assert.equal(fake.downloads[1]!.need_piece_content, true);
+});
+
+test('cancel mid-stream: the pull rejects with the abort reason and the daemon sees the stream cancelled', async () => {
+  fake.script.stallAfterPieces = 1;
+  const ac = new AbortController();
+  const cancelled = fake.waitCancelled();
+  await assert.rejects(pull({ delivery: 'piece-content' }, { signal: ac.signal, onPiece: () => ac.abort(new Error('user stop')) }), /user stop/);
+  await cancelled;
+  assert.ok(fake.cancelled >= 1);
+});
