@@ -40,6 +40,8 @@ export type { PieceTransport, PieceSink, TransportTask, TransportLog } from './t
 export { SourceTransport } from './transport/source-transport.js';
 export { DfdaemonTransport, DEFAULT_DFDAEMON_SOCKET, DEFAULT_DFDAEMON_OPTIONS } from './transport/dfdaemon-transport.js';
 export type { DfdaemonTransportOptions, DfdaemonDelivery } from './transport/dfdaemon-transport.js';
+export { ProxyTransport, DRAGONFLY_HEADERS } from './transport/proxy-transport.js';
+export type { ProxyTransportOptions } from './transport/proxy-transport.js';
 export type { Priority } from './transport/dfdaemon/messages.js';
 
 // Conductor

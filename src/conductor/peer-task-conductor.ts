@@ -215,7 +215,16 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         }
         if (!pull) throw new TaskFailedError(this.taskId, 4000, `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} pieces and no fallback is set`);
         this.#pullName = pull.name;
-        await pullPieces(this.#site, pull, task, signal);
+        try {
+          await pullPieces(this.#site, pull, task, signal);
+        } catch (e) {
+          // A pull transport other than the origin (a daemon's proxy) that gives up hands over to the origin.
+          const fallback = this.#fallback;
+          if (signal.aborted || !fallback || pull === fallback || !backToSource || isFinal(e)) throw e;
+          this.#log.warn(`transport ${pull.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`);
+          this.#pullName = fallback.name;
+          await pullPieces(this.#site, fallback, task, signal);
+        }
       }
 
       this.#setState('completing');

@@ -1,0 +1,170 @@
+/**
+ * A pull transport through a Dragonfly daemon's HTTP proxy (default port 4001), in its
+ * registry-mirror form: `GET <proxy>/v2/<repo>/blobs/<digest>` with `X-Dragonfly-Registry` naming
+ * the origin and `X-Dragonfly-Use-P2P: true`, one ranged request per piece. The daemon answers from
+ * its peers (or goes back to source once for the cluster); the conductor verifies every byte as it
+ * does for the origin, and serves what the proxy cannot from the origin.
+ *
+ * @module
+ */
+import type { Dispatcher } from 'undici';
+import { parseDuration, type Duration } from '../config/units.js';
+import { DaemonError, InvalidArgumentError, markFinal, RangeNotSupportedError, RegistryResponseError } from '../errors.js';
+import { chunksOf } from '../internal/chunks.js';
+import { redact } from '../source/oras/log.js';
+import { isLoopbackHost } from '../source/oras/options.js';
+import { agentClass, dispatcherRequest } from '../source/oras/undici-modules.js';
+import type { SignalOptions } from '../source/resource-client.js';
+import type { PieceInfo } from '../storage/piece-plan.js';
+import type { Priority } from './dfdaemon/messages.js';
+import type { PieceTransport, TransportTask } from './piece-transport.js';
+
+/** Options of {@link ProxyTransport}. */
+export interface ProxyTransportOptions {
+  /** The daemon's proxy, `http://127.0.0.1:4001` (dfget's `--proxy-transport`). */
+  proxy: string;
+  /** `X-Dragonfly-Priority` (0–6). @defaultValue unset (the daemon's default, LEVEL6) */
+  priority?: Priority | undefined;
+  /** `false`: pieces the proxy cannot serve fail the task instead of coming from the origin. @defaultValue true */
+  backToSource?: boolean | undefined;
+  /**
+   * Send the registry `Authorization` to a proxy that is neither on loopback nor HTTPS. Off: such a
+   * proxy is not used for registries that need credentials (the origin serves, and the log says why).
+   * @defaultValue false
+   */
+  allowCleartextCredentials?: boolean | undefined;
+  /** Time to wait for the proxy's response headers. @defaultValue '30s' */
+  headersTimeout?: Duration | undefined;
+}
+
+/** The daemon proxy's request headers (dragonflyoss/client `dragonfly-client/src/proxy/header.rs`). */
+export const DRAGONFLY_HEADERS = Object.freeze({
+  registry: 'X-Dragonfly-Registry',
+  useP2P: 'X-Dragonfly-Use-P2P',
+  tag: 'X-Dragonfly-Tag',
+  application: 'X-Dragonfly-Application',
+  priority: 'X-Dragonfly-Priority',
+  pieceLength: 'X-Dragonfly-Piece-Length',
+  errorType: 'X-Dragonfly-Error-Type',
+  taskId: 'X-Dragonfly-Task-ID',
+});
+
+const MiB = 2 ** 20;
+
+/**
+ * Reads pieces through a Dragonfly daemon's proxy. Pass it as `createDownloader({ transport })`.
+ *
+ * @example
+ * ```ts
+ * import os from 'node:os';
+ * import path from 'node:path';
+ * import { createDownloader, ProxyTransport } from 'orasfly';
+ *
+ * const transport = new ProxyTransport({ proxy: 'http://127.0.0.1:4001' });
+ * const dl = await createDownloader({ storage: { dataPath: path.join(os.tmpdir(), 'orasfly-store') }, transport });
+ * await dl.download({ url: 'oras://registry.example.com/lab/img:v1', output: path.join(os.tmpdir(), 'img.sif') });
+ * await dl.close();
+ * await transport.close();
+ * ```
+ */
+export class ProxyTransport implements PieceTransport {
+  readonly name = 'proxy';
+  readonly backToSource: boolean;
+  readonly #proxy: URL;
+  readonly #priority: Priority | undefined;
+  readonly #cleartextOk: boolean;
+  readonly #dispatcher: Dispatcher;
+
+  /** @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for a proxy that is not an http(s) URL. */
+  constructor(options: ProxyTransportOptions) {
+    let u: URL;
+    try {
+      u = new URL(options?.proxy);
+    } catch {
+      throw new InvalidArgumentError('proxy', 'expected the URL of the daemon proxy, e.g. http://127.0.0.1:4001');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol}`);
+    if (u.username || u.password) throw new InvalidArgumentError('proxy', 'credentials in the proxy URL are not supported');
+    const p = options.priority;
+    if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 6)) throw new InvalidArgumentError('priority', 'expected an integer 0..6');
+    this.#proxy = u;
+    this.#priority = p;
+    this.backToSource = options.backToSource ?? true;
+    this.#cleartextOk = (options.allowCleartextCredentials ?? false) || u.protocol === 'https:' || isLoopbackHost(u.host);
+    const headersTimeout = parseDuration(options.headersTimeout ?? '30s', 'headersTimeout');
+    // Bodies are watched by the conductor's low-speed rule; undici's own body timeout stays off.
+    this.#dispatcher = new (agentClass())({ headersTimeout, bodyTimeout: 0, connections: 16, allowH2: false });
+  }
+
+  /** Closes the proxy connections. */
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+
+  /** The proxy serves ranges (it answers from the daemon's piece store). */
+  async supportsRange(): Promise<boolean> {
+    return true;
+  }
+
+  async readPiece(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
+    const { start, length } = piece.range;
+    const res = await this.#get(task, { range: `bytes=${start}-${start + length - 1}` }, options);
+    if (res.statusCode !== 206 || res.headers['content-range'] !== `bytes ${start}-${start + length - 1}/${task.plan.contentLength}`) {
+      res.body.destroy();
+      throw new RangeNotSupportedError(`the daemon proxy answered ${res.statusCode} (${String(res.headers['content-range'] ?? 'no Content-Range')}) to a range request`);
+    }
+    return chunksOf(res.body);
+  }
+
+  async readSequential(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.#get(task, {}, options);
+    if (res.statusCode !== 200) {
+      res.body.destroy();
+      throw new DaemonError(`the daemon proxy answered ${res.statusCode} to a whole-blob request`);
+    }
+    return chunksOf(res.body);
+  }
+
+  async #get(task: TransportTask, extra: Record<string, string>, options: SignalOptions): Promise<Dispatcher.ResponseData> {
+    if (!task.origin) throw this.#fail('the resource client cannot describe the blob request for a proxy (no blobRequest)');
+    const origin = await task.origin.request({ signal: options.signal });
+    const blob = new URL(origin.url);
+    const hasCredentials = Object.keys(origin.headers).some((k) => k.toLowerCase() === 'authorization');
+    if (hasCredentials && !this.#cleartextOk) {
+      throw this.#fail(`not sending registry credentials to ${this.#proxy.origin} in clear text (not loopback, not HTTPS; set allowCleartextCredentials to allow it)`);
+    }
+    const headers: Record<string, string> = {
+      ...origin.headers,
+      ...extra,
+      [DRAGONFLY_HEADERS.registry]: `${blob.protocol}//${blob.host}`,
+      [DRAGONFLY_HEADERS.useP2P]: 'true',
+    };
+    if (task.tag !== undefined) headers[DRAGONFLY_HEADERS.tag] = task.tag;
+    if (task.application !== undefined) headers[DRAGONFLY_HEADERS.application] = task.application;
+    if (this.#priority !== undefined) headers[DRAGONFLY_HEADERS.priority] = String(this.#priority);
+    // The daemon takes piece lengths of at least 4 MiB, in a human-readable unit.
+    if (task.plan.pieceSize >= 4 * MiB && task.plan.pieceSize % MiB === 0) headers[DRAGONFLY_HEADERS.pieceLength] = `${task.plan.pieceSize / MiB}mib`;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await dispatcherRequest(this.#dispatcher, { origin: this.#proxy.origin, path: `${blob.pathname}${blob.search}`, method: 'GET', headers, signal: options.signal });
+    } catch (e) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw this.#fail(`the daemon proxy ${this.#proxy.origin} failed: ${(e as { code?: string }).code ?? (e as Error).message}`, e);
+    }
+    if (res.statusCode === 200 || res.statusCode === 206) return res;
+    const kind = String(res.headers[DRAGONFLY_HEADERS.errorType.toLowerCase()] ?? '');
+    const text = redact((await res.body.text().catch(() => '')).slice(0, 300));
+    if (kind === 'backend' || kind === '') {
+      // The origin's own answer, relayed (or a plain HTTP error from a non-Dragonfly proxy).
+      const err = new RegistryResponseError({ method: 'GET', url: redact(origin.url), status: res.statusCode, errors: [{ code: kind === 'backend' ? 'DFDAEMON_BACKEND' : 'PROXY_ERROR', message: text || undefined }] });
+      const final = kind === 'backend' && res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429;
+      return Promise.reject(final || !this.backToSource ? markFinal(err) : err);
+    }
+    throw this.#fail(`the daemon proxy answered ${res.statusCode} (${kind} error)${text ? `: ${text}` : ''}`);
+  }
+
+  #fail(message: string, cause?: unknown): DaemonError {
+    const e = new DaemonError(`${message}${this.backToSource ? '' : '; back-to-source is disabled'}`, undefined, cause === undefined ? undefined : { cause });
+    return this.backToSource ? e : markFinal(e);
+  }
+}

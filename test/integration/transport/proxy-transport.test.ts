@@ -1,0 +1,112 @@
+// ProxyTransport against a protocol fake of the dfdaemon proxy (test/harness/fake-dfdaemon-proxy.ts),
+// which refuses requests without the X-Dragonfly-* headers a daemon needs and fetches from the real
+// token registry through the fault proxy orasfly uses too: its log tells who fetched what.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pushSif, startFaultProxy, startRegistry, type FaultProxy, type PushedArtifact, type RunningRegistry } from '../../harness/index.js';
+import { startFakeDfdaemonProxy, type FakeDfdaemonProxy } from '../../harness/fake-dfdaemon-proxy.js';
+import { createDownloader } from '../../../src/downloader.js';
+import { ProxyTransport, type ProxyTransportOptions } from '../../../src/transport/proxy-transport.js';
+import { TaskFailedError } from '../../../src/errors.js';
+
+const MiB = 2 ** 20;
+const SIZE = 9 * MiB;
+let reg: RunningRegistry;
+let fault: FaultProxy;
+let fake: FakeDfdaemonProxy;
+let pushed: PushedArtifact;
+let root: string;
+let n = 0;
+
+before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'orasfly-proxy-transport-'));
+  reg = await startRegistry({ variant: 'token' });
+  fault = await startFaultProxy(reg.origin);
+  fake = await startFakeDfdaemonProxy();
+  pushed = await pushSif(reg, 'p/img', 'v1', { size: SIZE, seed: 92 });
+});
+after(async () => {
+  await fake?.close();
+  await fault?.close();
+  await reg?.stop();
+  await rm(root, { recursive: true, force: true });
+});
+beforeEach(() => {
+  fault.resetLog();
+  fake.requests.length = 0;
+  fake.script = {};
+});
+
+const sha256 = async (f: string): Promise<string> => `sha256:${createHash('sha256').update(await readFile(f)).digest('hex')}`;
+
+async function pull(options: Partial<ProxyTransportOptions> = {}) {
+  const dir = path.join(root, `p${n++}`);
+  const transport = new ProxyTransport({ proxy: fake.url, priority: 4, ...options });
+  const lines: string[] = [];
+  const dl = await createDownloader({
+    storage: { dataPath: path.join(dir, 'store') },
+    oras: { credentials: reg.credentials },
+    download: { pieceSize: 4 * MiB, concurrency: 2 },
+    transport,
+    logSink: { write: (r) => void lines.push(String((r as { msg?: unknown }).msg)) },
+  });
+  const output = path.join(dir, 'out.sif');
+  try {
+    const result = await dl.download({ url: reg.ref('p/img:v1', fault.host), output, tag: 'nightly', application: 'ci' });
+    return { result, output, lines };
+  } finally {
+    await dl.close();
+    await transport.close();
+  }
+}
+
+test('pieces come through the proxy with the X-Dragonfly-* headers; orasfly fetches nothing from the origin', async () => {
+  const { result, output } = await pull();
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { proxy: SIZE });
+  assert.equal(fake.requests.length, 3, 'three 4 MiB pieces');
+  for (const r of fake.requests) {
+    assert.equal(r.path, `/v2/p/img/blobs/${pushed.layer.digest}`);
+    assert.equal(r.headers['x-dragonfly-registry'], `http://${fault.host}`);
+    assert.equal(r.headers['x-dragonfly-use-p2p'], 'true');
+    assert.equal(r.headers['x-dragonfly-tag'], 'nightly');
+    assert.equal(r.headers['x-dragonfly-application'], 'ci');
+    assert.equal(r.headers['x-dragonfly-priority'], '4');
+    assert.equal(r.headers['x-dragonfly-piece-length'], '4mib');
+    assert.match(String(r.headers['authorization']), /^Bearer /);
+    assert.match(String(r.headers['range']), /^bytes=\d+-\d+$/);
+  }
+  assert.equal(fault.blobRequests().length, 3, 'every blob GET at the origin was the proxy\'s');
+});
+
+test('a backend 404 relayed by the proxy is a not-found error, not a reason to ask the origin', async () => {
+  fake.script = { failFirst: [{ status: 404, errorType: 'backend' }, { status: 404, errorType: 'backend' }, { status: 404, errorType: 'backend' }] };
+  await assert.rejects(pull(), (e: unknown) => e instanceof TaskFailedError && (e.cause as { status?: number }).status === 404);
+  assert.equal(fault.blobRequests().length, 0);
+});
+
+test('a proxy error (X-Dragonfly-Error-Type: proxy) hands the task to the origin, with a warning', async () => {
+  fake.script = { failFirst: [{ status: 500, errorType: 'proxy' }] };
+  const { result, output, lines } = await pull();
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal((result.transferredBy['source'] ?? 0) + (result.transferredBy['proxy'] ?? 0), SIZE);
+  assert.ok((result.transferredBy['source'] ?? 0) > 0);
+  assert.ok(lines.some((m) => /transport proxy failed, back to source/.test(m)), lines.join('\n'));
+});
+
+test('a proxy that is down: the origin serves', async () => {
+  const { result, output } = await pull({ proxy: 'http://127.0.0.1:9' });
+  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { source: SIZE });
+});
+
+test('registry credentials are not sent in clear text to a proxy off this machine; the origin serves', async () => {
+  const { result, lines } = await pull({ proxy: 'http://proxy.invalid:4001' });
+  assert.deepEqual(result.transferredBy, { source: SIZE });
+  assert.equal(fake.requests.length, 0);
+  assert.ok(lines.some((m) => /not sending registry credentials to http:\/\/proxy\.invalid:4001 in clear text/.test(m)), lines.join('\n'));
+});
