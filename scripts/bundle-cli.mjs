@@ -2,11 +2,13 @@
 // module it resolves and loads; the command touches ~100 (ours, undici's, debug, js-yaml), which
 // was a third of a reuse pull's wall time. The library itself stays unbundled in dist/.
 import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Chunk names carry content hashes: old ones would pile up (and ship) without this.
+rmSync(path.join(root, 'dist', 'cli', 'chunks'), { recursive: true, force: true });
 const result = await build({
   metafile: true,
   entryPoints: { orasfly: path.join(root, 'dist', 'cli', 'bin.js') },

@@ -17,6 +17,10 @@ import type { OrasflyConfig } from './config/dfget-config.js';
 import { parseDuration, parseSize } from './config/units.js';
 import { InvalidArgumentError } from './errors.js';
 import type { PieceTransport } from './transport/piece-transport.js';
+import type { DfdaemonDelivery, DfdaemonTransport } from './transport/dfdaemon-transport.js';
+import type { ProxyTransport } from './transport/proxy-transport.js';
+import type { Priority } from './transport/dfdaemon/messages.js';
+import type { Duration } from './config/units.js';
 
 /** Options of {@link createDownloader}: dfget.yaml's blocks as typed objects. */
 export interface DownloaderOptions {
@@ -32,8 +36,30 @@ export interface DownloaderOptions {
   logSink?: CoreLogSink | undefined;
   /** A custom piece transport (e.g. a Dragonfly daemon); the origin stays the fallback. */
   transport?: PieceTransport | undefined;
+  /**
+   * Use an existing Dragonfly cluster (the `transport:` block): `endpoint` selects the daemon
+   * transport, `proxy` the proxy transport. The downloader creates the transport and closes it.
+   * Not with `transport`.
+   */
+  cluster?: ClusterOptions | undefined;
   /** See `PeerTaskManagerOptions.gcAfterPull`. @defaultValue true */
   gcAfterPull?: boolean | undefined;
+}
+
+/** How to reach a Dragonfly cluster (see {@link DownloaderOptions.cluster}). */
+export interface ClusterOptions {
+  /** The dfdaemon unix socket: a {@link DfdaemonTransport}. */
+  endpoint?: string | undefined;
+  /** The dfdaemon HTTP proxy URL: a {@link ProxyTransport}. */
+  proxy?: string | undefined;
+  /** `false` = dfget's `--disable-back-to-source`. @defaultValue true */
+  backToSource?: boolean | undefined;
+  /** Daemon transport: how the bytes come back. @defaultValue 'auto' */
+  delivery?: DfdaemonDelivery | undefined;
+  /** Daemon transport: stream idle limit. @defaultValue '30s' */
+  idleTimeout?: Duration | undefined;
+  /** `common.v2.Priority`, 0–6. */
+  priority?: Priority | undefined;
 }
 
 /** A wired downloader; close it when done. */
@@ -65,6 +91,7 @@ export interface Downloader {
  */
 export async function createDownloader(options: DownloaderOptions): Promise<Downloader> {
   if (!options?.storage?.dataPath) throw new InvalidArgumentError('storage.dataPath', 'a data path is required');
+  const owned = await clusterTransport(options);
   // Whoever takes GC off the task manager (the CLI hands rounds to a detached process) wants no timer either.
   const storage = await StorageManager.open(options.storage, { gcTimer: options.gcAfterPull !== false });
   const client = new OrasResourceClient(options.oras ?? {});
@@ -74,7 +101,7 @@ export async function createDownloader(options: DownloaderOptions): Promise<Down
   const manager = new PeerTaskManager({
     client,
     storage,
-    transport: options.transport,
+    transport: options.transport ?? owned,
     conductor,
     totalRateLimit: totalRateLimit === undefined ? undefined : parseSize(totalRateLimit, 'download.totalRateLimit') || undefined,
     logSink: sinks.length > 1 ? new TeeLogSink(sinks) : sinks[0],
@@ -90,9 +117,29 @@ export async function createDownloader(options: DownloaderOptions): Promise<Down
       await manager.close();
       await storage.close();
       await client.close();
+      await owned?.close();
       await fileSink?.flush();
     },
   };
+}
+
+/** The transport `cluster` asks for (loaded only then: grpc-js is not needed otherwise). */
+async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTransport | ProxyTransport | undefined> {
+  const c = options.cluster;
+  if (c === undefined) return undefined;
+  if (typeof c !== 'object' || c === null) throw new InvalidArgumentError('cluster', 'expected an object');
+  if (options.transport) throw new InvalidArgumentError('cluster', 'give a transport or cluster options, not both');
+  if (c.endpoint !== undefined && c.proxy !== undefined) throw new InvalidArgumentError('cluster', 'give endpoint (the daemon socket) or proxy, not both');
+  if (c.endpoint !== undefined) {
+    const { DfdaemonTransport } = await import('./transport/dfdaemon-transport.js');
+    return new DfdaemonTransport({ socketPath: c.endpoint, backToSource: c.backToSource, delivery: c.delivery, idleTimeout: c.idleTimeout, priority: c.priority });
+  }
+  if (c.proxy !== undefined) {
+    const { ProxyTransport } = await import('./transport/proxy-transport.js');
+    return new ProxyTransport({ proxy: c.proxy, backToSource: c.backToSource, priority: c.priority });
+  }
+  if (c.backToSource === false) throw new InvalidArgumentError('cluster.backToSource', 'disabling back-to-source needs a daemon (endpoint) or its proxy: orasfly itself is the way to the source');
+  return undefined;
 }
 
 /**
@@ -114,5 +161,20 @@ export function downloaderOptionsFromConfig(config: OrasflyConfig, fallback: { d
       ...(lowSpeedTime !== undefined ? { lowSpeedTime: parseDuration(lowSpeedTime, 'download.lowSpeedTime') } : {}),
     },
     logFile: logDir ? path.join(logDir, 'dfget', 'core.log') : undefined,
+    cluster: clusterFromConfig(config),
+  };
+}
+
+function clusterFromConfig(config: OrasflyConfig): ClusterOptions | undefined {
+  const t = config.transport;
+  if (!t || (t.endpoint === undefined && t.proxy === undefined && t.disableBackToSource === undefined)) return undefined;
+  if (t.delivery !== undefined && !['auto', 'output-path', 'piece-content'].includes(t.delivery)) throw new InvalidArgumentError('transport.delivery', `expected auto, output-path or piece-content, got ${JSON.stringify(t.delivery)}`);
+  return {
+    endpoint: t.endpoint,
+    proxy: t.proxy,
+    backToSource: t.disableBackToSource === undefined ? undefined : !t.disableBackToSource,
+    delivery: t.delivery as DfdaemonDelivery | undefined,
+    idleTimeout: t.idleTimeout,
+    priority: t.priority as Priority | undefined,
   };
 }

@@ -15,7 +15,7 @@ export * from './errors.js';
 
 // Quick start
 export { createDownloader, downloaderOptionsFromConfig } from './downloader.js';
-export type { Downloader, DownloaderOptions } from './downloader.js';
+export type { Downloader, DownloaderOptions, ClusterOptions } from './downloader.js';
 
 // Configuration
 export { loadConfig, parseConfig } from './config/dfget-config.js';

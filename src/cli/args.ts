@@ -41,6 +41,12 @@ export interface CliArgs {
   passwordStdin: boolean;
   /** `--all-layers`: every titled layer into the `-O` directory. */
   allLayers: boolean;
+  /** `--endpoint PATH`: the dfdaemon socket (selects the daemon transport). */
+  endpoint: string | undefined;
+  /** `--proxy-transport URL`: the dfdaemon HTTP proxy. */
+  proxyTransport: string | undefined;
+  /** `--disable-back-to-source`. */
+  disableBackToSource: boolean;
   /** The layer to pull when the manifest has no single SIF layer. */
   layerIndex: number | undefined;
   layerMediaType: string | undefined;
@@ -75,6 +81,9 @@ const OPTIONS = {
   username: { type: 'string' },
   'password-stdin': { type: 'boolean' },
   'all-layers': { type: 'boolean' },
+  endpoint: { type: 'string' },
+  'proxy-transport': { type: 'string' },
+  'disable-back-to-source': { type: 'boolean' },
   'layer-index': { type: 'string' },
   'layer-media-type': { type: 'string' },
   json: { type: 'boolean' },
@@ -107,6 +116,10 @@ dfget flags:
                             else $XDG_STATE_HOME/orasfly/logs)
       --ratelimit SIZE      bytes per second across all pieces, e.g. 200Mi (default: unlimited)
       --application NAME    caller's application name (part of the task id)
+      --endpoint PATH       download through the Dragonfly daemon on this unix socket
+                            (e.g. /var/run/dragonfly/dfdaemon.sock); the origin is the fallback
+      --disable-back-to-source
+                            never fetch from the origin: what the cluster cannot serve fails
 cache commands (see 'orasfly cache --help'):
   orasfly cache list | verify | gc [--dry-run] | clean [--dry-run] [REF|DIGEST ...]
 
@@ -121,6 +134,7 @@ orasfly flags:
       --layer-media-type T  the layer to pull, by media type
       --all-layers          pull every titled layer into the -O directory (as oras pull),
                             each under its org.opencontainers.image.title
+      --proxy-transport URL pieces through the Dragonfly daemon's HTTP proxy (http://127.0.0.1:4001)
       --registry-config FILE
                             the only credential file to read (docker or containers format;
                             repeatable; default: see ENVIRONMENT)
@@ -245,6 +259,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     const clash = (['layer-index', 'layer-media-type', 'digest'] as const).find((k) => v[k] !== undefined);
     if (clash) throw new InvalidArgumentError('all-layers', `--all-layers pulls every layer; it cannot be combined with --${clash}`);
   }
+  if (v.endpoint !== undefined && v['proxy-transport'] !== undefined) throw new InvalidArgumentError('endpoint', 'give --endpoint (the daemon socket) or --proxy-transport, not both');
   const headers: Record<string, string> = {};
   for (const h of v.header ?? []) {
     const [k, val] = parseHeader(h);
@@ -280,6 +295,9 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     username: v.username,
     passwordStdin: v['password-stdin'] ?? false,
     allLayers: v['all-layers'] ?? false,
+    endpoint: v.endpoint !== undefined ? path.resolve(cwd, v.endpoint) : undefined,
+    proxyTransport: v['proxy-transport'],
+    disableBackToSource: v['disable-back-to-source'] ?? false,
     layerIndex: v['layer-index'] !== undefined ? requireInt(v['layer-index'], 'layer-index', -1000, 1000) : undefined,
     layerMediaType: v['layer-media-type'],
     json: v.json ?? false,

@@ -117,6 +117,8 @@ function errorKind(e: unknown): string {
       return 'storage';
     case 'ERR_ORASFLY_ABORTED':
       return 'aborted';
+    case 'ERR_ORASFLY_DAEMON':
+      return 'cluster';
     default:
       return 'other';
   }
@@ -177,6 +179,16 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       const { parseOrasReference } = await import('../source/oras/reference.js');
       const registry = parseOrasReference(args.url).registry;
       options.oras = { ...options.oras, credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal) };
+    }
+    if (args.endpoint || args.proxyTransport || args.disableBackToSource) {
+      const fromConfig = options.cluster ?? {};
+      // A flag naming one transport replaces the other one the config may name.
+      options.cluster = {
+        ...fromConfig,
+        ...(args.endpoint ? { endpoint: args.endpoint, proxy: undefined } : {}),
+        ...(args.proxyTransport ? { proxy: args.proxyTransport, endpoint: undefined } : {}),
+        ...(args.disableBackToSource ? { backToSource: false } : {}),
+      };
     }
     if (args.platform) options.oras = { ...options.oras, platform: args.platform };
     if (args.layerIndex !== undefined) options.oras = { ...options.oras, layerIndex: args.layerIndex, layerMediaType: undefined };
@@ -276,6 +288,9 @@ function printResult(
   if (result) {
     // A reuse looks like a download otherwise (and is a thousand times faster): say so.
     if (result.reused) out(`reused ${result.digest} from the task store (${result.method === 'link' ? 'hard link' : 'copy'}, no download)`);
+    const by = Object.entries(result.transferredBy).filter(([, n]) => n > 0);
+    // Which part of the cluster served it, when something other than the origin took part.
+    if (by.some(([k]) => k !== 'source')) out(`served by ${by.map(([k, n]) => `${k === 'source' ? 'origin' : k}: ${n} bytes`).join(', ')}`);
     out(`finish total length ${result.contentLength} bytes`);
     out(`download success: true, cost: ${costMs} ms`);
     return 0;

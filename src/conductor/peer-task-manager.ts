@@ -412,7 +412,9 @@ export class PeerTaskManager {
       watch(conductor);
       try {
         const entry = await conductor.run({ signal: controller.signal });
-        return { entry, reusedFromStore: false, transferredBy: { ...conductor.bytesByTransport } };
+        const by = { ...conductor.bytesByTransport };
+        if (transport !== source) this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(`bytes by transport: ${Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+        return { entry, reusedFromStore: false, transferredBy: by };
       } catch (e) {
         // Bytes from a cluster that do not match the digest never reach an output: the task starts
         // over from the origin, once, unless the transport forbids the origin.

@@ -45,6 +45,8 @@ export interface OrasConfig {
   insecureSkipVerify?: boolean;
   caFile?: string;
   plainHttp?: boolean;
+  /** Trust the system CA bundle too (default true). */
+  systemCa?: boolean;
   /** `os/arch[/variant]` to pick from an image index. */
   platform?: { os: string; architecture: string; variant?: string };
   /** The layer to pull when the manifest has no single SIF layer (-1 = the last). */
@@ -67,11 +69,29 @@ export interface DownloadConfig {
   lowSpeedTime?: Duration;
 }
 
+/** Using a Dragonfly cluster (`transport:` block; orasfly's own, named as Rust dfget's flags). */
+export interface TransportConfig {
+  /** The dfdaemon unix socket (dfget `--endpoint`); selects the daemon transport. */
+  endpoint?: string;
+  /** The dfdaemon HTTP proxy, `http://127.0.0.1:4001` (`--proxy-transport`); selects the proxy transport. */
+  proxy?: string;
+  /** dfget `--disable-back-to-source`: neither the daemon nor orasfly may ask the origin. */
+  disableBackToSource?: boolean;
+  /** `auto`, `output-path` or `piece-content` (daemon transport). */
+  delivery?: string;
+  /** Give a daemon stream up after this long without a message. */
+  idleTimeout?: Duration;
+  /** `common.v2.Priority`, 0–6. */
+  priority?: number;
+}
+
 /** A loaded configuration. */
 export interface OrasflyConfig {
   storage: StorageConfig;
   oras: OrasConfig;
   download: DownloadConfig;
+  /** The `transport:` block, when present. */
+  transport?: TransportConfig;
   /** Dragonfly's `dataDir`: the default `storage.dataPath`. */
   dataDir?: string;
   /** Dragonfly's `workHome`. */
@@ -124,9 +144,19 @@ const ORAS_KEYS: Record<string, Kind> = {
   enableTrace: 'boolean',
   caFile: 'string',
   plainHttp: 'boolean',
+  systemCa: 'boolean',
   platform: 'platform',
   layerIndex: 'number',
   layerMediaType: 'string',
+};
+
+const TRANSPORT_KEYS: Record<string, Kind> = {
+  endpoint: 'string',
+  proxy: 'string',
+  disableBackToSource: 'boolean',
+  delivery: 'string',
+  idleTimeout: 'duration',
+  priority: 'number',
 };
 
 const DOWNLOAD_KEYS: Record<string, Kind> = {
@@ -282,6 +312,7 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
     // Merge, never replace: top-level gcInterval/keepStorage may come before the storage block.
     if (k === 'storage') config.storage = { ...config.storage, ...(readBlock(v, STORAGE_KEYS, 'storage', file, warnings) as StorageConfig) };
     else if (k === 'oras') Object.assign(config.oras, readBlock(v, ORAS_KEYS, 'oras', file, warnings));
+    else if (k === 'transport') config.transport = readBlock(v, TRANSPORT_KEYS, 'transport', file, warnings) as TransportConfig;
     else if (k === 'download') {
       if (v === null || v === undefined) continue;
       if (!isRecord(v)) throw new ConfigError(`expected a mapping, got ${quote(v)}`, { file, key: 'download' });

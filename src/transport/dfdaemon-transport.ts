@@ -230,7 +230,9 @@ export class DfdaemonTransport implements PieceTransport {
   async #connect(): Promise<Grpc.Client> {
     this.#client ??= (async () => {
       // Loaded on first use: embedding orasfly without a daemon never pays for grpc-js.
-      const grpc = (this.#grpc ??= await import('@grpc/grpc-js'));
+      // grpc-js is CommonJS: Node's ESM loader exposes its named exports, a bundler only `default`.
+      const mod = (await import('@grpc/grpc-js')) as unknown as typeof Grpc & { default?: typeof Grpc };
+      const grpc = (this.#grpc ??= mod.default ?? mod);
       return new grpc.Client(`unix:${this.#o.socketPath}`, grpc.credentials.createInsecure(), {
         'grpc.max_receive_message_length': this.#o.maxMessageBytes,
         'grpc.max_send_message_length': 4 * 2 ** 20,

@@ -1,0 +1,102 @@
+// The command on a Dragonfly cluster, against the protocol fakes (fake dfdaemon on a unix socket,
+// fake dfdaemon proxy; no real daemon can run here): --endpoint, --disable-back-to-source,
+// --proxy-transport and the transport: block of dfget.yaml.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pushSif, startFaultProxy, startRegistry, type FaultProxy, type PushedArtifact, type RunningRegistry } from '../../harness/index.js';
+import { startFakeDfdaemon, type FakeDfdaemon } from '../../harness/fake-dfdaemon.js';
+import { startFakeDfdaemonProxy, type FakeDfdaemonProxy } from '../../harness/fake-dfdaemon-proxy.js';
+import { lastJson, runCli } from './run-cli.js';
+
+let reg: RunningRegistry;
+let fault: FaultProxy;
+let daemon: FakeDfdaemon;
+let proxy: FakeDfdaemonProxy;
+let pushed: PushedArtifact;
+let root: string;
+let n = 0;
+before(async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'orasfly-cli-cluster-'));
+  reg = await startRegistry({ variant: 'anonymous' });
+  fault = await startFaultProxy(reg.origin);
+  [daemon, proxy] = await Promise.all([startFakeDfdaemon(), startFakeDfdaemonProxy()]);
+  pushed = await pushSif(reg, 'c/img', 'v1', { size: 3 * 2 ** 20, seed: 93 });
+});
+after(async () => {
+  await Promise.all([daemon?.close(), proxy?.close(), fault?.close()]);
+  await reg?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function home(): { dir: string; args: string[]; out: string } {
+  const dir = path.join(root, `h${n++}`);
+  mkdirSync(dir, { recursive: true });
+  return { dir, out: path.join(dir, 'img.sif'), args: ['--datadir', path.join(dir, 'store'), '--logdir', path.join(dir, 'logs')] };
+}
+const sha256 = (f: string): string => `sha256:${createHash('sha256').update(readFileSync(f)).digest('hex')}`;
+
+test('--endpoint SOCK: a verified output served by the daemon; the origin served the blob once, to the daemon', async () => {
+  fault.resetLog();
+  const h = home();
+  const r = await runCli(h.dir, [reg.ref('c/img:v1', fault.host), '-O', h.out, '--endpoint', daemon.socketPath, ...h.args]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(sha256(h.out), pushed.layer.digest);
+  assert.match(r.stdout, /^served by dfdaemon: 3145728 bytes$/m);
+  assert.equal(fault.blobRequests().length, 1, 'one blob GET at the origin: the daemon\'s');
+  const log = readFileSync(path.join(h.dir, 'logs', 'dfget', 'core.log'), 'utf8');
+  assert.match(log, /"msg":"bytes by transport: dfdaemon 3145728"/);
+  assert.match(log, /as daemon task [0-9a-f]{64}/);
+});
+
+test('--json says which transport served how many bytes', async () => {
+  const h = home();
+  const r = await runCli(h.dir, [reg.ref('c/img:v1', fault.host), '-O', h.out, '--endpoint', daemon.socketPath, '--json', ...h.args]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lastJson(r).transferredBy, { dfdaemon: 3 * 2 ** 20 });
+});
+
+test('--endpoint to a missing socket: the origin serves; with --disable-back-to-source it is ERR_ORASFLY_DAEMON', async () => {
+  const h = home();
+  const missing = path.join(h.dir, 'none.sock');
+  const ok = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--endpoint', missing, '--json', ...h.args]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(lastJson(ok).transferredBy, { source: 3 * 2 ** 20 });
+  const h2 = home();
+  const bad = await runCli(h2.dir, [reg.ref('c/img:v1'), '-O', h2.out, '--endpoint', missing, '--disable-back-to-source', '--json', ...h2.args]);
+  assert.equal(bad.code, 1);
+  const e = lastJson<{ error: { code: string; kind: string; message: string } }>(bad).error;
+  assert.equal(e.code, 'ERR_ORASFLY_DAEMON');
+  assert.equal(e.kind, 'cluster');
+  assert.match(e.message, /no dfdaemon socket .*back-to-source is disabled/);
+});
+
+test('--disable-back-to-source without a cluster is a usage error', async () => {
+  const h = home();
+  const r = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--disable-back-to-source', ...h.args]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /disabling back-to-source needs a daemon/);
+});
+
+test('--proxy-transport URL: pieces through the daemon proxy', async () => {
+  const h = home();
+  const r = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--proxy-transport', proxy.url, '--json', ...h.args]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sha256(h.out), pushed.layer.digest);
+  assert.deepEqual(lastJson(r).transferredBy, { proxy: 3 * 2 ** 20 });
+  assert.ok(proxy.requests.length >= 1);
+});
+
+test('dfget.yaml transport: block selects the daemon', async () => {
+  const h = home();
+  const cfg = path.join(h.dir, 'dfget.yaml');
+  writeFileSync(cfg, `transport:\n  endpoint: ${daemon.socketPath}\n  delivery: piece-content\n  idleTimeout: 10s\n`);
+  const before = daemon.downloads.length;
+  const r = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--config', cfg, '--json', ...h.args]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lastJson(r).transferredBy, { dfdaemon: 3 * 2 ** 20 });
+  assert.equal(daemon.downloads[before]!.need_piece_content, true);
+});
