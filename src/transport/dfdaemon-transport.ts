@@ -30,8 +30,10 @@ import {
   encodeHealthCheckRequest,
   HEALTH_CHECK_PATH,
   parseBackendDetails,
+  type DownloadMessage,
   type Priority,
 } from './dfdaemon/messages.js';
+import { ExchangeRecorder } from './dfdaemon/recorder.js';
 
 const debug = createDebug('orasfly:dfdaemon');
 
@@ -69,6 +71,12 @@ export interface DfdaemonTransportOptions {
   busyRetryDelay?: Duration | undefined;
   /** Largest gRPC message accepted: inline pieces reach 64 MiB. @defaultValue 80 MiB */
   maxMessageBytes?: number | undefined;
+  /**
+   * Append every exchange with the daemon (request, responses, status; no header values, no piece
+   * bytes) to this JSON file: a trace of a real daemon, to replay with the test harness's fake.
+   * @defaultValue undefined (no recording)
+   */
+  recordTo?: string | undefined;
 }
 
 /** The defaults of {@link DfdaemonTransportOptions}. */
@@ -96,6 +104,7 @@ interface Resolved {
   busyRetries: number;
   busyRetryDelay: number;
   maxMessageBytes: number;
+  recordTo: string | undefined;
 }
 
 function resolveOptions(o: DfdaemonTransportOptions): Resolved {
@@ -121,6 +130,7 @@ function resolveOptions(o: DfdaemonTransportOptions): Resolved {
     busyRetries,
     busyRetryDelay: parseDuration(o.busyRetryDelay ?? D.busyRetryDelay, 'busyRetryDelay'),
     maxMessageBytes,
+    recordTo: o.recordTo === undefined ? undefined : path.resolve(o.recordTo),
   };
 }
 
@@ -268,7 +278,7 @@ export class DfdaemonTransport implements PieceTransport {
     // The daemon links its file here before the download ends: a temp name in the store's directory,
     // read into the store (and verified) only once the stream has ended well.
     const tmp = delivery === 'output-path' ? path.join(task.scratchDir!, `.dfdaemon-${randomUUID()}.tmp`) : undefined;
-    const request = encodeDownloadTaskRequest({
+    const message: DownloadMessage = {
       url: origin.url,
       digest: task.target.digest,
       tag: task.tag,
@@ -280,7 +290,10 @@ export class DfdaemonTransport implements PieceTransport {
       timeoutMs: o.downloadTimeout || undefined,
       disableBackToSource: !o.backToSource,
       needPieceContent: delivery === 'piece-content',
-    });
+    };
+    const request = encodeDownloadTaskRequest(message);
+    const recorder = o.recordTo ? new ExchangeRecorder(o.recordTo, message) : undefined;
+    let status: { code: number; details?: string; backendStatusCode?: number | undefined } | undefined = { code: 0 };
     const secrets = Object.values(origin.headers).filter((v) => v.length >= 8);
     const scrub = (s: string): string => clip(secrets.reduce((t, v) => t.split(v).join('<redacted>'), redact(s)));
     const call = client.makeServerStreamRequest(DOWNLOAD_TASK_PATH, identity, identity, request, new grpc.Metadata(), {});
@@ -303,6 +316,7 @@ export class DfdaemonTransport implements PieceTransport {
         for await (const raw of call as AsyncIterable<Buffer>) {
           arm();
           const msg = decodeDownloadTaskResponse(raw);
+          recorder?.response(msg);
           if (first) {
             first = false;
             task.log?.info(`dfdaemon task ${msg.taskId || '?'} peer ${msg.peerId || '?'} host ${msg.hostId || '?'} for orasfly task ${task.taskId}`);
@@ -312,15 +326,28 @@ export class DfdaemonTransport implements PieceTransport {
             if (msg.started.isFinished) debug('task %s: the daemon has it cached already', task.taskId);
           }
           const piece = msg.piece;
-          if (!piece || delivery !== 'piece-content') continue;
+          if (!piece) continue;
           if (piece.number >= plan.totalPieces) throw this.#fail(`dfdaemon sent piece ${piece.number} of a task of ${plan.totalPieces}`);
           const want = pieceAt(plan, piece.number).range;
           // Pieces are numbered by the piece length we sent; a daemon that chose its own would put bytes at the wrong offsets.
           if (piece.offset !== want.start || piece.length !== want.length) throw this.#fail(`dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`);
+          if (delivery === 'output-path') {
+            // The daemon links its file to our path before it finishes, so a finished piece can be
+            // stored (and shown as progress) now. A daemon that copies at the end has no file yet:
+            // such pieces are left to the pass after the stream.
+            await sink.writePiece(piece.number, createReadStream(tmp!, { start: want.start, end: want.start + want.length - 1, highWaterMark: 1 << 20 }), { signal }).catch((e: unknown) => {
+              if (signal?.aborted) throw signal.reason;
+              debug('task %s: piece %d not in %s yet (%s)', task.taskId, piece.number, tmp, (e as Error).message);
+            });
+            continue;
+          }
           if (!piece.content || piece.content.length !== want.length) throw this.#fail(`dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`);
           await sink.writePiece(piece.number, once(piece.content), { signal });
         }
       } catch (e) {
+        const se = e as Partial<Grpc.ServiceError>;
+        const backend = typeof se.code === 'number' ? backendOf(se) : undefined;
+        status = typeof se.code === 'number' ? { code: se.code, details: scrub(se.details ?? ''), backendStatusCode: backend?.statusCode } : { code: -1, details: stalled ? 'idle timeout' : scrub(String((e as Error)?.message ?? e)) };
         if (signal?.aborted) throw signal.reason;
         if (stalled) throw this.#fail(`no message from dfdaemon for ${o.idleTimeout / 1000} s`);
         throw this.#mapError(e, origin, scrub);
@@ -330,6 +357,7 @@ export class DfdaemonTransport implements PieceTransport {
       clearTimeout(idle);
       signal?.removeEventListener('abort', onAbort);
       if (tmp) await unlink(tmp).catch(() => {});
+      await recorder?.end(status).catch((e: Error) => task.log?.warn(`could not write the dfdaemon trace ${o.recordTo}: ${e.message}`));
     }
   }
 
@@ -352,8 +380,7 @@ export class DfdaemonTransport implements PieceTransport {
     if (e instanceof DaemonError) return e;
     const se = e as Partial<Grpc.ServiceError>;
     if (typeof se.code !== 'number') return this.#fail(`dfdaemon stream failed: ${scrub(String((e as Error)?.message ?? e))}`, undefined, e);
-    const raw = se.metadata?.get('grpc-status-details-bin')[0];
-    const backend = parseBackendDetails(Buffer.isBuffer(raw) ? raw : typeof raw === 'string' ? Buffer.from(raw) : undefined);
+    const backend = backendOf(se);
     if (backend?.statusCode !== undefined) {
       const status = backend.statusCode;
       const err = new RegistryResponseError({
@@ -367,6 +394,12 @@ export class DfdaemonTransport implements PieceTransport {
     }
     return this.#fail(`dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details ?? '')}`, se.code, e);
   }
+}
+
+/** The `errordetails.v2.Backend` of a gRPC error, if the daemon attached one. */
+function backendOf(se: Partial<Grpc.ServiceError>): ReturnType<typeof parseBackendDetails> {
+  const raw = se.metadata?.get('grpc-status-details-bin')[0];
+  return parseBackendDetails(Buffer.isBuffer(raw) ? raw : typeof raw === 'string' ? Buffer.from(raw) : undefined);
 }
 
 async function* once(b: Buffer): AsyncGenerator<Buffer> {

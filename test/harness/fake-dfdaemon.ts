@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { DfdaemonExchange } from '../../src/transport/dfdaemon/recorder.js';
 
 const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'proto');
 
@@ -29,10 +30,15 @@ export interface FakeDaemonScript {
   order?: 'in-order' | 'reverse';
   /** Flip a byte of what is served (piece 0, or the output file). */
   corrupt?: boolean;
-  /** How output_path is made. @defaultValue 'hardlink' */
+  /** How output_path is made: a link before the pieces, or a copy after the last one. @defaultValue 'hardlink' */
   outputPath?: 'hardlink' | 'copy' | { refuse: grpc.status };
   /** Claim this content length in the started response instead of the real one. */
   contentLength?: number;
+  /**
+   * Replay a trace recorded from a real daemon (`DfdaemonTransportOptions.recordTo`): its responses
+   * in their order (piece bytes from the blob), then its status.
+   */
+  replay?: DfdaemonExchange;
 }
 
 /** One DownloadTask request as the fake decoded it (protobufjs, keepCase). */
@@ -174,10 +180,29 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
         call.emit('error', { code: how.refuse, details: `cannot create ${d.output_path}: permission denied`, metadata: new grpc.Metadata() });
         return;
       }
-      // As the real daemon: the file is at output_path before the stream ends.
+      // As the real daemon: a hard link is made before the pieces are reported; a copy (when the link
+      // fails) only once the download is complete, after the last piece.
       if (s.corrupt) await writeFile(d.output_path, served);
       else if (how === 'hardlink') await link(file, d.output_path);
-      else await copyFile(file, d.output_path);
+    }
+    if (s.replay) {
+      for (const r of s.replay.responses) {
+        if (cancelled) return;
+        const base = { host_id: r.hostId, task_id: r.taskId, peer_id: r.peerId };
+        if (r.started) call.write({ ...base, download_task_started_response: { content_length: r.started.contentLength, is_finished: r.started.isFinished, pieces: [], response_header: r.started.responseHeader } });
+        if (r.piece) {
+          const p = r.piece;
+          const piece: Record<string, unknown> = { number: p.number, offset: p.offset, length: p.length, digest: p.digest, traffic_type: p.trafficType ?? 0 };
+          if (d.need_piece_content) piece['content'] = served.subarray(p.offset, p.offset + p.length);
+          call.write({ ...base, download_piece_finished_response: { piece } });
+        }
+      }
+      const st = s.replay.status;
+      if (!st || st.code === 0) return void call.end();
+      const metadata = new grpc.Metadata();
+      if (st.backendStatusCode !== undefined) metadata.set('grpc-status-details-bin', Buffer.from(JSON.stringify({ status_code: st.backendStatusCode })));
+      call.emit('error', { code: st.code, details: st.details ?? '', metadata });
+      return;
     }
     const pieceLength = d.piece_length ?? 4 * 2 ** 20;
     const total = Math.ceil(bytes.length / pieceLength);
@@ -199,6 +224,7 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       sent++;
       if (!ok) await new Promise<void>((r) => call.once('drain', () => r()));
     }
+    if (d.output_path && s.outputPath === 'copy' && !s.corrupt) await copyFile(file, d.output_path);
     call.end();
   }
 

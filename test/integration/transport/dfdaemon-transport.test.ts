@@ -189,3 +189,26 @@ test('cancel mid-stream: the pull rejects with the abort reason and the daemon s
   await cancelled;
   assert.ok(fake.cancelled >= 1);
 });
+
+test('recordTo writes the exchange (no header values, no piece bytes); the fake replays the trace', async () => {
+  const trace = path.join(root, 'trace.json');
+  fake.script.order = 'reverse';
+  const first = await pull({ delivery: 'piece-content', recordTo: trace });
+  const text = await readFile(trace, 'utf8');
+  const recorded = JSON.parse(text) as Array<import('../../../src/transport/dfdaemon/recorder.js').DfdaemonExchange>;
+  assert.equal(recorded.length, 1);
+  const x = recorded[0]!;
+  assert.deepEqual(x.request.requestHeaderNames, ['authorization']);
+  assert.ok(!/Bearer /.test(text), 'no token in the trace');
+  assert.equal(x.status?.code, 0);
+  assert.deepEqual(x.responses.filter((r) => r.piece).map((r) => r.piece!.number), [3, 2, 1, 0]);
+  assert.equal(x.responses.find((r) => r.piece)!.piece!.contentBytes, PIECE);
+  assert.deepEqual(first.result.transferredBy, { dfdaemon: SIZE });
+
+  // The trace as a fixture: the same sequence again, from a fresh fake.
+  await fake.close();
+  fake = await startFakeDfdaemon({ replay: x });
+  const again = await pull({ delivery: 'piece-content' });
+  assert.equal(await sha256(again.output), pushed.layer.digest);
+  assert.deepEqual(again.result.transferredBy, { dfdaemon: SIZE });
+});
