@@ -167,6 +167,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   let close: (() => Promise<void>) | undefined;
   let afterPull: (() => Promise<void>) | undefined;
   let bar: ProgressBar | undefined;
+  let clustered = false;
   try {
     const options = await optionsFromFlags(args, io, (line) => io.stderr.write(`${line}\n`), signal);
     const { createDownloader } = await import('../downloader.js');
@@ -190,6 +191,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
         ...(args.disableBackToSource ? { backToSource: false } : {}),
       };
     }
+    clustered = options.cluster?.endpoint !== undefined || options.cluster?.proxy !== undefined;
     if (args.platform) options.oras = { ...options.oras, platform: args.platform };
     if (args.layerIndex !== undefined) options.oras = { ...options.oras, layerIndex: args.layerIndex, layerMediaType: undefined };
     if (args.layerMediaType !== undefined) options.oras = { ...options.oras, layerMediaType: args.layerMediaType, layerIndex: undefined };
@@ -231,7 +233,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   }
   // The result is printed first; closing then waits for a GC round if this pull started one.
   const costMs = cost();
-  const code = printResult(out, io, args.json, shownUrl, args.output, result, failure, costMs);
+  const code = printResult(out, io, args.json, shownUrl, args.output, result, failure, costMs, clustered);
   await afterPull?.().catch(() => {});
   await close?.().catch(() => {});
   return code;
@@ -264,6 +266,7 @@ function printResult(
   result: DownloadResult | ArtifactDownloadResult | undefined,
   failure: unknown,
   costMs: number,
+  clustered: boolean,
 ): number {
   if (json) {
     out(
@@ -290,7 +293,10 @@ function printResult(
     if (result.reused) out(`reused ${result.digest} from the task store (${result.method === 'link' ? 'hard link' : 'copy'}, no download)`);
     const by = Object.entries(result.transferredBy).filter(([, n]) => n > 0);
     // Which part of the cluster served it, when something other than the origin took part.
-    if (by.some(([k]) => k !== 'source')) out(`served by ${by.map(([k, n]) => `${k === 'source' ? 'origin' : k}: ${n} bytes`).join(', ')}`);
+    if (clustered && !result.reused && !result.joined) {
+      const fellBack = !by.some(([k]) => k !== 'source');
+      out(`served by ${by.map(([k, n]) => `${k === 'source' ? 'origin' : k}: ${n} bytes`).join(', ')}${fellBack ? ' (the cluster could not serve it; core.log says why)' : ''}`);
+    }
     out(`finish total length ${result.contentLength} bytes`);
     out(`download success: true, cost: ${costMs} ms`);
     return 0;
