@@ -212,3 +212,18 @@ test('recordTo writes the exchange (no header values, no piece bytes); the fake 
   assert.equal(await sha256(again.output), pushed.layer.digest);
   assert.deepEqual(again.result.transferredBy, { dfdaemon: SIZE });
 });
+
+test('inline pieces larger than grpc-js\'s default 4 MiB receive limit arrive (the limit is raised)', async () => {
+  const big = await pushSif(reg, 'd/big', 'v1', { size: 9 * 2 ** 20, seed: 94 });
+  const dir = path.join(root, `big${n++}`);
+  const transport = new DfdaemonTransport({ socketPath: fake.socketPath, delivery: 'piece-content' });
+  const dl = await createDownloader({ storage: { dataPath: path.join(dir, 'store') }, oras: { credentials: reg.credentials }, download: { pieceSize: 8 * 2 ** 20 }, transport });
+  try {
+    const r = await dl.download({ url: reg.ref('d/big:v1', proxy.host), output: path.join(dir, 'big.sif') });
+    assert.equal(await sha256(path.join(dir, 'big.sif')), big.layer.digest);
+    assert.deepEqual(r.transferredBy, { dfdaemon: 9 * 2 ** 20 });
+  } finally {
+    await dl.close();
+    await transport.close();
+  }
+});
