@@ -35,7 +35,17 @@ try {
   const { writeFile } = await import('node:fs/promises');
   await writeFile(path.join(work, 'piece-content.yaml'), 'transport:\n  delivery: piece-content\n');
   // Warm the daemon's cache once.
-  await measureAsync([process.execPath, bin, ref, '-O', path.join(work, 'warm.sif'), '--datadir', path.join(work, 'warm'), '--endpoint', daemon.socketPath]);
+  await measureAsync([
+    process.execPath,
+    bin,
+    ref,
+    '-O',
+    path.join(work, 'warm.sif'),
+    '--datadir',
+    path.join(work, 'warm'),
+    '--endpoint',
+    daemon.socketPath,
+  ]);
   const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(modes).map((k) => [k, []]));
   let i = 0;
   for (let r = 0; r < rounds; r++) {
@@ -43,17 +53,35 @@ try {
     // Rotate the order each round: no mode always runs first on a cold page cache.
     for (const name of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) {
       const dir = path.join(work, `run${i++}`);
-      samples[name]!.push(await measureAsync([process.execPath, bin, ref, '-O', path.join(dir, 'out.sif'), '--datadir', path.join(dir, 'store'), '--logdir', path.join(dir, 'log'), ...modes[name]!]));
+      samples[name]!.push(
+        await measureAsync([
+          process.execPath,
+          bin,
+          ref,
+          '-O',
+          path.join(dir, 'out.sif'),
+          '--datadir',
+          path.join(dir, 'store'),
+          '--logdir',
+          path.join(dir, 'log'),
+          ...modes[name]!,
+        ]),
+      );
       await rm(dir, { recursive: true, force: true });
     }
   }
   // The daemon modes must really have gone through the daemon (a fallback would measure the origin).
-  if (daemon.downloads.length !== 1 + 2 * rounds) throw new Error(`expected ${1 + 2 * rounds} daemon downloads, saw ${daemon.downloads.length}`);
-  console.log(`\n#### orasfly's own cost per pull, ${size / MiB} MiB, daemon cache warm (bench/cluster-bench.ts, median of ${rounds})`);
+  if (daemon.downloads.length !== 1 + 2 * rounds)
+    throw new Error(`expected ${1 + 2 * rounds} daemon downloads, saw ${daemon.downloads.length}`);
+  console.log(
+    `\n#### orasfly's own cost per pull, ${size / MiB} MiB, daemon cache warm (bench/cluster-bench.ts, median of ${rounds})`,
+  );
   console.log('| mode | wall | CPU (user+sys) | peak RSS |');
   console.log('| --- | ---: | ---: | ---: |');
   for (const [name, s] of Object.entries(samples)) {
-    console.log(`| ${name} | ${(median(s.map((x) => x.wallMs)) / 1000).toFixed(2)} s | ${(median(s.map((x) => x.cpuMs)) / 1000).toFixed(2)} s | ${Math.round(median(s.map((x) => x.rssKiB)) / 1024)} MiB |`);
+    console.log(
+      `| ${name} | ${(median(s.map((x) => x.wallMs)) / 1000).toFixed(2)} s | ${(median(s.map((x) => x.cpuMs)) / 1000).toFixed(2)} s | ${Math.round(median(s.map((x) => x.rssKiB)) / 1024)} MiB |`,
+    );
   }
 } finally {
   await proxy.close();

@@ -34,12 +34,18 @@ const naive = path.join(here, 'naive-pull.js');
 function hasSkopeo(): boolean {
   if (spawnSync('skopeo', ['--version']).status === 0) return true;
   // Like the registry for the tests: installed from Debian when we may.
-  if (process.getuid?.() === 0 && spawnSync('apt-get', ['install', '-y', '-qq', 'skopeo'], { stdio: 'ignore' }).status === 0) return true;
+  if (
+    process.getuid?.() === 0 &&
+    spawnSync('apt-get', ['install', '-y', '-qq', 'skopeo'], { stdio: 'ignore' }).status === 0
+  )
+    return true;
   return false;
 }
 
 async function main(): Promise<void> {
-  console.log(`# first pull vs peers — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${ROUNDS} alternating rounds, loopback registry`);
+  console.log(
+    `# first pull vs peers — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${ROUNDS} alternating rounds, loopback registry`,
+  );
   const reg = await startRegistry({ variant: 'anonymous' });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-pull-bench-'));
   const skopeo = hasSkopeo();
@@ -52,13 +58,48 @@ async function main(): Promise<void> {
       const store = path.join(dir, 'store');
       const orasfly = (c: number | undefined) => () => {
         spawnSync('rm', ['-rf', store]);
-        return measure([process.execPath, bin, '-u', ref, '-O', out('orasfly'), '--datadir', store, '--logdir', path.join(dir, 'log'), ...(c ? ['--concurrency', String(c)] : [])]);
+        return measure([
+          process.execPath,
+          bin,
+          '-u',
+          ref,
+          '-O',
+          out('orasfly'),
+          '--datadir',
+          store,
+          '--logdir',
+          path.join(dir, 'log'),
+          ...(c ? ['--concurrency', String(c)] : []),
+        ]);
       };
       const tools: [string, () => Sample][] = [
         ['curl -o', () => measure(['curl', '-s', '-o', out('curl'), blob])],
-        ['curl -o && openssl dgst -sha256', () => measure(`curl -s -o ${out('curlv')} ${blob} && openssl dgst -sha256 ${out('curlv')} >/dev/null`)],
-        ['naive Node (http.get → createWriteStream, sha256 per chunk)', () => measure([process.execPath, naive, blob, out('naive'), pushed.layer.digest])],
-        ...(skopeo ? [['skopeo copy (verifies)', () => (spawnSync('rm', ['-rf', out('skopeo')]), measure(['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${ref.slice('oras://'.length)}`, `dir:${out('skopeo')}`]))] as [string, () => Sample]] : []),
+        [
+          'curl -o && openssl dgst -sha256',
+          () => measure(`curl -s -o ${out('curlv')} ${blob} && openssl dgst -sha256 ${out('curlv')} >/dev/null`),
+        ],
+        [
+          'naive Node (http.get → createWriteStream, sha256 per chunk)',
+          () => measure([process.execPath, naive, blob, out('naive'), pushed.layer.digest]),
+        ],
+        ...(skopeo
+          ? [
+              [
+                'skopeo copy (verifies)',
+                () => (
+                  spawnSync('rm', ['-rf', out('skopeo')]),
+                  measure([
+                    'skopeo',
+                    'copy',
+                    '-q',
+                    '--src-tls-verify=false',
+                    `docker://${ref.slice('oras://'.length)}`,
+                    `dir:${out('skopeo')}`,
+                  ])
+                ),
+              ] as [string, () => Sample],
+            ]
+          : []),
         ['orasfly (default: 1 connection on loopback)', orasfly(undefined)],
         ['orasfly --concurrency 1', orasfly(1)],
         ['orasfly --concurrency 2', orasfly(2)],
@@ -75,7 +116,11 @@ async function main(): Promise<void> {
       }
       const med = (name: string) => {
         const xs = samples.get(name)!;
-        return { wall: median(xs.map((x) => x.wallMs)), cpu: median(xs.map((x) => x.cpuMs)), rss: median(xs.map((x) => x.rssKiB)) / 1024 };
+        return {
+          wall: median(xs.map((x) => x.wallMs)),
+          cpu: median(xs.map((x) => x.cpuMs)),
+          rss: median(xs.map((x) => x.rssKiB)) / 1024,
+        };
       };
       const naiveM = med('naive Node (http.get → createWriteStream, sha256 per chunk)');
       const verified = med('curl -o && openssl dgst -sha256');
@@ -84,9 +129,11 @@ async function main(): Promise<void> {
       console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
       for (const [name] of tools) {
         const m = med(name);
-        console.log(`| ${name} | ${(m.wall / 1000).toFixed(2)} s | ${(m.cpu / 1000).toFixed(2)} s | ${m.rss.toFixed(0)} MiB | ${(m.wall / naiveM.wall).toFixed(2)} | ${(m.wall / verified.wall).toFixed(2)} | ${(m.cpu / naiveM.cpu).toFixed(2)} |`);
+        console.log(
+          `| ${name} | ${(m.wall / 1000).toFixed(2)} s | ${(m.cpu / 1000).toFixed(2)} s | ${m.rss.toFixed(0)} MiB | ${(m.wall / naiveM.wall).toFixed(2)} | ${(m.wall / verified.wall).toFixed(2)} | ${(m.cpu / naiveM.cpu).toFixed(2)} |`,
+        );
       }
-      if (!skopeo) console.log('(skopeo not available: install Debian\'s skopeo to add it)');
+      if (!skopeo) console.log("(skopeo not available: install Debian's skopeo to add it)");
     }
 
     // 2. Per-connection caps: does concurrency earn its keep?
@@ -104,21 +151,48 @@ async function main(): Promise<void> {
           const store = path.join(dir, 'tstore');
           spawnSync('rm', ['-rf', store]);
           const logDir = path.join(dir, `tlog-${c}-${round}`);
-          wall.get(c)!.push((await measureAsync([process.execPath, bin, '-u', tref, '-O', path.join(dir, 't.out'), '--datadir', store, '--logdir', logDir, '--concurrency', String(c)])).wallMs);
-          const cost = /peer task done, cost: (\d+)ms/.exec(await readFile(path.join(logDir, 'dfget', 'core.log'), 'utf8'));
+          wall
+            .get(c)!
+            .push(
+              (
+                await measureAsync([
+                  process.execPath,
+                  bin,
+                  '-u',
+                  tref,
+                  '-O',
+                  path.join(dir, 't.out'),
+                  '--datadir',
+                  store,
+                  '--logdir',
+                  logDir,
+                  '--concurrency',
+                  String(c),
+                ])
+              ).wallMs,
+            );
+          const cost = /peer task done, cost: (\d+)ms/.exec(
+            await readFile(path.join(logDir, 'dfget', 'core.log'), 'utf8'),
+          );
           if (cost) transfer.get(c)!.push(Number(cost[1]));
           spawnSync('rm', ['-f', path.join(dir, 't.out')]);
         }
       }
       const base = median(wall.get(1)!);
       const tbase = median(transfer.get(1)!);
-      console.log(`\n## behind a proxy capping each connection at ${THROTTLE / MiB} MiB/s (${THROTTLE_SIZE / MiB} MiB, medians of ${ROUNDS})`);
-      console.log('| concurrency | process wall | ÷ 1 connection | transfer (core.log) | throughput | ÷ 1 connection |');
+      console.log(
+        `\n## behind a proxy capping each connection at ${THROTTLE / MiB} MiB/s (${THROTTLE_SIZE / MiB} MiB, medians of ${ROUNDS})`,
+      );
+      console.log(
+        '| concurrency | process wall | ÷ 1 connection | transfer (core.log) | throughput | ÷ 1 connection |',
+      );
       console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
       for (const c of levels) {
         const w = median(wall.get(c)!);
         const tr = median(transfer.get(c)!);
-        console.log(`| ${c} | ${(w / 1000).toFixed(2)} s | ${(base / w).toFixed(2)} | ${(tr / 1000).toFixed(2)} s | ${(tp.layer.size / MiB / (tr / 1000)).toFixed(0)} MiB/s | ${(tbase / tr).toFixed(2)} |`);
+        console.log(
+          `| ${c} | ${(w / 1000).toFixed(2)} s | ${(base / w).toFixed(2)} | ${(tr / 1000).toFixed(2)} s | ${(tp.layer.size / MiB / (tr / 1000)).toFixed(0)} MiB/s | ${(tbase / tr).toFixed(2)} |`,
+        );
       }
     } finally {
       await proxy.close();
@@ -129,12 +203,37 @@ async function main(): Promise<void> {
     void small;
     const rstore = path.join(dir, 'rstore');
     const rref = reg.ref('bench/reuse:v1');
-    measure([process.execPath, bin, '-u', rref, '-O', path.join(dir, 'r0.sif'), '--datadir', rstore, '--logdir', path.join(dir, 'log')]);
+    measure([
+      process.execPath,
+      bin,
+      '-u',
+      rref,
+      '-O',
+      path.join(dir, 'r0.sif'),
+      '--datadir',
+      rstore,
+      '--logdir',
+      path.join(dir, 'log'),
+    ]);
     const bare: number[] = [];
     const reuse: Sample[] = [];
     for (let i = 0; i < REUSE_PAIRS; i++) {
       const a = () => bare.push(measure([process.execPath, '-e', '']).wallMs);
-      const b = () => reuse.push(measure([process.execPath, bin, '-u', rref, '-O', path.join(dir, `r${i + 1}.sif`), '--datadir', rstore, '--logdir', path.join(dir, 'log')]));
+      const b = () =>
+        reuse.push(
+          measure([
+            process.execPath,
+            bin,
+            '-u',
+            rref,
+            '-O',
+            path.join(dir, `r${i + 1}.sif`),
+            '--datadir',
+            rstore,
+            '--logdir',
+            path.join(dir, 'log'),
+          ]),
+        );
       if (i % 2) {
         a();
         b();
@@ -145,11 +244,15 @@ async function main(): Promise<void> {
     }
     const rb = median(bare);
     const rr = median(reuse.map((x) => x.wallMs));
-    console.log(`\n## reuse pull as a whole CLI process (manifest revalidated, then a hard link; ${REUSE_PAIRS} alternating pairs)`);
+    console.log(
+      `\n## reuse pull as a whole CLI process (manifest revalidated, then a hard link; ${REUSE_PAIRS} alternating pairs)`,
+    );
     console.log('| what | wall | CPU | peak RSS | ÷ bare node |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
     console.log(`| bare node -e '' | ${rb.toFixed(0)} ms | | | 1.00 |`);
-    console.log(`| orasfly reuse | ${rr.toFixed(0)} ms | ${median(reuse.map((x) => x.cpuMs)).toFixed(0)} ms | ${(median(reuse.map((x) => x.rssKiB)) / 1024).toFixed(0)} MiB | ${(rr / rb).toFixed(2)} |`);
+    console.log(
+      `| orasfly reuse | ${rr.toFixed(0)} ms | ${median(reuse.map((x) => x.cpuMs)).toFixed(0)} ms | ${(median(reuse.map((x) => x.rssKiB)) / 1024).toFixed(0)} MiB | ${(rr / rb).toFixed(2)} |`,
+    );
   } finally {
     await reg.stop();
     await rm(dir, { recursive: true, force: true, maxRetries: 10 });

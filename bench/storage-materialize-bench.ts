@@ -25,7 +25,13 @@ function stats(xs: number[]): { median: number; p95: number } {
 async function makeTask(store: StorageManager, name: string, size: number, sparse: boolean): Promise<TaskEntry> {
   const pieceSize = 4 * MiB;
   const digest = `sha256:${createHash('sha256').update(name).digest('hex')}`; // a label: the store does not re-hash
-  const r = await store.beginTask({ taskId: createHash('sha256').update(name).digest('hex'), peerId: `127.0.0.1-${process.pid}-${name}`, digest, contentLength: size, pieceSize });
+  const r = await store.beginTask({
+    taskId: createHash('sha256').update(name).digest('hex'),
+    peerId: `127.0.0.1-${process.pid}-${name}`,
+    digest,
+    contentLength: size,
+    pieceSize,
+  });
   if (!('writer' in r)) return r.reuse;
   const w = r.writer;
   const zero = Buffer.alloc(pieceSize);
@@ -42,7 +48,11 @@ async function makeTask(store: StorageManager, name: string, size: number, spars
   return w.complete({ digest });
 }
 
-async function timeMaterialize(store: StorageManager, e: TaskEntry, label: string): Promise<{ median: number; p95: number }> {
+async function timeMaterialize(
+  store: StorageManager,
+  e: TaskEntry,
+  label: string,
+): Promise<{ median: number; p95: number }> {
   const dir = path.join(root, `out-${label}`);
   const times: number[] = [];
   for (let i = 0; i < 55; i++) {
@@ -79,7 +89,9 @@ try {
   });
   await store.close();
   const row = (a: string, b: string, c: string): string => `${a.padEnd(34)}${b.padStart(12)}${c.padStart(12)}`;
-  console.log(`orasfly storage benchmark — node ${process.version}, ${os.cpus()[0]?.model ?? '?'} ×${os.cpus().length}, tmpdir ${os.tmpdir()}`);
+  console.log(
+    `orasfly storage benchmark — node ${process.version}, ${os.cpus()[0]?.model ?? '?'} ×${os.cpus().length}, tmpdir ${os.tmpdir()}`,
+  );
   console.log('');
   console.log(row('materialise (50 runs, link + rename)', 'median ms', 'p95 ms'));
   console.log(row('  1 MiB task', m1.median.toFixed(3), m1.p95.toFixed(3)));

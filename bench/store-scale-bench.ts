@@ -57,7 +57,18 @@ async function fillStore(dataPath: string, n: number): Promise<void> {
       dataFilePath: dataFile,
       done: true,
       header: null,
-      ext: { version: METADATA_VERSION, digest, pieceDigest: 'crc32', pieceSize: 4 << 20, lastAccess: now, completedAt: now, fingerprint: { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }, storeLink: 'self', bootId: boot, url: `oras://synthetic/${i}:v1` },
+      ext: {
+        version: METADATA_VERSION,
+        digest,
+        pieceDigest: 'crc32',
+        pieceSize: 4 << 20,
+        lastAccess: now,
+        completedAt: now,
+        fingerprint: { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs },
+        storeLink: 'self',
+        bootId: boot,
+        url: `oras://synthetic/${i}:v1`,
+      },
     });
     await writeFile(path.join(peerDir, 'metadata'), meta);
     await utimes(path.join(peerDir, 'metadata'), now / 1000, now / 1000);
@@ -68,7 +79,9 @@ async function fillStore(dataPath: string, n: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`# store at scale — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${TASKS} tasks, ${PAIRS} alternating pairs`);
+  console.log(
+    `# store at scale — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${TASKS} tasks, ${PAIRS} alternating pairs`,
+  );
   const reg = await startRegistry({ variant: 'anonymous' });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-scale-'));
   try {
@@ -93,7 +106,12 @@ async function main(): Promise<void> {
     const withGc = cli(['-u', ref, '-O', path.join(dir, 'gc-run.sif'), '--datadir', big, '--logdir', bigLog]);
     // Let the detached round finish first: it would slow whichever pulls it overlaps.
     const bigCore = path.join(bigLog, 'dfget', 'core.log');
-    for (let waited = 0; waited < 120_000 && !/gc round done/.test(await readFile(bigCore, 'utf8').catch(() => '')); waited += 100) await new Promise((r) => setTimeout(r, 100));
+    for (
+      let waited = 0;
+      waited < 120_000 && !/gc round done/.test(await readFile(bigCore, 'utf8').catch(() => ''));
+      waited += 100
+    )
+      await new Promise((r) => setTimeout(r, 100));
     pull(small, path.join(dir, 'warm-small.sif'));
 
     const s: Sample[] = [];
@@ -120,10 +138,20 @@ async function main(): Promise<void> {
     console.log('| --- | ---: | ---: | ---: | ---: |');
     console.log(row('1 task', s));
     console.log(row(`${TASKS} tasks`, b, s));
-    console.log(`samples (wall ms): 1 task ${s.map((x) => x.wallMs.toFixed(0)).join(' ')}; ${TASKS} tasks ${b.map((x) => x.wallMs.toFixed(0)).join(' ')}`);
-    console.log(`| ${TASKS} tasks, the run that found a GC round due and handed it off (once per gcInterval) | ${withGc.wallMs.toFixed(0)} ms | ${withGc.cpuMs.toFixed(0)} ms | ${(withGc.rssKiB / 1024).toFixed(1)} MiB | ${(withGc.wallMs / median(s.map((x) => x.wallMs))).toFixed(2)} |`);
-    const round = /gc round done, scanned: (\d+), reclaimed: (\d+).*cost: (\d+)ms/.exec(await readFile(bigCore, 'utf8').catch(() => ''));
-    console.log(round ? `the handed-off round (detached \`orasfly cache gc\`): scanned ${round[1]}, reclaimed ${round[2]}, ${round[3]} ms` : 'the handed-off round had not finished when the pairs ended');
+    console.log(
+      `samples (wall ms): 1 task ${s.map((x) => x.wallMs.toFixed(0)).join(' ')}; ${TASKS} tasks ${b.map((x) => x.wallMs.toFixed(0)).join(' ')}`,
+    );
+    console.log(
+      `| ${TASKS} tasks, the run that found a GC round due and handed it off (once per gcInterval) | ${withGc.wallMs.toFixed(0)} ms | ${withGc.cpuMs.toFixed(0)} ms | ${(withGc.rssKiB / 1024).toFixed(1)} MiB | ${(withGc.wallMs / median(s.map((x) => x.wallMs))).toFixed(2)} |`,
+    );
+    const round = /gc round done, scanned: (\d+), reclaimed: (\d+).*cost: (\d+)ms/.exec(
+      await readFile(bigCore, 'utf8').catch(() => ''),
+    );
+    console.log(
+      round
+        ? `the handed-off round (detached \`orasfly cache gc\`): scanned ${round[1]}, reclaimed ${round[2]}, ${round[3]} ms`
+        : 'the handed-off round had not finished when the pairs ended',
+    );
 
     const opens: number[] = [];
     for (let i = 0; i < 21; i++) {
@@ -132,9 +160,16 @@ async function main(): Promise<void> {
       opens.push(performance.now() - t);
       await m.close();
     }
-    console.log(`\n## StorageManager.open at ${TASKS} tasks: median ${median(opens).toFixed(2)} ms (min ${Math.min(...opens).toFixed(2)}, max ${Math.max(...opens).toFixed(2)}, 21 opens)`);
+    console.log(
+      `\n## StorageManager.open at ${TASKS} tasks: median ${median(opens).toFixed(2)} ms (min ${Math.min(...opens).toFixed(2)}, max ${Math.max(...opens).toFixed(2)}, 21 opens)`,
+    );
 
-    const store = await StorageManager.open({ dataPath: big, gcInterval: 0, taskExpireTime: 0, diskGCThresholdPercent: 0 });
+    const store = await StorageManager.open({
+      dataPath: big,
+      gcInterval: 0,
+      taskExpireTime: 0,
+      diskGCThresholdPercent: 0,
+    });
     const dry: number[] = [];
     for (let i = 0; i < 3; i++) dry.push((await store.gc({ dryRun: true })).costMs);
     const real = await store.gc();
@@ -142,7 +177,9 @@ async function main(): Promise<void> {
     await store.close();
     console.log(`\n## GC round over ${real.scanned} entries`);
     console.log(`- dry run: median ${median(dry).toFixed(0)} ms (3 rounds)`);
-    console.log(`- real round (nothing due): ${real.costMs} ms, reclaimed ${real.reclaimed.length}; process RSS after the rounds ${(mem / 1024 / 1024).toFixed(0)} MiB`);
+    console.log(
+      `- real round (nothing due): ${real.costMs} ms, reclaimed ${real.reclaimed.length}; process RSS after the rounds ${(mem / 1024 / 1024).toFixed(0)} MiB`,
+    );
   } finally {
     await reg.stop();
     await rm(dir, { recursive: true, force: true });

@@ -8,26 +8,32 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Starts a proxy to `target` (`http://host:port`) that sends at most `bytesPerSecond` per response. */
-export async function startThrottleProxy(target: string, bytesPerSecond: number): Promise<{ host: string; close(): Promise<void> }> {
+export async function startThrottleProxy(
+  target: string,
+  bytesPerSecond: number,
+): Promise<{ host: string; close(): Promise<void> }> {
   const t = new URL(target);
   const server = http.createServer((req, res) => {
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      const started = performance.now();
-      let sent = 0;
-      ur.on('data', (c: Buffer) => {
-        sent += c.length;
-        res.write(c);
-        // Ahead of the allowed rate: pause the upstream until the clock catches up.
-        const ahead = (sent / bytesPerSecond) * 1000 - (performance.now() - started);
-        if (ahead > 1) {
-          ur.pause();
-          setTimeout(() => ur.resume(), ahead);
-        }
-      });
-      ur.on('end', () => res.end());
-      ur.on('error', () => res.destroy());
-    });
+    const up = http.request(
+      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        const started = performance.now();
+        let sent = 0;
+        ur.on('data', (c: Buffer) => {
+          sent += c.length;
+          res.write(c);
+          // Ahead of the allowed rate: pause the upstream until the clock catches up.
+          const ahead = (sent / bytesPerSecond) * 1000 - (performance.now() - started);
+          if (ahead > 1) {
+            ur.pause();
+            setTimeout(() => ur.resume(), ahead);
+          }
+        });
+        ur.on('end', () => res.end());
+        ur.on('error', () => res.destroy());
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });

@@ -51,10 +51,10 @@ class CountingTransport implements PieceTransport {
   async readPiece(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
     const body = await this.#inner.readPiece(this.#target(task), piece, options);
     this.pieces++;
-    const self = this;
+    const count = (n: number) => (this.bytes += n);
     return (async function* () {
       for await (const chunk of body) {
-        self.bytes += chunk.length;
+        count(chunk.length);
         yield chunk;
       }
     })();
@@ -80,8 +80,18 @@ const transport = new CountingTransport(new SourceTransport(pieceClient), mirror
 const dl = await createDownloader({ storage: { dataPath: path.join(work, 'store') }, transport });
 try {
   const result = await dl.download({ url: ref, output: path.join(work, 'image.sif') });
-  if (mirror && mirror.digest !== result.digest) console.error('note: the mirror holds another blob, so pieces came from the origin');
-  console.log(JSON.stringify({ output: result.output, digest: result.digest, bytes: result.contentLength, transport: transport.name, pieces: transport.pieces, transportBytes: transport.bytes }));
+  if (mirror && mirror.digest !== result.digest)
+    console.error('note: the mirror holds another blob, so pieces came from the origin');
+  console.log(
+    JSON.stringify({
+      output: result.output,
+      digest: result.digest,
+      bytes: result.contentLength,
+      transport: transport.name,
+      pieces: transport.pieces,
+      transportBytes: transport.bytes,
+    }),
+  );
 } finally {
   await dl.close();
   await pieceClient.close();

@@ -65,7 +65,16 @@ try {
   for (const e of strategy.events) console.error(e);
   const st = await stat(output);
   // simple, same filesystem: 2 links (store `data` + output); advance: 3 (hidden file + `data` + output).
-  console.log(JSON.stringify({ strategy: strategy.name, events: strategy.events.length, output, nlink: st.nlink, method: result.method, digest: result.digest }));
+  console.log(
+    JSON.stringify({
+      strategy: strategy.name,
+      events: strategy.events.length,
+      output,
+      nlink: st.nlink,
+      method: result.method,
+      digest: result.digest,
+    }),
+  );
 } finally {
   await dl.close();
   await rm(work, { recursive: true, force: true }); // this example's temp store and output

@@ -37,7 +37,9 @@ dl.manager.onConductor((c) => {
   c.on('piece', (p) => pieces.push(p));
   c.on('retry', (r) => {
     retries.push(r);
-    console.error(`piece ${r.num} attempt ${r.attempt} failed (${(r.error as Error).message}); retry in ${r.delayMs} ms`);
+    console.error(
+      `piece ${r.num} attempt ${r.attempt} failed (${(r.error as Error).message}); retry in ${r.delayMs} ms`,
+    );
   });
   c.on('failed', ({ error }) => console.error(`task failed: ${(error as Error).message}`));
 });
@@ -55,7 +57,18 @@ try {
       console.error(`${percent.toString().padStart(3)} %  ${formatBytes(p.transferred)} / ${formatBytes(p.total)}`);
     },
   });
-  console.log(JSON.stringify({ output: result.output, digest: result.digest, bytes: result.contentLength, pieces: pieces.length, retries: retries.length, states, lastPercent, costMs: result.costMs }));
+  console.log(
+    JSON.stringify({
+      output: result.output,
+      digest: result.digest,
+      bytes: result.contentLength,
+      pieces: pieces.length,
+      retries: retries.length,
+      states,
+      lastPercent,
+      costMs: result.costMs,
+    }),
+  );
 } finally {
   await dl.close();
   await rm(work, { recursive: true, force: true }); // this example's temp store and output

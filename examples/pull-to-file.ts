@@ -20,7 +20,10 @@ if (!ref) {
   console.error('usage: pull-to-file <oras://host[:port]/repo:tag> [output]');
   process.exit(2);
 }
-const output = process.argv[3] ?? process.env['ORASFLY_OUTPUT'] ?? path.join(await mkdtemp(path.join(os.tmpdir(), 'orasfly-example-')), 'image.sif');
+const output =
+  process.argv[3] ??
+  process.env['ORASFLY_OUTPUT'] ??
+  path.join(await mkdtemp(path.join(os.tmpdir(), 'orasfly-example-')), 'image.sif');
 // One store for every run: a new store per run would never reuse anything and leave a blob behind each time.
 const dataPath = process.env['ORASFLY_DATA_PATH'] ?? path.join(os.tmpdir(), 'orasfly-example-store');
 

@@ -38,7 +38,17 @@ async function child(ref: string, dataPath: string, output: string): Promise<Chi
   try {
     const r = await dl.download({ url: ref, output });
     const st = await stat(output);
-    return { pid: process.pid, output, ino: st.ino, nlink: st.nlink, reused: r.reused, joined: r.joined, waitedForLock, digest: r.digest, costMs: r.costMs };
+    return {
+      pid: process.pid,
+      output,
+      ino: st.ino,
+      nlink: st.nlink,
+      reused: r.reused,
+      joined: r.joined,
+      waitedForLock,
+      digest: r.digest,
+      costMs: r.costMs,
+    };
   } finally {
     await dl.close();
   }
@@ -50,17 +60,23 @@ async function parent(ref: string): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const run = (name: string) =>
     new Promise<ChildReport>((resolve, reject) => {
-      const p = fork(self, ['--child', ref, dataPath, path.join(work, 'out', name)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const p = fork(self, ['--child', ref, dataPath, path.join(work, 'out', name)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       let report: ChildReport | undefined;
       p.on('message', (m) => (report = m as ChildReport));
       p.on('error', reject);
-      p.on('exit', (code) => (report && code === 0 ? resolve(report) : reject(new Error(`child ${name} exited with ${code}`))));
+      p.on('exit', (code) =>
+        report && code === 0 ? resolve(report) : reject(new Error(`child ${name} exited with ${code}`)),
+      );
     });
   try {
     const reports = await Promise.all([run('image1.sif'), run('image2.sif')]);
     for (const r of reports) console.log(JSON.stringify(r));
     const inodes = [...new Set(reports.map((r) => r.ino))];
-    console.log(JSON.stringify({ inodes, sameInode: inodes.length === 1, downloads: reports.filter((r) => !r.reused).length }));
+    console.log(
+      JSON.stringify({ inodes, sameInode: inodes.length === 1, downloads: reports.filter((r) => !r.reused).length }),
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -12,7 +12,9 @@ build('tsconfig.json');
 build('tsconfig.test.json');
 const only = process.argv.slice(2);
 const dir = path.join(root, '.build', 'bench');
-const scripts = readdirSync(dir).filter((f) => f.endsWith('-bench.js') && (only.length === 0 || only.some((o) => f.includes(o))));
+const scripts = readdirSync(dir).filter(
+  (f) => f.endsWith('-bench.js') && (only.length === 0 || only.some((o) => f.includes(o))),
+);
 let failed = 0;
 for (const s of scripts) {
   console.log(`\n=== ${s}`);

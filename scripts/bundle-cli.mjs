@@ -23,7 +23,9 @@ const result = await build({
   format: 'esm',
   target: 'node20.19',
   // CommonJS dependencies (undici, debug) call require(); give the ESM bundle one.
-  banner: { js: "// orasfly; the licences of the packages bundled in: THIRD-PARTY-NOTICES.txt beside this file.\nimport { createRequire as __orasflyCreateRequire } from 'node:module';\nconst require = __orasflyCreateRequire(import.meta.url);" },
+  banner: {
+    js: "// orasfly; the licences of the packages bundled in: THIRD-PARTY-NOTICES.txt beside this file.\nimport { createRequire as __orasflyCreateRequire } from 'node:module';\nconst require = __orasflyCreateRequire(import.meta.url);",
+  },
   logLevel: 'warning',
   legalComments: 'linked',
   plugins: [
@@ -34,10 +36,13 @@ const result = await build({
       name: 'no-http2',
       setup(b) {
         b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
-          /undici[\\/]lib[\\/]dispatcher$/.test(args.resolveDir) ? { path: 'client-h2-stub', namespace: 'orasfly-stub' } : undefined,
+          /undici[\\/]lib[\\/]dispatcher$/.test(args.resolveDir)
+            ? { path: 'client-h2-stub', namespace: 'orasfly-stub' }
+            : undefined,
         );
         b.onLoad({ filter: /.*/, namespace: 'orasfly-stub' }, () => ({
-          contents: "module.exports = function connectH2() { throw new Error('HTTP/2 is not available in the orasfly command'); };",
+          contents:
+            "module.exports = function connectH2() { throw new Error('HTTP/2 is not available in the orasfly command'); };",
           loader: 'js',
         }));
       },
@@ -52,12 +57,14 @@ for (const input of Object.keys(result.metafile.inputs)) {
   const m = /(?:^|[\\/])node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(input);
   if (m) packages.set(m[1].replace(/\\/g, '/'), path.join(root, input.slice(0, m.index + m[0].length)));
 }
-const notices = [...packages].sort(([a], [b]) => a.localeCompare(b)).map(([name, dir]) => {
-  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
-  const file = existsSync(dir) ? readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f)) : undefined;
-  if (!file) throw new Error(`${name} is bundled but ships no licence file; add its notice by hand`);
-  return `${name} ${pkg.version} (${pkg.license})\n${'-'.repeat(72)}\n${readFileSync(path.join(dir, file), 'utf8').trim()}\n`;
-});
+const notices = [...packages]
+  .sort(([a], [b]) => a.localeCompare(b))
+  .map(([name, dir]) => {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    const file = existsSync(dir) ? readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f)) : undefined;
+    if (!file) throw new Error(`${name} is bundled but ships no licence file; add its notice by hand`);
+    return `${name} ${pkg.version} (${pkg.license})\n${'-'.repeat(72)}\n${readFileSync(path.join(dir, file), 'utf8').trim()}\n`;
+  });
 writeFileSync(
   path.join(root, 'dist', 'cli', 'THIRD-PARTY-NOTICES.txt'),
   `The orasfly command (dist/cli/orasfly.mjs and dist/cli/chunks/) includes code from these packages,\nunder their licences:\n\n${notices.join('\n')}`,

@@ -14,7 +14,8 @@ const out = path.join(root, '.build', 'doc-examples');
 function markdownBlocks(file, text) {
   const blocks = [];
   const re = /^```(?:ts|typescript)\s*\n([\s\S]*?)^```/gm;
-  for (let m; (m = re.exec(text)); ) blocks.push({ source: file, line: text.slice(0, m.index).split('\n').length, code: m[1] });
+  for (let m; (m = re.exec(text));)
+    blocks.push({ source: file, line: text.slice(0, m.index).split('\n').length, code: m[1] });
   return blocks;
 }
 
@@ -22,9 +23,12 @@ function markdownBlocks(file, text) {
 function tsdocBlocks(file, text) {
   const blocks = [];
   const re = /\/\*\*[\s\S]*?\*\//g;
-  for (let m; (m = re.exec(text)); ) {
+  for (let m; (m = re.exec(text));) {
     if (!m[0].includes('@example')) continue;
-    const body = m[0].split('\n').map((l) => l.replace(/^\s*\/?\*+\/?\s?/, '')).join('\n');
+    const body = m[0]
+      .split('\n')
+      .map((l) => l.replace(/^\s*\/?\*+\/?\s?/, ''))
+      .join('\n');
     const start = text.slice(0, m.index).split('\n').length;
     for (const b of markdownBlocks(file, body)) blocks.push({ ...b, line: start + b.line - 1 });
   }
@@ -32,17 +36,24 @@ function tsdocBlocks(file, text) {
 }
 
 const blocks = [];
-for (const f of ['README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]) {
+for (const f of [
+  'README.md',
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+]) {
   blocks.push(...markdownBlocks(f, readFileSync(path.join(root, f), 'utf8')));
 }
-for (const f of readdirSync(path.join(root, 'src'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))) {
+for (const f of readdirSync(path.join(root, 'src'), { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))) {
   blocks.push(...tsdocBlocks(`src/${f}`, readFileSync(path.join(root, 'src', f), 'utf8')));
 }
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const where = new Map();
-blocks.forEach((b, i) => {
+blocks.forEach((b) => {
   const name = `${b.source.replace(/[^A-Za-z0-9]+/g, '-')}-${b.line}.ts`;
   where.set(name, b);
   // A block without imports is still a module (top-level await, no global clashes between blocks).
@@ -52,18 +63,29 @@ writeFileSync(
   path.join(out, 'tsconfig.json'),
   JSON.stringify({
     extends: '../../tsconfig.base.json',
-    compilerOptions: { noEmit: true, rootDir: '../..', paths: { orasfly: ['../../src/index.ts'] }, noUnusedLocals: false },
-    include: ["*.ts", "../../src/types/*.d.ts"],
+    compilerOptions: {
+      noEmit: true,
+      rootDir: '../..',
+      paths: { orasfly: ['../../src/index.ts'] },
+      noUnusedLocals: false,
+    },
+    include: ['*.ts', '../../src/types/*.d.ts'],
   }),
 );
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-const r = spawnSync(process.execPath, [tsc, '-p', path.join(out, 'tsconfig.json'), '--pretty', 'false'], { cwd: root, encoding: 'utf8' });
+const r = spawnSync(process.execPath, [tsc, '-p', path.join(out, 'tsconfig.json'), '--pretty', 'false'], {
+  cwd: root,
+  encoding: 'utf8',
+});
 if (r.status !== 0) {
   // Point at the document and line, not at the generated file.
-  const text = `${r.stdout}${r.stderr}`.replace(/(?:^|\n)\.build\/doc-examples\/([^(]+)\((\d+),(\d+)\)/g, (all, name, line) => {
-    const b = where.get(name);
-    return b ? `\n${b.source}:${b.line + Number(line)} (example line ${line})` : all;
-  });
+  const text = `${r.stdout}${r.stderr}`.replace(
+    /(?:^|\n)\.build\/doc-examples\/([^(]+)\((\d+),(\d+)\)/g,
+    (all, name, line) => {
+      const b = where.get(name);
+      return b ? `\n${b.source}:${b.line + Number(line)} (example line ${line})` : all;
+    },
+  );
   console.error(`doc examples: type errors\n${text.trim()}`);
   process.exit(1);
 }

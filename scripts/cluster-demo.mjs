@@ -17,7 +17,9 @@ ensureRegistry();
 build('tsconfig.json');
 build('tsconfig.test.json');
 const harness = await import(pathToFileURL(path.join(root, '.build', 'test', 'harness', 'index.js')).href);
-const { startFakeDfdaemon } = await import(pathToFileURL(path.join(root, '.build', 'test', 'harness', 'fake-dfdaemon.js')).href);
+const { startFakeDfdaemon } = await import(
+  pathToFileURL(path.join(root, '.build', 'test', 'harness', 'fake-dfdaemon.js')).href
+);
 const bin = path.join(root, 'dist', 'cli', 'orasfly.mjs');
 const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cluster-demo-'));
 const MiB = 2 ** 20;
@@ -30,7 +32,16 @@ try {
   console.log(`registry ${counter.host} (counting blob bytes), fake dfdaemon on ${daemon.socketPath}\n`);
   // Not spawnSync: the registry's counting proxy and the fake daemon live in this process.
   const run = async (node, extra) => {
-    const args = [ref, '-O', path.join(work, node, 'solver.sif'), '--datadir', path.join(work, node, 'store'), '--logdir', path.join(work, node, 'log'), ...extra];
+    const args = [
+      ref,
+      '-O',
+      path.join(work, node, 'solver.sif'),
+      '--datadir',
+      path.join(work, node, 'store'),
+      '--logdir',
+      path.join(work, node, 'log'),
+      ...extra,
+    ];
     console.log(`$ orasfly ${args.join(' ').replaceAll(work, '$WORK')}`);
     const r = await new Promise((resolve) => {
       const p = spawn(process.execPath, [bin, ...args]);
@@ -40,7 +51,8 @@ try {
       p.stderr.on('data', (d) => (stderr += d));
       p.on('close', (status) => resolve({ status, stdout, stderr }));
     });
-    for (const line of r.stdout.split('\n')) if (/^(served by|finish total|download success|reused)/.test(line)) console.log(`  ${line}`);
+    for (const line of r.stdout.split('\n'))
+      if (/^(served by|finish total|download success|reused)/.test(line)) console.log(`  ${line}`);
     if (r.status !== 0) console.log(`  exit ${r.status}: ${r.stderr.trim().split('\n').at(-1)}`);
     console.log(`  registry blob bytes so far: ${counter.blobBytesSent()}\n`);
   };

@@ -48,19 +48,25 @@ try {
     const t = performance.now();
     const image1 = await harness.pushSif(registry, 'image1', 'tag', { size, seed: 42 });
     await harness.tagBlobAs(registry, image1, 'image2', 'tag');
-    console.log(`registry on ${registry.host}; pushed ${size / MiB} MiB as image1:tag and image2:tag in ${Math.round(performance.now() - t)} ms`);
+    console.log(
+      `registry on ${registry.host}; pushed ${size / MiB} MiB as image1:tag and image2:tag in ${Math.round(performance.now() - t)} ms`,
+    );
     console.log(`layer ${image1.layer.digest} (${image1.layer.mediaType})`);
     refs = [registry.ref('image1:tag'), registry.ref('image2:tag')];
   }
-  step('Step 1: dfget.yaml (the seed page\'s, verbatim)');
+  step("Step 1: dfget.yaml (the seed page's, verbatim)");
   console.log((await readFile(config, 'utf8')).replace(/^/gm, '    '));
 
   const outputs = [path.join(outDir, 'image1'), path.join(outDir, 'image2')];
   for (let i = 0; i < 2; i++) {
     step(`Step 2.${i + 1}: orasfly -u "${refs[i]}" -O ${outputs[i]}`);
-    const r = spawnSync(process.execPath, [bin, '-u', refs[i], '-O', outputs[i], '--config', config, '--datadir', dataDir, '--logdir', logDir, ...extra], {
-      stdio: 'inherit',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [bin, '-u', refs[i], '-O', outputs[i], '--config', config, '--datadir', dataDir, '--logdir', logDir, ...extra],
+      {
+        stdio: 'inherit',
+      },
+    );
     if (r.status !== 0) throw new Error(`pull ${i + 1} failed (exit ${r.status})`);
   }
 

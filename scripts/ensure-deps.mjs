@@ -13,7 +13,10 @@ function have(cmd) {
 }
 
 export function ensureNpm() {
-  if (!existsSync(path.join(root, 'node_modules', 'typescript')) || !existsSync(path.join(root, 'node_modules', 'undici'))) {
+  if (
+    !existsSync(path.join(root, 'node_modules', 'typescript')) ||
+    !existsSync(path.join(root, 'node_modules', 'undici'))
+  ) {
     console.log('[setup] npm ci');
     execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   }
@@ -34,14 +37,17 @@ export function ensureRegistry() {
     // The Debian package starts a system registry on :5000 where systemd runs; ours use their own ports.
     return;
   }
-  console.error(`[setup] missing ${missing.join(', ')}: install the Debian package(s) ${names.join(' ')} (e.g. sudo apt-get install -y ${names.join(' ')}) and run again.`);
+  console.error(
+    `[setup] missing ${missing.join(', ')}: install the Debian package(s) ${names.join(' ')} (e.g. sudo apt-get install -y ${names.join(' ')}) and run again.`,
+  );
   process.exit(2);
 }
 
 export function build(project = 'tsconfig.test.json') {
   execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', project], { cwd: root, stdio: 'inherit' });
   // The published command is a single-file bundle of dist/cli (see scripts/bundle-cli.mjs).
-  if (project === 'tsconfig.json') execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, stdio: 'inherit' });
+  if (project === 'tsconfig.json')
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, stdio: 'inherit' });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

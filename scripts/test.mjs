@@ -15,7 +15,10 @@ build('tsconfig.test.json');
 const only = process.argv.slice(2);
 // Every code example in README.md, docs/ and TSDoc compiles against the current API.
 if (!only.length) {
-  const docs = spawnSync(process.execPath, [path.join(root, 'scripts', 'check-doc-examples.mjs')], { cwd: root, stdio: 'inherit' });
+  const docs = spawnSync(process.execPath, [path.join(root, 'scripts', 'check-doc-examples.mjs')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (docs.status !== 0) process.exit(docs.status ?? 1);
 }
 // Node 20's runner takes files, not globs: collect *.test.js ourselves, unit tests first.

@@ -103,7 +103,8 @@ export async function createDownloader(options: DownloaderOptions): Promise<Down
     storage,
     transport: options.transport ?? owned,
     conductor,
-    totalRateLimit: totalRateLimit === undefined ? undefined : parseSize(totalRateLimit, 'download.totalRateLimit') || undefined,
+    totalRateLimit:
+      totalRateLimit === undefined ? undefined : parseSize(totalRateLimit, 'download.totalRateLimit') || undefined,
     logSink: sinks.length > 1 ? new TeeLogSink(sinks) : sinks[0],
     gcAfterPull: options.gcAfterPull,
   });
@@ -129,16 +130,27 @@ async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTra
   if (c === undefined) return undefined;
   if (typeof c !== 'object' || c === null) throw new InvalidArgumentError('cluster', 'expected an object');
   if (options.transport) throw new InvalidArgumentError('cluster', 'give a transport or cluster options, not both');
-  if (c.endpoint !== undefined && c.proxy !== undefined) throw new InvalidArgumentError('cluster', 'give endpoint (the daemon socket) or proxy, not both');
+  if (c.endpoint !== undefined && c.proxy !== undefined)
+    throw new InvalidArgumentError('cluster', 'give endpoint (the daemon socket) or proxy, not both');
   if (c.endpoint !== undefined) {
     const { DfdaemonTransport } = await import('./transport/dfdaemon-transport.js');
-    return new DfdaemonTransport({ socketPath: c.endpoint, backToSource: c.backToSource, delivery: c.delivery, idleTimeout: c.idleTimeout, priority: c.priority });
+    return new DfdaemonTransport({
+      socketPath: c.endpoint,
+      backToSource: c.backToSource,
+      delivery: c.delivery,
+      idleTimeout: c.idleTimeout,
+      priority: c.priority,
+    });
   }
   if (c.proxy !== undefined) {
     const { ProxyTransport } = await import('./transport/proxy-transport.js');
     return new ProxyTransport({ proxy: c.proxy, backToSource: c.backToSource, priority: c.priority });
   }
-  if (c.backToSource === false) throw new InvalidArgumentError('cluster.backToSource', 'disabling back-to-source needs a daemon (endpoint) or its proxy: orasfly itself is the way to the source');
+  if (c.backToSource === false)
+    throw new InvalidArgumentError(
+      'cluster.backToSource',
+      'disabling back-to-source needs a daemon (endpoint) or its proxy: orasfly itself is the way to the source',
+    );
   return undefined;
 }
 
@@ -146,12 +158,19 @@ async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTra
  * Turns a loaded dfget.yaml into {@link DownloaderOptions}. `dataPath` falls back to `dataDir`,
  * then to `fallbackDataPath`; the log file is `<logDir>/dfget/core.log` when a log dir is known.
  */
-export function downloaderOptionsFromConfig(config: OrasflyConfig, fallback: { dataPath: string; logDir?: string | undefined }): DownloaderOptions {
+export function downloaderOptionsFromConfig(
+  config: OrasflyConfig,
+  fallback: { dataPath: string; logDir?: string | undefined },
+): DownloaderOptions {
   const { pieceSize, totalRateLimit, concurrency, lowSpeedLimit, lowSpeedTime } = config.download;
   const strategy = config.storage.strategy as StorageOptions['strategy'];
   const logDir = config.logDir ?? fallback.logDir;
   return {
-    storage: { ...config.storage, strategy, dataPath: config.storage.dataPath ?? config.dataDir ?? fallback.dataPath } as StorageOptions,
+    storage: {
+      ...config.storage,
+      strategy,
+      dataPath: config.storage.dataPath ?? config.dataDir ?? fallback.dataPath,
+    } as StorageOptions,
     oras: { ...config.oras },
     download: {
       ...(concurrency !== undefined ? { concurrency } : {}),
@@ -167,8 +186,13 @@ export function downloaderOptionsFromConfig(config: OrasflyConfig, fallback: { d
 
 function clusterFromConfig(config: OrasflyConfig): ClusterOptions | undefined {
   const t = config.transport;
-  if (!t || (t.endpoint === undefined && t.proxy === undefined && t.disableBackToSource === undefined)) return undefined;
-  if (t.delivery !== undefined && !['auto', 'output-path', 'piece-content'].includes(t.delivery)) throw new InvalidArgumentError('transport.delivery', `expected auto, output-path or piece-content, got ${JSON.stringify(t.delivery)}`);
+  if (!t || (t.endpoint === undefined && t.proxy === undefined && t.disableBackToSource === undefined))
+    return undefined;
+  if (t.delivery !== undefined && !['auto', 'output-path', 'piece-content'].includes(t.delivery))
+    throw new InvalidArgumentError(
+      'transport.delivery',
+      `expected auto, output-path or piece-content, got ${JSON.stringify(t.delivery)}`,
+    );
   return {
     endpoint: t.endpoint,
     proxy: t.proxy,

@@ -34,7 +34,6 @@ export type OrasflyErrorCode =
   /** CLI only: a failure that is not an {@link OrasflyError} (a bug: please report it). */
   | 'ERR_ORASFLY_INTERNAL';
 
-
 const brand = (name: string): symbol => Symbol.for(`orasfly.error.${name}`);
 
 /**
@@ -214,7 +213,10 @@ export class StallError extends OrasflyError {
   /** The window, ms. */
   readonly windowMs: number;
   constructor(what: string, bytes: number, windowMs: number, limit: number) {
-    super('ERR_ORASFLY_TIMEOUT', `${what} stalled: ${bytes} bytes in ${windowMs / 1000} s, below download.lowSpeedLimit of ${limit} B/s (raise download.lowSpeedTime or lower download.lowSpeedLimit for very slow links)`);
+    super(
+      'ERR_ORASFLY_TIMEOUT',
+      `${what} stalled: ${bytes} bytes in ${windowMs / 1000} s, below download.lowSpeedLimit of ${limit} B/s (raise download.lowSpeedTime or lower download.lowSpeedLimit for very slow links)`,
+    );
     this.bytes = bytes;
     this.windowMs = windowMs;
   }
@@ -336,7 +338,12 @@ export function isRetryable(e: unknown): boolean {
       return true;
     case 'ERR_ORASFLY_REGISTRY_RESPONSE': {
       const r = e as RegistryResponseError;
-      if (r.registryCode === 'RETRY_AFTER_TOO_LONG' || r.registryCode === 'BAD_REDIRECT' || r.registryCode === 'TOO_MANY_REDIRECTS') return false;
+      if (
+        r.registryCode === 'RETRY_AFTER_TOO_LONG' ||
+        r.registryCode === 'BAD_REDIRECT' ||
+        r.registryCode === 'TOO_MANY_REDIRECTS'
+      )
+        return false;
       return r.status === 408 || r.status === 429 || r.status >= 500;
     }
     default:

@@ -19,54 +19,138 @@ export type { Downloader, DownloaderOptions, ClusterOptions } from './downloader
 
 // Configuration
 export { loadConfig, parseConfig } from './config/dfget-config.js';
-export type { LoadedConfig, OrasflyConfig, StorageConfig, OrasConfig, DownloadConfig, TransportConfig } from './config/dfget-config.js';
+export type {
+  LoadedConfig,
+  OrasflyConfig,
+  StorageConfig,
+  OrasConfig,
+  DownloadConfig,
+  TransportConfig,
+} from './config/dfget-config.js';
 export { parseDuration, parseSize, formatBytes } from './config/units.js';
 export type { Duration, Size } from './config/units.js';
 
 // Source: the registry client
-export type { SignalOptions, ByteRange, BlobTarget, ResolvedResource, BlobRead, ResourceRequestOptions, ResourceClient, OriginRequest } from './source/resource-client.js';
+export type {
+  SignalOptions,
+  ByteRange,
+  BlobTarget,
+  ResolvedResource,
+  BlobRead,
+  ResourceRequestOptions,
+  ResourceClient,
+  OriginRequest,
+} from './source/resource-client.js';
 export { OrasResourceClient } from './source/oras/oras-resource-client.js';
 export type { ResolvedOrasResource, FetchedManifest } from './source/oras/oras-resource-client.js';
 export { DEFAULT_ORAS_CLIENT_OPTIONS } from './source/oras/options.js';
-export type { OrasClientOptions, ResolvedOrasClientOptions, ResolvedRetryPolicy, RegistryCredential, CredentialsOption, Platform, RetryOptions } from './source/oras/options.js';
+export type {
+  OrasClientOptions,
+  ResolvedOrasClientOptions,
+  ResolvedRetryPolicy,
+  RegistryCredential,
+  CredentialsOption,
+  Platform,
+  RetryOptions,
+} from './source/oras/options.js';
 export type { Descriptor, ImageManifest, ImageIndex } from './source/oras/manifest.js';
 export { parseOrasReference, formatReference } from './source/oras/reference.js';
 export type { OrasReference } from './source/oras/reference.js';
-export { ResourceClientRegistry, registerResourceClient, unregisterResourceClient, getResourceClient } from './source/registry.js';
+export {
+  ResourceClientRegistry,
+  registerResourceClient,
+  unregisterResourceClient,
+  getResourceClient,
+} from './source/registry.js';
 export { SIF_LAYER_MEDIA_TYPE, LEGACY_SIF_LAYER_MEDIA_TYPE } from './source/oras/manifest.js';
 
 // Transport
 export type { PieceTransport, PieceSink, TransportTask, TransportLog } from './transport/piece-transport.js';
 export { SourceTransport } from './transport/source-transport.js';
-export { DfdaemonTransport, DEFAULT_DFDAEMON_SOCKET, DEFAULT_DFDAEMON_OPTIONS } from './transport/dfdaemon-transport.js';
+export {
+  DfdaemonTransport,
+  DEFAULT_DFDAEMON_SOCKET,
+  DEFAULT_DFDAEMON_OPTIONS,
+} from './transport/dfdaemon-transport.js';
 export type { DfdaemonTransportOptions, DfdaemonDelivery } from './transport/dfdaemon-transport.js';
 export { ProxyTransport, DRAGONFLY_HEADERS } from './transport/proxy-transport.js';
 export type { ProxyTransportOptions } from './transport/proxy-transport.js';
 export type { Priority } from './transport/dfdaemon/messages.js';
 
 // Conductor
-export { PeerTaskConductor, DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS, DEFAULT_LOW_SPEED_LIMIT, DEFAULT_LOW_SPEED_TIME } from './conductor/peer-task-conductor.js';
-export type { ConductorOptions, ResolvedConductorOptions, ConductorState, ConductorEvents, ConductorInit, ProgressEvent, PieceEvent, RetryEvent } from './conductor/peer-task-conductor.js';
+export {
+  PeerTaskConductor,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_CONDUCTOR_OPTIONS,
+  DEFAULT_LOW_SPEED_LIMIT,
+  DEFAULT_LOW_SPEED_TIME,
+} from './conductor/peer-task-conductor.js';
+export type {
+  ConductorOptions,
+  ResolvedConductorOptions,
+  ConductorState,
+  ConductorEvents,
+  ConductorInit,
+  ProgressEvent,
+  PieceEvent,
+  RetryEvent,
+} from './conductor/peer-task-conductor.js';
 export { PeerTaskManager } from './conductor/peer-task-manager.js';
 export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
-export type { ArtifactDownloadRequest, ArtifactDownloadResult, ArtifactProgress, SkippedLayer } from './conductor/artifact-pull.js';
+export type {
+  ArtifactDownloadRequest,
+  ArtifactDownloadResult,
+  ArtifactProgress,
+  SkippedLayer,
+} from './conductor/artifact-pull.js';
 export { taskId, taskIdV2, parentTaskId, peerId } from './conductor/task-id.js';
 export type { TaskIdMeta, TaskIdV2Meta } from './conductor/task-id.js';
-export { computePieceSize, planPieces, pieceAt, DEFAULT_MIN_PIECE_SIZE, DEFAULT_MAX_PIECE_SIZE } from './storage/piece-plan.js';
+export {
+  computePieceSize,
+  planPieces,
+  pieceAt,
+  DEFAULT_MIN_PIECE_SIZE,
+  DEFAULT_MAX_PIECE_SIZE,
+} from './storage/piece-plan.js';
 export type { PieceInfo, PiecePlan } from './storage/piece-plan.js';
 export { RateLimiter } from './conductor/rate-limiter.js';
 
 // Storage
 export { StorageManager, pieceCount, pieceRange } from './storage/storage-manager.js';
-export type { TaskEntry, TaskWriter, BeginTaskRequest, GcReport, GcOptions, OpenOptions, StorageUsage, StorageEvents, DropEvent, FindOptions, LockWaitEvent, CacheEntryInfo, VerifyReport, CleanReport } from './storage/storage-manager.js';
+export type {
+  TaskEntry,
+  TaskWriter,
+  BeginTaskRequest,
+  GcReport,
+  GcOptions,
+  OpenOptions,
+  StorageUsage,
+  StorageEvents,
+  DropEvent,
+  FindOptions,
+  LockWaitEvent,
+  CacheEntryInfo,
+  VerifyReport,
+  CleanReport,
+} from './storage/storage-manager.js';
 export { DEFAULT_STORAGE_OPTIONS } from './storage/options.js';
-export type { StorageOptions, ResolvedStorageOptions, StorageStrategyName, PieceDigestAlgorithm } from './storage/options.js';
+export type {
+  StorageOptions,
+  ResolvedStorageOptions,
+  StorageStrategyName,
+  PieceDigestAlgorithm,
+} from './storage/options.js';
 export { createPieceHasher, pieceSign } from './storage/piece-digest.js';
 export type { PieceHasher } from './storage/piece-digest.js';
 export type { PieceRecord, Fingerprint } from './storage/metadata.js';
 export type { MaterializeResult } from './storage/materialize.js';
 export type { DiskUsage } from './storage/gc.js';
-export type { StorageStrategy, StrategyContext, DataLocation, StoreLink } from './storage/strategies/storage-strategy.js';
+export type {
+  StorageStrategy,
+  StrategyContext,
+  DataLocation,
+  StoreLink,
+} from './storage/strategies/storage-strategy.js';
 export { SimpleStrategy, SIMPLE_STRATEGY } from './storage/strategies/simple.js';
 export { AdvanceStrategy, ADVANCE_STRATEGY } from './storage/strategies/advance.js';
 

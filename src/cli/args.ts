@@ -168,7 +168,8 @@ Environment:
 
 function requireInt(value: string, field: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(field, `expected an integer ${min}..${max}, got ${quote(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new InvalidArgumentError(field, `expected an integer ${min}..${max}, got ${quote(value)}`);
   return n;
 }
 
@@ -177,7 +178,8 @@ function requireInt(value: string, field: string, min: number, max: number): num
  * so `--timeout 30` gave up after 30 ms.
  */
 function parseTimeout(value: string): number | undefined {
-  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) throw new InvalidArgumentError('timeout', `${quote(value)} has no unit; write e.g. 30s, 5m or 1h30m`);
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value))
+    throw new InvalidArgumentError('timeout', `${quote(value)} has no unit; write e.g. 30s, 5m or 1h30m`);
   return parseDuration(value, 'timeout') || undefined;
 }
 
@@ -237,7 +239,11 @@ export function defaultOutput(url: string, cwd = process.cwd()): string {
 export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   // A password in argv is visible to every user of the machine (ps, /proc): refuse it by name.
   const pw = argv.find((a) => /^--password(=|$)/.test(a) || a === '-p');
-  if (pw) throw new InvalidArgumentError('password', 'passwords are not taken from the command line (other users can read argv); pipe it to --password-stdin');
+  if (pw)
+    throw new InvalidArgumentError(
+      'password',
+      'passwords are not taken from the command line (other users can read argv); pipe it to --password-stdin',
+    );
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -250,16 +256,27 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   const url = v.url ?? parsed.positionals[0] ?? '';
   if (!help && !version) {
     if (!url) throw new InvalidArgumentError('url', 'please specify a URL with -u or as the first argument');
-    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i.test(url)) throw new InvalidArgumentError('url', `url ${url} invalid argument`);
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i.test(url))
+      throw new InvalidArgumentError('url', `url ${url} invalid argument`);
   }
-  if (parsed.positionals.length > (v.url ? 0 : 1)) throw new InvalidArgumentError('arguments', `unexpected argument ${quote(parsed.positionals.at(-1))}`);
-  if (v.username !== undefined && !v['password-stdin']) throw new InvalidArgumentError('username', '--username needs --password-stdin (passwords are never taken from argv)');
+  if (parsed.positionals.length > (v.url ? 0 : 1))
+    throw new InvalidArgumentError('arguments', `unexpected argument ${quote(parsed.positionals.at(-1))}`);
+  if (v.username !== undefined && !v['password-stdin'])
+    throw new InvalidArgumentError(
+      'username',
+      '--username needs --password-stdin (passwords are never taken from argv)',
+    );
   if (v.username !== undefined && v.username === '') throw new InvalidArgumentError('username', 'is empty');
   if (v['all-layers']) {
     const clash = (['layer-index', 'layer-media-type', 'digest'] as const).find((k) => v[k] !== undefined);
-    if (clash) throw new InvalidArgumentError('all-layers', `--all-layers pulls every layer; it cannot be combined with --${clash}`);
+    if (clash)
+      throw new InvalidArgumentError(
+        'all-layers',
+        `--all-layers pulls every layer; it cannot be combined with --${clash}`,
+      );
   }
-  if (v.endpoint !== undefined && v['proxy-transport'] !== undefined) throw new InvalidArgumentError('endpoint', 'give --endpoint (the daemon socket) or --proxy-transport, not both');
+  if (v.endpoint !== undefined && v['proxy-transport'] !== undefined)
+    throw new InvalidArgumentError('endpoint', 'give --endpoint (the daemon socket) or --proxy-transport, not both');
   const headers: Record<string, string> = {};
   for (const h of v.header ?? []) {
     const [k, val] = parseHeader(h);
@@ -267,7 +284,14 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   }
   // `-O dir/` names a directory (the file takes the layer's title): keep the separator path.resolve drops.
   // --all-layers: -O names a directory (as oras pull's -o), the current one by default.
-  const output = v['all-layers'] ? path.resolve(cwd, v.output ?? '.') : v.output ? path.resolve(cwd, v.output) + (/[\\/]$/.test(v.output) && path.resolve(cwd, v.output) !== path.sep ? path.sep : '') : url ? defaultOutput(url, cwd) : '';
+  const output = v['all-layers']
+    ? path.resolve(cwd, v.output ?? '.')
+    : v.output
+      ? path.resolve(cwd, v.output) +
+        (/[\\/]$/.test(v.output) && path.resolve(cwd, v.output) !== path.sep ? path.sep : '')
+      : url
+        ? defaultOutput(url, cwd)
+        : '';
   const rateLimit = v.ratelimit !== undefined ? parseSize(v.ratelimit, 'ratelimit') : undefined;
   return {
     url,

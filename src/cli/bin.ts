@@ -9,7 +9,8 @@ import { runCli } from './main.js';
 // and Node waits for those jobs before the process can end — ~150 ms after the last byte of a
 // short command such as a reuse pull. A high tiering budget keeps the parser on the baseline tier,
 // which is plenty for a command. A budget set on the command line wins.
-if (!process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-budget'))) setFlagsFromString('--wasm-tiering-budget=2000000000');
+if (!process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-budget')))
+  setFlagsFromString('--wasm-tiering-budget=2000000000');
 
 const controller = new AbortController();
 // The first SIGINT/SIGTERM cancels the pull cleanly (temp data removed, the store consistent); the
@@ -23,5 +24,15 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
   });
 }
-const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), self: fileURLToPath(import.meta.url) }, controller.signal);
+const code = await runCli(
+  process.argv.slice(2),
+  {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    self: fileURLToPath(import.meta.url),
+  },
+  controller.signal,
+);
 process.exitCode = signalled === 'SIGINT' ? 130 : signalled === 'SIGTERM' ? 143 : code;

@@ -33,7 +33,11 @@ flags:
 const COMMANDS = new Set(['list', 'verify', 'gc', 'clean']);
 
 /** Runs `orasfly cache …` (argv after `cache`); returns the exit code. */
-export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; cwd: string }, signal?: AbortSignal): Promise<number> {
+export async function runCacheCommand(
+  argv: string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; cwd: string },
+  signal?: AbortSignal,
+): Promise<number> {
   const out = (line: string) => io.stdout.write(`${line}\n`);
   let parsed;
   try {
@@ -41,7 +45,14 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { config: { type: 'string' }, datadir: { type: 'string' }, logdir: { type: 'string' }, json: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string' },
+        datadir: { type: 'string' },
+        logdir: { type: 'string' },
+        json: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (e) {
     io.stderr.write(`Error: ${(e as Error).message}\nRun 'orasfly cache --help' for usage.\n`);
@@ -56,9 +67,19 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
   const json = v.json ?? false;
   const dryRun = v['dry-run'] ?? false;
   try {
-    if (!COMMANDS.has(command)) throw new InvalidArgumentError('command', `unknown cache command ${JSON.stringify(command.slice(0, 40))} (use list, verify, gc or clean)`);
-    if (selectors.length > 0 && command !== 'clean') throw new InvalidArgumentError('arguments', `${command} takes no references`);
-    const options = await optionsFromFlags({ config: v.config, dataDir: v.datadir, logDir: v.logdir }, io, (line) => io.stderr.write(`${line}\n`), signal);
+    if (!COMMANDS.has(command))
+      throw new InvalidArgumentError(
+        'command',
+        `unknown cache command ${JSON.stringify(command.slice(0, 40))} (use list, verify, gc or clean)`,
+      );
+    if (selectors.length > 0 && command !== 'clean')
+      throw new InvalidArgumentError('arguments', `${command} takes no references`);
+    const options = await optionsFromFlags(
+      { config: v.config, dataDir: v.datadir, logDir: v.logdir },
+      io,
+      (line) => io.stderr.write(`${line}\n`),
+      signal,
+    );
     const { StorageManager } = await import('../storage/storage-manager.js');
     const { existsSync } = await import('node:fs');
     const dataPath = (await import('node:path')).resolve(options.storage.dataPath);
@@ -85,7 +106,9 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
           else {
             for (const x of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${x.key}: ${x.reason}`);
             for (const k of r.skipped) out(`skipped ${k}: in use`);
-            out(`verified ${r.checked} entr${r.checked === 1 ? 'y' : 'ies'}: ${r.checked - r.removed.length} ok, ${r.removed.length} ${dryRun ? 'corrupt' : 'removed'}`);
+            out(
+              `verified ${r.checked} entr${r.checked === 1 ? 'y' : 'ies'}: ${r.checked - r.removed.length} ok, ${r.removed.length} ${dryRun ? 'corrupt' : 'removed'}`,
+            );
           }
           break;
         }
@@ -102,8 +125,11 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
           if (json) out(JSON.stringify(r));
           else {
             const keys = [...r.invalid, ...r.expired, ...r.evicted];
-            for (const k of keys) out(`${dryRun ? 'would reclaim' : r.reclaimed.includes(k) ? 'reclaimed' : 'in use, kept'} ${k}`);
-            out(`gc: scanned ${r.scanned} entries in ${r.costMs} ms; ${dryRun ? `would reclaim ${keys.length}` : `reclaimed ${r.reclaimed.length}, freed ${formatBytes(r.freedBytes)}`}${r.remaining > 0 ? `; ${formatBytes(r.remaining)} still over the limit (entries in use or linked by outputs)` : ''}`);
+            for (const k of keys)
+              out(`${dryRun ? 'would reclaim' : r.reclaimed.includes(k) ? 'reclaimed' : 'in use, kept'} ${k}`);
+            out(
+              `gc: scanned ${r.scanned} entries in ${r.costMs} ms; ${dryRun ? `would reclaim ${keys.length}` : `reclaimed ${r.reclaimed.length}, freed ${formatBytes(r.freedBytes)}`}${r.remaining > 0 ? `; ${formatBytes(r.remaining)} still over the limit (entries in use or linked by outputs)` : ''}`,
+            );
           }
           break;
         }
@@ -113,7 +139,9 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
           else {
             for (const k of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${k}`);
             for (const k of r.skipped) out(`skipped ${k}: in use`);
-            out(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entr${r.removed.length === 1 ? 'y' : 'ies'}, ${formatBytes(r.freedBytes)} ${dryRun ? 'to free' : 'freed'}${r.skipped.length ? `; ${r.skipped.length} in use, kept` : ''}`);
+            out(
+              `${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entr${r.removed.length === 1 ? 'y' : 'ies'}, ${formatBytes(r.freedBytes)} ${dryRun ? 'to free' : 'freed'}${r.skipped.length ? `; ${r.skipped.length} in use, kept` : ''}`,
+            );
           }
           break;
         }
@@ -134,9 +162,19 @@ export async function runCacheCommand(argv: string[], io: { stdout: NodeJS.Writa
 function printList(out: (line: string) => void, dataPath: string, entries: readonly CacheEntryInfo[]): void {
   const total = entries.reduce((a, e) => a + e.size, 0);
   const reclaimable = entries.filter((e) => e.nlink <= 1 || e.state !== 'complete').reduce((a, e) => a + e.size, 0);
-  out(`There ${entries.length === 1 ? 'is 1 entry' : `are ${entries.length} entries`} using ${formatBytes(total)} in ${dataPath} (${formatBytes(reclaimable)} held by the store alone)`);
+  out(
+    `There ${entries.length === 1 ? 'is 1 entry' : `are ${entries.length} entries`} using ${formatBytes(total)} in ${dataPath} (${formatBytes(reclaimable)} held by the store alone)`,
+  );
   if (entries.length === 0) return;
-  const rows = entries.map((e) => [e.taskId.slice(0, 12), (e.digest ?? '-').slice(0, 19), formatBytes(e.size), new Date(e.lastAccess).toISOString().slice(0, 19).replace('T', ' '), String(e.nlink), e.inUse ? `${e.state}*` : e.state, e.url ?? '-']);
+  const rows = entries.map((e) => [
+    e.taskId.slice(0, 12),
+    (e.digest ?? '-').slice(0, 19),
+    formatBytes(e.size),
+    new Date(e.lastAccess).toISOString().slice(0, 19).replace('T', ' '),
+    String(e.nlink),
+    e.inUse ? `${e.state}*` : e.state,
+    e.url ?? '-',
+  ]);
   const head = ['TASK ID', 'DIGEST', 'SIZE', 'LAST ACCESS', 'LINKS', 'STATE', 'REFERENCE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));

@@ -23,7 +23,12 @@ export interface LocationFlags {
  *
  * @throws ConfigError for a bad config file.
  */
-export async function optionsFromFlags(flags: LocationFlags, io: { env: NodeJS.ProcessEnv; cwd: string }, warn: (line: string) => void, signal?: AbortSignal): Promise<DownloaderOptions> {
+export async function optionsFromFlags(
+  flags: LocationFlags,
+  io: { env: NodeJS.ProcessEnv; cwd: string },
+  warn: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<DownloaderOptions> {
   const defaults = defaultPaths(io.env);
   const configFile = flags.config ?? defaults.configCandidates.find((f) => existsSync(f));
   const { downloaderOptionsFromConfig } = await import('../downloader.js');

@@ -17,7 +17,11 @@ export interface CliPaths {
 }
 
 /** Defaults for the current user (`env` and `uid` injectable for tests). */
-export function defaultPaths(env: NodeJS.ProcessEnv = process.env, uid: number | undefined = process.getuid?.(), home = os.homedir()): CliPaths {
+export function defaultPaths(
+  env: NodeJS.ProcessEnv = process.env,
+  uid: number | undefined = process.getuid?.(),
+  home = os.homedir(),
+): CliPaths {
   if (uid === 0) {
     return {
       dataDir: '/var/lib/dragonfly',

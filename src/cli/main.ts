@@ -128,7 +128,11 @@ function errorKind(e: unknown): string {
  * Runs the command with `argv` (without `node` and the script) and returns the exit code:
  * 0 on success, 1 on failure (dfget's codes).
  */
-export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, signal?: AbortSignal): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
+  signal?: AbortSignal,
+): Promise<number> {
   const out = (line: string) => io.stdout.write(`${line}\n`);
   if (argv[0] === 'cache') {
     const { runCacheCommand } = await import('./cache.js');
@@ -179,7 +183,10 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       const { credentialFromStdin } = await import('./stdin-credential.js');
       const { parseOrasReference } = await import('../source/oras/reference.js');
       const registry = parseOrasReference(args.url).registry;
-      options.oras = { ...options.oras, credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal) };
+      options.oras = {
+        ...options.oras,
+        credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal),
+      };
     }
     if (args.endpoint || args.proxyTransport || args.disableBackToSource) {
       const fromConfig = options.cluster ?? {};
@@ -193,8 +200,10 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     }
     clustered = options.cluster?.endpoint !== undefined || options.cluster?.proxy !== undefined;
     if (args.platform) options.oras = { ...options.oras, platform: args.platform };
-    if (args.layerIndex !== undefined) options.oras = { ...options.oras, layerIndex: args.layerIndex, layerMediaType: undefined };
-    if (args.layerMediaType !== undefined) options.oras = { ...options.oras, layerMediaType: args.layerMediaType, layerIndex: undefined };
+    if (args.layerIndex !== undefined)
+      options.oras = { ...options.oras, layerIndex: args.layerIndex, layerMediaType: undefined };
+    if (args.layerMediaType !== undefined)
+      options.oras = { ...options.oras, layerMediaType: args.layerMediaType, layerIndex: undefined };
     if (args.concurrency) options.download = { ...options.download, concurrency: args.concurrency };
     if (args.rateLimit) options.download = { ...options.download, totalRateLimit: args.rateLimit };
     if (args.console) options.logSink = new StreamLogSink(io.stderr);
@@ -203,7 +212,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     // Waiting for another process's task lock is said at once, not after minutes of silence.
     dl.storage.on('lockWait', (w) => {
       const limit = w.timeoutMs ? `, up to ${Math.round(w.timeoutMs / 1000)} s` : '';
-      io.stderr.write(`waiting for task ${w.taskId.slice(0, 12)}…: its lock is held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()} (taken over if its heartbeat stops for ${Math.round(w.staleMs / 1000)} s${limit})\n`);
+      io.stderr.write(
+        `waiting for task ${w.taskId.slice(0, 12)}…: its lock is held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()} (taken over if its heartbeat stops for ${Math.round(w.staleMs / 1000)} s${limit})\n`,
+      );
     });
     if (!args.json) out('init success and start to download');
     let lines: ProgressLines | undefined;
@@ -223,9 +234,15 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       headers: Object.keys(args.headers).length ? args.headers : undefined,
       timeout: args.timeout,
       signal,
-      onProgress: bar ? (p: Progress) => p.reused || bar!.update(p.transferred, p.total) : lines ? (p: Progress) => p.reused || lines!.update(p.transferred, p.total) : undefined,
+      onProgress: bar
+        ? (p: Progress) => p.reused || bar!.update(p.transferred, p.total)
+        : lines
+          ? (p: Progress) => p.reused || lines!.update(p.transferred, p.total)
+          : undefined,
     };
-    result = args.allLayers ? await dl.downloadAll({ ...common, outputDir: args.output }) : await dl.download({ ...common, output: args.output, digest: args.digest });
+    result = args.allLayers
+      ? await dl.downloadAll({ ...common, outputDir: args.output })
+      : await dl.download({ ...common, output: args.output, digest: args.digest });
   } catch (e) {
     failure = e;
   } finally {
@@ -237,14 +254,18 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   await afterPull?.().catch(() => {});
   await close?.().catch(() => {});
   return code;
-
 }
 
 /**
  * A due GC round of this store goes to a detached `orasfly cache gc` with the same config and
  * directories: this process exits now, and only one process per `gcInterval` collects.
  */
-async function handOffGc(storage: import('../storage/storage-manager.js').StorageManager, io: CliIo, args: CliArgs, logFile: string | undefined): Promise<void> {
+async function handOffGc(
+  storage: import('../storage/storage-manager.js').StorageManager,
+  io: CliIo,
+  args: CliArgs,
+  logFile: string | undefined,
+): Promise<void> {
   if (io.self === undefined || !(await storage.claimGcRound())) return;
   const { spawn } = await import('node:child_process');
   const argv = [io.self, 'cache', 'gc', '--datadir', storage.options.dataPath];
@@ -281,21 +302,29 @@ function printResult(
   if (result && 'layers' in result) {
     for (const l of result.layers) {
       const how = l.reused ? `, ${l.method === 'link' ? 'hard link' : 'copy'} from the task store, no download` : '';
-      out(`${l.reused ? 'reused' : 'downloaded'} ${l.digest} to ${path.relative(result.outputDir, l.output)} (${l.contentLength} bytes${how})`);
+      out(
+        `${l.reused ? 'reused' : 'downloaded'} ${l.digest} to ${path.relative(result.outputDir, l.output)} (${l.contentLength} bytes${how})`,
+      );
     }
-    for (const s of result.skipped) io.stderr.write(`warning: skipped layer ${s.digest} (${s.mediaType}, ${s.size} bytes): ${s.reason}\n`);
+    for (const s of result.skipped)
+      io.stderr.write(`warning: skipped layer ${s.digest} (${s.mediaType}, ${s.size} bytes): ${s.reason}\n`);
     out(`finish total length ${result.contentLength} bytes`);
     out(`download success: true, cost: ${costMs} ms`);
     return 0;
   }
   if (result) {
     // A reuse looks like a download otherwise (and is a thousand times faster): say so.
-    if (result.reused) out(`reused ${result.digest} from the task store (${result.method === 'link' ? 'hard link' : 'copy'}, no download)`);
+    if (result.reused)
+      out(
+        `reused ${result.digest} from the task store (${result.method === 'link' ? 'hard link' : 'copy'}, no download)`,
+      );
     const by = Object.entries(result.transferredBy).filter(([, n]) => n > 0);
     // Which part of the cluster served it, when something other than the origin took part.
     if (clustered && !result.reused && !result.joined) {
       const fellBack = !by.some(([k]) => k !== 'source');
-      out(`served by ${by.map(([k, n]) => `${k === 'source' ? 'origin' : k}: ${n} bytes`).join(', ')}${fellBack ? ' (the cluster could not serve it; core.log says why)' : ''}`);
+      out(
+        `served by ${by.map(([k, n]) => `${k === 'source' ? 'origin' : k}: ${n} bytes`).join(', ')}${fellBack ? ' (the cluster could not serve it; core.log says why)' : ''}`,
+      );
     }
     out(`finish total length ${result.contentLength} bytes`);
     out(`download success: true, cost: ${costMs} ms`);

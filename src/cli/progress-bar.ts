@@ -13,7 +13,11 @@ export function formatEta(seconds: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
-  return h ? `${h}h${String(m).padStart(2, '0')}m${String(sec).padStart(2, '0')}s` : m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+  return h
+    ? `${h}h${String(m).padStart(2, '0')}m${String(sec).padStart(2, '0')}s`
+    : m
+      ? `${m}m${String(sec).padStart(2, '0')}s`
+      : `${sec}s`;
 }
 
 /** Draws `[=====>    ]  45% 1.2 GiB/2.6 GiB 310.0 MiB/s ETA 5s` on a TTY stream. */
@@ -64,6 +68,8 @@ export class ProgressBar {
     const filled = Math.round(pct * width);
     const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
     const eta = r > 0 ? formatEta((this.#total - this.#done) / r) : '--';
-    this.#stream.write(`\r[${bar}] ${String(Math.floor(pct * 100)).padStart(3)}% ${formatBytes(this.#done)}/${formatBytes(this.#total)} ${formatBytes(Math.round(r))}/s ETA ${eta}\x1b[K`);
+    this.#stream.write(
+      `\r[${bar}] ${String(Math.floor(pct * 100)).padStart(3)}% ${formatBytes(this.#done)}/${formatBytes(this.#total)} ${formatBytes(Math.round(r))}/s ETA ${eta}\x1b[K`,
+    );
   }
 }

@@ -17,18 +17,33 @@ const MAX_SECRET_BYTES = 64 * 1024;
  *
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for an empty or oversized stdin.
  */
-export async function credentialFromStdin(stdin: AsyncIterable<Buffer | string>, registry: string, username: string | undefined, signal?: AbortSignal): Promise<CredentialsOption> {
+export async function credentialFromStdin(
+  stdin: AsyncIterable<Buffer | string>,
+  registry: string,
+  username: string | undefined,
+  signal?: AbortSignal,
+): Promise<CredentialsOption> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stdin) {
     signal?.throwIfAborted();
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     size += b.length;
-    if (size > MAX_SECRET_BYTES) throw new InvalidArgumentError('password-stdin', `stdin holds more than ${MAX_SECRET_BYTES} bytes; pipe only the password`);
+    if (size > MAX_SECRET_BYTES)
+      throw new InvalidArgumentError(
+        'password-stdin',
+        `stdin holds more than ${MAX_SECRET_BYTES} bytes; pipe only the password`,
+      );
     chunks.push(b);
   }
-  const secret = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  if (secret === '') throw new InvalidArgumentError('password-stdin', 'stdin is empty; pipe the password, e.g. printf %s "$PASSWORD" | orasfly … --password-stdin');
+  const secret = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (secret === '')
+    throw new InvalidArgumentError(
+      'password-stdin',
+      'stdin is empty; pipe the password, e.g. printf %s "$PASSWORD" | orasfly … --password-stdin',
+    );
   const credential = username !== undefined ? { username, password: secret } : { identityToken: secret };
   const wanted = registry.toLowerCase();
   return (host) => (host.toLowerCase() === wanted ? credential : undefined);

@@ -15,7 +15,10 @@ import type { ResolvedResource } from '../source/resource-client.js';
 import type { DownloadRequest, DownloadResult, PeerTaskManager } from './peer-task-manager.js';
 
 /** A whole-artifact request: a {@link DownloadRequest} with a directory instead of a file. */
-export interface ArtifactDownloadRequest extends Omit<DownloadRequest, 'output' | 'digest' | 'onProgress' | 'resolved'> {
+export interface ArtifactDownloadRequest extends Omit<
+  DownloadRequest,
+  'output' | 'digest' | 'onProgress' | 'resolved'
+> {
   /** The directory the layers go into (created 0700 when missing). */
   outputDir: string;
   /** Progress over all layers together; called at a bounded rate, never awaited. */
@@ -83,11 +86,17 @@ export function layerPath(title: string): string | undefined {
  * @throws whatever {@link PeerTaskManager.download} throws, for the first layer that fails; the
  * layers before it stay in the directory (and in the store).
  */
-export async function downloadArtifact(manager: PeerTaskManager, request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult> {
-  if (!request || typeof request.url !== 'string' || !request.url) throw new InvalidArgumentError('url', 'a URL is required');
-  if (typeof request.outputDir !== 'string' || !request.outputDir) throw new InvalidArgumentError('outputDir', 'an output directory is required');
+export async function downloadArtifact(
+  manager: PeerTaskManager,
+  request: ArtifactDownloadRequest,
+): Promise<ArtifactDownloadResult> {
+  if (!request || typeof request.url !== 'string' || !request.url)
+    throw new InvalidArgumentError('url', 'a URL is required');
+  if (typeof request.outputDir !== 'string' || !request.outputDir)
+    throw new InvalidArgumentError('outputDir', 'an output directory is required');
   const client = manager.client;
-  if (typeof client.resolveLayers !== 'function') throw new InvalidArgumentError('allLayers', 'this resource client cannot list the layers of an artifact');
+  if (typeof client.resolveLayers !== 'function')
+    throw new InvalidArgumentError('allLayers', 'this resource client cannot list the layers of an artifact');
   const started = performance.now();
   const outputDir = path.resolve(request.outputDir);
   // One deadline for the whole artifact: each layer gets what is left of it.
@@ -95,7 +104,10 @@ export async function downloadArtifact(manager: PeerTaskManager, request: Artifa
   const timeoutSignal = request.timeout ? AbortSignal.timeout(request.timeout) : undefined;
   let layers: ResolvedResource[];
   try {
-    layers = await client.resolveLayers(request.url, { signal: anySignal(request.signal, timeoutSignal), headers: request.headers });
+    layers = await client.resolveLayers(request.url, {
+      signal: anySignal(request.signal, timeoutSignal),
+      headers: request.headers,
+    });
   } catch (e) {
     if (timeoutSignal?.aborted && e === timeoutSignal.reason) throw new TimeoutError(request.timeout!, 'download');
     throw e;
@@ -115,7 +127,9 @@ export async function downloadArtifact(manager: PeerTaskManager, request: Artifa
         resolved: layer,
         timeout: deadline !== undefined ? Math.max(1, Math.ceil(deadline - performance.now())) : undefined,
         // A layer served from the store has no transfer to show.
-        onProgress: request.onProgress ? (p) => p.reused || request.onProgress!({ layer: i, transferred: base + p.transferred, total }) : undefined,
+        onProgress: request.onProgress
+          ? (p) => p.reused || request.onProgress!({ layer: i, transferred: base + p.transferred, total })
+          : undefined,
       }),
     );
     done += layer.size;
@@ -134,14 +148,22 @@ export async function downloadArtifact(manager: PeerTaskManager, request: Artifa
 }
 
 /** Where each layer goes; refuses unsafe and duplicate titles before anything is written. */
-function planOutputs(layers: readonly ResolvedResource[], outputDir: string): { pulled: Array<{ layer: ResolvedResource; output: string }>; skipped: SkippedLayer[] } {
+function planOutputs(
+  layers: readonly ResolvedResource[],
+  outputDir: string,
+): { pulled: Array<{ layer: ResolvedResource; output: string }>; skipped: SkippedLayer[] } {
   const pulled: Array<{ layer: ResolvedResource; output: string }> = [];
   const skipped: SkippedLayer[] = [];
   const unsafe: string[] = [];
   const seen = new Map<string, number>();
   for (const [i, layer] of layers.entries()) {
     if (layer.title === undefined || layer.title === '') {
-      skipped.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, reason: 'no org.opencontainers.image.title' });
+      skipped.push({
+        digest: layer.digest,
+        mediaType: layer.mediaType,
+        size: layer.size,
+        reason: 'no org.opencontainers.image.title',
+      });
       continue;
     }
     const rel = layerPath(layer.title);
@@ -150,7 +172,10 @@ function planOutputs(layers: readonly ResolvedResource[], outputDir: string): { 
       continue;
     }
     const before = seen.get(rel);
-    if (before !== undefined) throw new ManifestError(`layers #${before} and #${i} are both titled ${quote(layer.title, 60)}; one directory cannot hold both`);
+    if (before !== undefined)
+      throw new ManifestError(
+        `layers #${before} and #${i} are both titled ${quote(layer.title, 60)}; one directory cannot hold both`,
+      );
     seen.set(rel, i);
     pulled.push({ layer, output: path.join(outputDir, rel) });
   }
@@ -159,7 +184,10 @@ function planOutputs(layers: readonly ResolvedResource[], outputDir: string): { 
       `${unsafe.length} layer title(s) are not safe file names (absolute, "..", a dot-name or a control character), so nothing was pulled: ${listBounded(unsafe, MAX_LISTED_ITEMS, (u) => clip(u, 80))}`,
     );
   }
-  if (pulled.length === 0) throw new ManifestError(`none of the ${layers.length} layers has an org.opencontainers.image.title, so none has a file name; pull one with -O FILE --layer-index N`);
+  if (pulled.length === 0)
+    throw new ManifestError(
+      `none of the ${layers.length} layers has an org.opencontainers.image.title, so none has a file name; pull one with -O FILE --layer-index N`,
+    );
   return { pulled, skipped };
 }
 
@@ -170,6 +198,10 @@ function planOutputs(layers: readonly ResolvedResource[], outputDir: string): { 
 async function assertRealDirectories(outputDir: string, output: string): Promise<void> {
   for (let d = path.dirname(output); d.startsWith(outputDir) && d !== outputDir; d = path.dirname(d)) {
     const st = await lstat(d).catch(() => undefined);
-    if (st && !st.isDirectory()) throw new InvalidArgumentError('outputDir', `${d} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; a layer title names a directory there`);
+    if (st && !st.isDirectory())
+      throw new InvalidArgumentError(
+        'outputDir',
+        `${d} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; a layer title names a directory there`,
+      );
   }
 }

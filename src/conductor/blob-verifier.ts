@@ -43,7 +43,8 @@ export class BlobVerifier {
    */
   constructor(path: string, size: number, expectedDigest: string, options: { useWorker?: boolean } = {}) {
     const alg = expectedDigest.split(':')[0] ?? '';
-    if (alg !== 'sha256' && alg !== 'sha512') throw new InvalidArgumentError('digest', `unsupported digest algorithm ${JSON.stringify(alg)}`);
+    if (alg !== 'sha256' && alg !== 'sha512')
+      throw new InvalidArgumentError('digest', `unsupported digest algorithm ${JSON.stringify(alg)}`);
     this.algorithm = alg;
     this.size = size;
     this.#path = path;
@@ -58,7 +59,11 @@ export class BlobVerifier {
     } else if (useWorker) {
       const { Worker: WorkerClass } = requireBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
       // The worker allocates almost nothing (one 1 MiB read buffer): a small heap keeps its RSS down.
-      const w = new WorkerClass(HASH_WORKER_SOURCE, { eval: true, workerData: { path, size, algorithm: alg }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
+      const w = new WorkerClass(HASH_WORKER_SOURCE, {
+        eval: true,
+        workerData: { path, size, algorithm: alg },
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
+      });
       this.#worker = w;
       w.on('message', (m: { digest?: string; error?: string }) => {
         if (m.digest) this.#settle(m.digest);

@@ -49,4 +49,3 @@ export interface ConductorEvents {
   done: [event: { taskId: string; entry: TaskEntry; costMs: number }];
   failed: [event: { taskId: string; error: unknown; costMs: number }];
 }
-

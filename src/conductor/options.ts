@@ -81,12 +81,17 @@ export type ResolvedConductorOptions = Readonly<typeof DEFAULT_CONDUCTOR_OPTIONS
  * @throws InvalidArgumentError naming the field.
  */
 export function resolveConductorOptions(o: ConductorOptions = {}): ResolvedConductorOptions {
-  const r = { ...DEFAULT_CONDUCTOR_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as typeof DEFAULT_CONDUCTOR_OPTIONS &
-    ConductorOptions;
-  if (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > 64) throw new InvalidArgumentError('concurrency', `expected an integer 1..64, got ${r.concurrency}`);
-  if (!Number.isInteger(r.pieceRetries) || r.pieceRetries < 1) throw new InvalidArgumentError('pieceRetries', `expected an integer ≥ 1, got ${r.pieceRetries}`);
-  if (!Number.isFinite(r.lowSpeedLimit) || r.lowSpeedLimit < 0) throw new InvalidArgumentError('lowSpeedLimit', `expected bytes per second ≥ 0, got ${r.lowSpeedLimit}`);
-  if (!Number.isFinite(r.lowSpeedTime) || r.lowSpeedTime < 0) throw new InvalidArgumentError('lowSpeedTime', `expected ms ≥ 0, got ${r.lowSpeedTime}`);
+  const r = {
+    ...DEFAULT_CONDUCTOR_OPTIONS,
+    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+  } as typeof DEFAULT_CONDUCTOR_OPTIONS & ConductorOptions;
+  if (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > 64)
+    throw new InvalidArgumentError('concurrency', `expected an integer 1..64, got ${r.concurrency}`);
+  if (!Number.isInteger(r.pieceRetries) || r.pieceRetries < 1)
+    throw new InvalidArgumentError('pieceRetries', `expected an integer ≥ 1, got ${r.pieceRetries}`);
+  if (!Number.isFinite(r.lowSpeedLimit) || r.lowSpeedLimit < 0)
+    throw new InvalidArgumentError('lowSpeedLimit', `expected bytes per second ≥ 0, got ${r.lowSpeedLimit}`);
+  if (!Number.isFinite(r.lowSpeedTime) || r.lowSpeedTime < 0)
+    throw new InvalidArgumentError('lowSpeedTime', `expected ms ≥ 0, got ${r.lowSpeedTime}`);
   return Object.freeze(r);
 }
-

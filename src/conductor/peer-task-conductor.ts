@@ -10,7 +10,18 @@
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import path from 'node:path';
-import { DaemonError, DigestMismatchError, dragonflyCode, InvalidArgumentError, isFinal, markFinal, OrasflyError, StorageError, StorageQuotaError, TaskFailedError } from '../errors.js';
+import {
+  DaemonError,
+  DigestMismatchError,
+  dragonflyCode,
+  InvalidArgumentError,
+  isFinal,
+  markFinal,
+  OrasflyError,
+  StorageError,
+  StorageQuotaError,
+  TaskFailedError,
+} from '../errors.js';
 import { abortableIterable, raceSignal } from '../internal/abort.js';
 import type { BackoffPolicy } from '../internal/retry.js';
 import { CoreLogger } from '../log/core-log.js';
@@ -26,7 +37,12 @@ import { PieceAssembler } from './piece-assembler.js';
 import { ProgressMeter } from './progress.js';
 import { pullPieces, type PieceSite } from './schedule.js';
 
-export { DEFAULT_CONCURRENCY, DEFAULT_CONDUCTOR_OPTIONS, DEFAULT_LOW_SPEED_LIMIT, DEFAULT_LOW_SPEED_TIME } from './options.js';
+export {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_CONDUCTOR_OPTIONS,
+  DEFAULT_LOW_SPEED_LIMIT,
+  DEFAULT_LOW_SPEED_TIME,
+} from './options.js';
 export type { ConductorOptions, ResolvedConductorOptions } from './options.js';
 export type { ConductorEvents, ConductorState, PieceEvent, ProgressEvent, RetryEvent } from './events.js';
 
@@ -131,8 +147,13 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     this.#fallback = init.fallbackTransport;
     this.#headers = init.headers;
     this.#init = init;
-    this.#log = (init.logger ?? new CoreLogger(undefined)).with({ peer: init.peerId, task: init.taskId, component: 'PeerTask' }, 'conductor/peer-task-conductor.ts');
-    this.#meter = new ProgressMeter(init.taskId, init.plan.contentLength, this.options.progressInterval, (p) => this.emit('progress', p));
+    this.#log = (init.logger ?? new CoreLogger(undefined)).with(
+      { peer: init.peerId, task: init.taskId, component: 'PeerTask' },
+      'conductor/peer-task-conductor.ts',
+    );
+    this.#meter = new ProgressMeter(init.taskId, init.plan.contentLength, this.options.progressInterval, (p) =>
+      this.emit('progress', p),
+    );
     for (const [num] of this.#writer.pieces) if (num < this.plan.totalPieces) this.#done.add(num);
   }
 
@@ -187,12 +208,21 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     else outer?.addEventListener('abort', onOuterAbort, { once: true });
     this.#startedAt = performance.now();
     this.#setState('running');
-    debug('task %s start: %d bytes, %d pieces of %d, %d already stored', this.taskId, this.plan.contentLength, this.plan.totalPieces, this.plan.pieceSize, this.#done.size);
+    debug(
+      'task %s start: %d bytes, %d pieces of %d, %d already stored',
+      this.taskId,
+      this.plan.contentLength,
+      this.plan.totalPieces,
+      this.plan.pieceSize,
+      this.#done.size,
+    );
     try {
       // One in-order stream is hashed as it is written (no worker, no read-back); several connections
       // complete pieces out of order, so a worker hashes the prefix back from the page cache.
       const useWorker = this.options.hashOnWorker ?? (this.options.concurrency === 1 ? false : undefined);
-      this.#verifier = new BlobVerifier(this.#writer.dataFilePath, this.plan.contentLength, this.target.digest, { useWorker });
+      this.#verifier = new BlobVerifier(this.#writer.dataFilePath, this.plan.contentLength, this.target.digest, {
+        useWorker,
+      });
       for (const n of this.#done) this.#meter.addStored(pieceAt(this.plan, n).range.length);
       this.#advanceContiguous();
       const task = this.#transportTask();
@@ -204,16 +234,32 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         } catch (e) {
           if (signal.aborted) throw signal.reason;
           if (isFinal(e) || !backToSource) throw e;
-          debug('task %s: transport %s failed (%s), falling back', this.taskId, this.#transport.name, (e as Error).message);
-          this.#log.warn(`transport ${this.#transport.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`);
+          debug(
+            'task %s: transport %s failed (%s), falling back',
+            this.taskId,
+            this.#transport.name,
+            (e as Error).message,
+          );
+          this.#log.warn(
+            `transport ${this.#transport.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
+          );
         }
       }
       const pull = this.#transport.readPiece ? this.#transport : backToSource ? this.#fallback : undefined;
       if (this.#done.size < this.plan.totalPieces) {
         if (!pull && !backToSource) {
-          throw markFinal(new DaemonError(`transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces, and back-to-source is disabled`));
+          throw markFinal(
+            new DaemonError(
+              `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces, and back-to-source is disabled`,
+            ),
+          );
         }
-        if (!pull) throw new TaskFailedError(this.taskId, 4000, `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} pieces and no fallback is set`);
+        if (!pull)
+          throw new TaskFailedError(
+            this.taskId,
+            4000,
+            `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} pieces and no fallback is set`,
+          );
         this.#pullName = pull.name;
         try {
           await pullPieces(this.#site, pull, task, signal);
@@ -221,7 +267,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
           // A pull transport other than the origin (a daemon's proxy) that gives up hands over to the origin.
           const fallback = this.#fallback;
           if (signal.aborted || !fallback || pull === fallback || !backToSource || isFinal(e)) throw e;
-          this.#log.warn(`transport ${pull.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`);
+          this.#log.warn(
+            `transport ${pull.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
+          );
           this.#pullName = fallback.name;
           await pullPieces(this.#site, fallback, task, signal);
         }
@@ -284,8 +332,16 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
 
   #asTaskError(e: unknown): unknown {
     // Errors that name their own cause precisely (bad bytes, full disk, store failure) stay as they are.
-    if (e instanceof DigestMismatchError || e instanceof TaskFailedError || e instanceof StorageQuotaError || e instanceof StorageError || e instanceof DaemonError) return e;
-    if (this.#controller.signal.aborted && e === this.#controller.signal.reason && !(e instanceof OrasflyError)) return e;
+    if (
+      e instanceof DigestMismatchError ||
+      e instanceof TaskFailedError ||
+      e instanceof StorageQuotaError ||
+      e instanceof StorageError ||
+      e instanceof DaemonError
+    )
+      return e;
+    if (this.#controller.signal.aborted && e === this.#controller.signal.reason && !(e instanceof OrasflyError))
+      return e;
     const reason = e instanceof Error ? e.message : String(e);
     return new TaskFailedError(this.taskId, dragonflyCode(e), reason, { cause: e });
   }
@@ -294,7 +350,13 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   get #site(): PieceSite {
     const o = this.options;
     // Piece retries back off like registry requests, with their own bounds (±20 % jitter).
-    const backoff: BackoffPolicy = { minDelay: o.retryMinDelay, maxDelay: o.retryMaxDelay, factor: 2, jitter: 0.2, maxRetryAfter: 0 };
+    const backoff: BackoffPolicy = {
+      minDelay: o.retryMinDelay,
+      maxDelay: o.retryMaxDelay,
+      factor: 2,
+      jitter: 0.2,
+      maxRetryAfter: 0,
+    };
     return {
       taskId: this.taskId,
       plan: this.plan,
@@ -314,7 +376,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   #assembler(piece: PieceInfo, signal: AbortSignal): PieceAssembler {
-    return new PieceAssembler(piece, { writer: this.#writer, pieceDigest: this.options.pieceDigest, verifier: this.#verifier, meter: this.#meter, limiter: this.options.rateLimiter, signal });
+    return new PieceAssembler(piece, {
+      writer: this.#writer,
+      pieceDigest: this.options.pieceDigest,
+      verifier: this.#verifier,
+      meter: this.#meter,
+      limiter: this.options.rateLimiter,
+      signal,
+    });
   }
 
   /** Records an assembled piece (unless another source stored it meanwhile). */
@@ -326,7 +395,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     this.#writer.recordPiece({ num: piece.num, range: piece.range, digest, cost: Math.round(costMs * 1e6) });
     this.#done.add(piece.num);
     this.#advanceContiguous();
-    this.emit('piece', { taskId: this.taskId, num: piece.num, start: piece.range.start, length: piece.range.length, digest, costMs });
+    this.emit('piece', {
+      taskId: this.taskId,
+      num: piece.num,
+      start: piece.range.start,
+      length: piece.range.length,
+      digest,
+      costMs,
+    });
   }
 
   /** {@inheritDoc PieceSink.writePiece} */
@@ -338,7 +414,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
 
   /** Stores piece `num` from a body that ends when `signal` aborts. */
   async #writeBody(num: number, body: AsyncIterable<Uint8Array>, signal: AbortSignal, via: string): Promise<void> {
-    if (!Number.isInteger(num) || num < 0 || num >= this.plan.totalPieces) throw new InvalidArgumentError('piece', `no piece ${num} in a task of ${this.plan.totalPieces}`);
+    if (!Number.isInteger(num) || num < 0 || num >= this.plan.totalPieces)
+      throw new InvalidArgumentError('piece', `no piece ${num} in a task of ${this.plan.totalPieces}`);
     if (this.#done.has(num) || this.#inflight.has(num)) {
       // Another source already has it: drain so the sender can go on.
       for await (const _ of body) void _;
@@ -359,7 +436,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     const before = this.#contiguous;
     while (this.#contiguous < this.plan.totalPieces && this.#done.has(this.#contiguous)) this.#contiguous++;
     if (this.#contiguous !== before || before === 0) {
-      const end = this.#contiguous >= this.plan.totalPieces ? this.plan.contentLength : this.#contiguous * this.plan.pieceSize;
+      const end =
+        this.#contiguous >= this.plan.totalPieces ? this.plan.contentLength : this.#contiguous * this.plan.pieceSize;
       this.#verifier?.advance(end);
     }
   }

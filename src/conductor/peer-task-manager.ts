@@ -7,7 +7,14 @@
 import path from 'node:path';
 import { lstat, mkdir } from 'node:fs/promises';
 import createDebug from 'debug';
-import { DigestMismatchError, InvalidArgumentError, StorageError, stripUserinfo, TaskFailedError, TimeoutError } from '../errors.js';
+import {
+  DigestMismatchError,
+  InvalidArgumentError,
+  StorageError,
+  stripUserinfo,
+  TaskFailedError,
+  TimeoutError,
+} from '../errors.js';
 import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
 import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
@@ -163,9 +170,11 @@ export class PeerTaskManager {
     options.storage.on('gc', (r) => this.#log.with({ component: 'GC' }).info(gcRoundLine(r)));
     // Nobody waits silently: a lock held by another process is said in core.log at once.
     options.storage.on('lockWait', (w) =>
-      this.#log.with({ task: w.taskId, component: 'PeerTask' }).warn(
-        `task lock held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()}; waiting (a dead holder is taken over after ${Math.round(w.staleMs / 1000)} s${w.timeoutMs ? `, giving up after ${Math.round(w.timeoutMs / 1000)} s` : ''})`,
-      ),
+      this.#log
+        .with({ task: w.taskId, component: 'PeerTask' })
+        .warn(
+          `task lock held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()}; waiting (a dead holder is taken over after ${Math.round(w.staleMs / 1000)} s${w.timeoutMs ? `, giving up after ${Math.round(w.timeoutMs / 1000)} s` : ''})`,
+        ),
     );
   }
 
@@ -183,8 +192,10 @@ export class PeerTaskManager {
    * @throws RegistryResponseError, AuthError, TlsError, NetworkError from the registry.
    */
   async download(request: DownloadRequest): Promise<DownloadResult> {
-    if (!request || typeof request.url !== 'string' || !request.url) throw new InvalidArgumentError('url', 'a URL is required');
-    if (typeof request.output !== 'string' || !request.output) throw new InvalidArgumentError('output', 'an output path is required');
+    if (!request || typeof request.url !== 'string' || !request.url)
+      throw new InvalidArgumentError('url', 'a URL is required');
+    if (typeof request.output !== 'string' || !request.output)
+      throw new InvalidArgumentError('output', 'an output path is required');
     const started = performance.now();
     // A trailing separator names a directory: the file inside it is named after the layer's title.
     const intoDir = /[\\/]$/.test(request.output);
@@ -195,7 +206,11 @@ export class PeerTaskManager {
       return await this.#download(request, output, intoDir, started, signal);
     } catch (e) {
       if (timeoutSignal?.aborted && e === timeoutSignal.reason) {
-        const timeout = new TimeoutError(request.timeout!, 'download', 'the partial download was removed (nothing is left beside the output or in the store)');
+        const timeout = new TimeoutError(
+          request.timeout!,
+          'download',
+          'the partial download was removed (nothing is left beside the output or in the store)',
+        );
         this.#logFailure(timeout, { component: 'PeerTask' });
         throw timeout;
       }
@@ -216,10 +231,18 @@ export class PeerTaskManager {
   /** Dragonfly's failure line, for failures no conductor logged (resolve, auth, digest, lock). */
   #logFailure(error: unknown, fields: Record<string, unknown> = {}): void {
     const reason = error instanceof Error ? error.message : String(error);
-    this.#log.with(fields).error(`peer task failed, code: ${error instanceof TaskFailedError ? error.dfCode : 4000}, reason: ${reason}`);
+    this.#log
+      .with(fields)
+      .error(`peer task failed, code: ${error instanceof TaskFailedError ? error.dfCode : 4000}, reason: ${reason}`);
   }
 
-  async #download(request: DownloadRequest, requested: string, intoDir: boolean, started: number, signal: AbortSignal | undefined): Promise<DownloadResult> {
+  async #download(
+    request: DownloadRequest,
+    requested: string,
+    intoDir: boolean,
+    started: number,
+    signal: AbortSignal | undefined,
+  ): Promise<DownloadResult> {
     let resolved: ResolvedResource;
     let output = requested;
     try {
@@ -229,8 +252,16 @@ export class PeerTaskManager {
         output = path.join(requested, outputNameFromTitle(resolved, requested));
         await checkOutput(output, this.storage.options.dataPath);
         // A name chosen by the registry never replaces a file the user has (as curl -J refuses to).
-        if (await lstat(output).then(() => true, () => false)) {
-          throw new InvalidArgumentError('output', `${output} exists; the name comes from the layer's title, and orasfly does not replace a file by a name the registry chose (pass -O ${output} to replace it)`);
+        if (
+          await lstat(output).then(
+            () => true,
+            () => false,
+          )
+        ) {
+          throw new InvalidArgumentError(
+            'output',
+            `${output} exists; the name comes from the layer's title, and orasfly does not replace a file by a name the registry chose (pass -O ${output} to replace it)`,
+          );
         }
       }
       if (request.digest) {
@@ -238,7 +269,11 @@ export class PeerTaskManager {
         const [alg] = wanted.split(':');
         const [resolvedAlg] = resolved.digest.split(':');
         // dfget accepts md5/sha1/… too; the registry names blobs by sha256, so only that can be compared up front.
-        if (alg !== resolvedAlg) throw new InvalidArgumentError('digest', `${alg}: digests cannot be checked for this reference; its blob is addressed as ${resolved.digest} (pass a ${resolvedAlg}: digest)`);
+        if (alg !== resolvedAlg)
+          throw new InvalidArgumentError(
+            'digest',
+            `${alg}: digests cannot be checked for this reference; its blob is addressed as ${resolved.digest} (pass a ${resolvedAlg}: digest)`,
+          );
         if (wanted !== resolved.digest) throw new DigestMismatchError(wanted, resolved.digest, 'requested');
       }
     } catch (e) {
@@ -246,7 +281,12 @@ export class PeerTaskManager {
       throw e;
     }
     // dfget: the director sets the meta digest to the layer's, so --digest never changes the task id.
-    const taskId = computeTaskId(resolved.resolvedUrl, { digest: resolved.digest, tag: request.tag, application: request.application, filter: request.filter });
+    const taskId = computeTaskId(resolved.resolvedUrl, {
+      digest: resolved.digest,
+      tag: request.tag,
+      application: request.application,
+      filter: request.filter,
+    });
     const peerId = newPeerId();
     const log = this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' });
     debug('download %s → %s task %s', resolved.url, output, taskId);
@@ -307,7 +347,11 @@ export class PeerTaskManager {
         // A cancelled or timed-out request that stopped the task returns only once the task has
         // removed its partial data: a caller (or the CLI, about to close the store) must not race it.
         // Bounded: cleanup is a few filesystem calls; a transport that never lets go must not hold us.
-        if (stopped) await Promise.race([task.outcome.catch(() => {}), new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref())]);
+        if (stopped)
+          await Promise.race([
+            task.outcome.catch(() => {}),
+            new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref()),
+          ]);
         throw e;
       }
       const { entry, reusedFromStore, transferredBy } = won;
@@ -318,7 +362,13 @@ export class PeerTaskManager {
         m = await this.storage.materialize(entry, output, { signal });
       } catch (e) {
         // The entry went away before its output was made (another process's GC): start over once.
-        if (!signal?.aborted && e instanceof StorageError && !(await this.storage.findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true }).catch(() => undefined))) {
+        if (
+          !signal?.aborted &&
+          e instanceof StorageError &&
+          !(await this.storage
+            .findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true })
+            .catch(() => undefined))
+        ) {
           throw new EntryGoneError(e.message, e.path, { cause: e });
         }
         if (!signal?.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
@@ -326,7 +376,13 @@ export class PeerTaskManager {
       }
       const costMs = Math.round(performance.now() - started);
       if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
-      request.onProgress?.({ taskId, transferred: entry.contentLength, total: entry.contentLength, percent: 100, ...(reusedFromStore ? { reused: true } : {}) });
+      request.onProgress?.({
+        taskId,
+        transferred: entry.contentLength,
+        total: entry.contentLength,
+        percent: 100,
+        ...(reusedFromStore ? { reused: true } : {}),
+      });
       return {
         taskId,
         peerId: entry.peerId,
@@ -348,15 +404,36 @@ export class PeerTaskManager {
     }
   }
 
-  #start(taskId: string, peerId: string, resolved: ResolvedResource, output: string, request: DownloadRequest): RunningTask {
+  #start(
+    taskId: string,
+    peerId: string,
+    resolved: ResolvedResource,
+    output: string,
+    request: DownloadRequest,
+  ): RunningTask {
     const controller = new AbortController();
-    const running: RunningTask = { conductor: undefined, outcome: undefined as never, attached: 0, controller, progressListeners: new Set() };
+    const running: RunningTask = {
+      conductor: undefined,
+      outcome: undefined as never,
+      attached: 0,
+      controller,
+      progressListeners: new Set(),
+    };
     running.outcome = (async () => {
       const plan = planPieces(resolved.size, this.#conductorOptions.pieceSize);
       let begun: Awaited<ReturnType<StorageManager['beginTask']>>;
       try {
         begun = await this.storage.beginTask(
-          { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {}, url: stripUserinfo(resolved.url) },
+          {
+            taskId,
+            peerId,
+            digest: resolved.digest,
+            contentLength: resolved.size,
+            pieceSize: plan.pieceSize,
+            output,
+            taskMeta: {},
+            url: stripUserinfo(resolved.url),
+          },
           { signal: controller.signal },
         );
       } catch (e) {
@@ -382,7 +459,9 @@ export class PeerTaskManager {
           headers: request.headers,
           tag: request.tag,
           application: request.application,
-          origin: client.blobRequest ? (o) => client.blobRequest!(resolved, { ...o, headers: request.headers }) : undefined,
+          origin: client.blobRequest
+            ? (o) => client.blobRequest!(resolved, { ...o, headers: request.headers })
+            : undefined,
           logger: this.#log,
           options: {
             ...this.#conductorOptions,
@@ -395,7 +474,11 @@ export class PeerTaskManager {
       const transport: PieceTransport = this.#transport ?? source;
       const conductor = makeConductor(begun.writer, transport);
       running.conductor = conductor;
-      this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(`start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}${begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''}`);
+      this.#log
+        .with({ peer: peerId, task: taskId, component: 'PeerTask' })
+        .info(
+          `start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}${begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''}`,
+        );
       // One subscription, fanned out to every attached request's callback (joiners included).
       const watch = (c: PeerTaskConductor) => {
         c.on('progress', (p) => {
@@ -413,16 +496,40 @@ export class PeerTaskManager {
       try {
         const entry = await conductor.run({ signal: controller.signal });
         const by = { ...conductor.bytesByTransport };
-        if (transport !== source) this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(`bytes by transport: ${Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+        if (transport !== source)
+          this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(
+            `bytes by transport: ${
+              Object.entries(by)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ') || 'none'
+            }`,
+          );
         return { entry, reusedFromStore: false, transferredBy: by };
       } catch (e) {
         // Bytes from a cluster that do not match the digest never reach an output: the task starts
         // over from the origin, once, unless the transport forbids the origin.
-        if (controller.signal.aborted || transport === source || transport.backToSource === false || !(e instanceof DigestMismatchError)) throw e;
+        if (
+          controller.signal.aborted ||
+          transport === source ||
+          transport.backToSource === false ||
+          !(e instanceof DigestMismatchError)
+        )
+          throw e;
         const log = this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' });
-        log.warn(`bytes from transport ${transport.name} do not match ${resolved.digest} (${e.message}); downloading again from the origin`);
+        log.warn(
+          `bytes from transport ${transport.name} do not match ${resolved.digest} (${e.message}); downloading again from the origin`,
+        );
         const again = await this.storage.beginTask(
-          { taskId, peerId, digest: resolved.digest, contentLength: resolved.size, pieceSize: plan.pieceSize, output, taskMeta: {}, url: stripUserinfo(resolved.url) },
+          {
+            taskId,
+            peerId,
+            digest: resolved.digest,
+            contentLength: resolved.size,
+            pieceSize: plan.pieceSize,
+            output,
+            taskMeta: {},
+            url: stripUserinfo(resolved.url),
+          },
           { signal: controller.signal },
         );
         if ('reuse' in again) return { entry: again.reuse, reusedFromStore: true, transferredBy: {} };
@@ -494,8 +601,14 @@ function outputNameFromTitle(resolved: ResolvedResource, dir: string): string {
   const title = resolved.title;
   // Not a dot-name either: a registry must not be able to name `.bashrc` in the user's directory.
   if (title !== undefined && isSafeFileName(title)) return title;
-  const why = title === undefined ? 'the layer has no org.opencontainers.image.title' : `the layer's title ${JSON.stringify(title.slice(0, 80))} is not a safe file name`;
-  throw new InvalidArgumentError('output', `${dir} ends with a separator, so it names a directory, and ${why}; pass a file path with -O`);
+  const why =
+    title === undefined
+      ? 'the layer has no org.opencontainers.image.title'
+      : `the layer's title ${JSON.stringify(title.slice(0, 80))} is not a safe file name`;
+  throw new InvalidArgumentError(
+    'output',
+    `${dir} ends with a separator, so it names a directory, and ${why}; pass a file path with -O`,
+  );
 }
 
 /**
@@ -507,6 +620,10 @@ async function checkOutput(output: string, dataPath: string): Promise<void> {
   try {
     await mkdir(path.dirname(output), { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new StorageError(`cannot create the output directory of ${output}: ${(e as Error).message}`, path.dirname(output), { cause: e });
+    throw new StorageError(
+      `cannot create the output directory of ${output}: ${(e as Error).message}`,
+      path.dirname(output),
+      { cause: e },
+    );
   }
 }

@@ -46,7 +46,17 @@ export class PieceAssembler {
   readonly #writes: { done: Promise<void>; bytes: number }[] = [];
   #writingBytes = 0;
 
-  constructor(piece: PieceInfo, o: { writer: TaskWriter; pieceDigest: PieceDigestAlgorithm; verifier?: BlobVerifier | undefined; meter: ProgressMeter; limiter?: RateLimiter | undefined; signal: AbortSignal }) {
+  constructor(
+    piece: PieceInfo,
+    o: {
+      writer: TaskWriter;
+      pieceDigest: PieceDigestAlgorithm;
+      verifier?: BlobVerifier | undefined;
+      meter: ProgressMeter;
+      limiter?: RateLimiter | undefined;
+      signal: AbortSignal;
+    },
+  ) {
     this.piece = piece;
     this.#writer = o.writer;
     this.#hasher = createPieceHasher(o.pieceDigest);
@@ -61,7 +71,8 @@ export class PieceAssembler {
     if (this.#signal.aborted) throw this.#signal.reason;
     const at = this.piece.range.start + this.#received;
     this.#received += chunk.length;
-    if (this.#received > this.piece.range.length) throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
+    if (this.#received > this.piece.range.length)
+      throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
     this.#hasher.update(chunk);
     this.#counted += chunk.length;
     this.#meter.arriving(chunk.length);
@@ -84,7 +95,8 @@ export class PieceAssembler {
    * @throws SizeMismatchError when fewer bytes than the piece's length arrived.
    */
   async end(): Promise<AssembledPiece> {
-    if (this.#received !== this.piece.range.length) throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
+    if (this.#received !== this.piece.range.length)
+      throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
     while (this.#writes.length > 0) await this.#settleOldest();
     if (this.#signal.aborted) throw this.#signal.reason;
     this.#settled = true;

@@ -87,6 +87,11 @@ export class ProgressMeter {
     const total = this.#total;
     const transferred = final ? total : Math.min(total, Math.max(this.#lastEmitted, this.#stored + this.#inflight));
     this.#lastEmitted = transferred;
-    this.#emit({ taskId: this.#taskId, transferred, total, percent: total === 0 ? 100 : Math.floor((transferred / total) * 10000) / 100 });
+    this.#emit({
+      taskId: this.#taskId,
+      transferred,
+      total,
+      percent: total === 0 ? 100 : Math.floor((transferred / total) * 10000) / 100,
+    });
   }
 }

@@ -13,7 +13,8 @@ export class RateLimiter {
   #last: number;
 
   constructor(bytesPerSecond: number) {
-    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0) throw new InvalidArgumentError('totalRateLimit', `expected a positive number of bytes/s, got ${bytesPerSecond}`);
+    if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0)
+      throw new InvalidArgumentError('totalRateLimit', `expected a positive number of bytes/s, got ${bytesPerSecond}`);
     this.bytesPerSecond = bytesPerSecond;
     this.#tokens = bytesPerSecond;
     this.#last = performance.now();

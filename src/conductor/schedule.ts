@@ -43,14 +43,27 @@ export interface PieceSite {
 }
 
 /** Pulls every missing piece from `transport`. Rejects with the first failure (or the signal's reason). */
-export async function pullPieces(site: PieceSite, transport: PieceTransport, task: TransportTask, signal: AbortSignal): Promise<void> {
+export async function pullPieces(
+  site: PieceSite,
+  transport: PieceTransport,
+  task: TransportTask,
+  signal: AbortSignal,
+): Promise<void> {
   // One connection and nothing stored yet: one stream of the whole blob beats a request per piece
   // (no round trip between pieces). A resume still fetches only the missing pieces, by range.
-  if (site.concurrency === 1 && site.storedCount() === 0 && transport.wholeStreamPreferred === true && transport.readSequential !== undefined) {
+  if (
+    site.concurrency === 1 &&
+    site.storedCount() === 0 &&
+    transport.wholeStreamPreferred === true &&
+    transport.readSequential !== undefined
+  ) {
     debug('task %s: one connection, one sequential stream', site.taskId);
     return pullSequential(site, transport, task, signal);
   }
-  const ranged = site.plan.totalPieces > 0 && transport.readPiece !== undefined && (transport.supportsRange ? await transport.supportsRange(task, { signal }) : true);
+  const ranged =
+    site.plan.totalPieces > 0 &&
+    transport.readPiece !== undefined &&
+    (transport.supportsRange ? await transport.supportsRange(task, { signal }) : true);
   if (!ranged) {
     debug('task %s: ranges not supported, one sequential stream', site.taskId);
     return pullSequential(site, transport, task, signal);
@@ -94,7 +107,12 @@ function* missing(site: PieceSite): Generator<number> {
 }
 
 /** One attempt under the low-speed rule: its signal aborts when the bytes stop coming. */
-async function underWatch<T>(site: PieceSite, what: string, signal: AbortSignal, f: (signal: AbortSignal, watch: StallWatch) => Promise<T>): Promise<T> {
+async function underWatch<T>(
+  site: PieceSite,
+  what: string,
+  signal: AbortSignal,
+  f: (signal: AbortSignal, watch: StallWatch) => Promise<T>,
+): Promise<T> {
   const watch = new StallWatch(what, site.lowSpeedLimit, site.lowSpeedTime);
   try {
     return await f(AbortSignal.any([signal, watch.signal]), watch);
@@ -107,7 +125,13 @@ async function underWatch<T>(site: PieceSite, what: string, signal: AbortSignal,
   }
 }
 
-async function fetchPiece(site: PieceSite, transport: PieceTransport, task: TransportTask, piece: PieceInfo, signal: AbortSignal): Promise<void> {
+async function fetchPiece(
+  site: PieceSite,
+  transport: PieceTransport,
+  task: TransportTask,
+  piece: PieceInfo,
+  signal: AbortSignal,
+): Promise<void> {
   await withRetry(
     async () => {
       if (site.has(piece.num)) return;
@@ -122,7 +146,14 @@ async function fetchPiece(site: PieceSite, transport: PieceTransport, task: Tran
       // The HTTP layer has retried a request that failed before its body: do not multiply its attempts.
       retryable: (e) => !(e instanceof RangeNotSupportedError) && isRetryable(e) && !retriesExhausted(e),
       onRetry: ({ attempt, delayMs, error }) => {
-        debug('task %s piece %d attempt %d failed (%s), retry in %d ms', site.taskId, piece.num, attempt, (error as Error).message, delayMs);
+        debug(
+          'task %s piece %d attempt %d failed (%s), retry in %d ms',
+          site.taskId,
+          piece.num,
+          attempt,
+          (error as Error).message,
+          delayMs,
+        );
         site.onRetry({ taskId: site.taskId, num: piece.num, attempt, delayMs, error });
       },
       signal,
@@ -131,8 +162,14 @@ async function fetchPiece(site: PieceSite, transport: PieceTransport, task: Tran
 }
 
 /** One stream of the whole blob, cut into pieces; stored pieces are skipped, not rewritten. */
-export async function pullSequential(site: PieceSite, transport: PieceTransport, task: TransportTask, signal: AbortSignal): Promise<void> {
-  if (!transport.readSequential) throw new RangeNotSupportedError(`transport ${transport.name} supports neither ranges nor sequential reads`);
+export async function pullSequential(
+  site: PieceSite,
+  transport: PieceTransport,
+  task: TransportTask,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!transport.readSequential)
+    throw new RangeNotSupportedError(`transport ${transport.name} supports neither ranges nor sequential reads`);
   await withRetry(
     () =>
       underWatch(site, 'the blob stream', signal, async (attempt, watch) => {
@@ -143,7 +180,8 @@ export async function pullSequential(site: PieceSite, transport: PieceTransport,
       attempts: site.attempts,
       policy: site.backoff,
       retryable: (e) => isRetryable(e) && !retriesExhausted(e),
-      onRetry: ({ attempt, delayMs, error }) => site.onRetry({ taskId: site.taskId, num: 'sequential', attempt, delayMs, error }),
+      onRetry: ({ attempt, delayMs, error }) =>
+        site.onRetry({ taskId: site.taskId, num: 'sequential', attempt, delayMs, error }),
       signal,
     },
   );

@@ -179,7 +179,31 @@ const TOP_KEYS: Record<string, Kind> = {
 };
 
 // Sections of a full dfdaemon config that have no meaning here; present in real files, so no warnings.
-const IGNORED_SECTIONS = new Set(['scheduler', 'host', 'upload', 'proxy', 'security', 'network', 'console', 'verbose', 'pprof-port', 'jaeger', 'objectStorage', 'announcer', 'health', 'reload', 'certSpec', 'metrics', 'concurrent', 'workHomeMode', 'dataDirMode', 'cacheDirMode', 'logDirMode', 'pluginDir', 'networkTopology']);
+const IGNORED_SECTIONS = new Set([
+  'scheduler',
+  'host',
+  'upload',
+  'proxy',
+  'security',
+  'network',
+  'console',
+  'verbose',
+  'pprof-port',
+  'jaeger',
+  'objectStorage',
+  'announcer',
+  'health',
+  'reload',
+  'certSpec',
+  'metrics',
+  'concurrent',
+  'workHomeMode',
+  'dataDirMode',
+  'cacheDirMode',
+  'logDirMode',
+  'pluginDir',
+  'networkTopology',
+]);
 
 const STRATEGIES = new Set(['', 'io.d7y.storage.v2.simple', 'io.d7y.storage.v2.advance']);
 
@@ -223,19 +247,31 @@ function check(kind: Kind, value: unknown, key: string, file: string, warnings: 
         if (STRATEGIES.has(s)) return s;
         // The published oras page spells it with a trailing dot; upstream then refuses to start.
         if (s.endsWith('.') && STRATEGIES.has(s.slice(0, -1))) {
-          warnings.push(`${file}: ${key}: "${s}" has a trailing dot (as on the Dragonfly oras page); using "${s.slice(0, -1)}"`);
+          warnings.push(
+            `${file}: ${key}: "${s}" has a trailing dot (as on the Dragonfly oras page); using "${s.slice(0, -1)}"`,
+          );
           return s.slice(0, -1);
         }
-        throw new ConfigError(`not support store strategy: ${s} (use io.d7y.storage.v2.simple or io.d7y.storage.v2.advance)`, { file, key });
+        throw new ConfigError(
+          `not support store strategy: ${s} (use io.d7y.storage.v2.simple or io.d7y.storage.v2.advance)`,
+          { file, key },
+        );
       }
     }
   } catch (e) {
-    if (e instanceof InvalidArgumentError) throw new ConfigError(e.message.replace(/^invalid [^:]+: /, ''), { file, key }, { cause: e });
+    if (e instanceof InvalidArgumentError)
+      throw new ConfigError(e.message.replace(/^invalid [^:]+: /, ''), { file, key }, { cause: e });
     throw e;
   }
 }
 
-function readBlock(block: unknown, keys: Record<string, Kind>, prefix: string, file: string, warnings: string[]): Record<string, unknown> {
+function readBlock(
+  block: unknown,
+  keys: Record<string, Kind>,
+  prefix: string,
+  file: string,
+  warnings: string[],
+): Record<string, unknown> {
   if (block === null || block === undefined) return {};
   if (!isRecord(block)) throw new ConfigError(`expected a mapping, got ${quote(block)}`, { file, key: prefix });
   const out: Record<string, unknown> = {};
@@ -289,7 +325,11 @@ function withinNodeBudget(doc: object, budget: number): boolean {
  * ```
  */
 export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
-  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError(`is larger than ${MAX_CONFIG_BYTES} bytes; a dfget.yaml is a few KiB (is this the right file?)`, { file });
+  if (text.length > MAX_CONFIG_BYTES)
+    throw new ConfigError(
+      `is larger than ${MAX_CONFIG_BYTES} bytes; a dfget.yaml is a few KiB (is this the right file?)`,
+      { file },
+    );
   let doc: unknown;
   try {
     // Duplicate keys are an error (js-yaml's default), as they are for the Go YAML decoder.
@@ -300,7 +340,10 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
     throw new ConfigError(`not valid YAML${where}: ${reason}`, { file }, { cause: e });
   }
   if (doc !== null && typeof doc === 'object' && !withinNodeBudget(doc, MAX_CONFIG_NODES)) {
-    throw new ConfigError(`has more than ${MAX_CONFIG_NODES} values once YAML aliases are expanded (an alias bomb?); a dfget.yaml needs a few hundred`, { file });
+    throw new ConfigError(
+      `has more than ${MAX_CONFIG_NODES} values once YAML aliases are expanded (an alias bomb?); a dfget.yaml needs a few hundred`,
+      { file },
+    );
   }
   const warnings: string[] = [];
   const config: OrasflyConfig = { storage: {}, oras: {}, download: {} };
@@ -310,24 +353,34 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
 
   for (const [k, v] of Object.entries(doc)) {
     // Merge, never replace: top-level gcInterval/keepStorage may come before the storage block.
-    if (k === 'storage') config.storage = { ...config.storage, ...(readBlock(v, STORAGE_KEYS, 'storage', file, warnings) as StorageConfig) };
+    if (k === 'storage')
+      config.storage = {
+        ...config.storage,
+        ...(readBlock(v, STORAGE_KEYS, 'storage', file, warnings) as StorageConfig),
+      };
     else if (k === 'oras') Object.assign(config.oras, readBlock(v, ORAS_KEYS, 'oras', file, warnings));
-    else if (k === 'transport') config.transport = readBlock(v, TRANSPORT_KEYS, 'transport', file, warnings) as TransportConfig;
+    else if (k === 'transport')
+      config.transport = readBlock(v, TRANSPORT_KEYS, 'transport', file, warnings) as TransportConfig;
     else if (k === 'download') {
       if (v === null || v === undefined) continue;
       if (!isRecord(v)) throw new ConfigError(`expected a mapping, got ${quote(v)}`, { file, key: 'download' });
       const { resourceClients, ...rest } = v;
       if (resourceClients !== undefined && resourceClients !== null) {
-        if (!isRecord(resourceClients)) throw new ConfigError('expected a mapping', { file, key: 'download.resourceClients' });
+        if (!isRecord(resourceClients))
+          throw new ConfigError('expected a mapping', { file, key: 'download.resourceClients' });
         for (const [scheme, block] of Object.entries(resourceClients)) {
           if (scheme === 'oras') {
             // The top-level `oras:` block wins over the daemon's location when both are present.
-            config.oras = { ...readBlock(block, ORAS_KEYS, 'download.resourceClients.oras', file, warnings), ...config.oras };
+            config.oras = {
+              ...readBlock(block, ORAS_KEYS, 'download.resourceClients.oras', file, warnings),
+              ...config.oras,
+            };
           } else warnings.push(`${file}: resource client "${scheme}" is not supported here (ignored)`);
         }
       }
       const known = Object.fromEntries(Object.entries(rest).filter(([key]) => key in DOWNLOAD_KEYS));
-      for (const key of Object.keys(rest)) if (!(key in DOWNLOAD_KEYS)) warnings.push(`${file}: unknown key download.${key} (ignored)`);
+      for (const key of Object.keys(rest))
+        if (!(key in DOWNLOAD_KEYS)) warnings.push(`${file}: unknown key download.${key} (ignored)`);
       config.download = readBlock(known, DOWNLOAD_KEYS, 'download', file, warnings) as DownloadConfig;
     } else if (k in TOP_KEYS) {
       if (v === null || v === undefined) continue;
@@ -340,7 +393,8 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
     } else if (!IGNORED_SECTIONS.has(k)) warnings.push(`${file}: unknown key ${k} (ignored)`);
   }
   config.storage = { ...topLevel, ...config.storage };
-  if (config.oras.insecureSkipVerify === true) warnings.push(`${file}: oras.insecureSkipVerify is true: TLS certificates will NOT be verified`);
+  if (config.oras.insecureSkipVerify === true)
+    warnings.push(`${file}: oras.insecureSkipVerify is true: TLS certificates will NOT be verified`);
   return { file, config, warnings };
 }
 
@@ -349,7 +403,10 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
  *
  * @throws ConfigError (`ERR_ORASFLY_CONFIG`) naming the file when it cannot be read or is invalid.
  */
-export async function loadConfig(file: string, options: { signal?: AbortSignal | undefined } = {}): Promise<LoadedConfig> {
+export async function loadConfig(
+  file: string,
+  options: { signal?: AbortSignal | undefined } = {},
+): Promise<LoadedConfig> {
   let text: string;
   try {
     // Read through a size cap (one byte more than allowed tells "too large" from "exactly at the cap").
@@ -363,7 +420,11 @@ export async function loadConfig(file: string, options: { signal?: AbortSignal |
         if (bytesRead === 0) break;
         n += bytesRead;
       }
-      if (n > MAX_CONFIG_BYTES) throw new ConfigError(`is larger than ${MAX_CONFIG_BYTES} bytes; a dfget.yaml is a few KiB (is this the right file?)`, { file });
+      if (n > MAX_CONFIG_BYTES)
+        throw new ConfigError(
+          `is larger than ${MAX_CONFIG_BYTES} bytes; a dfget.yaml is a few KiB (is this the right file?)`,
+          { file },
+        );
       text = buf.subarray(0, n).toString('utf8');
     } finally {
       await fh.close();
@@ -371,7 +432,11 @@ export async function loadConfig(file: string, options: { signal?: AbortSignal |
   } catch (e) {
     if (options.signal?.aborted) throw options.signal.reason;
     if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file }, { cause: e });
+    throw new ConfigError(
+      `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { file },
+      { cause: e },
+    );
   }
   return parseConfig(text, file);
 }

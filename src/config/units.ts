@@ -10,7 +10,7 @@ import { quote } from '../internal/describe.js';
 const DURATION_UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3,
+  µs: 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -29,10 +29,12 @@ export type Duration = number | string;
  */
 export function parseDuration(value: Duration, field: string): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError(field, `expected a non-negative number of ms, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new InvalidArgumentError(field, `expected a non-negative number of ms, got ${value}`);
     return value;
   }
-  if (typeof value !== 'string') throw new InvalidArgumentError(field, `expected a duration like "30s", got ${typeof value}`);
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError(field, `expected a duration like "30s", got ${typeof value}`);
   const s = value.trim();
   if (s === '0') return 0;
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s); // plain digits: ms
@@ -44,7 +46,11 @@ export function parseDuration(value: Duration, field: string): number {
     total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
     pos = re.lastIndex;
   }
-  if (pos === 0 || pos !== s.length) throw new InvalidArgumentError(field, `malformed duration ${quote(value)} (use e.g. "30s", "1m30s" or a number of ms)`);
+  if (pos === 0 || pos !== s.length)
+    throw new InvalidArgumentError(
+      field,
+      `malformed duration ${quote(value)} (use e.g. "30s", "1m30s" or a number of ms)`,
+    );
   return total;
 }
 
@@ -80,13 +86,19 @@ export type Size = number | string;
  */
 export function parseSize(value: Size, field: string): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError(field, `expected a non-negative number of bytes, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new InvalidArgumentError(field, `expected a non-negative number of bytes, got ${value}`);
     return Math.floor(value);
   }
-  if (typeof value !== 'string') throw new InvalidArgumentError(field, `expected a size like "50Gi", got ${typeof value}`);
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError(field, `expected a size like "50Gi", got ${typeof value}`);
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   const mult = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || mult === undefined) throw new InvalidArgumentError(field, `malformed size ${quote(value)} (use e.g. "50Gi", "512Mi" or a number of bytes)`);
+  if (!m || mult === undefined)
+    throw new InvalidArgumentError(
+      field,
+      `malformed size ${quote(value)} (use e.g. "50Gi", "512Mi" or a number of bytes)`,
+    );
   return Math.floor(Number(m[1]) * mult);
 }
 

@@ -51,7 +51,8 @@ export async function* chunksOf(body: Readable): AsyncGenerator<Uint8Array> {
       if (failure !== undefined) throw failure;
       if (ended) {
         // 'close' without 'end' is an aborted body: report it like the stream's own iterator does.
-        if (!body.readableEnded && body.destroyed && failure === undefined) throw Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+        if (!body.readableEnded && body.destroyed && failure === undefined)
+          throw Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
         return;
       }
       await new Promise<void>((r) => (wake = r));

@@ -44,7 +44,11 @@ export function clip(s: string, max = MAX_QUOTED_CHARS): string {
  *
  * @example listBounded(['a', 'b', 'c'], 2) // 'a, b and 1 more'
  */
-export function listBounded<T>(items: readonly T[], max = MAX_LISTED_ITEMS, render: (item: T) => string = (x) => String(x)): string {
+export function listBounded<T>(
+  items: readonly T[],
+  max = MAX_LISTED_ITEMS,
+  render: (item: T) => string = (x) => String(x),
+): string {
   const shown = items.slice(0, max).map(render);
   if (items.length <= max) return shown.join(', ');
   return `${shown.join(', ')} and ${items.length - max} more`;

@@ -46,7 +46,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
  * `[1 - jitter, 1 + jitter]`. A `Retry-After` answer replaces the backoff, capped at
  * `maxRetryAfter` (no jitter: the server asked for that moment).
  */
-export function retryDelay(policy: BackoffPolicy, attempt: number, retryAfterMs?: number, random: () => number = Math.random): number {
+export function retryDelay(
+  policy: BackoffPolicy,
+  attempt: number,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
   if (retryAfterMs !== undefined) return Math.min(retryAfterMs, policy.maxRetryAfter);
   const base = Math.min(policy.maxDelay, policy.minDelay * policy.factor ** attempt);
   const j = 1 - policy.jitter + 2 * policy.jitter * random();

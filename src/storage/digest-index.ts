@@ -83,7 +83,9 @@ export class DigestIndex {
 async function readRef(f: string): Promise<IndexRef | undefined> {
   try {
     const j = JSON.parse(await fsp.readFile(f, 'utf8')) as { taskId?: unknown; peerId?: unknown };
-    return isTaskIdName(j.taskId) && isPeerIdName(j.peerId) ? { taskId: j.taskId as string, peerId: j.peerId as string } : undefined;
+    return isTaskIdName(j.taskId) && isPeerIdName(j.peerId)
+      ? { taskId: j.taskId as string, peerId: j.peerId as string }
+      : undefined;
   } catch {
     return undefined;
   }

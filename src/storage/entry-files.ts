@@ -23,7 +23,8 @@ export interface EntryFilesContext {
 }
 
 /** Result of reading one peer directory. */
-export type PeerRead = { kind: 'entry'; entry: Entry } | { kind: 'garbage'; peerDir: string; why: string } | { kind: 'absent' };
+export type PeerRead =
+  { kind: 'entry'; entry: Entry } | { kind: 'garbage'; peerDir: string; why: string } | { kind: 'absent' };
 
 /**
  * Reads one peer directory: one `readdir` (which files are there, whether `data` is a symlink, temp
@@ -32,7 +33,12 @@ export type PeerRead = { kind: 'entry'; entry: Entry } | { kind: 'garbage'; peer
  *
  * @param knownRealDir - the caller saw the directory as a real directory (not a symlink) in its parent's listing.
  */
-export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: string, knownRealDir = false): Promise<PeerRead> {
+export async function readPeer(
+  ctx: EntryFilesContext,
+  taskId: string,
+  peerId: string,
+  knownRealDir = false,
+): Promise<PeerRead> {
   const known = ctx.table.get(taskId, peerId);
   if (known) return { kind: 'entry', entry: known };
   const peerDir = ctx.layout.peerDir(taskId, peerId);
@@ -61,10 +67,12 @@ export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: s
   } catch (e) {
     return { kind: 'garbage', peerDir, why: (e as Error).message };
   }
-  if (meta.taskId !== taskId || meta.peerId !== peerId) return { kind: 'garbage', peerDir, why: 'metadata names another task' };
+  if (meta.taskId !== taskId || meta.peerId !== peerId)
+    return { kind: 'garbage', peerDir, why: 'metadata names another task' };
   const storeDataPath = path.join(peerDir, 'data');
   const data = names.find((d) => d.name === 'data');
-  const storeLink: StoreLink = meta.dataFilePath === storeDataPath ? 'self' : data?.isSymbolicLink() ? 'symlink' : 'hardlink';
+  const storeLink: StoreLink =
+    meta.dataFilePath === storeDataPath ? 'self' : data?.isSymbolicLink() ? 'symlink' : 'hardlink';
   // Last access is the metadata file's mtime: every write sets it to `lastAccess`, and every access
   // refreshes it with utimes (cheap, no rewrite, visible to every process).
   const entry = new Entry(meta, peerDir, storeLink, mtimeMs);
@@ -81,11 +89,17 @@ export async function readPeer(ctx: EntryFilesContext, taskId: string, peerId: s
 export async function peerNames(ctx: EntryFilesContext, taskId: string, knownRealDir = false): Promise<string[]> {
   const dir = ctx.layout.taskDir(taskId);
   if (!knownRealDir && !(await isRealDirectory(dir))) return [];
-  return (await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && isPeerIdName(d.name)).map((d) => d.name);
+  return (await fsp.readdir(dir, { withFileTypes: true }).catch(() => []))
+    .filter((d) => d.isDirectory() && isPeerIdName(d.name))
+    .map((d) => d.name);
 }
 
 /** Every entry of a task that has readable metadata, and the peer dirs that are garbage. */
-export async function readTask(ctx: EntryFilesContext, taskId: string, knownRealDir = false): Promise<{ entries: Entry[]; garbage: { peerDir: string; why: string }[] }> {
+export async function readTask(
+  ctx: EntryFilesContext,
+  taskId: string,
+  knownRealDir = false,
+): Promise<{ entries: Entry[]; garbage: { peerDir: string; why: string }[] }> {
   const entries: Entry[] = [];
   const garbage: { peerDir: string; why: string }[] = [];
   for (const peerId of await peerNames(ctx, taskId, knownRealDir)) {
@@ -98,7 +112,9 @@ export async function readTask(ctx: EntryFilesContext, taskId: string, knownReal
 
 /** Task-id shaped real directories at the store's root (one `readdir`). */
 export async function taskNames(ctx: EntryFilesContext): Promise<string[]> {
-  return (await fsp.readdir(ctx.layout.root, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && isTaskIdName(d.name)).map((d) => d.name);
+  return (await fsp.readdir(ctx.layout.root, { withFileTypes: true }).catch(() => []))
+    .filter((d) => d.isDirectory() && isTaskIdName(d.name))
+    .map((d) => d.name);
 }
 
 /**
@@ -155,6 +171,7 @@ export async function removeEntryFiles(ctx: EntryFilesContext, e: Entry, reason:
 /** Our temp files left in a peer directory by a killed writer (the caller holds the task lock). */
 export async function removeTempFiles(peerDir: string): Promise<void> {
   const names = await fsp.readdir(peerDir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(TMP_MARK)).map((n) => unlinkQuiet(path.join(peerDir, n)).catch(() => {})));
+  await Promise.all(
+    names.filter((n) => n.startsWith(TMP_MARK)).map((n) => unlinkQuiet(path.join(peerDir, n)).catch(() => {})),
+  );
 }
-

@@ -36,7 +36,9 @@ export async function assertFits(bytes: number, dirs: readonly string[], what: s
     if (!free || seen.has(free.dev)) continue;
     seen.add(free.dev);
     if (bytes > free.bytes) {
-      throw new StorageQuotaError(`${what} of ${formatBytes(bytes)} (${bytes} bytes) does not fit in ${free.dir}: ${formatBytes(free.bytes)} free; nothing was written`);
+      throw new StorageQuotaError(
+        `${what} of ${formatBytes(bytes)} (${bytes} bytes) does not fit in ${free.dir}: ${formatBytes(free.bytes)} free; nothing was written`,
+      );
     }
   }
 }

@@ -28,7 +28,11 @@ export const TMP_MARK = '.orasfly-tmp-';
  * renamed over `file`. A reader sees the old content or the new one, never a torn file (the upstream
  * daemon wrote metadata in place without truncation, the source of `unexpected end of JSON input`).
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { fsync?: boolean; mtimeMs?: number } = {}): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  opts: { fsync?: boolean; mtimeMs?: number } = {},
+): Promise<void> {
   const tmp = path.join(path.dirname(file), `${TMP_MARK}${path.basename(file)}.${tmpSuffix()}`);
   let fh: fsp.FileHandle | undefined;
   try {

@@ -13,7 +13,15 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import type { Entry } from './entry.js';
-import { readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, taskNames, type EntryFilesContext } from './entry-files.js';
+import {
+  readPeer,
+  readTask,
+  removeEntryFiles,
+  removeGarbagePeer,
+  removeTempFiles,
+  taskNames,
+  type EntryFilesContext,
+} from './entry-files.js';
 import { rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet } from './fs-util.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
 import type { ResolvedStorageOptions } from './options.js';
@@ -81,44 +89,65 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
   const unreusable: Entry[] = [];
   const names = await taskNames(ctx);
   // One listing of the locks instead of one read per task: only tasks with a lock file are checked.
-  const locked = new Set((await fsp.readdir(ctx.layout.locksDir).catch(() => [] as string[])).filter((n) => n.endsWith('.lock')).map((n) => n.slice(0, -'.lock'.length)));
+  const locked = new Set(
+    (await fsp.readdir(ctx.layout.locksDir).catch(() => [] as string[]))
+      .filter((n) => n.endsWith('.lock'))
+      .map((n) => n.slice(0, -'.lock'.length)),
+  );
   // Task directories are independent: read them several at a time (each is a handful of small
   // syscalls, bound by the thread pool's latency, not by the disk).
   const limit = pLimit(SCAN_CONCURRENCY);
-  await Promise.all(names.map((taskId) => limit(async () => {
-    throwIfAborted(opts.signal);
-    const { entries, garbage } = await readTask(ctx, taskId, true);
-    const held = locked.has(taskId) && (await liveHolder(ctx.layout.lockPath(taskId), o.lockStaleTime)) !== undefined;
-    if (!dryRun && !held && garbage.length > 0) await withTaskLock(ctx, taskId, async () => {
-      for (const g of garbage) await removeGarbagePeer(ctx, g.peerDir);
-    });
-    if (entries.length === 0) {
-      // Under the lock: a process creating its first entry here has just made this directory.
-      if (!dryRun && garbage.length === 0 && !held) await withTaskLock(ctx, taskId, () => rmdirQuiet(ctx.layout.taskDir(taskId)));
-      return;
-    }
-    // Temp files a killed writer left beside metadata; a live writer holds the lock, so `held` skips it.
-    if (!dryRun && !held) {
-      const dirty: Entry[] = [];
-      for (const e of entries) if (!e.busy && e.hasTempFiles) dirty.push(e);
-      if (dirty.length > 0) await withTaskLock(ctx, taskId, async () => Promise.all(dirty.map((e) => removeTempFiles(e.peerDir))));
-    }
-    for (const e of entries) {
-      const active = e.busy || held;
-      if (e.meta.done && !(await validDataPath(e)) && !active) {
-        invalid.push(e);
-        byKey.set(e.key, e);
-        continue;
-      }
-      byKey.set(e.key, e);
-      // Without multiplex nobody reuses a completed entry, and nothing uploads it: it is garbage.
-      if (!o.multiplex && e.meta.done && !active) {
-        unreusable.push(e);
-        continue;
-      }
-      cands.push({ key: e.key, size: e.meta.contentLength, lastAccess: e.lastAccess, expiryBase: e.lastAccess, exclusive: e.exclusive, done: e.meta.done, active, marked: e.marked });
-    }
-  })));
+  await Promise.all(
+    names.map((taskId) =>
+      limit(async () => {
+        throwIfAborted(opts.signal);
+        const { entries, garbage } = await readTask(ctx, taskId, true);
+        const held =
+          locked.has(taskId) && (await liveHolder(ctx.layout.lockPath(taskId), o.lockStaleTime)) !== undefined;
+        if (!dryRun && !held && garbage.length > 0)
+          await withTaskLock(ctx, taskId, async () => {
+            for (const g of garbage) await removeGarbagePeer(ctx, g.peerDir);
+          });
+        if (entries.length === 0) {
+          // Under the lock: a process creating its first entry here has just made this directory.
+          if (!dryRun && garbage.length === 0 && !held)
+            await withTaskLock(ctx, taskId, () => rmdirQuiet(ctx.layout.taskDir(taskId)));
+          return;
+        }
+        // Temp files a killed writer left beside metadata; a live writer holds the lock, so `held` skips it.
+        if (!dryRun && !held) {
+          const dirty: Entry[] = [];
+          for (const e of entries) if (!e.busy && e.hasTempFiles) dirty.push(e);
+          if (dirty.length > 0)
+            await withTaskLock(ctx, taskId, async () => Promise.all(dirty.map((e) => removeTempFiles(e.peerDir))));
+        }
+        for (const e of entries) {
+          const active = e.busy || held;
+          if (e.meta.done && !(await validDataPath(e)) && !active) {
+            invalid.push(e);
+            byKey.set(e.key, e);
+            continue;
+          }
+          byKey.set(e.key, e);
+          // Without multiplex nobody reuses a completed entry, and nothing uploads it: it is garbage.
+          if (!o.multiplex && e.meta.done && !active) {
+            unreusable.push(e);
+            continue;
+          }
+          cands.push({
+            key: e.key,
+            size: e.meta.contentLength,
+            lastAccess: e.lastAccess,
+            expiryBase: e.lastAccess,
+            exclusive: e.exclusive,
+            done: e.meta.done,
+            active,
+            marked: e.marked,
+          });
+        }
+      }),
+    ),
+  );
   if (!dryRun) await sweepLeftovers(ctx, new Set(byKey.keys()));
   let disk: DiskUsage | undefined;
   if (o.diskGCThresholdPercent > 0) {
@@ -131,13 +160,32 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
       ctx.gcLog('statfs %s failed: %s', o.dataPath, (err as Error).message);
     }
   }
-  const plan = planGc(cands, { now, taskExpireTime: o.taskExpireTime, diskGCThreshold: o.diskGCThreshold, diskGCThresholdPercent: o.diskGCThresholdPercent, gcInterval: o.gcInterval }, disk);
-  if (plan.evicted.length > 0) ctx.gcLog('quota threshold reached, start gc oldest task, size: %d bytes', Math.max(plan.quotaExcess, plan.usageExcess));
+  const plan = planGc(
+    cands,
+    {
+      now,
+      taskExpireTime: o.taskExpireTime,
+      diskGCThreshold: o.diskGCThreshold,
+      diskGCThresholdPercent: o.diskGCThresholdPercent,
+      gcInterval: o.gcInterval,
+    },
+    disk,
+  );
+  if (plan.evicted.length > 0)
+    ctx.gcLog(
+      'quota threshold reached, start gc oldest task, size: %d bytes',
+      Math.max(plan.quotaExcess, plan.usageExcess),
+    );
   const expired = [...unreusable.map((e) => e.key), ...plan.expired];
   const chosen = [...invalid.map((e) => e.key), ...expired, ...plan.evicted];
   for (const key of chosen) {
     const e = byKey.get(key)!;
-    ctx.gcLog('task %s will be reclaimed, marked, last access: %s, size: %d', key, new Date(e.lastAccess).toISOString(), e.meta.contentLength);
+    ctx.gcLog(
+      'task %s will be reclaimed, marked, last access: %s, size: %d',
+      key,
+      new Date(e.lastAccess).toISOString(),
+      e.meta.contentLength,
+    );
   }
   if (plan.remaining > 0) ctx.gcLog('no enough tasks to gc, remind %d bytes', plan.remaining);
   const reclaimed: string[] = [];
@@ -162,7 +210,12 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
           now.marked = true;
           return false;
         }
-        if (now.meta.done !== scanned.meta.done || now.lastAccess > scanned.lastAccess || now.meta.pieces.size !== scanned.meta.pieces.size) return false;
+        if (
+          now.meta.done !== scanned.meta.done ||
+          now.lastAccess > scanned.lastAccess ||
+          now.meta.pieces.size !== scanned.meta.pieces.size
+        )
+          return false;
         return removeEntryFiles(ctx, now, 'gc');
       });
       if (gone) {
@@ -191,7 +244,10 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
 
 /** Runs `f` holding the task lock if it is free right now; `false` when another process holds it. */
 async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<T>): Promise<T | false> {
-  const lock = await acquireTaskLock(ctx.layout.lockPath(taskId), { tryOnly: true, staleMs: ctx.options.lockStaleTime }).catch(() => undefined);
+  const lock = await acquireTaskLock(ctx.layout.lockPath(taskId), {
+    tryOnly: true,
+    staleMs: ctx.options.lockStaleTime,
+  }).catch(() => undefined);
   if (!lock) return false;
   try {
     return await f();
@@ -227,7 +283,13 @@ async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promis
         }
         const ref = await ctx.index.readFile(x.file);
         // An entry the scan saw is there; anything else is checked on disk (it may have completed since).
-        const ok = ref !== undefined && (seen.has(`${ref.taskId}/${ref.peerId}`) || (await fsp.stat(path.join(ctx.layout.peerDir(ref.taskId, ref.peerId), 'metadata')).then(() => true, () => false)));
+        const ok =
+          ref !== undefined &&
+          (seen.has(`${ref.taskId}/${ref.peerId}`) ||
+            (await fsp.stat(path.join(ctx.layout.peerDir(ref.taskId, ref.peerId), 'metadata')).then(
+              () => true,
+              () => false,
+            )));
         if (!ok) await unlinkQuiet(x.file).catch(() => {});
       }),
     ),
@@ -235,10 +297,14 @@ async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promis
   for (const n of await fsp.readdir(ctx.layout.locksDir).catch(() => [] as string[])) {
     if (n.endsWith('.lock')) {
       // tryOnly takes a dead holder's lock over; releasing it leaves nothing behind.
-      const l = await acquireTaskLock(path.join(ctx.layout.locksDir, n), { tryOnly: true, staleMs: ctx.options.lockStaleTime }).catch(() => undefined);
+      const l = await acquireTaskLock(path.join(ctx.layout.locksDir, n), {
+        tryOnly: true,
+        staleMs: ctx.options.lockStaleTime,
+      }).catch(() => undefined);
       await l?.release();
     } else if (n.startsWith(TMP_MARK)) {
-      if (await isLeftover(path.join(ctx.layout.locksDir, n))) await unlinkQuiet(path.join(ctx.layout.locksDir, n)).catch(() => {});
+      if (await isLeftover(path.join(ctx.layout.locksDir, n)))
+        await unlinkQuiet(path.join(ctx.layout.locksDir, n)).catch(() => {});
     }
   }
 }

@@ -32,10 +32,15 @@ export async function stampRound(layout: StoreLayout, o: ResolvedStorageOptions)
  * When a round is due and no process is collecting: takes the round lock and writes the stamp, so
  * no other process starts a round for `gcInterval`. The caller runs the round, then releases.
  */
-export async function claimDueRound(layout: StoreLayout, o: ResolvedStorageOptions): Promise<{ release(): Promise<void> } | undefined> {
+export async function claimDueRound(
+  layout: StoreLayout,
+  o: ResolvedStorageOptions,
+): Promise<{ release(): Promise<void> } | undefined> {
   if (!(await gcDue(layout, o))) return undefined;
   await fsp.mkdir(path.dirname(layout.gcLockPath), { recursive: true });
-  const lock = await acquireTaskLock(layout.gcLockPath, { tryOnly: true, staleMs: o.lockStaleTime }).catch(() => undefined);
+  const lock = await acquireTaskLock(layout.gcLockPath, { tryOnly: true, staleMs: o.lockStaleTime }).catch(
+    () => undefined,
+  );
   if (!lock) return undefined; // another process is collecting
   try {
     if (!(await gcDue(layout, o))) {

@@ -49,13 +49,26 @@ export interface IngestContext extends EntryFilesContext {
  * and deletes the other interrupted ones (dead weight: we hold the lock). Returns the entry with its
  * data file open, or `undefined` when there is nothing to resume.
  */
-export async function resume(ctx: IngestContext, req: BeginTaskRequest, entries: readonly Entry[]): Promise<{ entry: Entry; fh: fsp.FileHandle } | undefined> {
+export async function resume(
+  ctx: IngestContext,
+  req: BeginTaskRequest,
+  entries: readonly Entry[],
+): Promise<{ entry: Entry; fh: fsp.FileHandle } | undefined> {
   const interrupted = entries.filter((e) => !e.meta.done && !e.writing && !e.marked);
   let best: Entry | undefined;
   for (const e of interrupted) {
     const x = e.meta;
-    const ok = await fsp.stat(x.dataFilePath).then((s) => s.isFile(), () => false);
-    if (ok && ctx.layout.ownsDataFile(x.dataFilePath, x.peerId, e.storeDataPath) && x.contentLength === req.contentLength && x.ext.pieceSize === req.pieceSize && x.ext.digest === req.digest) {
+    const ok = await fsp.stat(x.dataFilePath).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (
+      ok &&
+      ctx.layout.ownsDataFile(x.dataFilePath, x.peerId, e.storeDataPath) &&
+      x.contentLength === req.contentLength &&
+      x.ext.pieceSize === req.pieceSize &&
+      x.ext.digest === req.digest
+    ) {
       if (!best || x.pieces.size > best.meta.pieces.size) best = e;
     }
   }
@@ -75,7 +88,9 @@ export async function resume(ctx: IngestContext, req: BeginTaskRequest, entries:
   for (const p of [...m.pieces.values()].sort((a, b) => a.num - b.num)) {
     const want = p.num < plan.totalPieces ? pieceAt(plan, p.num).range : undefined;
     if (!want || want.start !== p.range.start || want.length !== p.range.length) continue;
-    const got = await hashFileRange(fh, p.range.start, p.range.length, splitPieceDigest(p.digest).alg, buf).catch(() => undefined);
+    const got = await hashFileRange(fh, p.range.start, p.range.length, splitPieceDigest(p.digest).alg, buf).catch(
+      () => undefined,
+    );
     if (got === p.digest) kept.set(p.num, p);
   }
   ctx.log('resume %s: %d of %d recorded pieces verified', best.key, kept.size, m.pieces.size);
@@ -108,11 +123,19 @@ export async function create(ctx: IngestContext, req: BeginTaskRequest): Promise
       }
     }
   } catch (err) {
-    if (errno(err) === 'EEXIST') throw new InvalidArgumentError('peerId', `task ${req.taskId} already has a peer ${req.peerId}`);
+    if (errno(err) === 'EEXIST')
+      throw new InvalidArgumentError('peerId', `task ${req.taskId} already has a peer ${req.peerId}`);
     throw new StorageError(`cannot create ${peerDir}: ${(err as Error).message}`, peerDir, { cause: err });
   }
   const storeDataPath = path.join(peerDir, 'data');
-  const sctx: StrategyContext = { dataPath: ctx.layout.root, taskId: req.taskId, peerId: req.peerId, peerDir, storeDataPath, output: req.output === undefined ? undefined : path.resolve(req.output) };
+  const sctx: StrategyContext = {
+    dataPath: ctx.layout.root,
+    taskId: req.taskId,
+    peerId: req.peerId,
+    peerDir,
+    storeDataPath,
+    output: req.output === undefined ? undefined : path.resolve(req.output),
+  };
   const now = ctx.now();
   const e = new Entry(
     {
@@ -127,7 +150,15 @@ export async function create(ctx: IngestContext, req: BeginTaskRequest): Promise
       dataFilePath: storeDataPath,
       done: false,
       header: null,
-      ext: { version: METADATA_VERSION, digest: req.digest, pieceDigest: ctx.pieceDigest, pieceSize: req.pieceSize, lastAccess: now, storeLink: 'self', ...(req.url ? { url: req.url } : {}) },
+      ext: {
+        version: METADATA_VERSION,
+        digest: req.digest,
+        pieceDigest: ctx.pieceDigest,
+        pieceSize: req.pieceSize,
+        lastAccess: now,
+        storeLink: 'self',
+        ...(req.url ? { url: req.url } : {}),
+      },
     },
     peerDir,
     'self',

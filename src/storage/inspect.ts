@@ -81,14 +81,23 @@ export interface InspectOptions extends SignalOptions {
 }
 
 /** Visits every entry with readable metadata; `held` says whether a process holds its task lock. */
-async function scan(ctx: InspectContext, opts: SignalOptions, visit: (e: Entry, held: boolean) => Promise<void>): Promise<void> {
+async function scan(
+  ctx: InspectContext,
+  opts: SignalOptions,
+  visit: (e: Entry, held: boolean) => Promise<void>,
+): Promise<void> {
   const layout = ctx.files.layout;
-  const locked = new Set((await fsp.readdir(layout.locksDir).catch(() => [] as string[])).filter((n) => n.endsWith('.lock')).map((n) => n.slice(0, -'.lock'.length)));
+  const locked = new Set(
+    (await fsp.readdir(layout.locksDir).catch(() => [] as string[]))
+      .filter((n) => n.endsWith('.lock'))
+      .map((n) => n.slice(0, -'.lock'.length)),
+  );
   for (const taskId of await taskNames(ctx.files)) {
     throwIfAborted(opts.signal);
     const { entries } = await readTask(ctx.files, taskId, true);
     if (entries.length === 0) continue;
-    const held = locked.has(taskId) && (await liveHolder(layout.lockPath(taskId), ctx.options.lockStaleTime)) !== undefined;
+    const held =
+      locked.has(taskId) && (await liveHolder(layout.lockPath(taskId), ctx.options.lockStaleTime)) !== undefined;
     for (const e of entries) await visit(e, held);
   }
 }
@@ -140,7 +149,8 @@ export async function verifyEntries(ctx: InspectContext, opts: InspectOptions = 
     const src = await validDataPath(e);
     let reason: string | undefined;
     if (!src) reason = 'data changed, truncated or missing since completion';
-    else if (!(await hashMatches(e, src, opts.signal))) reason = `data does not match ${e.meta.ext.digest ?? 'its digest'}`;
+    else if (!(await hashMatches(e, src, opts.signal)))
+      reason = `data does not match ${e.meta.ext.digest ?? 'its digest'}`;
     if (!reason) return;
     if (!opts.dryRun && !(await ctx.removeLocked(e, reason))) {
       report.skipped.push(e.key);
@@ -153,10 +163,17 @@ export async function verifyEntries(ctx: InspectContext, opts: InspectOptions = 
 }
 
 /** Removes all entries, or those a selector (digest, task id, reference) names; never one in use. */
-export async function cleanEntries(ctx: InspectContext, selectors: readonly string[] = [], opts: InspectOptions = {}): Promise<CleanReport> {
+export async function cleanEntries(
+  ctx: InspectContext,
+  selectors: readonly string[] = [],
+  opts: InspectOptions = {},
+): Promise<CleanReport> {
   const wanted = selectors.map((s) => s.trim()).filter(Boolean);
   const matches = (e: Entry): boolean =>
-    wanted.length === 0 || wanted.some((s) => s === e.meta.ext.digest || s === e.taskId || (e.meta.ext.url !== undefined && sameRef(s, e.meta.ext.url)));
+    wanted.length === 0 ||
+    wanted.some(
+      (s) => s === e.meta.ext.digest || s === e.taskId || (e.meta.ext.url !== undefined && sameRef(s, e.meta.ext.url)),
+    );
   const report: CleanReport = { removed: [], skipped: [], freedBytes: 0 };
   await scan(ctx, opts, async (e, held) => {
     if (!matches(e)) return;

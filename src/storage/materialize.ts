@@ -32,7 +32,11 @@ const COPY_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUP
  *
  * @throws StorageError (`ERR_ORASFLY_STORAGE`) naming the path that failed; the signal's reason on abort.
  */
-export async function materializeFile(source: string, output: string, opts: SignalOptions = {}): Promise<MaterializeResult> {
+export async function materializeFile(
+  source: string,
+  output: string,
+  opts: SignalOptions = {},
+): Promise<MaterializeResult> {
   throwIfAborted(opts.signal);
   const dir = path.dirname(output);
   const src = await fsp.stat(source).catch((e: unknown) => {

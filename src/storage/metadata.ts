@@ -127,20 +127,28 @@ export function decodeMetadata(text: string, file: string): TaskMetadata {
   }
   if (typeof j !== 'object' || j === null) throw bad('not an object');
   const { storeStrategy, taskID, peerID, contentLength, totalPieces, dataFilePath, done } = j;
-  if (typeof storeStrategy !== 'string' || typeof taskID !== 'string' || typeof peerID !== 'string') throw bad('missing storeStrategy/taskID/peerID');
-  if (!isInt(contentLength) || !isInt(totalPieces) || typeof dataFilePath !== 'string' || typeof done !== 'boolean') throw bad('missing contentLength/totalPieces/dataFilePath/done');
+  if (typeof storeStrategy !== 'string' || typeof taskID !== 'string' || typeof peerID !== 'string')
+    throw bad('missing storeStrategy/taskID/peerID');
+  if (!isInt(contentLength) || !isInt(totalPieces) || typeof dataFilePath !== 'string' || typeof done !== 'boolean')
+    throw bad('missing contentLength/totalPieces/dataFilePath/done');
   const ext = (typeof j.orasfly === 'object' && j.orasfly !== null ? j.orasfly : {}) as Partial<TaskMetadata['ext']>;
   const pieceDigest: PieceDigestAlgorithm = ext.pieceDigest === 'crc32' ? 'crc32' : 'md5';
   const pieces = new Map<number, PieceRecord>();
   const raw = (typeof j.pieces === 'object' && j.pieces !== null ? j.pieces : {}) as Record<string, DfPiece>;
   for (const [k, p] of Object.entries(raw)) {
     const num = Number(k);
-    if (!isInt(num) || num < 0 || typeof p !== 'object' || p === null || typeof p.range !== 'object') throw bad(`bad piece ${k}`);
+    if (!isInt(num) || num < 0 || typeof p !== 'object' || p === null || typeof p.range !== 'object')
+      throw bad(`bad piece ${k}`);
     const start = p.range.Start ?? 0;
     const length = p.range.Length ?? 0;
     const digest = p.digest ?? (p.md5 ? `md5:${p.md5}` : undefined);
     if (!isInt(start) || !isInt(length) || !isPieceDigest(digest)) throw bad(`bad piece ${k}`);
-    pieces.set(num, typeof p.cost === 'number' ? { num, range: { start, length }, digest, cost: p.cost } : { num, range: { start, length }, digest });
+    pieces.set(
+      num,
+      typeof p.cost === 'number'
+        ? { num, range: { start, length }, digest, cost: p.cost }
+        : { num, range: { start, length }, digest },
+    );
   }
   const fp = ext.fingerprint;
   return {
@@ -162,7 +170,10 @@ export function decodeMetadata(text: string, file: string): TaskMetadata {
       pieceSize: isInt(ext.pieceSize) ? ext.pieceSize : 0,
       lastAccess: typeof ext.lastAccess === 'number' ? ext.lastAccess : 0,
       completedAt: typeof ext.completedAt === 'number' ? ext.completedAt : undefined,
-      fingerprint: fp && isInt(fp.ino) && isInt(fp.size) && typeof fp.mtimeMs === 'number' ? { ino: fp.ino, size: fp.size, mtimeMs: fp.mtimeMs } : undefined,
+      fingerprint:
+        fp && isInt(fp.ino) && isInt(fp.size) && typeof fp.mtimeMs === 'number'
+          ? { ino: fp.ino, size: fp.size, mtimeMs: fp.mtimeMs }
+          : undefined,
       storeLink: ext.storeLink === 'hardlink' || ext.storeLink === 'symlink' ? ext.storeLink : 'self',
       ...(typeof ext.bootId === 'string' ? { bootId: ext.bootId } : {}),
       ...(typeof ext.url === 'string' ? { url: ext.url } : {}),

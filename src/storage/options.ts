@@ -127,20 +127,30 @@ export const DEFAULT_STORAGE_OPTIONS = Object.freeze({
 export function resolveStorageOptions(o: StorageOptions): { options: ResolvedStorageOptions; warnings: string[] } {
   const warnings: string[] = [];
   if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('storage', 'expected an options object');
-  if (typeof o.dataPath !== 'string' || o.dataPath.trim() === '') throw new InvalidArgumentError('storage.dataPath', 'a directory path is required');
+  if (typeof o.dataPath !== 'string' || o.dataPath.trim() === '')
+    throw new InvalidArgumentError('storage.dataPath', 'a directory path is required');
   const strategy = resolveStrategy(o.strategy, warnings);
   const bool = (v: unknown, field: string, d: boolean): boolean => {
     if (v === undefined) return d;
-    if (typeof v !== 'boolean') throw new InvalidArgumentError(`storage.${field}`, `expected a boolean, got ${typeof v}`);
+    if (typeof v !== 'boolean')
+      throw new InvalidArgumentError(`storage.${field}`, `expected a boolean, got ${typeof v}`);
     return v;
   };
   const pct = o.diskGCThresholdPercent ?? DEFAULT_STORAGE_OPTIONS.diskGCThresholdPercent;
   if (typeof pct !== 'number' || !Number.isFinite(pct) || pct < 0 || pct > 100) {
-    throw new InvalidArgumentError('storage.diskGCThresholdPercent', `expected a number from 0 (off) to 100, got ${String(pct)}`);
+    throw new InvalidArgumentError(
+      'storage.diskGCThresholdPercent',
+      `expected a number from 0 (off) to 100, got ${String(pct)}`,
+    );
   }
   const pieceDigest = o.pieceDigest ?? DEFAULT_STORAGE_OPTIONS.pieceDigest;
-  if (pieceDigest !== 'crc32' && pieceDigest !== 'md5') throw new InvalidArgumentError('storage.pieceDigest', `expected "crc32" or "md5", got ${JSON.stringify(pieceDigest)}`);
-  if (o.now !== undefined && typeof o.now !== 'function') throw new InvalidArgumentError('storage.now', 'expected a function returning ms');
+  if (pieceDigest !== 'crc32' && pieceDigest !== 'md5')
+    throw new InvalidArgumentError(
+      'storage.pieceDigest',
+      `expected "crc32" or "md5", got ${JSON.stringify(pieceDigest)}`,
+    );
+  if (o.now !== undefined && typeof o.now !== 'function')
+    throw new InvalidArgumentError('storage.now', 'expected a function returning ms');
   const options: ResolvedStorageOptions = Object.freeze({
     dataPath: path.resolve(o.dataPath),
     strategy,
@@ -166,7 +176,8 @@ function resolveStrategy(s: StorageOptions['strategy'], warnings: string[]): Sto
     }
     return s;
   }
-  if (typeof s !== 'string') throw new InvalidArgumentError('storage.strategy', `expected a strategy name, got ${typeof s}`);
+  if (typeof s !== 'string')
+    throw new InvalidArgumentError('storage.strategy', `expected a strategy name, got ${typeof s}`);
   let name: string = s;
   if (name.endsWith('.') && (name.slice(0, -1) === SIMPLE_STRATEGY || name.slice(0, -1) === ADVANCE_STRATEGY)) {
     name = name.slice(0, -1);
@@ -177,5 +188,8 @@ function resolveStrategy(s: StorageOptions['strategy'], warnings: string[]): Sto
   if (name === SIMPLE_STRATEGY) return new SimpleStrategy();
   if (name === ADVANCE_STRATEGY) return new AdvanceStrategy();
   // Dragonfly's own start-up error text, so users grepping for it find us.
-  throw new InvalidArgumentError('storage.strategy', `not support store strategy: ${s} (use ${SIMPLE_STRATEGY} or ${ADVANCE_STRATEGY})`);
+  throw new InvalidArgumentError(
+    'storage.strategy',
+    `not support store strategy: ${s} (use ${SIMPLE_STRATEGY} or ${ADVANCE_STRATEGY})`,
+  );
 }

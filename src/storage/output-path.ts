@@ -47,9 +47,11 @@ export async function assertOutputPath(output: string, dataPath?: string): Promi
   try {
     st = await fsp.lstat(output);
   } catch (e) {
-    if (errno(e) !== 'ENOENT' && errno(e) !== 'ENOTDIR') throw new StorageError(`cannot check output ${output}: ${(e as Error).message}`, output, { cause: e });
+    if (errno(e) !== 'ENOENT' && errno(e) !== 'ENOTDIR')
+      throw new StorageError(`cannot check output ${output}: ${(e as Error).message}`, output, { cause: e });
   }
-  if (st?.isDirectory()) throw new InvalidArgumentError('output', `path[${output}] is directory but requires file path`);
+  if (st?.isDirectory())
+    throw new InvalidArgumentError('output', `path[${output}] is directory but requires file path`);
   if (st && !st.isFile() && !st.isSymbolicLink()) {
     throw new InvalidArgumentError(
       'output',
@@ -60,7 +62,10 @@ export async function assertOutputPath(output: string, dataPath?: string): Promi
     const [out, store] = await Promise.all([realPathLoose(output), realPathLoose(dataPath)]);
     const rel = path.relative(store, out);
     if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
-      throw new InvalidArgumentError('output', `${output} is inside the task store ${dataPath}; writing there would corrupt the store's entries. Choose a path outside it`);
+      throw new InvalidArgumentError(
+        'output',
+        `${output} is inside the task store ${dataPath}; writing there would corrupt the store's entries. Choose a path outside it`,
+      );
     }
   }
 }
@@ -71,5 +76,11 @@ export async function assertOutputPath(output: string, dataPath?: string): Promi
  * bytes, and not a dot-name (which covers `.` and `..`, and keeps a registry from naming `.bashrc`).
  */
 export function isSafeFileName(name: string | undefined): boolean {
-  return typeof name === 'string' && name.length > 0 && !name.startsWith('.') && !/[\\/\x00-\x1f\x7f]/.test(name) && Buffer.byteLength(name) <= 255;
+  return (
+    typeof name === 'string' &&
+    name.length > 0 &&
+    !name.startsWith('.') &&
+    !/[\\/\x00-\x1f\x7f]/.test(name) &&
+    Buffer.byteLength(name) <= 255
+  );
 }

@@ -72,7 +72,13 @@ export function pieceSign(digestsInOrder: readonly string[]): string {
 }
 
 /** Hashes `length` bytes of an open file at `start`; returns `undefined` on a short read. */
-export async function hashFileRange(fh: fsp.FileHandle, start: number, length: number, alg: PieceDigestAlgorithm, buf?: Buffer): Promise<string | undefined> {
+export async function hashFileRange(
+  fh: fsp.FileHandle,
+  start: number,
+  length: number,
+  alg: PieceDigestAlgorithm,
+  buf?: Buffer,
+): Promise<string | undefined> {
   const h = createPieceHasher(alg);
   const b = buf && buf.length > 0 ? buf : Buffer.allocUnsafe(Math.min(Math.max(length, 1), 1 << 20));
   let done = 0;

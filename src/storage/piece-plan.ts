@@ -32,7 +32,11 @@ export interface PiecePlan {
  *
  * @example computePieceSize(1_100_000_000) // 12 MiB
  */
-export function computePieceSize(contentLength: number, min = DEFAULT_MIN_PIECE_SIZE, max = DEFAULT_MAX_PIECE_SIZE): number {
+export function computePieceSize(
+  contentLength: number,
+  min = DEFAULT_MIN_PIECE_SIZE,
+  max = DEFAULT_MAX_PIECE_SIZE,
+): number {
   if (contentLength <= 200 * MiB) return min;
   const size = min + (Math.floor(contentLength / (100 * MiB)) - 2) * MiB;
   return Math.min(Math.max(size, min), max);
@@ -44,9 +48,11 @@ export function computePieceSize(contentLength: number, min = DEFAULT_MIN_PIECE_
  * @throws InvalidArgumentError when the length or piece size is not a non-negative safe integer.
  */
 export function planPieces(contentLength: number, pieceSize?: number): PiecePlan {
-  if (!Number.isSafeInteger(contentLength) || contentLength < 0) throw new InvalidArgumentError('contentLength', `expected a non-negative integer, got ${contentLength}`);
+  if (!Number.isSafeInteger(contentLength) || contentLength < 0)
+    throw new InvalidArgumentError('contentLength', `expected a non-negative integer, got ${contentLength}`);
   const size = pieceSize ?? computePieceSize(contentLength);
-  if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${size}`);
+  if (!Number.isSafeInteger(size) || size <= 0)
+    throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${size}`);
   return { contentLength, pieceSize: size, totalPieces: Math.ceil(contentLength / size) };
 }
 

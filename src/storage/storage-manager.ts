@@ -21,12 +21,29 @@ import { quote } from '../internal/describe.js';
 import type { ByteRange, SignalOptions } from '../source/resource-client.js';
 import { DigestIndex } from './digest-index.js';
 import { Entry, EntryTable, type TaskEntry } from './entry.js';
-import { readPeer, readTask, removeEntryFiles, removeGarbagePeer, removeTempFiles, type EntryFilesContext } from './entry-files.js';
+import {
+  readPeer,
+  readTask,
+  removeEntryFiles,
+  removeGarbagePeer,
+  removeTempFiles,
+  type EntryFilesContext,
+} from './entry-files.js';
 import { assertFits, availableBytes } from './free-space.js';
 import { throwIfAborted } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
 import { claimDueRound, stampRound } from './gc-schedule.js';
-import { cleanEntries, listEntries, storeUsage, verifyEntries, type CacheEntryInfo, type CleanReport, type InspectContext, type StorageUsage, type VerifyReport } from './inspect.js';
+import {
+  cleanEntries,
+  listEntries,
+  storeUsage,
+  verifyEntries,
+  type CacheEntryInfo,
+  type CleanReport,
+  type InspectContext,
+  type StorageUsage,
+  type VerifyReport,
+} from './inspect.js';
 import { bootId, validDataPath, verifiedThisBoot } from './validate.js';
 import { create, type IngestContext, resume, type BeginTaskRequest } from './ingest.js';
 import { materializeFile, type MaterializeResult } from './materialize.js';
@@ -180,7 +197,11 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       await fsp.mkdir(m.#layout.locksDir, { recursive: true });
       await fsp.mkdir(m.#index.root, { recursive: true });
     } catch (e) {
-      throw new StorageError(`cannot create data path ${resolved.dataPath}: ${(e as Error).message}`, resolved.dataPath, { cause: e });
+      throw new StorageError(
+        `cannot create data path ${resolved.dataPath}: ${(e as Error).message}`,
+        resolved.dataPath,
+        { cause: e },
+      );
     }
     // A new store has nothing to collect: its first round is one gcInterval away.
     if (claimed === 'created') await stampRound(m.#layout, resolved).catch(() => {});
@@ -198,7 +219,12 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   }
 
   get #ingest(): IngestContext {
-    return { ...this.#files, strategy: this.options.strategy, pieceDigest: this.options.pieceDigest, now: this.options.now };
+    return {
+      ...this.#files,
+      strategy: this.options.strategy,
+      pieceDigest: this.options.pieceDigest,
+      now: this.options.now,
+    };
   }
 
   get #gc(): GcContext {
@@ -223,10 +249,14 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    *
    * @throws InvalidArgumentError for a malformed task id or digest; StorageError when closed.
    */
-  async findCompleted(key: { taskId?: string | undefined; digest?: string | undefined }, opts: FindOptions = {}): Promise<TaskEntry | undefined> {
+  async findCompleted(
+    key: { taskId?: string | undefined; digest?: string | undefined },
+    opts: FindOptions = {},
+  ): Promise<TaskEntry | undefined> {
     this.#assertOpen();
     throwIfAborted(opts.signal);
-    if (key.taskId !== undefined && !isTaskIdName(key.taskId)) throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(key.taskId)}`);
+    if (key.taskId !== undefined && !isTaskIdName(key.taskId))
+      throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(key.taskId)}`);
     if (key.digest !== undefined) this.#checkDigest(key.digest);
     if (!this.options.multiplex && !opts.ignoreMultiplex) return undefined;
     if (key.taskId !== undefined) {
@@ -238,14 +268,17 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       const ref = await this.#index.read(key.digest);
       if (ref) {
         const r = await readPeer(this.#files, ref.taskId, ref.peerId);
-        if (r.kind === 'entry' && r.entry.meta.ext.digest === key.digest) return this.#firstValid([r.entry], opts.signal);
+        if (r.kind === 'entry' && r.entry.meta.ext.digest === key.digest)
+          return this.#firstValid([r.entry], opts.signal);
       }
     }
     return undefined;
   }
 
   async #firstValid(list: readonly Entry[], signal?: AbortSignal): Promise<TaskEntry | undefined> {
-    const cands = list.filter((e) => e.meta.done && !e.marked).sort((a, b) => (b.meta.ext.completedAt ?? 0) - (a.meta.ext.completedAt ?? 0));
+    const cands = list
+      .filter((e) => e.meta.done && !e.marked)
+      .sort((a, b) => (b.meta.ext.completedAt ?? 0) - (a.meta.ext.completedAt ?? 0));
     for (const e of cands) {
       const src = await validDataPath(e);
       // A reboot's re-hash of a big entry can take a while: it honours the caller's signal.
@@ -253,7 +286,10 @@ export class StorageManager extends EventEmitter<StorageEvents> {
         await this.#touch(e);
         return e.snapshot();
       }
-      await this.#drop(e, src ? 'data does not match its digest after a reboot' : 'data changed, truncated or missing since completion');
+      await this.#drop(
+        e,
+        src ? 'data does not match its digest after a reboot' : 'data changed, truncated or missing since completion',
+      );
     }
     return undefined;
   }
@@ -274,7 +310,10 @@ export class StorageManager extends EventEmitter<StorageEvents> {
 
   /** Removes an entry under its task lock, if nobody holds that now (never one in use). */
   async #removeLocked(e: Entry, reason: string): Promise<boolean> {
-    const lock = await acquireTaskLock(this.#layout.lockPath(e.taskId), { tryOnly: true, staleMs: this.options.lockStaleTime }).catch(() => undefined);
+    const lock = await acquireTaskLock(this.#layout.lockPath(e.taskId), {
+      tryOnly: true,
+      staleMs: this.options.lockStaleTime,
+    }).catch(() => undefined);
     if (!lock) return false;
     try {
       return e.busy ? false : await removeEntryFiles(this.#files, e, reason);
@@ -303,10 +342,12 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    */
   async materialize(entry: TaskEntry, output: string, opts: SignalOptions = {}): Promise<MaterializeResult> {
     this.#assertOpen();
-    if (typeof output !== 'string' || output === '') throw new InvalidArgumentError('output', 'an output path is required');
+    if (typeof output !== 'string' || output === '')
+      throw new InvalidArgumentError('output', 'an output path is required');
     await assertOutputPath(path.resolve(output), this.options.dataPath);
     const found = await this.#entryOf(entry);
-    if (!found) throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
+    if (!found)
+      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
     const e = this.#table.adopt(found);
     e.pins++;
     let invalid = false;
@@ -338,7 +379,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   async pin(entry: TaskEntry): Promise<{ readonly dataFilePath: string; release(): Promise<void> }> {
     this.#assertOpen();
     const found = await this.#entryOf(entry);
-    if (!found) throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
+    if (!found)
+      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
     const e = this.#table.adopt(found);
     e.pins++;
     let released = false;
@@ -387,16 +429,29 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    * StorageError / LockError on filesystem failures or a lock wait past `lockTimeout`; the signal's
    * reason on abort.
    */
-  async beginTask(req: BeginTaskRequest, opts: SignalOptions = {}): Promise<{ writer: TaskWriter } | { reuse: TaskEntry }> {
+  async beginTask(
+    req: BeginTaskRequest,
+    opts: SignalOptions = {},
+  ): Promise<{ writer: TaskWriter } | { reuse: TaskEntry }> {
     this.#assertOpen();
-    if (!isTaskIdName(req.taskId)) throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(req.taskId)}`);
-    if (!isPeerIdName(req.peerId)) throw new InvalidArgumentError('peerId', `not a peer id (<ip>-<pid>-<uuid>): ${quote(req.peerId)}`);
-    if (!Number.isSafeInteger(req.contentLength) || req.contentLength < 0) throw new InvalidArgumentError('contentLength', `expected a non-negative integer, got ${quote(req.contentLength)}`);
-    if (!Number.isSafeInteger(req.pieceSize) || req.pieceSize <= 0) throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${quote(req.pieceSize)}`);
+    if (!isTaskIdName(req.taskId))
+      throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(req.taskId)}`);
+    if (!isPeerIdName(req.peerId))
+      throw new InvalidArgumentError('peerId', `not a peer id (<ip>-<pid>-<uuid>): ${quote(req.peerId)}`);
+    if (!Number.isSafeInteger(req.contentLength) || req.contentLength < 0)
+      throw new InvalidArgumentError(
+        'contentLength',
+        `expected a non-negative integer, got ${quote(req.contentLength)}`,
+      );
+    if (!Number.isSafeInteger(req.pieceSize) || req.pieceSize <= 0)
+      throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${quote(req.pieceSize)}`);
     if (req.digest !== undefined) this.#checkDigest(req.digest);
-    if (req.output !== undefined && (typeof req.output !== 'string' || req.output === '')) throw new InvalidArgumentError('output', 'expected a path');
+    if (req.output !== undefined && (typeof req.output !== 'string' || req.output === ''))
+      throw new InvalidArgumentError('output', 'expected a path');
     const fits = (e: TaskEntry | undefined): TaskEntry | undefined =>
-      e && e.contentLength === req.contentLength && (req.digest === undefined || e.digest === req.digest) ? e : undefined;
+      e && e.contentLength === req.contentLength && (req.digest === undefined || e.digest === req.digest)
+        ? e
+        : undefined;
     const key = { taskId: req.taskId, digest: req.digest };
     if (this.options.multiplex) {
       const hit = fits(await this.findCompleted(key, opts));
@@ -406,11 +461,21 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       signal: opts.signal,
       staleMs: this.options.lockStaleTime,
       timeoutMs: this.options.lockTimeout,
-      onWait: (h, w) => this.emit('lockWait', { taskId: req.taskId, pid: h.pid, hostname: h.hostname, since: w.since, staleMs: w.staleMs, timeoutMs: w.timeoutMs }),
+      onWait: (h, w) =>
+        this.emit('lockWait', {
+          taskId: req.taskId,
+          pid: h.pid,
+          hostname: h.hostname,
+          since: w.since,
+          staleMs: w.staleMs,
+          timeoutMs: w.timeoutMs,
+        }),
     });
     try {
       if (this.options.multiplex || lock.waited) {
-        const hit = fits(await this.findCompleted(this.options.multiplex ? key : { taskId: req.taskId }, { ignoreMultiplex: true }));
+        const hit = fits(
+          await this.findCompleted(this.options.multiplex ? key : { taskId: req.taskId }, { ignoreMultiplex: true }),
+        );
         if (hit) {
           await lock.release();
           return { reuse: hit };
@@ -435,7 +500,11 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       } catch (err) {
         e.writing = false;
         await removeEntryFiles(this.#files, e, 'cannot open data file');
-        throw new StorageError(`cannot open data file ${e.meta.dataFilePath}: ${(err as Error).message}`, e.meta.dataFilePath, { cause: err });
+        throw new StorageError(
+          `cannot open data file ${e.meta.dataFilePath}: ${(err as Error).message}`,
+          e.meta.dataFilePath,
+          { cause: err },
+        );
       }
       const w = new TaskWriterImpl(this.#entryStore, e, fh, lock, false);
       this.#writers.add(w);
@@ -452,7 +521,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    */
   async #assertRoom(req: BeginTaskRequest): Promise<void> {
     const outDir = req.output === undefined ? undefined : path.dirname(path.resolve(req.output));
-    const dataDir = outDir !== undefined && this.options.strategy.name === ADVANCE_STRATEGY ? outDir : this.options.dataPath;
+    const dataDir =
+      outDir !== undefined && this.options.strategy.name === ADVANCE_STRATEGY ? outDir : this.options.dataPath;
     const dirs = [dataDir];
     if (outDir !== undefined && outDir !== dataDir) {
       const [a, b] = await Promise.all([availableBytes(dataDir), availableBytes(outDir)]);
@@ -486,7 +556,9 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       e.nlink = 0;
       // Index last: it points at metadata that is already complete. Best effort: the task directory
       // still finds the entry if this write fails.
-      await this.#index.write(digest, { taskId: m.taskId, peerId: m.peerId }).catch((err: unknown) => log('index write failed: %s', (err as Error).message));
+      await this.#index
+        .write(digest, { taskId: m.taskId, peerId: m.peerId })
+        .catch((err: unknown) => log('index write failed: %s', (err as Error).message));
       await validDataPath(e);
       log('task %s completed (%d bytes)', e.key, m.contentLength);
       return e.snapshot();
@@ -524,7 +596,13 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       return report;
     });
     // The stored promise never rejects unobserved (an aborted round must not crash the process).
-    if (!opts.dryRun) this.#gcRunning = p.then((r) => r, () => undefined).finally(() => (this.#gcRunning = undefined));
+    if (!opts.dryRun)
+      this.#gcRunning = p
+        .then(
+          (r) => r,
+          () => undefined,
+        )
+        .finally(() => (this.#gcRunning = undefined));
     return p;
   }
 
@@ -580,7 +658,12 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   // ---------------------------------------------------------------- inspection and cache commands
 
   get #inspect(): InspectContext {
-    return { files: this.#files, options: this.options, removeLocked: (e, reason) => this.#removeLocked(e, reason), onDrop: (d) => this.emit('drop', d) };
+    return {
+      files: this.#files,
+      options: this.options,
+      removeLocked: (e, reason) => this.#removeLocked(e, reason),
+      onDrop: (d) => this.emit('drop', d),
+    };
   }
 
   /** Every entry of the store (`orasfly cache list`), most recently used first. */

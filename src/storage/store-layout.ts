@@ -59,14 +59,26 @@ export async function claimStoreRoot(root: string): Promise<'created' | 'existin
     throw new StorageError(`cannot read data path ${root}: ${(e as Error).message}`, root, { cause: e });
   });
   // A symlinked root is fine (users point dataPath at a bigger disk); its target must be a directory.
-  if (!st.isDirectory() && !(st.isSymbolicLink() && (await fsp.stat(root).then((s) => s.isDirectory(), () => false)))) {
+  if (
+    !st.isDirectory() &&
+    !(
+      st.isSymbolicLink() &&
+      (await fsp.stat(root).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ))
+    )
+  ) {
     throw new StorageError(`data path ${root} is not a directory`, root);
   }
   const marker = path.join(root, STORE_MARKER);
   const existing = await readMarker(marker);
   if (existing !== undefined) {
     if (existing > STORE_LAYOUT_VERSION) {
-      throw new StorageError(`data path ${root} holds a store of layout version ${existing}; this orasfly understands version ${STORE_LAYOUT_VERSION} (upgrade orasfly or use another directory)`, root);
+      throw new StorageError(
+        `data path ${root} holds a store of layout version ${existing}; this orasfly understands version ${STORE_LAYOUT_VERSION} (upgrade orasfly or use another directory)`,
+        root,
+      );
     }
     return 'existing';
   }
@@ -78,7 +90,10 @@ export async function claimStoreRoot(root: string): Promise<'created' | 'existin
   }
   const foreign = names.filter((n) => !isStoreRootName(n));
   if (foreign.length > 0) {
-    const shown = foreign.slice(0, 3).map((n) => JSON.stringify(n.slice(0, 64))).join(', ');
+    const shown = foreign
+      .slice(0, 3)
+      .map((n) => JSON.stringify(n.slice(0, 64)))
+      .join(', ');
     const more = foreign.length > 3 ? ` and ${foreign.length - 3} more` : '';
     throw new StorageError(
       `refusing to use ${root} as the task store: it is not empty (${shown}${more}) and has no ${STORE_MARKER} marker, so it was not created by orasfly. ` +
@@ -87,7 +102,9 @@ export async function claimStoreRoot(root: string): Promise<'created' | 'existin
     );
   }
   try {
-    await writeFileAtomic(marker, `${JSON.stringify({ layout: 'orasfly-store', version: STORE_LAYOUT_VERSION })}\n`, { fsync: false });
+    await writeFileAtomic(marker, `${JSON.stringify({ layout: 'orasfly-store', version: STORE_LAYOUT_VERSION })}\n`, {
+      fsync: false,
+    });
   } catch (e) {
     // Another process may have marked it meanwhile; that is as good as our own marker.
     if ((await readMarker(marker)) === undefined) throw e;
@@ -114,11 +131,15 @@ async function readMarker(file: string): Promise<number | undefined> {
   }
   try {
     const j = JSON.parse(text) as { layout?: unknown; version?: unknown };
-    if (j.layout === 'orasfly-store' && Number.isSafeInteger(j.version) && (j.version as number) > 0) return j.version as number;
+    if (j.layout === 'orasfly-store' && Number.isSafeInteger(j.version) && (j.version as number) > 0)
+      return j.version as number;
   } catch {
     /* fall through */
   }
-  throw new StorageError(`the store marker ${file} is not an orasfly marker; refusing to use its directory as a task store`, file);
+  throw new StorageError(
+    `the store marker ${file} is not an orasfly marker; refusing to use its directory as a task store`,
+    file,
+  );
 }
 
 /** Whether `p` is a real directory (not a symbolic link to one). */
@@ -193,8 +214,11 @@ export class StoreLayout {
    */
   ownsDataFile(p: string, peerId: string, storeDataPath?: string): boolean {
     const rel = path.relative(this.root, p);
-    if (!rel.startsWith('..') && !path.isAbsolute(rel)) return storeDataPath !== undefined && path.resolve(p) === storeDataPath;
+    if (!rel.startsWith('..') && !path.isAbsolute(rel))
+      return storeDataPath !== undefined && path.resolve(p) === storeDataPath;
     const base = path.basename(p);
-    return base.startsWith('.') && (base.endsWith(`${HIDDEN_MARK}.${peerId}`) || /^\.[0-9a-f]{64}\.dfget\.cache$/.test(base));
+    return (
+      base.startsWith('.') && (base.endsWith(`${HIDDEN_MARK}.${peerId}`) || /^\.[0-9a-f]{64}\.dfget\.cache$/.test(base))
+    );
   }
 }

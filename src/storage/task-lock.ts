@@ -190,10 +190,18 @@ export interface LockWaitInfo {
  *
  * @throws LockError (`ERR_ORASFLY_LOCK`) when the lock directory is unusable; the signal's reason on abort.
  */
-export async function acquireTaskLock(lockPath: string, opts: AcquireOptions & { tryOnly: true }): Promise<TaskLock | undefined>;
+export async function acquireTaskLock(
+  lockPath: string,
+  opts: AcquireOptions & { tryOnly: true },
+): Promise<TaskLock | undefined>;
 export async function acquireTaskLock(lockPath: string, opts?: AcquireOptions): Promise<TaskLock>;
 export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {}): Promise<TaskLock | undefined> {
-  const me: LockInfo = { pid: process.pid, hostname: os.hostname(), createdAt: Date.now(), token: randomBytes(12).toString('hex') };
+  const me: LockInfo = {
+    pid: process.pid,
+    hostname: os.hostname(),
+    createdAt: Date.now(),
+    token: randomBytes(12).toString('hex'),
+  };
   let wait = opts.pollMs ?? 10;
   let waited = false;
   const staleMs = opts.staleMs ?? DEFAULT_LOCK_STALE_MS;
@@ -208,9 +216,15 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   const pause = async (holder: LockInfo | undefined, takingOver = false): Promise<void> => {
     const waitedMs = performance.now() - started;
     if (timeoutMs > 0 && waitedMs >= timeoutMs) {
-      const who = holder ? `held by pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.createdAt).toISOString()}` : 'unreadable';
-      const state = takingOver ? 'its holder is gone and another waiter is taking it over' : `its heartbeat is alive; a dead holder is taken over after ${Math.round(staleMs / 1000)} s`;
-      throw new LockError(`timed out after ${Math.round(waitedMs / 1000)} s waiting for the task lock ${lockPath}, ${who} (${state})`);
+      const who = holder
+        ? `held by pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.createdAt).toISOString()}`
+        : 'unreadable';
+      const state = takingOver
+        ? 'its holder is gone and another waiter is taking it over'
+        : `its heartbeat is alive; a dead holder is taken over after ${Math.round(staleMs / 1000)} s`;
+      throw new LockError(
+        `timed out after ${Math.round(waitedMs / 1000)} s waiting for the task lock ${lockPath}, ${who} (${state})`,
+      );
     }
     await delay(Math.min(wait, timeoutMs > 0 ? Math.max(1, timeoutMs - waitedMs) : wait), opts.signal);
     wait = Math.min(wait * 2, opts.maxPollMs ?? 250);
@@ -239,7 +253,13 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
       // The pid check cannot see another host's processes, nor tell a reused pid from the holder.
       const still = heartbeat.observe(holder!.token, mtime);
       if (still >= staleMs) {
-        log('task lock %s: heartbeat of pid %d on %s stopped %d ms ago; taking over', lockPath, holder!.pid, holder!.hostname, Math.round(still));
+        log(
+          'task lock %s: heartbeat of pid %d on %s stopped %d ms ago; taking over',
+          lockPath,
+          holder!.pid,
+          holder!.hostname,
+          Math.round(still),
+        );
         if (!(await takeOver(lockPath, { ...holder!, pid: -1, hostname: os.hostname() }, me))) {
           if (opts.tryOnly) return undefined;
           await pause(holder!, true);

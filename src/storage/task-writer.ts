@@ -61,7 +61,6 @@ export interface TaskWriter {
   abort(opts?: { keepForResume?: boolean }): Promise<void>;
 }
 
-
 /** What a writer needs from the store: a narrow interface instead of the store itself. */
 export interface EntryStore {
   /** Persists progress (`done:false`) atomically. */
@@ -114,7 +113,8 @@ export class TaskWriterImpl implements TaskWriter {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new StorageError(`writer of task ${this.taskId}/${this.peerId} is closed`, this.dataFilePath);
+    if (this.#closed)
+      throw new StorageError(`writer of task ${this.taskId}/${this.peerId} is closed`, this.dataFilePath);
   }
 
   async write(data: Uint8Array | readonly Uint8Array[], position: number): Promise<void> {
@@ -124,7 +124,10 @@ export class TaskWriterImpl implements TaskWriter {
     let total = 0;
     for (const b of bufs) total += b.byteLength;
     if (!Number.isSafeInteger(position) || position < 0 || position + total > this.contentLength) {
-      throw new InvalidArgumentError('position', `bytes [${position}, ${position + total}) are outside the blob of ${this.contentLength} bytes`);
+      throw new InvalidArgumentError(
+        'position',
+        `bytes [${position}, ${position + total}) are outside the blob of ${this.contentLength} bytes`,
+      );
     }
     // One write at a time per file: concurrent positional writes from the thread pool contend for
     // the inode lock (the kernel spins on it: 6 % of a 4-connection pull's samples in `perf`).
@@ -135,7 +138,10 @@ export class TaskWriterImpl implements TaskWriter {
 
   async #writeNow(bufs: readonly Uint8Array[], total: number, position: number): Promise<void> {
     try {
-      const { bytesWritten } = bufs.length === 1 ? await this.#fh.write(bufs[0]!, 0, total, position) : await this.#fh.writev(bufs as Uint8Array[], position);
+      const { bytesWritten } =
+        bufs.length === 1
+          ? await this.#fh.write(bufs[0]!, 0, total, position)
+          : await this.#fh.writev(bufs as Uint8Array[], position);
       if (bytesWritten < total) {
         // Short writes are rare on regular files; finish the rest one buffer at a time.
         let off = bytesWritten;
@@ -151,21 +157,37 @@ export class TaskWriterImpl implements TaskWriter {
       if (errno(e) === 'ENOSPC' || errno(e) === 'EDQUOT') {
         throw new StorageQuotaError(`no space left writing ${this.dataFilePath}`, { cause: e });
       }
-      throw new StorageError(`cannot write ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, { cause: e });
+      throw new StorageError(`cannot write ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, {
+        cause: e,
+      });
     }
   }
 
   recordPiece(p: PieceRecord): void {
     this.#assertOpen();
-    if (!Number.isSafeInteger(p.num) || p.num < 0 || p.num >= this.totalPieces) throw new InvalidArgumentError('piece.num', `piece ${p.num} is outside 0..${this.totalPieces - 1}`);
-    const want = pieceAt({ contentLength: this.contentLength, pieceSize: this.pieceSize, totalPieces: this.totalPieces }, p.num).range;
+    if (!Number.isSafeInteger(p.num) || p.num < 0 || p.num >= this.totalPieces)
+      throw new InvalidArgumentError('piece.num', `piece ${p.num} is outside 0..${this.totalPieces - 1}`);
+    const want = pieceAt(
+      { contentLength: this.contentLength, pieceSize: this.pieceSize, totalPieces: this.totalPieces },
+      p.num,
+    ).range;
     if (p.range?.start !== want.start || p.range?.length !== want.length) {
-      throw new InvalidArgumentError('piece.range', `piece ${p.num} must span ${want.start}+${want.length}, got ${p.range?.start}+${p.range?.length}`);
+      throw new InvalidArgumentError(
+        'piece.range',
+        `piece ${p.num} must span ${want.start}+${want.length}, got ${p.range?.start}+${p.range?.length}`,
+      );
     }
-    if (!isPieceDigest(p.digest)) throw new InvalidArgumentError('piece.digest', `expected crc32:<8 hex> or md5:<32 hex>, got ${quote(p.digest)}`);
-    this.#e.meta.pieces.set(p.num, { num: p.num, range: { start: want.start, length: want.length }, digest: p.digest, cost: p.cost });
+    if (!isPieceDigest(p.digest))
+      throw new InvalidArgumentError('piece.digest', `expected crc32:<8 hex> or md5:<32 hex>, got ${quote(p.digest)}`);
+    this.#e.meta.pieces.set(p.num, {
+      num: p.num,
+      range: { start: want.start, length: want.length },
+      digest: p.digest,
+      cost: p.cost,
+    });
     this.#pending++;
-    if (this.#pending >= PERSIST_EVERY_PIECES || performance.now() - this.#lastPersist >= PERSIST_EVERY_MS) this.#schedulePersist();
+    if (this.#pending >= PERSIST_EVERY_PIECES || performance.now() - this.#lastPersist >= PERSIST_EVERY_MS)
+      this.#schedulePersist();
   }
 
   #schedulePersist(): void {
@@ -210,7 +232,9 @@ export class TaskWriterImpl implements TaskWriter {
    */
   async #persistIfOurs(): Promise<void> {
     if (!(await this.#lock.stillHeld())) {
-      throw new LockError(`the task lock of ${this.taskId} was taken over by another process (was this one stopped for longer than lockStaleTime?); this writer stops`);
+      throw new LockError(
+        `the task lock of ${this.taskId} was taken over by another process (was this one stopped for longer than lockStaleTime?); this writer stops`,
+      );
     }
     await this.#store.persist(this.#e);
   }
@@ -219,19 +243,30 @@ export class TaskWriterImpl implements TaskWriter {
     this.#assertOpen();
     this.#store.validateDigest(info?.digest);
     if (this.pieces.size !== this.totalPieces) {
-      throw new StorageError(`task ${this.taskId}/${this.peerId} is incomplete: ${this.pieces.size} of ${this.totalPieces} pieces recorded`, this.dataFilePath);
+      throw new StorageError(
+        `task ${this.taskId}/${this.peerId} is incomplete: ${this.pieces.size} of ${this.totalPieces} pieces recorded`,
+        this.dataFilePath,
+      );
     }
     await this.#drain();
     if (!(await this.#lock.stillHeld())) {
-      throw new LockError(`the task lock of ${this.taskId} was taken over by another process (was this one stopped for longer than lockStaleTime?); not completing`);
+      throw new LockError(
+        `the task lock of ${this.taskId} was taken over by another process (was this one stopped for longer than lockStaleTime?); not completing`,
+      );
     }
     try {
       const st = await this.#fh.stat();
-      if (st.size < this.contentLength) throw new StorageError(`data file ${this.dataFilePath} has ${st.size} bytes, expected ${this.contentLength}`, this.dataFilePath);
+      if (st.size < this.contentLength)
+        throw new StorageError(
+          `data file ${this.dataFilePath} has ${st.size} bytes, expected ${this.contentLength}`,
+          this.dataFilePath,
+        );
       if (st.size > this.contentLength) await this.#fh.truncate(this.contentLength);
     } catch (e) {
       if (e instanceof StorageError) throw e;
-      throw new StorageError(`cannot finish ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, { cause: e });
+      throw new StorageError(`cannot finish ${this.dataFilePath}: ${(e as Error).message}`, this.dataFilePath, {
+        cause: e,
+      });
     }
     const st = await fsp.stat(this.dataFilePath);
     const entry = await this.#store.commit(this.#e, info.digest, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
@@ -248,7 +283,8 @@ export class TaskWriterImpl implements TaskWriter {
     try {
       while (this.#persisting) await this.#persisting;
       await this.#fh.close().catch(() => {});
-      if (opts.keepForResume) await this.#persistIfOurs().catch((e: unknown) => log('persist on abort failed: %s', (e as Error).message));
+      if (opts.keepForResume)
+        await this.#persistIfOurs().catch((e: unknown) => log('persist on abort failed: %s', (e as Error).message));
       await this.#store.release(this, this.#e, opts.keepForResume === true);
     } finally {
       await this.#lock.release();

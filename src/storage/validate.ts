@@ -38,7 +38,13 @@ export async function validDataPath(e: Entry): Promise<string | undefined> {
   if (!e.meta.done || !fp) return undefined;
   for (const p of new Set([e.meta.dataFilePath, e.storeDataPath])) {
     const st = await fsp.stat(p).catch(() => undefined);
-    if (st?.isFile() && st.size === e.meta.contentLength && st.size === fp.size && st.ino === fp.ino && st.mtimeMs === fp.mtimeMs) {
+    if (
+      st?.isFile() &&
+      st.size === e.meta.contentLength &&
+      st.size === fp.size &&
+      st.ino === fp.ino &&
+      st.mtimeMs === fp.mtimeMs
+    ) {
       e.nlink = st.nlink;
       return p;
     }
@@ -50,12 +56,19 @@ export async function validDataPath(e: Entry): Promise<string | undefined> {
  * Whether `dataPath` hashes to the entry's digest; re-hashed only for an entry completed in another
  * boot, which is then stamped with this boot.
  */
-export async function verifiedThisBoot(e: Entry, dataPath: string, log: (fmt: string, ...args: unknown[]) => void, signal?: AbortSignal): Promise<boolean> {
+export async function verifiedThisBoot(
+  e: Entry,
+  dataPath: string,
+  log: (fmt: string, ...args: unknown[]) => void,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const current = bootId();
   if (e.meta.ext.bootId === current) return true;
   if (!(await hashMatches(e, dataPath, signal))) return false;
   e.meta.ext.bootId = current;
-  await writeMetadata(e.metaPath, e.meta).catch((err: unknown) => log('cannot stamp %s: %s', e.key, (err as Error).message));
+  await writeMetadata(e.metaPath, e.meta).catch((err: unknown) =>
+    log('cannot stamp %s: %s', e.key, (err as Error).message),
+  );
   log('task %s re-verified after a reboot', e.key);
   return true;
 }
@@ -67,6 +80,7 @@ export async function hashMatches(e: Entry, dataPath: string, signal?: AbortSign
   const [alg, hex] = digest.split(':');
   if (alg !== 'sha256' && alg !== 'sha512') return false;
   const h = createHash(alg);
-  for await (const chunk of createReadStream(dataPath, { highWaterMark: 1024 * 1024, signal })) h.update(chunk as Buffer);
+  for await (const chunk of createReadStream(dataPath, { highWaterMark: 1024 * 1024, signal }))
+    h.update(chunk as Buffer);
   return h.digest('hex') === hex;
 }

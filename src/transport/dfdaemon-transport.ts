@@ -110,15 +110,23 @@ interface Resolved {
 function resolveOptions(o: DfdaemonTransportOptions): Resolved {
   const D = DEFAULT_DFDAEMON_OPTIONS;
   const socketPath = o.socketPath ?? D.socketPath;
-  if (typeof socketPath !== 'string' || socketPath === '') throw new InvalidArgumentError('socketPath', 'expected the path of the daemon socket');
+  if (typeof socketPath !== 'string' || socketPath === '')
+    throw new InvalidArgumentError('socketPath', 'expected the path of the daemon socket');
   const delivery = o.delivery ?? D.delivery;
-  if (!['auto', 'output-path', 'piece-content'].includes(delivery)) throw new InvalidArgumentError('delivery', `expected auto, output-path or piece-content, got ${JSON.stringify(delivery)}`);
+  if (!['auto', 'output-path', 'piece-content'].includes(delivery))
+    throw new InvalidArgumentError(
+      'delivery',
+      `expected auto, output-path or piece-content, got ${JSON.stringify(delivery)}`,
+    );
   const priority = o.priority ?? D.priority;
-  if (!Number.isInteger(priority) || priority < 0 || priority > 6) throw new InvalidArgumentError('priority', 'expected an integer 0..6');
+  if (!Number.isInteger(priority) || priority < 0 || priority > 6)
+    throw new InvalidArgumentError('priority', 'expected an integer 0..6');
   const busyRetries = o.busyRetries ?? D.busyRetries;
-  if (!Number.isInteger(busyRetries) || busyRetries < 0 || busyRetries > 100) throw new InvalidArgumentError('busyRetries', 'expected an integer 0..100');
+  if (!Number.isInteger(busyRetries) || busyRetries < 0 || busyRetries > 100)
+    throw new InvalidArgumentError('busyRetries', 'expected an integer 0..100');
   const maxMessageBytes = o.maxMessageBytes ?? D.maxMessageBytes;
-  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024 * 1024) throw new InvalidArgumentError('maxMessageBytes', 'expected an integer of at least 1 MiB');
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024 * 1024)
+    throw new InvalidArgumentError('maxMessageBytes', 'expected an integer of at least 1 MiB');
   return {
     socketPath: path.resolve(socketPath),
     delivery,
@@ -135,7 +143,19 @@ function resolveOptions(o: DfdaemonTransportOptions): Resolved {
 }
 
 /** gRPC status codes used here (grpc-js's `status` enum, without loading it). */
-const GRPC = { CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
+const GRPC = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
 const GRPC_NAMES: Record<number, string> = Object.fromEntries(Object.entries(GRPC).map(([k, v]) => [v, k]));
 
 /**
@@ -143,7 +163,12 @@ const GRPC_NAMES: Record<number, string> = Object.fromEntries(Object.entries(GRP
  * that it is down or busy, so it may just not see our path (another mount namespace, no write
  * permission; the Rust daemon reports those as INTERNAL or INVALID_ARGUMENT). Not after a stall.
  */
-const NOT_A_PATH_PROBLEM = new Set<number>([GRPC.CANCELLED, GRPC.DEADLINE_EXCEEDED, GRPC.RESOURCE_EXHAUSTED, GRPC.UNAVAILABLE]);
+const NOT_A_PATH_PROBLEM = new Set<number>([
+  GRPC.CANCELLED,
+  GRPC.DEADLINE_EXCEEDED,
+  GRPC.RESOURCE_EXHAUSTED,
+  GRPC.UNAVAILABLE,
+]);
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -197,7 +222,8 @@ export class DfdaemonTransport implements PieceTransport {
   async drive(task: TransportTask, sink: PieceSink, options: SignalOptions = {}): Promise<void> {
     const signal = options.signal;
     const o = this.#o;
-    if (!task.origin) throw this.#fail('the resource client cannot describe the blob request for a daemon (no blobRequest)');
+    if (!task.origin)
+      throw this.#fail('the resource client cannot describe the blob request for a daemon (no blobRequest)');
     const st = await stat(o.socketPath).catch((e: NodeJS.ErrnoException) => e);
     if (st instanceof Error) throw this.#fail(`no dfdaemon socket at ${o.socketPath} (${st.code ?? st.message})`);
     if (!st.isSocket()) throw this.#fail(`${o.socketPath} is not a socket`);
@@ -205,8 +231,11 @@ export class DfdaemonTransport implements PieceTransport {
     await this.#checkHealth(client, signal);
     const origin = await task.origin.request({ signal });
     const v2 = taskIdV2(origin.url, { pieceLength: task.plan.pieceSize, tag: task.tag, application: task.application });
-    let delivery: 'output-path' | 'piece-content' = o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
-    task.log?.info(`dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ${delivery}, back-to-source ${o.backToSource ? 'allowed' : 'disabled'})`);
+    let delivery: 'output-path' | 'piece-content' =
+      o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
+    task.log?.info(
+      `dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ${delivery}, back-to-source ${o.backToSource ? 'allowed' : 'disabled'})`,
+    );
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#download(client, task, sink, origin, delivery, signal);
@@ -220,8 +249,16 @@ export class DfdaemonTransport implements PieceTransport {
           await abortableDelay(delay, signal);
           continue;
         }
-        if (delivery === 'output-path' && o.delivery === 'auto' && code !== undefined && !NOT_A_PATH_PROBLEM.has(code) && !isFinal(e)) {
-          task.log?.warn(`dfdaemon could not write to ${task.scratchDir} (${GRPC_NAMES[code]}); asking for the piece bytes instead`);
+        if (
+          delivery === 'output-path' &&
+          o.delivery === 'auto' &&
+          code !== undefined &&
+          !NOT_A_PATH_PROBLEM.has(code) &&
+          !isFinal(e)
+        ) {
+          task.log?.warn(
+            `dfdaemon could not write to ${task.scratchDir} (${GRPC_NAMES[code]}); asking for the piece bytes instead`,
+          );
           delivery = 'piece-content';
           continue;
         }
@@ -254,24 +291,45 @@ export class DfdaemonTransport implements PieceTransport {
   #checkHealth(client: Grpc.Client, signal: AbortSignal | undefined): Promise<void> {
     const grpc = this.#grpc!;
     return new Promise((resolve, reject) => {
-      const call = client.makeUnaryRequest(HEALTH_CHECK_PATH, identity, identity, encodeHealthCheckRequest(), new grpc.Metadata(), { deadline: Date.now() + this.#o.healthTimeout }, (err, value) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (signal?.aborted) return reject(signal.reason);
-        if (err) {
-          // A daemon without the health service still serves downloads.
-          if (err.code === GRPC.UNIMPLEMENTED) return resolve();
-          return reject(this.#fail(`dfdaemon health check failed: ${GRPC_NAMES[err.code] ?? err.code} ${clip(err.details)}`, err.code, err));
-        }
-        const status = decodeHealthCheckStatus(value ?? Buffer.alloc(0));
-        if (status !== 1) return reject(this.#fail(`dfdaemon is not serving (health status ${status})`));
-        resolve();
-      });
+      const call = client.makeUnaryRequest(
+        HEALTH_CHECK_PATH,
+        identity,
+        identity,
+        encodeHealthCheckRequest(),
+        new grpc.Metadata(),
+        { deadline: Date.now() + this.#o.healthTimeout },
+        (err, value) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (signal?.aborted) return reject(signal.reason);
+          if (err) {
+            // A daemon without the health service still serves downloads.
+            if (err.code === GRPC.UNIMPLEMENTED) return resolve();
+            return reject(
+              this.#fail(
+                `dfdaemon health check failed: ${GRPC_NAMES[err.code] ?? err.code} ${clip(err.details)}`,
+                err.code,
+                err,
+              ),
+            );
+          }
+          const status = decodeHealthCheckStatus(value ?? Buffer.alloc(0));
+          if (status !== 1) return reject(this.#fail(`dfdaemon is not serving (health status ${status})`));
+          resolve();
+        },
+      );
       const onAbort = () => call.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  async #download(client: Grpc.Client, task: TransportTask, sink: PieceSink, origin: OriginRequest, delivery: 'output-path' | 'piece-content', signal: AbortSignal | undefined): Promise<void> {
+  async #download(
+    client: Grpc.Client,
+    task: TransportTask,
+    sink: PieceSink,
+    origin: OriginRequest,
+    delivery: 'output-path' | 'piece-content',
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const grpc = this.#grpc!;
     const o = this.#o;
     const plan = task.plan;
@@ -296,7 +354,14 @@ export class DfdaemonTransport implements PieceTransport {
     let status: { code: number; details?: string; backendStatusCode?: number | undefined } | undefined = { code: 0 };
     const secrets = Object.values(origin.headers).filter((v) => v.length >= 8);
     const scrub = (s: string): string => clip(secrets.reduce((t, v) => t.split(v).join('<redacted>'), redact(s)));
-    const call = client.makeServerStreamRequest(DOWNLOAD_TASK_PATH, identity, identity, request, new grpc.Metadata(), {});
+    const call = client.makeServerStreamRequest(
+      DOWNLOAD_TASK_PATH,
+      identity,
+      identity,
+      request,
+      new grpc.Metadata(),
+      {},
+    );
     let stalled = false;
     let idle: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -319,35 +384,60 @@ export class DfdaemonTransport implements PieceTransport {
           recorder?.response(msg);
           if (first) {
             first = false;
-            task.log?.info(`dfdaemon task ${msg.taskId || '?'} peer ${msg.peerId || '?'} host ${msg.hostId || '?'} for orasfly task ${task.taskId}`);
+            task.log?.info(
+              `dfdaemon task ${msg.taskId || '?'} peer ${msg.peerId || '?'} host ${msg.hostId || '?'} for orasfly task ${task.taskId}`,
+            );
           }
           if (msg.started) {
-            if (msg.started.contentLength !== plan.contentLength) throw this.#fail(`dfdaemon reports ${msg.started.contentLength} bytes, the manifest ${plan.contentLength}`);
+            if (msg.started.contentLength !== plan.contentLength)
+              throw this.#fail(
+                `dfdaemon reports ${msg.started.contentLength} bytes, the manifest ${plan.contentLength}`,
+              );
             if (msg.started.isFinished) debug('task %s: the daemon has it cached already', task.taskId);
           }
           const piece = msg.piece;
           if (!piece) continue;
-          if (piece.number >= plan.totalPieces) throw this.#fail(`dfdaemon sent piece ${piece.number} of a task of ${plan.totalPieces}`);
+          if (piece.number >= plan.totalPieces)
+            throw this.#fail(`dfdaemon sent piece ${piece.number} of a task of ${plan.totalPieces}`);
           const want = pieceAt(plan, piece.number).range;
           // Pieces are numbered by the piece length we sent; a daemon that chose its own would put bytes at the wrong offsets.
-          if (piece.offset !== want.start || piece.length !== want.length) throw this.#fail(`dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`);
+          if (piece.offset !== want.start || piece.length !== want.length)
+            throw this.#fail(
+              `dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`,
+            );
           if (delivery === 'output-path') {
             // The daemon links its file to our path before it finishes, so a finished piece can be
             // stored (and shown as progress) now. A daemon that copies at the end has no file yet:
             // such pieces are left to the pass after the stream.
-            await sink.writePiece(piece.number, createReadStream(tmp!, { start: want.start, end: want.start + want.length - 1, highWaterMark: 1 << 20 }), { signal }).catch((e: unknown) => {
-              if (signal?.aborted) throw signal.reason;
-              debug('task %s: piece %d not in %s yet (%s)', task.taskId, piece.number, tmp, (e as Error).message);
-            });
+            await sink
+              .writePiece(
+                piece.number,
+                createReadStream(tmp!, {
+                  start: want.start,
+                  end: want.start + want.length - 1,
+                  highWaterMark: 1 << 20,
+                }),
+                { signal },
+              )
+              .catch((e: unknown) => {
+                if (signal?.aborted) throw signal.reason;
+                debug('task %s: piece %d not in %s yet (%s)', task.taskId, piece.number, tmp, (e as Error).message);
+              });
             continue;
           }
-          if (!piece.content || piece.content.length !== want.length) throw this.#fail(`dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`);
+          if (!piece.content || piece.content.length !== want.length)
+            throw this.#fail(
+              `dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`,
+            );
           await sink.writePiece(piece.number, once(piece.content), { signal });
         }
       } catch (e) {
         const se = e as Partial<Grpc.ServiceError>;
         const backend = typeof se.code === 'number' ? backendOf(se) : undefined;
-        status = typeof se.code === 'number' ? { code: se.code, details: scrub(se.details ?? ''), backendStatusCode: backend?.statusCode } : { code: -1, details: stalled ? 'idle timeout' : scrub(String((e as Error)?.message ?? e)) };
+        status =
+          typeof se.code === 'number'
+            ? { code: se.code, details: scrub(se.details ?? ''), backendStatusCode: backend?.statusCode }
+            : { code: -1, details: stalled ? 'idle timeout' : scrub(String((e as Error)?.message ?? e)) };
         if (signal?.aborted) throw signal.reason;
         if (stalled) throw this.#fail(`no message from dfdaemon for ${o.idleTimeout / 1000} s`);
         throw this.#mapError(e, origin, scrub);
@@ -357,18 +447,24 @@ export class DfdaemonTransport implements PieceTransport {
       clearTimeout(idle);
       signal?.removeEventListener('abort', onAbort);
       if (tmp) await unlink(tmp).catch(() => {});
-      await recorder?.end(status).catch((e: Error) => task.log?.warn(`could not write the dfdaemon trace ${o.recordTo}: ${e.message}`));
+      await recorder
+        ?.end(status)
+        .catch((e: Error) => task.log?.warn(`could not write the dfdaemon trace ${o.recordTo}: ${e.message}`));
     }
   }
 
   /** `output-path`: the daemon's file, fed to the store piece by piece (each verified there). */
   async #readOutput(tmp: string, task: TransportTask, sink: PieceSink, signal: AbortSignal | undefined): Promise<void> {
     const st = await stat(tmp).catch((e: NodeJS.ErrnoException) => e);
-    if (st instanceof Error) throw this.#fail(`dfdaemon finished but left no file at ${tmp} (${st.code ?? st.message})`);
-    if (st.size !== task.plan.contentLength) throw this.#fail(`dfdaemon's file has ${st.size} bytes, the manifest says ${task.plan.contentLength}`);
+    if (st instanceof Error)
+      throw this.#fail(`dfdaemon finished but left no file at ${tmp} (${st.code ?? st.message})`);
+    if (st.size !== task.plan.contentLength)
+      throw this.#fail(`dfdaemon's file has ${st.size} bytes, the manifest says ${task.plan.contentLength}`);
     for (const num of sink.missing()) {
       const { start, length } = pieceAt(task.plan, num).range;
-      await sink.writePiece(num, createReadStream(tmp, { start, end: start + length - 1, highWaterMark: 1 << 20 }), { signal });
+      await sink.writePiece(num, createReadStream(tmp, { start, end: start + length - 1, highWaterMark: 1 << 20 }), {
+        signal,
+      });
     }
   }
 
@@ -379,7 +475,8 @@ export class DfdaemonTransport implements PieceTransport {
   #mapError(e: unknown, origin: OriginRequest, scrub: (s: string) => string): unknown {
     if (e instanceof DaemonError) return e;
     const se = e as Partial<Grpc.ServiceError>;
-    if (typeof se.code !== 'number') return this.#fail(`dfdaemon stream failed: ${scrub(String((e as Error)?.message ?? e))}`, undefined, e);
+    if (typeof se.code !== 'number')
+      return this.#fail(`dfdaemon stream failed: ${scrub(String((e as Error)?.message ?? e))}`, undefined, e);
     const backend = backendOf(se);
     if (backend?.statusCode !== undefined) {
       const status = backend.statusCode;
@@ -387,12 +484,21 @@ export class DfdaemonTransport implements PieceTransport {
         method: 'GET',
         url: redact(origin.url),
         status,
-        errors: [{ code: 'DFDAEMON_BACKEND', message: `the registry answered ${status} to the daemon${backend.message ? `: ${scrub(backend.message)}` : ''}` }],
+        errors: [
+          {
+            code: 'DFDAEMON_BACKEND',
+            message: `the registry answered ${status} to the daemon${backend.message ? `: ${scrub(backend.message)}` : ''}`,
+          },
+        ],
       });
       const originsAnswer = status >= 400 && status < 500 && status !== 408 && status !== 429;
       return originsAnswer || !this.#o.backToSource ? markFinal(err) : err;
     }
-    return this.#fail(`dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details ?? '')}`, se.code, e);
+    return this.#fail(
+      `dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details ?? '')}`,
+      se.code,
+      e,
+    );
   }
 }
 

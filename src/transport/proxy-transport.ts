@@ -9,7 +9,13 @@
  */
 import type { Dispatcher } from 'undici';
 import { parseDuration, type Duration } from '../config/units.js';
-import { DaemonError, InvalidArgumentError, markFinal, RangeNotSupportedError, RegistryResponseError } from '../errors.js';
+import {
+  DaemonError,
+  InvalidArgumentError,
+  markFinal,
+  RangeNotSupportedError,
+  RegistryResponseError,
+} from '../errors.js';
 import { chunksOf } from '../internal/chunks.js';
 import { redact } from '../source/oras/log.js';
 import { isLoopbackHost } from '../source/oras/options.js';
@@ -83,14 +89,18 @@ export class ProxyTransport implements PieceTransport {
     } catch {
       throw new InvalidArgumentError('proxy', 'expected the URL of the daemon proxy, e.g. http://127.0.0.1:4001');
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol}`);
-    if (u.username || u.password) throw new InvalidArgumentError('proxy', 'credentials in the proxy URL are not supported');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol}`);
+    if (u.username || u.password)
+      throw new InvalidArgumentError('proxy', 'credentials in the proxy URL are not supported');
     const p = options.priority;
-    if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 6)) throw new InvalidArgumentError('priority', 'expected an integer 0..6');
+    if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 6))
+      throw new InvalidArgumentError('priority', 'expected an integer 0..6');
     this.#proxy = u;
     this.#priority = p;
     this.backToSource = options.backToSource ?? true;
-    this.#cleartextOk = (options.allowCleartextCredentials ?? false) || u.protocol === 'https:' || isLoopbackHost(u.host);
+    this.#cleartextOk =
+      (options.allowCleartextCredentials ?? false) || u.protocol === 'https:' || isLoopbackHost(u.host);
     const headersTimeout = parseDuration(options.headersTimeout ?? '30s', 'headersTimeout');
     // Bodies are watched by the conductor's low-speed rule; undici's own body timeout stays off.
     this.#dispatcher = new (agentClass())({ headersTimeout, bodyTimeout: 0, connections: 16, allowH2: false });
@@ -109,9 +119,14 @@ export class ProxyTransport implements PieceTransport {
   async readPiece(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
     const { start, length } = piece.range;
     const res = await this.#get(task, { range: `bytes=${start}-${start + length - 1}` }, options);
-    if (res.statusCode !== 206 || res.headers['content-range'] !== `bytes ${start}-${start + length - 1}/${task.plan.contentLength}`) {
+    if (
+      res.statusCode !== 206 ||
+      res.headers['content-range'] !== `bytes ${start}-${start + length - 1}/${task.plan.contentLength}`
+    ) {
       res.body.destroy();
-      throw new RangeNotSupportedError(`the daemon proxy answered ${res.statusCode} (${String(res.headers['content-range'] ?? 'no Content-Range')}) to a range request`);
+      throw new RangeNotSupportedError(
+        `the daemon proxy answered ${res.statusCode} (${String(res.headers['content-range'] ?? 'no Content-Range')}) to a range request`,
+      );
     }
     return chunksOf(res.body);
   }
@@ -125,13 +140,20 @@ export class ProxyTransport implements PieceTransport {
     return chunksOf(res.body);
   }
 
-  async #get(task: TransportTask, extra: Record<string, string>, options: SignalOptions): Promise<Dispatcher.ResponseData> {
-    if (!task.origin) throw this.#fail('the resource client cannot describe the blob request for a proxy (no blobRequest)');
+  async #get(
+    task: TransportTask,
+    extra: Record<string, string>,
+    options: SignalOptions,
+  ): Promise<Dispatcher.ResponseData> {
+    if (!task.origin)
+      throw this.#fail('the resource client cannot describe the blob request for a proxy (no blobRequest)');
     const origin = await task.origin.request({ signal: options.signal });
     const blob = new URL(origin.url);
     const hasCredentials = Object.keys(origin.headers).some((k) => k.toLowerCase() === 'authorization');
     if (hasCredentials && !this.#cleartextOk) {
-      throw this.#fail(`not sending registry credentials to ${this.#proxy.origin} in clear text (not loopback, not HTTPS; set allowCleartextCredentials to allow it)`);
+      throw this.#fail(
+        `not sending registry credentials to ${this.#proxy.origin} in clear text (not loopback, not HTTPS; set allowCleartextCredentials to allow it)`,
+      );
     }
     const headers: Record<string, string> = {
       ...origin.headers,
@@ -143,28 +165,52 @@ export class ProxyTransport implements PieceTransport {
     if (task.application !== undefined) headers[DRAGONFLY_HEADERS.application] = task.application;
     if (this.#priority !== undefined) headers[DRAGONFLY_HEADERS.priority] = String(this.#priority);
     // The daemon takes piece lengths of at least 4 MiB, in a human-readable unit.
-    if (task.plan.pieceSize >= 4 * MiB && task.plan.pieceSize % MiB === 0) headers[DRAGONFLY_HEADERS.pieceLength] = `${task.plan.pieceSize / MiB}mib`;
+    if (task.plan.pieceSize >= 4 * MiB && task.plan.pieceSize % MiB === 0)
+      headers[DRAGONFLY_HEADERS.pieceLength] = `${task.plan.pieceSize / MiB}mib`;
     let res: Dispatcher.ResponseData;
     try {
-      res = await dispatcherRequest(this.#dispatcher, { origin: this.#proxy.origin, path: `${blob.pathname}${blob.search}`, method: 'GET', headers, signal: options.signal });
+      res = await dispatcherRequest(this.#dispatcher, {
+        origin: this.#proxy.origin,
+        path: `${blob.pathname}${blob.search}`,
+        method: 'GET',
+        headers,
+        signal: options.signal,
+      });
     } catch (e) {
       if (options.signal?.aborted) throw options.signal.reason;
-      throw this.#fail(`the daemon proxy ${this.#proxy.origin} failed: ${(e as { code?: string }).code ?? (e as Error).message}`, e);
+      throw this.#fail(
+        `the daemon proxy ${this.#proxy.origin} failed: ${(e as { code?: string }).code ?? (e as Error).message}`,
+        e,
+      );
     }
     if (res.statusCode === 200 || res.statusCode === 206) return res;
     const kind = String(res.headers[DRAGONFLY_HEADERS.errorType.toLowerCase()] ?? '');
     const text = redact((await res.body.text().catch(() => '')).slice(0, 300));
     if (kind === 'backend' || kind === '') {
       // The origin's own answer, relayed (or a plain HTTP error from a non-Dragonfly proxy).
-      const err = new RegistryResponseError({ method: 'GET', url: redact(origin.url), status: res.statusCode, errors: [{ code: kind === 'backend' ? 'DFDAEMON_BACKEND' : 'PROXY_ERROR', message: text || undefined }] });
-      const final = kind === 'backend' && res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 408 && res.statusCode !== 429;
+      const err = new RegistryResponseError({
+        method: 'GET',
+        url: redact(origin.url),
+        status: res.statusCode,
+        errors: [{ code: kind === 'backend' ? 'DFDAEMON_BACKEND' : 'PROXY_ERROR', message: text || undefined }],
+      });
+      const final =
+        kind === 'backend' &&
+        res.statusCode >= 400 &&
+        res.statusCode < 500 &&
+        res.statusCode !== 408 &&
+        res.statusCode !== 429;
       return Promise.reject(final || !this.backToSource ? markFinal(err) : err);
     }
     throw this.#fail(`the daemon proxy answered ${res.statusCode} (${kind} error)${text ? `: ${text}` : ''}`);
   }
 
   #fail(message: string, cause?: unknown): DaemonError {
-    const e = new DaemonError(`${message}${this.backToSource ? '' : '; back-to-source is disabled'}`, undefined, cause === undefined ? undefined : { cause });
+    const e = new DaemonError(
+      `${message}${this.backToSource ? '' : '; back-to-source is disabled'}`,
+      undefined,
+      cause === undefined ? undefined : { cause },
+    );
     return this.backToSource ? e : markFinal(e);
   }
 }

@@ -9,6 +9,9 @@ declare module 'undici/lib/core/connect.js' {
   export default buildConnector;
 }
 declare module 'undici/lib/api/api-request.js' {
-  function request(this: import('undici').Dispatcher, opts: import('undici').Dispatcher.RequestOptions): Promise<import('undici').Dispatcher.ResponseData>;
+  function request(
+    this: import('undici').Dispatcher,
+    opts: import('undici').Dispatcher.RequestOptions,
+  ): Promise<import('undici').Dispatcher.ResponseData>;
   export default request;
 }

@@ -30,17 +30,27 @@ export async function startFakeDfdaemonProxy(script: FakeProxyScript = {}): Prom
   const server = createServer((req, res) => {
     requests.push({ path: req.url ?? '', headers: req.headers });
     const registry = req.headers['x-dragonfly-registry'];
-    if (req.method !== 'GET' || typeof registry !== 'string' || req.headers['x-dragonfly-use-p2p'] !== 'true' || !/^\/v2\/.+\/blobs\/sha256:[0-9a-f]{64}$/.test(req.url ?? '')) {
-      res.writeHead(400, { 'x-dragonfly-error-type': 'proxy' }).end('missing X-Dragonfly-Registry / X-Dragonfly-Use-P2P, or not a blob request');
+    if (
+      req.method !== 'GET' ||
+      typeof registry !== 'string' ||
+      req.headers['x-dragonfly-use-p2p'] !== 'true' ||
+      !/^\/v2\/.+\/blobs\/sha256:[0-9a-f]{64}$/.test(req.url ?? '')
+    ) {
+      res
+        .writeHead(400, { 'x-dragonfly-error-type': 'proxy' })
+        .end('missing X-Dragonfly-Registry / X-Dragonfly-Use-P2P, or not a blob request');
       return;
     }
     const failure = state.script.failFirst?.shift();
     if (failure) {
-      res.writeHead(failure.status, { 'x-dragonfly-error-type': failure.errorType }).end(`scripted ${failure.errorType} error`);
+      res
+        .writeHead(failure.status, { 'x-dragonfly-error-type': failure.errorType })
+        .end(`scripted ${failure.errorType} error`);
       return;
     }
     const headers: Record<string, string> = {};
-    for (const h of ['authorization', 'range']) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
+    for (const h of ['authorization', 'range'])
+      if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
     fetch(`${registry}${req.url}`, { headers, redirect: 'follow' })
       .then((up) => {
         const out: Record<string, string> = { 'x-dragonfly-task-id': 'fake' };

@@ -16,7 +16,15 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DfdaemonExchange } from '../../src/transport/dfdaemon/recorder.js';
 
-const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'proto');
+const PROTO_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'test',
+  'fixtures',
+  'proto',
+);
 
 /** What the fake does with the next requests. Fields apply to every request unless said otherwise. */
 export interface FakeDaemonScript {
@@ -77,7 +85,14 @@ export interface FakeDfdaemon {
 }
 
 function loadServices(): { download: grpc.ServiceDefinition; health: grpc.ServiceDefinition } {
-  const def = protoLoader.loadSync(['dfdaemon.proto', 'health.proto'], { includeDirs: [PROTO_DIR], keepCase: true, longs: Number, enums: Number, defaults: false, oneofs: true });
+  const def = protoLoader.loadSync(['dfdaemon.proto', 'health.proto'], {
+    includeDirs: [PROTO_DIR],
+    keepCase: true,
+    longs: Number,
+    enums: Number,
+    defaults: false,
+    oneofs: true,
+  });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     dfdaemon: { v2: { DfdaemonDownload: { service: grpc.ServiceDefinition } } };
     grpc: { health: { v1: { Health: { service: grpc.ServiceDefinition } } } };
@@ -149,14 +164,27 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
     const cached = file !== undefined;
     if (!file) {
       if (d.disable_back_to_source) {
-        call.emit('error', { code: grpc.status.INTERNAL, details: 'no peer has the task and back-to-source is disabled', metadata: new grpc.Metadata() });
+        call.emit('error', {
+          code: grpc.status.INTERNAL,
+          details: 'no peer has the task and back-to-source is disabled',
+          metadata: new grpc.Metadata(),
+        });
         return;
       }
       const res = await fetch(d.url, { headers: d.request_header ?? {} });
-      state.registryFetches.push({ url: d.url, status: res.status, authorization: Object.keys(d.request_header ?? {}).some((k) => k.toLowerCase() === 'authorization') });
+      state.registryFetches.push({
+        url: d.url,
+        status: res.status,
+        authorization: Object.keys(d.request_header ?? {}).some((k) => k.toLowerCase() === 'authorization'),
+      });
       if (res.status !== 200) {
         const metadata = new grpc.Metadata();
-        metadata.set('grpc-status-details-bin', Buffer.from(JSON.stringify({ message: `backend returned ${res.status}`, header: {}, status_code: res.status })));
+        metadata.set(
+          'grpc-status-details-bin',
+          Buffer.from(
+            JSON.stringify({ message: `backend returned ${res.status}`, header: {}, status_code: res.status }),
+          ),
+        );
         await res.body?.cancel();
         call.emit('error', { code: grpc.status.INTERNAL, details: `backend error: ${res.status}`, metadata });
         return;
@@ -164,7 +192,11 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       const bytes = Buffer.from(await res.arrayBuffer());
       const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
       if (digest && got !== digest) {
-        call.emit('error', { code: grpc.status.INTERNAL, details: `digest mismatch: ${got}`, metadata: new grpc.Metadata() });
+        call.emit('error', {
+          code: grpc.status.INTERNAL,
+          details: `digest mismatch: ${got}`,
+          metadata: new grpc.Metadata(),
+        });
         return;
       }
       file = path.join(cacheDir, taskId);
@@ -177,7 +209,11 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
     if (d.output_path) {
       const how = s.outputPath ?? 'hardlink';
       if (typeof how === 'object') {
-        call.emit('error', { code: how.refuse, details: `cannot create ${d.output_path}: permission denied`, metadata: new grpc.Metadata() });
+        call.emit('error', {
+          code: how.refuse,
+          details: `cannot create ${d.output_path}: permission denied`,
+          metadata: new grpc.Metadata(),
+        });
         return;
       }
       // As the real daemon: a hard link is made before the pieces are reported; a copy (when the link
@@ -189,10 +225,25 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       for (const r of s.replay.responses) {
         if (cancelled) return;
         const base = { host_id: r.hostId, task_id: r.taskId, peer_id: r.peerId };
-        if (r.started) call.write({ ...base, download_task_started_response: { content_length: r.started.contentLength, is_finished: r.started.isFinished, pieces: [], response_header: r.started.responseHeader } });
+        if (r.started)
+          call.write({
+            ...base,
+            download_task_started_response: {
+              content_length: r.started.contentLength,
+              is_finished: r.started.isFinished,
+              pieces: [],
+              response_header: r.started.responseHeader,
+            },
+          });
         if (r.piece) {
           const p = r.piece;
-          const piece: Record<string, unknown> = { number: p.number, offset: p.offset, length: p.length, digest: p.digest, traffic_type: p.trafficType ?? 0 };
+          const piece: Record<string, unknown> = {
+            number: p.number,
+            offset: p.offset,
+            length: p.length,
+            digest: p.digest,
+            traffic_type: p.trafficType ?? 0,
+          };
           if (d.need_piece_content) piece['content'] = served.subarray(p.offset, p.offset + p.length);
           call.write({ ...base, download_piece_finished_response: { piece } });
         }
@@ -200,13 +251,22 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       const st = s.replay.status;
       if (!st || st.code === 0) return void call.end();
       const metadata = new grpc.Metadata();
-      if (st.backendStatusCode !== undefined) metadata.set('grpc-status-details-bin', Buffer.from(JSON.stringify({ status_code: st.backendStatusCode })));
+      if (st.backendStatusCode !== undefined)
+        metadata.set('grpc-status-details-bin', Buffer.from(JSON.stringify({ status_code: st.backendStatusCode })));
       call.emit('error', { code: st.code, details: st.details ?? '', metadata });
       return;
     }
     const pieceLength = d.piece_length ?? 4 * 2 ** 20;
     const total = Math.ceil(bytes.length / pieceLength);
-    call.write({ ...ids, download_task_started_response: { content_length: s.contentLength ?? bytes.length, is_finished: cached, pieces: [], response_header: {} } });
+    call.write({
+      ...ids,
+      download_task_started_response: {
+        content_length: s.contentLength ?? bytes.length,
+        is_finished: cached,
+        pieces: [],
+        response_header: {},
+      },
+    });
     const order = [...Array(total).keys()];
     if (s.order === 'reverse') order.reverse();
     let sent = 0;
@@ -218,7 +278,13 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       }
       const offset = n * pieceLength;
       const length = Math.min(pieceLength, bytes.length - offset);
-      const piece: Record<string, unknown> = { number: n, offset, length, digest: `crc32:00000000`, traffic_type: cached ? 2 : 0 };
+      const piece: Record<string, unknown> = {
+        number: n,
+        offset,
+        length,
+        digest: `crc32:00000000`,
+        traffic_type: cached ? 2 : 0,
+      };
       if (d.need_piece_content) piece['content'] = served.subarray(offset, offset + length);
       const ok = call.write({ ...ids, download_piece_finished_response: { piece } });
       sent++;
@@ -228,6 +294,8 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
     call.end();
   }
 
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+  );
   return state;
 }

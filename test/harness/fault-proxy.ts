@@ -82,7 +82,17 @@ export interface FaultProxy {
 const BLOB_PATH = /\/blobs\/sha256:/;
 const RESET_GRACE_MS = 20;
 // Hop-by-hop headers describe one connection, not the message; Node sets its own.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+]);
 
 /** Starts a fault proxy on 127.0.0.1 forwarding to `targetOrigin` (an `http://` origin). */
 export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy> {
@@ -159,7 +169,15 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
         delete headers['if-range'];
       }
       const up = http.request(
-        { protocol: 'http:', hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
+        {
+          protocol: 'http:',
+          hostname: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers,
+          agent,
+        },
         (ur) => onUpstream(ur),
       );
       res.once('close', () => {
@@ -188,16 +206,22 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
           if (HOP_BY_HOP.has(lower)) continue;
           // Keep clients on the proxy: the registry's upload Locations are absolute. Other
           // origins (a redirect blob store, a token realm in WWW-Authenticate) pass unchanged.
-          if (lower === 'location' && value.startsWith(targetPrefix)) value = proxyOrigin + value.slice(targetPrefix.length);
+          if (lower === 'location' && value.startsWith(targetPrefix))
+            value = proxyOrigin + value.slice(targetPrefix.length);
           raw.push(name, value);
         }
         entry.status = status;
         res.writeHead(status, ur.statusMessage, raw);
 
         const length = Number(ur.headers['content-length']);
-        const flipAt = fault?.kind === 'flip' ? (fault.atByte ?? (Number.isFinite(length) ? Math.floor(length / 2) : 0)) : -1;
+        const flipAt =
+          fault?.kind === 'flip' ? (fault.atByte ?? (Number.isFinite(length) ? Math.floor(length / 2) : 0)) : -1;
         const cutAt =
-          fault?.kind === 'truncate' ? fault.afterBytes : fault?.kind === 'reset' ? (fault.afterBytes ?? 0) : Number.POSITIVE_INFINITY;
+          fault?.kind === 'truncate'
+            ? fault.afterBytes
+            : fault?.kind === 'reset'
+              ? (fault.afterBytes ?? 0)
+              : Number.POSITIVE_INFINITY;
         const cut = (): void => {
           record();
           ur.destroy();

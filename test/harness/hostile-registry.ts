@@ -106,7 +106,18 @@ function prng(seed: string, size: number): Buffer {
 
 /** The OCI platform names of the running machine (as the client picks from an index). */
 function runningPlatform(): { os: string; architecture: string } {
-  const arch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };
+  const arch: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    loong64: 'loong64',
+    mips: 'mips',
+    mipsel: 'mipsle',
+  };
   const osName = process.platform === 'win32' ? 'windows' : process.platform === 'sunos' ? 'solaris' : process.platform;
   return { os: osName, architecture: arch[process.arch] ?? process.arch };
 }
@@ -119,7 +130,13 @@ const layerDescriptor = (digest: unknown, size: unknown, mediaType = SIF_LAYER):
 });
 
 function ociManifest(layers: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: SIF_CONFIG, digest: CONFIG_DIGEST, size: EMPTY_CONFIG.length }, layers, ...extra };
+  return {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: SIF_CONFIG, digest: CONFIG_DIGEST, size: EMPTY_CONFIG.length },
+    layers,
+    ...extra,
+  };
 }
 
 /** A scenario's own artifact: a blob and the manifest that names it. */
@@ -174,14 +191,28 @@ function send(c: Ctx, status: number, body: Buffer | string, headers: http.Outgo
 }
 
 function sendJson(c: Ctx, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
-  send(c, status, typeof body === 'string' ? body : JSON.stringify(body), { 'Content-Type': 'application/json', ...headers });
+  send(c, status, typeof body === 'string' ? body : JSON.stringify(body), {
+    'Content-Type': 'application/json',
+    ...headers,
+  });
 }
 
-function distError(c: Ctx, status: number, code: string, message: string, headers: http.OutgoingHttpHeaders = {}): void {
+function distError(
+  c: Ctx,
+  status: number,
+  code: string,
+  message: string,
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   sendJson(c, status, { errors: [{ code, message }] }, headers);
 }
 
-function sendManifest(c: Ctx, bytes: Buffer | string, contentType = OCI_MANIFEST, headers: http.OutgoingHttpHeaders = {}): void {
+function sendManifest(
+  c: Ctx,
+  bytes: Buffer | string,
+  contentType = OCI_MANIFEST,
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   const b = Buffer.from(bytes);
   send(c, 200, b, { 'Content-Type': contentType, 'Docker-Content-Digest': sha256(b), ...headers });
 }
@@ -214,10 +245,18 @@ function rangeOf(req: http.IncomingMessage, size: number): { start: number; end:
 /** Serves `data` as a blob, honouring a single `Range` (206 + `Content-Range`, 416 when unsatisfiable). */
 function serveBytes(c: Ctx, data: Buffer, headers: http.OutgoingHttpHeaders = {}): void {
   const r = rangeOf(c.req, data.length);
-  const base = { 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', 'Docker-Content-Digest': sha256(data), ...headers };
+  const base = {
+    'Content-Type': 'application/octet-stream',
+    'Accept-Ranges': 'bytes',
+    'Docker-Content-Digest': sha256(data),
+    ...headers,
+  };
   if (r === null) return send(c, 416, '', { 'Content-Range': `bytes */${data.length}` });
   if (r === undefined) return send(c, 200, data, base);
-  send(c, 206, data.subarray(r.start, r.end + 1), { ...base, 'Content-Range': `bytes ${r.start}-${r.end}/${data.length}` });
+  send(c, 206, data.subarray(r.start, r.end + 1), {
+    ...base,
+    'Content-Range': `bytes ${r.start}-${r.end}/${data.length}`,
+  });
 }
 
 /** Streams `total` bytes of `fill` (repeated) with backpressure; stops when the client goes away. */
@@ -251,7 +290,10 @@ function defaultBlob(c: Ctx): void {
 
 /** The tag answers `body` (a manifest document, JSON-encoded unless a string); digests as usual. */
 function manifestDoc(body: unknown, contentType = OCI_MANIFEST): Handler {
-  return (c) => (c.ref === TAG ? sendManifest(c, typeof body === 'string' ? body : JSON.stringify(body), contentType) : defaultManifest(c));
+  return (c) =>
+    c.ref === TAG
+      ? sendManifest(c, typeof body === 'string' ? body : JSON.stringify(body), contentType)
+      : defaultManifest(c);
 }
 
 /** The tag answers a manifest whose only layer is `layer` (built from the scenario's artifact). */
@@ -292,20 +334,39 @@ interface Secrets {
 
 function scenarioDefs(s: Secrets): Def[] {
   const platform = runningPlatform();
-  const challenge = (c: Ctx, extra = ''): string => `Bearer realm="${c.origin}/token/${c.name}",service="hostile",scope="repository:hostile/${c.name}:pull"${extra}`;
+  const challenge = (c: Ctx, extra = ''): string =>
+    `Bearer realm="${c.origin}/token/${c.name}",service="hostile",scope="repository:hostile/${c.name}:pull"${extra}`;
   const withToken = (c: Ctx, token: string): boolean => c.req.headers.authorization === `Bearer ${token}`;
   /** A bearer-protected manifest: without the scenario's token → 401 challenge; with it → `then`. */
   const bearerGate =
     (then: Handler, token = 'hostile-token'): Handler =>
-    (c) => (withToken(c, token) ? then(c) : distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': challenge(c) }));
-  const tokenJson = (token: string): Handler => (c) => sendJson(c, 200, { token, access_token: token, expires_in: 300 });
+    (c) =>
+      withToken(c, token)
+        ? then(c)
+        : distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': challenge(c) });
+  const tokenJson =
+    (token: string): Handler =>
+    (c) =>
+      sendJson(c, 200, { token, access_token: token, expires_in: 300 });
   const dockerEnv = { DOCKER_CONFIG: s.dockerConfigDir };
   const credSecrets = [s.username, s.password, s.basic];
 
   return [
     // ---- manifests ------------------------------------------------------------------------------
-    { name: 'manifest-not-json', area: 'manifest', description: 'the manifest body is not JSON', expectCode: code('MANIFEST'), manifest: manifestDoc('this is not JSON {"schemaVersion":2') },
-    { name: 'manifest-json-array', area: 'manifest', description: 'the manifest is a JSON array', expectCode: code('MANIFEST'), manifest: manifestDoc('[{"schemaVersion":2,"layers":[]}]') },
+    {
+      name: 'manifest-not-json',
+      area: 'manifest',
+      description: 'the manifest body is not JSON',
+      expectCode: code('MANIFEST'),
+      manifest: manifestDoc('this is not JSON {"schemaVersion":2'),
+    },
+    {
+      name: 'manifest-json-array',
+      area: 'manifest',
+      description: 'the manifest is a JSON array',
+      expectCode: code('MANIFEST'),
+      manifest: manifestDoc('[{"schemaVersion":2,"layers":[]}]'),
+    },
     {
       name: 'manifest-huge-chunked',
       area: 'manifest',
@@ -335,9 +396,23 @@ function scenarioDefs(s: Secrets): Def[] {
       description: 'an index names a manifest by digest; fetching that digest returns a different manifest',
       expectCode: code('DIGEST_MISMATCH'),
       manifest: (c) => {
-        const other = Buffer.from(JSON.stringify(ociManifest([layerDescriptor(c.a.digest, c.a.size)], { annotations: { swapped: 'yes' } })));
-        if (c.ref === TAG) return sendManifest(c, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: c.a.manifestDigest, size: c.a.manifestBytes.length, platform }] }), OCI_INDEX);
-        if (c.ref === c.a.manifestDigest) return sendManifest(c, other, OCI_MANIFEST, { 'Docker-Content-Digest': c.a.manifestDigest });
+        const other = Buffer.from(
+          JSON.stringify(ociManifest([layerDescriptor(c.a.digest, c.a.size)], { annotations: { swapped: 'yes' } })),
+        );
+        if (c.ref === TAG)
+          return sendManifest(
+            c,
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: OCI_INDEX,
+              manifests: [
+                { mediaType: OCI_MANIFEST, digest: c.a.manifestDigest, size: c.a.manifestBytes.length, platform },
+              ],
+            }),
+            OCI_INDEX,
+          );
+        if (c.ref === c.a.manifestDigest)
+          return sendManifest(c, other, OCI_MANIFEST, { 'Docker-Content-Digest': c.a.manifestDigest });
         defaultManifest(c);
       },
     },
@@ -346,36 +421,89 @@ function scenarioDefs(s: Secrets): Def[] {
       area: 'manifest',
       description: 'a valid manifest whose Docker-Content-Digest header names other bytes',
       expectCode: code('DIGEST_MISMATCH'),
-      manifest: (c) => (c.ref === TAG ? sendManifest(c, c.a.manifestBytes, OCI_MANIFEST, { 'Docker-Content-Digest': sha256('something else') }) : defaultManifest(c)),
+      manifest: (c) =>
+        c.ref === TAG
+          ? sendManifest(c, c.a.manifestBytes, OCI_MANIFEST, { 'Docker-Content-Digest': sha256('something else') })
+          : defaultManifest(c),
     },
     {
       name: 'manifest-unknown-media-type',
       area: 'manifest',
       description: 'the manifest declares mediaType application/vnd.evil.manifest+json',
       expectCode: code('MANIFEST', 'UNSUPPORTED'),
-      manifest: (c) => (c.ref === TAG ? sendManifest(c, JSON.stringify(ociManifest([layerDescriptor(c.a.digest, c.a.size)], { mediaType: 'application/vnd.evil.manifest+json' })), 'application/vnd.evil.manifest+json') : defaultManifest(c)),
+      manifest: (c) =>
+        c.ref === TAG
+          ? sendManifest(
+              c,
+              JSON.stringify(
+                ociManifest([layerDescriptor(c.a.digest, c.a.size)], {
+                  mediaType: 'application/vnd.evil.manifest+json',
+                }),
+              ),
+              'application/vnd.evil.manifest+json',
+            )
+          : defaultManifest(c),
     },
     {
       name: 'manifest-schema-v1',
       area: 'manifest',
       description: 'a Docker schemaVersion 1 (signed) manifest',
       expectCode: code('MANIFEST', 'UNSUPPORTED'),
-      manifest: manifestDoc({ schemaVersion: 1, name: 'hostile/manifest-schema-v1', tag: TAG, architecture: 'amd64', fsLayers: [{ blobSum: sha256('x') }], history: [], signatures: [] }, 'application/vnd.docker.distribution.manifest.v1+prettyjws'),
+      manifest: manifestDoc(
+        {
+          schemaVersion: 1,
+          name: 'hostile/manifest-schema-v1',
+          tag: TAG,
+          architecture: 'amd64',
+          fsLayers: [{ blobSum: sha256('x') }],
+          history: [],
+          signatures: [],
+        },
+        'application/vnd.docker.distribution.manifest.v1+prettyjws',
+      ),
     },
-    { name: 'manifest-no-layers', area: 'manifest', description: 'an image manifest with layers: []', expectCode: code('MANIFEST'), manifest: manifestDoc(ociManifest([])) },
-    { name: 'layer-size-negative', area: 'manifest', description: 'the layer declares size -1', expectCode: code('MANIFEST'), manifest: withLayer((a) => layerDescriptor(a.digest, -1)) },
-    { name: 'layer-size-string', area: 'manifest', description: 'the layer declares size "65536" (a string)', expectCode: code('MANIFEST'), manifest: withLayer((a) => layerDescriptor(a.digest, String(a.size))) },
+    {
+      name: 'manifest-no-layers',
+      area: 'manifest',
+      description: 'an image manifest with layers: []',
+      expectCode: code('MANIFEST'),
+      manifest: manifestDoc(ociManifest([])),
+    },
+    {
+      name: 'layer-size-negative',
+      area: 'manifest',
+      description: 'the layer declares size -1',
+      expectCode: code('MANIFEST'),
+      manifest: withLayer((a) => layerDescriptor(a.digest, -1)),
+    },
+    {
+      name: 'layer-size-string',
+      area: 'manifest',
+      description: 'the layer declares size "65536" (a string)',
+      expectCode: code('MANIFEST'),
+      manifest: withLayer((a) => layerDescriptor(a.digest, String(a.size))),
+    },
     {
       name: 'layer-size-beyond-2p53',
       area: 'manifest',
       description: 'the layer declares size 9007199254740993 (2^53+1, not a safe integer)',
       expectCode: code('MANIFEST'),
-      manifest: (c) => (c.ref === TAG ? sendManifest(c, JSON.stringify(ociManifest([layerDescriptor(c.a.digest, 0)])).replace('"size":0', '"size":9007199254740993')) : defaultManifest(c)),
+      manifest: (c) =>
+        c.ref === TAG
+          ? sendManifest(
+              c,
+              JSON.stringify(ociManifest([layerDescriptor(c.a.digest, 0)])).replace(
+                '"size":0',
+                '"size":9007199254740993',
+              ),
+            )
+          : defaultManifest(c),
     },
     {
       name: 'layer-size-1pib',
       area: 'manifest',
-      description: 'the layer declares 1 PiB with a real-looking sha256; the range probe agrees (bytes 0-0/1125899906842624), pieces are zeros (64 MiB at most, then resets)',
+      description:
+        'the layer declares 1 PiB with a real-looking sha256; the range probe agrees (bytes 0-0/1125899906842624), pieces are zeros (64 MiB at most, then resets)',
       // Refused up front (no room, or over a size limit); a storage error is acceptable too.
       expectCode: code('STORAGE_QUOTA', 'SIZE_LIMIT', 'STORAGE', 'MANIFEST'),
       manifest: withLayer(() => layerDescriptor(sha256('one pebibyte'), PIB)),
@@ -388,15 +516,37 @@ function scenarioDefs(s: Secrets): Def[] {
         const length = end - start + 1;
         const served = c.state['served'] ?? 0;
         if (served >= PIB_SERVE_CAP) return void c.req.socket.resetAndDestroy();
-        c.res.writeHead(r ? 206 : 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': length, ...(r ? { 'Content-Range': `bytes ${start}-${end}/${PIB}` } : {}) });
+        c.res.writeHead(r ? 206 : 200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': length,
+          ...(r ? { 'Content-Range': `bytes ${start}-${end}/${PIB}` } : {}),
+        });
         const budget = Math.min(length, PIB_SERVE_CAP - served);
         streamFill(c, budget, Buffer.alloc(64 * KiB), (n) => (c.state['served'] = (c.state['served'] ?? 0) + n));
         if (budget < length) c.res.once('finish', () => c.req.socket.resetAndDestroy());
       },
     },
-    { name: 'layer-digest-malformed', area: 'manifest', description: 'the layer digest is sha256:xyz', expectCode: code('MANIFEST'), manifest: withLayer((a) => layerDescriptor('sha256:xyz', a.size)) },
-    { name: 'layer-digest-md5', area: 'manifest', description: 'the layer digest is md5:d41d8cd98f00b204e9800998ecf8427e', expectCode: code('MANIFEST', 'UNSUPPORTED'), manifest: withLayer((a) => layerDescriptor('md5:d41d8cd98f00b204e9800998ecf8427e', a.size)) },
-    { name: 'layer-digest-traversal', area: 'manifest', description: 'the layer digest is sha256:../../../../etc/passwd', expectCode: code('MANIFEST'), manifest: withLayer((a) => layerDescriptor('sha256:../../../../etc/passwd', a.size)) },
+    {
+      name: 'layer-digest-malformed',
+      area: 'manifest',
+      description: 'the layer digest is sha256:xyz',
+      expectCode: code('MANIFEST'),
+      manifest: withLayer((a) => layerDescriptor('sha256:xyz', a.size)),
+    },
+    {
+      name: 'layer-digest-md5',
+      area: 'manifest',
+      description: 'the layer digest is md5:d41d8cd98f00b204e9800998ecf8427e',
+      expectCode: code('MANIFEST', 'UNSUPPORTED'),
+      manifest: withLayer((a) => layerDescriptor('md5:d41d8cd98f00b204e9800998ecf8427e', a.size)),
+    },
+    {
+      name: 'layer-digest-traversal',
+      area: 'manifest',
+      description: 'the layer digest is sha256:../../../../etc/passwd',
+      expectCode: code('MANIFEST'),
+      manifest: withLayer((a) => layerDescriptor('sha256:../../../../etc/passwd', a.size)),
+    },
     {
       name: 'index-999-platforms',
       area: 'manifest',
@@ -404,7 +554,12 @@ function scenarioDefs(s: Secrets): Def[] {
       expectCode: code('MANIFEST'),
       manifest: (c) => {
         if (c.ref !== TAG) return defaultManifest(c);
-        const manifests = Array.from({ length: 999 }, (_, i) => ({ mediaType: OCI_MANIFEST, digest: sha256(`p${i}`), size: 100, platform: { os: `plan9-${i}`, architecture: `arch-with-a-long-name-${i}`, variant: `v${i}` } }));
+        const manifests = Array.from({ length: 999 }, (_, i) => ({
+          mediaType: OCI_MANIFEST,
+          digest: sha256(`p${i}`),
+          size: 100,
+          platform: { os: `plan9-${i}`, architecture: `arch-with-a-long-name-${i}`, variant: `v${i}` },
+        }));
         sendManifest(c, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }), OCI_INDEX);
       },
     },
@@ -414,8 +569,25 @@ function scenarioDefs(s: Secrets): Def[] {
       description: 'an index whose entry for the running platform is another index',
       expectCode: code('MANIFEST', 'UNSUPPORTED'),
       manifest: (c) => {
-        const inner = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: c.a.manifestDigest, size: c.a.manifestBytes.length, platform }] }));
-        if (c.ref === TAG) return sendManifest(c, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_INDEX, digest: sha256(inner), size: inner.length, platform }] }), OCI_INDEX);
+        const inner = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: OCI_INDEX,
+            manifests: [
+              { mediaType: OCI_MANIFEST, digest: c.a.manifestDigest, size: c.a.manifestBytes.length, platform },
+            ],
+          }),
+        );
+        if (c.ref === TAG)
+          return sendManifest(
+            c,
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: OCI_INDEX,
+              manifests: [{ mediaType: OCI_INDEX, digest: sha256(inner), size: inner.length, platform }],
+            }),
+            OCI_INDEX,
+          );
         if (c.ref === sha256(inner)) return sendManifest(c, inner, OCI_INDEX);
         defaultManifest(c);
       },
@@ -425,16 +597,44 @@ function scenarioDefs(s: Secrets): Def[] {
       area: 'manifest',
       description: 'an index whose entry for the running platform is not in the registry (404 MANIFEST_UNKNOWN)',
       expectCode: code('REGISTRY_RESPONSE', 'MANIFEST'),
-      manifest: (c) => (c.ref === TAG ? sendManifest(c, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('missing'), size: 500, platform }] }), OCI_INDEX) : defaultManifest(c)),
+      manifest: (c) =>
+        c.ref === TAG
+          ? sendManifest(
+              c,
+              JSON.stringify({
+                schemaVersion: 2,
+                mediaType: OCI_INDEX,
+                manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('missing'), size: 500, platform }],
+              }),
+              OCI_INDEX,
+            )
+          : defaultManifest(c),
     },
-    { name: 'manifest-404', area: 'manifest', description: 'the tag is unknown (404 MANIFEST_UNKNOWN)', expectCode: code('REGISTRY_RESPONSE'), manifest: (c) => distError(c, 404, 'MANIFEST_UNKNOWN', 'manifest unknown') },
-    { name: 'manifest-500-forever', area: 'manifest', description: 'every manifest request answers 500', expectCode: code('REGISTRY_RESPONSE'), manifest: (c) => distError(c, 500, 'UNKNOWN', 'internal server error') },
+    {
+      name: 'manifest-404',
+      area: 'manifest',
+      description: 'the tag is unknown (404 MANIFEST_UNKNOWN)',
+      expectCode: code('REGISTRY_RESPONSE'),
+      manifest: (c) => distError(c, 404, 'MANIFEST_UNKNOWN', 'manifest unknown'),
+    },
+    {
+      name: 'manifest-500-forever',
+      area: 'manifest',
+      description: 'every manifest request answers 500',
+      expectCode: code('REGISTRY_RESPONSE'),
+      manifest: (c) => distError(c, 500, 'UNKNOWN', 'internal server error'),
+    },
     {
       name: 'manifest-truncated-close',
       area: 'manifest',
       description: 'the manifest declares Content-Length 4096, sends 100 bytes and closes the connection',
       expectCode: code('NETWORK', 'SIZE_MISMATCH', 'MANIFEST'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: 4096'])), c.a.manifestBytes.subarray(0, 100)])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: 4096'])),
+          c.a.manifestBytes.subarray(0, 100),
+        ]),
+      ),
     },
     {
       name: 'manifest-deep-nesting',
@@ -469,7 +669,11 @@ function scenarioDefs(s: Secrets): Def[] {
       blob: pieces((c) => {
         const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
         const len = r.end - r.start + 1;
-        const head = rawHead(c.req.headers.range ? '206 Partial Content' : '200 OK', ['Content-Type: application/octet-stream', `Content-Length: ${len}`, ...(c.req.headers.range ? [`Content-Range: bytes ${r.start}-${r.end}/${c.a.size}`] : [])]);
+        const head = rawHead(c.req.headers.range ? '206 Partial Content' : '200 OK', [
+          'Content-Type: application/octet-stream',
+          `Content-Length: ${len}`,
+          ...(c.req.headers.range ? [`Content-Range: bytes ${r.start}-${r.end}/${c.a.size}`] : []),
+        ]);
         raw(c, Buffer.concat([Buffer.from(head), c.a.blob.subarray(r.start, r.start + Math.floor(len / 2))]), 'end');
       }),
     },
@@ -480,7 +684,10 @@ function scenarioDefs(s: Secrets): Def[] {
       expectCode: code('SIZE_MISMATCH', 'TASK_FAILED', 'DIGEST_MISMATCH'),
       blob: pieces((c) => {
         const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
-        c.res.writeHead(c.req.headers.range ? 206 : 200, { 'Content-Type': 'application/octet-stream', ...(c.req.headers.range ? { 'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}` } : {}) });
+        c.res.writeHead(c.req.headers.range ? 206 : 200, {
+          'Content-Type': 'application/octet-stream',
+          ...(c.req.headers.range ? { 'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}` } : {}),
+        });
         c.res.end(Buffer.concat([c.a.blob.subarray(r.start, r.end + 1), prng('extra', 4 * KiB)]));
       }),
     },
@@ -492,7 +699,10 @@ function scenarioDefs(s: Secrets): Def[] {
       blob: pieces((c) => {
         const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
         const body = Buffer.concat([c.a.blob.subarray(r.start, r.end + 1), prng('extra', 4 * KiB)]);
-        send(c, c.req.headers.range ? 206 : 200, body, { 'Content-Type': 'application/octet-stream', ...(c.req.headers.range ? { 'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}` } : {}) });
+        send(c, c.req.headers.range ? 206 : 200, body, {
+          'Content-Type': 'application/octet-stream',
+          ...(c.req.headers.range ? { 'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}` } : {}),
+        });
       }),
     },
     {
@@ -509,28 +719,42 @@ function scenarioDefs(s: Secrets): Def[] {
     {
       name: 'blob-content-range-lies',
       area: 'blob',
-      description: '16 KiB pieces of a 64 KiB blob: each 206 names the requested span but carries the bytes of offset 0',
+      description:
+        '16 KiB pieces of a 64 KiB blob: each 206 names the requested span but carries the bytes of offset 0',
       expectCode: code('DIGEST_MISMATCH'),
       config: 'download:\n  pieceSize: 16Ki\n',
       blob: pieces((c) => {
         const r = rangeOf(c.req, c.a.size);
         if (!r) return send(c, 200, prng('not the blob', c.a.size), { 'Content-Type': 'application/octet-stream' });
-        send(c, 206, c.a.blob.subarray(0, r.end - r.start + 1), { 'Content-Type': 'application/octet-stream', 'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}` });
+        send(c, 206, c.a.blob.subarray(0, r.end - r.start + 1), {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}`,
+        });
       }),
     },
     {
       name: 'blob-size-disagrees',
       area: 'blob',
-      description: 'every blob response says the blob has 1000 bytes more than the manifest (Content-Range total, Content-Length)',
+      description:
+        'every blob response says the blob has 1000 bytes more than the manifest (Content-Range total, Content-Length)',
       expectCode: code('SIZE_MISMATCH', 'RANGE_NOT_SUPPORTED', 'TASK_FAILED'),
       blob: everyBlob((c) => {
         const bigger = Buffer.concat([c.a.blob, Buffer.alloc(1000)]);
         const r = rangeOf(c.req, bigger.length);
         if (!r) return send(c, 200, bigger, { 'Content-Type': 'application/octet-stream' });
-        send(c, 206, bigger.subarray(r.start, r.end + 1), { 'Content-Type': 'application/octet-stream', 'Content-Range': `bytes ${r.start}-${r.end}/${bigger.length}` });
+        send(c, 206, bigger.subarray(r.start, r.end + 1), {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': `bytes ${r.start}-${r.end}/${bigger.length}`,
+        });
       }),
     },
-    { name: 'blob-404', area: 'blob', description: 'the blob is unknown (404 BLOB_UNKNOWN)', expectCode: code('REGISTRY_RESPONSE', 'TASK_FAILED'), blob: everyBlob((c) => distError(c, 404, 'BLOB_UNKNOWN', 'blob unknown to registry')) },
+    {
+      name: 'blob-404',
+      area: 'blob',
+      description: 'the blob is unknown (404 BLOB_UNKNOWN)',
+      expectCode: code('REGISTRY_RESPONSE', 'TASK_FAILED'),
+      blob: everyBlob((c) => distError(c, 404, 'BLOB_UNKNOWN', 'blob unknown to registry')),
+    },
     {
       name: 'blob-trickle',
       area: 'blob',
@@ -539,7 +763,11 @@ function scenarioDefs(s: Secrets): Def[] {
       config: 'download:\n  lowSpeedLimit: 1Ki\n  lowSpeedTime: 1s\n  pieceSize: 32Ki\n',
       blob: pieces((c) => {
         const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
-        c.res.writeHead(c.req.headers.range ? 206 : 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': r.end - r.start + 1, ...(c.req.headers.range ? { 'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}` } : {}) });
+        c.res.writeHead(c.req.headers.range ? 206 : 200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': r.end - r.start + 1,
+          ...(c.req.headers.range ? { 'Content-Range': `bytes ${r.start}-${r.end}/${c.a.size}` } : {}),
+        });
         let at = r.start;
         const timer = c.every(1000, () => {
           if (c.res.destroyed || at > r.end) return clearInterval(timer);
@@ -580,7 +808,9 @@ function scenarioDefs(s: Secrets): Def[] {
       area: 'blob',
       description: 'blob requests redirect (307) to themselves, forever',
       expectCode: code('REGISTRY_RESPONSE', 'TASK_FAILED'),
-      blob: everyBlob((c) => send(c, 307, '', { Location: `${c.url.pathname}?hop=${(c.state['hops'] = (c.state['hops'] ?? 0) + 1)}` })),
+      blob: everyBlob((c) =>
+        send(c, 307, '', { Location: `${c.url.pathname}?hop=${(c.state['hops'] = (c.state['hops'] ?? 0) + 1)}` }),
+      ),
     },
     {
       name: 'blob-reset-mid-body',
@@ -590,7 +820,11 @@ function scenarioDefs(s: Secrets): Def[] {
       blob: pieces((c) => {
         const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
         const len = r.end - r.start + 1;
-        const head = rawHead(c.req.headers.range ? '206 Partial Content' : '200 OK', ['Content-Type: application/octet-stream', `Content-Length: ${len}`, ...(c.req.headers.range ? [`Content-Range: bytes ${r.start}-${r.end}/${c.a.size}`] : [])]);
+        const head = rawHead(c.req.headers.range ? '206 Partial Content' : '200 OK', [
+          'Content-Type: application/octet-stream',
+          `Content-Length: ${len}`,
+          ...(c.req.headers.range ? [`Content-Range: bytes ${r.start}-${r.end}/${c.a.size}`] : []),
+        ]);
         raw(c, Buffer.concat([Buffer.from(head), c.a.blob.subarray(r.start, r.start + Math.floor(len / 2))]), 'reset');
       }),
     },
@@ -600,7 +834,9 @@ function scenarioDefs(s: Secrets): Def[] {
       description: 'blob requests answer 503 with Retry-After: 99999999 (the client must give up, not wait)',
       expectCode: code('REGISTRY_RESPONSE', 'TASK_FAILED'),
       maxMs: 10_000,
-      blob: everyBlob((c) => distError(c, 503, 'UNAVAILABLE', 'come back in three years', { 'Retry-After': '99999999' })),
+      blob: everyBlob((c) =>
+        distError(c, 503, 'UNAVAILABLE', 'come back in three years', { 'Retry-After': '99999999' }),
+      ),
     },
     {
       name: 'blob-429-forever',
@@ -618,18 +854,59 @@ function scenarioDefs(s: Secrets): Def[] {
     },
 
     // ---- auth -------------------------------------------------------------------------------------
-    { name: 'auth-401-no-challenge', area: 'auth', description: '401 without WWW-Authenticate', expectCode: code('AUTH'), manifest: (c) => distError(c, 401, 'UNAUTHORIZED', 'authentication required') },
-    { name: 'auth-bearer-no-realm', area: 'auth', description: 'a Bearer challenge without realm', expectCode: code('AUTH'), manifest: (c) => distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Bearer service="hostile",scope="repository:x:pull"' }) },
-    { name: 'auth-realm-not-url', area: 'auth', description: 'a Bearer challenge whose realm is not a URL', expectCode: code('AUTH'), manifest: (c) => distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Bearer realm="not a url at all",service="hostile"' }) },
+    {
+      name: 'auth-401-no-challenge',
+      area: 'auth',
+      description: '401 without WWW-Authenticate',
+      expectCode: code('AUTH'),
+      manifest: (c) => distError(c, 401, 'UNAUTHORIZED', 'authentication required'),
+    },
+    {
+      name: 'auth-bearer-no-realm',
+      area: 'auth',
+      description: 'a Bearer challenge without realm',
+      expectCode: code('AUTH'),
+      manifest: (c) =>
+        distError(c, 401, 'UNAUTHORIZED', 'authentication required', {
+          'WWW-Authenticate': 'Bearer service="hostile",scope="repository:x:pull"',
+        }),
+    },
+    {
+      name: 'auth-realm-not-url',
+      area: 'auth',
+      description: 'a Bearer challenge whose realm is not a URL',
+      expectCode: code('AUTH'),
+      manifest: (c) =>
+        distError(c, 401, 'UNAUTHORIZED', 'authentication required', {
+          'WWW-Authenticate': 'Bearer realm="not a url at all",service="hostile"',
+        }),
+    },
     {
       name: 'auth-realm-file-url',
       area: 'auth',
       description: 'a Bearer challenge whose realm is file:///etc/passwd',
       expectCode: code('AUTH'),
-      manifest: (c) => distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Bearer realm="file:///etc/passwd",service="hostile"' }),
+      manifest: (c) =>
+        distError(c, 401, 'UNAUTHORIZED', 'authentication required', {
+          'WWW-Authenticate': 'Bearer realm="file:///etc/passwd",service="hostile"',
+        }),
     },
-    { name: 'auth-token-not-json', area: 'auth', description: 'the token endpoint answers 200 with HTML', expectCode: code('AUTH'), manifest: bearerGate(defaultManifest), token: (c) => send(c, 200, '<html><body>login</body></html>', { 'Content-Type': 'application/json' }) },
-    { name: 'auth-token-no-token', area: 'auth', description: 'the token endpoint answers JSON without token or access_token', expectCode: code('AUTH'), manifest: bearerGate(defaultManifest), token: (c) => sendJson(c, 200, { tokne: 'typo', expires_in: 300 }) },
+    {
+      name: 'auth-token-not-json',
+      area: 'auth',
+      description: 'the token endpoint answers 200 with HTML',
+      expectCode: code('AUTH'),
+      manifest: bearerGate(defaultManifest),
+      token: (c) => send(c, 200, '<html><body>login</body></html>', { 'Content-Type': 'application/json' }),
+    },
+    {
+      name: 'auth-token-no-token',
+      area: 'auth',
+      description: 'the token endpoint answers JSON without token or access_token',
+      expectCode: code('AUTH'),
+      manifest: bearerGate(defaultManifest),
+      token: (c) => sendJson(c, 200, { tokne: 'typo', expires_in: 300 }),
+    },
     {
       name: 'auth-token-huge',
       area: 'auth',
@@ -642,21 +919,32 @@ function scenarioDefs(s: Secrets): Def[] {
         streamFill(c, 8 * MiB, Buffer.alloc(64 * KiB, 'A'));
       },
     },
-    { name: 'auth-token-500', area: 'auth', description: 'the token endpoint answers 500, forever', expectCode: code('AUTH'), manifest: bearerGate(defaultManifest), token: (c) => distError(c, 500, 'UNKNOWN', 'token service down') },
+    {
+      name: 'auth-token-500',
+      area: 'auth',
+      description: 'the token endpoint answers 500, forever',
+      expectCode: code('AUTH'),
+      manifest: bearerGate(defaultManifest),
+      token: (c) => distError(c, 500, 'UNKNOWN', 'token service down'),
+    },
     {
       name: 'auth-token-truncated',
       area: 'auth',
       description: 'the token response declares Content-Length 4096, sends 20 bytes and closes the connection',
       expectCode: code('AUTH', 'NETWORK'),
       manifest: bearerGate(defaultManifest),
-      token: (c) => raw(c, `${rawHead('200 OK', ['Content-Type: application/json', 'Content-Length: 4096'])}{"token":"hostile-to`),
+      token: (c) =>
+        raw(c, `${rawHead('200 OK', ['Content-Type: application/json', 'Content-Length: 4096'])}{"token":"hostile-to`),
     },
     {
       name: 'auth-token-rejected-forever',
       area: 'auth',
       description: 'a token is issued, but the registry rejects it (401 error="invalid_token"), forever',
       expectCode: code('AUTH'),
-      manifest: (c) => distError(c, 401, 'UNAUTHORIZED', 'token rejected', { 'WWW-Authenticate': challenge(c, c.req.headers.authorization ? ',error="invalid_token"' : '') }),
+      manifest: (c) =>
+        distError(c, 401, 'UNAUTHORIZED', 'token rejected', {
+          'WWW-Authenticate': challenge(c, c.req.headers.authorization ? ',error="invalid_token"' : ''),
+        }),
       token: tokenJson('hostile-token'),
     },
     {
@@ -676,20 +964,31 @@ function scenarioDefs(s: Secrets): Def[] {
       expectCode: code('AUTH'),
       manifest: (c) => {
         const round = (c.state['round'] = (c.state['round'] ?? 0) + 1);
-        distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': `Bearer realm="${c.origin}/token/${c.name}?round=${round}",service="hostile"` });
+        distError(c, 401, 'UNAUTHORIZED', 'authentication required', {
+          'WWW-Authenticate': `Bearer realm="${c.origin}/token/${c.name}?round=${round}",service="hostile"`,
+        });
       },
       token: tokenJson('hostile-token'),
     },
-    { name: 'auth-basic-no-credentials', area: 'auth', description: 'a Basic challenge, and the client has no credentials', expectCode: code('AUTH'), manifest: (c) => distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="hostile"' }) },
+    {
+      name: 'auth-basic-no-credentials',
+      area: 'auth',
+      description: 'a Basic challenge, and the client has no credentials',
+      expectCode: code('AUTH'),
+      manifest: (c) =>
+        distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': 'Basic realm="hostile"' }),
+    },
     {
       name: 'auth-secrets-echoed',
       area: 'auth',
-      description: 'bearer flow with docker-config credentials; the token is accepted, then a 403 echoes the Basic credentials and the token in its error message',
+      description:
+        'bearer flow with docker-config credentials; the token is accepted, then a 403 echoes the Basic credentials and the token in its error message',
       expectCode: code('AUTH'),
       env: dockerEnv,
       secrets: [...credSecrets, s.token],
       manifest: (c) => {
-        if (!withToken(c, s.token)) return distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': challenge(c) });
+        if (!withToken(c, s.token))
+          return distError(c, 401, 'UNAUTHORIZED', 'authentication required', { 'WWW-Authenticate': challenge(c) });
         sendJson(c, 403, {
           errors: [
             {
@@ -701,21 +1000,27 @@ function scenarioDefs(s: Secrets): Def[] {
         });
       },
       token: (c) => {
-        if (c.req.headers.authorization !== `Basic ${s.basic}`) return distError(c, 401, 'UNAUTHORIZED', `bad credentials: ${c.req.headers.authorization ?? 'none'}`, { 'WWW-Authenticate': 'Basic realm="hostile-token"' });
+        if (c.req.headers.authorization !== `Basic ${s.basic}`)
+          return distError(c, 401, 'UNAUTHORIZED', `bad credentials: ${c.req.headers.authorization ?? 'none'}`, {
+            'WWW-Authenticate': 'Basic realm="hostile-token"',
+          });
         tokenJson(s.token)(c);
       },
     },
     {
       name: 'auth-basic-rejected-echo',
       area: 'auth',
-      description: 'a Basic challenge; the docker-config credentials are sent and rejected (401) by a body that echoes them, forever',
+      description:
+        'a Basic challenge; the docker-config credentials are sent and rejected (401) by a body that echoes them, forever',
       expectCode: code('AUTH'),
       env: dockerEnv,
       secrets: credSecrets,
       manifest: (c) => {
         const sent = c.req.headers.authorization ?? '';
         const decoded = sent.startsWith('Basic ') ? Buffer.from(sent.slice(6), 'base64').toString('utf8') : '';
-        distError(c, 401, 'UNAUTHORIZED', `credentials ${JSON.stringify(decoded)} (${sent}) rejected`, { 'WWW-Authenticate': 'Basic realm="hostile"' });
+        distError(c, 401, 'UNAUTHORIZED', `credentials ${JSON.stringify(decoded)} (${sent}) rejected`, {
+          'WWW-Authenticate': 'Basic realm="hostile"',
+        });
       },
     },
 
@@ -725,28 +1030,56 @@ function scenarioDefs(s: Secrets): Def[] {
       area: 'headers',
       description: 'the manifest response uses bare LF line endings',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${c.a.manifestBytes.length}`], '\n')), c.a.manifestBytes])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(
+            rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${c.a.manifestBytes.length}`], '\n'),
+          ),
+          c.a.manifestBytes,
+        ]),
+      ),
     },
     {
       name: 'headers-content-length-abc',
       area: 'headers',
       description: 'the manifest response has Content-Length: abc',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: abc'])), c.a.manifestBytes])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: abc'])),
+          c.a.manifestBytes,
+        ]),
+      ),
     },
     {
       name: 'headers-content-length-negative',
       area: 'headers',
       description: 'the manifest response has Content-Length: -1',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: -1'])), c.a.manifestBytes])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: -1'])),
+          c.a.manifestBytes,
+        ]),
+      ),
     },
     {
       name: 'headers-content-length-conflict',
       area: 'headers',
       description: 'the manifest response has two conflicting Content-Length headers',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${c.a.manifestBytes.length}`, `Content-Length: ${c.a.manifestBytes.length + 7}`])), c.a.manifestBytes])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(
+            rawHead('200 OK', [
+              `Content-Type: ${OCI_MANIFEST}`,
+              `Content-Length: ${c.a.manifestBytes.length}`,
+              `Content-Length: ${c.a.manifestBytes.length + 7}`,
+            ]),
+          ),
+          c.a.manifestBytes,
+        ]),
+      ),
     },
     {
       name: 'headers-chunked-and-length',
@@ -755,7 +1088,18 @@ function scenarioDefs(s: Secrets): Def[] {
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
       manifest: rawManifest((c) => {
         const m = c.a.manifestBytes;
-        return Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${m.length}`, 'Transfer-Encoding: chunked'])), Buffer.from(`${m.length.toString(16)}\r\n`), m, Buffer.from('\r\n0\r\n\r\n')]);
+        return Buffer.concat([
+          Buffer.from(
+            rawHead('200 OK', [
+              `Content-Type: ${OCI_MANIFEST}`,
+              `Content-Length: ${m.length}`,
+              'Transfer-Encoding: chunked',
+            ]),
+          ),
+          Buffer.from(`${m.length.toString(16)}\r\n`),
+          m,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]);
       }),
     },
     {
@@ -763,29 +1107,71 @@ function scenarioDefs(s: Secrets): Def[] {
       area: 'headers',
       description: 'the chunked manifest body has chunk size "zz"',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Transfer-Encoding: chunked'])), Buffer.from('zz\r\n'), c.a.manifestBytes, Buffer.from('\r\n0\r\n\r\n')])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Transfer-Encoding: chunked'])),
+          Buffer.from('zz\r\n'),
+          c.a.manifestBytes,
+          Buffer.from('\r\n0\r\n\r\n'),
+        ]),
+      ),
     },
-    { name: 'headers-non-http', area: 'headers', description: 'the server answers SSH-2.0-OpenSSH_9.6 and closes', expectCode: code('NETWORK', 'REGISTRY_RESPONSE'), manifest: rawManifest(() => 'SSH-2.0-OpenSSH_9.6\r\n') },
+    {
+      name: 'headers-non-http',
+      area: 'headers',
+      description: 'the server answers SSH-2.0-OpenSSH_9.6 and closes',
+      expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
+      manifest: rawManifest(() => 'SSH-2.0-OpenSSH_9.6\r\n'),
+    },
     {
       name: 'headers-status-garbage',
       area: 'headers',
       description: 'the status line is "HTTP/1.1 abc OK"',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('abc OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${c.a.manifestBytes.length}`])), c.a.manifestBytes])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(
+            rawHead('abc OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${c.a.manifestBytes.length}`]),
+          ),
+          c.a.manifestBytes,
+        ]),
+      ),
     },
     {
       name: 'headers-over-64k',
       area: 'headers',
       description: 'the manifest response has a 70 KiB header',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, `X-Padding: ${'p'.repeat(70 * KiB)}`, `Content-Length: ${c.a.manifestBytes.length}`])), c.a.manifestBytes])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(
+            rawHead('200 OK', [
+              `Content-Type: ${OCI_MANIFEST}`,
+              `X-Padding: ${'p'.repeat(70 * KiB)}`,
+              `Content-Length: ${c.a.manifestBytes.length}`,
+            ]),
+          ),
+          c.a.manifestBytes,
+        ]),
+      ),
     },
     {
       name: 'headers-nul-byte',
       area: 'headers',
       description: 'a manifest response header value contains a NUL byte',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) => Buffer.concat([Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'X-Evil: a\0b', `Content-Length: ${c.a.manifestBytes.length}`])), c.a.manifestBytes])),
+      manifest: rawManifest((c) =>
+        Buffer.concat([
+          Buffer.from(
+            rawHead('200 OK', [
+              `Content-Type: ${OCI_MANIFEST}`,
+              'X-Evil: a\0b',
+              `Content-Length: ${c.a.manifestBytes.length}`,
+            ]),
+          ),
+          c.a.manifestBytes,
+        ]),
+      ),
     },
     {
       name: 'headers-content-type-lies',
@@ -826,7 +1212,8 @@ function scenarioDefs(s: Secrets): Def[] {
     {
       name: 'config-alias-bomb',
       area: 'config',
-      description: 'a ~500-byte dfget.yaml with a 9-level alias bomb (9^9 elements) under an unknown key and under storage.dataPath',
+      description:
+        'a ~500-byte dfget.yaml with a 9-level alias bomb (9^9 elements) under an unknown key and under storage.dataPath',
       expectCode: code('CONFIG'),
       config: aliasBomb(),
     },
@@ -844,7 +1231,12 @@ function scenarioDefs(s: Secrets): Def[] {
 function aliasBomb(): string {
   const names = 'abcdefghi';
   const lines = [`a: &a [${Array(9).fill('x').join(',')}]`];
-  for (let i = 1; i < names.length; i++) lines.push(`${names[i]}: &${names[i]} [${Array(9).fill(`*${names[i - 1]}`).join(',')}]`);
+  for (let i = 1; i < names.length; i++)
+    lines.push(
+      `${names[i]}: &${names[i]} [${Array(9)
+        .fill(`*${names[i - 1]}`)
+        .join(',')}]`,
+    );
   lines.push('unknownBomb: *i', 'storage:', '  dataPath: *i', '');
   return lines.join('\n');
 }
@@ -888,12 +1280,32 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
     const route = ROUTE.exec(url.pathname);
     const tokenRoute = route ? null : TOKEN_ROUTE.exec(url.pathname);
     const name = route?.[1] ?? tokenRoute?.[1];
-    const kind: HostileRequestLog['kind'] = url.pathname === '/v2/' || url.pathname === '/v2' ? 'ping' : route ? (route[2] === 'manifests' ? 'manifest' : 'blob') : tokenRoute ? 'token' : 'unknown';
-    requests.push({ scenario: name, kind, method: req.method ?? 'GET', path: req.url ?? '/', range: req.headers.range, authorized: req.headers.authorization !== undefined });
+    const kind: HostileRequestLog['kind'] =
+      url.pathname === '/v2/' || url.pathname === '/v2'
+        ? 'ping'
+        : route
+          ? route[2] === 'manifests'
+            ? 'manifest'
+            : 'blob'
+          : tokenRoute
+            ? 'token'
+            : 'unknown';
+    requests.push({
+      scenario: name,
+      kind,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      range: req.headers.range,
+      authorized: req.headers.authorization !== undefined,
+    });
     res.on('error', () => {});
 
     if (kind === 'ping') {
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 2, 'Docker-Distribution-API-Version': 'registry/2.0' });
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Content-Length': 2,
+        'Docker-Distribution-API-Version': 'registry/2.0',
+      });
       res.end('{}');
       return;
     }
@@ -918,7 +1330,12 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
       res.end(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }));
       return;
     }
-    const handler = kind === 'manifest' ? (entry.def?.manifest ?? defaultManifest) : kind === 'blob' ? (entry.def?.blob ?? defaultBlob) : entry.def?.token;
+    const handler =
+      kind === 'manifest'
+        ? (entry.def?.manifest ?? defaultManifest)
+        : kind === 'blob'
+          ? (entry.def?.blob ?? defaultBlob)
+          : entry.def?.token;
     if (!handler) return distError(ctx, 404, 'NOT_FOUND', 'no token service here');
     handler(ctx);
   });
@@ -926,17 +1343,28 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
   origin = `http://${host}`;
 
   await mkdir(secrets.dockerConfigDir, { recursive: true });
-  await writeFile(path.join(secrets.dockerConfigDir, 'config.json'), JSON.stringify({ auths: { [host]: { auth: secrets.basic } } }), { mode: 0o600 });
+  await writeFile(
+    path.join(secrets.dockerConfigDir, 'config.json'),
+    JSON.stringify({ auths: { [host]: { auth: secrets.basic } } }),
+    { mode: 0o600 },
+  );
 
   const ref = (scenario: string): string => `oras://${host}/hostile/${scenario}:${TAG}`;
-  const scenarios: HostileScenario[] = defs.map(({ manifest: _m, blob: _b, token: _t, blobSize: _s, ...scenario }) => Object.freeze(scenario));
+  const scenarios: HostileScenario[] = defs.map(({ manifest: _m, blob: _b, token: _t, blobSize: _s, ...scenario }) =>
+    Object.freeze(scenario),
+  );
   let closed: Promise<void> | undefined;
   return {
     origin,
     host,
     ref,
     scenarios: Object.freeze(scenarios),
-    good: Object.freeze({ name: 'good' as const, ref: ref('good'), digest: goodArtifact.digest, size: goodArtifact.size }),
+    good: Object.freeze({
+      name: 'good' as const,
+      ref: ref('good'),
+      digest: goodArtifact.digest,
+      size: goodArtifact.size,
+    }),
     requests,
     close: () =>
       (closed ??= (async () => {

@@ -9,7 +9,9 @@ import type http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** Listens on 127.0.0.1 (port 0); `sockets` holds the connections open right now. */
-export async function listenOnLoopback(server: http.Server): Promise<{ host: string; port: number; sockets: Set<Socket> }> {
+export async function listenOnLoopback(
+  server: http.Server,
+): Promise<{ host: string; port: number; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   server.keepAliveTimeout = 30_000;
   server.on('connection', (s: Socket) => {

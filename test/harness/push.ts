@@ -206,7 +206,13 @@ async function uploadBytes(reg: RunningRegistry, repo: string, data: Uint8Array)
   const auth = await authFor(reg, [pushScope(repo)]);
   const digest = sha256(data);
   const loc = await startUpload(reg, repo, auth);
-  const r = await send(reg, 'PUT', withDigest(loc, digest), { ...auth, 'Content-Type': 'application/octet-stream', 'Content-Length': data.byteLength }, data);
+  const r = await send(
+    reg,
+    'PUT',
+    withDigest(loc, digest),
+    { ...auth, 'Content-Type': 'application/octet-stream', 'Content-Length': data.byteLength },
+    data,
+  );
   if (r.status !== 201) fail(`PUT blob ${digest} to ${repo}`, r);
   return digest;
 }
@@ -228,7 +234,13 @@ async function uploadGenerated(reg: RunningRegistry, repo: string, seed: number,
       }
     })(),
   );
-  const patched = await send(reg, 'PATCH', loc, { ...auth, 'Content-Type': 'application/octet-stream', 'Content-Length': size }, body);
+  const patched = await send(
+    reg,
+    'PATCH',
+    loc,
+    { ...auth, 'Content-Type': 'application/octet-stream', 'Content-Length': size },
+    body,
+  );
   const next = header(patched, 'location');
   if (patched.status !== 202 || !next) fail(`PATCH blob upload to ${repo}`, patched);
   const digest = `sha256:${hash.digest('hex')}`;
@@ -237,11 +249,18 @@ async function uploadGenerated(reg: RunningRegistry, repo: string, seed: number,
   return digest;
 }
 
-async function pushLayer(reg: RunningRegistry, repo: string, spec: LayerSpec, index: number, count: number): Promise<{ blob: PushedBlob; annotations?: Record<string, string> }> {
+async function pushLayer(
+  reg: RunningRegistry,
+  repo: string,
+  spec: LayerSpec,
+  index: number,
+  count: number,
+): Promise<{ blob: PushedBlob; annotations?: Record<string, string> }> {
   const mediaType = spec.mediaType ?? SIF_LAYER_MEDIA_TYPE;
   let blob: PushedBlob;
   if (spec.data) {
-    if (spec.size !== undefined && spec.size !== spec.data.byteLength) throw new Error(`layer ${index}: size ${spec.size} ≠ data length ${spec.data.byteLength}`);
+    if (spec.size !== undefined && spec.size !== spec.data.byteLength)
+      throw new Error(`layer ${index}: size ${spec.size} ≠ data length ${spec.data.byteLength}`);
     blob = { digest: await uploadBytes(reg, repo, spec.data), size: spec.data.byteLength, mediaType };
   } else {
     if (spec.size === undefined) throw new Error(`layer ${index}: give size or data`);
@@ -251,15 +270,29 @@ async function pushLayer(reg: RunningRegistry, repo: string, spec: LayerSpec, in
   let annotations = spec.annotations;
   if (annotations === undefined && mediaType === SIF_LAYER_MEDIA_TYPE) {
     const base = repo.split('/').pop() ?? repo;
-    annotations = { 'org.opencontainers.image.title': count > 1 && index < count - 1 ? `${base}-${index}.sif` : `${base}.sif` };
+    annotations = {
+      'org.opencontainers.image.title': count > 1 && index < count - 1 ? `${base}-${index}.sif` : `${base}.sif`,
+    };
   }
   return annotations !== undefined && Object.keys(annotations).length > 0 ? { blob, annotations } : { blob };
 }
 
 /** Raw manifest PUT (for hostile manifests: arbitrary bytes and content type). Throws on a non-201 answer. */
-export async function putRawManifest(reg: RunningRegistry, repo: string, tag: string, body: Uint8Array, contentType: string): Promise<string> {
+export async function putRawManifest(
+  reg: RunningRegistry,
+  repo: string,
+  tag: string,
+  body: Uint8Array,
+  contentType: string,
+): Promise<string> {
   const auth = await authFor(reg, [pushScope(repo)]);
-  const r = await send(reg, 'PUT', `/v2/${repo}/manifests/${tag}`, { ...auth, 'Content-Type': contentType, 'Content-Length': body.byteLength }, body);
+  const r = await send(
+    reg,
+    'PUT',
+    `/v2/${repo}/manifests/${tag}`,
+    { ...auth, 'Content-Type': contentType, 'Content-Length': body.byteLength },
+    body,
+  );
   if (r.status !== 201) fail(`PUT manifest ${repo}:${tag}`, r);
   return header(r, 'docker-content-digest') ?? sha256(body);
 }
@@ -274,7 +307,12 @@ export interface ArtifactSpec {
 }
 
 /** Pushes config, layers and manifest under `reference` (a tag or, for index children, the digest). */
-async function pushManifest(reg: RunningRegistry, repo: string, reference: string | null, spec: ArtifactSpec): Promise<PushedArtifact> {
+async function pushManifest(
+  reg: RunningRegistry,
+  repo: string,
+  reference: string | null,
+  spec: ArtifactSpec,
+): Promise<PushedArtifact> {
   if (spec.layers.length === 0) throw new Error('an artifact needs at least one layer');
   const docker = spec.manifestType === 'docker';
   const configBytes = Buffer.from('{}');
@@ -291,23 +329,47 @@ async function pushManifest(reg: RunningRegistry, repo: string, reference: strin
       schemaVersion: 2,
       mediaType: manifestMediaType,
       config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
-      layers: pushed.map(({ blob, annotations }) => ({ mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(annotations ? { annotations } : {}) })),
+      layers: pushed.map(({ blob, annotations }) => ({
+        mediaType: blob.mediaType,
+        digest: blob.digest,
+        size: blob.size,
+        ...(annotations ? { annotations } : {}),
+      })),
     }),
   );
   const manifestDigest = sha256(manifest);
   const got = await putRawManifest(reg, repo, reference ?? manifestDigest, manifest, manifestMediaType);
   if (got !== manifestDigest) throw new Error(`registry says manifest digest ${got}, computed ${manifestDigest}`);
   const layers = pushed.map((p) => p.blob);
-  return { repo, tag: reference ?? manifestDigest, manifestDigest, manifestMediaType, manifest, config, layers, layer: layers[layers.length - 1]! };
+  return {
+    repo,
+    tag: reference ?? manifestDigest,
+    manifestDigest,
+    manifestMediaType,
+    manifest,
+    config,
+    layers,
+    layer: layers[layers.length - 1]!,
+  };
 }
 
 /** One SIF layer of `size` pseudo-random bytes (streamed: 1 GiB works without buffering), Apptainer-style. */
-export function pushSif(reg: RunningRegistry, repo: string, tag: string, layer: LayerSpec & { size: number }): Promise<PushedArtifact> {
+export function pushSif(
+  reg: RunningRegistry,
+  repo: string,
+  tag: string,
+  layer: LayerSpec & { size: number },
+): Promise<PushedArtifact> {
   return pushManifest(reg, repo, tag, { layers: [layer] });
 }
 
 /** General artifact: several layers, OCI or docker manifest, optional config media type. */
-export function pushArtifact(reg: RunningRegistry, repo: string, tag: string, spec: ArtifactSpec): Promise<PushedArtifact> {
+export function pushArtifact(
+  reg: RunningRegistry,
+  repo: string,
+  tag: string,
+  spec: ArtifactSpec,
+): Promise<PushedArtifact> {
   return pushManifest(reg, repo, tag, spec);
 }
 
@@ -331,7 +393,11 @@ export async function pushIndex(
 ): Promise<{ indexDigest: string; indexMediaType: string; manifests: Array<PushedArtifact & { platform: Platform }> }> {
   const manifests: Array<PushedArtifact & { platform: Platform }> = [];
   for (const p of platforms) {
-    const platform: Platform = { os: p.os, architecture: p.architecture, ...(p.variant !== undefined ? { variant: p.variant } : {}) };
+    const platform: Platform = {
+      os: p.os,
+      architecture: p.architecture,
+      ...(p.variant !== undefined ? { variant: p.variant } : {}),
+    };
     const art = await pushManifest(reg, repo, null, {
       layers: [p.layer],
       manifestType: listType,
@@ -344,7 +410,12 @@ export async function pushIndex(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: indexMediaType,
-      manifests: manifests.map((m) => ({ mediaType: m.manifestMediaType, digest: m.manifestDigest, size: m.manifest.byteLength, platform: m.platform })),
+      manifests: manifests.map((m) => ({
+        mediaType: m.manifestMediaType,
+        digest: m.manifestDigest,
+        size: m.manifest.byteLength,
+        platform: m.platform,
+      })),
     }),
   );
   const indexDigest = await putRawManifest(reg, repo, tag, index, indexMediaType);
@@ -356,7 +427,12 @@ export async function pushIndex(
  * (`POST /v2/<repo>/blobs/uploads/?mount=D&from=R` → 201), then the same manifest bytes (so the
  * manifest digest is the same as well, as `skopeo copy` would produce).
  */
-export async function tagBlobAs(reg: RunningRegistry, from: PushedArtifact, repo: string, tag: string): Promise<PushedArtifact> {
+export async function tagBlobAs(
+  reg: RunningRegistry,
+  from: PushedArtifact,
+  repo: string,
+  tag: string,
+): Promise<PushedArtifact> {
   const auth = await authFor(reg, [pushScope(repo), `repository:${from.repo}:pull`]);
   for (const blob of [from.config, ...from.layers]) {
     const q = new URLSearchParams({ mount: blob.digest, from: from.repo });

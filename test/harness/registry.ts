@@ -143,7 +143,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
     await execFileAsync('openssl', args, { cwd });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`openssl ${args[0] ?? ''} failed: ${e.stderr ?? e.message}`);
+    throw new Error(`openssl ${args[0] ?? ''} failed: ${e.stderr ?? e.message}`, { cause: err });
   }
 }
 
@@ -185,17 +185,32 @@ export interface TokenServerOptions {
  * Starts a bearer-token server (as Docker Hub's auth.docker.io) that signs RS256 JWS with a fresh
  * self-signed key. Returns the server and the PEM path of its cert, the registry's `rootcertbundle`.
  */
-export async function startTokenServer(opts: TokenServerOptions): Promise<{ server: TokenServer; rootCertFile: string }> {
+export async function startTokenServer(
+  opts: TokenServerOptions,
+): Promise<{ server: TokenServer; rootCertFile: string }> {
   const keyFile = path.join(opts.dir, 'token-key.pem');
   const certFile = path.join(opts.dir, 'token-cert.pem');
   // Self-signed with CA:TRUE so the cert is its own root in rootcertbundle, and digitalSignature
   // because distribution checks the x5c leaf's key usage.
   await openssl(
     [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2',
-      '-subj', '/CN=orasfly-test-token-issuer',
-      '-addext', 'keyUsage=critical,digitalSignature,keyCertSign',
-      '-addext', 'basicConstraints=critical,CA:TRUE',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=orasfly-test-token-issuer',
+      '-addext',
+      'keyUsage=critical,digitalSignature,keyCertSign',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
     ],
     opts.dir,
   );
@@ -218,7 +233,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<{ serv
       return;
     }
     state.tokenRequests++;
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter((s) => s !== '');
+    const scopes = url.searchParams
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter((s) => s !== '');
     const auth = req.headers.authorization;
     const authorized = auth === expectedAuth;
     state.requests.push({ scope: scopes.length > 0 ? scopes.join(' ') : null, authorized });
@@ -245,7 +263,9 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<{ serv
     const signature = createSign('RSA-SHA256').update(signingInput).sign(keyPem);
     const token = `${signingInput}.${b64url(signature)}`;
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
+    res.end(
+      JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }),
+    );
   });
   const port = await listenLocal(server);
   const url = `http://127.0.0.1:${port}`;
@@ -315,7 +335,10 @@ async function startBlobOrigin(storageDir: string): Promise<BlobOrigin> {
       }
       const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
       const file = path.join(storageDir, pathname);
-      if (!/^\/docker\/registry\/v2\/blobs\/[a-z0-9]+\/[0-9a-f]{2}\/[0-9a-f]+\/data$/.test(pathname) || !file.startsWith(storageDir + path.sep)) {
+      if (
+        !/^\/docker\/registry\/v2\/blobs\/[a-z0-9]+\/[0-9a-f]{2}\/[0-9a-f]+\/data$/.test(pathname) ||
+        !file.startsWith(storageDir + path.sep)
+      ) {
         res.writeHead(404).end();
         return;
       }
@@ -375,20 +398,50 @@ async function makeTlsCerts(dir: string): Promise<{ caFile: string; certFile: st
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await openssl(
     [
-      'req', '-x509', ...ec, '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', '/CN=orasfly test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      caKey,
+      '-out',
+      caFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=orasfly test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     dir,
   );
   // OpenSSL 3's `req -x509 -CA` issues a cert signed by the CA in one step.
   await openssl(
     [
-      'req', '-x509', ...ec, '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=127.0.0.1',
-      '-CA', caFile, '-CAkey', caKey,
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-addext', 'basicConstraints=critical,CA:FALSE',
-      '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment',
-      '-addext', 'extendedKeyUsage=serverAuth',
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-CA',
+      caFile,
+      '-CAkey',
+      caKey,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+      '-addext',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      '-addext',
+      'extendedKeyUsage=serverAuth',
     ],
     dir,
   );
@@ -469,7 +522,9 @@ async function runUntilReady(configFile: string, origin: string, ca: Buffer | un
     clearTimeout(timer);
   }
   await killChild(s);
-  throw new Error(`docker-registry did not answer on ${origin}/v2/ within ${READY_TIMEOUT_MS} ms; stderr:\n${s.stderrTail()}`);
+  throw new Error(
+    `docker-registry did not answer on ${origin}/v2/ within ${READY_TIMEOUT_MS} ms; stderr:\n${s.stderrTail()}`,
+  );
 }
 
 class RegistryExitedError extends Error {

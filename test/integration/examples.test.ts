@@ -31,7 +31,11 @@ after(async () => {
 });
 
 /** Runs `.build/examples/<name>.js` with TMPDIR inside this test's temp dir (and no user credentials). */
-async function run(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string; tmpdir: string }> {
+async function run(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; tmpdir: string }> {
   const tmpdir = path.join(tmp, name);
   await mkdir(tmpdir, { recursive: true });
   return new Promise((resolve, reject) => {
@@ -99,7 +103,10 @@ test('progress reports monotonic progress to 100 % and one piece event per piece
   assert.equal(s['lastPercent'], 100);
   assert.deepEqual(s['states'], ['running', 'completing', 'succeeded']);
   const percents = [...r.stderr.matchAll(/^\s*(\d+) %/gm)].map((m) => Number(m[1]));
-  assert.deepEqual(percents, [...percents].sort((a, b) => a - b));
+  assert.deepEqual(
+    percents,
+    [...percents].sort((a, b) => a - b),
+  );
   assert.equal(percents.at(-1), 100);
   assert.deepEqual(await readdir(r.tmpdir), [], 'the example removes its temp dir');
 });

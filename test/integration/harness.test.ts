@@ -44,18 +44,22 @@ function get(url: string, opts: { method?: string; headers?: Record<string, stri
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
     let responded = false;
-    const req = mod.request(u, { method: opts.method ?? 'GET', headers: opts.headers, agent: false, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
-      responded = true;
-      const chunks: Buffer[] = [];
-      let error: NodeJS.ErrnoException | undefined;
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => (error = e));
-      res.on('close', () => {
-        const out: Got = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
-        if (!res.complete) out.error = error ?? Object.assign(new Error('incomplete body'), { code: 'ECONNRESET' });
-        resolve(out);
-      });
-    });
+    const req = mod.request(
+      u,
+      { method: opts.method ?? 'GET', headers: opts.headers, agent: false, ...(opts.ca ? { ca: opts.ca } : {}) },
+      (res) => {
+        responded = true;
+        const chunks: Buffer[] = [];
+        let error: NodeJS.ErrnoException | undefined;
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => (error = e));
+        res.on('close', () => {
+          const out: Got = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+          if (!res.complete) out.error = error ?? Object.assign(new Error('incomplete body'), { code: 'ECONNRESET' });
+          resolve(out);
+        });
+      },
+    );
     // A socket error after the headers is reported on the request too; the response's 'close' then
     // resolves with what arrived.
     req.on('error', (e) => {
@@ -130,7 +134,9 @@ test('anonymous: /v2/ answers 200; a pushed SIF is fetchable with the OCI Accept
   assert.equal(m.status, 200);
   assert.equal(m.headers['docker-content-digest'], art.manifestDigest);
   assert.deepEqual(m.body, art.manifest);
-  const manifest = JSON.parse(m.body.toString('utf8')) as { layers: Array<{ digest: string; annotations?: Record<string, string> }> };
+  const manifest = JSON.parse(m.body.toString('utf8')) as {
+    layers: Array<{ digest: string; annotations?: Record<string, string> }>;
+  };
   assert.equal(manifest.layers[0]?.digest, art.layer.digest);
   assert.equal(manifest.layers[0]?.annotations?.['org.opencontainers.image.title'], 'sif.sif');
   // The registry quirk the client must handle: no OCI Accept, no manifest.
@@ -141,7 +147,9 @@ test('anonymous: /v2/ answers 200; a pushed SIF is fetchable with the OCI Accept
   assert.equal(sha(blob.body), art.layer.digest);
   assert.deepEqual(blob.body, layerBytes({ size, seed: 42 }));
 
-  const ranged = await get(`${r.origin}/v2/lib/sif/blobs/${art.layer.digest}`, { headers: { Range: 'bytes=1000-1999' } });
+  const ranged = await get(`${r.origin}/v2/lib/sif/blobs/${art.layer.digest}`, {
+    headers: { Range: 'bytes=1000-1999' },
+  });
   assert.equal(ranged.status, 206);
   assert.equal(ranged.headers['content-range'], `bytes 1000-1999/${size}`);
   assert.deepEqual(ranged.body, layerBytes({ size, seed: 42 }).subarray(1000, 2000));
@@ -163,7 +171,9 @@ test('pushArtifact, pushIndex, tagBlobAs and putRawManifest', async () => {
   });
   assert.equal(docker.layers.length, 2);
   assert.equal(docker.layer.digest, sha(Buffer.from('hello')));
-  const dm = await get(`${r.origin}/v2/lib/multi/manifests/docker`, { headers: { Accept: DOCKER_MANIFEST_MEDIA_TYPE } });
+  const dm = await get(`${r.origin}/v2/lib/multi/manifests/docker`, {
+    headers: { Accept: DOCKER_MANIFEST_MEDIA_TYPE },
+  });
   assert.equal(dm.status, 200);
   assert.equal(dm.headers['content-type'], DOCKER_MANIFEST_MEDIA_TYPE);
 
@@ -174,17 +184,29 @@ test('pushArtifact, pushIndex, tagBlobAs and putRawManifest', async () => {
   const im = await get(`${r.origin}/v2/lib/idx/manifests/multi`, { headers: { Accept: OCI_INDEX_MEDIA_TYPE } });
   assert.equal(im.status, 200);
   assert.equal(im.headers['docker-content-digest'], idx.indexDigest);
-  const index = JSON.parse(im.body.toString('utf8')) as { manifests: Array<{ digest: string; platform: { architecture: string; variant?: string } }> };
+  const index = JSON.parse(im.body.toString('utf8')) as {
+    manifests: Array<{ digest: string; platform: { architecture: string; variant?: string } }>;
+  };
   assert.deepEqual(
     index.manifests.map((d) => [d.digest, d.platform.architecture, d.platform.variant]),
     idx.manifests.map((a) => [a.manifestDigest, a.platform.architecture, a.platform.variant]),
   );
   assert.notEqual(idx.manifests[0]?.layer.digest, idx.manifests[1]?.layer.digest);
-  const child = await get(`${r.origin}/v2/lib/idx/manifests/${idx.manifests[1]!.manifestDigest}`, { headers: OCI_ACCEPT });
+  const child = await get(`${r.origin}/v2/lib/idx/manifests/${idx.manifests[1]!.manifestDigest}`, {
+    headers: OCI_ACCEPT,
+  });
   assert.equal(child.status, 200);
 
-  const list = await pushIndex(r, 'lib/idx', 'list', [{ os: 'linux', architecture: 'amd64', layer: { size: 10 } }], 'docker');
-  const lm = await get(`${r.origin}/v2/lib/idx/manifests/list`, { headers: { Accept: DOCKER_MANIFEST_LIST_MEDIA_TYPE } });
+  const list = await pushIndex(
+    r,
+    'lib/idx',
+    'list',
+    [{ os: 'linux', architecture: 'amd64', layer: { size: 10 } }],
+    'docker',
+  );
+  const lm = await get(`${r.origin}/v2/lib/idx/manifests/list`, {
+    headers: { Accept: DOCKER_MANIFEST_LIST_MEDIA_TYPE },
+  });
   assert.equal(lm.status, 200);
   assert.equal(lm.headers['docker-content-digest'], list.indexDigest);
 
@@ -197,7 +219,10 @@ test('pushArtifact, pushIndex, tagBlobAs and putRawManifest', async () => {
   assert.equal((await get(`${r.origin}/v2/other/copy/manifests/latest`, { headers: OCI_ACCEPT })).status, 200);
 
   // The registry validates manifests: garbage is refused, and the helper says so.
-  await assert.rejects(putRawManifest(r, 'lib/hostile', 'x', Buffer.from('not json'), OCI_MANIFEST_MEDIA_TYPE), /HTTP 400/);
+  await assert.rejects(
+    putRawManifest(r, 'lib/hostile', 'x', Buffer.from('not json'), OCI_MANIFEST_MEDIA_TYPE),
+    /HTTP 400/,
+  );
 });
 
 test('basic: /v2/ challenges with Basic; harness credentials push and pull', async () => {
@@ -228,7 +253,10 @@ test('token: challenges, token server counts requests and issues tokens the regi
   const art = await pushSif(r, 'secure/sif', 'v1', { size: 2 ** 20 });
   const m0 = await get(`${r.origin}/v2/secure/sif/manifests/v1`, { headers: OCI_ACCEPT });
   assert.equal(m0.status, 401);
-  assert.equal(m0.headers['www-authenticate'], `Bearer realm="${ts.realm}",service="${ts.service}",scope="repository:secure/sif:pull"`);
+  assert.equal(
+    m0.headers['www-authenticate'],
+    `Bearer realm="${ts.realm}",service="${ts.service}",scope="repository:secure/sif:pull"`,
+  );
 
   ts.tokenRequests = 0;
   ts.requests = [];
@@ -237,7 +265,12 @@ test('token: challenges, token server counts requests and issues tokens the regi
   assert.equal((await get(tokenUrl)).status, 401, 'a scoped token needs credentials');
   const tr = await get(tokenUrl, { headers: basicAuth(r) });
   assert.equal(tr.status, 200);
-  const json = JSON.parse(tr.body.toString('utf8')) as { token: string; access_token: string; expires_in: number; issued_at: string };
+  const json = JSON.parse(tr.body.toString('utf8')) as {
+    token: string;
+    access_token: string;
+    expires_in: number;
+    issued_at: string;
+  };
   assert.equal(json.token, json.access_token);
   assert.equal(json.expires_in, 300);
   assert.ok(!Number.isNaN(Date.parse(json.issued_at)));
@@ -259,7 +292,9 @@ test('token: challenges, token server counts requests and issues tokens the regi
   const post = await get(`${r.origin}/v2/secure/sif/blobs/uploads/`, { method: 'POST', headers: bearer });
   assert.equal(post.status, 401);
   assert.match(String(post.headers['www-authenticate']), /error="insufficient_scope"/);
-  const bad = await get(`${r.origin}/v2/secure/sif/manifests/v1`, { headers: { ...OCI_ACCEPT, Authorization: `Bearer ${json.token}x` } });
+  const bad = await get(`${r.origin}/v2/secure/sif/manifests/v1`, {
+    headers: { ...OCI_ACCEPT, Authorization: `Bearer ${json.token}x` },
+  });
   assert.equal(bad.status, 401);
 });
 
@@ -290,7 +325,10 @@ test('redirect: blob GET/HEAD answer 307 to an S3-like origin that refuses Autho
   for (const method of ['GET', 'HEAD']) {
     const res = await get(`${r.origin}/v2/redir/sif/blobs/${art.layer.digest}`, { method });
     assert.equal(res.status, 307, method);
-    assert.ok(String(res.headers.location).startsWith(`${bo.origin}/docker/registry/v2/blobs/sha256/`), String(res.headers.location));
+    assert.ok(
+      String(res.headers.location).startsWith(`${bo.origin}/docker/registry/v2/blobs/sha256/`),
+      String(res.headers.location),
+    );
   }
   const location = String((await get(`${r.origin}/v2/redir/sif/blobs/${art.layer.digest}`)).headers.location);
   bo.requests = 0;
@@ -332,7 +370,13 @@ test('proxy: passes through, logs requests and counts blob bytes; rewrites uploa
   const rng = await get(blobUrl, { headers: { Range: 'bytes=0-99' } });
   assert.equal(rng.status, 206);
   assert.equal(proxy.requests.length, 3);
-  assert.deepEqual(proxy.requests[2], { method: 'GET', path: `/v2/faults/sif/blobs/${blobArt.layer.digest}`, range: 'bytes=0-99', status: 206, bytesSent: 100 });
+  assert.deepEqual(proxy.requests[2], {
+    method: 'GET',
+    path: `/v2/faults/sif/blobs/${blobArt.layer.digest}`,
+    range: 'bytes=0-99',
+    status: 206,
+    bytesSent: 100,
+  });
   assert.equal(proxy.blobRequests().length, 2);
   assert.equal(proxy.blobBytesSent(), BLOB_SIZE + 100);
 
@@ -340,7 +384,10 @@ test('proxy: passes through, logs requests and counts blob bytes; rewrites uploa
   const viaProxy: RunningRegistry = { ...reg('anonymous'), origin: proxy.origin, host: proxy.host };
   proxy.resetLog();
   const art = await pushSif(viaProxy, 'faults/pushed', 'v1', { size: 300_000 });
-  assert.ok(proxy.requests.some((e) => e.method === 'PATCH'), 'upload went through the proxy');
+  assert.ok(
+    proxy.requests.some((e) => e.method === 'PATCH'),
+    'upload went through the proxy',
+  );
   const direct = await get(`${reg('anonymous').origin}/v2/faults/pushed/blobs/${art.layer.digest}`);
   assert.equal(sha(direct.body), art.layer.digest);
 });
@@ -389,7 +436,12 @@ test('proxy: reset and truncate after N body bytes', async () => {
 
 test('proxy: status faults (429 + Retry-After, 404 JSON) only where the rule matches', async () => {
   const proxy = fresh();
-  proxy.addRule({ method: 'GET', path: /\/manifests\//, times: 1, fault: { kind: 'status', status: 429, headers: { 'Retry-After': '1' } } });
+  proxy.addRule({
+    method: 'GET',
+    path: /\/manifests\//,
+    times: 1,
+    fault: { kind: 'status', status: 429, headers: { 'Retry-After': '1' } },
+  });
   const body = JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] });
   proxy.addRule({ blobsOnly: true, fault: { kind: 'status', status: 404, body } });
   const m = await get(`${proxy.origin}/v2/faults/sif/manifests/v1`, { headers: OCI_ACCEPT });
@@ -478,7 +530,9 @@ test('proxy: survives client aborts, passes WWW-Authenticate through, close() en
     assert.equal(via.headers['www-authenticate'], direct.headers['www-authenticate']);
     // A keep-alive connection left open must not keep close() (and the test process) waiting.
     const agent = new http.Agent({ keepAlive: true });
-    await new Promise<void>((resolve) => http.get(`${tokenProxy.origin}/v2/`, { agent }, (res) => res.resume().on('end', resolve)));
+    await new Promise<void>((resolve) =>
+      http.get(`${tokenProxy.origin}/v2/`, { agent }, (res) => res.resume().on('end', resolve)),
+    );
     await tokenProxy.close();
     agent.destroy();
   } finally {

@@ -126,7 +126,8 @@ export type TokenTransport = (req: {
 }) => Promise<{ status: number; body: Buffer; url: string }>;
 
 /** Where a registry's auth is, learnt from its first challenge. */
-type RegistryScheme = { kind: 'bearer'; realm: string; service: string | undefined; challengedOverTls: boolean } | { kind: 'basic' };
+type RegistryScheme =
+  { kind: 'bearer'; realm: string; service: string | undefined; challengedOverTls: boolean } | { kind: 'basic' };
 
 /** Inputs of {@link TokenAuthenticator}. */
 export interface TokenAuthenticatorOptions {
@@ -197,15 +198,31 @@ export class TokenAuthenticator {
    * @throws AuthError (`ERR_ORASFLY_AUTH`) when the challenge is unusable, Basic is asked without
    * credentials, or the token service fails.
    */
-  async answerChallenge(registry: string, scope: string, wwwAuthenticate: string | undefined, ctx: { method: string; url: string; status: number }, signal?: AbortSignal): Promise<string> {
+  async answerChallenge(
+    registry: string,
+    scope: string,
+    wwwAuthenticate: string | undefined,
+    ctx: { method: string; url: string; status: number },
+    signal?: AbortSignal,
+  ): Promise<string> {
     const challenges = parseWwwAuthenticate(wwwAuthenticate ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
-    logAuth('%s challenge schemes=%o', registry, challenges.map((c) => c.scheme));
+    logAuth(
+      '%s challenge schemes=%o',
+      registry,
+      challenges.map((c) => c.scheme),
+    );
     if (bearer) {
       const realm = bearer.params['realm'];
-      if (!realm) throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: 'Bearer challenge without realm' }] });
-      const scheme: RegistryScheme = { kind: 'bearer', realm, service: bearer.params['service'], challengedOverTls: ctx.url.startsWith('https:') };
+      if (!realm)
+        throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: 'Bearer challenge without realm' }] });
+      const scheme: RegistryScheme = {
+        kind: 'bearer',
+        realm,
+        service: bearer.params['service'],
+        challengedOverTls: ctx.url.startsWith('https:'),
+      };
       this.#schemes.set(registry, scheme);
       // Prefer the registry's scope when it names one (it may be wider/narrower than ours).
       const challengeScope = bearer.params['scope'] ?? scope;
@@ -219,14 +236,26 @@ export class TokenAuthenticator {
       const h = await this.#basic(registry, scope, signal);
       if (h) return h;
       const why = this.#o.credentialProblem?.(registry);
-      throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: `registry asks for Basic credentials and none were found${why ? ` (${why})` : ''}` }] });
+      throw new AuthError({
+        ...ctx,
+        errors: [
+          {
+            code: 'UNAUTHORIZED',
+            message: `registry asks for Basic credentials and none were found${why ? ` (${why})` : ''}`,
+          },
+        ],
+      });
     }
-    throw new AuthError({ ...ctx, errors: [{ code: 'UNAUTHORIZED', message: 'no supported WWW-Authenticate challenge' }] });
+    throw new AuthError({
+      ...ctx,
+      errors: [{ code: 'UNAUTHORIZED', message: 'no supported WWW-Authenticate challenge' }],
+    });
   }
 
   /** Forgets cached tokens (all, or one registry's). */
   clear(registry?: string): void {
-    for (const k of this.#tokens.keys()) if (registry === undefined || k.startsWith(`${registry}|`)) this.#tokens.delete(k);
+    for (const k of this.#tokens.keys())
+      if (registry === undefined || k.startsWith(`${registry}|`)) this.#tokens.delete(k);
     if (registry === undefined) this.#schemes.clear();
     else this.#schemes.delete(registry);
   }
@@ -239,11 +268,20 @@ export class TokenAuthenticator {
     return undefined;
   }
 
-  #key(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string): string {
+  #key(
+    registry: string,
+    scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean },
+    scope: string,
+  ): string {
     return `${registry}|${scheme.realm}|${scheme.service ?? ''}|${scope}`;
   }
 
-  async #token(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string, signal?: AbortSignal): Promise<CachedToken> {
+  async #token(
+    registry: string,
+    scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean },
+    scope: string,
+    signal?: AbortSignal,
+  ): Promise<CachedToken> {
     const key = this.#key(registry, scheme, scope);
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt > this.#now()) {
@@ -256,12 +294,19 @@ export class TokenAuthenticator {
       // the others. Each caller still stops waiting at once when its own signal aborts.
       p = this.#fetchToken(registry, scheme, scope).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
-      p.then((t) => this.#tokens.set(key, t), () => {});
+      p.then(
+        (t) => this.#tokens.set(key, t),
+        () => {},
+      );
     }
     return raceSignal(p, signal);
   }
 
-  async #fetchToken(registry: string, scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean }, scope: string): Promise<CachedToken> {
+  async #fetchToken(
+    registry: string,
+    scheme: { realm: string; service: string | undefined; challengedOverTls?: boolean },
+    scope: string,
+  ): Promise<CachedToken> {
     const credential = await this.#o.credentialFor(registry, this.#o.lifetime, scope);
     this.#secrets.addCredential(credential);
     if (credential && 'token' in credential) return { token: credential.token, expiresAt: Number.POSITIVE_INFINITY };
@@ -269,10 +314,20 @@ export class TokenAuthenticator {
     try {
       realmUrl = new URL(scheme.realm);
     } catch {
-      throw new AuthError({ method: 'GET', url: this.#secrets.scrub(scheme.realm, 200), status: 0, errors: [{ code: 'UNAUTHORIZED', message: 'realm is not a URL' }] });
+      throw new AuthError({
+        method: 'GET',
+        url: this.#secrets.scrub(scheme.realm, 200),
+        status: 0,
+        errors: [{ code: 'UNAUTHORIZED', message: 'realm is not a URL' }],
+      });
     }
     if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') {
-      throw new AuthError({ method: 'GET', url: this.#secrets.scrub(scheme.realm, 200), status: 0, errors: [{ code: 'UNAUTHORIZED', message: `token realm scheme ${realmUrl.protocol} is not HTTP(S)` }] });
+      throw new AuthError({
+        method: 'GET',
+        url: this.#secrets.scrub(scheme.realm, 200),
+        status: 0,
+        errors: [{ code: 'UNAUTHORIZED', message: `token realm scheme ${realmUrl.protocol} is not HTTP(S)` }],
+      });
     }
     // A registry reached over verified TLS that names a plain-HTTP realm would have us send the
     // password in clear. Another host or port is fine (the token protocol needs that); a downgrade is not.
@@ -281,7 +336,12 @@ export class TokenAuthenticator {
         method: 'GET',
         url: redact(realmUrl.origin + realmUrl.pathname),
         status: 0,
-        errors: [{ code: 'INSECURE_TOKEN_REALM', message: `refusing to send credentials for ${registry} to the plain-HTTP token realm ${redact(realmUrl.origin)}: the registry was reached over HTTPS, and the realm would receive them unencrypted` }],
+        errors: [
+          {
+            code: 'INSECURE_TOKEN_REALM',
+            message: `refusing to send credentials for ${registry} to the plain-HTTP token realm ${redact(realmUrl.origin)}: the registry was reached over HTTPS, and the realm would receive them unencrypted`,
+          },
+        ],
       });
     }
     const headers: Record<string, string> = { 'user-agent': this.#o.userAgent, accept: 'application/json' };
@@ -290,52 +350,111 @@ export class TokenAuthenticator {
     if (credential && 'identityToken' in credential) {
       // Docker's identity tokens are OAuth2 refresh tokens: POST form to the same realm.
       method = 'POST';
-      const form = new URLSearchParams({ grant_type: 'refresh_token', client_id: 'orasfly', refresh_token: credential.identityToken, scope });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: 'orasfly',
+        refresh_token: credential.identityToken,
+        scope,
+      });
       if (scheme.service !== undefined) form.set('service', scheme.service);
       body = form.toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     } else {
       if (scheme.service !== undefined) realmUrl.searchParams.set('service', scheme.service);
       if (scope) realmUrl.searchParams.set('scope', scope);
-      if (credential && 'username' in credential) headers['authorization'] = `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}`;
+      if (credential && 'username' in credential)
+        headers['authorization'] =
+          `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}`;
     }
     this.tokenFetches++;
-    logAuth('%s fetching token %s %s scope=%s credential=%s', registry, method, redact(realmUrl.origin + realmUrl.pathname), scope, credential ? 'yes' : 'anonymous');
+    logAuth(
+      '%s fetching token %s %s scope=%s credential=%s',
+      registry,
+      method,
+      redact(realmUrl.origin + realmUrl.pathname),
+      scope,
+      credential ? 'yes' : 'anonymous',
+    );
     const started = this.#now();
     let res: { status: number; body: Buffer; url: string };
     try {
-      const bounds = [this.#o.lifetime, this.#o.fetchTimeoutMs ? AbortSignal.timeout(this.#o.fetchTimeoutMs) : undefined].filter((x): x is AbortSignal => x !== undefined);
-      res = await this.#o.transport({ method, url: realmUrl.href, headers, body, maxBytes: this.#o.maxTokenBytes, signal: bounds.length ? AbortSignal.any(bounds) : undefined });
+      const bounds = [
+        this.#o.lifetime,
+        this.#o.fetchTimeoutMs ? AbortSignal.timeout(this.#o.fetchTimeoutMs) : undefined,
+      ].filter((x): x is AbortSignal => x !== undefined);
+      res = await this.#o.transport({
+        method,
+        url: realmUrl.href,
+        headers,
+        body,
+        maxBytes: this.#o.maxTokenBytes,
+        signal: bounds.length ? AbortSignal.any(bounds) : undefined,
+      });
     } catch (e) {
-      if (e instanceof SizeLimitError) throw new AuthError({ method, url: redact(realmUrl.href), status: 200, errors: [{ code: 'TOKEN_TOO_LARGE', message: e.message }], cause: e });
+      if (e instanceof SizeLimitError)
+        throw new AuthError({
+          method,
+          url: redact(realmUrl.href),
+          status: 200,
+          errors: [{ code: 'TOKEN_TOO_LARGE', message: e.message }],
+          cause: e,
+        });
       throw e;
     }
     const ctx = { method, url: redact(res.url), status: res.status };
-    if (res.status !== 200) throw new AuthError({ ...ctx, errors: this.#secrets.scrubErrors(registryErrors(res.body)) ?? [{ code: 'TOKEN_REQUEST_FAILED', message: `token service answered ${res.status}` }] });
+    if (res.status !== 200)
+      throw new AuthError({
+        ...ctx,
+        errors: this.#secrets.scrubErrors(registryErrors(res.body)) ?? [
+          { code: 'TOKEN_REQUEST_FAILED', message: `token service answered ${res.status}` },
+        ],
+      });
     let json: unknown;
     try {
       json = JSON.parse(res.body.toString('utf8'));
     } catch {
-      throw new AuthError({ ...ctx, errors: [{ code: 'INVALID_TOKEN_RESPONSE', message: 'token response is not JSON' }] });
+      throw new AuthError({
+        ...ctx,
+        errors: [{ code: 'INVALID_TOKEN_RESPONSE', message: 'token response is not JSON' }],
+      });
     }
     const o = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
-    const token = typeof o['token'] === 'string' && o['token'] ? o['token'] : typeof o['access_token'] === 'string' && o['access_token'] ? o['access_token'] : undefined;
-    if (!token) throw new AuthError({ ...ctx, errors: [{ code: 'INVALID_TOKEN_RESPONSE', message: 'token response has no token' }] });
+    const token =
+      typeof o['token'] === 'string' && o['token']
+        ? o['token']
+        : typeof o['access_token'] === 'string' && o['access_token']
+          ? o['access_token']
+          : undefined;
+    if (!token)
+      throw new AuthError({
+        ...ctx,
+        errors: [{ code: 'INVALID_TOKEN_RESPONSE', message: 'token response has no token' }],
+      });
     this.#secrets.add(token);
-    const expiresIn = typeof o['expires_in'] === 'number' && o['expires_in'] > 0 ? o['expires_in'] : DEFAULT_TOKEN_LIFETIME_S;
+    const expiresIn =
+      typeof o['expires_in'] === 'number' && o['expires_in'] > 0 ? o['expires_in'] : DEFAULT_TOKEN_LIFETIME_S;
     logAuth('%s token received, expires_in=%ds', registry, expiresIn);
     return { token, expiresAt: started + Math.max(0, expiresIn * 1000 - TOKEN_EXPIRY_SKEW_MS) };
   }
 }
 
 /** Parses a distribution error body (`{"errors":[{code,message,detail}]}`), or `undefined`. */
-export function registryErrors(body: Buffer | string): { code: string; message?: string; detail?: unknown }[] | undefined {
+export function registryErrors(
+  body: Buffer | string,
+): { code: string; message?: string; detail?: unknown }[] | undefined {
   try {
     const j = JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as { errors?: unknown };
     if (!Array.isArray(j.errors)) return undefined;
     const out = j.errors
-      .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>)['code'] === 'string')
-      .map((e) => ({ code: e['code'] as string, ...(typeof e['message'] === 'string' ? { message: e['message'] } : {}), ...(e['detail'] !== undefined ? { detail: e['detail'] } : {}) }));
+      .filter(
+        (e): e is Record<string, unknown> =>
+          typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>)['code'] === 'string',
+      )
+      .map((e) => ({
+        code: e['code'] as string,
+        ...(typeof e['message'] === 'string' ? { message: e['message'] } : {}),
+        ...(e['detail'] !== undefined ? { detail: e['detail'] } : {}),
+      }));
     return out.length ? out : undefined;
   } catch {
     return undefined;

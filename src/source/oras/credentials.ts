@@ -89,7 +89,9 @@ export interface CredentialFile {
  * The files {@link findCredential} reads, in order, when no `registryConfig` is given (see the
  * module comment). Exported so that tools and tests can show the order.
  */
-export function defaultCredentialFiles(o: Pick<CredentialLookupOptions, 'dockerConfig' | 'homeDir' | 'env'> = {}): CredentialFile[] {
+export function defaultCredentialFiles(
+  o: Pick<CredentialLookupOptions, 'dockerConfig' | 'homeDir' | 'env'> = {},
+): CredentialFile[] {
   const env = o.env ?? process.env;
   const home = o.homeDir ?? homedir();
   const files: CredentialFile[] = [];
@@ -103,9 +105,15 @@ export function defaultCredentialFiles(o: Pick<CredentialLookupOptions, 'dockerC
   if (primary) files.push({ path: primary, format: 'containers' });
   const userFile = path.join(env['XDG_CONFIG_HOME'] || path.join(home, '.config'), 'containers', 'auth.json');
   if (userFile !== primary) files.push({ path: userFile, format: 'containers' });
-  const docker = o.dockerConfig ?? [env['DOCKER_CONFIG'] ? path.join(env['DOCKER_CONFIG'], 'config.json') : path.join(home, '.docker', 'config.json')];
+  const docker = o.dockerConfig ?? [
+    env['DOCKER_CONFIG'] ? path.join(env['DOCKER_CONFIG'], 'config.json') : path.join(home, '.docker', 'config.json'),
+  ];
   for (const p of docker) files.push({ path: p, format: 'docker' });
-  for (const p of [path.join(home, '.apptainer', 'docker-config.json'), path.join(home, '.singularity', 'docker-config.json')]) files.push({ path: p, format: 'docker' });
+  for (const p of [
+    path.join(home, '.apptainer', 'docker-config.json'),
+    path.join(home, '.singularity', 'docker-config.json'),
+  ])
+    files.push({ path: p, format: 'docker' });
   return files;
 }
 
@@ -115,14 +123,19 @@ export function defaultCredentialFiles(o: Pick<CredentialLookupOptions, 'dockerC
  * @throws CredentialsError (`ERR_ORASFLY_CREDENTIALS`) for an unreadable/malformed config file;
  * the message names the file, never the secret. A failing helper is reported to `onWarning`.
  */
-export async function findCredential(registry: string, o: CredentialLookupOptions = {}): Promise<FoundCredential | undefined> {
+export async function findCredential(
+  registry: string,
+  o: CredentialLookupOptions = {},
+): Promise<FoundCredential | undefined> {
   if (o.explicit !== undefined) {
     const c = typeof o.explicit === 'function' ? await o.explicit(registry, { signal: o.signal }) : o.explicit;
     if (c !== undefined) return { credential: c, source: 'option' };
   }
   const env = o.env ?? process.env;
   // A file given by the user is read as containers-auth.json: a superset of docker's format.
-  const files = o.registryConfig ? o.registryConfig.map((p): CredentialFile => ({ path: p, format: 'containers' })) : defaultCredentialFiles(o);
+  const files = o.registryConfig
+    ? o.registryConfig.map((p): CredentialFile => ({ path: p, format: 'containers' }))
+    : defaultCredentialFiles(o);
   for (const file of files) {
     const found = await fromConfigFile(file, registry, o, env);
     if (found) return found;
@@ -147,7 +160,8 @@ async function readJsonObject(file: string): Promise<Record<string, unknown> | u
     // No cause: a JSON SyntaxError quotes a piece of the file, which may be a secret.
     throw new CredentialsError(file, 'not valid JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CredentialsError(file, 'expected a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new CredentialsError(file, 'expected a JSON object');
   return parsed as Record<string, unknown>;
 }
 
@@ -155,16 +169,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-async function fromConfigFile(f: CredentialFile, registry: string, o: CredentialLookupOptions, env: NodeJS.ProcessEnv): Promise<FoundCredential | undefined> {
+async function fromConfigFile(
+  f: CredentialFile,
+  registry: string,
+  o: CredentialLookupOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<FoundCredential | undefined> {
   const file = f.path;
   const cfg = await readJsonObject(file);
   if (!cfg) return undefined;
   const credHelpers = cfg['credHelpers'];
-  if (credHelpers !== undefined && !isObject(credHelpers)) throw new CredentialsError(file, 'credHelpers must be an object');
+  if (credHelpers !== undefined && !isObject(credHelpers))
+    throw new CredentialsError(file, 'credHelpers must be an object');
   if (credHelpers) {
     for (const [key, name] of Object.entries(credHelpers)) {
       if (!hostMatches(key, registry)) continue;
-      if (typeof name !== 'string') throw new CredentialsError(file, `credHelpers[${JSON.stringify(key)}] must be a string`);
+      if (typeof name !== 'string')
+        throw new CredentialsError(file, `credHelpers[${JSON.stringify(key)}] must be a string`);
       const c = await helperOrWarn(name, registry, o, env);
       if (c) return { credential: c, source: `docker-credential-${name}` };
     }
@@ -196,7 +217,12 @@ async function fromConfigFile(f: CredentialFile, registry: string, o: Credential
  * scheme may name a namespace (`quay.io/org`): it applies only inside it, and the longest wins
  * (containers-auth.json(5)). A key with a scheme (`https://host/v1/`) names its host, as in docker.
  */
-export function matchingAuthKeys(keys: readonly string[], registry: string, format: CredentialFile['format'], repository?: string): string[] {
+export function matchingAuthKeys(
+  keys: readonly string[],
+  registry: string,
+  format: CredentialFile['format'],
+  repository?: string,
+): string[] {
   const scored: Array<[string, number]> = [];
   for (const key of keys) {
     const trimmed = key.trim();
@@ -216,7 +242,12 @@ export function matchingAuthKeys(keys: readonly string[], registry: string, form
 }
 
 /** A helper run whose failure is a warning, not the end of the lookup. */
-async function helperOrWarn(name: string, registry: string, o: CredentialLookupOptions, env: NodeJS.ProcessEnv): Promise<RegistryCredential | undefined> {
+async function helperOrWarn(
+  name: string,
+  registry: string,
+  o: CredentialLookupOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<RegistryCredential | undefined> {
   try {
     return await runCredentialHelper(name, helperServerUrl(registry), o, env);
   } catch (e) {
@@ -229,7 +260,8 @@ async function helperOrWarn(name: string, registry: string, o: CredentialLookupO
 
 function entryCredential(entry: Record<string, unknown>, file: string, where: string): RegistryCredential | undefined {
   for (const f of ['auth', 'username', 'password', 'identitytoken', 'registrytoken']) {
-    if (entry[f] !== undefined && typeof entry[f] !== 'string') throw new CredentialsError(file, `${where}.${f} must be a string`);
+    if (entry[f] !== undefined && typeof entry[f] !== 'string')
+      throw new CredentialsError(file, `${where}.${f} must be a string`);
   }
   const identity = entry['identitytoken'] as string | undefined;
   if (identity) return { identityToken: identity };
@@ -256,21 +288,40 @@ function entryCredential(entry: Record<string, unknown>, file: string, where: st
  * @throws CredentialsError (`ERR_ORASFLY_CREDENTIALS`) when the helper is missing, times out, fails
  * or prints something other than `{"Username","Secret"}`.
  */
-export async function runCredentialHelper(name: string, serverUrl: string, o: Pick<CredentialLookupOptions, 'helperTimeout' | 'signal'> = {}, env: NodeJS.ProcessEnv = process.env): Promise<RegistryCredential | undefined> {
+export async function runCredentialHelper(
+  name: string,
+  serverUrl: string,
+  o: Pick<CredentialLookupOptions, 'helperTimeout' | 'signal'> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RegistryCredential | undefined> {
   const program = `docker-credential-${name}`;
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new CredentialsError(program, 'invalid helper name');
-  const { stdout, code, error } = await new Promise<{ stdout: string; code: number | null; error: (Error & { code?: unknown; killed?: boolean }) | null }>((resolve) => {
+  const { stdout, code, error } = await new Promise<{
+    stdout: string;
+    code: number | null;
+    error: (Error & { code?: unknown; killed?: boolean }) | null;
+  }>((resolve) => {
     const { execFile } = requireBuiltin<typeof import('node:child_process')>('node:child_process');
-    const child = execFile(program, ['get'], { timeout: o.helperTimeout ?? 10_000, env, signal: o.signal, maxBuffer: 1024 * 1024, windowsHide: true }, (err, out) => {
-      resolve({ stdout: String(out), code: err ? (typeof err.code === 'number' ? err.code : null) : 0, error: err });
-    });
+    const child = execFile(
+      program,
+      ['get'],
+      { timeout: o.helperTimeout ?? 10_000, env, signal: o.signal, maxBuffer: 1024 * 1024, windowsHide: true },
+      (err, out) => {
+        resolve({ stdout: String(out), code: err ? (typeof err.code === 'number' ? err.code : null) : 0, error: err });
+      },
+    );
     child.stdin?.on('error', () => {});
     child.stdin?.end(serverUrl);
   });
   if (o.signal?.aborted) throw o.signal.reason;
   if (error) {
     if (/credentials not found/i.test(stdout)) return undefined;
-    const why = error.code === 'ENOENT' ? 'not found on PATH' : error.killed ? 'timed out or was killed' : `exited with ${String(code)}`;
+    const why =
+      error.code === 'ENOENT'
+        ? 'not found on PATH'
+        : error.killed
+          ? 'timed out or was killed'
+          : `exited with ${String(code)}`;
     // Never include the helper's output: it may hold the secret.
     throw new CredentialsError(program, `get failed: ${why}`);
   }
@@ -280,7 +331,11 @@ export async function runCredentialHelper(name: string, serverUrl: string, o: Pi
   } catch {
     throw new CredentialsError(program, 'printed invalid JSON');
   }
-  if (!isObject(parsed) || typeof parsed['Secret'] !== 'string' || (parsed['Username'] !== undefined && typeof parsed['Username'] !== 'string'))
+  if (
+    !isObject(parsed) ||
+    typeof parsed['Secret'] !== 'string' ||
+    (parsed['Username'] !== undefined && typeof parsed['Username'] !== 'string')
+  )
     throw new CredentialsError(program, 'expected {"Username","Secret"}');
   const username = (parsed['Username'] as string | undefined) ?? '';
   const secret = parsed['Secret'] as string;

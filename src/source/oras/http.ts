@@ -10,7 +10,15 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { dispatcherRequest } from './undici-modules.js';
 import { tlsFailureHint } from './tls-trust.js';
-import { AuthError, NetworkError, OrasflyError, RegistryResponseError, SizeLimitError, TimeoutError, TlsError } from '../../errors.js';
+import {
+  AuthError,
+  NetworkError,
+  OrasflyError,
+  RegistryResponseError,
+  SizeLimitError,
+  TimeoutError,
+  TlsError,
+} from '../../errors.js';
 import { registryErrors, type TokenAuthenticator, type TokenTransport } from './auth.js';
 import { isSecretHeader, logSource, nextRequestId, redact } from './log.js';
 import type { ResolvedOrasClientOptions } from './options.js';
@@ -19,7 +27,16 @@ import { SecretSet } from './secrets.js';
 import { quote } from '../../internal/describe.js';
 
 /** Request headers that may follow a redirect to another origin (an allow-list: anything else may be a secret). */
-const CROSS_ORIGIN_HEADERS = new Set(['accept', 'accept-encoding', 'user-agent', 'range', 'if-range', 'if-none-match', 'if-match', 'cache-control']);
+const CROSS_ORIGIN_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'user-agent',
+  'range',
+  'if-range',
+  'if-none-match',
+  'if-match',
+  'cache-control',
+]);
 
 /** Redirects followed per request (as browsers and Go allow 10; blob stores need 1). */
 export const MAX_REDIRECTS = 5;
@@ -96,7 +113,13 @@ function discardBody(body: RegistryHttpResponse['body']): void {
  *
  * @throws SizeLimitError (`ERR_ORASFLY_SIZE_LIMIT`) naming `what`.
  */
-export async function readLimited(body: Readable, limit: number, what: string, contentLength?: string | string[], signal?: AbortSignal): Promise<Buffer> {
+export async function readLimited(
+  body: Readable,
+  limit: number,
+  what: string,
+  contentLength?: string | string[],
+  signal?: AbortSignal,
+): Promise<Buffer> {
   const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
   if (Number.isFinite(declared) && declared > limit) {
     destroyBody(body);
@@ -123,7 +146,10 @@ export async function readLimited(body: Readable, limit: number, what: string, c
     if (e instanceof OrasflyError) throw e;
     // A body cut short, a broken chunked encoding, a reset: typed, with the parser's or socket's reason.
     const reason = firstMessage(e);
-    throw new NetworkError(`reading the ${what} failed after ${n} bytes: ${firstCode(e)}${reason ? ` (${reason.slice(0, 200)})` : ''}`, { cause: e });
+    throw new NetworkError(
+      `reading the ${what} failed after ${n} bytes: ${firstCode(e)}${reason ? ` (${reason.slice(0, 200)})` : ''}`,
+      { cause: e },
+    );
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -132,7 +158,8 @@ export async function readLimited(body: Readable, limit: number, what: string, c
 
 function errorChain(e: unknown): { code?: unknown; message?: unknown; name?: unknown }[] {
   const out: { code?: unknown; message?: unknown }[] = [];
-  for (let c: unknown = e, i = 0; c && typeof c === 'object' && i < 5; c = (c as { cause?: unknown }).cause, i++) out.push(c as { code?: unknown });
+  for (let c: unknown = e, i = 0; c && typeof c === 'object' && i < 5; c = (c as { cause?: unknown }).cause, i++)
+    out.push(c as { code?: unknown });
   return out;
 }
 
@@ -154,13 +181,15 @@ function matchingCode(e: unknown, codes: ReadonlySet<string>): string | undefine
 /** The most specific error message in `e`'s cause chain (an HTTP parser's reason, a socket error's text). */
 function firstMessage(e: unknown): string | undefined {
   let best: string | undefined;
-  for (const c of errorChain(e)) if (typeof c.message === 'string' && c.message !== '' && c.message !== 'fetch failed') best = c.message;
+  for (const c of errorChain(e))
+    if (typeof c.message === 'string' && c.message !== '' && c.message !== 'fetch failed') best = c.message;
   return best;
 }
 
 function firstCode(e: unknown): string {
   for (const c of errorChain(e)) if (typeof c.code === 'string') return c.code;
-  for (const c of errorChain(e)) if (typeof c.name === 'string' && c.name !== 'Error' && c.name !== 'TypeError') return c.name;
+  for (const c of errorChain(e))
+    if (typeof c.name === 'string' && c.name !== 'Error' && c.name !== 'TypeError') return c.name;
   return 'unknown';
 }
 
@@ -174,7 +203,12 @@ export class RegistryHttp {
   /** Requests put on the wire (every attempt and redirect hop). */
   requests = 0;
 
-  constructor(dispatcher: Dispatcher, options: ResolvedOrasClientOptions, random: () => number = Math.random, secrets: SecretSet = new SecretSet()) {
+  constructor(
+    dispatcher: Dispatcher,
+    options: ResolvedOrasClientOptions,
+    random: () => number = Math.random,
+    secrets: SecretSet = new SecretSet(),
+  ) {
     this.#dispatcher = dispatcher;
     this.#o = options;
     this.#random = random;
@@ -188,10 +222,13 @@ export class RegistryHttp {
 
   /** The token service transport: the same core without registry auth, statuses returned as they come. */
   readonly tokenTransport: TokenTransport = async ({ method, url, headers, body, maxBytes, signal }) => {
-    const res = await this.send({ method, url, headers, body, accept: [200, 400, 401, 403, 404], signal }).catch((e: unknown) => {
-      if (e instanceof RegistryResponseError && !(e instanceof AuthError)) throw new AuthError({ method: e.method, url: e.url, status: e.status, errors: [...e.errors], cause: e });
-      throw e;
-    });
+    const res = await this.send({ method, url, headers, body, accept: [200, 400, 401, 403, 404], signal }).catch(
+      (e: unknown) => {
+        if (e instanceof RegistryResponseError && !(e instanceof AuthError))
+          throw new AuthError({ method: e.method, url: e.url, status: e.status, errors: [...e.errors], cause: e });
+        throw e;
+      },
+    );
     const buf = await readLimited(res.body, maxBytes, 'token response', res.headers['content-length'], signal);
     return { status: res.status, body: buf, url: res.url };
   };
@@ -217,7 +254,11 @@ export class RegistryHttp {
         if (req.signal?.aborted) throw req.signal.reason;
         if (e instanceof OrasflyError) throw e;
         const tls = tlsErrorCode(e);
-        if (tls) throw new TlsError(`TLS error talking to ${redact(new URL(req.url).origin)}: ${tls}; ${tlsFailureHint(tls)}`, { cause: e });
+        if (tls)
+          throw new TlsError(
+            `TLS error talking to ${redact(new URL(req.url).origin)}: ${tls}; ${tlsFailureHint(tls)}`,
+            { cause: e },
+          );
         const code = matchingCode(e, policy.errorCodes);
         if (code && attempt < maxRetries) {
           const delay = retryDelay(policy, attempt, undefined, this.#random);
@@ -226,10 +267,21 @@ export class RegistryHttp {
           continue;
         }
         const c = code ?? firstCode(e);
-        if (/TIMEOUT/.test(c)) throw markRetriesExhausted(new TimeoutError(c.includes('CONNECT') ? this.#o.dialTimeout : this.#o.responseHeaderTimeout, `${req.method} ${redact(req.url)} (${c})`));
+        if (/TIMEOUT/.test(c))
+          throw markRetriesExhausted(
+            new TimeoutError(
+              c.includes('CONNECT') ? this.#o.dialTimeout : this.#o.responseHeaderTimeout,
+              `${req.method} ${redact(req.url)} (${c})`,
+            ),
+          );
         // Keep the parser's reason (invalid Content-Length, bare LF, not HTTP at all): a code alone says little.
         const reason = firstMessage(e);
-        throw markRetriesExhausted(new NetworkError(`${req.method} ${redact(req.url)} failed: ${c}${reason ? ` (${this.#secrets.scrub(reason, 200)})` : ''}${attempt ? ` after ${attempt + 1} attempts` : ''}`, { cause: e }));
+        throw markRetriesExhausted(
+          new NetworkError(
+            `${req.method} ${redact(req.url)} failed: ${c}${reason ? ` (${this.#secrets.scrub(reason, 200)})` : ''}${attempt ? ` after ${attempt + 1} attempts` : ''}`,
+            { cause: e },
+          ),
+        );
       }
       if (req.accept.includes(res.status)) return res;
       if (policy.statusCodes.has(res.status) && attempt < maxRetries) {
@@ -242,13 +294,26 @@ export class RegistryHttp {
             method: req.method,
             url: redact(res.url),
             status: res.status,
-            errors: [{ code: 'RETRY_AFTER_TOO_LONG', message: `the server asks to retry after ${Math.round(retryAfter / 1000)} s, longer than retry.maxRetryAfter (${Math.round(policy.maxRetryAfter / 1000)} s); not waiting` }],
+            errors: [
+              {
+                code: 'RETRY_AFTER_TOO_LONG',
+                message: `the server asks to retry after ${Math.round(retryAfter / 1000)} s, longer than retry.maxRetryAfter (${Math.round(policy.maxRetryAfter / 1000)} s); not waiting`,
+              },
+            ],
           });
         }
         if (req.noBodyStatuses?.includes(res.status)) destroyBody(res.body);
         else discardBody(res.body);
         const delay = retryDelay(policy, attempt, retryAfter, this.#random);
-        logSource('%s %s → %d, retry %d in %dms%s', res.requestId, req.method, res.status, attempt + 1, delay, retryAfter !== undefined ? ' (Retry-After)' : '');
+        logSource(
+          '%s %s → %d, retry %d in %dms%s',
+          res.requestId,
+          req.method,
+          res.status,
+          attempt + 1,
+          delay,
+          retryAfter !== undefined ? ' (Retry-After)' : '',
+        );
         await sleep(delay, req.signal);
         continue;
       }
@@ -266,7 +331,13 @@ export class RegistryHttp {
     if (res.status === 401 && auth && !res.crossOrigin) {
       const www = res.headers['www-authenticate'];
       discardBody(res.body);
-      authorization = await this.#auth!.answerChallenge(auth.registry, auth.scope, Array.isArray(www) ? www.join(', ') : www, { method: req.method, url: redact(res.url), status: 401 }, req.signal);
+      authorization = await this.#auth!.answerChallenge(
+        auth.registry,
+        auth.scope,
+        Array.isArray(www) ? www.join(', ') : www,
+        { method: req.method, url: redact(res.url), status: 401 },
+        req.signal,
+      );
       res = await this.#follow(req, authorization);
       // A second 401 falls through to the caller's error path as AuthError.
     }
@@ -288,31 +359,83 @@ export class RegistryHttp {
       const id = nextRequestId();
       this.requests++;
       logSource('%s → %s %s headers=%o', id, method, redact(url.href), redact(headers));
-      const res = await dispatcherRequest(this.#dispatcher, { origin: url.origin, path: `${url.pathname}${url.search}`, method: method as Dispatcher.HttpMethod, headers, body: body ?? null, signal: req.signal ?? null });
-      logSource('%s ← %d %s content-length=%s', id, res.statusCode, redact(url.href), res.headers['content-length'] ?? '-');
+      const res = await dispatcherRequest(this.#dispatcher, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: body ?? null,
+        signal: req.signal ?? null,
+      });
+      logSource(
+        '%s ← %d %s content-length=%s',
+        id,
+        res.statusCode,
+        redact(url.href),
+        res.headers['content-length'] ?? '-',
+      );
       const location = res.headers['location'];
       if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {
         discardBody(res.body);
-        if (hop >= MAX_REDIRECTS) throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'TOO_MANY_REDIRECTS', message: `more than ${MAX_REDIRECTS} redirects` }] });
+        if (hop >= MAX_REDIRECTS)
+          throw new RegistryResponseError({
+            method,
+            url: redact(url.href),
+            status: res.statusCode,
+            errors: [{ code: 'TOO_MANY_REDIRECTS', message: `more than ${MAX_REDIRECTS} redirects` }],
+          });
         let next: URL;
         try {
           next = new URL(location, url);
         } catch {
-          throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'BAD_REDIRECT', message: `redirect Location ${quote(this.#secrets.scrub(location, 100))} is not a URL` }] });
+          throw new RegistryResponseError({
+            method,
+            url: redact(url.href),
+            status: res.statusCode,
+            errors: [
+              {
+                code: 'BAD_REDIRECT',
+                message: `redirect Location ${quote(this.#secrets.scrub(location, 100))} is not a URL`,
+              },
+            ],
+          });
         }
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'BAD_REDIRECT', message: `redirect to a non-HTTP URL refused (${quote(next.protocol, 20)})` }] });
+          throw new RegistryResponseError({
+            method,
+            url: redact(url.href),
+            status: res.statusCode,
+            errors: [
+              { code: 'BAD_REDIRECT', message: `redirect to a non-HTTP URL refused (${quote(next.protocol, 20)})` },
+            ],
+          });
         }
         // A request body may be a secret (the token POST carries the refresh token): it never follows
         // a redirect to another origin, nor one from HTTPS down to HTTP.
-        if (body !== undefined && res.statusCode !== 303 && (next.origin !== url.origin || (url.protocol === 'https:' && next.protocol === 'http:'))) {
-          throw new RegistryResponseError({ method, url: redact(url.href), status: res.statusCode, errors: [{ code: 'BAD_REDIRECT', message: `refusing to send the ${method} body to ${redact(next.origin)}: a redirect may not carry it to another origin` }] });
+        if (
+          body !== undefined &&
+          res.statusCode !== 303 &&
+          (next.origin !== url.origin || (url.protocol === 'https:' && next.protocol === 'http:'))
+        ) {
+          throw new RegistryResponseError({
+            method,
+            url: redact(url.href),
+            status: res.statusCode,
+            errors: [
+              {
+                code: 'BAD_REDIRECT',
+                message: `refusing to send the ${method} body to ${redact(next.origin)}: a redirect may not carry it to another origin`,
+              },
+            ],
+          });
         }
         if (next.origin !== url.origin) {
           // Blob stores (S3, GCS) reject or leak foreign credentials: never carry them across origins.
           auth = undefined;
           // Only headers known to be harmless follow; `-H` tokens, cookies and the like stay home.
-          userHeaders = Object.fromEntries(Object.entries(userHeaders).filter(([k]) => CROSS_ORIGIN_HEADERS.has(k.toLowerCase())));
+          userHeaders = Object.fromEntries(
+            Object.entries(userHeaders).filter(([k]) => CROSS_ORIGIN_HEADERS.has(k.toLowerCase())),
+          );
         }
         if ((res.statusCode === 303 || res.statusCode === 301 || res.statusCode === 302) && method === 'POST') {
           // As browsers and Go do: 301/302/303 after a POST become a GET without the body.
@@ -323,7 +446,14 @@ export class RegistryHttp {
         url = next;
         continue;
       }
-      return { status: res.statusCode, headers: res.headers, body: res.body, url: url.href, crossOrigin: url.origin !== origin, requestId: id };
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: res.body,
+        url: url.href,
+        crossOrigin: url.origin !== origin,
+        requestId: id,
+      };
     }
   }
 
@@ -333,7 +463,9 @@ export class RegistryHttp {
       destroyBody(res.body);
     } else {
       try {
-        errors = this.#secrets.scrubErrors(registryErrors(await readLimited(res.body, MAX_ERROR_BODY_BYTES, 'error body', undefined, req.signal)));
+        errors = this.#secrets.scrubErrors(
+          registryErrors(await readLimited(res.body, MAX_ERROR_BODY_BYTES, 'error body', undefined, req.signal)),
+        );
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason;
         destroyBody(res.body);

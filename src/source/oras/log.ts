@@ -11,7 +11,15 @@ export const logSource = createDebug('orasfly:source');
 /** `orasfly:auth` — challenges, token fetches and cache hits (never token values). */
 export const logAuth = createDebug('orasfly:auth');
 
-const SECRET_HEADER_NAMES = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-dragonfly-oras-authorization', 'x-dragonfly-oras-token', 'x-registry-auth']);
+const SECRET_HEADER_NAMES = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-dragonfly-oras-authorization',
+  'x-dragonfly-oras-token',
+  'x-registry-auth',
+]);
 // Custom `-H` headers carry secrets under many names (X-Auth-Token, Private-Token, X-Api-Key…).
 const SECRET_HEADER_RE = /token|secret|key|auth|cookie|session|passw|credential|signature/i;
 const SECRET_HEADERS = { has: (name: string): boolean => SECRET_HEADER_NAMES.has(name) || SECRET_HEADER_RE.test(name) };
@@ -20,7 +28,8 @@ const SECRET_HEADERS = { has: (name: string): boolean => SECRET_HEADER_NAMES.has
 export function isSecretHeader(name: string): boolean {
   return SECRET_HEADERS.has(name.toLowerCase());
 }
-const SECRET_QUERY_KEYS = /^(?:token|access_token|refresh_token|password|secret|x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|x-goog-signature|x-goog-credential)$/i;
+const SECRET_QUERY_KEYS =
+  /^(?:token|access_token|refresh_token|password|secret|x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|x-goog-signature|x-goog-credential)$/i;
 const SECRET_JSON_KEYS = /"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
 
 /** The placeholder secrets are replaced with. */
@@ -60,7 +69,9 @@ export function redact(value: unknown): unknown {
 function redactString(s: string): string {
   return s
     .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@?#\s]*@/gi, `$1${REDACTED}@`)
-    .replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (all, sep: string, key: string) => (SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${REDACTED}` : all))
+    .replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (all, sep: string, key: string) =>
+      SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${REDACTED}` : all,
+    )
     .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, `$1 ${REDACTED}`)
     .replace(SECRET_JSON_KEYS, `"$1":"${REDACTED}"`);
 }

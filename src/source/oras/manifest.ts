@@ -66,23 +66,35 @@ function descriptor(v: unknown, where: string, requireMediaType: boolean): Descr
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ManifestError(`${where} is not an object`);
   const o = v as Record<string, unknown>;
   const digest = o['digest'];
-  if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) throw new ManifestError(`${where}.digest is not a valid digest`);
+  if (typeof digest !== 'string' || !DIGEST_RE.test(digest))
+    throw new ManifestError(`${where}.digest is not a valid digest`);
   const size = o['size'];
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new ManifestError(`${where}.size is not a non-negative safe integer`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw new ManifestError(`${where}.size is not a non-negative safe integer`);
   const mediaType = o['mediaType'];
-  if (mediaType !== undefined && typeof mediaType !== 'string') throw new ManifestError(`${where}.mediaType is not a string`);
-  if (requireMediaType && (typeof mediaType !== 'string' || mediaType === '')) throw new ManifestError(`${where}.mediaType is missing`);
+  if (mediaType !== undefined && typeof mediaType !== 'string')
+    throw new ManifestError(`${where}.mediaType is not a string`);
+  if (requireMediaType && (typeof mediaType !== 'string' || mediaType === ''))
+    throw new ManifestError(`${where}.mediaType is missing`);
   let annotations: Record<string, string> | undefined;
   if (o['annotations'] !== undefined && o['annotations'] !== null) {
-    if (typeof o['annotations'] !== 'object' || Array.isArray(o['annotations'])) throw new ManifestError(`${where}.annotations is not an object`);
-    annotations = Object.fromEntries(Object.entries(o['annotations'] as object).filter(([, x]) => typeof x === 'string')) as Record<string, string>;
+    if (typeof o['annotations'] !== 'object' || Array.isArray(o['annotations']))
+      throw new ManifestError(`${where}.annotations is not an object`);
+    annotations = Object.fromEntries(
+      Object.entries(o['annotations'] as object).filter(([, x]) => typeof x === 'string'),
+    ) as Record<string, string>;
   }
   let platform: Platform | undefined;
   const p = o['platform'];
   if (p !== undefined && p !== null) {
     const pp = p as Record<string, unknown>;
-    if (typeof pp !== 'object' || typeof pp['os'] !== 'string' || typeof pp['architecture'] !== 'string') throw new ManifestError(`${where}.platform needs os and architecture strings`);
-    platform = { os: pp['os'], architecture: pp['architecture'], variant: typeof pp['variant'] === 'string' ? pp['variant'] : undefined };
+    if (typeof pp !== 'object' || typeof pp['os'] !== 'string' || typeof pp['architecture'] !== 'string')
+      throw new ManifestError(`${where}.platform needs os and architecture strings`);
+    platform = {
+      os: pp['os'],
+      architecture: pp['architecture'],
+      variant: typeof pp['variant'] === 'string' ? pp['variant'] : undefined,
+    };
   }
   return { mediaType: (mediaType as string | undefined) ?? '', digest, size, annotations, platform };
 }
@@ -101,29 +113,40 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): I
   } catch {
     throw new ManifestError('manifest is not valid JSON');
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ManifestError('manifest is not a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new ManifestError('manifest is not a JSON object');
   const o = json as Record<string, unknown>;
-  if (o['schemaVersion'] !== 2) throw new ManifestError(`unsupported manifest schemaVersion ${quote(o['schemaVersion'])} (expected 2)`);
+  if (o['schemaVersion'] !== 2)
+    throw new ManifestError(`unsupported manifest schemaVersion ${quote(o['schemaVersion'])} (expected 2)`);
   const ct = contentType?.split(';')[0]?.trim().toLowerCase();
   const declared = typeof o['mediaType'] === 'string' ? o['mediaType'] : undefined;
   let mediaType = declared ?? ct ?? '';
-  if (!mediaType || mediaType === 'application/json' || mediaType === 'application/octet-stream') mediaType = Array.isArray(o['manifests']) ? OCI_INDEX : OCI_MANIFEST;
+  if (!mediaType || mediaType === 'application/json' || mediaType === 'application/octet-stream')
+    mediaType = Array.isArray(o['manifests']) ? OCI_INDEX : OCI_MANIFEST;
   if (mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST) {
     if (!Array.isArray(o['manifests'])) throw new ManifestError('index has no manifests array');
-    return { kind: 'index', mediaType, manifests: o['manifests'].map((m, i) => descriptor(m, `manifests[${i}]`, false)) };
+    return {
+      kind: 'index',
+      mediaType,
+      manifests: o['manifests'].map((m, i) => descriptor(m, `manifests[${i}]`, false)),
+    };
   }
   if (mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST) {
     const layers = o['layers'];
-    if (layers !== undefined && layers !== null && !Array.isArray(layers)) throw new ManifestError('layers is not an array');
+    if (layers !== undefined && layers !== null && !Array.isArray(layers))
+      throw new ManifestError('layers is not an array');
     const config = o['config'] === undefined ? undefined : descriptor(o['config'], 'config', false);
     const declaredType = o['artifactType'];
-    if (declaredType !== undefined && typeof declaredType !== 'string') throw new ManifestError('artifactType is not a string');
+    if (declaredType !== undefined && typeof declaredType !== 'string')
+      throw new ManifestError('artifactType is not a string');
     return {
       kind: 'manifest',
       mediaType,
       config,
       artifactType: declaredType || config?.mediaType || undefined,
-      layers: ((layers as unknown[] | undefined | null) ?? []).map((l, i) => descriptor(l, `layers[${i}]`, mediaType === DOCKER_MANIFEST)),
+      layers: ((layers as unknown[] | undefined | null) ?? []).map((l, i) =>
+        descriptor(l, `layers[${i}]`, mediaType === DOCKER_MANIFEST),
+      ),
     };
   }
   throw new ManifestError(`unsupported manifest media type ${quote(mediaType)}`);
@@ -136,11 +159,23 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): I
  * @throws ManifestError (`ERR_ORASFLY_MANIFEST`) when no entry matches (the message lists what is there).
  */
 export function selectPlatform(index: ImageIndex, platform: Platform): Descriptor {
-  const candidates = index.manifests.filter((m) => m.platform && m.platform.os === platform.os && m.platform.architecture === platform.architecture);
-  const exact = platform.variant === undefined ? candidates[0] : (candidates.find((m) => m.platform?.variant === platform.variant) ?? candidates.find((m) => m.platform?.variant === undefined));
+  const candidates = index.manifests.filter(
+    (m) => m.platform && m.platform.os === platform.os && m.platform.architecture === platform.architecture,
+  );
+  const exact =
+    platform.variant === undefined
+      ? candidates[0]
+      : (candidates.find((m) => m.platform?.variant === platform.variant) ??
+        candidates.find((m) => m.platform?.variant === undefined));
   if (!exact) {
-    const have = listBounded(index.manifests, MAX_LISTED_ITEMS, (m) => (m.platform ? clip(`${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`, 40) : '?'));
-    throw new ManifestError(`no manifest for platform ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in index (have: ${have || 'none'})`);
+    const have = listBounded(index.manifests, MAX_LISTED_ITEMS, (m) =>
+      m.platform
+        ? clip(`${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}`, 40)
+        : '?',
+    );
+    throw new ManifestError(
+      `no manifest for platform ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in index (have: ${have || 'none'})`,
+    );
   }
   return exact;
 }
@@ -168,13 +203,15 @@ export function chooseLayer(manifest: ImageManifest, choice: LayerChoice = {}): 
   // An explicit choice wins over the SIF preference, never the other way round.
   if (choice.layerMediaType !== undefined) {
     const m = layers.filter((l) => l.mediaType === choice.layerMediaType);
-    if (m.length !== 1) throw new ManifestError(`${m.length} layers have media type ${quote(choice.layerMediaType)} (need exactly 1)`);
+    if (m.length !== 1)
+      throw new ManifestError(`${m.length} layers have media type ${quote(choice.layerMediaType)} (need exactly 1)`);
     return m[0]!;
   }
   if (choice.layerIndex !== undefined) {
     const i = choice.layerIndex < 0 ? layers.length + choice.layerIndex : choice.layerIndex;
     const l = layers[i];
-    if (!l) throw new ManifestError(`layerIndex ${choice.layerIndex} is out of range (manifest has ${layers.length} layers)`);
+    if (!l)
+      throw new ManifestError(`layerIndex ${choice.layerIndex} is out of range (manifest has ${layers.length} layers)`);
     return l;
   }
   const sif = layers.filter((l) => l.mediaType === SIF_LAYER_MEDIA_TYPE || l.mediaType === LEGACY_SIF_LAYER_MEDIA_TYPE);
@@ -182,7 +219,12 @@ export function chooseLayer(manifest: ImageManifest, choice: LayerChoice = {}): 
   if (layers.length === 1) return layers[0]!;
   // Several layers and no SIF among them (a container image): Dragonfly took the last one and
   // "succeeded" with a 113-byte tarball. Apptainer refuses such references; so do we, and say how to pick.
-  const listed = listBounded(layers, MAX_LISTED_ITEMS, (l, i = layers.indexOf(l)) => `#${i} ${clip(l.mediaType, 60)} ${l.size} bytes${l.annotations?.['org.opencontainers.image.title'] ? ` ${quote(l.annotations['org.opencontainers.image.title'], 40)}` : ''}`);
+  const listed = listBounded(
+    layers,
+    MAX_LISTED_ITEMS,
+    (l, i = layers.indexOf(l)) =>
+      `#${i} ${clip(l.mediaType, 60)} ${l.size} bytes${l.annotations?.['org.opencontainers.image.title'] ? ` ${quote(l.annotations['org.opencontainers.image.title'], 40)}` : ''}`,
+  );
   throw new ManifestError(
     `the manifest has ${layers.length} layers and ${sif.length === 0 ? 'no SIF layer' : `${sif.length} SIF layers`}, so it is not an ORAS SIF image; pick one with --layer-index N (-1 = the last, Dragonfly's rule) or --layer-media-type TYPE (oras.layerIndex / oras.layerMediaType). Layers: ${listed}`,
   );

@@ -29,7 +29,10 @@ export type RegistryCredential =
 /** A credential source: a fixed credential, or a function of the registry host (`host[:port]`). */
 export type CredentialsOption =
   | RegistryCredential
-  | ((registry: string, options: { signal?: AbortSignal | undefined }) => RegistryCredential | undefined | Promise<RegistryCredential | undefined>);
+  | ((
+      registry: string,
+      options: { signal?: AbortSignal | undefined },
+    ) => RegistryCredential | undefined | Promise<RegistryCredential | undefined>);
 
 /** An OCI platform, as in image indexes. */
 export interface Platform {
@@ -212,7 +215,18 @@ export interface OrasClientOptions {
 
 /** OCI architecture name of a Node `process.arch`. */
 export function ociArchitecture(arch: string = process.arch): string {
-  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', mips: 'mips', mipsel: 'mipsle' };
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    loong64: 'loong64',
+    mips: 'mips',
+    mipsel: 'mipsle',
+  };
   return map[arch] ?? arch;
 }
 
@@ -295,7 +309,8 @@ export interface ResolvedOrasClientOptions {
 }
 
 function positiveInt(v: unknown, field: string, min = 1): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new InvalidArgumentError(field, `expected an integer >= ${min}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw new InvalidArgumentError(field, `expected an integer >= ${min}, got ${String(v)}`);
   return v;
 }
 
@@ -317,9 +332,15 @@ function checkCredential(c: unknown, field: string): void {
   const ok =
     typeof o === 'object' &&
     o !== null &&
-    ((typeof o['username'] === 'string' && typeof o['password'] === 'string') || typeof o['token'] === 'string' || typeof o['identityToken'] === 'string');
+    ((typeof o['username'] === 'string' && typeof o['password'] === 'string') ||
+      typeof o['token'] === 'string' ||
+      typeof o['identityToken'] === 'string');
   // Never echo the value: it holds a secret.
-  if (!ok) throw new InvalidArgumentError(field, 'expected {username, password}, {token}, {identityToken} or a function of the registry host');
+  if (!ok)
+    throw new InvalidArgumentError(
+      field,
+      'expected {username, password}, {token}, {identityToken} or a function of the registry host',
+    );
 }
 
 /**
@@ -340,7 +361,8 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
       throw new InvalidArgumentError('proxy', 'not a URL');
     }
     // undici's ProxyAgent speaks HTTP CONNECT only; a SOCKS URL would fail later and less clearly.
-    if (!['http:', 'https:'].includes(u.protocol)) throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol} (use an http:// or https:// proxy)`);
+    if (!['http:', 'https:'].includes(u.protocol))
+      throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol} (use an http:// or https:// proxy)`);
   }
   const caFile = optString(o.caFile, 'caFile');
   let ca: string | undefined;
@@ -348,14 +370,20 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     try {
       ca = readFileSync(caFile, 'utf8');
     } catch (e) {
-      throw new InvalidArgumentError('caFile', `cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+      throw new InvalidArgumentError(
+        'caFile',
+        `cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        { cause: e },
+      );
     }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new InvalidArgumentError('caFile', `${caFile} holds no PEM certificate`);
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new InvalidArgumentError('caFile', `${caFile} holds no PEM certificate`);
   }
   if (o.credentials !== undefined) checkCredential(o.credentials, 'credentials');
   const fileList = (v: readonly string[] | undefined, field: string): readonly string[] | undefined => {
     if (v === undefined) return undefined;
-    if (!Array.isArray(v) || v.some((p) => typeof p !== 'string' || p === '')) throw new InvalidArgumentError(field, 'expected an array of file paths');
+    if (!Array.isArray(v) || v.some((p) => typeof p !== 'string' || p === ''))
+      throw new InvalidArgumentError(field, 'expected an array of file paths');
     return Object.freeze([...v]);
   };
   const registryConfig = fileList(o.registryConfig, 'registryConfig');
@@ -363,14 +391,19 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
   const r = o.retry ?? {};
   if (typeof r !== 'object' || r === null) throw new InvalidArgumentError('retry', 'expected an object');
   const factor = r.factor ?? D.retry.factor;
-  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor)) throw new InvalidArgumentError('retry.factor', 'expected a number >= 1');
+  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor))
+    throw new InvalidArgumentError('retry.factor', 'expected a number >= 1');
   const jitter = r.jitter ?? D.retry.jitter;
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new InvalidArgumentError('retry.jitter', 'expected a number in [0, 1]');
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
+    throw new InvalidArgumentError('retry.jitter', 'expected a number in [0, 1]');
   const statusCodes = r.statusCodes ?? D.retry.statusCodes;
-  if (!Array.isArray(statusCodes) || statusCodes.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) throw new InvalidArgumentError('retry.statusCodes', 'expected HTTP status numbers');
-  if (statusCodes.some((s) => s === 401 || s === 403 || s === 404)) throw new InvalidArgumentError('retry.statusCodes', '401, 403 and 404 are never retried');
+  if (!Array.isArray(statusCodes) || statusCodes.some((s) => !Number.isInteger(s) || s < 100 || s > 599))
+    throw new InvalidArgumentError('retry.statusCodes', 'expected HTTP status numbers');
+  if (statusCodes.some((s) => s === 401 || s === 403 || s === 404))
+    throw new InvalidArgumentError('retry.statusCodes', '401, 403 and 404 are never retried');
   const errorCodes = r.errorCodes ?? D.retry.errorCodes;
-  if (!Array.isArray(errorCodes) || errorCodes.some((s) => typeof s !== 'string')) throw new InvalidArgumentError('retry.errorCodes', 'expected error code strings');
+  if (!Array.isArray(errorCodes) || errorCodes.some((s) => typeof s !== 'string'))
+    throw new InvalidArgumentError('retry.errorCodes', 'expected error code strings');
   const minDelay = dur(r.minDelay, D.retry.minDelay, 'retry.minDelay');
   const maxDelay = dur(r.maxDelay, D.retry.maxDelay, 'retry.maxDelay');
   if (maxDelay < minDelay) throw new InvalidArgumentError('retry.maxDelay', 'must be >= retry.minDelay');
@@ -387,9 +420,19 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
   let platform = currentPlatform();
   if (o.platform !== undefined) {
     const p = o.platform as unknown as Record<string, unknown>;
-    if (typeof p !== 'object' || p === null || typeof p['os'] !== 'string' || typeof p['architecture'] !== 'string' || (p['variant'] !== undefined && typeof p['variant'] !== 'string'))
+    if (
+      typeof p !== 'object' ||
+      p === null ||
+      typeof p['os'] !== 'string' ||
+      typeof p['architecture'] !== 'string' ||
+      (p['variant'] !== undefined && typeof p['variant'] !== 'string')
+    )
       throw new InvalidArgumentError('platform', 'expected {os, architecture, variant?} strings');
-    platform = Object.freeze({ os: p['os'] as string, architecture: p['architecture'] as string, variant: p['variant'] as string | undefined });
+    platform = Object.freeze({
+      os: p['os'] as string,
+      architecture: p['architecture'] as string,
+      variant: p['variant'] as string | undefined,
+    });
   }
   const layerMediaType = optString(o.layerMediaType, 'layerMediaType');
   let layerIndex: number | undefined;
@@ -397,9 +440,13 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     if (!Number.isSafeInteger(o.layerIndex)) throw new InvalidArgumentError('layerIndex', 'expected an integer');
     layerIndex = o.layerIndex;
   }
-  if (layerMediaType !== undefined && layerIndex !== undefined) throw new InvalidArgumentError('layerIndex', 'give layerMediaType or layerIndex, not both');
+  if (layerMediaType !== undefined && layerIndex !== undefined)
+    throw new InvalidArgumentError('layerIndex', 'give layerMediaType or layerIndex, not both');
   const dispatcher = o.dispatcher;
-  if (dispatcher !== undefined && (typeof dispatcher !== 'object' || dispatcher === null || typeof (dispatcher as Dispatcher).dispatch !== 'function'))
+  if (
+    dispatcher !== undefined &&
+    (typeof dispatcher !== 'object' || dispatcher === null || typeof (dispatcher as Dispatcher).dispatch !== 'function')
+  )
     throw new InvalidArgumentError('dispatcher', 'expected an undici Dispatcher');
   const userAgent = optString(o.userAgent, 'userAgent') ?? D.userAgent;
   if (/[\r\n]/.test(userAgent)) throw new InvalidArgumentError('userAgent', 'must not contain line breaks');
@@ -443,12 +490,15 @@ export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
   if (o.dispatcher) return o.dispatcher;
   // The trust store is built at the first TLS connection, once: plain-HTTP pulls never pay for it.
   const tls = () => ({ rejectUnauthorized: !o.insecureSkipVerify, ...trustedContext(o) });
-  const keepAliveOpts = o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
+  const keepAliveOpts =
+    o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
   const build = buildConnector();
   const plain = build({ timeout: o.dialTimeout, ...keepAliveOpts });
   let secure: BuildConnector.connector | undefined;
   const connect: BuildConnector.connector = (opts, cb) =>
-    opts.protocol === 'https:' ? (secure ??= build({ timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...keepAliveOpts, ...tls() }))(opts, cb) : plain(opts, cb);
+    opts.protocol === 'https:'
+      ? (secure ??= build({ timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...keepAliveOpts, ...tls() }))(opts, cb)
+      : plain(opts, cb);
   const agentOpts = {
     connections: o.maxIdleConns,
     // Explicit, not undici's default (which undici 8 flips): registries are reached over HTTP/1.1,
@@ -466,7 +516,8 @@ export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
   // Through a proxy, undici builds the tunnel's TLS options up front.
   const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...tls() };
   const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout };
-  if (o.proxy !== undefined) return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
+  if (o.proxy !== undefined)
+    return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
   return new (envHttpProxyAgentClass())({ ...agentOpts, requestTls: tunnelTls, proxyTls });
 }
 
@@ -499,4 +550,3 @@ export function isLoopbackHost(registry: string): boolean {
   const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.replace(/:\d+$/, '');
   return LOOPBACK_RE.test(host);
 }
-

@@ -4,8 +4,23 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
-import { InvalidArgumentError, ManifestError, RangeNotSupportedError, SizeMismatchError, DigestMismatchError, TimeoutError } from '../../errors.js';
-import type { BlobRead, BlobTarget, ByteRange, OriginRequest, ResolvedResource, ResourceClient, ResourceRequestOptions } from '../resource-client.js';
+import {
+  InvalidArgumentError,
+  ManifestError,
+  RangeNotSupportedError,
+  SizeMismatchError,
+  DigestMismatchError,
+  TimeoutError,
+} from '../../errors.js';
+import type {
+  BlobRead,
+  BlobTarget,
+  ByteRange,
+  OriginRequest,
+  ResolvedResource,
+  ResourceClient,
+  ResourceRequestOptions,
+} from '../resource-client.js';
 import { TokenAuthenticator } from './auth.js';
 import { findCredential } from './credentials.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
@@ -13,8 +28,24 @@ import { logSource } from './log.js';
 import { SecretSet } from './secrets.js';
 import { dispatcherRequest } from './undici-modules.js';
 import { anySignal, raceSignal } from '../../internal/abort.js';
-import { chooseLayer, digestLike, MANIFEST_ACCEPT, parseManifest, selectPlatform, type Descriptor, type ImageIndex, type ImageManifest } from './manifest.js';
-import { createDispatcher, isLoopbackHost, resolveOrasClientOptions, type OrasClientOptions, type RegistryCredential, type ResolvedOrasClientOptions } from './options.js';
+import {
+  chooseLayer,
+  digestLike,
+  MANIFEST_ACCEPT,
+  parseManifest,
+  selectPlatform,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+} from './manifest.js';
+import {
+  createDispatcher,
+  isLoopbackHost,
+  resolveOrasClientOptions,
+  type OrasClientOptions,
+  type RegistryCredential,
+  type ResolvedOrasClientOptions,
+} from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 import { quote } from '../../internal/describe.js';
 
@@ -176,7 +207,13 @@ export class OrasResourceClient implements ResourceClient {
       accept: [200],
       signal: options.signal,
     });
-    const bytes = await readLimited(res.body, this.options.maxManifestBytes, 'manifest', res.headers['content-length'], options.signal);
+    const bytes = await readLimited(
+      res.body,
+      this.options.maxManifestBytes,
+      'manifest',
+      res.headers['content-length'],
+      options.signal,
+    );
     const isDigest = wanted.includes(':');
     const digest = digestLike(isDigest ? wanted : 'sha256:', bytes);
     if (isDigest && digest !== wanted) throw new DigestMismatchError(wanted, digest, 'manifest');
@@ -188,7 +225,15 @@ export class OrasResourceClient implements ResourceClient {
     }
     const ct = res.headers['content-type'];
     const manifest = parseManifest(bytes, Array.isArray(ct) ? ct[0] : ct);
-    logSource('manifest %s/%s:%s %s %s (%d bytes)', ref.registry, ref.repository, wanted, manifest.mediaType, digest, bytes.length);
+    logSource(
+      'manifest %s/%s:%s %s %s (%d bytes)',
+      ref.registry,
+      ref.repository,
+      wanted,
+      manifest.mediaType,
+      digest,
+      bytes.length,
+    );
     return { digest, mediaType: manifest.mediaType, bytes, manifest };
   }
 
@@ -205,7 +250,9 @@ export class OrasResourceClient implements ResourceClient {
   async resolve(url: string, options: ResourceRequestOptions = {}): Promise<ResolvedOrasResource> {
     const ref = this.parse(url);
     this.#checkOpen();
-    return this.#withDeadline(`resolving ${formatReference({ ...ref, layerDigest: undefined })}`, options, (o) => this.#resolve(ref, url, o));
+    return this.#withDeadline(`resolving ${formatReference({ ...ref, layerDigest: undefined })}`, options, (o) =>
+      this.#resolve(ref, url, o),
+    );
   }
 
   /**
@@ -213,7 +260,11 @@ export class OrasResourceClient implements ResourceClient {
    * registry stalls — headers that never come, `Retry-After`, a token service that hangs — the
    * caller hears back in bounded time.
    */
-  async #withDeadline<T>(what: string, options: ResourceRequestOptions, run: (o: ResourceRequestOptions) => Promise<T>): Promise<T> {
+  async #withDeadline<T>(
+    what: string,
+    options: ResourceRequestOptions,
+    run: (o: ResourceRequestOptions) => Promise<T>,
+  ): Promise<T> {
     const ms = this.options.metadataTimeout;
     if (ms <= 0) return run(options);
     const deadline = AbortSignal.timeout(ms);
@@ -235,15 +286,23 @@ export class OrasResourceClient implements ResourceClient {
   async resolveLayers(url: string, options: ResourceRequestOptions = {}): Promise<ResolvedOrasResource[]> {
     const ref = this.parse(url);
     this.#checkOpen();
-    return this.#withDeadline(`resolving ${formatReference({ ...ref, layerDigest: undefined })}`, options, async (o) => {
-      const m = await this.#manifestOf(ref, url, o);
-      if (m.manifest.layers.length === 0) throw new ManifestError('manifest is empty');
-      return m.manifest.layers.map((layer) => this.#layerResource(ref, m, layer));
-    });
+    return this.#withDeadline(
+      `resolving ${formatReference({ ...ref, layerDigest: undefined })}`,
+      options,
+      async (o) => {
+        const m = await this.#manifestOf(ref, url, o);
+        if (m.manifest.layers.length === 0) throw new ManifestError('manifest is empty');
+        return m.manifest.layers.map((layer) => this.#layerResource(ref, m, layer));
+      },
+    );
   }
 
   /** The image manifest a reference names: an index is resolved to this client's platform. */
-  async #manifestOf(ref: OrasReference, url: string, options: ResourceRequestOptions): Promise<{ manifest: ImageManifest; digest: string; indexDigest: string | undefined }> {
+  async #manifestOf(
+    ref: OrasReference,
+    url: string,
+    options: ResourceRequestOptions,
+  ): Promise<{ manifest: ImageManifest; digest: string; indexDigest: string | undefined }> {
     let fetched = await this.fetchManifest(url, ref.reference, options);
     let indexDigest: string | undefined;
     if (fetched.manifest.kind === 'index') {
@@ -255,7 +314,11 @@ export class OrasResourceClient implements ResourceClient {
     return { manifest: fetched.manifest as ImageManifest, digest: fetched.digest, indexDigest };
   }
 
-  #layerResource(ref: OrasReference, m: { manifest: ImageManifest; digest: string; indexDigest: string | undefined }, layer: Descriptor): ResolvedOrasResource {
+  #layerResource(
+    ref: OrasReference,
+    m: { manifest: ImageManifest; digest: string; indexDigest: string | undefined },
+    layer: Descriptor,
+  ): ResolvedOrasResource {
     const plain = { ...ref, layerDigest: undefined };
     return {
       url: formatReference(plain),
@@ -278,7 +341,8 @@ export class OrasResourceClient implements ResourceClient {
   async #resolve(ref: OrasReference, url: string, options: ResourceRequestOptions): Promise<ResolvedOrasResource> {
     const m = await this.#manifestOf(ref, url, options);
     const layer = chooseLayer(m.manifest, this.options);
-    if (ref.layerDigest !== undefined && ref.layerDigest !== layer.digest) throw new DigestMismatchError(ref.layerDigest, layer.digest, 'layer (digest query)');
+    if (ref.layerDigest !== undefined && ref.layerDigest !== layer.digest)
+      throw new DigestMismatchError(ref.layerDigest, layer.digest, 'layer (digest query)');
     return this.#layerResource(ref, m, layer);
   }
 
@@ -294,7 +358,11 @@ export class OrasResourceClient implements ResourceClient {
     if (!p) {
       // Shared by every caller, so it runs on the client's lifetime, not on one caller's signal:
       // one caller's cancellation must not fail the others. Each caller still stops waiting at once.
-      p = this.#withDeadline(`range probe of ${target.digest}`, { headers: options.headers, signal: this.#lifetime.signal }, (o) => this.#probeRange(target, o));
+      p = this.#withDeadline(
+        `range probe of ${target.digest}`,
+        { headers: options.headers, signal: this.#lifetime.signal },
+        (o) => this.#probeRange(target, o),
+      );
       this.#ranges.set(key, p);
       p.catch(() => this.#ranges.delete(key));
     }
@@ -315,7 +383,14 @@ export class OrasResourceClient implements ResourceClient {
     });
     destroyBody(res.body);
     const ok = res.status === 206 && header(res.headers['content-range']) === `bytes 0-0/${target.size}`;
-    logSource('%s range probe %s → %d %s: %s', res.requestId, target.digest, res.status, header(res.headers['content-range']) ?? '-', ok);
+    logSource(
+      '%s range probe %s → %d %s: %s',
+      res.requestId,
+      target.digest,
+      res.status,
+      header(res.headers['content-range']) ?? '-',
+      ok,
+    );
     return ok;
   }
 
@@ -336,7 +411,13 @@ export class OrasResourceClient implements ResourceClient {
     await this.#scheme(ref.apiHost, options.signal);
     if (range !== undefined) {
       const { start, length } = range;
-      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 1 || start + length > target.size)
+      if (
+        !Number.isSafeInteger(start) ||
+        !Number.isSafeInteger(length) ||
+        start < 0 ||
+        length < 1 ||
+        start + length > target.size
+      )
         throw new InvalidArgumentError('range', `span ${start}+${length} is outside the blob of ${target.size} bytes`);
     }
     const headers: Record<string, string> = { ...options.headers };
@@ -358,7 +439,9 @@ export class OrasResourceClient implements ResourceClient {
       const got = header(res.headers['content-range']);
       if (res.status !== 206 || got !== expected) {
         destroyBody(res.body);
-        throw new RangeNotSupportedError(`${res.status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${quote(got ?? null)}`} for ${target.digest} bytes ${range.start}-${end}`);
+        throw new RangeNotSupportedError(
+          `${res.status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${quote(got ?? null)}`} for ${target.digest} bytes ${range.start}-${end}`,
+        );
       }
       if (length !== undefined && Number(length) !== range.length) {
         destroyBody(res.body);
@@ -382,7 +465,8 @@ export class OrasResourceClient implements ResourceClient {
     // close() waits for requests in flight; one a hostile server keeps open must not hold us.
     const closed = this.#dispatcher.close();
     const grace = new Promise<'late'>((r) => setTimeout(() => r('late'), CLOSE_GRACE_MS).unref());
-    if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'late') await this.#dispatcher.destroy();
+    if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'late')
+      await this.#dispatcher.destroy();
   }
 
   #checkOpen(): void {
@@ -422,7 +506,13 @@ export class OrasResourceClient implements ResourceClient {
     const signal = () => AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
     const headers = { 'user-agent': this.options.userAgent };
     try {
-      const res = await dispatcherRequest(this.#dispatcher, { origin: `https://${host}`, path: '/v2/', method: 'GET', headers, signal: signal() });
+      const res = await dispatcherRequest(this.#dispatcher, {
+        origin: `https://${host}`,
+        path: '/v2/',
+        method: 'GET',
+        headers,
+        signal: signal(),
+      });
       destroyBody(res.body);
       return 'https';
     } catch (e) {
@@ -430,9 +520,20 @@ export class OrasResourceClient implements ResourceClient {
       // Not a TLS answer (Go servers send an HTTP error, Node servers reset the connection): confirm
       // with a plain `GET /v2/`, which a registry answers 200 or 401. A TLS server answers plain HTTP
       // with 400, so a TLS registry that merely reset one handshake is never switched to HTTP.
-      if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'EPROTO' || code === 'ECONNRESET') {
+      if (
+        code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+        code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+        code === 'EPROTO' ||
+        code === 'ECONNRESET'
+      ) {
         try {
-          const res = await dispatcherRequest(this.#dispatcher, { origin: `http://${host}`, path: '/v2/', method: 'GET', headers, signal: signal() });
+          const res = await dispatcherRequest(this.#dispatcher, {
+            origin: `http://${host}`,
+            path: '/v2/',
+            method: 'GET',
+            headers,
+            signal: signal(),
+          });
           destroyBody(res.body);
           if (res.statusCode === 200 || res.statusCode === 401) {
             logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
@@ -448,7 +549,6 @@ export class OrasResourceClient implements ResourceClient {
       return code === 'ECONNREFUSED' || this.#lifetime.signal.aborted || !code ? undefined : 'https';
     }
   }
-
 
   #credentialFor(registry: string, signal?: AbortSignal, scope?: string): Promise<RegistryCredential | undefined> {
     // Per repository: a containers auth file may hold a credential for one namespace only.

@@ -139,7 +139,8 @@ export function parseOrasReference(input: string): OrasReference {
   if (at >= 0) {
     digest = path.slice(at + 1);
     path = path.slice(0, at);
-    if (!DIGEST_RE.test(digest)) return fail('invalid digest (expected sha256:<64 lowercase hex> or sha512:<128 lowercase hex>)');
+    if (!DIGEST_RE.test(digest))
+      return fail('invalid digest (expected sha256:<64 lowercase hex> or sha512:<128 lowercase hex>)');
   }
   let tag: string | undefined;
   const lastColon = path.lastIndexOf(':');
@@ -154,8 +155,10 @@ export function parseOrasReference(input: string): OrasReference {
   const lowerHost = authority.toLowerCase();
   const isDockerHub = lowerHost === 'docker.io' || lowerHost === 'index.docker.io';
   if (isDockerHub && segments.length === 1) repository = `library/${repository}`;
-  if (repository.length > MAX_REPOSITORY_LENGTH) return fail(`repository longer than ${MAX_REPOSITORY_LENGTH} characters`);
-  if (!REPOSITORY_RE.test(repository)) return fail('invalid repository (lowercase letters, digits and separators . _ __ - only)');
+  if (repository.length > MAX_REPOSITORY_LENGTH)
+    return fail(`repository longer than ${MAX_REPOSITORY_LENGTH} characters`);
+  if (!REPOSITORY_RE.test(repository))
+    return fail('invalid repository (lowercase letters, digits and separators . _ __ - only)');
 
   let layerDigest: string | undefined;
   if (query !== undefined && query !== '') {
@@ -183,7 +186,9 @@ export function parseOrasReference(input: string): OrasReference {
  * Formats a reference back to `oras://registry/repository[:tag][@digest][?digest=…]`.
  * `parseOrasReference(formatReference(r))` equals `r` for every parsed `r`.
  */
-export function formatReference(ref: Pick<OrasReference, 'registry' | 'repository' | 'tag' | 'digest' | 'layerDigest'>): string {
+export function formatReference(
+  ref: Pick<OrasReference, 'registry' | 'repository' | 'tag' | 'digest' | 'layerDigest'>,
+): string {
   let s = `oras://${ref.registry}/${ref.repository}`;
   if (ref.tag !== undefined) s += `:${ref.tag}`;
   if (ref.digest !== undefined) s += `@${ref.digest}`;

@@ -77,7 +77,9 @@ export class SecretSet {
   }
 
   /** {@link scrub} applied to every string of a distribution `errors[]` array (details included, bounded). */
-  scrubErrors<T extends { code: string; message?: string; detail?: unknown }>(errors: T[] | undefined): T[] | undefined {
+  scrubErrors<T extends { code: string; message?: string; detail?: unknown }>(
+    errors: T[] | undefined,
+  ): T[] | undefined {
     if (!errors) return errors;
     return errors.slice(0, 8).map((e) => ({
       ...e,

@@ -111,8 +111,11 @@ export function tlsFailureHint(code: string): string {
   const skip = '--insecure (oras.insecureSkipVerify) skips verification, for testing only';
   if (UNTRUSTED.has(code))
     return `the certificate is not signed by a CA this machine trusts: pass the CA with --ca-file FILE (oras.caFile), or add it to the system bundle (update-ca-certificates; SSL_CERT_FILE, SSL_CERT_DIR) or NODE_EXTRA_CA_CERTS; ${skip}`;
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `the certificate is outside its validity period: check the registry's certificate and this machine's clock; ${skip}`;
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return `the certificate does not name this host: use a host name it names; ${skip}`;
-  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST/i.test(code)) return 'the server does not speak TLS here: if it is a plain-HTTP registry, pass --plain-http (oras.plainHttp)';
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
+    return `the certificate is outside its validity period: check the registry's certificate and this machine's clock; ${skip}`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH')
+    return `the certificate does not name this host: use a host name it names; ${skip}`;
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST/i.test(code))
+    return 'the server does not speak TLS here: if it is a plain-HTTP registry, pass --plain-http (oras.plainHttp)';
   return skip;
 }

@@ -41,6 +41,9 @@ export function envHttpProxyAgentClass(): typeof Undici.EnvHttpProxyAgent {
  * `dispatcher.request(opts)` without needing undici's prototype patching (which only the package
  * entry point performs). Works with any Dispatcher, including user-supplied ones.
  */
-export function dispatcherRequest(dispatcher: Undici.Dispatcher, opts: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
+export function dispatcherRequest(
+  dispatcher: Undici.Dispatcher,
+  opts: Undici.Dispatcher.RequestOptions,
+): Promise<Undici.Dispatcher.ResponseData> {
   return requestApi.call(dispatcher, opts);
 }

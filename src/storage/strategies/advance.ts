@@ -51,7 +51,10 @@ export class AdvanceStrategy implements StorageStrategy {
     } catch (e) {
       throw new StorageError(`cannot create output directory ${dir}: ${(e as Error).message}`, dir, { cause: e });
     }
-    return { dataFilePath: path.join(dir, hiddenDataName(path.basename(ctx.output), ctx.peerId)), storeStrategy: ADVANCE_STRATEGY };
+    return {
+      dataFilePath: path.join(dir, hiddenDataName(path.basename(ctx.output), ctx.peerId)),
+      storeStrategy: ADVANCE_STRATEGY,
+    };
   }
 
   async create(ctx: StrategyContext, loc: DataLocation): Promise<StoreLink> {
@@ -73,7 +76,11 @@ export class AdvanceStrategy implements StorageStrategy {
       return 'symlink';
     } catch (e) {
       await unlinkQuiet(loc.dataFilePath).catch(() => {});
-      throw new StorageError(`cannot link ${ctx.storeDataPath} to ${loc.dataFilePath}: ${(e as Error).message}`, ctx.storeDataPath, { cause: e });
+      throw new StorageError(
+        `cannot link ${ctx.storeDataPath} to ${loc.dataFilePath}: ${(e as Error).message}`,
+        ctx.storeDataPath,
+        { cause: e },
+      );
     }
   }
 }

@@ -51,7 +51,10 @@ export interface DownloadMessage {
 
 /** `dfdaemon.v2.DownloadTaskRequest { common.v2.Download download = 1; }`. */
 export function encodeDownloadTaskRequest(d: DownloadMessage): Buffer {
-  const timeout = d.timeoutMs !== undefined && d.timeoutMs > 0 ? new ProtoWriter().uint(1, Math.floor(d.timeoutMs / 1000)).uint(2, (d.timeoutMs % 1000) * 1e6) : undefined;
+  const timeout =
+    d.timeoutMs !== undefined && d.timeoutMs > 0
+      ? new ProtoWriter().uint(1, Math.floor(d.timeoutMs / 1000)).uint(2, (d.timeoutMs % 1000) * 1e6)
+      : undefined;
   const download = new ProtoWriter()
     .string(1, d.url, true)
     .string(2, d.digest)
@@ -89,7 +92,9 @@ export interface DownloadTaskResponse {
   taskId: string;
   peerId: string;
   /** `download_task_started_response` (field 4). */
-  started?: { contentLength: number; isFinished: boolean; pieces: PieceMessage[]; responseHeader: Record<string, string> } | undefined;
+  started?:
+    | { contentLength: number; isFinished: boolean; pieces: PieceMessage[]; responseHeader: Record<string, string> }
+    | undefined;
   /** `download_piece_finished_response` (field 5). */
   piece?: PieceMessage | undefined;
 }
@@ -116,7 +121,12 @@ export function decodeDownloadTaskResponse(buf: Buffer): DownloadTaskResponse {
     else if (f.field === 2 && f.wire === WIRE_LEN) r.taskId = asString(f);
     else if (f.field === 3 && f.wire === WIRE_LEN) r.peerId = asString(f);
     else if (f.field === 4 && f.wire === WIRE_LEN) {
-      const s = { contentLength: 0, isFinished: false, pieces: [] as PieceMessage[], responseHeader: {} as Record<string, string> };
+      const s = {
+        contentLength: 0,
+        isFinished: false,
+        pieces: [] as PieceMessage[],
+        responseHeader: {} as Record<string, string>,
+      };
       for (const g of readFields(f.bytes!)) {
         if (g.field === 1 && g.wire === WIRE_VARINT) s.contentLength = asNumber(g);
         else if (g.field === 3 && g.wire === WIRE_LEN) {
@@ -166,10 +176,17 @@ export function parseBackendDetails(bytes: Buffer | undefined): BackendDetails |
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
   const status = o['status_code'] ?? o['statusCode'];
-  if (status !== undefined && !(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599)) return undefined;
+  if (status !== undefined && !(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599))
+    return undefined;
   return {
     message: typeof o['message'] === 'string' ? o['message'].slice(0, 512) : undefined,
-    header: typeof o['header'] === 'object' && o['header'] !== null ? (Object.fromEntries(Object.entries(o['header'] as object).filter(([, x]) => typeof x === 'string')) as Record<string, string>) : undefined,
+    header:
+      typeof o['header'] === 'object' && o['header'] !== null
+        ? (Object.fromEntries(Object.entries(o['header'] as object).filter(([, x]) => typeof x === 'string')) as Record<
+            string,
+            string
+          >)
+        : undefined,
     statusCode: status as number | undefined,
   };
 }

@@ -74,7 +74,8 @@ export class ProtoWriter {
 
   /** A `map<string, string>` field: one entry message (key = 1, value = 2) per pair. */
   stringMap(field: number, map: Readonly<Record<string, string>> | undefined): this {
-    for (const [k, v] of Object.entries(map ?? {})) this.message(field, new ProtoWriter().string(1, k, true).string(2, v, true));
+    for (const [k, v] of Object.entries(map ?? {}))
+      this.message(field, new ProtoWriter().string(1, k, true).string(2, v, true));
     return this;
   }
 

@@ -16,7 +16,19 @@ export interface DfdaemonExchange {
   /** ISO time the request was sent. */
   at: string;
   request: Omit<DownloadMessage, 'requestHeader'> & { requestHeaderNames: string[] };
-  responses: Array<Omit<DownloadTaskResponse, 'piece'> & { piece?: { number: number; offset: number; length: number; digest: string; trafficType?: number | undefined; contentBytes?: number; contentSha256?: string } }>;
+  responses: Array<
+    Omit<DownloadTaskResponse, 'piece'> & {
+      piece?: {
+        number: number;
+        offset: number;
+        length: number;
+        digest: string;
+        trafficType?: number | undefined;
+        contentBytes?: number;
+        contentSha256?: string;
+      };
+    }
+  >;
   /** How the stream ended: gRPC code 0 for OK. */
   status: { code: number; details?: string; backendStatusCode?: number | undefined } | undefined;
 }
@@ -29,7 +41,12 @@ export class ExchangeRecorder {
   constructor(file: string, request: DownloadMessage) {
     this.#file = file;
     const { requestHeader, ...rest } = request;
-    this.#x = { at: new Date().toISOString(), request: { ...rest, requestHeaderNames: Object.keys(requestHeader ?? {}) }, responses: [], status: undefined };
+    this.#x = {
+      at: new Date().toISOString(),
+      request: { ...rest, requestHeaderNames: Object.keys(requestHeader ?? {}) },
+      responses: [],
+      status: undefined,
+    };
   }
 
   response(m: DownloadTaskResponse): void {
@@ -37,7 +54,9 @@ export class ExchangeRecorder {
     const out: DfdaemonExchange['responses'][number] = { ...rest };
     if (piece) {
       const { content, parentId: _parentId, ...p } = piece;
-      out.piece = content ? { ...p, contentBytes: content.length, contentSha256: createHash('sha256').update(content).digest('hex') } : p;
+      out.piece = content
+        ? { ...p, contentBytes: content.length, contentSha256: createHash('sha256').update(content).digest('hex') }
+        : p;
     }
     this.#x.responses.push(out);
   }

@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRegistry, pushArtifact, layerBytes, type PushedArtifact, type RunningRegistry } from '../../harness/index.js';
+import {
+  startRegistry,
+  pushArtifact,
+  layerBytes,
+  type PushedArtifact,
+  type RunningRegistry,
+} from '../../harness/index.js';
 import { lastJson, runCli } from './run-cli.js';
 import { createDownloader } from '../../../src/downloader.js';
 import { ManifestError } from '../../../src/errors.js';
@@ -60,7 +66,10 @@ test('-O DIR --all-layers writes every titled layer under its title, verified; u
   assert.ok(readFileSync(path.join(out, 'model.bin')).equals(layerBytes({ size: 300_000, seed: 11 })));
   assert.ok(readFileSync(path.join(out, 'docs', 'README.txt')).equals(layerBytes({ size: 1_000, seed: 12 })));
   assert.deepEqual(readdirSync(out).sort(), ['docs', 'model.bin']);
-  assert.match(r.stderr, new RegExp(`warning: skipped layer ${bundle.layers[2]!.digest}.*no org.opencontainers.image.title`));
+  assert.match(
+    r.stderr,
+    new RegExp(`warning: skipped layer ${bundle.layers[2]!.digest}.*no org.opencontainers.image.title`),
+  );
   assert.match(r.stdout, /downloaded sha256:[0-9a-f]{64} to model\.bin \(300000 bytes\)/);
   assert.match(r.stdout, /finish total length 301000 bytes/);
 
@@ -68,11 +77,22 @@ test('-O DIR --all-layers writes every titled layer under its title, verified; u
   const again = path.join(h.dir, 'again');
   const j = await runCli(h.dir, [reg.ref('a/bundle:v1'), '-O', again, '--all-layers', '--json', ...h.args]);
   assert.equal(j.code, 0, j.stdout + j.stderr);
-  const res = lastJson<{ layers: Array<{ reused: boolean; method: string; output: string }>; manifestDigest: string; artifactType: string; skipped: unknown[] }>(j);
+  const res = lastJson<{
+    layers: Array<{ reused: boolean; method: string; output: string }>;
+    manifestDigest: string;
+    artifactType: string;
+    skipped: unknown[];
+  }>(j);
   assert.equal(res.manifestDigest, bundle.manifestDigest);
   assert.equal(res.artifactType, 'application/vnd.example.bundle.config.v1+json');
   assert.equal(res.skipped.length, 1);
-  assert.deepEqual(res.layers.map((l) => [l.reused, l.method]), [[true, 'link'], [true, 'link']]);
+  assert.deepEqual(
+    res.layers.map((l) => [l.reused, l.method]),
+    [
+      [true, 'link'],
+      [true, 'link'],
+    ],
+  );
   assert.equal(statSync(path.join(again, 'model.bin')).ino, statSync(path.join(out, 'model.bin')).ino);
 });
 
@@ -115,12 +135,22 @@ test('library: downloadAll reports progress over all layers and a ManifestError 
   const dl = await createDownloader({ storage: { dataPath: h.store } });
   try {
     const seen: number[] = [];
-    const r = await dl.downloadAll({ url: reg.ref('a/bundle:v1'), outputDir: path.join(h.dir, 'lib'), onProgress: (p) => seen.push(p.transferred / p.total) });
+    const r = await dl.downloadAll({
+      url: reg.ref('a/bundle:v1'),
+      outputDir: path.join(h.dir, 'lib'),
+      onProgress: (p) => seen.push(p.transferred / p.total),
+    });
     assert.equal(r.layers.length, 2);
     assert.equal(r.contentLength, 301_000);
     assert.equal(seen.at(-1), 1);
-    assert.ok(seen.every((x, i) => i === 0 || x >= seen[i - 1]!), 'progress never goes back');
-    await assert.rejects(dl.downloadAll({ url: reg.ref('a/evil:v1'), outputDir: path.join(h.dir, 'lib-evil') }), ManifestError);
+    assert.ok(
+      seen.every((x, i) => i === 0 || x >= seen[i - 1]!),
+      'progress never goes back',
+    );
+    await assert.rejects(
+      dl.downloadAll({ url: reg.ref('a/evil:v1'), outputDir: path.join(h.dir, 'lib-evil') }),
+      ManifestError,
+    );
   } finally {
     await dl.close();
   }

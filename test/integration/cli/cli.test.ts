@@ -29,9 +29,15 @@ after(async () => {
   await rm(dir, { recursive: true, force: true, maxRetries: 10 });
 });
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -51,7 +57,10 @@ test('orasfly -u … -O … prints dfget lines, writes a verified file, and reus
   const r1 = await run(['-u', reg.ref('cli/image1:tag'), '-O', out1, '--config', config, ...common()]);
   assert.equal(r1.code, 0, r1.stderr);
   const lines = r1.stdout.trim().split('\n');
-  assert.match(lines[0]!, new RegExp(`^--\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d--  ${reg.ref('cli/image1:tag').replace(/[.]/g, '\\.')}$`));
+  assert.match(
+    lines[0]!,
+    new RegExp(`^--\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d--  ${reg.ref('cli/image1:tag').replace(/[.]/g, '\\.')}$`),
+  );
   assert.match(lines[1]!, /^dfget version: orasfly \d+\.\d+\.\d+/);
   assert.match(lines[2]!, /^current user: .+, default peer ip: \d+\.\d+\.\d+\.\d+$/);
   assert.equal(lines[3], `output path: ${out1}`);
@@ -69,13 +78,30 @@ test('orasfly -u … -O … prints dfget lines, writes a verified file, and reus
 
 test('--console prints JSON log lines including the done line', async () => {
   const out = path.join(dir, 'out', 'console.sif');
-  const r = await run([reg.ref('cli/image1:tag'), '-O', out, '--console', '--datadir', path.join(dir, 'data-console'), '--logdir', path.join(dir, 'log')]);
+  const r = await run([
+    reg.ref('cli/image1:tag'),
+    '-O',
+    out,
+    '--console',
+    '--datadir',
+    path.join(dir, 'data-console'),
+    '--logdir',
+    path.join(dir, 'log'),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const json = r.stderr
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as { msg: string; level: string; ts: string });
-  assert.ok(json.some((l) => /^peer task done, cost: \d+ms$/.test(l.msg) && l.level === 'info' && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/.test(l.ts)), r.stderr);
+  assert.ok(
+    json.some(
+      (l) =>
+        /^peer task done, cost: \d+ms$/.test(l.msg) &&
+        l.level === 'info' &&
+        /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/.test(l.ts),
+    ),
+    r.stderr,
+  );
 });
 
 test('--json prints one result object with the manifest digest, media types and artifact type', async () => {
@@ -88,11 +114,23 @@ test('--json prints one result object with the manifest digest, media types and 
   assert.equal(obj.manifestDigest, pushed.manifestDigest);
   assert.equal(obj.manifestMediaType, pushed.manifestMediaType);
   assert.equal(obj.mediaType, 'application/vnd.sylabs.sif.layer.v1.sif');
-  assert.equal(obj.artifactType, pushed.config.mediaType, 'no artifactType field: the config media type, as oras reports it');
+  assert.equal(
+    obj.artifactType,
+    pushed.config.mediaType,
+    'no artifactType field: the config media type, as oras reports it',
+  );
 });
 
 test('a bad header is a flag error with exit code 1 and no request', async () => {
-  const r = await run(['-u', reg.ref('cli/image1:tag'), '-O', path.join(dir, 'out', 'h'), '-H', 'NoColonHere', ...common()]);
+  const r = await run([
+    '-u',
+    reg.ref('cli/image1:tag'),
+    '-O',
+    path.join(dir, 'out', 'h'),
+    '-H',
+    'NoColonHere',
+    ...common(),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /header format error: NoColonHere/);
   assert.equal(r.stdout, '');
@@ -107,7 +145,15 @@ test('an output that is a directory is refused like dfget', async () => {
 
 test('a wrong --digest fails before downloading, exit code 1', async () => {
   const out = path.join(dir, 'out', 'wrong');
-  const r = await run(['-u', reg.ref('cli/image1:tag'), '-O', out, '--digest', `sha256:${'0'.repeat(64)}`, ...common()]);
+  const r = await run([
+    '-u',
+    reg.ref('cli/image1:tag'),
+    '-O',
+    out,
+    '--digest',
+    `sha256:${'0'.repeat(64)}`,
+    ...common(),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /download success: false, cost: \d+ ms error: .*digest mismatch/);
   assert.match(r.stderr, /^Error: download url oras:\/\/.+: /m);
@@ -129,7 +175,14 @@ test('a malformed reference is rejected with a clear message', async () => {
 
 test('credentials in the URL never appear in stdout, stderr or --json output', async () => {
   for (const extra of [[], ['--json']]) {
-    const r = await run(['-u', 'oras://alice:S3cretPass@127.0.0.1:9/a/b:v1', '-O', path.join(dir, 'out', 'cred'), ...extra, ...common()]);
+    const r = await run([
+      '-u',
+      'oras://alice:S3cretPass@127.0.0.1:9/a/b:v1',
+      '-O',
+      path.join(dir, 'out', 'cred'),
+      ...extra,
+      ...common(),
+    ]);
     assert.equal(r.code, 1);
     assert.ok(!`${r.stdout}${r.stderr}`.includes('S3cretPass'), `${r.stdout}${r.stderr}`);
   }

@@ -7,7 +7,14 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pushSif, startFaultProxy, startRegistry, type FaultProxy, type PushedArtifact, type RunningRegistry } from '../../harness/index.js';
+import {
+  pushSif,
+  startFaultProxy,
+  startRegistry,
+  type FaultProxy,
+  type PushedArtifact,
+  type RunningRegistry,
+} from '../../harness/index.js';
 import { startFakeDfdaemon, type FakeDfdaemon } from '../../harness/fake-dfdaemon.js';
 import { startFakeDfdaemonProxy, type FakeDfdaemonProxy } from '../../harness/fake-dfdaemon-proxy.js';
 import { lastJson, runCli } from './run-cli.js';
@@ -35,18 +42,29 @@ after(async () => {
 function home(): { dir: string; args: string[]; out: string } {
   const dir = path.join(root, `h${n++}`);
   mkdirSync(dir, { recursive: true });
-  return { dir, out: path.join(dir, 'img.sif'), args: ['--datadir', path.join(dir, 'store'), '--logdir', path.join(dir, 'logs')] };
+  return {
+    dir,
+    out: path.join(dir, 'img.sif'),
+    args: ['--datadir', path.join(dir, 'store'), '--logdir', path.join(dir, 'logs')],
+  };
 }
 const sha256 = (f: string): string => `sha256:${createHash('sha256').update(readFileSync(f)).digest('hex')}`;
 
 test('--endpoint SOCK: a verified output served by the daemon; the origin served the blob once, to the daemon', async () => {
   fault.resetLog();
   const h = home();
-  const r = await runCli(h.dir, [reg.ref('c/img:v1', fault.host), '-O', h.out, '--endpoint', daemon.socketPath, ...h.args]);
+  const r = await runCli(h.dir, [
+    reg.ref('c/img:v1', fault.host),
+    '-O',
+    h.out,
+    '--endpoint',
+    daemon.socketPath,
+    ...h.args,
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(sha256(h.out), pushed.layer.digest);
   assert.match(r.stdout, /^served by dfdaemon: 3145728 bytes$/m);
-  assert.equal(fault.blobRequests().length, 1, 'one blob GET at the origin: the daemon\'s');
+  assert.equal(fault.blobRequests().length, 1, "one blob GET at the origin: the daemon's");
   const log = readFileSync(path.join(h.dir, 'logs', 'dfget', 'core.log'), 'utf8');
   assert.match(log, /"msg":"bytes by transport: dfdaemon 3145728"/);
   assert.match(log, /as daemon task [0-9a-f]{64}/);
@@ -54,7 +72,15 @@ test('--endpoint SOCK: a verified output served by the daemon; the origin served
 
 test('--json says which transport served how many bytes', async () => {
   const h = home();
-  const r = await runCli(h.dir, [reg.ref('c/img:v1', fault.host), '-O', h.out, '--endpoint', daemon.socketPath, '--json', ...h.args]);
+  const r = await runCli(h.dir, [
+    reg.ref('c/img:v1', fault.host),
+    '-O',
+    h.out,
+    '--endpoint',
+    daemon.socketPath,
+    '--json',
+    ...h.args,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lastJson(r).transferredBy, { dfdaemon: 3 * 2 ** 20 });
 });
@@ -66,7 +92,16 @@ test('--endpoint to a missing socket: the origin serves; with --disable-back-to-
   assert.equal(ok.code, 0, ok.stderr);
   assert.deepEqual(lastJson(ok).transferredBy, { source: 3 * 2 ** 20 });
   const h2 = home();
-  const bad = await runCli(h2.dir, [reg.ref('c/img:v1'), '-O', h2.out, '--endpoint', missing, '--disable-back-to-source', '--json', ...h2.args]);
+  const bad = await runCli(h2.dir, [
+    reg.ref('c/img:v1'),
+    '-O',
+    h2.out,
+    '--endpoint',
+    missing,
+    '--disable-back-to-source',
+    '--json',
+    ...h2.args,
+  ]);
   assert.equal(bad.code, 1);
   const e = lastJson<{ error: { code: string; kind: string; message: string } }>(bad).error;
   assert.equal(e.code, 'ERR_ORASFLY_DAEMON');
@@ -83,7 +118,15 @@ test('--disable-back-to-source without a cluster is a usage error', async () => 
 
 test('--proxy-transport URL: pieces through the daemon proxy', async () => {
   const h = home();
-  const r = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--proxy-transport', proxy.url, '--json', ...h.args]);
+  const r = await runCli(h.dir, [
+    reg.ref('c/img:v1'),
+    '-O',
+    h.out,
+    '--proxy-transport',
+    proxy.url,
+    '--json',
+    ...h.args,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sha256(h.out), pushed.layer.digest);
   assert.deepEqual(lastJson(r).transferredBy, { proxy: 3 * 2 ** 20 });

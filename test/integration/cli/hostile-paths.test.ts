@@ -6,7 +6,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, mkdir, writeFile, readFile, readdir, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startRegistry, pushSif, pushIndex, pushArtifact, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
+import {
+  startRegistry,
+  pushSif,
+  pushIndex,
+  pushArtifact,
+  type RunningRegistry,
+  type PushedArtifact,
+} from '../../harness/index.js';
 import { sha256File } from '../conductor/helpers.js';
 import { lastJson, runCli, type CliRun } from './run-cli.js';
 
@@ -43,7 +50,10 @@ test('a non-empty data dir that orasfly did not create is refused and nothing in
   assert.equal(r.code, 1);
   const j = json(r);
   assert.equal(j.error?.code, 'ERR_ORASFLY_STORAGE');
-  assert.match(j.error!.message, /refusing to use .*home-like as the task store: it is not empty \("projects"\).*no \.orasfly-store marker/);
+  assert.match(
+    j.error!.message,
+    /refusing to use .*home-like as the task store: it is not empty \("projects"\).*no \.orasfly-store marker/,
+  );
   assert.equal(await readFile(path.join(d, 'projects', 'app', 'main.c'), 'utf8'), 'int main(){}');
   assert.equal(await readFile(path.join(fake, 'notes.txt'), 'utf8'), 'mine');
   assert.deepEqual((await readdir(d)).sort(), ['a'.repeat(64), 'projects']);
@@ -63,7 +73,15 @@ test('a marked store never follows a symlinked task dir nor deletes files it did
   const garbage = path.join(store, 'c'.repeat(64), '127.0.0.1-3-z');
   await mkdir(garbage, { recursive: true });
   await writeFile(path.join(garbage, 'foreign.txt'), 'keep me');
-  const again = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o2', 'again.sif'), '--datadir', store, ...logArgs()]);
+  const again = await run([
+    '-u',
+    reg.ref('hp/img:v1'),
+    '-O',
+    path.join(dir, 'o2', 'again.sif'),
+    '--datadir',
+    store,
+    ...logArgs(),
+  ]);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(await readFile(path.join(victim, '127.0.0.1-2-y', 'data'), 'utf8'), 'precious');
   assert.equal(await readFile(path.join(garbage, 'foreign.txt'), 'utf8'), 'keep me');
@@ -98,7 +116,16 @@ test('an output that is a FIFO or a character device is refused and left as it w
 
 test('-O dir/ names a directory: the file takes the layer title; no file named like the directory appears', async () => {
   const target = path.join(dir, 'newdir');
-  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', `${target}/`, '--datadir', path.join(dir, 'store-dir'), '--json', ...logArgs()]);
+  const r = await run([
+    '-u',
+    reg.ref('hp/img:v1'),
+    '-O',
+    `${target}/`,
+    '--datadir',
+    path.join(dir, 'store-dir'),
+    '--json',
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok((await stat(target)).isDirectory());
   assert.deepEqual(await readdir(target), ['img.sif']);
@@ -108,42 +135,95 @@ test('-O dir/ names a directory: the file takes the layer title; no file named l
 test('--timeout expiry removes the partial download before exiting, and says so', async () => {
   const store = path.join(dir, 'store-timeout');
   const out = path.join(dir, 'o4', 'img.sif');
-  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, '--ratelimit', '512Ki', '--timeout', '1s', '--json', ...logArgs()]);
+  const r = await run([
+    '-u',
+    reg.ref('hp/img:v1'),
+    '-O',
+    out,
+    '--datadir',
+    store,
+    '--ratelimit',
+    '512Ki',
+    '--timeout',
+    '1s',
+    '--json',
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 1);
   const j = json(r);
   assert.equal(j.error?.code, 'ERR_ORASFLY_TIMEOUT');
   assert.match(j.error!.message, /download timed out after 1000 ms; the partial download was removed/);
   // 0.1.0 raced its own cleanup and left the advance hidden file or the store's partial entry behind.
   assert.deepEqual(await readdir(path.dirname(out)).catch(() => [] as string[]), []);
-  assert.deepEqual((await readdir(store)).filter((f) => !f.startsWith('.')), []);
+  assert.deepEqual(
+    (await readdir(store)).filter((f) => !f.startsWith('.')),
+    [],
+  );
 });
 
 test('Ctrl-C exits 130 after cleaning up and reports ERR_ORASFLY_ABORTED in --json, not a DOMException code', async () => {
   const out = path.join(dir, 'o5', 'img.sif');
   // --console streams core.log lines to stderr: interrupt once the download has really started.
-  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', path.join(dir, 'store-int'), '--ratelimit', '256Ki', '--json', '--console', ...logArgs()], {
-    onStderr: (text, kill) => {
-      if (/start to download/.test(text)) kill('SIGINT');
+  const r = await run(
+    [
+      '-u',
+      reg.ref('hp/img:v1'),
+      '-O',
+      out,
+      '--datadir',
+      path.join(dir, 'store-int'),
+      '--ratelimit',
+      '256Ki',
+      '--json',
+      '--console',
+      ...logArgs(),
+    ],
+    {
+      onStderr: (text, kill) => {
+        if (/start to download/.test(text)) kill('SIGINT');
+      },
     },
-  });
+  );
   assert.equal(r.code, 130, r.stdout + r.stderr);
   assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
   assert.equal(json(r).error?.message, 'download cancelled');
 });
 
 test('-O dir/ never takes a dot-name from the registry, nor replaces an existing file with a title', async () => {
-  const dot = await pushSif(reg, 'hp/dot', 'v1', { size: 4096, seed: 6, annotations: { 'org.opencontainers.image.title': '.bashrc' } });
+  const dot = await pushSif(reg, 'hp/dot', 'v1', {
+    size: 4096,
+    seed: 6,
+    annotations: { 'org.opencontainers.image.title': '.bashrc' },
+  });
   void dot;
   const home = path.join(dir, 'home-dot');
   await mkdir(home, { recursive: true });
   await writeFile(path.join(home, '.bashrc'), 'mine');
-  const r = await run(['-u', reg.ref('hp/dot:v1'), '-O', `${home}/`, '--datadir', path.join(dir, 'store-dot'), '--json', ...logArgs()]);
+  const r = await run([
+    '-u',
+    reg.ref('hp/dot:v1'),
+    '-O',
+    `${home}/`,
+    '--datadir',
+    path.join(dir, 'store-dot'),
+    '--json',
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 1);
   assert.match(json(r).error!.message, /title "\.bashrc" is not a safe file name/);
   assert.equal(await readFile(path.join(home, '.bashrc'), 'utf8'), 'mine');
   // A plain title that exists already: refused too (the registry chose the name, not the user).
   await writeFile(path.join(home, 'img.sif'), 'mine too');
-  const r2 = await run(['-u', reg.ref('hp/img:v1'), '-O', `${home}/`, '--datadir', path.join(dir, 'store-dot'), '--json', ...logArgs()]);
+  const r2 = await run([
+    '-u',
+    reg.ref('hp/img:v1'),
+    '-O',
+    `${home}/`,
+    '--datadir',
+    path.join(dir, 'store-dot'),
+    '--json',
+    ...logArgs(),
+  ]);
   assert.equal(r2.code, 1);
   assert.match(json(r2).error!.message, /img\.sif exists; the name comes from the layer's title/);
   assert.equal(await readFile(path.join(home, 'img.sif'), 'utf8'), 'mine too');
@@ -160,11 +240,26 @@ test('cache commands on a data dir that does not exist create nothing', async ()
 test('SIGTERM exits 143 after cleaning up; the next pull of the same ref succeeds', async () => {
   const store = path.join(dir, 'store-term');
   const out = path.join(dir, 'o6', 'img.sif');
-  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, '--ratelimit', '256Ki', '--json', '--console', ...logArgs()], {
-    onStderr: (text, kill) => {
-      if (/start to download/.test(text)) kill('SIGTERM');
+  const r = await run(
+    [
+      '-u',
+      reg.ref('hp/img:v1'),
+      '-O',
+      out,
+      '--datadir',
+      store,
+      '--ratelimit',
+      '256Ki',
+      '--json',
+      '--console',
+      ...logArgs(),
+    ],
+    {
+      onStderr: (text, kill) => {
+        if (/start to download/.test(text)) kill('SIGTERM');
+      },
     },
-  });
+  );
   assert.equal(r.code, 143, r.stdout + r.stderr);
   assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
   const again = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, '--json', ...logArgs()]);
@@ -179,7 +274,17 @@ test('--timeout needs a unit: a bare number is an error naming the flag (it used
 });
 
 test('a registry host that does not exist fails after one DNS lookup, not after retries', async () => {
-  const r = await run(['-u', 'oras://no-such-host.invalid/lab/img:v1', '-O', path.join(dir, 'o8', 'x.sif'), '--datadir', path.join(dir, 'store-dns'), '--json', '--plain-http', ...logArgs()]);
+  const r = await run([
+    '-u',
+    'oras://no-such-host.invalid/lab/img:v1',
+    '-O',
+    path.join(dir, 'o8', 'x.sif'),
+    '--datadir',
+    path.join(dir, 'store-dns'),
+    '--json',
+    '--plain-http',
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 1);
   const j = json(r) as { error?: { code: string; message: string } };
   assert.equal(j.error?.code, 'ERR_ORASFLY_NETWORK');
@@ -194,10 +299,30 @@ test('--platform picks the manifest of an index; a reuse says it was one (hard l
   ]);
   const store = path.join(dir, 'store-plat');
   const out = path.join(dir, 'o9', 'arm.sif');
-  const r = await run(['-u', reg.ref('hp/multi:v1'), '-O', out, '--platform', 'linux/arm64/v8', '--datadir', store, ...logArgs()]);
+  const r = await run([
+    '-u',
+    reg.ref('hp/multi:v1'),
+    '-O',
+    out,
+    '--platform',
+    'linux/arm64/v8',
+    '--datadir',
+    store,
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(await sha256File(out), idx.manifests[1]!.layer.digest);
-  const again = await run(['-u', reg.ref('hp/multi:v1'), '-O', path.join(dir, 'o9', 'arm2.sif'), '--platform', 'linux/arm64/v8', '--datadir', store, ...logArgs()]);
+  const again = await run([
+    '-u',
+    reg.ref('hp/multi:v1'),
+    '-O',
+    path.join(dir, 'o9', 'arm2.sif'),
+    '--platform',
+    'linux/arm64/v8',
+    '--datadir',
+    store,
+    ...logArgs(),
+  ]);
   assert.equal(again.code, 0);
   assert.match(again.stdout, /^reused sha256:[0-9a-f]{64} from the task store \(hard link, no download\)$/m);
   const bad = await run(['-u', reg.ref('hp/multi:v1'), '-O', out, '--platform', 'linux', '--datadir', store]);
@@ -206,42 +331,103 @@ test('--platform picks the manifest of an index; a reuse says it was one (hard l
 });
 
 test('with stderr not a terminal (a pipe), a pull logs progress lines up to 100 %', async () => {
-  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o10', 'p.sif'), '--datadir', path.join(dir, 'store-lines'), '--ratelimit', '1Mi', ...logArgs()]);
+  const r = await run([
+    '-u',
+    reg.ref('hp/img:v1'),
+    '-O',
+    path.join(dir, 'o10', 'p.sif'),
+    '--datadir',
+    path.join(dir, 'store-lines'),
+    '--ratelimit',
+    '1Mi',
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('progress: '));
   assert.ok(lines.length >= 2, r.stderr);
   assert.match(lines.at(-1)!, /^progress: 100% 3\.0 MiB\/3\.0 MiB \S+ \S+\/s ETA 0s$/);
   // The same content again is a hard link: the output says "reused", and no progress line pretends
   // 3 MiB went by at some absurd rate.
-  const again = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o10', 'p2.sif'), '--datadir', path.join(dir, 'store-lines'), ...logArgs()]);
+  const again = await run([
+    '-u',
+    reg.ref('hp/img:v1'),
+    '-O',
+    path.join(dir, 'o10', 'p2.sif'),
+    '--datadir',
+    path.join(dir, 'store-lines'),
+    ...logArgs(),
+  ]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /^reused sha256:[0-9a-f]{64} from the task store \(hard link, no download\)$/m);
-  assert.deepEqual(again.stderr.split('\n').filter((l) => l.startsWith('progress: ')), []);
+  assert.deepEqual(
+    again.stderr.split('\n').filter((l) => l.startsWith('progress: ')),
+    [],
+  );
 });
 
 test('a multi-layer image with no SIF layer is refused with its layers listed, and pulled with --layer-index', async () => {
   const art = await pushArtifact(reg, 'hp/layers', 'v1', {
     layers: [
-      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 2048, seed: 31, annotations: { 'org.opencontainers.image.title': 'base.tar.gz' } },
+      {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        size: 2048,
+        seed: 31,
+        annotations: { 'org.opencontainers.image.title': 'base.tar.gz' },
+      },
       { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 113, seed: 32, annotations: {} },
     ],
   });
   const out = path.join(dir, 'o11', 'x');
-  const r = await run(['-u', reg.ref('hp/layers:v1'), '-O', out, '--datadir', path.join(dir, 'store-layers'), '--json', ...logArgs()]);
+  const r = await run([
+    '-u',
+    reg.ref('hp/layers:v1'),
+    '-O',
+    out,
+    '--datadir',
+    path.join(dir, 'store-layers'),
+    '--json',
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 1);
   const j = json(r);
   assert.equal(j.error?.code, 'ERR_ORASFLY_MANIFEST');
-  assert.match(j.error!.message, /2 layers and no SIF layer.*--layer-index N.*Layers: #0 application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip 2048 bytes "base\.tar\.gz", #1 .* 113 bytes/);
+  assert.match(
+    j.error!.message,
+    /2 layers and no SIF layer.*--layer-index N.*Layers: #0 application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip 2048 bytes "base\.tar\.gz", #1 .* 113 bytes/,
+  );
   await assert.rejects(stat(out), { code: 'ENOENT' });
-  const ok = await run(['-u', reg.ref('hp/layers:v1'), '-O', out, '--layer-index', '0', '--datadir', path.join(dir, 'store-layers'), ...logArgs()]);
+  const ok = await run([
+    '-u',
+    reg.ref('hp/layers:v1'),
+    '-O',
+    out,
+    '--layer-index',
+    '0',
+    '--datadir',
+    path.join(dir, 'store-layers'),
+    ...logArgs(),
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(await sha256File(out), art.layers[0]!.digest);
 });
 
 test('--json failures carry the registry status, its error code and a kind scripts can branch on', async () => {
-  const r = await run(['-u', reg.ref('hp/no-such-repo:v1'), '-O', path.join(dir, 'o12', 'x'), '--datadir', path.join(dir, 'store-json'), '--json', ...logArgs()]);
+  const r = await run([
+    '-u',
+    reg.ref('hp/no-such-repo:v1'),
+    '-O',
+    path.join(dir, 'o12', 'x'),
+    '--datadir',
+    path.join(dir, 'store-json'),
+    '--json',
+    ...logArgs(),
+  ]);
   assert.equal(r.code, 1);
-  const e = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { error: { code: string; status?: number; registryCode?: string; kind: string } }).error;
+  const e = (
+    JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      error: { code: string; status?: number; registryCode?: string; kind: string };
+    }
+  ).error;
   assert.equal(e.code, 'ERR_ORASFLY_REGISTRY_RESPONSE');
   assert.equal(e.status, 404);
   assert.match(e.registryCode ?? '', /UNKNOWN/);

@@ -5,7 +5,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The bundled command, as `npm i -g` would run it. */
-export const CLI_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'dist', 'cli', 'orasfly.mjs');
+export const CLI_BIN = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  '..',
+  'dist',
+  'cli',
+  'orasfly.mjs',
+);
 
 /** What a run printed and how it ended. */
 export interface CliRun {
@@ -21,12 +30,27 @@ export interface CliRun {
 export function runCli(
   home: string,
   args: string[],
-  opts: { onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void; env?: NodeJS.ProcessEnv; stdin?: string } = {},
+  opts: {
+    onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void;
+    env?: NodeJS.ProcessEnv;
+    stdin?: string;
+  } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     // The machine's own credential files never leak in: the containers auth paths point into `home` too.
-    const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg'), XDG_RUNTIME_DIR: path.join(home, 'run'), REGISTRY_AUTH_FILE: undefined, DOCKER_CONFIG: undefined, ...opts.env };
-    const p = spawn(process.execPath, [CLI_BIN, ...args], { env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const env = {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, 'xdg'),
+      XDG_RUNTIME_DIR: path.join(home, 'run'),
+      REGISTRY_AUTH_FILE: undefined,
+      DOCKER_CONFIG: undefined,
+      ...opts.env,
+    };
+    const p = spawn(process.execPath, [CLI_BIN, ...args], {
+      env,
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     if (opts.stdin !== undefined) p.stdin!.end(opts.stdin);
     let stdout = '';
     let stderr = '';

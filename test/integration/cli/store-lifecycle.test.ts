@@ -32,7 +32,8 @@ after(async () => {
 
 const run = (args: string[], opts: Parameters<typeof runCli>[2] = {}): Promise<CliRun> => runCli(dir, args, opts);
 
-const gcRounds = async (logFile: string): Promise<number> => ((await readFile(logFile, 'utf8').catch(() => '')).match(/gc round done/g) ?? []).length;
+const gcRounds = async (logFile: string): Promise<number> =>
+  ((await readFile(logFile, 'utf8').catch(() => '')).match(/gc round done/g) ?? []).length;
 
 /**
  * A pull hands a due GC round to a detached `orasfly cache gc`, which logs `gc round done` to
@@ -71,7 +72,17 @@ async function storeInodes(store: string): Promise<{ inodes: Set<number>; entrie
 test('with no config, 4 pulls of one ref leave one copy of the blob in the store', async () => {
   const store = path.join(dir, 'noconf');
   for (let i = 0; i < 4; i++) {
-    const r = await run(['-u', reg.ref('life/img0:v1'), '-O', path.join(dir, 'noconf-out', `${i}.sif`), '--datadir', store, '--json', '--logdir', path.join(dir, 'log')]);
+    const r = await run([
+      '-u',
+      reg.ref('life/img0:v1'),
+      '-O',
+      path.join(dir, 'noconf-out', `${i}.sif`),
+      '--datadir',
+      store,
+      '--json',
+      '--logdir',
+      path.join(dir, 'log'),
+    ]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(lastJson(r).reused, i > 0);
   }
@@ -87,7 +98,10 @@ test('an entry unused for longer than taskExpireTime is gone after a later run; 
   const logs = path.join(dir, 'log-expire');
   const coreLog = path.join(logs, 'dfget', 'core.log');
   const common = ['--datadir', store, '--config', cfg, '--json', '--logdir', logs];
-  assert.equal((await run(['-u', reg.ref('life/img0:v1'), '-O', path.join(dir, 'expire-out', 'a.sif'), ...common])).code, 0);
+  assert.equal(
+    (await run(['-u', reg.ref('life/img0:v1'), '-O', path.join(dir, 'expire-out', 'a.sif'), ...common])).code,
+    0,
+  );
   await waitForGcRound(coreLog, 0);
   // "Unused for longer than 2 s" without waiting: the last access is the metadata mtime.
   const [task] = (await readdir(store)).filter((n) => /^[0-9a-f]{64}$/.test(n));
@@ -101,7 +115,11 @@ test('an entry unused for longer than taskExpireTime is gone after a later run; 
   const left = (await readdir(store)).filter((n) => /^[0-9a-f]{64}$/.test(n));
   assert.ok(!left.includes(task!), 'the expired entry was collected by the later run');
   assert.equal(left.length, 1);
-  assert.equal(await sha256File(path.join(dir, 'expire-out', 'a.sif')), imgs[0]!.layer.digest, 'the output survives its entry');
+  assert.equal(
+    await sha256File(path.join(dir, 'expire-out', 'a.sif')),
+    imgs[0]!.layer.digest,
+    'the output survives its entry',
+  );
 
   const qstore = path.join(dir, 'quota');
   const qcfg = path.join(dir, 'quota.yaml');
@@ -109,11 +127,24 @@ test('an entry unused for longer than taskExpireTime is gone after a later run; 
   const qlog = path.join(dir, 'log-quota', 'dfget', 'core.log');
   for (let i = 0; i < 3; i++) {
     const before = await gcRounds(qlog);
-    const q = await run(['-u', reg.ref(`life/img${i}:v1`), '-O', path.join(dir, 'quota-out', `${i}.sif`), '--datadir', qstore, '--config', qcfg, '--json', '--logdir', path.join(dir, 'log-quota')]);
+    const q = await run([
+      '-u',
+      reg.ref(`life/img${i}:v1`),
+      '-O',
+      path.join(dir, 'quota-out', `${i}.sif`),
+      '--datadir',
+      qstore,
+      '--config',
+      qcfg,
+      '--json',
+      '--logdir',
+      path.join(dir, 'log-quota'),
+    ]);
     assert.equal(q.code, 0, q.stdout + q.stderr);
     await waitForGcRound(qlog, before);
     let sum = 0;
-    for (const t of (await readdir(qstore)).filter((n) => /^[0-9a-f]{64}$/.test(n))) for (const p of await readdir(path.join(qstore, t))) sum += (await stat(path.join(qstore, t, p, 'data'))).size;
+    for (const t of (await readdir(qstore)).filter((n) => /^[0-9a-f]{64}$/.test(n)))
+      for (const p of await readdir(path.join(qstore, t))) sum += (await stat(path.join(qstore, t, p, 'data'))).size;
     assert.ok(sum <= 6 * MiB, `after run ${i} the store holds ${sum} bytes, over the 6 MiB quota`);
   }
 });
@@ -121,12 +152,31 @@ test('an entry unused for longer than taskExpireTime is gone after a later run; 
 test('cache list, verify, gc and clean; an altered data file is reported and removed, and the next pull downloads afresh', async () => {
   const store = path.join(dir, 'cache');
   const common = ['--datadir', store, '--logdir', path.join(dir, 'log')];
-  for (let i = 0; i < 2; i++) assert.equal((await run(['-u', reg.ref(`life/img${i}:v1`), '-O', path.join(dir, 'cache-out', `${i}.sif`), ...common])).code, 0);
+  for (let i = 0; i < 2; i++)
+    assert.equal(
+      (await run(['-u', reg.ref(`life/img${i}:v1`), '-O', path.join(dir, 'cache-out', `${i}.sif`), ...common])).code,
+      0,
+    );
   const list = await run(['cache', 'list', '--json', ...common]);
   assert.equal(list.code, 0, list.stderr);
-  const entries = (lastJson(list).entries as { url: string; digest: string; size: number; state: string; nlink: number; taskId: string }[]).sort((a, b) => a.url.localeCompare(b.url));
-  assert.deepEqual(entries.map((e) => [e.url, e.digest, e.size, e.state]), imgs.slice(0, 2).map((img, i) => [reg.ref(`life/img${i}:v1`), img.layer.digest, 4 * MiB + i, 'complete']));
-  assert.ok(entries.every((e) => e.nlink === 2), 'store data + the output');
+  const entries = (
+    lastJson(list).entries as {
+      url: string;
+      digest: string;
+      size: number;
+      state: string;
+      nlink: number;
+      taskId: string;
+    }[]
+  ).sort((a, b) => a.url.localeCompare(b.url));
+  assert.deepEqual(
+    entries.map((e) => [e.url, e.digest, e.size, e.state]),
+    imgs.slice(0, 2).map((img, i) => [reg.ref(`life/img${i}:v1`), img.layer.digest, 4 * MiB + i, 'complete']),
+  );
+  assert.ok(
+    entries.every((e) => e.nlink === 2),
+    'store data + the output',
+  );
   const text = await run(['cache', 'list', ...common]);
   assert.match(text.stdout, /^There are 2 entries using 8\.0 MiB/m);
   assert.match(text.stdout, /TASK ID\s+DIGEST\s+SIZE\s+LAST ACCESS\s+LINKS\s+STATE\s+REFERENCE/);
@@ -140,8 +190,18 @@ test('cache list, verify, gc and clean; an altered data file is reported and rem
   assert.equal(ver.code, 0, ver.stderr);
   const vr = lastJson(ver) as { checked: number; removed: { key: string; reason: string }[] };
   assert.equal(vr.checked, 2);
-  assert.deepEqual(vr.removed.map((x) => x.key.split('/')[0]), [entries[0]!.taskId]);
-  const again = await run(['-u', reg.ref('life/img0:v1'), '-O', path.join(dir, 'cache-out', 'again.sif'), '--json', ...common]);
+  assert.deepEqual(
+    vr.removed.map((x) => x.key.split('/')[0]),
+    [entries[0]!.taskId],
+  );
+  const again = await run([
+    '-u',
+    reg.ref('life/img0:v1'),
+    '-O',
+    path.join(dir, 'cache-out', 'again.sif'),
+    '--json',
+    ...common,
+  ]);
   assert.equal(again.code, 0);
   assert.equal(lastJson(again).reused, false, 'downloaded afresh');
   assert.equal(await sha256File(path.join(dir, 'cache-out', 'again.sif')), imgs[0]!.layer.digest);
@@ -155,7 +215,10 @@ test('cache list, verify, gc and clean; an altered data file is reported and rem
   assert.equal((lastJson(one) as { removed: string[] }).removed.length, 1);
   const rest = await run(['cache', 'clean', ...common]);
   assert.match(rest.stdout, /removed 1 entry/);
-  assert.deepEqual((await readdir(store)).filter((n) => !n.startsWith('.')), []);
+  assert.deepEqual(
+    (await readdir(store)).filter((n) => !n.startsWith('.')),
+    [],
+  );
   // Outputs are never touched by the cache commands.
   assert.equal(await sha256File(path.join(dir, 'cache-out', '1.sif')), imgs[1]!.layer.digest);
 });
@@ -166,7 +229,17 @@ function lockFileFor(store: string, taskId: string): string {
 
 /** The task id of a pull, as the CLI computes it (taken from a first pull's --json output). */
 async function taskIdOf(ref: string, store: string): Promise<string> {
-  const r = await run(['-u', ref, '-O', path.join(dir, 'probe', `${createHash('sha256').update(store).digest('hex').slice(0, 8)}.sif`), '--datadir', store, '--json', '--logdir', path.join(dir, 'log')]);
+  const r = await run([
+    '-u',
+    ref,
+    '-O',
+    path.join(dir, 'probe', `${createHash('sha256').update(store).digest('hex').slice(0, 8)}.sif`),
+    '--datadir',
+    store,
+    '--json',
+    '--logdir',
+    path.join(dir, 'log'),
+  ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const id = lastJson(r).taskId as string;
   assert.equal((await run(['cache', 'clean', '--datadir', store])).code, 0);
@@ -179,13 +252,36 @@ test('a lock written as if by another host: the pull reports the holder at once,
   const cfg = path.join(dir, 'foreign.yaml');
   await writeFile(cfg, `storage:\n  lockStaleTime: 1s\n`);
   await mkdir(path.join(store, '.locks'), { recursive: true });
-  await writeFile(lockFileFor(store, taskId), JSON.stringify({ pid: 4242, hostname: 'node-17.cluster', createdAt: Date.now() - 3_600_000, token: 'feedfacefeedfacefeedface' }));
+  await writeFile(
+    lockFileFor(store, taskId),
+    JSON.stringify({
+      pid: 4242,
+      hostname: 'node-17.cluster',
+      createdAt: Date.now() - 3_600_000,
+      token: 'feedfacefeedfacefeedface',
+    }),
+  );
   let reportedBeforeDone = false;
-  const r = await run(['-u', reg.ref('life/img2:v1'), '-O', path.join(dir, 'foreign-out', 'x.sif'), '--datadir', store, '--config', cfg, '--logdir', path.join(dir, 'log')], {
-    onStderr: (t) => {
-      if (/waiting for task [0-9a-f]{12}…: its lock is held by pid 4242 on node-17\.cluster since/.test(t)) reportedBeforeDone = true;
+  const r = await run(
+    [
+      '-u',
+      reg.ref('life/img2:v1'),
+      '-O',
+      path.join(dir, 'foreign-out', 'x.sif'),
+      '--datadir',
+      store,
+      '--config',
+      cfg,
+      '--logdir',
+      path.join(dir, 'log'),
+    ],
+    {
+      onStderr: (t) => {
+        if (/waiting for task [0-9a-f]{12}…: its lock is held by pid 4242 on node-17\.cluster since/.test(t))
+          reportedBeforeDone = true;
+      },
     },
-  });
+  );
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(reportedBeforeDone, r.stderr);
   assert.equal(await sha256File(path.join(dir, 'foreign-out', 'x.sif')), imgs[2]!.layer.digest);
@@ -199,12 +295,35 @@ test('a live foreign holder (heartbeat moving) is waited for, and the pull fails
   const cfg = path.join(dir, 'foreign-live.yaml');
   await writeFile(cfg, `storage:\n  lockStaleTime: 1h\n  lockTimeout: 1s\n`);
   await mkdir(path.join(store, '.locks'), { recursive: true });
-  await writeFile(lockFileFor(store, taskId), JSON.stringify({ pid: 4243, hostname: 'node-18.cluster', createdAt: Date.now(), token: 'cafebabecafebabecafebabe' }));
-  const r = await run(['-u', reg.ref('life/img2:v1'), '-O', path.join(dir, 'foreign-live-out', 'x.sif'), '--datadir', store, '--config', cfg, '--json', '--logdir', path.join(dir, 'log')]);
+  await writeFile(
+    lockFileFor(store, taskId),
+    JSON.stringify({
+      pid: 4243,
+      hostname: 'node-18.cluster',
+      createdAt: Date.now(),
+      token: 'cafebabecafebabecafebabe',
+    }),
+  );
+  const r = await run([
+    '-u',
+    reg.ref('life/img2:v1'),
+    '-O',
+    path.join(dir, 'foreign-live-out', 'x.sif'),
+    '--datadir',
+    store,
+    '--config',
+    cfg,
+    '--json',
+    '--logdir',
+    path.join(dir, 'log'),
+  ]);
   assert.equal(r.code, 1);
   const j = lastJson(r) as { error: { code: string; message: string } };
   assert.equal(j.error.code, 'ERR_ORASFLY_LOCK');
-  assert.match(j.error.message, /timed out after 1 s waiting for the task lock .* held by pid 4243 on node-18\.cluster/);
+  assert.match(
+    j.error.message,
+    /timed out after 1 s waiting for the task lock .* held by pid 4243 on node-18\.cluster/,
+  );
   assert.deepEqual(await readdir(path.join(dir, 'foreign-live-out')).catch(() => []), []);
 });
 
@@ -216,9 +335,14 @@ test('a holder in another UTS namespace (another hostname) killed mid-pull: its 
   for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) & 0xff;
   await writeFile(source, bytes);
   const taskId = createHash('sha256').update('uts-task').digest('hex');
-  const args = (mode: string) => JSON.stringify({ mode, dataPath: store, taskId, source, pieceSize: 65536, ackEach: true, flushEach: true });
+  const args = (mode: string) =>
+    JSON.stringify({ mode, dataPath: store, taskId, source, pieceSize: 65536, ackEach: true, flushEach: true });
   // The holder: a StorageManager writer in a UTS namespace named other-ns; it stops after one piece.
-  const holder: ChildProcess = spawn('unshare', ['-u', 'sh', '-c', `hostname other-ns && exec "${process.execPath}" "${fixture}" '${args('write')}'`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const holder: ChildProcess = spawn(
+    'unshare',
+    ['-u', 'sh', '-c', `hostname other-ns && exec "${process.execPath}" "${fixture}" '${args('write')}'`],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   t.after(() => holder.kill('SIGKILL'));
   const lines = createInterface({ input: holder.stdout! })[Symbol.asyncIterator]();
   const next = async () => String((await lines.next()).value ?? '');
@@ -229,10 +353,14 @@ test('a holder in another UTS namespace (another hostname) killed mid-pull: its 
   holder.kill('SIGKILL');
   await new Promise((r) => holder.once('exit', r));
   // A second writer here: another host's lock whose heartbeat stopped. It takes over and resumes.
-  const second = spawn(process.execPath, [fixture, JSON.stringify({ mode: 'write', dataPath: store, taskId, source, pieceSize: 65536, staleMs: 1000 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const second = spawn(
+    process.execPath,
+    [fixture, JSON.stringify({ mode: 'write', dataPath: store, taskId, source, pieceSize: 65536, staleMs: 1000 })],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const out2: string[] = [];
   for await (const l of createInterface({ input: second.stdout! })) out2.push(l);
   assert.equal(out2[0], 'waiting');
-  assert.match(out2[1]!, /^resumed [1-9]/, 'the killed holder\'s verified piece was kept');
+  assert.match(out2[1]!, /^resumed [1-9]/, "the killed holder's verified piece was kept");
   assert.equal(out2.at(-1), 'done none write');
 });

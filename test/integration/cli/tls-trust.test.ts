@@ -22,7 +22,16 @@ after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-const args = (): string[] => [reg.ref('t/img:v1'), '-O', path.join(home, `o${n++}.sif`), '--datadir', path.join(home, 'store'), '--logdir', path.join(home, 'logs'), '--json'];
+const args = (): string[] => [
+  reg.ref('t/img:v1'),
+  '-O',
+  path.join(home, `o${n++}.sif`),
+  '--datadir',
+  path.join(home, 'store'),
+  '--logdir',
+  path.join(home, 'logs'),
+  '--json',
+];
 
 test('an untrusted registry fails with a TLS kind and a message naming --ca-file, NODE_EXTRA_CA_CERTS and --insecure', async () => {
   const r = await runCli(home, args(), { env: { NODE_EXTRA_CA_CERTS: undefined, SSL_CERT_FILE: undefined } });

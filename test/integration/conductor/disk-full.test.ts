@@ -22,11 +22,21 @@ test('ENOSPC while writing pieces fails with StorageQuotaError, cleans up, and l
     await mkdir(rig.outDir, { recursive: true });
     const out = path.join(rig.outDir, 'big.sif');
     await writeFile(out, 'previous version');
-    await assert.rejects(rig.manager.download({ url: env.reg.ref('full/big:v1'), output: out }), (e: unknown) => e instanceof StorageQuotaError);
+    await assert.rejects(
+      rig.manager.download({ url: env.reg.ref('full/big:v1'), output: out }),
+      (e: unknown) => e instanceof StorageQuotaError,
+    );
     assert.equal(await readFile(out, 'utf8'), 'previous version');
-    assert.deepEqual((await readdir(path.join(small, 'data'))).filter((f) => !f.startsWith('.')), [], 'no partial task left');
+    assert.deepEqual(
+      (await readdir(path.join(small, 'data'))).filter((f) => !f.startsWith('.')),
+      [],
+      'no partial task left',
+    );
     // The space was given back: a blob that fits still downloads into the same store.
-    const r = await rig.manager.download({ url: env.reg.ref('full/small:v1'), output: path.join(rig.outDir, 'small.sif') });
+    const r = await rig.manager.download({
+      url: env.reg.ref('full/small:v1'),
+      output: path.join(rig.outDir, 'small.sif'),
+    });
     assert.equal(await sha256File(path.join(rig.outDir, 'small.sif')), fits.layer.digest);
     assert.equal(r.digest, fits.layer.digest);
   } finally {

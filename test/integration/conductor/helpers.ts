@@ -37,16 +37,32 @@ export function clientOptionsFor(reg: RunningRegistry): OrasClientOptions {
 
 export async function makeRig(
   reg: RunningRegistry,
-  opts: { storage?: Partial<StorageOptions>; conductor?: ConductorOptions; client?: OrasClientOptions; rateLimit?: number } = {},
+  opts: {
+    storage?: Partial<StorageOptions>;
+    conductor?: ConductorOptions;
+    client?: OrasClientOptions;
+    rateLimit?: number;
+  } = {},
 ): Promise<Rig> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-pull-'));
   const dataPath = path.join(dir, 'data');
   const outDir = path.join(dir, 'out');
   const logFile = path.join(dir, 'logs', 'dfget', 'core.log');
-  const storage = await StorageManager.open({ dataPath, multiplex: true, strategy: 'io.d7y.storage.v2.simple', ...opts.storage });
+  const storage = await StorageManager.open({
+    dataPath,
+    multiplex: true,
+    strategy: 'io.d7y.storage.v2.simple',
+    ...opts.storage,
+  });
   const client = new OrasResourceClient({ ...clientOptionsFor(reg), ...opts.client });
   const log = new FileLogSink(logFile);
-  const manager = new PeerTaskManager({ client, storage, logSink: log, totalRateLimit: opts.rateLimit, conductor: { retryMinDelay: 10, retryMaxDelay: 100, ...opts.conductor } });
+  const manager = new PeerTaskManager({
+    client,
+    storage,
+    logSink: log,
+    totalRateLimit: opts.rateLimit,
+    conductor: { retryMinDelay: 10, retryMaxDelay: 100, ...opts.conductor },
+  });
   return {
     dir,
     dataPath,
@@ -77,7 +93,10 @@ export async function sha256File(file: string): Promise<string> {
 export async function logLines(rig: Rig): Promise<Array<Record<string, unknown>>> {
   await rig.log.flush();
   const text = await readFile(rig.logFile, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /**

@@ -45,11 +45,20 @@ describe('through the fault proxy', () => {
     try {
       const a = await pushSif(env.reg, 'seed/image1', 'tag', { size: 16 * MiB, seed: 11 });
       await tagBlobAs(env.reg, a, 'seed/image2', 'tag');
-      const first = await rig.manager.download({ url: env.reg.ref('seed/image1:tag', env.proxy.host), output: path.join(rig.outDir, 'image1') });
+      const first = await rig.manager.download({
+        url: env.reg.ref('seed/image1:tag', env.proxy.host),
+        output: path.join(rig.outDir, 'image1'),
+      });
       assert.equal(first.reused, false);
       env.proxy.resetLog();
-      const again = await rig.manager.download({ url: env.reg.ref('seed/image1:tag', env.proxy.host), output: path.join(rig.outDir, 'image1-again') });
-      const other = await rig.manager.download({ url: env.reg.ref('seed/image2:tag', env.proxy.host), output: path.join(rig.outDir, 'image2') });
+      const again = await rig.manager.download({
+        url: env.reg.ref('seed/image1:tag', env.proxy.host),
+        output: path.join(rig.outDir, 'image1-again'),
+      });
+      const other = await rig.manager.download({
+        url: env.reg.ref('seed/image2:tag', env.proxy.host),
+        output: path.join(rig.outDir, 'image2'),
+      });
       assert.equal(again.reused, true);
       assert.equal(other.reused, true);
       assert.equal(env.proxy.blobRequests().length, 0, 'no blob request on reuse');
@@ -68,7 +77,10 @@ describe('through the fault proxy', () => {
     try {
       const a = await pushSif(env.reg, 'one/img', 'v1', { size: 20 * MiB, seed: 13 });
       env.proxy.resetLog();
-      const r = await rig.manager.download({ url: env.reg.ref('one/img:v1', env.proxy.host), output: path.join(rig.outDir, 'one.sif') });
+      const r = await rig.manager.download({
+        url: env.reg.ref('one/img:v1', env.proxy.host),
+        output: path.join(rig.outDir, 'one.sif'),
+      });
       assert.equal(r.digest, a.layer.digest);
       assert.equal(await sha256File(path.join(rig.outDir, 'one.sif')), a.layer.digest);
       const blobs = env.proxy.blobRequests();
@@ -87,12 +99,21 @@ describe('through the fault proxy', () => {
       const a = await pushSif(env.reg, 'conc/img', 'v1', { size: 24 * MiB, seed: 12 });
       env.proxy.resetLog();
       const results = await Promise.all(
-        Array.from({ length: 8 }, (_, i) => rig.manager.download({ url: env.reg.ref('conc/img:v1', env.proxy.host), output: path.join(rig.outDir, `o${i}.sif`) })),
+        Array.from({ length: 8 }, (_, i) =>
+          rig.manager.download({
+            url: env.reg.ref('conc/img:v1', env.proxy.host),
+            output: path.join(rig.outDir, `o${i}.sif`),
+          }),
+        ),
       );
       // The range-support probe (bytes=0-0) costs one byte; everything else is the blob, once.
       const probes = env.proxy.blobRequests().filter((r) => r.range === 'bytes=0-0');
       assert.equal(probes.length, 1, 'one range probe');
-      assert.equal(env.proxy.blobBytesSent() - probes.reduce((n, r) => n + r.bytesSent, 0), a.layer.size, 'one set of blob bytes served');
+      assert.equal(
+        env.proxy.blobBytesSent() - probes.reduce((n, r) => n + r.bytesSent, 0),
+        a.layer.size,
+        'one set of blob bytes served',
+      );
       for (let i = 0; i < 8; i++) assert.equal(await sha256File(path.join(rig.outDir, `o${i}.sif`)), a.layer.digest);
       assert.equal(new Set(results.map((r) => r.taskId)).size, 1);
       assert.ok(results.filter((r) => r.joined).length >= 1);
@@ -125,10 +146,20 @@ describe('through the fault proxy', () => {
       await pushSif(env.reg, 'evil/img', 'v1', { size: 9 * MiB, seed: 14 });
       env.proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'flip', atByte: 1234 } });
       const out = path.join(rig.outDir, 'evil.sif');
-      await assert.rejects(rig.manager.download({ url: env.reg.ref('evil/img:v1', env.proxy.host), output: out }), (e: unknown) => e instanceof DigestMismatchError);
+      await assert.rejects(
+        rig.manager.download({ url: env.reg.ref('evil/img:v1', env.proxy.host), output: out }),
+        (e: unknown) => e instanceof DigestMismatchError,
+      );
       await assert.rejects(access(out));
-      assert.deepEqual((await readdir(rig.outDir)).filter((f) => f.includes('evil')), []);
-      assert.deepEqual((await readdir(rig.dataPath)).filter((f) => !f.startsWith('.')), [], 'no task left in the store');
+      assert.deepEqual(
+        (await readdir(rig.outDir)).filter((f) => f.includes('evil')),
+        [],
+      );
+      assert.deepEqual(
+        (await readdir(rig.dataPath)).filter((f) => !f.startsWith('.')),
+        [],
+        'no task left in the store',
+      );
     } finally {
       env.proxy.clearRules();
       await rig.close();
@@ -143,7 +174,10 @@ describe('through the fault proxy', () => {
       const out = path.join(rig.outDir, 'keep.sif');
       await mkdir(rig.outDir, { recursive: true });
       await writeFile(out, 'precious');
-      await assert.rejects(rig.manager.download({ url: env.reg.ref('evil2/img:v1', env.proxy.host), output: out }), DigestMismatchError);
+      await assert.rejects(
+        rig.manager.download({ url: env.reg.ref('evil2/img:v1', env.proxy.host), output: out }),
+        DigestMismatchError,
+      );
       assert.equal(await readFile(out, 'utf8'), 'precious');
     } finally {
       env.proxy.clearRules();
@@ -169,9 +203,17 @@ describe('through the fault proxy', () => {
     const rig = await makeRig(env.reg, { conductor: { pieceRetries: 2 } });
     try {
       await pushSif(env.reg, 'dead/img', 'v1', { size: 6 * MiB, seed: 17 });
-      env.proxy.addRule({ blobsOnly: true, method: 'GET', path: /Range|blobs/, fault: { kind: 'reset', afterBytes: 10 } });
+      env.proxy.addRule({
+        blobsOnly: true,
+        method: 'GET',
+        path: /Range|blobs/,
+        fault: { kind: 'reset', afterBytes: 10 },
+      });
       const out = path.join(rig.outDir, 'dead.sif');
-      await assert.rejects(rig.manager.download({ url: env.reg.ref('dead/img:v1', env.proxy.host), output: out }), (e: unknown) => e instanceof TaskFailedError && e.cause !== undefined);
+      await assert.rejects(
+        rig.manager.download({ url: env.reg.ref('dead/img:v1', env.proxy.host), output: out }),
+        (e: unknown) => e instanceof TaskFailedError && e.cause !== undefined,
+      );
       await assert.rejects(access(out));
     } finally {
       env.proxy.clearRules();

@@ -27,7 +27,9 @@ test('kill -9 during a pull, then pull again: only the missing pieces are fetche
     const out = path.join(rig.outDir, 'resume.sif');
     // The child shares the data path; the parent's store is opened afterwards, as after a restart.
     await rig.storage.close();
-    const proc = spawn(process.execPath, [child, url, rig.dataPath, out, String(8 * MiB)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [child, url, rig.dataPath, out, String(8 * MiB)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const lines = createInterface({ input: proc.stdout! });
     let pieces = 0;
     for await (const line of lines) {
@@ -39,7 +41,17 @@ test('kill -9 during a pull, then pull again: only the missing pieces are fetche
     const taskDirs = (await readdir(rig.dataPath)).filter((f) => !f.startsWith('.'));
     assert.equal(taskDirs.length, 1);
     const peers = await readdir(path.join(rig.dataPath, taskDirs[0]!));
-    const meta = JSON.parse(await readFile(path.join(rig.dataPath, taskDirs[0]!, peers.find((p) => !p.startsWith('.'))!, 'metadata'), 'utf8')) as {
+    const meta = JSON.parse(
+      await readFile(
+        path.join(
+          rig.dataPath,
+          taskDirs[0]!,
+          peers.find((p) => !p.startsWith('.'))!,
+          'metadata',
+        ),
+        'utf8',
+      ),
+    ) as {
       done: boolean;
       pieces: Record<string, { range: { Length: number } }>;
     };
@@ -52,7 +64,10 @@ test('kill -9 during a pull, then pull again: only the missing pieces are fetche
       const r = await rig2.manager.download({ url, output: out });
       assert.equal(r.reused, false);
       assert.equal(await sha256File(out), a.layer.digest);
-      const probe = env.proxy.blobRequests().filter((q) => q.range === 'bytes=0-0').reduce((n, q) => n + q.bytesSent, 0);
+      const probe = env.proxy
+        .blobRequests()
+        .filter((q) => q.range === 'bytes=0-0')
+        .reduce((n, q) => n + q.bytesSent, 0);
       assert.equal(env.proxy.blobBytesSent() - probe, a.layer.size - kept, 'only the missing pieces were fetched');
     } finally {
       await rig2.close();
@@ -105,10 +120,17 @@ test('onProgress reports bytes during the download, monotonic, ending at 100 %; 
     await assert.rejects(first, /changed my mind/);
     // …then ask again at once: the new request must not join the task being torn down.
     const seen: number[] = [];
-    const r = await rig.manager.download({ url, output: path.join(rig.outDir, 'second'), onProgress: (p) => seen.push(p.percent) });
+    const r = await rig.manager.download({
+      url,
+      output: path.join(rig.outDir, 'second'),
+      onProgress: (p) => seen.push(p.percent),
+    });
     assert.equal(await sha256File(path.join(rig.outDir, 'second')), a.layer.digest);
     assert.equal(r.reused, false);
-    assert.ok(seen.some((p) => p > 0 && p < 100), `intermediate progress: ${seen.join(',')}`);
+    assert.ok(
+      seen.some((p) => p > 0 && p < 100),
+      `intermediate progress: ${seen.join(',')}`,
+    );
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!);
     assert.equal(seen.at(-1), 100);
   } finally {
@@ -122,7 +144,11 @@ test('cancelling the only request stops the task and removes its temporary data 
     await pushSif(env.reg, 'cancel/one', 'v1', { size: 16 * MiB, seed: 23 });
     const conductorP = nextConductor(rig);
     const ac = new AbortController();
-    const p = rig.manager.download({ url: env.reg.ref('cancel/one:v1', env.proxy.host), output: path.join(rig.outDir, 'x.sif'), signal: ac.signal });
+    const p = rig.manager.download({
+      url: env.reg.ref('cancel/one:v1', env.proxy.host),
+      output: path.join(rig.outDir, 'x.sif'),
+      signal: ac.signal,
+    });
     const conductor = await conductorP;
     await once(conductor, 'piece');
     const failed = once(conductor, 'failed');
@@ -132,8 +158,16 @@ test('cancelling the only request stops the task and removes its temporary data 
     await failed;
     const elapsed = performance.now() - t0;
     assert.ok(elapsed < 1000, `cleanup took ${elapsed} ms`);
-    assert.deepEqual((await readdir(rig.outDir)).filter((f) => f.includes('dfget.cache') || f === 'x.sif'), [], 'no hidden cache file, no output');
-    assert.deepEqual((await readdir(rig.dataPath)).filter((f) => !f.startsWith('.')), [], 'no task dir left');
+    assert.deepEqual(
+      (await readdir(rig.outDir)).filter((f) => f.includes('dfget.cache') || f === 'x.sif'),
+      [],
+      'no hidden cache file, no output',
+    );
+    assert.deepEqual(
+      (await readdir(rig.dataPath)).filter((f) => !f.startsWith('.')),
+      [],
+      'no task dir left',
+    );
   } finally {
     await rig.close();
   }

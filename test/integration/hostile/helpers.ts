@@ -78,10 +78,12 @@ export async function filesUnder(dir: string): Promise<string[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  return entries.filter((e) => !e.isDirectory()).map((e) => {
-    const where = e as unknown as { parentPath?: string; path?: string };
-    return path.join(where.parentPath ?? where.path ?? dir, e.name);
-  });
+  return entries
+    .filter((e) => !e.isDirectory())
+    .map((e) => {
+      const where = e as unknown as { parentPath?: string; path?: string };
+      return path.join(where.parentPath ?? where.path ?? dir, e.name);
+    });
 }
 
 /** Names in `dir`; `[]` when it does not exist. */

@@ -13,7 +13,16 @@ import { mkdir, mkdtemp, readFile, rm, writeFile, lstat } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { startHostileRegistry, type HostileScenario } from '../../harness/index.js';
-import { clip, dockerConfigSecrets, filesUnder, killLiveChildren, lastJsonLine, namesIn, runCli, sha256File } from './helpers.js';
+import {
+  clip,
+  dockerConfigSecrets,
+  filesUnder,
+  killLiveChildren,
+  lastJsonLine,
+  namesIn,
+  runCli,
+  sha256File,
+} from './helpers.js';
 
 /** The safety net: a run still going after this is killed, and the scenario fails. */
 const KILL_AFTER_MS = 30_000;
@@ -22,7 +31,10 @@ const CONCURRENCY = 4;
 const MAX_MESSAGE = 2000;
 const CODE_RE = /^ERR_ORASFLY_[A-Z_]+$/;
 /** What the output path holds before every hostile pull; it must survive byte for byte. */
-const PRE_EXISTING = Buffer.concat([Buffer.from('pre-existing output: a failed pull must leave these bytes alone\n'), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]);
+const PRE_EXISTING = Buffer.concat([
+  Buffer.from('pre-existing output: a failed pull must leave these bytes alone\n'),
+  Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+]);
 
 const reg = await startHostileRegistry();
 const root = await mkdtemp(path.join(os.tmpdir(), 'orasfly-hostile-'));
@@ -57,7 +69,10 @@ async function storeProblems(store: string): Promise<string[]> {
   const tasks = (await namesIn(store)).filter((n) => !n.startsWith('.'));
   if (tasks.length > 0) problems.push(`store has task entries after the failure: ${tasks.join(', ')}`);
   const indexed = await filesUnder(path.join(store, '.index'));
-  if (indexed.length > 0) problems.push(`store .index holds files after the failure: ${indexed.map((f) => path.relative(store, f)).join(', ')}`);
+  if (indexed.length > 0)
+    problems.push(
+      `store .index holds files after the failure: ${indexed.map((f) => path.relative(store, f)).join(', ')}`,
+    );
   return problems;
 }
 
@@ -76,33 +91,55 @@ async function runScenario(s: HostileScenario, dir: string, store: string, logs:
   await writeFile(out, PRE_EXISTING);
   await writeFile(cfg, s.config ?? '');
   const env = childEnv(dir, s.env);
-  const args = ['-u', reg.ref(s.name), '-O', out, '--datadir', store, '--logdir', logs, '--plain-http', '--json', '--config', cfg, ...(s.args ?? [])];
+  const args = [
+    '-u',
+    reg.ref(s.name),
+    '-O',
+    out,
+    '--datadir',
+    store,
+    '--logdir',
+    logs,
+    '--plain-http',
+    '--json',
+    '--config',
+    cfg,
+    ...(s.args ?? []),
+  ];
   const r = await runCli(args, env, KILL_AFTER_MS);
   const problems: string[] = [];
 
   // 1. exit code 1, in bounded time
   if (r.killed) problems.push(`still running after ${KILL_AFTER_MS} ms: killed`);
   else if (r.code !== 1) problems.push(`exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}, expected 1`);
-  if (!r.killed && s.maxMs !== undefined && r.ms > s.maxMs) problems.push(`took ${r.ms} ms, more than the ${s.maxMs} ms this failure may take`);
+  if (!r.killed && s.maxMs !== undefined && r.ms > s.maxMs)
+    problems.push(`took ${r.ms} ms, more than the ${s.maxMs} ms this failure may take`);
 
   // 2. one JSON result line: success false, a stable code, a short message
-  const result = lastJsonLine(r.stdout) as { success?: unknown; error?: { code?: unknown; message?: unknown } } | undefined;
+  const result = lastJsonLine(r.stdout) as
+    { success?: unknown; error?: { code?: unknown; message?: unknown } } | undefined;
   let codeSeen = '-';
   let messageSeen = '';
   if (typeof result !== 'object' || result === null) {
-    problems.push(`stdout's last line is not JSON: ${JSON.stringify(clip(r.stdout.trimEnd().split('\n').at(-1) ?? '', 300))}`);
+    problems.push(
+      `stdout's last line is not JSON: ${JSON.stringify(clip(r.stdout.trimEnd().split('\n').at(-1) ?? '', 300))}`,
+    );
   } else {
     if (result.success !== false) problems.push(`success is ${JSON.stringify(result.success)}, expected false`);
     const c = result.error?.code;
     const m = result.error?.message;
     codeSeen = typeof c === 'string' ? c : JSON.stringify(c);
-    if (typeof c !== 'string' || !CODE_RE.test(c)) problems.push(`error.code ${JSON.stringify(c)} is not an ERR_ORASFLY_* code`);
+    if (typeof c !== 'string' || !CODE_RE.test(c))
+      problems.push(`error.code ${JSON.stringify(c)} is not an ERR_ORASFLY_* code`);
     else if (s.expectCode && !s.expectCode.test(c)) problems.push(`error.code ${c} does not match ${s.expectCode}`);
-    if (typeof m !== 'string' || m.trim() === '') problems.push(`error.message is empty or not a string: ${JSON.stringify(m)}`);
+    if (typeof m !== 'string' || m.trim() === '')
+      problems.push(`error.message is empty or not a string: ${JSON.stringify(m)}`);
     else {
       messageSeen = m;
-      if (m.length >= MAX_MESSAGE) problems.push(`error.message has ${m.length} chars (limit ${MAX_MESSAGE}): ${clip(m, 200)}`);
-      if (s.expectMessage && !s.expectMessage.test(m)) problems.push(`error.message does not match ${s.expectMessage}: ${clip(m, 300)}`);
+      if (m.length >= MAX_MESSAGE)
+        problems.push(`error.message has ${m.length} chars (limit ${MAX_MESSAGE}): ${clip(m, 200)}`);
+      if (s.expectMessage && !s.expectMessage.test(m))
+        problems.push(`error.message does not match ${s.expectMessage}: ${clip(m, 300)}`);
     }
   }
 
@@ -131,16 +168,25 @@ async function runScenario(s: HostileScenario, dir: string, store: string, logs:
     for (const [where, text] of places) {
       const leaked = secrets.filter((x) => text.includes(x));
       // Never print the secret itself: its position in the list is enough to find it.
-      if (leaked.length > 0) problems.push(`${where} contains ${leaked.length} secret value(s) (#${leaked.map((x) => secrets.indexOf(x)).join(', #')})`);
+      if (leaked.length > 0)
+        problems.push(
+          `${where} contains ${leaked.length} secret value(s) (#${leaked.map((x) => secrets.indexOf(x)).join(', #')})`,
+        );
     }
   }
 
   // The fixture's side: no blob request for a malformed digest of this scenario.
-  const badBlobPaths = reg.requests.filter((q) => q.scenario === s.name && q.kind === 'blob' && !/\/blobs\/sha256:[a-f0-9]{64}(?:\?|$)/.test(q.path)).map((q) => q.path);
+  const badBlobPaths = reg.requests
+    .filter((q) => q.scenario === s.name && q.kind === 'blob' && !/\/blobs\/sha256:[a-f0-9]{64}(?:\?|$)/.test(q.path))
+    .map((q) => q.path);
   if (badBlobPaths.length > 0) problems.push(`the client requested malformed blob paths: ${badBlobPaths.join(', ')}`);
 
-  if (problems.length > 0) problems.push(`(stdout: ${clip(r.stdout.trimEnd(), 800)} | stderr: ${clip(r.stderr.trimEnd(), 800)})`);
-  return { problems, summary: `${r.killed ? 'killed' : `exit ${r.code}`} in ${r.ms} ms, ${codeSeen}: ${clip(messageSeen.replace(/\s+/g, ' '), 240)}` };
+  if (problems.length > 0)
+    problems.push(`(stdout: ${clip(r.stdout.trimEnd(), 800)} | stderr: ${clip(r.stderr.trimEnd(), 800)})`);
+  return {
+    problems,
+    summary: `${r.killed ? 'killed' : `exit ${r.code}`} in ${r.ms} ms, ${codeSeen}: ${clip(messageSeen.replace(/\s+/g, ' '), 240)}`,
+  };
 }
 
 /** A normal pull of `hostile/good:t` into `store` and a fresh output path; lists what went wrong. */
@@ -149,16 +195,25 @@ async function goodPull(dir: string, store: string, logs: string): Promise<strin
   const out = path.join(outDir, 'good.sif');
   const cfg = path.join(dir, 'good-dfget.yaml');
   await writeFile(cfg, '');
-  const r = await runCli(['-u', reg.good.ref, '-O', out, '--datadir', store, '--logdir', logs, '--plain-http', '--json', '--config', cfg], childEnv(dir), KILL_AFTER_MS);
+  const r = await runCli(
+    ['-u', reg.good.ref, '-O', out, '--datadir', store, '--logdir', logs, '--plain-http', '--json', '--config', cfg],
+    childEnv(dir),
+    KILL_AFTER_MS,
+  );
   const problems: string[] = [];
   if (r.killed) problems.push(`good pull: still running after ${KILL_AFTER_MS} ms: killed`);
-  else if (r.code !== 0) problems.push(`good pull: exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}, expected 0: ${clip(r.stdout.trimEnd(), 600)} ${clip(r.stderr.trimEnd(), 600)}`);
+  else if (r.code !== 0)
+    problems.push(
+      `good pull: exit code ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}, expected 0: ${clip(r.stdout.trimEnd(), 600)} ${clip(r.stderr.trimEnd(), 600)}`,
+    );
   const result = lastJsonLine(r.stdout) as { success?: unknown; digest?: unknown } | undefined;
   if (result?.success !== true) problems.push(`good pull: result is not success: ${clip(r.stdout.trimEnd(), 400)}`);
-  else if (result.digest !== reg.good.digest) problems.push(`good pull: result digest ${JSON.stringify(result.digest)}, expected ${reg.good.digest}`);
+  else if (result.digest !== reg.good.digest)
+    problems.push(`good pull: result digest ${JSON.stringify(result.digest)}, expected ${reg.good.digest}`);
   try {
     const digest = await sha256File(out);
-    if (digest !== reg.good.digest) problems.push(`good pull: the file hashes to ${digest}, expected ${reg.good.digest}`);
+    if (digest !== reg.good.digest)
+      problems.push(`good pull: the file hashes to ${digest}, expected ${reg.good.digest}`);
   } catch (e) {
     problems.push(`good pull: no output file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
@@ -170,25 +225,30 @@ const areas = [...new Set(reg.scenarios.map((s) => s.area))];
 test('the hostile registry has at least 40 scenarios in every area, with unique names', () => {
   assert.ok(reg.scenarios.length >= 40, `${reg.scenarios.length} scenarios`);
   assert.equal(new Set(reg.scenarios.map((s) => s.name)).size, reg.scenarios.length);
-  for (const area of ['manifest', 'blob', 'auth', 'headers', 'config'] as const) assert.ok(areas.includes(area), `no ${area} scenario`);
+  for (const area of ['manifest', 'blob', 'auth', 'headers', 'config'] as const)
+    assert.ok(areas.includes(area), `no ${area} scenario`);
 });
 
-describe('hostile registry: every scenario fails cleanly, and the store still works', { concurrency: CONCURRENCY }, () => {
-  for (const s of reg.scenarios) {
-    test(`${s.area} / ${s.name}: ${s.description}`, { timeout: 3 * KILL_AFTER_MS }, async (t) => {
-      const dir = await mkdtemp(path.join(root, `${s.name}-`));
-      t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10 }));
-      const store = path.join(dir, 'store');
-      const logs = path.join(dir, 'logs');
-      const { problems, summary } = await runScenario(s, dir, store, logs);
-      t.diagnostic(summary);
-      // 6. the same store serves a normal pull afterwards (after every scenario: cheap, and it
-      // pins any damage on the scenario that did it).
-      problems.push(...(await goodPull(dir, store, logs)));
-      if (problems.length > 0) assert.fail(`${s.name}:\n  - ${problems.join('\n  - ')}`);
-    });
-  }
-});
+describe(
+  'hostile registry: every scenario fails cleanly, and the store still works',
+  { concurrency: CONCURRENCY },
+  () => {
+    for (const s of reg.scenarios) {
+      test(`${s.area} / ${s.name}: ${s.description}`, { timeout: 3 * KILL_AFTER_MS }, async (t) => {
+        const dir = await mkdtemp(path.join(root, `${s.name}-`));
+        t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10 }));
+        const store = path.join(dir, 'store');
+        const logs = path.join(dir, 'logs');
+        const { problems, summary } = await runScenario(s, dir, store, logs);
+        t.diagnostic(summary);
+        // 6. the same store serves a normal pull afterwards (after every scenario: cheap, and it
+        // pins any damage on the scenario that did it).
+        problems.push(...(await goodPull(dir, store, logs)));
+        if (problems.length > 0) assert.fail(`${s.name}:\n  - ${problems.join('\n  - ')}`);
+      });
+    }
+  },
+);
 
 test('the client never requested a path outside the registry API (e.g. a normalised traversal)', () => {
   const unknown = reg.requests.filter((q) => q.kind === 'unknown').map((q) => `${q.method} ${q.path}`);

@@ -36,7 +36,13 @@ async function bundle(banner: boolean): Promise<{ status: number | null; stdout:
     outfile,
     alias: { orasfly: path.join(root, 'dist', 'index.js') },
     logLevel: 'silent',
-    ...(banner ? { banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } } : {}),
+    ...(banner
+      ? {
+          banner: {
+            js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+          },
+        }
+      : {}),
   });
   const r = spawnSync(process.execPath, [outfile], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -8,21 +8,43 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown> & { dependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown> & {
+  dependencies: Record<string, string>;
+};
 
 test('the package ships LICENSE, the CLI with its third-party notices, and the docs', () => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   const files = new Set((JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path));
-  for (const f of ['LICENSE', 'README.md', 'dist/index.js', 'dist/cli/orasfly.mjs', 'dist/cli/THIRD-PARTY-NOTICES.txt', 'docs/security.md', 'docs/bundling.md']) assert.ok(files.has(f), `${f} is packed`);
-  assert.ok(![...files].some((f) => f.startsWith('docs/api/') || f.endsWith('.map')), 'no generated API site, no source maps');
+  for (const f of [
+    'LICENSE',
+    'README.md',
+    'dist/index.js',
+    'dist/cli/orasfly.mjs',
+    'dist/cli/THIRD-PARTY-NOTICES.txt',
+    'docs/security.md',
+    'docs/bundling.md',
+  ])
+    assert.ok(files.has(f), `${f} is packed`);
+  assert.ok(
+    ![...files].some((f) => f.startsWith('docs/api/') || f.endsWith('.map')),
+    'no generated API site, no source maps',
+  );
   assert.match(readFileSync(path.join(root, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
 });
 
 test('the notices name every runtime dependency the command inlines, with its licence text', () => {
   const notices = readFileSync(path.join(root, 'dist', 'cli', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
-  for (const dep of Object.keys(pkg.dependencies)) assert.match(notices, new RegExp(`^${dep.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\S+ \\((?:MIT|ISC|Apache-2\\.0|BSD[^)]*)\\)$`, 'm'), dep);
+  for (const dep of Object.keys(pkg.dependencies))
+    assert.match(
+      notices,
+      new RegExp(`^${dep.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\S+ \\((?:MIT|ISC|Apache-2\\.0|BSD[^)]*)\\)$`, 'm'),
+      dep,
+    );
   assert.match(notices, /Permission is hereby granted/);
-  assert.match(readFileSync(path.join(root, 'dist', 'cli', 'orasfly.mjs'), 'utf8').slice(0, 300), /THIRD-PARTY-NOTICES\.txt/);
+  assert.match(
+    readFileSync(path.join(root, 'dist', 'cli', 'orasfly.mjs'), 'utf8').slice(0, 300),
+    /THIRD-PARTY-NOTICES\.txt/,
+  );
 });
 
 test('package.json links work from the package page: repository, homepage, bugs', () => {

@@ -43,15 +43,29 @@ test('a broken credsStore does not fail a registry that never asks for credentia
 
 test('a broken credsStore falls through to auths; without them, the error names the failed helper', async () => {
   const { username, password } = basic.credentials!;
-  const ok = new OrasResourceClient({ homeDir: home, dockerConfig: [config('fallthrough', { credsStore: 'nosuchhelper', auths: { [basic.host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } } })] });
+  const ok = new OrasResourceClient({
+    homeDir: home,
+    dockerConfig: [
+      config('fallthrough', {
+        credsStore: 'nosuchhelper',
+        auths: { [basic.host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } },
+      }),
+    ],
+  });
   try {
     assert.match((await ok.resolve(basic.ref('c/img:v1'))).digest, /^sha256:/);
   } finally {
     await ok.close();
   }
-  const none = new OrasResourceClient({ homeDir: home, dockerConfig: [config('only-broken', { credsStore: 'nosuchhelper' })] });
+  const none = new OrasResourceClient({
+    homeDir: home,
+    dockerConfig: [config('only-broken', { credsStore: 'nosuchhelper' })],
+  });
   try {
-    await assert.rejects(none.resolve(basic.ref('c/img:v1')), (e: unknown) => e instanceof AuthError && /none were found \(.*nosuchhelper.*\)/.test(e.message));
+    await assert.rejects(
+      none.resolve(basic.ref('c/img:v1')),
+      (e: unknown) => e instanceof AuthError && /none were found \(.*nosuchhelper.*\)/.test(e.message),
+    );
   } finally {
     await none.close();
   }

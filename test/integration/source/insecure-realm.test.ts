@@ -29,16 +29,22 @@ before(async () => {
   });
   await new Promise<void>((r) => realm.listen(0, '127.0.0.1', r));
   const realmUrl = `http://127.0.0.1:${(realm.address() as AddressInfo).port}/token`;
-  registry = https.createServer({ cert: readFileSync(path.join(reg.rootDir, 'server.pem')), key: readFileSync(path.join(reg.rootDir, 'server-key.pem')) }, (req, res) => {
-    if (req.headers.authorization === 'Bearer anonymous-token-value' && req.url?.includes('/manifests/')) {
-      res.statusCode = 404;
-      res.end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no such tag"}]}');
-      return;
-    }
-    res.statusCode = 401;
-    res.setHeader('www-authenticate', `Bearer realm="${realmUrl}",service="test"`);
-    res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
-  });
+  registry = https.createServer(
+    {
+      cert: readFileSync(path.join(reg.rootDir, 'server.pem')),
+      key: readFileSync(path.join(reg.rootDir, 'server-key.pem')),
+    },
+    (req, res) => {
+      if (req.headers.authorization === 'Bearer anonymous-token-value' && req.url?.includes('/manifests/')) {
+        res.statusCode = 404;
+        res.end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no such tag"}]}');
+        return;
+      }
+      res.statusCode = 401;
+      res.setHeader('www-authenticate', `Bearer realm="${realmUrl}",service="test"`);
+      res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+    },
+  );
   await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
 });
 after(async () => {
@@ -53,12 +59,20 @@ after(async () => {
 const ref = () => `oras://127.0.0.1:${(registry.address() as AddressInfo).port}/lab/img:v1`;
 
 test('credentials are refused to a plain-HTTP realm named by an HTTPS registry; nothing reaches the realm', async () => {
-  const c = new OrasResourceClient({ caFile: reg.caFile, homeDir: home, dockerConfig: [], credentials: { username: 'alice', password: 'pa55-word-xyz' } });
+  const c = new OrasResourceClient({
+    caFile: reg.caFile,
+    homeDir: home,
+    dockerConfig: [],
+    credentials: { username: 'alice', password: 'pa55-word-xyz' },
+  });
   try {
     await assert.rejects(c.resolve(ref()), (e: unknown) => {
       assert.ok(e instanceof AuthError, String(e));
       assert.equal(e.registryCode, 'INSECURE_TOKEN_REALM');
-      assert.match(e.message, /refusing to send credentials for 127\.0\.0\.1:\d+ to the plain-HTTP token realm http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(
+        e.message,
+        /refusing to send credentials for 127\.0\.0\.1:\d+ to the plain-HTTP token realm http:\/\/127\.0\.0\.1:\d+/,
+      );
       assert.ok(!e.message.includes('pa55-word-xyz'));
       return true;
     });
@@ -72,7 +86,10 @@ test('an anonymous pull may take a token from a plain-HTTP realm: there is no se
   const c = new OrasResourceClient({ caFile: reg.caFile, homeDir: home, dockerConfig: [] });
   try {
     // The registry then says the tag does not exist: the token flow itself went through.
-    await assert.rejects(c.resolve(ref()), (e: unknown) => (e as { registryCode?: string }).registryCode === 'MANIFEST_UNKNOWN');
+    await assert.rejects(
+      c.resolve(ref()),
+      (e: unknown) => (e as { registryCode?: string }).registryCode === 'MANIFEST_UNKNOWN',
+    );
     assert.equal(realmRequests.length, 1);
     assert.equal(realmRequests[0]!.authorization, undefined);
   } finally {

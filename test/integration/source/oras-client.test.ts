@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import debug from 'debug';
-import { startRegistry, pushSif, SIF_LAYER_MEDIA_TYPE, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
+import {
+  startRegistry,
+  pushSif,
+  SIF_LAYER_MEDIA_TYPE,
+  type RunningRegistry,
+  type PushedArtifact,
+} from '../../harness/index.js';
 import { OrasResourceClient } from '../../../src/source/oras/oras-resource-client.js';
 import { AuthError, TlsError } from '../../../src/errors.js';
 
@@ -58,7 +64,11 @@ for (const variant of ['anonymous', 'basic', 'token'] as const) {
   test(`${variant}: resolve gives the layer's digest, size and media type; read hashes to the digest`, async () => {
     const reg = await startRegistry({ variant });
     registries.push(reg);
-    if (reg.credentials) secrets.push(reg.credentials.password, Buffer.from(`${reg.credentials.username}:${reg.credentials.password}`).toString('base64'));
+    if (reg.credentials)
+      secrets.push(
+        reg.credentials.password,
+        Buffer.from(`${reg.credentials.username}:${reg.credentials.password}`).toString('base64'),
+      );
     const pushed = await pushSif(reg, 'a/b/img', 'v1', { size: 1024 * 1024 + 17, seed: 1 });
     const c = client(reg.credentials ? { credentials: reg.credentials } : {});
     const r = await c.resolve(reg.ref('a/b/img:v1'));
@@ -96,7 +106,10 @@ test('basic: credentials found in ~/.singularity/docker-config.json (upstream fi
   try {
     mkdirSync(path.join(home, '.singularity'));
     const auth = Buffer.from(`${reg.credentials!.username}:${reg.credentials!.password}`).toString('base64');
-    writeFileSync(path.join(home, '.singularity', 'docker-config.json'), JSON.stringify({ auths: { [reg.host]: { auth } } }));
+    writeFileSync(
+      path.join(home, '.singularity', 'docker-config.json'),
+      JSON.stringify({ auths: { [reg.host]: { auth } } }),
+    );
     const c = new OrasResourceClient({ homeDir: home, dockerConfig: [] });
     clients.push(c);
     const r = await c.resolve(reg.ref('a/b/img:v1'));
@@ -147,7 +160,11 @@ test('redirect: blob reads follow 307 to another origin and drop Authorization t
   const before = reg.blobOrigin!.requests;
   // A caller-supplied Authorization goes to the registry but must not reach the blob store
   // (which answers 400 to any Authorization, as S3 does).
-  const headers = { Authorization: 'Basic dXNlcjpyZWRpcmVjdC1zZWNyZXQ=', 'X-Auth-Token': 'custom-redirect-secret', Accept: 'application/octet-stream' };
+  const headers = {
+    Authorization: 'Basic dXNlcjpyZWRpcmVjdC1zZWNyZXQ=',
+    'X-Auth-Token': 'custom-redirect-secret',
+    Accept: 'application/octet-stream',
+  };
   secrets.push('custom-redirect-secret');
   secrets.push('dXNlcjpyZWRpcmVjdC1zZWNyZXQ=');
   const { body } = await c.read(r, undefined, { headers });

@@ -9,9 +9,26 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { startRegistry, startFaultProxy, pushSif, pushArtifact, pushIndex, layerBytes, type RunningRegistry, type FaultProxy, type PushedArtifact } from '../../harness/index.js';
+import {
+  startRegistry,
+  startFaultProxy,
+  pushSif,
+  pushArtifact,
+  pushIndex,
+  layerBytes,
+  type RunningRegistry,
+  type FaultProxy,
+  type PushedArtifact,
+} from '../../harness/index.js';
 import { OrasResourceClient } from '../../../src/source/oras/oras-resource-client.js';
-import { InvalidReferenceError, ManifestError, RangeNotSupportedError, RegistryResponseError, SizeLimitError, TimeoutError } from '../../../src/errors.js';
+import {
+  InvalidReferenceError,
+  ManifestError,
+  RangeNotSupportedError,
+  RegistryResponseError,
+  SizeLimitError,
+  TimeoutError,
+} from '../../../src/errors.js';
 
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -59,16 +76,31 @@ test('resets, 429 with Retry-After: 1 and 503s are retried to success', async ()
   assert.equal(proxy.blobRequests().length, 3);
 
   proxy.resetLog();
-  proxy.addRule({ blobsOnly: true, times: 1, fault: { kind: 'status', status: 429, headers: { 'Retry-After': '1' }, body: '{"errors":[{"code":"TOOMANYREQUESTS"}]}' } });
+  proxy.addRule({
+    blobsOnly: true,
+    times: 1,
+    fault: {
+      kind: 'status',
+      status: 429,
+      headers: { 'Retry-After': '1' },
+      body: '{"errors":[{"code":"TOOMANYREQUESTS"}]}',
+    },
+  });
   const t0 = Date.now();
   assert.equal(sha256(await readAll((await c.read(target)).body)), sif.layer.digest);
   assert.ok(Date.now() - t0 >= 950, 'Retry-After: 1 was honoured');
-  assert.deepEqual(proxy.blobRequests().map((r) => r.status), [429, 200]);
+  assert.deepEqual(
+    proxy.blobRequests().map((r) => r.status),
+    [429, 200],
+  );
 
   proxy.resetLog();
   proxy.addRule({ blobsOnly: true, times: 3, fault: { kind: 'status', status: 503 } });
   assert.equal(sha256(await readAll((await c.read(target)).body)), sif.layer.digest);
-  assert.deepEqual(proxy.blobRequests().map((r) => r.status), [503, 503, 503, 200]);
+  assert.deepEqual(
+    proxy.blobRequests().map((r) => r.status),
+    [503, 503, 503, 200],
+  );
 
   // Manifest requests are retried too.
   proxy.resetLog();
@@ -90,14 +122,21 @@ test('a 404 blob fails at once with status 404 and BLOB_UNKNOWN', async () => {
   assert.equal(proxy.blobRequests().length, 1);
   // An unknown tag: MANIFEST_UNKNOWN, not retried either.
   proxy.resetLog();
-  await assert.rejects(c.resolve(ref('f/img:nope')), (e: unknown) => e instanceof RegistryResponseError && e.status === 404 && e.registryCode === 'MANIFEST_UNKNOWN');
+  await assert.rejects(
+    c.resolve(ref('f/img:nope')),
+    (e: unknown) => e instanceof RegistryResponseError && e.status === 404 && e.registryCode === 'MANIFEST_UNKNOWN',
+  );
   assert.equal(proxy.requests.length, 1);
 });
 
 test('an abort cancels a pending backoff at once', async () => {
   const c = client();
   const target = await c.resolve(ref('f/img:v1'));
-  proxy.addRule({ blobsOnly: true, times: 1, fault: { kind: 'status', status: 503, headers: { 'Retry-After': '20' } } });
+  proxy.addRule({
+    blobsOnly: true,
+    times: 1,
+    fault: { kind: 'status', status: 503, headers: { 'Retry-After': '20' } },
+  });
   const ac = new AbortController();
   const reason = new Error('user cancelled');
   const p = c.read(target, undefined, { signal: ac.signal });
@@ -126,7 +165,10 @@ test('ranged reads of 3 random spans return exactly those bytes', async () => {
   for (const span of spans) {
     const { body, range } = await c.read(target, span);
     assert.deepEqual(range, span);
-    assert.ok((await readAll(body)).equals(all.subarray(span.start, span.start + span.length)), `span ${span.start}+${span.length}`);
+    assert.ok(
+      (await readAll(body)).equals(all.subarray(span.start, span.start + span.length)),
+      `span ${span.start}+${span.length}`,
+    );
   }
 });
 
@@ -149,33 +191,76 @@ test('an index with two platforms picks the requested one', async () => {
     { os: 'linux', architecture: 'amd64', layer: { size: 1000, seed: 11 } },
     { os: 'linux', architecture: 'arm64', layer: { size: 2000, seed: 12 } },
   ]);
-  for (const [i, architecture] of [[0, 'amd64'], [1, 'arm64']] as const) {
+  for (const [i, architecture] of [
+    [0, 'amd64'],
+    [1, 'arm64'],
+  ] as const) {
     const r = await client({ platform: { os: 'linux', architecture } }).resolve(ref('f/multi:v1'));
     assert.equal(r.digest, ix.manifests[i]!.layer.digest);
     assert.equal(r.manifestDigest, ix.manifests[i]!.manifestDigest);
     assert.equal(r.indexDigest, ix.indexDigest);
   }
-  await assert.rejects(client({ platform: { os: 'windows', architecture: 'amd64' } }).resolve(ref('f/multi:v1')), ManifestError);
+  await assert.rejects(
+    client({ platform: { os: 'windows', architecture: 'amd64' } }).resolve(ref('f/multi:v1')),
+    ManifestError,
+  );
 });
 
-test('several non-SIF layers: refused without an option (listing them), the chosen one with; -1 is Dragonfly\'s last-layer rule', async () => {
-  const art = await pushArtifact(reg, 'f/layers', 'v1', { layers: [{ mediaType: 'application/x-a', size: 100 }, { mediaType: 'application/x-b', size: 200 }, { mediaType: 'application/x-c', size: 300 }] });
-  await assert.rejects(client().resolve(ref('f/layers:v1')), (e: unknown) => e instanceof ManifestError && /3 layers and no SIF layer/.test((e as Error).message));
+test("several non-SIF layers: refused without an option (listing them), the chosen one with; -1 is Dragonfly's last-layer rule", async () => {
+  const art = await pushArtifact(reg, 'f/layers', 'v1', {
+    layers: [
+      { mediaType: 'application/x-a', size: 100 },
+      { mediaType: 'application/x-b', size: 200 },
+      { mediaType: 'application/x-c', size: 300 },
+    ],
+  });
+  await assert.rejects(
+    client().resolve(ref('f/layers:v1')),
+    (e: unknown) => e instanceof ManifestError && /3 layers and no SIF layer/.test((e as Error).message),
+  );
   assert.equal((await client({ layerIndex: -1 }).resolve(ref('f/layers:v1'))).digest, art.layers[2]!.digest);
-  assert.equal((await client({ layerMediaType: 'application/x-a' }).resolve(ref('f/layers:v1'))).digest, art.layers[0]!.digest);
+  assert.equal(
+    (await client({ layerMediaType: 'application/x-a' }).resolve(ref('f/layers:v1'))).digest,
+    art.layers[0]!.digest,
+  );
   assert.equal((await client({ layerIndex: 1 }).resolve(ref('f/layers:v1'))).digest, art.layers[1]!.digest);
-  const docker = await pushArtifact(reg, 'f/docker', 'v1', { layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 50 }], manifestType: 'docker' });
+  const docker = await pushArtifact(reg, 'f/docker', 'v1', {
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 50 }],
+    manifestType: 'docker',
+  });
   assert.equal((await client().resolve(ref('f/docker:v1'))).digest, docker.layer.digest);
 });
 
 test('a manifest over 4 MiB and a non-JSON manifest fail with typed errors', async () => {
   const c = client();
   const big = JSON.stringify({ schemaVersion: 2, layers: [], annotations: { pad: 'x'.repeat(4 * 1024 * 1024) } });
-  proxy.addRule({ path: /\/manifests\/big$/, fault: { kind: 'status', status: 200, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: big } });
-  proxy.addRule({ path: /\/manifests\/html$/, fault: { kind: 'status', status: 200, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: '<html>login</html>' } });
+  proxy.addRule({
+    path: /\/manifests\/big$/,
+    fault: {
+      kind: 'status',
+      status: 200,
+      headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: big,
+    },
+  });
+  proxy.addRule({
+    path: /\/manifests\/html$/,
+    fault: {
+      kind: 'status',
+      status: 200,
+      headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: '<html>login</html>',
+    },
+  });
   try {
-    await assert.rejects(c.resolve(ref('f/img:big')), (e: unknown) => e instanceof SizeLimitError && e.limit === 4 * 1024 * 1024);
-    await assert.rejects(c.resolve(ref('f/img:html')), (e: unknown) => e instanceof ManifestError && /not valid JSON/.test(e.message));
+    await assert.rejects(
+      c.resolve(ref('f/img:big')),
+      (e: unknown) => e instanceof SizeLimitError && e.limit === 4 * 1024 * 1024,
+    );
+    await assert.rejects(
+      c.resolve(ref('f/img:html')),
+      (e: unknown) => e instanceof ManifestError && /not valid JSON/.test(e.message),
+    );
     // A smaller limit is honoured while counting too.
     await assert.rejects(client({ maxManifestBytes: 100 }).resolve(ref('f/img:v1')), SizeLimitError);
   } finally {
@@ -224,7 +309,11 @@ test('30+ malformed references are rejected before any network request', async (
   proxy.resetLog();
   for (const u of bad) {
     await assert.rejects(c.resolve(u), InvalidReferenceError, u);
-    await assert.rejects(c.read({ url: u, digest: sif.layer.digest, size: 1, mediaType: 'x' }), InvalidReferenceError, u);
+    await assert.rejects(
+      c.read({ url: u, digest: sif.layer.digest, size: 1, mediaType: 'x' }),
+      InvalidReferenceError,
+      u,
+    );
   }
   assert.equal(proxy.requests.length, 0);
   assert.equal(c.requestCount, 0);
@@ -237,7 +326,13 @@ test('a Retry-After beyond retry.maxRetryAfter fails at once instead of holding 
   proxy.resetLog();
   proxy.addRule({ blobsOnly: true, fault: { kind: 'status', status: 503, headers: { 'Retry-After': '99999999' } } });
   try {
-    await assert.rejects(c.read(target), (e: unknown) => e instanceof RegistryResponseError && e.registryCode === 'RETRY_AFTER_TOO_LONG' && /retry after 99999999 s, longer than retry\.maxRetryAfter \(30 s\)/.test(e.message));
+    await assert.rejects(
+      c.read(target),
+      (e: unknown) =>
+        e instanceof RegistryResponseError &&
+        e.registryCode === 'RETRY_AFTER_TOO_LONG' &&
+        /retry after 99999999 s, longer than retry\.maxRetryAfter \(30 s\)/.test(e.message),
+    );
     assert.equal(proxy.blobRequests().length, 1, 'asked once, not retried');
   } finally {
     proxy.clearRules();
@@ -249,8 +344,19 @@ test('a redirect to a non-HTTP URL is refused with a clear message, not ERR_INVA
   const target = await c.resolve(ref('f/img:v1'));
   for (const location of ['file:///etc/passwd', 'ftp://example.com/x', 'http://[::1']) {
     proxy.clearRules();
-    proxy.addRule({ blobsOnly: true, times: 1, fault: { kind: 'status', status: 302, headers: { Location: location } } });
-    await assert.rejects(c.read(target), (e: unknown) => e instanceof RegistryResponseError && e.registryCode === 'BAD_REDIRECT' && /redirect to a non-HTTP URL refused|is not a URL/.test(e.message), location);
+    proxy.addRule({
+      blobsOnly: true,
+      times: 1,
+      fault: { kind: 'status', status: 302, headers: { Location: location } },
+    });
+    await assert.rejects(
+      c.read(target),
+      (e: unknown) =>
+        e instanceof RegistryResponseError &&
+        e.registryCode === 'BAD_REDIRECT' &&
+        /redirect to a non-HTTP URL refused|is not a URL/.test(e.message),
+      location,
+    );
   }
   proxy.clearRules();
 });
@@ -261,7 +367,12 @@ test('resolve() has a deadline of its own (oras.metadataTimeout), whatever the r
   // Headers that do not come within the deadline (the proxy holds the request for 20 s).
   proxy.addRule({ path: /\/manifests\//, fault: { kind: 'delay', ms: 20_000 } });
   try {
-    await assert.rejects(c.resolve(ref('f/img:v1')), (e: unknown) => e instanceof TimeoutError && /resolving .*f\/img:v1 \(oras\.metadataTimeout\) timed out after 300 ms/.test(e.message));
+    await assert.rejects(
+      c.resolve(ref('f/img:v1')),
+      (e: unknown) =>
+        e instanceof TimeoutError &&
+        /resolving .*f\/img:v1 \(oras\.metadataTimeout\) timed out after 300 ms/.test(e.message),
+    );
   } finally {
     proxy.clearRules();
   }

@@ -11,9 +11,18 @@ import { download, exists, mountTmpfs, newPeerId, pull, readAll, taskIdOf, tmpDi
 
 const MIN = 60_000;
 
-async function open(t: TestContext, o: Partial<StorageOptions> & { dataPath: string }): Promise<{ store: StorageManager; clock: { now: number } }> {
+async function open(
+  t: TestContext,
+  o: Partial<StorageOptions> & { dataPath: string },
+): Promise<{ store: StorageManager; clock: { now: number } }> {
   const clock = { now: 1_700_000_000_000 };
-  const store = await StorageManager.open({ gcInterval: '1m', diskGCThresholdPercent: 0, multiplex: true, now: () => clock.now, ...o });
+  const store = await StorageManager.open({
+    gcInterval: '1m',
+    diskGCThresholdPercent: 0,
+    multiplex: true,
+    now: () => clock.now,
+    ...o,
+  });
   t.after(() => store.close());
   return { store, clock };
 }
@@ -30,7 +39,11 @@ test('item 21: taskExpireTime 0 never reclaims by expiry', async (t) => {
 
 test('item 22: a task idle longer than taskExpireTime is reclaimed at the next round; the output stays intact', async (t) => {
   const dir = tmpDir(t);
-  const { store, clock } = await open(t, { dataPath: path.join(dir, 'data'), taskExpireTime: '10m', strategy: 'io.d7y.storage.v2.advance' });
+  const { store, clock } = await open(t, {
+    dataPath: path.join(dir, 'data'),
+    taskExpireTime: '10m',
+    strategy: 'io.d7y.storage.v2.advance',
+  });
   const bytes = randomBytes(40_000);
   const out = path.join(dir, 'out', 'img.sif');
   const { entry } = await pull(store, bytes, { taskId: taskIdOf('b'), output: out });
@@ -72,7 +85,12 @@ test('item 24: quota GC evicts least recently used first until under diskGCThres
   assert.ok(await store.findCompleted({ taskId: taskIdOf('t0') }));
   clock.now += MIN;
   // An active download (touched just now, writer open) must survive even though it counts toward the sum.
-  const r = await store.beginTask({ taskId: taskIdOf('active'), peerId: newPeerId(), contentLength: 100_000, pieceSize: 65536 });
+  const r = await store.beginTask({
+    taskId: taskIdOf('active'),
+    peerId: newPeerId(),
+    contentLength: 100_000,
+    pieceSize: 65536,
+  });
   assert.ok('writer' in r);
   const rep = await store.gc();
   assert.equal(rep.quotaExcess, 500_000 - 250_000);
@@ -85,8 +103,15 @@ test('item 24: quota GC evicts least recently used first until under diskGCThres
 
 test('quota GC prefers entries that free space: an entry still linked by an output goes last', async (t) => {
   const dir = tmpDir(t);
-  const { store, clock } = await open(t, { dataPath: path.join(dir, 'data'), diskGCThreshold: 150_000, taskExpireTime: 0 });
-  const shared = await pull(store, randomBytes(100_000), { taskId: taskIdOf('shared'), output: path.join(dir, 'o.sif') });
+  const { store, clock } = await open(t, {
+    dataPath: path.join(dir, 'data'),
+    diskGCThreshold: 150_000,
+    taskExpireTime: 0,
+  });
+  const shared = await pull(store, randomBytes(100_000), {
+    taskId: taskIdOf('shared'),
+    output: path.join(dir, 'o.sif'),
+  });
   clock.now += MIN;
   const excl = await download(store, randomBytes(100_000), { taskId: taskIdOf('excl') });
   clock.now += MIN;
@@ -107,7 +132,13 @@ test('item 26: a task marked for reclaim is no longer offered for reuse; a new r
   assert.deepEqual(rep.expired, [`${e.taskId}/${e.peerId}`]);
   assert.equal(await store.findCompleted({ taskId: e.taskId }), undefined);
   assert.equal(await store.findCompleted({ digest: e.digest }), undefined);
-  const again = await store.beginTask({ taskId: e.taskId, peerId: newPeerId(), digest: e.digest, contentLength: bytes.length, pieceSize: 4096 });
+  const again = await store.beginTask({
+    taskId: e.taskId,
+    peerId: newPeerId(),
+    digest: e.digest,
+    contentLength: bytes.length,
+    pieceSize: 4096,
+  });
   assert.ok('writer' in again);
   await writePieces(again.writer, bytes);
   const e2 = await again.writer.complete({ digest: e.digest! });
@@ -206,7 +237,11 @@ test('a GC round removes index temp files of dead writers only, and only old one
 
 test('opening emits no event nobody can hear: option warnings are on `warnings`', async (t) => {
   const dir = tmpDir(t);
-  const store = await StorageManager.open({ dataPath: dir, strategy: 'io.d7y.storage.v2.simple.' as never, gcInterval: 0 });
+  const store = await StorageManager.open({
+    dataPath: dir,
+    strategy: 'io.d7y.storage.v2.simple.' as never,
+    gcInterval: 0,
+  });
   t.after(() => store.close());
   const heard: string[] = [];
   store.on('warning', (w) => heard.push(w));

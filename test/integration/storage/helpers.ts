@@ -31,7 +31,7 @@ export function mountTmpfs(t: TestContext, size: string): string | undefined {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', d], { stdio: 'pipe' });
   } catch (e) {
     rmSync(d, { recursive: true, force: true });
-    if (isRoot) throw new Error(`cannot mount a tmpfs at ${d} as root: ${(e as Error).message}`);
+    if (isRoot) throw new Error(`cannot mount a tmpfs at ${d} as root: ${(e as Error).message}`, { cause: e });
     t.skip('needs root to mount a tmpfs');
     return undefined;
   }
@@ -51,7 +51,12 @@ let peerSeq = 0;
 export const newPeerId = (): string => `127.0.0.1-${process.pid}-${randomBytes(8).toString('hex')}-${++peerSeq}`;
 
 /** Writes `bytes` as pieces through a writer (all pieces, or those in `only`). */
-export async function writePieces(w: TaskWriter, bytes: Uint8Array, only?: (n: number) => boolean, alg: 'crc32' | 'md5' = 'crc32'): Promise<void> {
+export async function writePieces(
+  w: TaskWriter,
+  bytes: Uint8Array,
+  only?: (n: number) => boolean,
+  alg: 'crc32' | 'md5' = 'crc32',
+): Promise<void> {
   for (let num = 0; num < w.totalPieces; num++) {
     if (w.pieces.has(num) || (only && !only(num))) continue;
     const start = num * w.pieceSize;
@@ -69,14 +74,25 @@ export async function download(
   bytes: Uint8Array,
   o: { taskId: string; peerId?: string; pieceSize?: number; output?: string },
 ): Promise<TaskEntry> {
-  const r = await store.beginTask({ taskId: o.taskId, peerId: o.peerId ?? newPeerId(), digest: digestOf(bytes), contentLength: bytes.length, pieceSize: o.pieceSize ?? 64 * 1024, output: o.output });
+  const r = await store.beginTask({
+    taskId: o.taskId,
+    peerId: o.peerId ?? newPeerId(),
+    digest: digestOf(bytes),
+    contentLength: bytes.length,
+    pieceSize: o.pieceSize ?? 64 * 1024,
+    output: o.output,
+  });
   if ('reuse' in r) return r.reuse;
   await writePieces(r.writer, bytes, undefined, store.options.pieceDigest);
   return r.writer.complete({ digest: digestOf(bytes) });
 }
 
 /** A pull: reuse when possible, else download, then materialise. Returns what happened. */
-export async function pull(store: StorageManager, bytes: Uint8Array, o: { taskId: string; output: string; pieceSize?: number }): Promise<{ reused: boolean; entry: TaskEntry }> {
+export async function pull(
+  store: StorageManager,
+  bytes: Uint8Array,
+  o: { taskId: string; output: string; pieceSize?: number },
+): Promise<{ reused: boolean; entry: TaskEntry }> {
   const hit = await store.findCompleted({ taskId: o.taskId, digest: digestOf(bytes) });
   if (hit) {
     try {

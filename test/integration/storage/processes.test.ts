@@ -33,11 +33,17 @@ function start(args: Record<string, unknown>): Child {
   createInterface({ input: proc.stdout }).on('line', (l) => {
     lines.push(l);
     for (const f of listeners) f(l);
-    for (const w of [...waiters]) if (w.re.test(l)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(l);
+    for (const w of [...waiters]) {
+      if (!w.re.test(l)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(l);
+    }
   });
   proc.stdin.on('error', () => {}); // writes after a kill
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  exit.then(({ code }) => {
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  void exit.then(({ code }) => {
     for (const w of waiters) w.resolve(`exit ${code}: ${stderr}`);
   });
   return {

@@ -5,15 +5,29 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, StorageError } from '../../../src/errors.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import { splitPieceDigest } from '../../../src/storage/piece-digest.js';
-import { digestOf, download, exists, mountTmpfs, newPeerId, pull, readAll, taskIdOf, tmpDir, writePieces } from './helpers.js';
+import {
+  digestOf,
+  download,
+  exists,
+  mountTmpfs,
+  newPeerId,
+  pull,
+  readAll,
+  taskIdOf,
+  tmpDir,
+  writePieces,
+} from './helpers.js';
 
 const ADV = 'io.d7y.storage.v2.advance' as const;
 const SIMPLE = 'io.d7y.storage.v2.simple' as const;
 
-async function openStore(t: import('node:test').TestContext, o: Partial<Parameters<typeof StorageManager.open>[0]> & { dataPath: string }): Promise<StorageManager> {
+async function openStore(
+  t: import('node:test').TestContext,
+  o: Partial<Parameters<typeof StorageManager.open>[0]> & { dataPath: string },
+): Promise<StorageManager> {
   const s = await StorageManager.open({ gcInterval: 0, ...o });
   t.after(() => s.close());
   return s;
@@ -25,7 +39,13 @@ test('item 8: metadata is done:true only after completion, with Dragonfly keys, 
   const bytes = randomBytes(200_000);
   const taskId = taskIdOf('oras://r/a:t');
   const peerId = newPeerId();
-  const r = await store.beginTask({ taskId, peerId, contentLength: bytes.length, pieceSize: 65536, digest: digestOf(bytes) });
+  const r = await store.beginTask({
+    taskId,
+    peerId,
+    contentLength: bytes.length,
+    pieceSize: 65536,
+    digest: digestOf(bytes),
+  });
   assert.ok('writer' in r);
   const metaPath = path.join(dir, 'data', taskId, peerId, 'metadata');
   await writePieces(r.writer, bytes, undefined, 'md5');
@@ -35,7 +55,19 @@ test('item 8: metadata is done:true only after completion, with Dragonfly keys, 
   assert.equal(before.done, false);
   await r.writer.complete({ digest: digestOf(bytes) });
   const m = JSON.parse(await fsp.readFile(metaPath, 'utf8'));
-  assert.deepEqual(Object.keys(m).slice(0, 11), ['storeStrategy', 'taskID', 'taskMeta', 'contentLength', 'totalPieces', 'peerID', 'pieces', 'pieceMd5Sign', 'dataFilePath', 'done', 'header']);
+  assert.deepEqual(Object.keys(m).slice(0, 11), [
+    'storeStrategy',
+    'taskID',
+    'taskMeta',
+    'contentLength',
+    'totalPieces',
+    'peerID',
+    'pieces',
+    'pieceMd5Sign',
+    'dataFilePath',
+    'done',
+    'header',
+  ]);
   assert.equal(m.done, true);
   assert.equal(m.contentLength, 200_000);
   assert.equal(m.totalPieces, 4);
@@ -50,8 +82,15 @@ test('item 8: metadata is done:true only after completion, with Dragonfly keys, 
   assert.deepEqual(m.pieces['3'].range, { Start: 196608, Length: 200_000 - 196608 });
   assert.equal(m.pieces['1'].num, 1);
   assert.equal(m.pieces['1'].offset, 65536);
-  const md5s = [0, 1, 2, 3].map((n) => createHash('md5').update(bytes.subarray(n * 65536, Math.min((n + 1) * 65536, bytes.length))).digest('hex'));
-  assert.deepEqual([0, 1, 2, 3].map((n) => m.pieces[String(n)].md5), md5s);
+  const md5s = [0, 1, 2, 3].map((n) =>
+    createHash('md5')
+      .update(bytes.subarray(n * 65536, Math.min((n + 1) * 65536, bytes.length)))
+      .digest('hex'),
+  );
+  assert.deepEqual(
+    [0, 1, 2, 3].map((n) => m.pieces[String(n)].md5),
+    md5s,
+  );
   assert.equal(m.pieceMd5Sign, createHash('sha256').update(md5s.join('')).digest('hex'));
   assert.equal(m.orasfly.digest, digestOf(bytes));
 });
@@ -83,7 +122,11 @@ test('item 9: advance, same filesystem: output, hidden file and store data share
   const hidden = path.join(dir, 'out', `.img.sif.dfget.cache.${entry.peerId}`);
   assert.equal(entry.dataFilePath, hidden);
   assert.equal(entry.storeStrategy, ADV);
-  const [o, h, d] = await Promise.all([fsp.stat(out), fsp.stat(hidden), fsp.lstat(path.join(dir, 'data', entry.taskId, entry.peerId, 'data'))]);
+  const [o, h, d] = await Promise.all([
+    fsp.stat(out),
+    fsp.stat(hidden),
+    fsp.lstat(path.join(dir, 'data', entry.taskId, entry.peerId, 'data')),
+  ]);
   assert.equal(o.ino, h.ino);
   assert.equal(o.ino, d.ino);
   assert.equal(o.nlink, 3);
@@ -206,14 +249,22 @@ test('acceptance 2: two refs (task ids) to one blob: the second materialisation 
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), multiplex: true });
   const bytes = randomBytes(100_000);
-  const a = await pull(store, bytes, { taskId: taskIdOf('oras://r/img1:latest'), output: path.join(dir, 'image1.sif') });
-  const b = await pull(store, bytes, { taskId: taskIdOf('oras://r/img2:latest'), output: path.join(dir, 'image2.sif') });
+  const a = await pull(store, bytes, {
+    taskId: taskIdOf('oras://r/img1:latest'),
+    output: path.join(dir, 'image1.sif'),
+  });
+  const b = await pull(store, bytes, {
+    taskId: taskIdOf('oras://r/img2:latest'),
+    output: path.join(dir, 'image2.sif'),
+  });
   assert.equal(b.reused, true);
   assert.equal(b.entry.taskId, a.entry.taskId);
   const [i1, i2] = await Promise.all([fsp.stat(path.join(dir, 'image1.sif')), fsp.stat(path.join(dir, 'image2.sif'))]);
   assert.equal(i1.ino, i2.ino);
   assert.equal(i1.nlink, 3);
-  assert.deepEqual(await fsp.readdir(path.join(dir, 'data')).then((n) => n.filter((x) => !x.startsWith('.'))), [a.entry.taskId]);
+  assert.deepEqual(await fsp.readdir(path.join(dir, 'data')).then((n) => n.filter((x) => !x.startsWith('.'))), [
+    a.entry.taskId,
+  ]);
   // Also found by digest from a second manager (another process would see the on-disk index).
   const other = await openStore(t, { dataPath: path.join(dir, 'data'), multiplex: true });
   const hit = await other.findCompleted({ digest: digestOf(bytes) });
@@ -247,7 +298,10 @@ test('an existing output survives a failed materialisation; no temp file is left
   const out = path.join(dir, 'out');
   await fsp.mkdir(path.join(out, 'img.sif', 'child'), { recursive: true }); // a non-empty dir: rename fails
   // A directory in the way is refused before anything is linked (not only when the rename fails).
-  await assert.rejects(store.materialize(e, path.join(out, 'img.sif')), (err: unknown) => err instanceof InvalidArgumentError && err.field === 'output');
+  await assert.rejects(
+    store.materialize(e, path.join(out, 'img.sif')),
+    (err: unknown) => err instanceof InvalidArgumentError && err.field === 'output',
+  );
   assert.deepEqual(await fsp.readdir(out), ['img.sif']);
   // An aborted materialise leaves the old file as it was.
   const file = path.join(dir, 'keep.sif');
@@ -281,13 +335,27 @@ test('item 27: restart with keepStorage: open reads nothing; completed tasks reu
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   let clock = 1_000_000;
-  const o = { dataPath, multiplex: true, strategy: ADV, taskExpireTime: '1h', now: () => clock, diskGCThresholdPercent: 0 };
+  const o = {
+    dataPath,
+    multiplex: true,
+    strategy: ADV,
+    taskExpireTime: '1h',
+    now: () => clock,
+    diskGCThresholdPercent: 0,
+  };
   const s1 = await StorageManager.open({ ...o, gcInterval: 0 });
   const bytes = randomBytes(300_000);
   const done = await download(s1, bytes, { taskId: taskIdOf('done'), output: path.join(dir, 'out', 'done.sif') });
   // An interrupted download: 3 of 5 pieces, progress persisted.
   const partial = randomBytes(300_000);
-  const r = await s1.beginTask({ taskId: taskIdOf('partial'), peerId: newPeerId(), digest: digestOf(partial), contentLength: partial.length, pieceSize: 65536, output: path.join(dir, 'out', 'p.sif') });
+  const r = await s1.beginTask({
+    taskId: taskIdOf('partial'),
+    peerId: newPeerId(),
+    digest: digestOf(partial),
+    contentLength: partial.length,
+    pieceSize: 65536,
+    output: path.join(dir, 'out', 'p.sif'),
+  });
   assert.ok('writer' in r);
   await writePieces(r.writer, partial, (n) => n < 3);
   await r.writer.abort({ keepForResume: true });
@@ -310,7 +378,10 @@ test('item 27: restart with keepStorage: open reads nothing; completed tasks reu
   assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), true);
   const round = await s2.gc();
   assert.deepEqual(round.expired, [], 'last access 50 min ago, taskExpireTime 1h');
-  assert.deepEqual((await fsp.readdir(dataPath)).sort(), ['.gc', '.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort());
+  assert.deepEqual(
+    (await fsp.readdir(dataPath)).sort(),
+    ['.gc', '.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort(),
+  );
   assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), false);
   assert.deepEqual(await fsp.readdir(path.join(dataPath, done.taskId, done.peerId)), ['data', 'metadata']);
   const hit = await s2.findCompleted({ taskId: done.taskId });
@@ -318,7 +389,14 @@ test('item 27: restart with keepStorage: open reads nothing; completed tasks reu
   await s2.materialize(hit!, path.join(dir, 'again.sif'));
   assert.deepEqual(await readAll(path.join(dir, 'again.sif')), bytes);
   // Resume keeps the 3 verified pieces.
-  const r2 = await s2.beginTask({ taskId: taskIdOf('partial'), peerId: newPeerId(), digest: digestOf(partial), contentLength: partial.length, pieceSize: 65536, output: path.join(dir, 'out', 'p.sif') });
+  const r2 = await s2.beginTask({
+    taskId: taskIdOf('partial'),
+    peerId: newPeerId(),
+    digest: digestOf(partial),
+    contentLength: partial.length,
+    pieceSize: 65536,
+    output: path.join(dir, 'out', 'p.sif'),
+  });
   assert.ok('writer' in r2);
   assert.equal(r2.writer.resumed, true);
   assert.deepEqual([...r2.writer.pieces.keys()].sort(), [0, 1, 2]);
@@ -340,7 +418,13 @@ test('resume drops recorded pieces whose bytes no longer match their digest', as
   const bytes = randomBytes(4 * 65536);
   const s1 = await StorageManager.open({ dataPath: dir, gcInterval: 0 });
   const taskId = taskIdOf('res');
-  const r = await s1.beginTask({ taskId, peerId: newPeerId(), digest: digestOf(bytes), contentLength: bytes.length, pieceSize: 65536 });
+  const r = await s1.beginTask({
+    taskId,
+    peerId: newPeerId(),
+    digest: digestOf(bytes),
+    contentLength: bytes.length,
+    pieceSize: 65536,
+  });
   assert.ok('writer' in r);
   await writePieces(r.writer, bytes, (n) => n < 3);
   await r.writer.abort({ keepForResume: true });
@@ -350,7 +434,13 @@ test('resume drops recorded pieces whose bytes no longer match their digest', as
   await s1.close();
   const s2 = await StorageManager.open({ dataPath: dir, gcInterval: 0 });
   t.after(() => s2.close());
-  const r2 = await s2.beginTask({ taskId, peerId: newPeerId(), digest: digestOf(bytes), contentLength: bytes.length, pieceSize: 65536 });
+  const r2 = await s2.beginTask({
+    taskId,
+    peerId: newPeerId(),
+    digest: digestOf(bytes),
+    contentLength: bytes.length,
+    pieceSize: 65536,
+  });
   assert.ok('writer' in r2);
   assert.deepEqual([...r2.writer.pieces.keys()].sort(), [0, 2]);
   assert.equal(r2.writer.peerId, r.writer.peerId);
@@ -365,13 +455,28 @@ test('item 28: close with keepStorage: false removes cache dirs and hidden files
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   // Without multiplex each pull downloads its own entry, as in Dragonfly.
-  const store = await StorageManager.open({ dataPath, strategy: ADV, keepStorage: false, gcInterval: 0, multiplex: false });
+  const store = await StorageManager.open({
+    dataPath,
+    strategy: ADV,
+    keepStorage: false,
+    gcInterval: 0,
+    multiplex: false,
+  });
   const bytes = randomBytes(70_000);
   const outs = [path.join(dir, 'o1', 'a.sif'), path.join(dir, 'o2', 'b.sif')];
   for (const [i, out] of outs.entries()) await pull(store, bytes, { taskId: taskIdOf(`k${i}`), output: out });
-  await store.beginTask({ taskId: taskIdOf('open'), peerId: newPeerId(), contentLength: 10, pieceSize: 10, output: path.join(dir, 'o3', 'c.sif') });
+  await store.beginTask({
+    taskId: taskIdOf('open'),
+    peerId: newPeerId(),
+    contentLength: 10,
+    pieceSize: 10,
+    output: path.join(dir, 'o3', 'c.sif'),
+  });
   await store.close();
-  assert.deepEqual((await fsp.readdir(dataPath)).filter((n) => !n.startsWith('.')), []);
+  assert.deepEqual(
+    (await fsp.readdir(dataPath)).filter((n) => !n.startsWith('.')),
+    [],
+  );
   for (const out of outs) {
     assert.deepEqual(await fsp.readdir(path.dirname(out)), [path.basename(out)]);
     assert.deepEqual(await readAll(out), bytes);
@@ -382,7 +487,13 @@ test('item 28: close with keepStorage: false removes cache dirs and hidden files
 
 test('item 29: strategy names: unknown fails open() naming storage.strategy with upstream text; trailing dot warns; empty = simple', async (t) => {
   const dir = tmpDir(t);
-  await assert.rejects(StorageManager.open({ dataPath: dir, strategy: 'io.d7y.storage.v3.simple' as never }), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'storage.strategy' && /not support store strategy: io\.d7y\.storage\.v3\.simple/.test(e.message));
+  await assert.rejects(
+    StorageManager.open({ dataPath: dir, strategy: 'io.d7y.storage.v3.simple' as never }),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError &&
+      e.field === 'storage.strategy' &&
+      /not support store strategy: io\.d7y\.storage\.v3\.simple/.test(e.message),
+  );
   const warned = await openStore(t, { dataPath: dir, strategy: 'io.d7y.storage.v2.advance.' as never });
   assert.equal(warned.options.strategy.name, ADV);
   assert.equal(warned.warnings.length, 1);

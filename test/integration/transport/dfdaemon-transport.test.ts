@@ -10,7 +10,14 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { pushSif, startFaultProxy, startRegistry, type FaultProxy, type PushedArtifact, type RunningRegistry } from '../../harness/index.js';
+import {
+  pushSif,
+  startFaultProxy,
+  startRegistry,
+  type FaultProxy,
+  type PushedArtifact,
+  type RunningRegistry,
+} from '../../harness/index.js';
 import { startFakeDfdaemon, type FakeDfdaemon } from '../../harness/fake-dfdaemon.js';
 import { createDownloader } from '../../../src/downloader.js';
 import { DfdaemonTransport, type DfdaemonTransportOptions } from '../../../src/transport/dfdaemon-transport.js';
@@ -44,10 +51,16 @@ beforeEach(async () => {
   proxy.resetLog();
 });
 
-const sha256 = async (f: string): Promise<string> => `sha256:${createHash('sha256').update(await readFile(f)).digest('hex')}`;
+const sha256 = async (f: string): Promise<string> =>
+  `sha256:${createHash('sha256')
+    .update(await readFile(f))
+    .digest('hex')}`;
 
 /** One pull through a transport on the fake, with a fresh store. */
-async function pull(options: DfdaemonTransportOptions = {}, extra: { signal?: AbortSignal; onPiece?: () => void; store?: string } = {}) {
+async function pull(
+  options: DfdaemonTransportOptions = {},
+  extra: { signal?: AbortSignal; onPiece?: () => void; store?: string } = {},
+) {
   const dir = path.join(root, `p${n++}`);
   const transport = new DfdaemonTransport({ socketPath: fake.socketPath, busyRetryDelay: '10ms', ...options });
   const lines: Array<Record<string, unknown>> = [];
@@ -77,7 +90,7 @@ test('output-path (hard link): a verified output, the registry serves the blob o
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.equal(fake.registryFetches.length, 1);
   assert.equal(fake.registryFetches[0]!.status, 200, 'the token orasfly handed over was accepted by the registry');
-  assert.equal(proxy.blobRequests().length, 1, 'one blob GET in total: the fake\'s; orasfly fetched none');
+  assert.equal(proxy.blobRequests().length, 1, "one blob GET in total: the fake's; orasfly fetched none");
   const d = fake.downloads[0]!;
   assert.equal(d.url, `http://${proxy.host}/v2/d/img/blobs/${pushed.layer.digest}`);
   assert.equal(d.digest, pushed.layer.digest);
@@ -86,7 +99,14 @@ test('output-path (hard link): a verified output, the registry serves the blob o
   assert.match(d.output_path!, /\.dfdaemon-[0-9a-f-]+\.tmp$/);
   assert.match(d.request_header['authorization'] ?? '', /^Bearer /);
   await assert.rejects(stat(d.output_path!), { code: 'ENOENT' }, 'the temp file is gone');
-  assert.ok(msgs(lines).some((m) => /dfdaemon task [0-9a-f]{64} peer 127\.0\.0\.1-fake-1 host 127\.0\.0\.1-fake for orasfly task [0-9a-f]{64}/.test(m)), msgs(lines).join('\n'));
+  assert.ok(
+    msgs(lines).some((m) =>
+      /dfdaemon task [0-9a-f]{64} peer 127\.0\.0\.1-fake-1 host 127\.0\.0\.1-fake for orasfly task [0-9a-f]{64}/.test(
+        m,
+      ),
+    ),
+    msgs(lines).join('\n'),
+  );
   assert.ok(msgs(lines).some((m) => /as daemon task [0-9a-f]{64}/.test(m)));
 });
 
@@ -119,8 +139,16 @@ test('a task the daemon has cached (is_finished) is served without a registry fe
 });
 
 test('a registry 404 relayed by the daemon (errordetails Backend) is a not-found error, not a reason to ask the origin', async () => {
-  fake.script.failFirst = [{ code: grpc.status.INTERNAL, message: 'backend error', backend: { status_code: 404, message: 'blob unknown' } }];
-  await assert.rejects(pull(), (e: unknown) => e instanceof TaskFailedError && (e.cause as { status?: number }).status === 404 && /registry answered 404 to the daemon/.test(e.message));
+  fake.script.failFirst = [
+    { code: grpc.status.INTERNAL, message: 'backend error', backend: { status_code: 404, message: 'blob unknown' } },
+  ];
+  await assert.rejects(
+    pull(),
+    (e: unknown) =>
+      e instanceof TaskFailedError &&
+      (e.cause as { status?: number }).status === 404 &&
+      /registry answered 404 to the daemon/.test(e.message),
+  );
   assert.equal(proxy.blobRequests().length, 0);
 });
 
@@ -138,9 +166,15 @@ test('a stream that stalls mid-way: the origin serves only the missing pieces, a
   assert.equal(await sha256(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: PIECE, source: SIZE - PIECE });
   // The range probe (bytes=0-0), then exactly the three pieces the daemon did not deliver.
-  const ranges = proxy.blobRequests().map((r) => r.range).filter((r) => r !== undefined && r !== 'bytes=0-0');
+  const ranges = proxy
+    .blobRequests()
+    .map((r) => r.range)
+    .filter((r) => r !== undefined && r !== 'bytes=0-0');
   assert.deepEqual(ranges.sort(), ['bytes=262144-524287', 'bytes=524288-786431', 'bytes=786432-1048575']);
-  assert.ok(msgs(lines).some((m) => /back to source for 3 of 4 pieces: no message from dfdaemon for 0.3 s/.test(m)), msgs(lines).join('\n'));
+  assert.ok(
+    msgs(lines).some((m) => /back to source for 3 of 4 pieces: no message from dfdaemon for 0.3 s/.test(m)),
+    msgs(lines).join('\n'),
+  );
 });
 
 test('no socket: the origin serves, and the log says why', async () => {
@@ -158,10 +192,16 @@ test('a daemon that is not serving (health check) is not used', async () => {
 });
 
 test('disable_back_to_source: a daemon that cannot serve fails the pull with ERR_ORASFLY_DAEMON, and orasfly fetches nothing', async () => {
-  await assert.rejects(pull({ backToSource: false }), (e: unknown) => e instanceof DaemonError && /back-to-source is disabled/.test(e.message));
+  await assert.rejects(
+    pull({ backToSource: false }),
+    (e: unknown) => e instanceof DaemonError && /back-to-source is disabled/.test(e.message),
+  );
   assert.equal(fake.downloads[0]!.disable_back_to_source, true);
   assert.equal(proxy.blobRequests().length, 0);
-  await assert.rejects(pull({ backToSource: false, socketPath: path.join(root, 'none.sock') }), (e: unknown) => e instanceof DaemonError && e.code === 'ERR_ORASFLY_DAEMON');
+  await assert.rejects(
+    pull({ backToSource: false, socketPath: path.join(root, 'none.sock') }),
+    (e: unknown) => e instanceof DaemonError && e.code === 'ERR_ORASFLY_DAEMON',
+  );
 });
 
 test('bytes from the daemon that fail the digest never reach the output: the origin serves again, with a warning', async () => {
@@ -169,7 +209,9 @@ test('bytes from the daemon that fail the digest never reach the output: the ori
   const { result, output, lines } = await pull({ delivery: 'piece-content' });
   assert.equal(await sha256(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { source: SIZE, 'dfdaemon (discarded)': SIZE });
-  assert.ok(msgs(lines).some((m) => /bytes from transport dfdaemon do not match .*downloading again from the origin/.test(m)));
+  assert.ok(
+    msgs(lines).some((m) => /bytes from transport dfdaemon do not match .*downloading again from the origin/.test(m)),
+  );
 });
 
 test('auto delivery: a daemon that cannot write our path is asked for the piece bytes instead', async () => {
@@ -185,7 +227,10 @@ test('cancel mid-stream: the pull rejects with the abort reason and the daemon s
   fake.script.stallAfterPieces = 1;
   const ac = new AbortController();
   const cancelled = fake.waitCancelled();
-  await assert.rejects(pull({ delivery: 'piece-content' }, { signal: ac.signal, onPiece: () => ac.abort(new Error('user stop')) }), /user stop/);
+  await assert.rejects(
+    pull({ delivery: 'piece-content' }, { signal: ac.signal, onPiece: () => ac.abort(new Error('user stop')) }),
+    /user stop/,
+  );
   await cancelled;
   assert.ok(fake.cancelled >= 1);
 });
@@ -201,7 +246,10 @@ test('recordTo writes the exchange (no header values, no piece bytes); the fake 
   assert.deepEqual(x.request.requestHeaderNames, ['authorization']);
   assert.ok(!/Bearer /.test(text), 'no token in the trace');
   assert.equal(x.status?.code, 0);
-  assert.deepEqual(x.responses.filter((r) => r.piece).map((r) => r.piece!.number), [3, 2, 1, 0]);
+  assert.deepEqual(
+    x.responses.filter((r) => r.piece).map((r) => r.piece!.number),
+    [3, 2, 1, 0],
+  );
   assert.equal(x.responses.find((r) => r.piece)!.piece!.contentBytes, PIECE);
   assert.deepEqual(first.result.transferredBy, { dfdaemon: SIZE });
 
@@ -213,11 +261,16 @@ test('recordTo writes the exchange (no header values, no piece bytes); the fake 
   assert.deepEqual(again.result.transferredBy, { dfdaemon: SIZE });
 });
 
-test('inline pieces larger than grpc-js\'s default 4 MiB receive limit arrive (the limit is raised)', async () => {
+test("inline pieces larger than grpc-js's default 4 MiB receive limit arrive (the limit is raised)", async () => {
   const big = await pushSif(reg, 'd/big', 'v1', { size: 9 * 2 ** 20, seed: 94 });
   const dir = path.join(root, `big${n++}`);
   const transport = new DfdaemonTransport({ socketPath: fake.socketPath, delivery: 'piece-content' });
-  const dl = await createDownloader({ storage: { dataPath: path.join(dir, 'store') }, oras: { credentials: reg.credentials }, download: { pieceSize: 8 * 2 ** 20 }, transport });
+  const dl = await createDownloader({
+    storage: { dataPath: path.join(dir, 'store') },
+    oras: { credentials: reg.credentials },
+    download: { pieceSize: 8 * 2 ** 20 },
+    transport,
+  });
   try {
     const r = await dl.download({ url: reg.ref('d/big:v1', proxy.host), output: path.join(dir, 'big.sif') });
     assert.equal(await sha256(path.join(dir, 'big.sif')), big.layer.digest);

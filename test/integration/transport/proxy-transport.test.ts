@@ -7,7 +7,14 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pushSif, startFaultProxy, startRegistry, type FaultProxy, type PushedArtifact, type RunningRegistry } from '../../harness/index.js';
+import {
+  pushSif,
+  startFaultProxy,
+  startRegistry,
+  type FaultProxy,
+  type PushedArtifact,
+  type RunningRegistry,
+} from '../../harness/index.js';
 import { startFakeDfdaemonProxy, type FakeDfdaemonProxy } from '../../harness/fake-dfdaemon-proxy.js';
 import { createDownloader } from '../../../src/downloader.js';
 import { ProxyTransport, type ProxyTransportOptions } from '../../../src/transport/proxy-transport.js';
@@ -41,7 +48,10 @@ beforeEach(() => {
   fake.script = {};
 });
 
-const sha256 = async (f: string): Promise<string> => `sha256:${createHash('sha256').update(await readFile(f)).digest('hex')}`;
+const sha256 = async (f: string): Promise<string> =>
+  `sha256:${createHash('sha256')
+    .update(await readFile(f))
+    .digest('hex')}`;
 
 async function pull(options: Partial<ProxyTransportOptions> = {}) {
   const dir = path.join(root, `p${n++}`);
@@ -56,7 +66,12 @@ async function pull(options: Partial<ProxyTransportOptions> = {}) {
   });
   const output = path.join(dir, 'out.sif');
   try {
-    const result = await dl.download({ url: reg.ref('p/img:v1', fault.host), output, tag: 'nightly', application: 'ci' });
+    const result = await dl.download({
+      url: reg.ref('p/img:v1', fault.host),
+      output,
+      tag: 'nightly',
+      application: 'ci',
+    });
     return { result, output, lines };
   } finally {
     await dl.close();
@@ -80,12 +95,21 @@ test('pieces come through the proxy with the X-Dragonfly-* headers; orasfly fetc
     assert.match(String(r.headers['authorization']), /^Bearer /);
     assert.match(String(r.headers['range']), /^bytes=\d+-\d+$/);
   }
-  assert.equal(fault.blobRequests().length, 3, 'every blob GET at the origin was the proxy\'s');
+  assert.equal(fault.blobRequests().length, 3, "every blob GET at the origin was the proxy's");
 });
 
 test('a backend 404 relayed by the proxy is a not-found error, not a reason to ask the origin', async () => {
-  fake.script = { failFirst: [{ status: 404, errorType: 'backend' }, { status: 404, errorType: 'backend' }, { status: 404, errorType: 'backend' }] };
-  await assert.rejects(pull(), (e: unknown) => e instanceof TaskFailedError && (e.cause as { status?: number }).status === 404);
+  fake.script = {
+    failFirst: [
+      { status: 404, errorType: 'backend' },
+      { status: 404, errorType: 'backend' },
+      { status: 404, errorType: 'backend' },
+    ],
+  };
+  await assert.rejects(
+    pull(),
+    (e: unknown) => e instanceof TaskFailedError && (e.cause as { status?: number }).status === 404,
+  );
   assert.equal(fault.blobRequests().length, 0);
 });
 
@@ -95,7 +119,10 @@ test('a proxy error (X-Dragonfly-Error-Type: proxy) hands the task to the origin
   assert.equal(await sha256(output), pushed.layer.digest);
   assert.equal((result.transferredBy['source'] ?? 0) + (result.transferredBy['proxy'] ?? 0), SIZE);
   assert.ok((result.transferredBy['source'] ?? 0) > 0);
-  assert.ok(lines.some((m) => /transport proxy failed, back to source/.test(m)), lines.join('\n'));
+  assert.ok(
+    lines.some((m) => /transport proxy failed, back to source/.test(m)),
+    lines.join('\n'),
+  );
 });
 
 test('a proxy that is down: the origin serves', async () => {
@@ -108,5 +135,8 @@ test('registry credentials are not sent in clear text to a proxy off this machin
   const { result, lines } = await pull({ proxy: 'http://proxy.invalid:4001' });
   assert.deepEqual(result.transferredBy, { source: SIZE });
   assert.equal(fake.requests.length, 0);
-  assert.ok(lines.some((m) => /not sending registry credentials to http:\/\/proxy\.invalid:4001 in clear text/.test(m)), lines.join('\n'));
+  assert.ok(
+    lines.some((m) => /not sending registry credentials to http:\/\/proxy\.invalid:4001 in clear text/.test(m)),
+    lines.join('\n'),
+  );
 });

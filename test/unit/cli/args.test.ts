@@ -12,7 +12,30 @@ import { InvalidArgumentError } from '../../../src/errors.js';
 const cwd = path.join(os.tmpdir(), 'orasfly-args');
 
 test('dfget flags parse with their dfget meaning', () => {
-  const a = parseCliArgs(['-u', 'oras://h:5000/a/b:t', '-O', 'out.sif', '--timeout', '1m30s', '-H', 'X-A: 1', '--header', 'X-B:two', '--ratelimit', '200Mi', '--tag', 'x', '--filter', 'a&b', '--application', 'app', '-b'], cwd);
+  const a = parseCliArgs(
+    [
+      '-u',
+      'oras://h:5000/a/b:t',
+      '-O',
+      'out.sif',
+      '--timeout',
+      '1m30s',
+      '-H',
+      'X-A: 1',
+      '--header',
+      'X-B:two',
+      '--ratelimit',
+      '200Mi',
+      '--tag',
+      'x',
+      '--filter',
+      'a&b',
+      '--application',
+      'app',
+      '-b',
+    ],
+    cwd,
+  );
   assert.equal(a.url, 'oras://h:5000/a/b:t');
   assert.equal(a.output, path.join(cwd, 'out.sif'));
   assert.equal(a.timeout, 90_000);
@@ -25,7 +48,10 @@ test('dfget flags parse with their dfget meaning', () => {
 });
 
 test('the URL may be positional; --digest clears --tag; --console turns off the bar', () => {
-  const a = parseCliArgs(['oras://h/r:t', '--digest', 'sha256:' + 'a'.repeat(64), '--tag', 'x', '--console', '-b'], '/w');
+  const a = parseCliArgs(
+    ['oras://h/r:t', '--digest', 'sha256:' + 'a'.repeat(64), '--tag', 'x', '--console', '-b'],
+    '/w',
+  );
   assert.equal(a.url, 'oras://h/r:t');
   assert.equal(a.tag, undefined);
   assert.equal(a.showProgress, false);
@@ -35,18 +61,31 @@ test('the URL may be positional; --digest clears --tag; --console turns off the 
 test('flag errors use dfget texts', () => {
   assert.throws(() => parseHeader('NoColon'), /header format error: NoColon/);
   assert.throws(() => parseHeader('K:'), /header format error/);
-  assert.throws(() => parseCliArgs([]), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'url');
+  assert.throws(
+    () => parseCliArgs([]),
+    (e: unknown) => e instanceof InvalidArgumentError && e.field === 'url',
+  );
   assert.throws(() => parseCliArgs(['-u', 'not-a-url', '-O', 'x']), /url not-a-url invalid argument/);
   assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--concurrency', '0']), /concurrency/);
-  assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--bogus']), (e: unknown) => e instanceof InvalidArgumentError);
+  assert.throws(
+    () => parseCliArgs(['-u', 'oras://h/r:t', '--bogus']),
+    (e: unknown) => e instanceof InvalidArgumentError,
+  );
   assert.equal(defaultOutput('oras://h/r/img@sha256:' + 'b'.repeat(64), '/d'), '/d/img');
 });
 
 test('defaults: upstream system paths for root, XDG for everyone else', () => {
   assert.equal(defaultPaths({}, 0).dataDir, '/var/lib/dragonfly');
   assert.equal(defaultPaths({}, 0).logDir, '/var/log/dragonfly');
-  const u = defaultPaths({ XDG_DATA_HOME: '/x/data', XDG_STATE_HOME: '/x/state', XDG_CONFIG_HOME: '/x/cfg' }, 1000, '/home/u');
-  assert.deepEqual([u.dataDir, u.logDir, u.configCandidates[0]], ['/x/data/orasfly', '/x/state/orasfly/logs', '/x/cfg/orasfly/dfget.yaml']);
+  const u = defaultPaths(
+    { XDG_DATA_HOME: '/x/data', XDG_STATE_HOME: '/x/state', XDG_CONFIG_HOME: '/x/cfg' },
+    1000,
+    '/home/u',
+  );
+  assert.deepEqual(
+    [u.dataDir, u.logDir, u.configCandidates[0]],
+    ['/x/data/orasfly', '/x/state/orasfly/logs', '/x/cfg/orasfly/dfget.yaml'],
+  );
   assert.equal(defaultPaths({}, 1000, '/home/u').dataDir, '/home/u/.local/share/orasfly');
 });
 
@@ -57,7 +96,7 @@ test('the progress bar shows bytes, percent, rate and ETA and ends its line', ()
   const bar = new ProgressBar(stream);
   bar.update(512 * 1024 * 1024, 1024 * 1024 * 1024);
   bar.stop();
-  assert.match(text, /\r\[=+> +\]  50% 512\.0 MiB\/1\.0 GiB .+\/s ETA \S+/);
+  assert.match(text, /\r\[=+> +\] {2}50% 512\.0 MiB\/1\.0 GiB .+\/s ETA \S+/);
   assert.ok(text.endsWith('\n'));
   assert.equal(formatEta(3723), '1h02m03s');
   assert.equal(formatEta(65), '1m05s');
@@ -65,7 +104,13 @@ test('the progress bar shows bytes, percent, rate and ETA and ends its line', ()
 });
 
 test('an unknown flag is said shortly, with the closest flag; a missing value names the flag', () => {
-  assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--datdir', 'x']), /invalid arguments: unknown flag --datdir \(did you mean --datadir\?\)$/);
-  assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--zzzzzzzz']), /invalid arguments: unknown flag --zzzzzzzz$/);
+  assert.throws(
+    () => parseCliArgs(['-u', 'oras://h/r:t', '--datdir', 'x']),
+    /invalid arguments: unknown flag --datdir \(did you mean --datadir\?\)$/,
+  );
+  assert.throws(
+    () => parseCliArgs(['-u', 'oras://h/r:t', '--zzzzzzzz']),
+    /invalid arguments: unknown flag --zzzzzzzz$/,
+  );
   assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--timeout']), /invalid arguments: --timeout needs a value/);
 });

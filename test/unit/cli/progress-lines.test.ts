@@ -7,7 +7,10 @@ const MiB = 1024 * 1024;
 test('a line every 10 % or every 10 s, with bytes, rate and ETA; the last one at 100 %', () => {
   let now = 0;
   const out: string[] = [];
-  const p = new ProgressLines((l) => out.push(l), () => now);
+  const p = new ProgressLines(
+    (l) => out.push(l),
+    () => now,
+  );
   p.update(0, 100 * MiB);
   now = 1000;
   p.update(5 * MiB, 100 * MiB); // 5 %, 1 s: nothing yet
@@ -28,7 +31,10 @@ test('a line every 10 % or every 10 s, with bytes, rate and ETA; the last one at
 
 test('a reuse (100 % at once) prints no progress line', () => {
   const out: string[] = [];
-  const p = new ProgressLines((l) => out.push(l), () => 0);
+  const p = new ProgressLines(
+    (l) => out.push(l),
+    () => 0,
+  );
   p.update(10 * MiB, 10 * MiB);
   assert.deepEqual(out, []);
 });

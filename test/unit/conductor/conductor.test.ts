@@ -25,7 +25,13 @@ async function setup(blob: Buffer, pieceSize: number) {
   const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
   const plan = planPieces(blob.length, pieceSize);
   const taskId = createHash('sha256').update(digest).digest('hex');
-  const begun = await storage.beginTask({ taskId, peerId: '127.0.0.1-1-test', digest, contentLength: blob.length, pieceSize });
+  const begun = await storage.beginTask({
+    taskId,
+    peerId: '127.0.0.1-1-test',
+    digest,
+    contentLength: blob.length,
+    pieceSize,
+  });
   assert.ok('writer' in begun);
   const target = { url: 'oras://h/r:t', digest, size: blob.length, mediaType: 'application/octet-stream' };
   return {
@@ -51,11 +57,22 @@ test('a push transport may deliver pieces in any order; the blob is verified and
       async drive(task: TransportTask, sink: PieceSink) {
         for (const n of order) {
           const start = n * task.plan.pieceSize;
-          await sink.writePiece(n, chunks(blob.subarray(start, Math.min(blob.length, start + task.plan.pieceSize)), 1000));
+          await sink.writePiece(
+            n,
+            chunks(blob.subarray(start, Math.min(blob.length, start + task.plan.pieceSize)), 1000),
+          );
         }
       },
     };
-    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: push, options: { progressInterval: 0 } });
+    const c = new PeerTaskConductor({
+      taskId: s.taskId,
+      peerId: 'p',
+      target: s.target,
+      plan: s.plan,
+      writer: s.writer,
+      transport: push,
+      options: { progressInterval: 0 },
+    });
     const progress: ProgressEvent[] = [];
     const states: string[] = [];
     c.on('progress', (p) => progress.push(p));
@@ -63,7 +80,8 @@ test('a push transport may deliver pieces in any order; the blob is verified and
     const entry = await c.run();
     assert.deepEqual(await readFile(entry.dataFilePath), blob);
     assert.deepEqual(states, ['running', 'completing', 'succeeded']);
-    for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.transferred >= progress[i - 1]!.transferred, 'monotonic');
+    for (let i = 1; i < progress.length; i++)
+      assert.ok(progress[i]!.transferred >= progress[i - 1]!.transferred, 'monotonic');
     assert.equal(progress.at(-1)!.percent, 100);
     assert.equal(progress.at(-1)!.transferred, blob.length);
   } finally {
@@ -90,7 +108,15 @@ test('pieces a failing push transport leaves are fetched from the fallback', asy
         return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
       },
     };
-    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: push, fallbackTransport: origin });
+    const c = new PeerTaskConductor({
+      taskId: s.taskId,
+      peerId: 'p',
+      target: s.target,
+      plan: s.plan,
+      writer: s.writer,
+      transport: push,
+      fallbackTransport: origin,
+    });
     const entry = await c.run();
     assert.deepEqual(asked.sort(), [0, 2, 3]);
     assert.deepEqual(await readFile(entry.dataFilePath), blob);
@@ -114,7 +140,15 @@ test('transient piece errors are retried; wrong bytes fail with a digest error a
         return chunks(bytes);
       },
     };
-    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: flaky, options: { retryMinDelay: 1, retryMaxDelay: 2 } });
+    const c = new PeerTaskConductor({
+      taskId: s.taskId,
+      peerId: 'p',
+      target: s.target,
+      plan: s.plan,
+      writer: s.writer,
+      transport: flaky,
+      options: { retryMinDelay: 1, retryMaxDelay: 2 },
+    });
     c.on('retry', (r) => retries.push(r.num as number));
     await assert.rejects(c.run(), DigestMismatchError);
     assert.deepEqual(retries, [1, 1]);
@@ -129,9 +163,23 @@ test('a short piece body is a size error, retried, and finally a task failure wi
   const blob = randomBytes(2 * 4096);
   const s = await setup(blob, 4096);
   try {
-    const short: PieceTransport = { name: 'short', readPiece: async (_t, p) => chunks(blob.subarray(p.range.start, p.range.start + 100)) };
-    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: short, options: { pieceRetries: 2, retryMinDelay: 1 } });
-    await assert.rejects(c.run(), (e: unknown) => e instanceof TaskFailedError && /size mismatch/.test(e.message) && e.cause !== undefined);
+    const short: PieceTransport = {
+      name: 'short',
+      readPiece: async (_t, p) => chunks(blob.subarray(p.range.start, p.range.start + 100)),
+    };
+    const c = new PeerTaskConductor({
+      taskId: s.taskId,
+      peerId: 'p',
+      target: s.target,
+      plan: s.plan,
+      writer: s.writer,
+      transport: short,
+      options: { pieceRetries: 2, retryMinDelay: 1 },
+    });
+    await assert.rejects(
+      c.run(),
+      (e: unknown) => e instanceof TaskFailedError && /size mismatch/.test(e.message) && e.cause !== undefined,
+    );
   } finally {
     await s.close();
   }
@@ -156,12 +204,24 @@ test('progress moves inside a piece and never goes back, even when a piece fails
         return chunks(bytes, 8192);
       },
     };
-    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: t, options: { progressInterval: 0, concurrency: 1, retryMinDelay: 1 } });
+    const c = new PeerTaskConductor({
+      taskId: s.taskId,
+      peerId: 'p',
+      target: s.target,
+      plan: s.plan,
+      writer: s.writer,
+      transport: t,
+      options: { progressInterval: 0, concurrency: 1, retryMinDelay: 1 },
+    });
     const seen: number[] = [];
     c.on('progress', (p) => seen.push(p.transferred));
     await c.run();
-    assert.ok(seen.some((v) => v > 0 && v < 65536), 'progress inside the first piece');
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `monotonic at ${i}: ${seen[i - 1]} → ${seen[i]}`);
+    assert.ok(
+      seen.some((v) => v > 0 && v < 65536),
+      'progress inside the first piece',
+    );
+    for (let i = 1; i < seen.length; i++)
+      assert.ok(seen[i]! >= seen[i - 1]!, `monotonic at ${i}: ${seen[i - 1]} → ${seen[i]}`);
     assert.equal(seen.at(-1), blob.length);
   } finally {
     await s.close();
@@ -185,7 +245,15 @@ test('an origin that stops honouring Range mid-task is finished with one sequent
         return chunks(blob, 5000);
       },
     };
-    const c = new PeerTaskConductor({ taskId: s.taskId, peerId: 'p', target: s.target, plan: s.plan, writer: s.writer, transport: fickle, options: { concurrency: 2 } });
+    const c = new PeerTaskConductor({
+      taskId: s.taskId,
+      peerId: 'p',
+      target: s.target,
+      plan: s.plan,
+      writer: s.writer,
+      transport: fickle,
+      options: { concurrency: 2 },
+    });
     const entry = await c.run();
     assert.equal(sequentialReads, 1);
     assert.deepEqual(await readFile(entry.dataFilePath), blob);
@@ -208,7 +276,10 @@ test('the blob hash worker runs whatever the parent module type (CommonJS, or --
     const expected = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const verifier = new URL('../../../src/conductor/blob-verifier.js', import.meta.url).href;
     const code = `const { BlobVerifier } = await import(${JSON.stringify(verifier)}); const v = new BlobVerifier(${JSON.stringify(file)}, ${bytes.length}, ${JSON.stringify(expected)}, { useWorker: true }); v.advance(${bytes.length}); console.log(await v.result());`;
-    for (const args of [['--input-type=module', '-e', code], ['-e', `import(${JSON.stringify('data:text/javascript,' + encodeURIComponent(code))})`]]) {
+    for (const args of [
+      ['--input-type=module', '-e', code],
+      ['-e', `import(${JSON.stringify('data:text/javascript,' + encodeURIComponent(code))})`],
+    ]) {
       const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
       assert.equal(r.stdout.trim(), expected, r.stderr);
     }
@@ -247,7 +318,10 @@ test('a piece whose bytes stop coming is aborted by the low-speed rule, retried,
       options: { lowSpeedLimit: 1024, lowSpeedTime: 40, pieceRetries: 2, retryMinDelay: 1, retryMaxDelay: 2 },
     });
     c.on('retry', (r) => retries.push(r.error));
-    await assert.rejects(c.run(), (e: unknown) => e instanceof TaskFailedError && /piece 0 stalled: \d+ bytes in 0.04 s/.test(e.message));
+    await assert.rejects(
+      c.run(),
+      (e: unknown) => e instanceof TaskFailedError && /piece 0 stalled: \d+ bytes in 0.04 s/.test(e.message),
+    );
     assert.equal(retries.length, 1, 'one retry, then the task failed');
     assert.match(String((retries[0] as Error).message), /stalled/);
     assert.ok(calls >= 2);
@@ -264,7 +338,13 @@ test('pieces are scheduled as slots free up: a plan of 20 million pieces costs n
   try {
     const digest = `sha256:${'0'.repeat(64)}`;
     const taskId = createHash('sha256').update('huge-plan').digest('hex');
-    const begun = await storage.beginTask({ taskId, peerId: '127.0.0.1-1-huge', digest, contentLength: n, pieceSize: 1 });
+    const begun = await storage.beginTask({
+      taskId,
+      peerId: '127.0.0.1-1-huge',
+      digest,
+      contentLength: n,
+      pieceSize: 1,
+    });
     assert.ok('writer' in begun);
     let calls = 0;
     const failing: PieceTransport = {
@@ -278,7 +358,15 @@ test('pieces are scheduled as slots free up: a plan of 20 million pieces costs n
       },
     };
     const before = process.memoryUsage().heapUsed;
-    const c = new PeerTaskConductor({ taskId, peerId: 'p', target: { url: 'oras://h/r:t', digest, size: n, mediaType: 'x' }, plan: planPieces(n, 1), writer: begun.writer, transport: failing, options: { concurrency: 4, pieceRetries: 1 } });
+    const c = new PeerTaskConductor({
+      taskId,
+      peerId: 'p',
+      target: { url: 'oras://h/r:t', digest, size: n, mediaType: 'x' },
+      plan: planPieces(n, 1),
+      writer: begun.writer,
+      transport: failing,
+      options: { concurrency: 4, pieceRetries: 1 },
+    });
     await assert.rejects(c.run(), TaskFailedError);
     // Only the workers that ran asked for a piece; a per-piece job list would have been ~20 M closures (GBs).
     assert.ok(calls <= 4, `${calls} piece requests`);

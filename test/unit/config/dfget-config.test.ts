@@ -8,7 +8,16 @@ import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from '../../../src/config/d
 import { ConfigError } from '../../../src/errors.js';
 
 // The fixture is the seed page's dfget.yaml, verbatim; it lives in the source tree, not in .build.
-const seed = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'test', 'fixtures', 'seed-dfget.yaml');
+const seed = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  '..',
+  'test',
+  'fixtures',
+  'seed-dfget.yaml',
+);
 
 test("the seed page's dfget.yaml loads, with a warning for the trailing-dot strategy", async () => {
   const { config, warnings } = await loadConfig(seed);
@@ -28,7 +37,9 @@ test("the seed page's dfget.yaml loads, with a warning for the trailing-dot stra
 });
 
 test("upstream's real location download.resourceClients.oras is read; the top-level block wins", () => {
-  const { config } = parseConfig('download:\n  totalRateLimit: 200Mi\n  resourceClients:\n    oras:\n      dialTimeout: 5s\n      keepAlive: 10s\noras:\n  keepAlive: 20s\n');
+  const { config } = parseConfig(
+    'download:\n  totalRateLimit: 200Mi\n  resourceClients:\n    oras:\n      dialTimeout: 5s\n      keepAlive: 10s\noras:\n  keepAlive: 20s\n',
+  );
   assert.deepEqual(config.oras, { dialTimeout: '5s', keepAlive: '20s' });
   assert.equal(config.download.totalRateLimit, '200Mi');
 });
@@ -61,34 +72,70 @@ test('a wrong type fails naming the key path and the file', async (t) => {
     ['storage:\n  taskExpireTime: soon\n', 'storage.taskExpireTime'],
     ['storage:\n  diskGCThreshold: [1]\n', 'storage.diskGCThreshold'],
     ['oras:\n  maxIdleConns: many\n', 'oras.maxIdleConns'],
-    ['download:\n  resourceClients:\n    oras:\n      dialTimeout: true\n', 'download.resourceClients.oras.dialTimeout'],
+    [
+      'download:\n  resourceClients:\n    oras:\n      dialTimeout: true\n',
+      'download.resourceClients.oras.dialTimeout',
+    ],
     ['storage:\n  strategy: io.d7y.storage.v3\n', 'storage.strategy'],
     ['storage: 5\n', 'storage'],
   ];
   for (const [text, key] of cases) {
     await writeFile(file, text);
-    await assert.rejects(loadConfig(file), (e: unknown) => e instanceof ConfigError && e.key === key && e.file === file && e.message.includes(key) && e.message.includes(file), key);
+    await assert.rejects(
+      loadConfig(file),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.key === key &&
+        e.file === file &&
+        e.message.includes(key) &&
+        e.message.includes(file),
+      key,
+    );
   }
 });
 
 test('bad YAML and a missing file are ConfigErrors naming the file', async () => {
-  assert.throws(() => parseConfig('storage: [\n', 'x.yaml'), (e: unknown) => e instanceof ConfigError && /x\.yaml: not valid YAML/.test(e.message));
-  assert.throws(() => parseConfig('storage:\n  multiplex: true\n  multiplex: false\n', 'dup.yaml'), (e: unknown) => e instanceof ConfigError && /dup\.yaml: not valid YAML \(line 3\)/.test(e.message));
-  await assert.rejects(loadConfig('/nonexistent/dfget.yaml'), (e: unknown) => e instanceof ConfigError && e.file === '/nonexistent/dfget.yaml');
+  assert.throws(
+    () => parseConfig('storage: [\n', 'x.yaml'),
+    (e: unknown) => e instanceof ConfigError && /x\.yaml: not valid YAML/.test(e.message),
+  );
+  assert.throws(
+    () => parseConfig('storage:\n  multiplex: true\n  multiplex: false\n', 'dup.yaml'),
+    (e: unknown) => e instanceof ConfigError && /dup\.yaml: not valid YAML \(line 3\)/.test(e.message),
+  );
+  await assert.rejects(
+    loadConfig('/nonexistent/dfget.yaml'),
+    (e: unknown) => e instanceof ConfigError && e.file === '/nonexistent/dfget.yaml',
+  );
 });
 
 test('a YAML alias bomb is refused at once, and messages never expand shared values', async () => {
   const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-  for (const [prev, cur] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g'], ['g', 'h']]) levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  for (const [prev, cur] of [
+    ['a', 'b'],
+    ['b', 'c'],
+    ['c', 'd'],
+    ['d', 'e'],
+    ['e', 'f'],
+    ['f', 'g'],
+    ['g', 'h'],
+  ])
+    levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
   const bomb = `${levels.join('\n')}\nstorage:\n  dataPath: [${Array(9).fill('*h').join(',')}]\n`;
   assert.ok(bomb.length < 600);
-  assert.throws(() => parseConfig(bomb, 'bomb.yaml'), (e: unknown) => e instanceof ConfigError && /alias bomb/.test(e.message) && e.message.length < 300);
+  assert.throws(
+    () => parseConfig(bomb, 'bomb.yaml'),
+    (e: unknown) => e instanceof ConfigError && /alias bomb/.test(e.message) && e.message.length < 300,
+  );
   // Below the node budget, a wrong type names the value by its size only.
   assert.throws(
     () => parseConfig('x: &x [1,2,3,4,5,6,7,8,9,10]\nstorage:\n  dataPath: [*x, *x, *x]\n', 'small.yaml'),
     (e: unknown) => e instanceof ConfigError && /expected a string, got a list of 3 items/.test(e.message),
   );
-  assert.throws(() => parseConfig(`storage:\n  multiplex: "${'y'.repeat(100_000)}"\n`, 'long.yaml'), (e: unknown) => e instanceof ConfigError && e.message.length < 400);
+  assert.throws(
+    () => parseConfig(`storage:\n  multiplex: "${'y'.repeat(100_000)}"\n`, 'long.yaml'),
+    (e: unknown) => e instanceof ConfigError && e.message.length < 400,
+  );
 });
 
 test('a config file over 1 MiB is refused without being read whole', async () => {
@@ -96,13 +143,23 @@ test('a config file over 1 MiB is refused without being read whole', async () =>
   try {
     const f = path.join(dir, 'big.yaml');
     await writeFile(f, `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
-    await assert.rejects(loadConfig(f), (e: unknown) => e instanceof ConfigError && /larger than 1048576 bytes/.test(e.message));
+    await assert.rejects(
+      loadConfig(f),
+      (e: unknown) => e instanceof ConfigError && /larger than 1048576 bytes/.test(e.message),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
 test('oras.platform reads os/arch[/variant]; a malformed one names the key', () => {
-  assert.deepEqual(parseConfig('oras:\n  platform: linux/arm64/v8\n', 'p.yaml').config.oras.platform, { os: 'linux', architecture: 'arm64', variant: 'v8' });
-  assert.throws(() => parseConfig('oras:\n  platform: linux\n', 'p.yaml'), (e: unknown) => e instanceof ConfigError && /oras\.platform/.test(e.message));
+  assert.deepEqual(parseConfig('oras:\n  platform: linux/arm64/v8\n', 'p.yaml').config.oras.platform, {
+    os: 'linux',
+    architecture: 'arm64',
+    variant: 'v8',
+  });
+  assert.throws(
+    () => parseConfig('oras:\n  platform: linux\n', 'p.yaml'),
+    (e: unknown) => e instanceof ConfigError && /oras\.platform/.test(e.message),
+  );
 });

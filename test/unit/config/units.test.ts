@@ -13,7 +13,10 @@ test('parseDuration reads Go duration strings and ms numbers', () => {
 
 test('parseDuration rejects malformed input naming the field', () => {
   for (const bad of ['', '10x', 's', '1m 30s', '-5s', -1]) {
-    assert.throws(() => parseDuration(bad as string, 'oras.dialTimeout'), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'oras.dialTimeout');
+    assert.throws(
+      () => parseDuration(bad as string, 'oras.dialTimeout'),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'oras.dialTimeout',
+    );
   }
 });
 

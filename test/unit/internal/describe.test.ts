@@ -16,7 +16,13 @@ test('quote renders any value in bounded space and never expands shared structur
 
 test('listBounded shows a few items and counts the rest; clip cuts and neutralises control characters', () => {
   assert.equal(listBounded(['a', 'b', 'c']), 'a, b, c');
-  assert.equal(listBounded(Array.from({ length: 999 }, (_, i) => `p${i}`), 2), 'p0, p1 and 997 more');
+  assert.equal(
+    listBounded(
+      Array.from({ length: 999 }, (_, i) => `p${i}`),
+      2,
+    ),
+    'p0, p1 and 997 more',
+  );
   assert.equal(clip('a\nb'), 'a?b');
   assert.equal(clip('abcdef', 3), 'abc…');
 });

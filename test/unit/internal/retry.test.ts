@@ -6,12 +6,30 @@ import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
 const policy = resolveOrasClientOptions().retry;
 
 test('backoff grows by factor from minDelay, is capped at maxDelay, jitter stays within bounds', () => {
-  assert.equal(retryDelay(policy, 0, undefined, () => 0.5), 200);
-  assert.equal(retryDelay(policy, 1, undefined, () => 0.5), 400);
-  assert.equal(retryDelay(policy, 3, undefined, () => 0.5), 1600);
-  assert.equal(retryDelay(policy, 10, undefined, () => 0.5), 3000);
-  assert.equal(retryDelay(policy, 0, undefined, () => 0), 180);
-  assert.equal(retryDelay(policy, 0, undefined, () => 0.999999), 220);
+  assert.equal(
+    retryDelay(policy, 0, undefined, () => 0.5),
+    200,
+  );
+  assert.equal(
+    retryDelay(policy, 1, undefined, () => 0.5),
+    400,
+  );
+  assert.equal(
+    retryDelay(policy, 3, undefined, () => 0.5),
+    1600,
+  );
+  assert.equal(
+    retryDelay(policy, 10, undefined, () => 0.5),
+    3000,
+  );
+  assert.equal(
+    retryDelay(policy, 0, undefined, () => 0),
+    180,
+  );
+  assert.equal(
+    retryDelay(policy, 0, undefined, () => 0.999999),
+    220,
+  );
   for (let i = 0; i < 1000; i++) {
     const attempt = i % 8;
     const d = retryDelay(policy, attempt);
@@ -29,7 +47,10 @@ test('Retry-After: seconds and HTTP-dates, capped, no jitter', () => {
   assert.equal(parseRetryAfter('soon', now), undefined);
   assert.equal(parseRetryAfter('-1', now), undefined);
   assert.equal(parseRetryAfter(undefined, now), undefined);
-  assert.equal(retryDelay(policy, 4, 1000, () => 0), 1000);
+  assert.equal(
+    retryDelay(policy, 4, 1000, () => 0),
+    1000,
+  );
   assert.equal(retryDelay(policy, 0, 3_600_000), 30_000);
 });
 

@@ -4,10 +4,20 @@ import { parseWwwAuthenticate, TokenAuthenticator, type TokenTransport } from '.
 import { AuthError } from '../../../src/errors.js';
 
 test('challenge parser: bearer params, quoted escapes, several challenges, basic, token68', () => {
-  assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), [
-    { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' } },
+  assert.deepEqual(
+    parseWwwAuthenticate(
+      'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
+    ),
+    [
+      {
+        scheme: 'bearer',
+        params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+      },
+    ],
+  );
+  assert.deepEqual(parseWwwAuthenticate('Basic realm="Registry Realm"'), [
+    { scheme: 'basic', params: { realm: 'Registry Realm' } },
   ]);
-  assert.deepEqual(parseWwwAuthenticate('Basic realm="Registry Realm"'), [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
   assert.deepEqual(parseWwwAuthenticate('Bearer realm="a \\"quoted\\" \\\\ realm", error=invalid_token'), [
     { scheme: 'bearer', params: { realm: 'a "quoted" \\ realm', error: 'invalid_token' } },
   ]);
@@ -19,13 +29,17 @@ test('challenge parser: bearer params, quoted escapes, several challenges, basic
     { scheme: 'negotiate', params: { '': 'abc123==' } },
     { scheme: 'basic', params: { realm: 'x' } },
   ]);
-  assert.deepEqual(parseWwwAuthenticate('  BEARER   REALM = "r" ,  scope="repository:x:pull,push" '), [{ scheme: 'bearer', params: { realm: 'r', scope: 'repository:x:pull,push' } }]);
+  assert.deepEqual(parseWwwAuthenticate('  BEARER   REALM = "r" ,  scope="repository:x:pull,push" '), [
+    { scheme: 'bearer', params: { realm: 'r', scope: 'repository:x:pull,push' } },
+  ]);
   assert.deepEqual(parseWwwAuthenticate(''), []);
   // Garbage does not throw.
   parseWwwAuthenticate('=,,"""\\');
 });
 
-function fakeTransport(answer: (url: URL, headers: Record<string, string>) => { status: number; body: unknown }): TokenTransport & { calls: URL[]; headers: Record<string, string>[] } {
+function fakeTransport(
+  answer: (url: URL, headers: Record<string, string>) => { status: number; body: unknown },
+): TokenTransport & { calls: URL[]; headers: Record<string, string>[] } {
   const calls: URL[] = [];
   const headers: Record<string, string>[] = [];
   const t = (async (req) => {
@@ -34,7 +48,11 @@ function fakeTransport(answer: (url: URL, headers: Record<string, string>) => { 
     headers.push(req.headers);
     await new Promise((r) => setImmediate(r));
     const a = answer(u, req.headers);
-    return { status: a.status, body: Buffer.from(typeof a.body === 'string' ? a.body : JSON.stringify(a.body)), url: req.url };
+    return {
+      status: a.status,
+      body: Buffer.from(typeof a.body === 'string' ? a.body : JSON.stringify(a.body)),
+      url: req.url,
+    };
   }) as TokenTransport & { calls: URL[]; headers: Record<string, string>[] };
   t.calls = calls;
   t.headers = headers;
@@ -47,8 +65,16 @@ const CHALLENGE = 'Bearer realm="http://auth/token",service="reg",scope="reposit
 test('token: fetched once for concurrent challenges, cached until expiry minus skew, then refetched', async () => {
   let now = 1_000_000;
   const t = fakeTransport(() => ({ status: 200, body: { token: 'tok-1', expires_in: 60 } }));
-  const a = new TokenAuthenticator({ transport: t, credentialFor: async () => ({ username: 'u', password: 'p' }), maxTokenBytes: 1000, userAgent: 'ua', now: () => now });
-  const results = await Promise.all(Array.from({ length: 20 }, () => a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx)));
+  const a = new TokenAuthenticator({
+    transport: t,
+    credentialFor: async () => ({ username: 'u', password: 'p' }),
+    maxTokenBytes: 1000,
+    userAgent: 'ua',
+    now: () => now,
+  });
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () => a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx)),
+  );
   assert.deepEqual(new Set(results), new Set(['Bearer tok-1']));
   assert.equal(t.calls.length, 1);
   assert.equal(t.calls[0]!.searchParams.get('service'), 'reg');
@@ -70,7 +96,12 @@ test('token: fetched once for concurrent challenges, cached until expiry minus s
 
 test('token: access_token accepted, expires_in defaults to 60 s, anonymous sends no Authorization', async () => {
   const t = fakeTransport(() => ({ status: 200, body: { access_token: 'at' } }));
-  const a = new TokenAuthenticator({ transport: t, credentialFor: async () => undefined, maxTokenBytes: 1000, userAgent: 'ua' });
+  const a = new TokenAuthenticator({
+    transport: t,
+    credentialFor: async () => undefined,
+    maxTokenBytes: 1000,
+    userAgent: 'ua',
+  });
   assert.equal(await a.answerChallenge('r', 's', CHALLENGE, ctx), 'Bearer at');
   assert.equal(t.headers[0]!['authorization'], undefined);
 });
@@ -82,17 +113,38 @@ test('token service failures and odd bodies are AuthErrors without the secret', 
     [200, { nothing: 1 }],
   ] as const) {
     const t = fakeTransport(() => ({ status, body }));
-    const a = new TokenAuthenticator({ transport: t, credentialFor: async () => ({ username: 'u', password: 'hunter2' }), maxTokenBytes: 1000, userAgent: 'ua' });
-    await assert.rejects(a.answerChallenge('r', 's', CHALLENGE, ctx), (e: unknown) => e instanceof AuthError && !e.message.includes('hunter2'));
+    const a = new TokenAuthenticator({
+      transport: t,
+      credentialFor: async () => ({ username: 'u', password: 'hunter2' }),
+      maxTokenBytes: 1000,
+      userAgent: 'ua',
+    });
+    await assert.rejects(
+      a.answerChallenge('r', 's', CHALLENGE, ctx),
+      (e: unknown) => e instanceof AuthError && !e.message.includes('hunter2'),
+    );
   }
 });
 
 test('basic challenge uses credentials, or fails typed without them; unknown schemes fail', async () => {
   const t = fakeTransport(() => ({ status: 500, body: '' }));
-  const withCreds = new TokenAuthenticator({ transport: t, credentialFor: async () => ({ username: 'u', password: 'p' }), maxTokenBytes: 1000, userAgent: 'ua' });
-  assert.equal(await withCreds.answerChallenge('r', 's', 'Basic realm="x"', ctx), `Basic ${Buffer.from('u:p').toString('base64')}`);
+  const withCreds = new TokenAuthenticator({
+    transport: t,
+    credentialFor: async () => ({ username: 'u', password: 'p' }),
+    maxTokenBytes: 1000,
+    userAgent: 'ua',
+  });
+  assert.equal(
+    await withCreds.answerChallenge('r', 's', 'Basic realm="x"', ctx),
+    `Basic ${Buffer.from('u:p').toString('base64')}`,
+  );
   assert.equal(await withCreds.authorization('r', 's'), `Basic ${Buffer.from('u:p').toString('base64')}`);
-  const anon = new TokenAuthenticator({ transport: t, credentialFor: async () => undefined, maxTokenBytes: 1000, userAgent: 'ua' });
+  const anon = new TokenAuthenticator({
+    transport: t,
+    credentialFor: async () => undefined,
+    maxTokenBytes: 1000,
+    userAgent: 'ua',
+  });
   await assert.rejects(anon.answerChallenge('r', 's', 'Basic realm="x"', ctx), AuthError);
   await assert.rejects(anon.answerChallenge('r', 's', 'Digest realm="x"', ctx), AuthError);
   await assert.rejects(anon.answerChallenge('r', 's', undefined, ctx), AuthError);
@@ -101,7 +153,12 @@ test('basic challenge uses credentials, or fails typed without them; unknown sch
 
 test('a waiter that aborts leaves the shared token fetch to the others', async () => {
   const t = fakeTransport(() => ({ status: 200, body: { token: 'shared' } }));
-  const a = new TokenAuthenticator({ transport: t, credentialFor: async () => undefined, maxTokenBytes: 1000, userAgent: 'ua' });
+  const a = new TokenAuthenticator({
+    transport: t,
+    credentialFor: async () => undefined,
+    maxTokenBytes: 1000,
+    userAgent: 'ua',
+  });
   const ac = new AbortController();
   const first = a.answerChallenge('r', 's', CHALLENGE, ctx, ac.signal);
   const second = a.answerChallenge('r', 's', CHALLENGE, ctx);
@@ -113,31 +170,95 @@ test('a waiter that aborts leaves the shared token fetch to the others', async (
 
 test('credentials are never sent to a plain-HTTP token realm named over HTTPS; anonymous tokens and other HTTPS hosts still work', async () => {
   const transport = fakeTransport(() => ({ status: 200, body: { token: 'tok-123456' } }));
-  const auth = new TokenAuthenticator({ transport, credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }), maxTokenBytes: 4096, userAgent: 'ua' });
+  const auth = new TokenAuthenticator({
+    transport,
+    credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }),
+    maxTokenBytes: 4096,
+    userAgent: 'ua',
+  });
   const ctx = { method: 'GET', url: 'https://reg.example/v2/a/b/manifests/t', status: 401 };
   await assert.rejects(
-    auth.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="http://auth.example/token",service="reg"', ctx),
-    (e: unknown) => e instanceof AuthError && /refusing to send credentials/.test(e.message) && e.registryCode === 'INSECURE_TOKEN_REALM' && !e.message.includes('s3cret-pw'),
+    auth.answerChallenge(
+      'reg.example',
+      'repository:a/b:pull',
+      'Bearer realm="http://auth.example/token",service="reg"',
+      ctx,
+    ),
+    (e: unknown) =>
+      e instanceof AuthError &&
+      /refusing to send credentials/.test(e.message) &&
+      e.registryCode === 'INSECURE_TOKEN_REALM' &&
+      !e.message.includes('s3cret-pw'),
   );
   assert.equal(transport.calls.length, 0, 'nothing was sent to the plain-HTTP realm');
   // Another host over HTTPS is what the token protocol needs: allowed.
-  assert.equal(await auth.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="https://auth.example:8443/token",service="reg"', ctx), 'Bearer tok-123456');
+  assert.equal(
+    await auth.answerChallenge(
+      'reg.example',
+      'repository:a/b:pull',
+      'Bearer realm="https://auth.example:8443/token",service="reg"',
+      ctx,
+    ),
+    'Bearer tok-123456',
+  );
   // A plain-HTTP registry naming a plain-HTTP realm is not a downgrade.
-  const plain = new TokenAuthenticator({ transport, credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }), maxTokenBytes: 4096, userAgent: 'ua' });
-  assert.equal(await plain.answerChallenge('127.0.0.1:5000', 'repository:a/b:pull', 'Bearer realm="http://127.0.0.1:5001/token"', { ...ctx, url: 'http://127.0.0.1:5000/v2/' }), 'Bearer tok-123456');
+  const plain = new TokenAuthenticator({
+    transport,
+    credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }),
+    maxTokenBytes: 4096,
+    userAgent: 'ua',
+  });
+  assert.equal(
+    await plain.answerChallenge('127.0.0.1:5000', 'repository:a/b:pull', 'Bearer realm="http://127.0.0.1:5001/token"', {
+      ...ctx,
+      url: 'http://127.0.0.1:5000/v2/',
+    }),
+    'Bearer tok-123456',
+  );
   // Anonymous pulls may fetch a token from a plain-HTTP realm: there is no secret to leak.
-  const anon = new TokenAuthenticator({ transport, credentialFor: async () => undefined, maxTokenBytes: 4096, userAgent: 'ua' });
-  assert.equal(await anon.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="http://auth.example/token"', ctx), 'Bearer tok-123456');
+  const anon = new TokenAuthenticator({
+    transport,
+    credentialFor: async () => undefined,
+    maxTokenBytes: 4096,
+    userAgent: 'ua',
+  });
+  assert.equal(
+    await anon.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="http://auth.example/token"', ctx),
+    'Bearer tok-123456',
+  );
 });
 
 test('a token service that echoes the credentials it got does not get them into the error', async () => {
   const basic = Buffer.from('alice:s3cret-pw').toString('base64');
-  const transport = fakeTransport(() => ({ status: 403, body: { errors: [{ code: 'DENIED', message: `bad credentials alice:s3cret-pw (Authorization: Basic ${basic}), password s3cret-pw` }] } }));
-  const auth = new TokenAuthenticator({ transport, credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }), maxTokenBytes: 4096, userAgent: 'ua' });
-  await assert.rejects(auth.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="https://auth.example/token"', { method: 'GET', url: 'https://reg.example/v2/', status: 401 }), (e: unknown) => {
-    assert.ok(e instanceof AuthError);
-    for (const s of ['s3cret-pw', basic, 'alice:s3cret-pw']) assert.ok(!e.message.includes(s), `${s} leaked: ${e.message}`);
-    assert.match(e.message, /DENIED: bad credentials/);
-    return true;
+  const transport = fakeTransport(() => ({
+    status: 403,
+    body: {
+      errors: [
+        {
+          code: 'DENIED',
+          message: `bad credentials alice:s3cret-pw (Authorization: Basic ${basic}), password s3cret-pw`,
+        },
+      ],
+    },
+  }));
+  const auth = new TokenAuthenticator({
+    transport,
+    credentialFor: async () => ({ username: 'alice', password: 's3cret-pw' }),
+    maxTokenBytes: 4096,
+    userAgent: 'ua',
   });
+  await assert.rejects(
+    auth.answerChallenge('reg.example', 'repository:a/b:pull', 'Bearer realm="https://auth.example/token"', {
+      method: 'GET',
+      url: 'https://reg.example/v2/',
+      status: 401,
+    }),
+    (e: unknown) => {
+      assert.ok(e instanceof AuthError);
+      for (const s of ['s3cret-pw', basic, 'alice:s3cret-pw'])
+        assert.ok(!e.message.includes(s), `${s} leaked: ${e.message}`);
+      assert.match(e.message, /DENIED: bad credentials/);
+      return true;
+    },
+  );
 });

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { findCredential, configKeyToHost, defaultCredentialFiles, matchingAuthKeys } from '../../../src/source/oras/credentials.js';
+import {
+  findCredential,
+  configKeyToHost,
+  defaultCredentialFiles,
+  matchingAuthKeys,
+} from '../../../src/source/oras/credentials.js';
 import { CredentialsError } from '../../../src/errors.js';
 
 let root: string;
@@ -44,9 +49,16 @@ const env = (): NodeJS.ProcessEnv => ({ PATH: `${bin}:${process.env['PATH'] ?? '
 
 test('explicit option wins; functions get the host', async () => {
   const h = home('explicit', { '.docker/config.json': { auths: { 'r.example': { auth: b64('file:pw') } } } });
-  assert.deepEqual(await findCredential('r.example', { homeDir: h, env: env(), explicit: { username: 'opt', password: 'x' } }), { credential: { username: 'opt', password: 'x' }, source: 'option' });
+  assert.deepEqual(
+    await findCredential('r.example', { homeDir: h, env: env(), explicit: { username: 'opt', password: 'x' } }),
+    { credential: { username: 'opt', password: 'x' }, source: 'option' },
+  );
   const seen: string[] = [];
-  const f = await findCredential('r.example', { homeDir: h, env: env(), explicit: (host) => (seen.push(host), undefined) });
+  const f = await findCredential('r.example', {
+    homeDir: h,
+    env: env(),
+    explicit: (host) => (seen.push(host), undefined),
+  });
   assert.deepEqual(seen, ['r.example']);
   assert.deepEqual(f?.credential, { username: 'file', password: 'pw' });
 });
@@ -72,16 +84,35 @@ test('docker config: auths by exact host, https:// and http:// keys, fields, doc
 });
 
 test('DOCKER_CONFIG directory and dockerConfig paths override ~/.docker', async () => {
-  const h = home('dockerconfig', { '.docker/config.json': { auths: { r: { auth: b64('home:x') } } }, 'alt/config.json': { auths: { r: { auth: b64('alt:x') } } } });
-  assert.deepEqual((await findCredential('r', { homeDir: h, env: { ...env(), DOCKER_CONFIG: path.join(h, 'alt') } }))?.credential, { username: 'alt', password: 'x' });
-  assert.deepEqual((await findCredential('r', { homeDir: h, env: env(), dockerConfig: [path.join(h, 'alt/config.json')] }))?.credential, { username: 'alt', password: 'x' });
+  const h = home('dockerconfig', {
+    '.docker/config.json': { auths: { r: { auth: b64('home:x') } } },
+    'alt/config.json': { auths: { r: { auth: b64('alt:x') } } },
+  });
+  assert.deepEqual(
+    (await findCredential('r', { homeDir: h, env: { ...env(), DOCKER_CONFIG: path.join(h, 'alt') } }))?.credential,
+    { username: 'alt', password: 'x' },
+  );
+  assert.deepEqual(
+    (await findCredential('r', { homeDir: h, env: env(), dockerConfig: [path.join(h, 'alt/config.json')] }))
+      ?.credential,
+    { username: 'alt', password: 'x' },
+  );
   assert.equal(await findCredential('r', { homeDir: h, env: env(), dockerConfig: [] }), undefined);
 });
 
 test('credHelpers[host] and credsStore run docker-credential-<name> get', async () => {
-  const h = home('helpers', { '.docker/config.json': { credHelpers: { 'helper.example': 'test' }, credsStore: 'test', auths: { 'other.example': { auth: b64('o:p') } } } });
+  const h = home('helpers', {
+    '.docker/config.json': {
+      credHelpers: { 'helper.example': 'test' },
+      credsStore: 'test',
+      auths: { 'other.example': { auth: b64('o:p') } },
+    },
+  });
   const o = { homeDir: h, env: env() };
-  assert.deepEqual(await findCredential('helper.example', o), { credential: { username: 'hu', password: 'hs' }, source: 'docker-credential-test' });
+  assert.deepEqual(await findCredential('helper.example', o), {
+    credential: { username: 'hu', password: 'hs' },
+    source: 'docker-credential-test',
+  });
   assert.deepEqual((await findCredential('token.example', o))?.credential, { identityToken: 'idtok' });
   // Helper says "not found" → auths are consulted.
   assert.deepEqual((await findCredential('other.example', o))?.credential, { username: 'o', password: 'p' });
@@ -90,23 +121,38 @@ test('credHelpers[host] and credsStore run docker-credential-<name> get', async 
 test('a failing helper is a warning naming the helper, never its output; the lookup goes on', async () => {
   const warnings: string[] = [];
   const h = home('badhelpers', { '.docker/config.json': { credsStore: 'broken', auths: { x: { auth: b64('u:p') } } } });
-  assert.deepEqual((await findCredential('x', { homeDir: h, env: env(), onWarning: (m) => warnings.push(m) }))?.credential, { username: 'u', password: 'p' });
+  assert.deepEqual(
+    (await findCredential('x', { homeDir: h, env: env(), onWarning: (m) => warnings.push(m) }))?.credential,
+    { username: 'u', password: 'p' },
+  );
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /docker-credential-broken/);
   assert.ok(!warnings[0]!.includes('xyz'));
   const h2 = home('missinghelper', { '.docker/config.json': { credsStore: 'nope' } });
   const w2: string[] = [];
-  assert.equal(await findCredential('x', { homeDir: h2, env: env(), onWarning: (m) => w2.push(m) }), undefined, 'anonymous');
+  assert.equal(
+    await findCredential('x', { homeDir: h2, env: env(), onWarning: (m) => w2.push(m) }),
+    undefined,
+    'anonymous',
+  );
   assert.match(w2[0]!, /not found on PATH/);
 });
 
 test('apptainer then singularity docker-config.json (upstream file) are read after docker config', async () => {
   const h = home('apptainer', {
     '.apptainer/docker-config.json': { auths: { 'a.example': { auth: b64('app:x') } } },
-    '.singularity/docker-config.json': { auths: { 'a.example': { auth: b64('sing:x') }, 's.example': { auth: b64('sing:y') } } },
+    '.singularity/docker-config.json': {
+      auths: { 'a.example': { auth: b64('sing:x') }, 's.example': { auth: b64('sing:y') } },
+    },
   });
-  assert.deepEqual((await findCredential('a.example', { homeDir: h, env: env() }))?.credential, { username: 'app', password: 'x' });
-  assert.deepEqual((await findCredential('s.example', { homeDir: h, env: env() }))?.credential, { username: 'sing', password: 'y' });
+  assert.deepEqual((await findCredential('a.example', { homeDir: h, env: env() }))?.credential, {
+    username: 'app',
+    password: 'x',
+  });
+  assert.deepEqual((await findCredential('s.example', { homeDir: h, env: env() }))?.credential, {
+    username: 'sing',
+    password: 'y',
+  });
 });
 
 test('malformed files are CredentialsErrors naming the file, never crashing or leaking', async () => {
@@ -123,12 +169,19 @@ test('malformed files are CredentialsErrors naming the file, never crashing or l
   };
   for (const [name, content] of Object.entries(cases)) {
     // Helper keys are docker-config only; the rest is checked in the upstream (singularity) file.
-    const rel = name.startsWith('helpers') || name.startsWith('store') ? '.docker/config.json' : '.singularity/docker-config.json';
+    const rel =
+      name.startsWith('helpers') || name.startsWith('store')
+        ? '.docker/config.json'
+        : '.singularity/docker-config.json';
     const h = home(`bad-${name}`, { [rel]: content });
     const file = path.join(h, rel);
     await assert.rejects(
       findCredential('r', { homeDir: h, env: env() }),
-      (e: unknown) => e instanceof CredentialsError && e.source === file && e.message.startsWith(file) && !/secret/i.test(e.message.replace(file, '')),
+      (e: unknown) =>
+        e instanceof CredentialsError &&
+        e.source === file &&
+        e.message.startsWith(file) &&
+        !/secret/i.test(e.message.replace(file, '')),
       name,
     );
   }
@@ -138,7 +191,10 @@ test('malformed files are CredentialsErrors naming the file, never crashing or l
 
 test('defaultCredentialFiles: containers files first (REGISTRY_AUTH_FILE over XDG_RUNTIME_DIR), then docker, then apptainer', () => {
   const home = '/h';
-  const withAuthFile = defaultCredentialFiles({ homeDir: home, env: { REGISTRY_AUTH_FILE: '/x/auth.json', XDG_RUNTIME_DIR: '/run/user/7' } }).map((f) => `${f.format}:${f.path}`);
+  const withAuthFile = defaultCredentialFiles({
+    homeDir: home,
+    env: { REGISTRY_AUTH_FILE: '/x/auth.json', XDG_RUNTIME_DIR: '/run/user/7' },
+  }).map((f) => `${f.format}:${f.path}`);
   assert.deepEqual(withAuthFile, [
     'containers:/x/auth.json',
     'containers:/h/.config/containers/auth.json',
@@ -146,15 +202,35 @@ test('defaultCredentialFiles: containers files first (REGISTRY_AUTH_FILE over XD
     'docker:/h/.apptainer/docker-config.json',
     'docker:/h/.singularity/docker-config.json',
   ]);
-  const runtime = defaultCredentialFiles({ homeDir: home, env: { XDG_RUNTIME_DIR: '/run/user/7', XDG_CONFIG_HOME: '/cfg', DOCKER_CONFIG: '/d' } }).map((f) => f.path);
-  assert.deepEqual(runtime.slice(0, 3), ['/run/user/7/containers/auth.json', '/cfg/containers/auth.json', '/d/config.json']);
+  const runtime = defaultCredentialFiles({
+    homeDir: home,
+    env: { XDG_RUNTIME_DIR: '/run/user/7', XDG_CONFIG_HOME: '/cfg', DOCKER_CONFIG: '/d' },
+  }).map((f) => f.path);
+  assert.deepEqual(runtime.slice(0, 3), [
+    '/run/user/7/containers/auth.json',
+    '/cfg/containers/auth.json',
+    '/d/config.json',
+  ]);
   const noRuntime = defaultCredentialFiles({ homeDir: home, env: {} }).map((f) => f.path);
   assert.equal(noRuntime[0], `/run/containers/${process.getuid!()}/auth.json`);
 });
 
 test('matchingAuthKeys: the longest containers namespace that prefixes the repository wins; docker keys ignore paths', () => {
   const keys = ['r.io', 'r.io/org', 'r.io/org/team', 'r.io/other', 'https://r.io/v1/', 'q.io/org'];
-  assert.deepEqual(matchingAuthKeys(keys, 'r.io', 'containers', 'org/team/img'), ['r.io/org/team', 'r.io/org', 'r.io', 'https://r.io/v1/']);
-  assert.deepEqual(matchingAuthKeys(keys, 'r.io', 'containers', 'organic/img'), ['r.io', 'https://r.io/v1/'], 'a namespace matches whole path segments only');
-  assert.deepEqual(matchingAuthKeys(['r.io/org'], 'r.io', 'docker', 'x/img'), ['r.io/org'], 'docker format: the path of a key is ignored');
+  assert.deepEqual(matchingAuthKeys(keys, 'r.io', 'containers', 'org/team/img'), [
+    'r.io/org/team',
+    'r.io/org',
+    'r.io',
+    'https://r.io/v1/',
+  ]);
+  assert.deepEqual(
+    matchingAuthKeys(keys, 'r.io', 'containers', 'organic/img'),
+    ['r.io', 'https://r.io/v1/'],
+    'a namespace matches whole path segments only',
+  );
+  assert.deepEqual(
+    matchingAuthKeys(['r.io/org'], 'r.io', 'docker', 'x/img'),
+    ['r.io/org'],
+    'docker format: the path of a key is ignored',
+  );
 });

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_ORAS_CLIENT_OPTIONS, resolveOrasClientOptions, isLoopbackHost, ociArchitecture, createDispatcher } from '../../../src/source/oras/options.js';
+import {
+  DEFAULT_ORAS_CLIENT_OPTIONS,
+  resolveOrasClientOptions,
+  isLoopbackHost,
+  ociArchitecture,
+  createDispatcher,
+} from '../../../src/source/oras/options.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 
 test('defaults: documented values, durations in ms, TLS verified', () => {
@@ -50,7 +56,11 @@ test('every invalid field is an InvalidArgumentError naming it', () => {
     [{ dockerConfig: 'x' }, 'dockerConfig'],
   ];
   for (const [o, field] of bad) {
-    assert.throws(() => resolveOrasClientOptions(o as never), (e: unknown) => e instanceof InvalidArgumentError && e.field === field, field);
+    assert.throws(
+      () => resolveOrasClientOptions(o as never),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === field,
+      field,
+    );
   }
   // Secrets never end up in the message.
   try {

@@ -4,16 +4,43 @@ import { redact, REDACTED } from '../../../src/source/oras/log.js';
 
 test('redact removes secrets from strings, header objects and raw header arrays', () => {
   assert.equal(redact('http://alice:pw@host/v2/'), `http://${REDACTED}@host/v2/`);
-  assert.equal(redact('https://s3/b?X-Amz-Signature=abc&part=1&token=zzz'), `https://s3/b?X-Amz-Signature=${REDACTED}&part=1&token=${REDACTED}`);
+  assert.equal(
+    redact('https://s3/b?X-Amz-Signature=abc&part=1&token=zzz'),
+    `https://s3/b?X-Amz-Signature=${REDACTED}&part=1&token=${REDACTED}`,
+  );
   assert.equal(redact('Authorization: Bearer eyJhbGciOi.x.y'), `Authorization: Bearer ${REDACTED}`);
   assert.equal(redact('Basic dTpw'), `Basic ${REDACTED}`);
   assert.equal(redact('{"token":"abc","expires_in":60}'), `{"token":"${REDACTED}","expires_in":60}`);
-  assert.deepEqual(redact({ Authorization: 'Basic x', accept: 'a', 'X-Dragonfly-Oras-Token': 't', Cookie: 'c' }), { Authorization: REDACTED, accept: 'a', 'X-Dragonfly-Oras-Token': REDACTED, Cookie: REDACTED });
-  assert.deepEqual(redact(['authorization', 'Bearer t', 'range', 'bytes=0-0']), ['authorization', REDACTED, 'range', 'bytes=0-0']);
+  assert.deepEqual(redact({ Authorization: 'Basic x', accept: 'a', 'X-Dragonfly-Oras-Token': 't', Cookie: 'c' }), {
+    Authorization: REDACTED,
+    accept: 'a',
+    'X-Dragonfly-Oras-Token': REDACTED,
+    Cookie: REDACTED,
+  });
+  assert.deepEqual(redact(['authorization', 'Bearer t', 'range', 'bytes=0-0']), [
+    'authorization',
+    REDACTED,
+    'range',
+    'bytes=0-0',
+  ]);
   assert.equal(redact(42), 42);
 });
 
 test('custom secret headers (-H) are redacted whatever their name; ordinary ones are kept', () => {
-  const out = redact({ 'X-Auth-Token': 'tok123', 'Private-Token': 'p', 'X-Api-Key': 'k', 'X-Session-Id': 's', Accept: 'application/json', 'User-Agent': 'ua' });
-  assert.deepEqual(out, { 'X-Auth-Token': '<redacted>', 'Private-Token': '<redacted>', 'X-Api-Key': '<redacted>', 'X-Session-Id': '<redacted>', Accept: 'application/json', 'User-Agent': 'ua' });
+  const out = redact({
+    'X-Auth-Token': 'tok123',
+    'Private-Token': 'p',
+    'X-Api-Key': 'k',
+    'X-Session-Id': 's',
+    Accept: 'application/json',
+    'User-Agent': 'ua',
+  });
+  assert.deepEqual(out, {
+    'X-Auth-Token': '<redacted>',
+    'Private-Token': '<redacted>',
+    'X-Api-Key': '<redacted>',
+    'X-Session-Id': '<redacted>',
+    Accept: 'application/json',
+    'User-Agent': 'ua',
+  });
 });

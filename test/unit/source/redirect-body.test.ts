@@ -44,7 +44,13 @@ test('a token POST redirected to another origin is refused; the other origin rec
       s.close();
     }
   });
-  const c = new OrasResourceClient({ plainHttp: true, homeDir: home, dockerConfig: [], credentials: { identityToken: 'REFRESH-TOKEN-SECRET' }, retry: { maxRetries: 0 } });
+  const c = new OrasResourceClient({
+    plainHttp: true,
+    homeDir: home,
+    dockerConfig: [],
+    credentials: { identityToken: 'REFRESH-TOKEN-SECRET' },
+    retry: { maxRetries: 0 },
+  });
   t.after(() => c.close());
   await assert.rejects(c.resolve(`oras://${registry.origin.slice('http://'.length)}/a/b:t`), (e: unknown) => {
     assert.ok(e instanceof OrasflyError);

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatReference, parseOrasReference, dragonflyResolvedUrl, type OrasReference } from '../../../src/source/oras/reference.js';
+import {
+  formatReference,
+  parseOrasReference,
+  dragonflyResolvedUrl,
+  type OrasReference,
+} from '../../../src/source/oras/reference.js';
 import { InvalidReferenceError } from '../../../src/errors.js';
 
 const HEX = 'a'.repeat(64);
@@ -9,8 +14,22 @@ const D = `sha256:${HEX}`;
 test('parses host:port, nested repositories, tags and digests', () => {
   const r = parseOrasReference('oras://127.0.0.1:5000/a/b/img:v1');
   assert.deepEqual(
-    { registry: r.registry, apiHost: r.apiHost, repository: r.repository, tag: r.tag, digest: r.digest, reference: r.reference },
-    { registry: '127.0.0.1:5000', apiHost: '127.0.0.1:5000', repository: 'a/b/img', tag: 'v1', digest: undefined, reference: 'v1' },
+    {
+      registry: r.registry,
+      apiHost: r.apiHost,
+      repository: r.repository,
+      tag: r.tag,
+      digest: r.digest,
+      reference: r.reference,
+    },
+    {
+      registry: '127.0.0.1:5000',
+      apiHost: '127.0.0.1:5000',
+      repository: 'a/b/img',
+      tag: 'v1',
+      digest: undefined,
+      reference: 'v1',
+    },
   );
   const d = parseOrasReference(`oras://reg.example.com/img@${D}`);
   assert.equal(d.tag, undefined);
@@ -94,7 +113,11 @@ const MALFORMED: [string, string][] = [
 test(`${MALFORMED.length} malformed references throw InvalidReferenceError`, () => {
   assert.ok(MALFORMED.length >= 30);
   for (const [input, why] of MALFORMED) {
-    assert.throws(() => parseOrasReference(input), (e: unknown) => e instanceof InvalidReferenceError && e.code === 'ERR_ORASFLY_INVALID_REFERENCE', `${why}: ${JSON.stringify(input)}`);
+    assert.throws(
+      () => parseOrasReference(input),
+      (e: unknown) => e instanceof InvalidReferenceError && e.code === 'ERR_ORASFLY_INVALID_REFERENCE',
+      `${why}: ${JSON.stringify(input)}`,
+    );
   }
 });
 

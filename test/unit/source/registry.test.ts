@@ -11,7 +11,10 @@ test('clients are found by lower-cased scheme; unknown schemes and duplicates ar
   reg.register('ORAS', fake);
   assert.equal(reg.get('oras://h/r:t'), fake);
   assert.equal(reg.get('Oras://h/r:t'), fake);
-  assert.throws(() => reg.get('ftp://x'), (e: unknown) => e instanceof UnsupportedError && e.message === 'scheme ftp: no source client found');
+  assert.throws(
+    () => reg.get('ftp://x'),
+    (e: unknown) => e instanceof UnsupportedError && e.message === 'scheme ftp: no source client found',
+  );
   assert.throws(() => reg.register('oras', fake), InvalidArgumentError);
   assert.throws(() => reg.register('bad scheme', fake), InvalidArgumentError);
   assert.deepEqual(reg.schemes(), ['oras']);

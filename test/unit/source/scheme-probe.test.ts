@@ -42,10 +42,17 @@ test("one caller's cancellation or a server that resets never sends the others o
     // without TLS; never a registry request (manifest, blob) in plain text.
     for (const first of srv.firstBytes) {
       const text = first.toString('latin1');
-      assert.ok(first[0] === 0x16 || text.startsWith('GET /v2/ HTTP/1.1'), `unexpected plain-text request ${JSON.stringify(text)}`);
+      assert.ok(
+        first[0] === 0x16 || text.startsWith('GET /v2/ HTTP/1.1'),
+        `unexpected plain-text request ${JSON.stringify(text)}`,
+      );
     }
     assert.ok(srv.firstBytes.some((b) => b[0] === 0x16));
-    assert.match(client.blobUrl({ url: ref, digest: `sha256:${'a'.repeat(64)}` }), /^https:\/\//, 'undecided means HTTPS');
+    assert.match(
+      client.blobUrl({ url: ref, digest: `sha256:${'a'.repeat(64)}` }),
+      /^https:\/\//,
+      'undecided means HTTPS',
+    );
   } finally {
     await client.close();
     await srv.close();

@@ -6,8 +6,11 @@ test('every part of a credential we sent is scrubbed from server text', () => {
   const s = new SecretSet();
   s.addCredential({ username: 'robot$ci', password: 'p@ss:word/1' });
   const b64 = Buffer.from('robot$ci:p@ss:word/1').toString('base64');
-  const out = s.scrub(`user robot$ci pass p@ss:word/1 pair robot$ci:p@ss:word/1 b64 ${b64} url-encoded ${encodeURIComponent('p@ss:word/1')}`);
-  for (const secret of ['robot$ci', 'p@ss:word/1', b64, encodeURIComponent('p@ss:word/1')]) assert.ok(!out.includes(secret), `${secret} in ${out}`);
+  const out = s.scrub(
+    `user robot$ci pass p@ss:word/1 pair robot$ci:p@ss:word/1 b64 ${b64} url-encoded ${encodeURIComponent('p@ss:word/1')}`,
+  );
+  for (const secret of ['robot$ci', 'p@ss:word/1', b64, encodeURIComponent('p@ss:word/1')])
+    assert.ok(!out.includes(secret), `${secret} in ${out}`);
   assert.match(out, /^user <redacted> pass <redacted> pair <redacted> b64 <redacted>/);
 });
 
@@ -29,7 +32,9 @@ test('server text is cut to a bounded length, and errors[] is bounded and scrubb
   s.add('topsecret');
   const long = s.scrub('x'.repeat(100_000));
   assert.ok(long.length <= MAX_SERVER_TEXT_CHARS + 10);
-  const errs = s.scrubErrors(Array.from({ length: 50 }, () => ({ code: 'DENIED', message: 'topsecret', detail: { nested: ['topsecret'] } })));
+  const errs = s.scrubErrors(
+    Array.from({ length: 50 }, () => ({ code: 'DENIED', message: 'topsecret', detail: { nested: ['topsecret'] } })),
+  );
   assert.equal(errs?.length, 8);
   assert.equal(errs?.[0]?.message, '<redacted>');
   assert.deepEqual(errs?.[0]?.detail, { nested: ['<redacted>'] });

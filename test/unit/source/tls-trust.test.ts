@@ -24,12 +24,18 @@ test('SSL_CERT_FILE replaces the distribution bundle; every certificate in it is
 });
 
 test('SSL_CERT_DIR directories are read in addition (colon-separated); files without a certificate are skipped', () => {
-  const r = systemCaCertificates({ SSL_CERT_FILE: path.join(dir, 'bundle.pem'), SSL_CERT_DIR: `${path.join(dir, 'certs')}:${path.join(dir, 'missing')}` });
+  const r = systemCaCertificates({
+    SSL_CERT_FILE: path.join(dir, 'bundle.pem'),
+    SSL_CERT_DIR: `${path.join(dir, 'certs')}:${path.join(dir, 'missing')}`,
+  });
   assert.deepEqual(r.certificates, [cert(1), cert(2), cert(3)]);
 });
 
 test('a missing SSL_CERT_FILE yields nothing, not an error', () => {
-  const r = systemCaCertificates({ SSL_CERT_FILE: path.join(dir, 'nope.pem'), SSL_CERT_DIR: path.join(dir, 'missing') });
+  const r = systemCaCertificates({
+    SSL_CERT_FILE: path.join(dir, 'nope.pem'),
+    SSL_CERT_DIR: path.join(dir, 'missing'),
+  });
   assert.deepEqual(r.certificates, []);
 });
 

@@ -13,7 +13,11 @@ const require = createRequire(import.meta.url);
 
 test('the undici version is the one the deep imports were written against (7.x)', () => {
   const pkg = JSON.parse(readFileSync(require.resolve('undici/package.json'), 'utf8')) as { version: string };
-  assert.match(pkg.version, /^7\./, `undici ${pkg.version}: re-check src/source/oras/undici-modules.ts before upgrading`);
+  assert.match(
+    pkg.version,
+    /^7\./,
+    `undici ${pkg.version}: re-check src/source/oras/undici-modules.ts before upgrading`,
+  );
 });
 
 test('the deep imports have the shapes we use: Agent, buildConnector, the request API', async () => {
@@ -26,7 +30,11 @@ test('the deep imports have the shapes we use: Agent, buildConnector, the reques
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const agent = new Agent();
   try {
-    const res = await dispatcherRequest(agent, { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, path: '/', method: 'GET' });
+    const res = await dispatcherRequest(agent, {
+      origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      path: '/',
+      method: 'GET',
+    });
     assert.equal(res.statusCode, 200);
     assert.equal(await res.body.text(), 'ok');
   } finally {

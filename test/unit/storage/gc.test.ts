@@ -2,7 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type GcCandidate, planGc } from '../../../src/storage/gc.js';
 
-const c = (key: string, lastAccess: number, o: Partial<GcCandidate> = {}): GcCandidate => ({ key, size: 100, lastAccess, expiryBase: lastAccess, exclusive: true, done: true, active: false, marked: false, ...o });
+const c = (key: string, lastAccess: number, o: Partial<GcCandidate> = {}): GcCandidate => ({
+  key,
+  size: 100,
+  lastAccess,
+  expiryBase: lastAccess,
+  exclusive: true,
+  done: true,
+  active: false,
+  marked: false,
+  ...o,
+});
 const policy = { now: 10_000, taskExpireTime: 0, diskGCThreshold: 0, diskGCThresholdPercent: 0, gcInterval: 1000 };
 
 test('expiry: strictly older than taskExpireTime; 0 disables; active and marked skipped', () => {
@@ -12,7 +22,13 @@ test('expiry: strictly older than taskExpireTime; 0 disables; active and marked 
 });
 
 test('quota: LRU until the excess is covered (strict > threshold); unfinished tasks touched within gcInterval skipped', () => {
-  const cands = [c('b', 300), c('a', 100), c('c', 500), c('writing', 9500, { done: false }), c('stalled', 50, { done: false })];
+  const cands = [
+    c('b', 300),
+    c('a', 100),
+    c('c', 500),
+    c('writing', 9500, { done: false }),
+    c('stalled', 50, { done: false }),
+  ];
   const p = planGc(cands, { ...policy, diskGCThreshold: 300 });
   assert.equal(p.quotaExcess, 200);
   assert.deepEqual(p.evicted, ['stalled', 'a']);

@@ -6,7 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { StorageError } from '../../../src/errors.js';
-import { decodeMetadata, encodeMetadata, readMetadata, type TaskMetadata, writeMetadata } from '../../../src/storage/metadata.js';
+import {
+  decodeMetadata,
+  encodeMetadata,
+  readMetadata,
+  type TaskMetadata,
+  writeMetadata,
+} from '../../../src/storage/metadata.js';
 import { createPieceHasher, pieceSign } from '../../../src/storage/piece-digest.js';
 import { hiddenDataName } from '../../../src/storage/strategies/advance.js';
 
@@ -24,7 +30,12 @@ test('createPieceHasher: crc32 matches zlib, md5 matches crypto, incremental', (
 
 test('pieceSign: sha256 of the concatenated digest hex strings; empty → ""', () => {
   assert.equal(pieceSign([]), '');
-  assert.equal(pieceSign(['md5:' + 'a'.repeat(32), 'md5:' + 'b'.repeat(32)]), createHash('sha256').update('a'.repeat(32) + 'b'.repeat(32)).digest('hex'));
+  assert.equal(
+    pieceSign(['md5:' + 'a'.repeat(32), 'md5:' + 'b'.repeat(32)]),
+    createHash('sha256')
+      .update('a'.repeat(32) + 'b'.repeat(32))
+      .digest('hex'),
+  );
 });
 
 const sample = (): TaskMetadata => ({
@@ -42,23 +53,65 @@ const sample = (): TaskMetadata => ({
   dataFilePath: '/out/.img.sif.dfget.cache.10.0.0.5-4242-x',
   done: true,
   header: null,
-  ext: { version: 1, digest: 'sha256:' + 'e'.repeat(64), pieceDigest: 'md5', pieceSize: 4, lastAccess: 1, completedAt: 1, fingerprint: { ino: 9, size: 5, mtimeMs: 1.5 }, storeLink: 'hardlink' },
+  ext: {
+    version: 1,
+    digest: 'sha256:' + 'e'.repeat(64),
+    pieceDigest: 'md5',
+    pieceSize: 4,
+    lastAccess: 1,
+    completedAt: 1,
+    fingerprint: { ino: 9, size: 5, mtimeMs: 1.5 },
+    storeLink: 'hardlink',
+  },
 });
 
 test('encodeMetadata writes Dragonfly JSON exactly (key order, omitted zero values, Start/Length)', () => {
   const j = JSON.parse(encodeMetadata(sample()));
-  assert.deepEqual(Object.keys(j), ['storeStrategy', 'taskID', 'taskMeta', 'contentLength', 'totalPieces', 'peerID', 'pieces', 'pieceMd5Sign', 'dataFilePath', 'done', 'header', 'orasfly']);
-  assert.deepEqual(j.pieces['0'], { md5: '0'.repeat(32), range: { Start: 0, Length: 4 }, digest: 'md5:' + '0'.repeat(32) });
-  assert.deepEqual(j.pieces['1'], { num: 1, md5: '1'.repeat(32), offset: 4, range: { Start: 4, Length: 1 }, cost: 7, digest: 'md5:' + '1'.repeat(32) });
-  assert.deepEqual(decodeMetadata(encodeMetadata(sample()), 'm'), { ...sample(), pieces: new Map([...sample().pieces].sort()) });
+  assert.deepEqual(Object.keys(j), [
+    'storeStrategy',
+    'taskID',
+    'taskMeta',
+    'contentLength',
+    'totalPieces',
+    'peerID',
+    'pieces',
+    'pieceMd5Sign',
+    'dataFilePath',
+    'done',
+    'header',
+    'orasfly',
+  ]);
+  assert.deepEqual(j.pieces['0'], {
+    md5: '0'.repeat(32),
+    range: { Start: 0, Length: 4 },
+    digest: 'md5:' + '0'.repeat(32),
+  });
+  assert.deepEqual(j.pieces['1'], {
+    num: 1,
+    md5: '1'.repeat(32),
+    offset: 4,
+    range: { Start: 4, Length: 1 },
+    cost: 7,
+    digest: 'md5:' + '1'.repeat(32),
+  });
+  assert.deepEqual(decodeMetadata(encodeMetadata(sample()), 'm'), {
+    ...sample(),
+    pieces: new Map([...sample().pieces].sort()),
+  });
 });
 
 test('decodeMetadata accepts upstream metadata (no orasfly key) and rejects torn files naming the path', () => {
-  const up = '{"storeStrategy":"io.d7y.storage.v2.simple","taskID":"t","taskMeta":{},"contentLength":4,"totalPieces":1,"peerID":"p","pieces":{"0":{"md5":"' + '0'.repeat(32) + '","range":{"Start":0,"Length":4},"cost":812345}},"pieceMd5Sign":"","dataFilePath":"/d","done":true,"header":null}';
+  const up =
+    '{"storeStrategy":"io.d7y.storage.v2.simple","taskID":"t","taskMeta":{},"contentLength":4,"totalPieces":1,"peerID":"p","pieces":{"0":{"md5":"' +
+    '0'.repeat(32) +
+    '","range":{"Start":0,"Length":4},"cost":812345}},"pieceMd5Sign":"","dataFilePath":"/d","done":true,"header":null}';
   const m = decodeMetadata(up, 'x');
   assert.equal(m.pieces.get(0)?.digest, 'md5:' + '0'.repeat(32));
   assert.equal(m.ext.fingerprint, undefined);
-  assert.throws(() => decodeMetadata(up.slice(0, 40), '/data/t/p/metadata'), (e: unknown) => e instanceof StorageError && e.path === '/data/t/p/metadata');
+  assert.throws(
+    () => decodeMetadata(up.slice(0, 40), '/data/t/p/metadata'),
+    (e: unknown) => e instanceof StorageError && e.path === '/data/t/p/metadata',
+  );
 });
 
 test('writeMetadata is atomic (no temp left) and sets mtime to the last access', async (t) => {

@@ -22,7 +22,12 @@ test('defaults: simple, multiplex on (no daemon uploads unreused copies), 6h exp
 });
 
 test('sizes and durations parse; invalid values name the field', () => {
-  const { options } = resolveStorageOptions({ dataPath: '/x', diskGCThreshold: '50Gi', taskExpireTime: '10m', gcInterval: 0 });
+  const { options } = resolveStorageOptions({
+    dataPath: '/x',
+    diskGCThreshold: '50Gi',
+    taskExpireTime: '10m',
+    gcInterval: 0,
+  });
   assert.equal(options.diskGCThreshold, 50 * 2 ** 30);
   assert.equal(options.taskExpireTime, 600_000);
   assert.equal(options.gcInterval, 0);
@@ -40,7 +45,11 @@ test('sizes and durations parse; invalid values name the field', () => {
     [{ dataPath: '/x', strategy: { name: 'x' } }, 'storage.strategy'],
   ];
   for (const [o, field] of bad) {
-    assert.throws(() => resolveStorageOptions(o as never), (e: unknown) => e instanceof InvalidArgumentError && e.field === field, JSON.stringify(o));
+    assert.throws(
+      () => resolveStorageOptions(o as never),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === field,
+      JSON.stringify(o),
+    );
   }
 });
 
@@ -48,7 +57,14 @@ test('strategy: trailing dot accepted with a warning; empty = simple; custom obj
   const r = resolveStorageOptions({ dataPath: '/x', strategy: 'io.d7y.storage.v2.advance.' as never });
   assert.equal(r.options.strategy.name, 'io.d7y.storage.v2.advance');
   assert.match(r.warnings[0]!, /trailing dot/);
-  assert.equal(resolveStorageOptions({ dataPath: '/x', strategy: '' }).options.strategy.name, 'io.d7y.storage.v2.simple');
-  const custom = { name: 'mine', locate: async () => ({ dataFilePath: '/d', storeStrategy: 'mine' }), create: async () => 'self' as const };
+  assert.equal(
+    resolveStorageOptions({ dataPath: '/x', strategy: '' }).options.strategy.name,
+    'io.d7y.storage.v2.simple',
+  );
+  const custom = {
+    name: 'mine',
+    locate: async () => ({ dataFilePath: '/d', storeStrategy: 'mine' }),
+    create: async () => 'self' as const,
+  };
   assert.equal(resolveStorageOptions({ dataPath: '/x', strategy: custom }).options.strategy, custom);
 });

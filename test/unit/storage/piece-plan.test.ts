@@ -6,8 +6,16 @@ const MiB = 1024 * 1024;
 
 test('piece sizes follow the Dragonfly table', () => {
   const table: Array<[number, number, number]> = [
-    [200 * MiB, 4, 50], [205 * MiB, 4, 52], [299 * MiB, 4, 75], [300 * MiB, 5, 60], [310 * MiB, 5, 62],
-    [552_562_021, 7, 76], [1_100_000_000, 12, 88], [1200 * MiB, 14, 86], [1300 * MiB, 15, 87], [3100 * MiB, 15, 207],
+    [200 * MiB, 4, 50],
+    [205 * MiB, 4, 52],
+    [299 * MiB, 4, 75],
+    [300 * MiB, 5, 60],
+    [310 * MiB, 5, 62],
+    [552_562_021, 7, 76],
+    [1_100_000_000, 12, 88],
+    [1200 * MiB, 14, 86],
+    [1300 * MiB, 15, 87],
+    [3100 * MiB, 15, 207],
   ];
   for (const [len, mib, count] of table) {
     assert.equal(computePieceSize(len), mib * MiB, `size for ${len}`);

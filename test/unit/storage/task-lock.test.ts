@@ -83,10 +83,21 @@ test('locks from another host are never judged stale', () => {
 test('a waiter behind a claimant that is taking a dead lock over waits (no spin) and honours its timeout', async (t) => {
   const lockPath = path.join(dir(t), 'x.lock');
   // A dead holder on this host, and a live claimant (our parent process) taking it over.
-  await fsp.writeFile(lockPath, JSON.stringify({ pid: 2147483646, hostname: os.hostname(), createdAt: Date.now(), token: 'deadbeefdeadbeef' }));
-  await fsp.writeFile(`${lockPath}.claim.deadbeefdeadbeef.1`, JSON.stringify({ pid: process.ppid, hostname: os.hostname(), createdAt: Date.now(), token: 'claimant' }));
+  await fsp.writeFile(
+    lockPath,
+    JSON.stringify({ pid: 2147483646, hostname: os.hostname(), createdAt: Date.now(), token: 'deadbeefdeadbeef' }),
+  );
+  await fsp.writeFile(
+    `${lockPath}.claim.deadbeefdeadbeef.1`,
+    JSON.stringify({ pid: process.ppid, hostname: os.hostname(), createdAt: Date.now(), token: 'claimant' }),
+  );
   const before = process.cpuUsage();
-  await assert.rejects(acquireTaskLock(lockPath, { timeoutMs: 300, maxPollMs: 50 }), (e: unknown) => e instanceof LockError && /timed out after \d+ s waiting for the task lock .* another waiter is taking it over/.test((e as Error).message));
+  await assert.rejects(
+    acquireTaskLock(lockPath, { timeoutMs: 300, maxPollMs: 50 }),
+    (e: unknown) =>
+      e instanceof LockError &&
+      /timed out after \d+ s waiting for the task lock .* another waiter is taking it over/.test((e as Error).message),
+  );
   const cpu = process.cpuUsage(before);
   // A spin would burn the whole 300 ms (0.1.x spun for up to 60 s); polling costs a few ms.
   assert.ok(cpu.user + cpu.system < 200_000, `spent ${cpu.user + cpu.system} µs of CPU waiting`);
@@ -97,7 +108,10 @@ test('stillHeld() turns false once another process has taken the lock over', asy
   const lockPath = path.join(dir(t), 'y.lock');
   const l = await acquireTaskLock(lockPath);
   assert.equal(await l.stillHeld(), true);
-  await fsp.writeFile(lockPath, JSON.stringify({ pid: 1, hostname: 'elsewhere', createdAt: Date.now(), token: 'theirs' }));
+  await fsp.writeFile(
+    lockPath,
+    JSON.stringify({ pid: 1, hostname: 'elsewhere', createdAt: Date.now(), token: 'theirs' }),
+  );
   assert.equal(await l.stillHeld(), false);
   await l.release();
   assert.match(await fsp.readFile(lockPath, 'utf8'), /theirs/, 'release never removes a lock that is not ours');
