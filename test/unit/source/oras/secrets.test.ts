@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SecretSet, MAX_SERVER_TEXT_CHARS } from '../../../src/source/oras/secrets.js';
+import { SecretSet, MAX_SERVER_TEXT_CHARS } from '../../../../src/source/oras/secrets.js';
 
 test('every part of a credential we sent is scrubbed from server text', () => {
   const s = new SecretSet();

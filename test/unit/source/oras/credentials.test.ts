@@ -8,8 +8,8 @@ import {
   configKeyToHost,
   defaultCredentialFiles,
   matchingAuthKeys,
-} from '../../../src/source/oras/credentials.js';
-import { CredentialsError } from '../../../src/errors.js';
+} from '../../../../src/source/oras/credentials.js';
+import { CredentialsError } from '../../../../src/errors.js';
 
 let root: string;
 let bin: string;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import os from 'node:os';
-import { OrasResourceClient } from '../../../src/source/oras/oras-resource-client.js';
+import { OrasResourceClient } from '../../../../src/source/oras/oras-resource-client.js';
 
 /** A loopback TCP server that records how each connection starts and drops it after `holdMs`. */
 async function silentServer(holdMs: number): Promise<{ port: number; firstBytes: Buffer[]; close(): Promise<void> }> {

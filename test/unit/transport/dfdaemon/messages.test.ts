@@ -12,11 +12,12 @@ import {
   encodeDownloadTaskRequest,
   encodeHealthCheckRequest,
   parseBackendDetails,
-} from '../../../src/transport/dfdaemon/messages.js';
-import { ProtoDecodeError, readFields } from '../../../src/transport/dfdaemon/protobuf.js';
+} from '../../../../src/transport/dfdaemon/messages.js';
+import { ProtoDecodeError, readFields } from '../../../../src/transport/dfdaemon/protobuf.js';
 
 const dir = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
+  '..',
   '..',
   '..',
   '..',

@@ -5,8 +5,8 @@ import {
   parseOrasReference,
   dragonflyResolvedUrl,
   type OrasReference,
-} from '../../../src/source/oras/reference.js';
-import { InvalidReferenceError } from '../../../src/errors.js';
+} from '../../../../src/source/oras/reference.js';
+import { InvalidReferenceError } from '../../../../src/errors.js';
 
 const HEX = 'a'.repeat(64);
 const D = `sha256:${HEX}`;

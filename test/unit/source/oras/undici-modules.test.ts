@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agentClass, buildConnector, dispatcherRequest } from '../../../src/source/oras/undici-modules.js';
-import { createDispatcher, resolveOrasClientOptions } from '../../../src/source/oras/options.js';
+import { agentClass, buildConnector, dispatcherRequest } from '../../../../src/source/oras/undici-modules.js';
+import { createDispatcher, resolveOrasClientOptions } from '../../../../src/source/oras/options.js';
 
 const require = createRequire(import.meta.url);
 
@@ -52,6 +52,6 @@ test('the dispatcher is built with allowH2: false explicitly (the CLI bundle has
 });
 
 test('the library changes no process-wide V8 flag on its request path', () => {
-  const src = readFileSync(new URL('../../../../src/source/oras/undici-modules.ts', import.meta.url), 'utf8');
+  const src = readFileSync(new URL('../../../../../src/source/oras/undici-modules.ts', import.meta.url), 'utf8');
   assert.ok(!/setFlagsFromString/.test(src));
 });

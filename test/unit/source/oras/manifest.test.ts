@@ -11,8 +11,8 @@ import {
   LEGACY_SIF_LAYER_MEDIA_TYPE,
   type ImageManifest,
   type ImageIndex,
-} from '../../../src/source/oras/manifest.js';
-import { ManifestError } from '../../../src/errors.js';
+} from '../../../../src/source/oras/manifest.js';
+import { ManifestError } from '../../../../src/errors.js';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
 const desc = (mediaType: string, c: string, size = 1) => ({ mediaType, digest: d(c), size });

@@ -9,8 +9,8 @@ import {
   isLoopbackHost,
   ociArchitecture,
   createDispatcher,
-} from '../../../src/source/oras/options.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
+} from '../../../../src/source/oras/options.js';
+import { InvalidArgumentError } from '../../../../src/errors.js';
 
 test('defaults: documented values, durations in ms, TLS verified', () => {
   const o = resolveOrasClientOptions();

@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { credentialFromStdin } from '../../../src/cli/stdin-credential.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
+
+async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
+  for (const p of parts) yield Buffer.from(p);
+}
+
+test("the password is read whole (one trailing newline dropped) and offered to the reference's registry only", async () => {
+  const c = await credentialFromStdin(chunks('s3cr', 'et\n'), 'Registry.example.com:5000', 'me');
+  assert.equal(typeof c, 'function');
+  const f = c as (host: string) => unknown;
+  assert.deepEqual(f('registry.example.com:5000'), { username: 'me', password: 's3cret' });
+  assert.equal(f('auth.example.com'), undefined, 'a token realm on another host gets nothing');
+});
+
+test('without a user name, stdin holds an identity token', async () => {
+  const f = (await credentialFromStdin(chunks('tok\r\n'), 'r.io', undefined)) as (h: string) => unknown;
+  assert.deepEqual(f('r.io'), { identityToken: 'tok' });
+});
+
+test('an empty or oversized stdin is refused, naming the flag', async () => {
+  await assert.rejects(
+    credentialFromStdin(chunks(''), 'r.io', 'me'),
+    (e: unknown) => e instanceof InvalidArgumentError && /password-stdin/.test(e.message),
+  );
+  await assert.rejects(credentialFromStdin(chunks('x'.repeat(70 * 1024)), 'r.io', 'me'), /more than 65536 bytes/);
+});
