@@ -13,13 +13,11 @@ rmSync(path.join(root, '.build'), { recursive: true, force: true });
 build('tsconfig.json');
 build('tsconfig.test.json');
 const only = process.argv.slice(2);
-// Every code example in README.md, docs/ and TSDoc compiles against the current API.
+// The whole suite starts with `npm run lint`: formatting, lint rules, types, every docs example
+// compiling against the current API, and the unit-test layout.
 if (!only.length) {
-  const docs = spawnSync(process.execPath, [path.join(root, 'scripts', 'check-doc-examples.mjs')], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  if (docs.status !== 0) process.exit(docs.status ?? 1);
+  const lint = spawnSync(process.execPath, [path.join(root, 'scripts', 'lint.mjs')], { cwd: root, stdio: 'inherit' });
+  if (lint.status !== 0) process.exit(lint.status ?? 1);
 }
 // Node 20's runner takes files, not globs: collect *.test.js ourselves, unit tests first.
 function collect(dir) {
