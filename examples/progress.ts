@@ -10,7 +10,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createDownloader, formatBytes, type PieceEvent, type RetryEvent } from '../src/index.js';
+import { createDownloader, type PieceEvent, type RetryEvent } from '../src/index.js';
+
+const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 const ref = process.argv[2] ?? process.env['ORASFLY_REF'];
 if (!ref) {
@@ -32,7 +34,7 @@ const retries: RetryEvent[] = [];
 const states: string[] = [];
 // Called with every conductor (one per task actually downloaded; reuse and joins make none).
 dl.manager.onConductor((c) => {
-  console.error(`task ${c.taskId.slice(0, 12)}…: ${c.plan.totalPieces} pieces of ${formatBytes(c.plan.pieceSize)}`);
+  console.error(`task ${c.taskId.slice(0, 12)}…: ${c.plan.totalPieces} pieces of ${mib(c.plan.pieceSize)}`);
   c.on('state', (s) => states.push(s));
   c.on('piece', (p) => pieces.push(p));
   c.on('retry', (r) => {
@@ -54,7 +56,7 @@ try {
       const percent = Math.floor(p.percent);
       if (percent === lastPercent) return;
       lastPercent = percent;
-      console.error(`${percent.toString().padStart(3)} %  ${formatBytes(p.transferred)} / ${formatBytes(p.total)}`);
+      console.error(`${percent.toString().padStart(3)} %  ${mib(p.transferred)} / ${mib(p.total)}`);
     },
   });
   console.log(

@@ -29,6 +29,7 @@ export type OrasflyErrorCode =
   | 'ERR_ORASFLY_TASK_FAILED'
   | 'ERR_ORASFLY_UNSUPPORTED'
   | 'ERR_ORASFLY_DAEMON'
+  | 'ERR_ORASFLY_CLOSED'
   /** CLI only: the pull was cancelled (Ctrl-C, SIGTERM). The library rejects with the signal's reason instead. */
   | 'ERR_ORASFLY_ABORTED'
   /** CLI only: a failure that is not an {@link OrasflyError} (a bug: please report it). */
@@ -304,6 +305,16 @@ export class DaemonError extends OrasflyError {
   constructor(message: string, grpcCode?: number, options?: ErrorOptions) {
     super('ERR_ORASFLY_DAEMON', message, options);
     this.grpcCode = grpcCode;
+  }
+}
+
+/** A method was called on an object that was closed (a client, a store, a task writer). */
+export class ClosedError extends OrasflyError {
+  /** What was closed: `OrasResourceClient`, `StorageManager`, … */
+  readonly what: string;
+  constructor(what: string, detail?: string) {
+    super('ERR_ORASFLY_CLOSED', `${what} is closed${detail ? ` (${detail})` : ''}`);
+    this.what = what;
   }
 }
 

@@ -10,8 +10,36 @@
  * @packageDocumentation
  */
 
-// Errors
-export * from './errors.js';
+// Errors: one base class with stable codes, and the one retryability predicate
+export {
+  OrasflyError,
+  InvalidArgumentError,
+  InvalidReferenceError,
+  ConfigError,
+  CredentialsError,
+  RegistryResponseError,
+  AuthError,
+  ManifestError,
+  SizeLimitError,
+  TlsError,
+  NetworkError,
+  TimeoutError,
+  StallError,
+  RangeNotSupportedError,
+  DigestMismatchError,
+  SizeMismatchError,
+  StorageError,
+  StorageQuotaError,
+  LockError,
+  TaskFailedError,
+  UnsupportedError,
+  DaemonError,
+  ClosedError,
+  isRetryable,
+  markFinal,
+  isFinal,
+} from './errors.js';
+export type { OrasflyErrorCode, RegistryErrorDetail, ResponseErrorInit } from './errors.js';
 
 // Quick start
 export { createDownloader, downloaderOptionsFromConfig } from './downloader.js';
@@ -27,7 +55,7 @@ export type {
   DownloadConfig,
   TransportConfig,
 } from './config/dfget-config.js';
-export { parseDuration, parseSize, formatBytes } from './config/units.js';
+export { parseDuration, parseSize } from './config/units.js';
 export type { Duration, Size } from './config/units.js';
 
 // Source: the registry client
@@ -56,12 +84,6 @@ export type {
 export type { Descriptor, ImageManifest, ImageIndex } from './source/oras/manifest.js';
 export { parseOrasReference, formatReference } from './source/oras/reference.js';
 export type { OrasReference } from './source/oras/reference.js';
-export {
-  ResourceClientRegistry,
-  registerResourceClient,
-  unregisterResourceClient,
-  getResourceClient,
-} from './source/registry.js';
 export { SIF_LAYER_MEDIA_TYPE, LEGACY_SIF_LAYER_MEDIA_TYPE } from './source/oras/manifest.js';
 
 // Transport
@@ -96,6 +118,7 @@ export type {
   RetryEvent,
 } from './conductor/peer-task-conductor.js';
 export { PeerTaskManager } from './conductor/peer-task-manager.js';
+export { RateLimiter } from './conductor/rate-limiter.js';
 export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
 export type {
   ArtifactDownloadRequest,
@@ -103,7 +126,7 @@ export type {
   ArtifactProgress,
   SkippedLayer,
 } from './conductor/artifact-pull.js';
-export { taskId, taskIdV2, parentTaskId, peerId } from './conductor/task-id.js';
+export { taskId, taskIdV2, peerId } from './conductor/task-id.js';
 export type { TaskIdMeta, TaskIdV2Meta } from './conductor/task-id.js';
 export {
   computePieceSize,
@@ -113,10 +136,9 @@ export {
   DEFAULT_MAX_PIECE_SIZE,
 } from './storage/piece-plan.js';
 export type { PieceInfo, PiecePlan } from './storage/piece-plan.js';
-export { RateLimiter } from './conductor/rate-limiter.js';
 
 // Storage
-export { StorageManager, pieceCount, pieceRange } from './storage/storage-manager.js';
+export { StorageManager } from './storage/storage-manager.js';
 export type {
   TaskEntry,
   TaskWriter,
@@ -140,7 +162,7 @@ export type {
   StorageStrategyName,
   PieceDigestAlgorithm,
 } from './storage/options.js';
-export { createPieceHasher, pieceSign } from './storage/piece-digest.js';
+export { createPieceHasher } from './storage/piece-digest.js';
 export type { PieceHasher } from './storage/piece-digest.js';
 export type { PieceRecord, Fingerprint } from './storage/metadata.js';
 export type { MaterializeResult } from './storage/materialize.js';
@@ -155,10 +177,8 @@ export { SimpleStrategy, SIMPLE_STRATEGY } from './storage/strategies/simple.js'
 export { AdvanceStrategy, ADVANCE_STRATEGY } from './storage/strategies/advance.js';
 
 // Logs
-export { CoreLogger, FileLogSink, StreamLogSink, TeeLogSink, formatLogTime } from './log/core-log.js';
+export { CoreLogger, FileLogSink, StreamLogSink, TeeLogSink } from './log/core-log.js';
 export type { CoreLogSink, LogRecord, LogLevel } from './log/core-log.js';
 
-// CLI (for embedding the command)
-export { runCli } from './cli/main.js';
-export type { CliIo } from './cli/main.js';
 export { VERSION } from './version.js';
+// The command itself is embeddable from its own entry point: `import { runCli } from 'orasfly/cli'`.

@@ -1,5 +1,6 @@
 /**
- * The `orasfly` command: dfget's flags and output lines, on top of {@link createDownloader}.
+ * The `orasfly` command: dfget's flags and output lines, on top of `createDownloader`. Embeddable as
+ * `import { runCli } from 'orasfly/cli'`.
  *
  * @module
  */

@@ -6,8 +6,6 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { PieceDigestAlgorithm } from '../storage/options.js';
-import type { RateLimiter } from './rate-limiter.js';
 
 /**
  * Default parallel piece downloads per task. Measured with `npm run bench` (1 GiB, 2 cores, local
@@ -42,12 +40,8 @@ export interface ConductorOptions {
   retryMinDelay?: number;
   /** Longest backoff between piece attempts, ms. @defaultValue 3000 */
   retryMaxDelay?: number;
-  /** Shared limiter for all pieces (see `totalRateLimit` of the manager). */
-  rateLimiter?: RateLimiter | undefined;
   /** Minimum ms between `progress` events. @defaultValue 100 */
   progressInterval?: number;
-  /** Piece digest algorithm (the store's). @defaultValue `'crc32'` */
-  pieceDigest?: PieceDigestAlgorithm;
   /** Hash the blob on a worker thread; default: for blobs of 32 MiB and more. */
   hashOnWorker?: boolean | undefined;
   /**
@@ -67,10 +61,29 @@ export const DEFAULT_CONDUCTOR_OPTIONS = Object.freeze({
   retryMinDelay: 200,
   retryMaxDelay: 3000,
   progressInterval: 100,
-  pieceDigest: 'crc32' as PieceDigestAlgorithm,
   lowSpeedLimit: DEFAULT_LOW_SPEED_LIMIT,
   lowSpeedTime: DEFAULT_LOW_SPEED_TIME,
 });
+
+const KNOWN: Record<keyof ConductorOptions, true> = {
+  concurrency: true,
+  pieceSize: true,
+  pieceRetries: true,
+  retryMinDelay: true,
+  retryMaxDelay: true,
+  progressInterval: true,
+  hashOnWorker: true,
+  lowSpeedLimit: true,
+  lowSpeedTime: true,
+};
+
+/** Keys people look for here that live elsewhere. */
+const WIRING: Record<string, string> = {
+  pieceDigest: 'is a storage option: storage.pieceDigest (the store records one algorithm)',
+  rateLimiter: 'is set by the task manager from download.totalRateLimit',
+  totalRateLimit:
+    'belongs to the downloader (createDownloader({ download: { totalRateLimit } })), not to one conductor',
+};
 
 /** {@link ConductorOptions} with defaults applied (frozen). */
 export type ResolvedConductorOptions = Readonly<typeof DEFAULT_CONDUCTOR_OPTIONS & ConductorOptions>;
@@ -81,6 +94,13 @@ export type ResolvedConductorOptions = Readonly<typeof DEFAULT_CONDUCTOR_OPTIONS
  * @throws InvalidArgumentError naming the field.
  */
 export function resolveConductorOptions(o: ConductorOptions = {}): ResolvedConductorOptions {
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('download', 'expected an object');
+  // An unknown key is a mistake, not a no-op: say where it belongs.
+  for (const k of Object.keys(o)) {
+    if (k in KNOWN) continue;
+    const hint = WIRING[k];
+    throw new InvalidArgumentError(`download.${k}`, hint ?? `unknown option (known: ${Object.keys(KNOWN).join(', ')})`);
+  }
   const r = {
     ...DEFAULT_CONDUCTOR_OPTIONS,
     ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),

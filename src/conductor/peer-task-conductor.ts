@@ -31,6 +31,8 @@ import { pieceAt, type PieceInfo, type PiecePlan } from '../storage/piece-plan.j
 import type { TaskWriter } from '../storage/task-writer.js';
 import type { PieceSink, PieceTransport, TransportTask } from '../transport/piece-transport.js';
 import { BlobVerifier } from './blob-verifier.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { PieceDigestAlgorithm } from '../storage/options.js';
 import type { ConductorEvents, ConductorState } from './events.js';
 import { resolveConductorOptions, type ConductorOptions, type ResolvedConductorOptions } from './options.js';
 import { PieceAssembler } from './piece-assembler.js';
@@ -64,6 +66,10 @@ export interface ConductorInit {
   /** The request's tag and application, for transports whose cluster task ids include them. */
   tag?: string | undefined;
   application?: string | undefined;
+  /** The store's piece digest algorithm (`StorageManager.options.pieceDigest`). @defaultValue 'crc32' */
+  pieceDigest?: PieceDigestAlgorithm | undefined;
+  /** A limiter shared by every piece of every task (the manager's `totalRateLimit`). */
+  rateLimiter?: RateLimiter | undefined;
   /** How a transport asks the origin's URL and headers for this blob (`ResourceClient.blobRequest`). */
   origin?: ((options?: SignalOptions) => Promise<OriginRequest>) | undefined;
   logger?: CoreLogger | undefined;
@@ -378,10 +384,10 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   #assembler(piece: PieceInfo, signal: AbortSignal): PieceAssembler {
     return new PieceAssembler(piece, {
       writer: this.#writer,
-      pieceDigest: this.options.pieceDigest,
+      pieceDigest: this.#init.pieceDigest ?? 'crc32',
       verifier: this.#verifier,
       meter: this.#meter,
-      limiter: this.options.rateLimiter,
+      limiter: this.#init.rateLimiter,
       signal,
     });
   }

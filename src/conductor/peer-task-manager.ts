@@ -20,7 +20,7 @@ import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
 import { planPieces } from '../storage/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT } from './options.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT, resolveConductorOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
@@ -161,6 +161,8 @@ export class PeerTaskManager {
     this.client = options.client;
     this.storage = options.storage;
     this.#transport = options.transport;
+    // Validated now, not at the first download: a wrong key fails the constructor, naming it.
+    resolveConductorOptions(options.conductor);
     this.#conductorOptions = { ...options.conductor };
     this.#rateLimiter = options.totalRateLimit ? new RateLimiter(options.totalRateLimit) : undefined;
     this.#totalRateLimit = options.totalRateLimit || undefined;
@@ -463,11 +465,11 @@ export class PeerTaskManager {
             ? (o) => client.blobRequest!(resolved, { ...o, headers: request.headers })
             : undefined,
           logger: this.#log,
+          pieceDigest: this.storage.options.pieceDigest,
+          rateLimiter: this.#rateLimiter,
           options: {
             ...this.#conductorOptions,
             concurrency,
-            pieceDigest: this.storage.options.pieceDigest,
-            rateLimiter: this.#rateLimiter,
             lowSpeedLimit: this.#lowSpeedLimit(concurrency),
           },
         });

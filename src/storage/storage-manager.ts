@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import debug from 'debug';
-import { InvalidArgumentError, StorageError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, StorageError } from '../errors.js';
 import { quote } from '../internal/describe.js';
 import type { ByteRange, SignalOptions } from '../source/resource-client.js';
 import { DigestIndex } from './digest-index.js';
@@ -232,7 +232,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new StorageError('storage manager is closed', this.options.dataPath);
+    if (this.#closed) throw new ClosedError('StorageManager', this.options.dataPath);
   }
 
   #checkDigest(d: string): void {
@@ -712,14 +712,4 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       for (const e of [...this.#created]) await this.#removeLocked(e, 'keepStorage: false').catch(() => false);
     }
   }
-}
-
-/** Number of pieces of a blob: ⌈length / pieceSize⌉, 0 for an empty blob. */
-export function pieceCount(contentLength: number, pieceSize: number): number {
-  return planPieces(contentLength, pieceSize).totalPieces;
-}
-
-/** The byte range of piece `num` in the plan. */
-export function pieceRange(num: number, contentLength: number, pieceSize: number): ByteRange {
-  return pieceAt({ contentLength, pieceSize, totalPieces: 0 }, num).range;
 }

@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import debug from 'debug';
-import { InvalidArgumentError, LockError, StorageError, StorageQuotaError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, LockError, StorageError, StorageQuotaError } from '../errors.js';
 import { quote } from '../internal/describe.js';
 import type { Entry, TaskEntry } from './entry.js';
 import { errno } from './fs-util.js';
@@ -113,8 +113,7 @@ export class TaskWriterImpl implements TaskWriter {
   }
 
   #assertOpen(): void {
-    if (this.#closed)
-      throw new StorageError(`writer of task ${this.taskId}/${this.peerId} is closed`, this.dataFilePath);
+    if (this.#closed) throw new ClosedError('TaskWriter', `task ${this.taskId}/${this.peerId}`);
   }
 
   async write(data: Uint8Array | readonly Uint8Array[], position: number): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import {
+  ClosedError,
   InvalidArgumentError,
   ManifestError,
   RangeNotSupportedError,
@@ -470,7 +471,7 @@ export class OrasResourceClient implements ResourceClient {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new InvalidArgumentError('client', 'OrasResourceClient is closed');
+    if (this.#closed) throw new ClosedError('OrasResourceClient');
   }
 
   #repoBase(ref: OrasReference): string {

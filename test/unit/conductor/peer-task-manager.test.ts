@@ -105,3 +105,14 @@ test('a --digest that differs from the resolved one fails before any read', asyn
   );
   assert.equal(client.reads, 0);
 });
+
+test('a conductor option that belongs elsewhere fails the constructor, naming where it goes', () => {
+  assert.throws(
+    () => new PeerTaskManager({ client, storage, conductor: { pieceDigest: 'md5' } as never }),
+    /download\.pieceDigest: is a storage option: storage\.pieceDigest/,
+  );
+  assert.throws(
+    () => new PeerTaskManager({ client, storage, conductor: { concurency: 2 } as never }),
+    /download\.concurency?: unknown option/,
+  );
+});
