@@ -18,7 +18,7 @@ import path from 'node:path';
 import debug from 'debug';
 import { ClosedError, InvalidArgumentError, StorageError } from '../errors.js';
 import { quote } from '../internal/describe.js';
-import type { ByteRange, SignalOptions } from '../source/resource-client.js';
+import type { SignalOptions } from '../source/resource-client.js';
 import { DigestIndex } from './digest-index.js';
 import { Entry, EntryTable, type TaskEntry } from './entry.js';
 import {
@@ -51,7 +51,6 @@ import { writeMetadata } from './metadata.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import { assertOutputPath } from './output-path.js';
 import { pieceSign } from './piece-digest.js';
-import { pieceAt, planPieces } from './piece-plan.js';
 import { ADVANCE_STRATEGY } from './strategies/advance.js';
 import { claimStoreRoot, isPeerIdName, isTaskIdName, StoreLayout } from './store-layout.js';
 import { acquireTaskLock } from './task-lock.js';
