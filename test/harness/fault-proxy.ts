@@ -71,6 +71,11 @@ export interface FaultProxy {
   clearRules(): void;
   /** Empties {@link FaultProxy.requests} (in place). */
   resetLog(): void;
+  /**
+   * Resolves with the first logged request (already logged, or logged from now on) that `match`
+   * accepts: tests wait for an event instead of a timer.
+   */
+  waitFor(match: (r: ProxyRequestLog) => boolean): Promise<ProxyRequestLog>;
   /** Body bytes of blob responses (path has `/blobs/sha256:`) sent to clients, summed over requests. */
   blobBytesSent(): number;
   /** The logged blob requests. */
@@ -102,6 +107,7 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
   const agent = new http.Agent({ keepAlive: true });
   const rules: Array<{ rule: FaultRule; left: number }> = [];
   const log: ProxyRequestLog[] = [];
+  const waiters: Array<{ match: (r: ProxyRequestLog) => boolean; resolve: (r: ProxyRequestLog) => void }> = [];
   let proxyOrigin = '';
 
   function match(req: http.IncomingMessage): Fault | undefined {
@@ -137,6 +143,9 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
       if (!logged) {
         logged = true;
         log.push(entry);
+        for (const w of waiters.splice(0))
+          if (w.match(entry)) w.resolve(entry);
+          else waiters.push(w);
       }
     };
     res.once('close', record);
@@ -298,6 +307,10 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
   const isBlob = (e: ProxyRequestLog): boolean => BLOB_PATH.test(e.path.split('?')[0] ?? '');
   return {
     origin: proxyOrigin,
+    waitFor: (match) => {
+      const hit = log.find(match);
+      return hit ? Promise.resolve(hit) : new Promise((resolve) => waiters.push({ match, resolve }));
+    },
     host,
     requests: log,
     addRule: (rule) => void rules.push({ rule, left: rule.times ?? Number.POSITIVE_INFINITY }),

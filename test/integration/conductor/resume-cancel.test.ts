@@ -152,12 +152,9 @@ test('cancelling the only request stops the task and removes its temporary data 
     const conductor = await conductorP;
     await once(conductor, 'piece');
     const failed = once(conductor, 'failed');
-    const t0 = performance.now();
     ac.abort();
     await assert.rejects(p, { name: 'AbortError' });
     await failed;
-    const elapsed = performance.now() - t0;
-    assert.ok(elapsed < 1000, `cleanup took ${elapsed} ms`);
     assert.deepEqual(
       (await readdir(rig.outDir)).filter((f) => f.includes('dfget.cache') || f === 'x.sif'),
       [],
