@@ -14,13 +14,12 @@ import type { ArtifactDownloadRequest, ArtifactDownloadResult } from './conducto
 import type { ConductorOptions } from './conductor/peer-task-conductor.js';
 import { FileLogSink, TeeLogSink, type CoreLogSink } from './log/core-log.js';
 import type { OrasflyConfig } from './config/dfget-config.js';
-import { parseDuration, parseSize } from './config/units.js';
+import { parseSize } from './config/units.js';
 import { InvalidArgumentError } from './errors.js';
 import type { PieceTransport } from './transport/piece-transport.js';
-import type { DfdaemonDelivery, DfdaemonTransport } from './transport/dfdaemon-transport.js';
+import type { ClusterOptions } from './transport/cluster-options.js';
+import type { DfdaemonTransport } from './transport/dfdaemon-transport.js';
 import type { ProxyTransport } from './transport/proxy-transport.js';
-import type { Priority } from './transport/dfdaemon/messages.js';
-import type { Duration } from './config/units.js';
 
 /** Options of {@link createDownloader}: dfget.yaml's blocks as typed objects. */
 export interface DownloaderOptions {
@@ -46,21 +45,7 @@ export interface DownloaderOptions {
   gcAfterPull?: boolean | undefined;
 }
 
-/** How to reach a Dragonfly cluster (see {@link DownloaderOptions.cluster}). */
-export interface ClusterOptions {
-  /** The dfdaemon unix socket: a {@link DfdaemonTransport}. */
-  endpoint?: string | undefined;
-  /** The dfdaemon HTTP proxy URL: a {@link ProxyTransport}. */
-  proxy?: string | undefined;
-  /** `false` = dfget's `--disable-back-to-source`. @defaultValue true */
-  backToSource?: boolean | undefined;
-  /** Daemon transport: how the bytes come back. @defaultValue 'auto' */
-  delivery?: DfdaemonDelivery | undefined;
-  /** Daemon transport: stream idle limit. @defaultValue '30s' */
-  idleTimeout?: Duration | undefined;
-  /** `common.v2.Priority`, 0–6. */
-  priority?: Priority | undefined;
-}
+export type { ClusterOptions } from './transport/cluster-options.js';
 
 /** A wired downloader; close it when done. */
 export interface Downloader {
@@ -162,43 +147,13 @@ export function downloaderOptionsFromConfig(
   config: OrasflyConfig,
   fallback: { dataPath: string; logDir?: string | undefined },
 ): DownloaderOptions {
-  const { pieceSize, totalRateLimit, concurrency, lowSpeedLimit, lowSpeedTime } = config.download;
-  const strategy = config.storage.strategy as StorageOptions['strategy'];
   const logDir = config.logDir ?? fallback.logDir;
+  // The loader produced the library's own option objects: only the defaults of the CLI are added.
   return {
-    storage: {
-      ...config.storage,
-      strategy,
-      dataPath: config.storage.dataPath ?? config.dataDir ?? fallback.dataPath,
-    } as StorageOptions,
+    storage: { ...config.storage, dataPath: config.storage.dataPath ?? config.dataDir ?? fallback.dataPath },
     oras: { ...config.oras },
-    download: {
-      ...(concurrency !== undefined ? { concurrency } : {}),
-      ...(pieceSize !== undefined ? { pieceSize: parseSize(pieceSize, 'download.pieceSize') } : {}),
-      ...(totalRateLimit !== undefined ? { totalRateLimit } : {}),
-      ...(lowSpeedLimit !== undefined ? { lowSpeedLimit: parseSize(lowSpeedLimit, 'download.lowSpeedLimit') } : {}),
-      ...(lowSpeedTime !== undefined ? { lowSpeedTime: parseDuration(lowSpeedTime, 'download.lowSpeedTime') } : {}),
-    },
+    download: { ...config.download },
     logFile: logDir ? path.join(logDir, 'dfget', 'core.log') : undefined,
-    cluster: clusterFromConfig(config),
-  };
-}
-
-function clusterFromConfig(config: OrasflyConfig): ClusterOptions | undefined {
-  const t = config.transport;
-  if (!t || (t.endpoint === undefined && t.proxy === undefined && t.disableBackToSource === undefined))
-    return undefined;
-  if (t.delivery !== undefined && !['auto', 'output-path', 'piece-content'].includes(t.delivery))
-    throw new InvalidArgumentError(
-      'transport.delivery',
-      `expected auto, output-path or piece-content, got ${JSON.stringify(t.delivery)}`,
-    );
-  return {
-    endpoint: t.endpoint,
-    proxy: t.proxy,
-    backToSource: t.disableBackToSource === undefined ? undefined : !t.disableBackToSource,
-    delivery: t.delivery as DfdaemonDelivery | undefined,
-    idleTimeout: t.idleTimeout,
-    priority: t.priority as Priority | undefined,
+    cluster: config.cluster && Object.keys(config.cluster).length ? { ...config.cluster } : undefined,
   };
 }

@@ -47,14 +47,7 @@ export type { Downloader, DownloaderOptions, ClusterOptions } from './downloader
 
 // Configuration
 export { loadConfig, parseConfig } from './config/dfget-config.js';
-export type {
-  LoadedConfig,
-  OrasflyConfig,
-  StorageConfig,
-  OrasConfig,
-  DownloadConfig,
-  TransportConfig,
-} from './config/dfget-config.js';
+export type { LoadedConfig, OrasflyConfig } from './config/dfget-config.js';
 export { parseDuration, parseSize } from './config/units.js';
 export type { Duration, Size } from './config/units.js';
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import { parseDuration, parseSize, type Duration, type Size } from '../config/units.js';
 
 /**
  * Default parallel piece downloads per task. Measured with `npm run bench` (1 GiB, 2 cores, local
@@ -32,16 +33,16 @@ export interface ConductorOptions {
    * uses {@link DEFAULT_CONCURRENCY}
    */
   concurrency?: number;
-  /** Piece size in bytes; default: Dragonfly's table (4–15 MiB by content length). */
-  pieceSize?: number | undefined;
+  /** Piece size (bytes, or `"8Mi"`); default: Dragonfly's table (4–15 MiB by content length). */
+  pieceSize?: Size | undefined;
   /** Attempts per piece before the task fails (the client also retries each request). @defaultValue 5 */
   pieceRetries?: number;
-  /** First backoff between piece attempts, ms (doubles, with jitter). @defaultValue 200 */
-  retryMinDelay?: number;
-  /** Longest backoff between piece attempts, ms. @defaultValue 3000 */
-  retryMaxDelay?: number;
-  /** Minimum ms between `progress` events. @defaultValue 100 */
-  progressInterval?: number;
+  /** First backoff between piece attempts (ms, or `"200ms"`; doubles, with jitter). @defaultValue 200 */
+  retryMinDelay?: Duration;
+  /** Longest backoff between piece attempts. @defaultValue 3000 (ms) */
+  retryMaxDelay?: Duration;
+  /** Minimum time between `progress` events. @defaultValue 100 (ms) */
+  progressInterval?: Duration;
   /** Hash the blob on a worker thread; default: for blobs of 32 MiB and more. */
   hashOnWorker?: boolean | undefined;
   /**
@@ -49,9 +50,9 @@ export interface ConductorOptions {
    * than `lowSpeedLimit × lowSpeedTime` bytes in any window of `lowSpeedTime` — headers that never
    * come included — is aborted and retried, then fails the task. `0` = off. @defaultValue 1024
    */
-  lowSpeedLimit?: number;
-  /** The window of the low-speed rule, ms. `0` = off. @defaultValue 30000 */
-  lowSpeedTime?: number;
+  lowSpeedLimit?: Size;
+  /** The window of the low-speed rule (ms, or `"30s"`). `0` = off. @defaultValue 30000 */
+  lowSpeedTime?: Duration;
 }
 
 /** Exported defaults of {@link ConductorOptions}. */
@@ -77,6 +78,9 @@ const KNOWN: Record<keyof ConductorOptions, true> = {
   lowSpeedTime: true,
 };
 
+/** Every option name of {@link ConductorOptions} (the `download:` block of `dfget.yaml` takes them). */
+export const CONDUCTOR_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(KNOWN));
+
 /** Keys people look for here that live elsewhere. */
 const WIRING: Record<string, string> = {
   pieceDigest: 'is a storage option: storage.pieceDigest (the store records one algorithm)',
@@ -85,8 +89,18 @@ const WIRING: Record<string, string> = {
     'belongs to the downloader (createDownloader({ download: { totalRateLimit } })), not to one conductor',
 };
 
-/** {@link ConductorOptions} with defaults applied (frozen). */
-export type ResolvedConductorOptions = Readonly<typeof DEFAULT_CONDUCTOR_OPTIONS & ConductorOptions>;
+/** {@link ConductorOptions} with defaults applied, in bytes and ms (frozen). */
+export interface ResolvedConductorOptions {
+  readonly concurrency: number;
+  readonly pieceSize: number | undefined;
+  readonly pieceRetries: number;
+  readonly retryMinDelay: number;
+  readonly retryMaxDelay: number;
+  readonly progressInterval: number;
+  readonly hashOnWorker: boolean | undefined;
+  readonly lowSpeedLimit: number;
+  readonly lowSpeedTime: number;
+}
 
 /**
  * Validates options, filling in defaults.
@@ -101,10 +115,22 @@ export function resolveConductorOptions(o: ConductorOptions = {}): ResolvedCondu
     const hint = WIRING[k];
     throw new InvalidArgumentError(`download.${k}`, hint ?? `unknown option (known: ${Object.keys(KNOWN).join(', ')})`);
   }
-  const r = {
-    ...DEFAULT_CONDUCTOR_OPTIONS,
-    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
-  } as typeof DEFAULT_CONDUCTOR_OPTIONS & ConductorOptions;
+  const D = DEFAULT_CONDUCTOR_OPTIONS;
+  const pieceSize = o.pieceSize === undefined ? undefined : parseSize(o.pieceSize, 'pieceSize');
+  if (pieceSize !== undefined && !(pieceSize > 0)) throw new InvalidArgumentError('pieceSize', 'expected a size > 0');
+  if (o.hashOnWorker !== undefined && typeof o.hashOnWorker !== 'boolean')
+    throw new InvalidArgumentError('hashOnWorker', 'expected true or false');
+  const r: ResolvedConductorOptions = {
+    concurrency: o.concurrency ?? D.concurrency,
+    pieceSize,
+    pieceRetries: o.pieceRetries ?? D.pieceRetries,
+    retryMinDelay: parseDuration(o.retryMinDelay ?? D.retryMinDelay, 'retryMinDelay'),
+    retryMaxDelay: parseDuration(o.retryMaxDelay ?? D.retryMaxDelay, 'retryMaxDelay'),
+    progressInterval: parseDuration(o.progressInterval ?? D.progressInterval, 'progressInterval'),
+    hashOnWorker: o.hashOnWorker,
+    lowSpeedLimit: parseSize(o.lowSpeedLimit ?? D.lowSpeedLimit, 'lowSpeedLimit'),
+    lowSpeedTime: parseDuration(o.lowSpeedTime ?? D.lowSpeedTime, 'lowSpeedTime'),
+  };
   if (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > 64)
     throw new InvalidArgumentError('concurrency', `expected an integer 1..64, got ${r.concurrency}`);
   if (!Number.isInteger(r.pieceRetries) || r.pieceRetries < 1)

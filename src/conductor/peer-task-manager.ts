@@ -20,7 +20,7 @@ import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
 import { planPieces } from '../storage/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_LOW_SPEED_LIMIT, resolveConductorOptions } from './options.js';
+import { DEFAULT_CONCURRENCY, resolveConductorOptions, type ResolvedConductorOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
@@ -149,6 +149,8 @@ export class PeerTaskManager {
   readonly storage: StorageManager;
   #transport: PieceTransport | undefined;
   #conductorOptions: ConductorOptions;
+  /** The same, resolved (bytes, ms). */
+  readonly #tuning: ResolvedConductorOptions;
   #rateLimiter: RateLimiter | undefined;
   #totalRateLimit: number | undefined;
   readonly #gcAfterPull: boolean;
@@ -162,7 +164,7 @@ export class PeerTaskManager {
     this.storage = options.storage;
     this.#transport = options.transport;
     // Validated now, not at the first download: a wrong key fails the constructor, naming it.
-    resolveConductorOptions(options.conductor);
+    this.#tuning = resolveConductorOptions(options.conductor);
     this.#conductorOptions = { ...options.conductor };
     this.#rateLimiter = options.totalRateLimit ? new RateLimiter(options.totalRateLimit) : undefined;
     this.#totalRateLimit = options.totalRateLimit || undefined;
@@ -422,7 +424,7 @@ export class PeerTaskManager {
       progressListeners: new Set(),
     };
     running.outcome = (async () => {
-      const plan = planPieces(resolved.size, this.#conductorOptions.pieceSize);
+      const plan = planPieces(resolved.size, this.#tuning.pieceSize);
       let begun: Awaited<ReturnType<StorageManager['beginTask']>>;
       try {
         begun = await this.storage.beginTask(
@@ -556,7 +558,7 @@ export class PeerTaskManager {
    * `concurrency` pieces (of every running task), each piece is allowed at least a quarter of its share.
    */
   #lowSpeedLimit(concurrency: number): number {
-    const wanted = this.#conductorOptions.lowSpeedLimit ?? DEFAULT_LOW_SPEED_LIMIT;
+    const wanted = this.#tuning.lowSpeedLimit;
     if (!this.#totalRateLimit) return wanted;
     const share = this.#totalRateLimit / (concurrency * Math.max(1, this.#running.size));
     return Math.min(wanted, Math.floor(share / 4));

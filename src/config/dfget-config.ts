@@ -1,8 +1,8 @@
 /**
  * A `dfget.yaml`-compatible configuration loader. It reads the file the Dragonfly oras page shows
  * (a `storage:` block and a top-level `oras:` block, strategy spelled with a trailing dot) and the
- * daemon's real layout (`download.resourceClients.oras`), checks every value's type, and returns
- * option objects that `StorageManager`, `OrasResourceClient` and `PeerTaskManager` take as they are.
+ * daemon's real layout (`download.resourceClients.oras`), maps each key onto the library's option
+ * objects, and validates them with the library's own resolvers: one description per option.
  *
  * @module
  */
@@ -11,93 +11,30 @@ import { open } from 'node:fs/promises';
 // start-up budget, and a dfget.yaml needs nothing beyond YAML 1.2's core schema.
 import { load as parseYaml, YAMLException } from 'js-yaml';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
-import { parseDuration, parseSize, type Duration, type Size } from './units.js';
+import { parseSize, type Duration, type Size } from './units.js';
 import { quote } from '../internal/describe.js';
 import { parsePlatform } from '../source/oras/platform.js';
+import { ORAS_CLIENT_OPTION_KEYS, resolveOrasClientOptions, type OrasClientOptions } from '../source/oras/options.js';
+import { resolveStorageOptions, STORAGE_OPTION_KEYS, type StorageOptions } from '../storage/options.js';
+import { CONDUCTOR_OPTION_KEYS, resolveConductorOptions, type ConductorOptions } from '../conductor/options.js';
+import { CLUSTER_OPTION_KEYS, type ClusterOptions } from '../transport/cluster-options.js';
 
-/** The `storage:` block, in Dragonfly's names. */
-export interface StorageConfig {
-  dataPath?: string;
-  strategy?: string;
-  multiplex?: boolean;
-  taskExpireTime?: Duration;
-  diskGCThreshold?: Size;
-  diskGCThresholdPercent?: number;
-  gcInterval?: Duration;
-  keepStorage?: boolean;
-  pieceDigest?: 'crc32' | 'md5';
-  lockStaleTime?: Duration;
-  lockTimeout?: Duration;
-}
-
-/** The `oras:` block (also read from `download.resourceClients.oras`). */
-export interface OrasConfig {
-  proxy?: string;
-  dialTimeout?: Duration;
-  keepAlive?: Duration;
-  maxIdleConns?: number;
-  idleConnTimeout?: Duration;
-  responseHeaderTimeout?: Duration;
-  /** Deadline of a whole metadata operation (resolve, range probe), retries included. */
-  metadataTimeout?: Duration;
-  tlsHandshakeTimeout?: Duration;
-  expectContinueTimeout?: Duration;
-  insecureSkipVerify?: boolean;
-  caFile?: string;
-  plainHttp?: boolean;
-  /** Trust the system CA bundle too (default true). */
-  systemCa?: boolean;
-  /** `os/arch[/variant]` to pick from an image index. */
-  platform?: { os: string; architecture: string; variant?: string };
-  /** The layer to pull when the manifest has no single SIF layer (-1 = the last). */
-  layerIndex?: number;
-  /** The layer to pull, by media type. */
-  layerMediaType?: string;
-}
-
-/** Download tuning (`download:` block of ours and Dragonfly's). */
-export interface DownloadConfig {
-  /** Bytes/s across all pieces (Dragonfly `download.totalRateLimit`, e.g. `1024Mi`). */
-  totalRateLimit?: Size;
-  /** Parallel pieces per task. */
-  concurrency?: number;
-  /** Piece size override. */
-  pieceSize?: Size;
-  /** Low-speed rule: bytes per second a piece must beat over `lowSpeedTime` (e.g. `1Ki`); `0` = off. */
-  lowSpeedLimit?: Size;
-  /** Low-speed rule's window (e.g. `30s`); `0` = off. */
-  lowSpeedTime?: Duration;
-}
-
-/** Using a Dragonfly cluster (`transport:` block; orasfly's own, named as Rust dfget's flags). */
-export interface TransportConfig {
-  /** The dfdaemon unix socket (dfget `--endpoint`); selects the daemon transport. */
-  endpoint?: string;
-  /** The dfdaemon HTTP proxy, `http://127.0.0.1:4001` (`--proxy-transport`); selects the proxy transport. */
-  proxy?: string;
-  /** dfget `--disable-back-to-source`: neither the daemon nor orasfly may ask the origin. */
-  disableBackToSource?: boolean;
-  /** `auto`, `output-path` or `piece-content` (daemon transport). */
-  delivery?: string;
-  /** Give a daemon stream up after this long without a message. */
-  idleTimeout?: Duration;
-  /** `common.v2.Priority`, 0–6. */
-  priority?: number;
-}
-
-/** A loaded configuration. */
+/** A loaded configuration: the option objects of the library, as `createDownloader` takes them. */
 export interface OrasflyConfig {
-  storage: StorageConfig;
-  oras: OrasConfig;
-  download: DownloadConfig;
-  /** The `transport:` block, when present. */
-  transport?: TransportConfig;
+  /** The `storage:` block (and top-level `gcInterval`/`keepStorage`): {@link StorageOptions}. */
+  storage: Partial<StorageOptions>;
+  /** The `oras:` block (also `download.resourceClients.oras`): {@link OrasClientOptions}. */
+  oras: OrasClientOptions;
+  /** The `download:` block: {@link ConductorOptions} and `totalRateLimit`. */
+  download: ConductorOptions & { totalRateLimit?: Size | undefined };
+  /** The `transport:` block: {@link ClusterOptions}. */
+  cluster?: ClusterOptions | undefined;
   /** Dragonfly's `dataDir`: the default `storage.dataPath`. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Dragonfly's `workHome`. */
-  workHome?: string;
+  workHome?: string | undefined;
   /** Dragonfly's `logDir`: `core.log` goes to `<logDir>/dfget/core.log`. */
-  logDir?: string;
+  logDir?: string | undefined;
 }
 
 /** What {@link loadConfig} returns. */
@@ -109,74 +46,62 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-type Kind = 'duration' | 'size' | 'boolean' | 'number' | 'string' | 'strategy' | 'pieceDigest' | 'platform';
+/**
+ * How a block of dfget.yaml maps onto an option object. The loader is a mapping only: the names
+ * come from the options' own key lists, the values are checked by the options' own resolvers
+ * (`resolveStorageOptions`, `resolveOrasClientOptions`, `resolveConductorOptions`), so an option
+ * added to a library type is a config key at once, with the same rules.
+ */
+interface BlockMap {
+  /** Option names this block accepts under the same name. */
+  readonly names: readonly string[];
+  /** Options a config file cannot set (functions, injected objects). */
+  readonly libraryOnly?: readonly string[];
+  /** Upstream keys accepted and ignored (they are in real files; warning would be noise). */
+  readonly ignored?: readonly string[];
+  /** Keys whose dfget.yaml form differs from the option's: the option name and value they give. */
+  readonly convert?: Readonly<Record<string, (value: unknown, key: string) => [string, unknown]>>;
+}
 
-const STORAGE_KEYS: Record<string, Kind> = {
-  dataPath: 'string',
-  strategy: 'strategy',
-  multiplex: 'boolean',
-  taskExpireTime: 'duration',
-  diskGCThreshold: 'size',
-  diskGCThresholdPercent: 'number',
-  gcInterval: 'duration',
-  keepStorage: 'boolean',
-  pieceDigest: 'pieceDigest',
-  lockStaleTime: 'duration',
-  lockTimeout: 'duration',
-  // Upstream keys we accept and ignore (no effect here): a warning would only be noise.
-  writeBufferSize: 'size',
-  reloadGoroutineCount: 'number',
+const STORAGE_BLOCK: BlockMap = {
+  names: STORAGE_OPTION_KEYS,
+  libraryOnly: ['now'],
+  ignored: ['writeBufferSize', 'reloadGoroutineCount'],
 };
 
-const ORAS_KEYS: Record<string, Kind> = {
-  proxy: 'string',
-  dialTimeout: 'duration',
-  keepAlive: 'duration',
-  maxIdleConns: 'number',
-  maxIdleConnsPerHost: 'number',
-  maxConnsPerHost: 'number',
-  idleConnTimeout: 'duration',
-  responseHeaderTimeout: 'duration',
-  metadataTimeout: 'duration',
-  tlsHandshakeTimeout: 'duration',
-  expectContinueTimeout: 'duration',
-  insecureSkipVerify: 'boolean',
-  enableTrace: 'boolean',
-  caFile: 'string',
-  plainHttp: 'boolean',
-  systemCa: 'boolean',
-  platform: 'platform',
-  layerIndex: 'number',
-  layerMediaType: 'string',
+const ORAS_BLOCK: BlockMap = {
+  names: ORAS_CLIENT_OPTION_KEYS,
+  // Secrets do not belong in dfget.yaml (credential files do); the dispatcher is an object.
+  libraryOnly: ['credentials', 'dispatcher'],
+  ignored: ['maxIdleConnsPerHost', 'maxConnsPerHost', 'enableTrace'],
+  convert: {
+    // `linux/arm64/v8`, as on the command line.
+    platform: (v, key) => {
+      if (typeof v !== 'string')
+        throw new InvalidArgumentError(key, `expected a platform like "linux/amd64", got ${quote(v)}`);
+      return ['platform', parsePlatform(v, key)];
+    },
+  },
 };
 
-const TRANSPORT_KEYS: Record<string, Kind> = {
-  endpoint: 'string',
-  proxy: 'string',
-  disableBackToSource: 'boolean',
-  delivery: 'string',
-  idleTimeout: 'duration',
-  priority: 'number',
+const DOWNLOAD_BLOCK: BlockMap = {
+  names: [...CONDUCTOR_OPTION_KEYS, 'totalRateLimit'],
+  ignored: ['perPeerRateLimit', 'resourceClients'],
 };
 
-const DOWNLOAD_KEYS: Record<string, Kind> = {
-  totalRateLimit: 'size',
-  perPeerRateLimit: 'size',
-  concurrency: 'number',
-  pieceSize: 'size',
-  lowSpeedLimit: 'size',
-  lowSpeedTime: 'duration',
+const TRANSPORT_BLOCK: BlockMap = {
+  names: CLUSTER_OPTION_KEYS.filter((k) => k !== 'backToSource'),
+  convert: {
+    // Named as dfget's flag; the option says what is allowed.
+    disableBackToSource: (v, key) => {
+      if (typeof v !== 'boolean') throw new InvalidArgumentError(key, `expected true or false, got ${quote(v)}`);
+      return ['backToSource', !v];
+    },
+  },
 };
 
-const TOP_KEYS: Record<string, Kind> = {
-  gcInterval: 'duration',
-  keepStorage: 'boolean',
-  dataDir: 'string',
-  workHome: 'string',
-  logDir: 'string',
-  cacheDir: 'string',
-  aliveTime: 'duration',
-};
+/** Top-level keys of Dragonfly's config and where they go. */
+const TOP_KEYS = new Set(['gcInterval', 'keepStorage', 'dataDir', 'workHome', 'logDir', 'cacheDir', 'aliveTime']);
 
 // Sections of a full dfdaemon config that have no meaning here; present in real files, so no warnings.
 const IGNORED_SECTIONS = new Set([
@@ -205,69 +130,14 @@ const IGNORED_SECTIONS = new Set([
   'networkTopology',
 ]);
 
-const STRATEGIES = new Set(['', 'io.d7y.storage.v2.simple', 'io.d7y.storage.v2.advance']);
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function check(kind: Kind, value: unknown, key: string, file: string, warnings: string[]): unknown {
-  const fail = (what: string): never => {
-    throw new ConfigError(`expected ${what}, got ${quote(value)}`, { file, key });
-  };
-  try {
-    switch (kind) {
-      case 'duration':
-        if (typeof value !== 'string' && typeof value !== 'number') fail('a duration like "30s"');
-        parseDuration(value as Duration, key);
-        return value;
-      case 'size':
-        if (typeof value !== 'string' && typeof value !== 'number') fail('a size like "50Gi"');
-        parseSize(value as Size, key);
-        return value;
-      case 'boolean':
-        if (typeof value !== 'boolean') fail('true or false');
-        return value;
-      case 'number':
-        if (typeof value !== 'number' || !Number.isFinite(value)) fail('a number');
-        return value;
-      case 'string':
-        if (typeof value !== 'string') fail('a string');
-        return value;
-      case 'platform':
-        // `linux/arm64/v8`, as on the command line.
-        if (typeof value !== 'string') fail('a platform like "linux/amd64"');
-        return parsePlatform(value as string, key);
-      case 'pieceDigest':
-        if (value !== 'crc32' && value !== 'md5') fail('"crc32" or "md5"');
-        return value;
-      case 'strategy': {
-        if (typeof value !== 'string') fail('a strategy name');
-        const s = value as string;
-        if (STRATEGIES.has(s)) return s;
-        // The published oras page spells it with a trailing dot; upstream then refuses to start.
-        if (s.endsWith('.') && STRATEGIES.has(s.slice(0, -1))) {
-          warnings.push(
-            `${file}: ${key}: "${s}" has a trailing dot (as on the Dragonfly oras page); using "${s.slice(0, -1)}"`,
-          );
-          return s.slice(0, -1);
-        }
-        throw new ConfigError(
-          `not support store strategy: ${s} (use io.d7y.storage.v2.simple or io.d7y.storage.v2.advance)`,
-          { file, key },
-        );
-      }
-    }
-  } catch (e) {
-    if (e instanceof InvalidArgumentError)
-      throw new ConfigError(e.message.replace(/^invalid [^:]+: /, ''), { file, key }, { cause: e });
-    throw e;
-  }
-}
-
+/** Maps one block's keys to option names; unknown keys become warnings. */
 function readBlock(
   block: unknown,
-  keys: Record<string, Kind>,
+  map: BlockMap,
   prefix: string,
   file: string,
   warnings: string[],
@@ -277,15 +147,53 @@ function readBlock(
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(block)) {
     const key = `${prefix}.${k}`;
-    const kind = keys[k];
-    if (!kind) {
-      warnings.push(`${file}: unknown key ${key} (ignored)`);
-      continue;
-    }
+    if (map.ignored?.includes(k)) continue;
     if (v === null || v === undefined || v === '') continue; // `proxy:` with no value means unset, as in Go
-    out[k] = check(kind, v, key, file, warnings);
+    const convert = map.convert?.[k];
+    if (convert) {
+      try {
+        const [option, value] = convert(v, key);
+        out[option] = value;
+      } catch (e) {
+        throw asConfigError(e, file, key);
+      }
+    } else if (map.names.includes(k) && !map.libraryOnly?.includes(k)) out[k] = v;
+    else warnings.push(`${file}: unknown key ${key} (ignored)`);
   }
   return out;
+}
+
+/** An option resolver's error, told in the config's terms: the file and the key. */
+function asConfigError(e: unknown, file: string, key: string): unknown {
+  if (!(e instanceof InvalidArgumentError)) return e;
+  return new ConfigError(e.message.replace(/^invalid [^:]+: /, ''), { file, key }, { cause: e });
+}
+
+/**
+ * Validates the mapped options with the library's own resolvers, so that a bad value fails at load
+ * time, naming the file and the key, exactly as the library would refuse it.
+ */
+function validate(config: OrasflyConfig, file: string, warnings: string[], orasFrom: Record<string, string>): void {
+  const keyOf = (block: string, field: string): string => (field.startsWith(`${block}.`) ? field : `${block}.${field}`);
+  try {
+    const { warnings: w } = resolveStorageOptions({ ...config.storage, dataPath: config.storage.dataPath ?? '.' });
+    for (const x of w) warnings.push(`${file}: ${x}`);
+  } catch (e) {
+    throw asConfigError(e, file, keyOf('storage', (e as InvalidArgumentError).field ?? ''));
+  }
+  try {
+    resolveOrasClientOptions(config.oras);
+  } catch (e) {
+    const field = (e as InvalidArgumentError).field ?? '';
+    throw asConfigError(e, file, keyOf(orasFrom[field.split('.')[0] ?? ''] ?? 'oras', field));
+  }
+  const { totalRateLimit, ...conductor } = config.download;
+  try {
+    resolveConductorOptions(conductor);
+    if (totalRateLimit !== undefined) parseSize(totalRateLimit, 'totalRateLimit');
+  } catch (e) {
+    throw asConfigError(e, file, keyOf('download', (e as InvalidArgumentError).field ?? ''));
+  }
 }
 
 /** Largest config file read, in bytes: a real dfget.yaml is a few KiB. */
@@ -347,52 +255,54 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
   }
   const warnings: string[] = [];
   const config: OrasflyConfig = { storage: {}, oras: {}, download: {} };
-  const topLevel: Pick<StorageConfig, 'gcInterval' | 'keepStorage'> = {};
+  const topLevel: Pick<StorageOptions, 'gcInterval' | 'keepStorage'> = {};
+  /** Which block each oras key came from (the top-level one wins), for error messages. */
+  const orasFrom: Record<string, string> = {};
   if (doc === null || doc === undefined) return { file, config, warnings };
   if (!isRecord(doc)) throw new ConfigError('expected a mapping at the top level', { file });
 
   for (const [k, v] of Object.entries(doc)) {
     // Merge, never replace: top-level gcInterval/keepStorage may come before the storage block.
     if (k === 'storage')
-      config.storage = {
-        ...config.storage,
-        ...(readBlock(v, STORAGE_KEYS, 'storage', file, warnings) as StorageConfig),
-      };
-    else if (k === 'oras') Object.assign(config.oras, readBlock(v, ORAS_KEYS, 'oras', file, warnings));
-    else if (k === 'transport')
-      config.transport = readBlock(v, TRANSPORT_KEYS, 'transport', file, warnings) as TransportConfig;
+      config.storage = { ...config.storage, ...readBlock(v, STORAGE_BLOCK, 'storage', file, warnings) };
+    else if (k === 'oras') {
+      for (const key of Object.keys(isRecord(v) ? v : {})) orasFrom[key] = 'oras';
+      Object.assign(config.oras, readBlock(v, ORAS_BLOCK, 'oras', file, warnings));
+    } else if (k === 'transport')
+      config.cluster = readBlock(v, TRANSPORT_BLOCK, 'transport', file, warnings) as ClusterOptions;
     else if (k === 'download') {
       if (v === null || v === undefined) continue;
       if (!isRecord(v)) throw new ConfigError(`expected a mapping, got ${quote(v)}`, { file, key: 'download' });
-      const { resourceClients, ...rest } = v;
+      const resourceClients = v['resourceClients'];
       if (resourceClients !== undefined && resourceClients !== null) {
         if (!isRecord(resourceClients))
           throw new ConfigError('expected a mapping', { file, key: 'download.resourceClients' });
         for (const [scheme, block] of Object.entries(resourceClients)) {
+          // The top-level `oras:` block wins over the daemon's location when both are present.
           if (scheme === 'oras') {
-            // The top-level `oras:` block wins over the daemon's location when both are present.
+            for (const key of Object.keys(isRecord(block) ? block : {}))
+              orasFrom[key] ??= 'download.resourceClients.oras';
             config.oras = {
-              ...readBlock(block, ORAS_KEYS, 'download.resourceClients.oras', file, warnings),
+              ...readBlock(block, ORAS_BLOCK, 'download.resourceClients.oras', file, warnings),
               ...config.oras,
             };
           } else warnings.push(`${file}: resource client "${scheme}" is not supported here (ignored)`);
         }
       }
-      const known = Object.fromEntries(Object.entries(rest).filter(([key]) => key in DOWNLOAD_KEYS));
-      for (const key of Object.keys(rest))
-        if (!(key in DOWNLOAD_KEYS)) warnings.push(`${file}: unknown key download.${key} (ignored)`);
-      config.download = readBlock(known, DOWNLOAD_KEYS, 'download', file, warnings) as DownloadConfig;
-    } else if (k in TOP_KEYS) {
+      config.download = readBlock(v, DOWNLOAD_BLOCK, 'download', file, warnings);
+    } else if (TOP_KEYS.has(k)) {
       if (v === null || v === undefined) continue;
-      const value = check(TOP_KEYS[k]!, v, k, file, warnings);
-      // A value inside the storage block wins over the top-level one, whatever the order.
-      if (k === 'gcInterval') topLevel.gcInterval = value as Duration;
-      else if (k === 'keepStorage') topLevel.keepStorage = value as boolean;
-      else if (k === 'dataDir' || k === 'workHome' || k === 'logDir') config[k] = value as string;
-      else if (k === 'cacheDir') config.dataDir ??= value as string;
+      if (k === 'aliveTime') continue; // the daemon's idle exit: no daemon here
+      if (k === 'gcInterval') topLevel.gcInterval = v as Duration;
+      else if (k === 'keepStorage') topLevel.keepStorage = v as boolean;
+      else if (typeof v !== 'string') throw new ConfigError(`expected a path, got ${quote(v)}`, { file, key: k });
+      else if (k === 'cacheDir') config.dataDir ??= v;
+      else config[k as 'dataDir' | 'workHome' | 'logDir'] = v;
     } else if (!IGNORED_SECTIONS.has(k)) warnings.push(`${file}: unknown key ${k} (ignored)`);
   }
+  // A value inside the storage block wins over the top-level one, whatever the order.
   config.storage = { ...topLevel, ...config.storage };
+  validate(config, file, warnings, orasFrom);
   if (config.oras.insecureSkipVerify === true)
     warnings.push(`${file}: oras.insecureSkipVerify is true: TLS certificates will NOT be verified`);
   return { file, config, warnings };

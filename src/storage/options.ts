@@ -7,6 +7,7 @@ import path from 'node:path';
 import debug from 'debug';
 import { type Duration, parseDuration, parseSize, type Size } from '../config/units.js';
 import { InvalidArgumentError } from '../errors.js';
+import { quote } from '../internal/describe.js';
 import { AdvanceStrategy, ADVANCE_STRATEGY } from './strategies/advance.js';
 import { SimpleStrategy, SIMPLE_STRATEGY } from './strategies/simple.js';
 import type { StorageStrategy } from './strategies/storage-strategy.js';
@@ -119,6 +120,28 @@ export const DEFAULT_STORAGE_OPTIONS = Object.freeze({
 });
 
 /**
+ * Every option name of {@link StorageOptions}, checked against the interface by the compiler: the
+ * `dfget.yaml` loader accepts these names in its `storage:` block, so a new option is a config key
+ * without touching the loader.
+ */
+export const STORAGE_OPTION_KEYS: readonly string[] = Object.freeze(
+  Object.keys({
+    dataPath: 1,
+    strategy: 1,
+    multiplex: 1,
+    taskExpireTime: 1,
+    diskGCThreshold: 1,
+    diskGCThresholdPercent: 1,
+    gcInterval: 1,
+    keepStorage: 1,
+    pieceDigest: 1,
+    lockStaleTime: 1,
+    lockTimeout: 1,
+    now: 1,
+  } satisfies Record<keyof StorageOptions, 1>),
+);
+
+/**
  * Validates options, filling in defaults.
  *
  * @returns the frozen resolved options and human-readable warnings (e.g. a trailing-dot strategy name).
@@ -128,7 +151,12 @@ export function resolveStorageOptions(o: StorageOptions): { options: ResolvedSto
   const warnings: string[] = [];
   if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('storage', 'expected an options object');
   if (typeof o.dataPath !== 'string' || o.dataPath.trim() === '')
-    throw new InvalidArgumentError('storage.dataPath', 'a directory path is required');
+    throw new InvalidArgumentError(
+      'storage.dataPath',
+      o.dataPath === undefined || o.dataPath === ''
+        ? 'a directory path is required'
+        : `expected a string, got ${quote(o.dataPath)}`,
+    );
   const strategy = resolveStrategy(o.strategy, warnings);
   const bool = (v: unknown, field: string, d: boolean): boolean => {
     if (v === undefined) return d;

@@ -344,6 +344,42 @@ function checkCredential(c: unknown, field: string): void {
 }
 
 /**
+ * Every option name of {@link OrasClientOptions}, checked against the interface by the compiler: the
+ * `dfget.yaml` loader accepts these names in its `oras:` block, so a new option is a config key
+ * without touching the loader.
+ */
+export const ORAS_CLIENT_OPTION_KEYS: readonly string[] = Object.freeze(
+  Object.keys({
+    proxy: 1,
+    dialTimeout: 1,
+    keepAlive: 1,
+    maxIdleConns: 1,
+    idleConnTimeout: 1,
+    responseHeaderTimeout: 1,
+    metadataTimeout: 1,
+    tlsHandshakeTimeout: 1,
+    expectContinueTimeout: 1,
+    insecureSkipVerify: 1,
+    caFile: 1,
+    systemCa: 1,
+    plainHttp: 1,
+    credentials: 1,
+    registryConfig: 1,
+    dockerConfig: 1,
+    homeDir: 1,
+    credentialHelperTimeout: 1,
+    retry: 1,
+    maxManifestBytes: 1,
+    maxTokenBytes: 1,
+    platform: 1,
+    layerMediaType: 1,
+    layerIndex: 1,
+    userAgent: 1,
+    dispatcher: 1,
+  } satisfies Record<keyof OrasClientOptions, 1>),
+);
+
+/**
  * Validates options and fills defaults. Reads `caFile`.
  *
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) naming the first bad field.

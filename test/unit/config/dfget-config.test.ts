@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +6,14 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from '../../../src/config/dfget-config.js';
 import { ConfigError } from '../../../src/errors.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { downloaderOptionsFromConfig } from '../../../src/downloader.js';
+import { DEFAULT_STORAGE_OPTIONS } from '../../../src/storage/options.js';
+import { DEFAULT_ORAS_CLIENT_OPTIONS } from '../../../src/source/oras/options.js';
+import { DEFAULT_CONDUCTOR_OPTIONS } from '../../../src/conductor/options.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
 // The fixture is the seed page's dfget.yaml, verbatim; it lives in the source tree, not in .build.
 const seed = path.join(
@@ -21,9 +29,10 @@ const seed = path.join(
 
 test("the seed page's dfget.yaml loads, with a warning for the trailing-dot strategy", async () => {
   const { config, warnings } = await loadConfig(seed);
+  // The config keeps what the file says; the store's resolver reads the trailing dot (with the warning below).
   assert.deepEqual(config.storage, {
     taskExpireTime: '6h',
-    strategy: 'io.d7y.storage.v2.advance',
+    strategy: 'io.d7y.storage.v2.advance.',
     diskGCThreshold: '50Gi',
     diskGCThresholdPercent: 80,
     multiplex: true,
@@ -163,3 +172,126 @@ test('oras.platform reads os/arch[/variant]; a malformed one names the key', () 
     (e: unknown) => e instanceof ConfigError && /oras\.platform/.test(e.message),
   );
 });
+
+// ---------------------------------------------------------------------------------------------
+// Every key docs/configuration.md documents for a block reaches the library option it names.
+
+/** The backticked keys of the first column of every table in the section that starts at `heading`. */
+function documentedKeys(heading: string): string[] {
+  const doc = readFileSync(path.join(repoRoot, 'docs', 'configuration.md'), 'utf8');
+  const start = doc.indexOf(heading);
+  assert.ok(start >= 0, `docs/configuration.md has ${heading}`);
+  const end = doc.indexOf('\n## ', start + heading.length);
+  const section = doc.slice(start, end < 0 ? undefined : end);
+  const keys: string[] = [];
+  for (const line of section.split('\n')) {
+    const first = /^\| ([^|]+) \|/.exec(line)?.[1];
+    if (!first || /^-+$/.test(first.trim()) || first.trim() === 'key' || first.trim() === 'option') continue;
+    for (const m of first.matchAll(/`([A-Za-z.]+)`/g)) keys.push(m[1]!);
+  }
+  return keys;
+}
+
+// caFile is read when the options are validated: a real PEM file.
+const caDir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-cfg-ca-'));
+const caPem = path.join(caDir, 'ca.pem');
+writeFileSync(caPem, rootCertificates[0]!);
+after(() => rmSync(caDir, { recursive: true, force: true }));
+
+/** A value a config may give each option, and what the option then holds. */
+const SAMPLES: Record<string, [yaml: string, option: unknown]> = {
+  caFile: [caPem, caPem],
+  plainHttp: ['true', true],
+  idleTimeout: ['7s', '7s'],
+  dataPath: ['/srv/orasfly', '/srv/orasfly'],
+  strategy: ['io.d7y.storage.v2.advance', 'io.d7y.storage.v2.advance'],
+  pieceDigest: ['md5', 'md5'],
+  diskGCThreshold: ['3Gi', '3Gi'],
+  diskGCThresholdPercent: ['70', 70],
+  proxy: ['http://127.0.0.1:3128', 'http://127.0.0.1:3128'],
+  maxIdleConns: ['7', 7],
+  maxManifestBytes: ['7000', 7000],
+  maxTokenBytes: ['7000', 7000],
+  platform: ['linux/arm64/v8', { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+  layerMediaType: ['text/plain', 'text/plain'],
+  layerIndex: ['-1', -1],
+  userAgent: ['tester/1', 'tester/1'],
+  registryConfig: ['[/etc/auth.json]', ['/etc/auth.json']],
+  dockerConfig: ['[/etc/docker.json]', ['/etc/docker.json']],
+  homeDir: ['/home/u', '/home/u'],
+  retry: ['{ maxRetries: 2 }', { maxRetries: 2 }],
+  totalRateLimit: ['200Mi', '200Mi'],
+  concurrency: ['3', 3],
+  pieceSize: ['8Mi', '8Mi'],
+  lowSpeedLimit: ['2Ki', '2Ki'],
+  pieceRetries: ['2', 2],
+  endpoint: ['/run/d.sock', '/run/d.sock'],
+  delivery: ['piece-content', 'piece-content'],
+  priority: ['3', 3],
+};
+
+/** The sample for a key: explicit, else by the kind of its default (a duration, a boolean). */
+function sample(key: string, defaults: Record<string, unknown>): [string, unknown] {
+  if (SAMPLES[key]) return SAMPLES[key];
+  const d = defaults[key];
+  if (typeof d === 'boolean') return [String(!d), !d];
+  if (typeof d === 'string' && /^\d+(ms|s|m|h)$/.test(d)) return ['7s', '7s'];
+  if (typeof d === 'number' && /Time|Delay|Interval|Timeout/.test(key)) return ['7s', '7s'];
+  throw new Error(`no sample value for ${key}: add one to SAMPLES`);
+}
+
+const IGNORED_UPSTREAM = new Set([
+  'writeBufferSize',
+  'reloadGoroutineCount',
+  'maxIdleConnsPerHost',
+  'maxConnsPerHost',
+  'enableTrace',
+  'perPeerRateLimit',
+  'resourceClients.oras',
+  'aliveTime',
+]);
+const LIBRARY_ONLY = new Set(['credentials', 'dispatcher', 'now']);
+
+for (const [heading, block, target, defaults] of [
+  ['## `storage:` block', 'storage', 'storage', DEFAULT_STORAGE_OPTIONS],
+  ['## `oras:` block', 'oras', 'oras', DEFAULT_ORAS_CLIENT_OPTIONS],
+  ['## `download:` block', 'download', 'download', DEFAULT_CONDUCTOR_OPTIONS],
+  ['## `transport:` block', 'transport', 'cluster', {}],
+] as const) {
+  test(`every documented key of ${block}: reaches the option it names`, () => {
+    const keys = documentedKeys(heading);
+    assert.ok(keys.length >= 5, `${heading}: ${keys.join(', ')}`);
+    for (const key of new Set(keys)) {
+      if (key.includes('.') && !IGNORED_UPSTREAM.has(key)) continue; // a cross-reference such as `storage.dataPath`
+      const yamlKey = key;
+      if (IGNORED_UPSTREAM.has(key)) {
+        if (key.includes('.')) continue;
+        const { warnings } = parseConfig(`${block}:\n  ${yamlKey}: 1\n`, 'd.yaml');
+        assert.deepEqual(warnings, [], `${block}.${key} is accepted without a warning`);
+        continue;
+      }
+      if (LIBRARY_ONLY.has(key)) {
+        const { warnings } = parseConfig(`${block}:\n  ${yamlKey}: x\n`, 'd.yaml');
+        assert.ok(
+          warnings.some((w) => w.includes(`unknown key ${block}.${key}`)),
+          `${key} is library-only`,
+        );
+        continue;
+      }
+      const option = key === 'disableBackToSource' ? 'backToSource' : key;
+      const [value, expected] =
+        key === 'disableBackToSource' ? ['true', false] : sample(key, defaults as Record<string, unknown>);
+      const { config, warnings } = parseConfig(`${block}:\n  ${yamlKey}: ${value}\n`, 'd.yaml');
+      assert.deepEqual(
+        warnings.filter((w) => w.includes('unknown key')),
+        [],
+        `${block}.${key} is known`,
+      );
+      const opts = downloaderOptionsFromConfig(config, { dataPath: '/fallback' }) as unknown as Record<
+        string,
+        Record<string, unknown>
+      >;
+      assert.deepEqual(opts[target]?.[option], expected, `${block}.${key} → ${target}.${option}`);
+    }
+  });
+}
