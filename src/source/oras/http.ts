@@ -38,8 +38,6 @@ const CROSS_ORIGIN_HEADERS = new Set([
   'cache-control',
 ]);
 
-/** Redirects followed per request (as browsers and Go allow 10; blob stores need 1). */
-export const MAX_REDIRECTS = 5;
 /** Largest error body parsed for distribution error codes. */
 export const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -377,12 +375,17 @@ export class RegistryHttp {
       const location = res.headers['location'];
       if (REDIRECT_STATUSES.has(res.statusCode) && typeof location === 'string') {
         discardBody(res.body);
-        if (hop >= MAX_REDIRECTS)
+        if (hop >= this.#o.maxRedirects)
           throw new RegistryResponseError({
             method,
             url: redact(url.href),
             status: res.statusCode,
-            errors: [{ code: 'TOO_MANY_REDIRECTS', message: `more than ${MAX_REDIRECTS} redirects` }],
+            errors: [
+              {
+                code: 'TOO_MANY_REDIRECTS',
+                message: `more than ${this.#o.maxRedirects} redirects (oras.maxRedirects)`,
+              },
+            ],
           });
         let next: URL;
         try {

@@ -191,6 +191,8 @@ export interface OrasClientOptions {
   credentialHelperTimeout?: Duration | undefined;
   /** Retry policy for GET/HEAD. Fields default individually. */
   retry?: RetryOptions | undefined;
+  /** Redirects followed per request; more fail with `TOO_MANY_REDIRECTS` (blob stores need 1). @defaultValue 5 */
+  maxRedirects?: number | undefined;
   /** Largest manifest accepted, in bytes (oras-go's `MaxMetadataBytes`). @defaultValue 4 MiB */
   maxManifestBytes?: number | undefined;
   /** Largest token-service response accepted, in bytes. @defaultValue 128 KiB */
@@ -263,6 +265,7 @@ export const DEFAULT_ORAS_CLIENT_OPTIONS = Object.freeze({
     errorCodes: DEFAULT_RETRY_ERROR_CODES,
     maxRetryAfter: '30s',
   }),
+  maxRedirects: 5,
   maxManifestBytes: 4 * 1024 * 1024,
   maxTokenBytes: 128 * 1024,
   userAgent: `orasfly/${VERSION}`,
@@ -299,6 +302,7 @@ export interface ResolvedOrasClientOptions {
   readonly homeDir: string | undefined;
   readonly credentialHelperTimeout: number;
   readonly retry: ResolvedRetryPolicy;
+  readonly maxRedirects: number;
   readonly maxManifestBytes: number;
   readonly maxTokenBytes: number;
   readonly platform: Platform;
@@ -369,6 +373,7 @@ export const ORAS_CLIENT_OPTION_KEYS: readonly string[] = Object.freeze(
     homeDir: 1,
     credentialHelperTimeout: 1,
     retry: 1,
+    maxRedirects: 1,
     maxManifestBytes: 1,
     maxTokenBytes: 1,
     platform: 1,
@@ -507,6 +512,7 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     homeDir: optString(o.homeDir, 'homeDir'),
     credentialHelperTimeout: dur(o.credentialHelperTimeout, D.credentialHelperTimeout, 'credentialHelperTimeout'),
     retry,
+    maxRedirects: positiveInt(o.maxRedirects ?? D.maxRedirects, 'maxRedirects', 0),
     maxManifestBytes: positiveInt(o.maxManifestBytes ?? D.maxManifestBytes, 'maxManifestBytes'),
     maxTokenBytes: positiveInt(o.maxTokenBytes ?? D.maxTokenBytes, 'maxTokenBytes'),
     platform,

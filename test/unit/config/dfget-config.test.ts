@@ -236,7 +236,7 @@ function sample(key: string, defaults: Record<string, unknown>): [string, unknow
   const d = defaults[key];
   if (typeof d === 'boolean') return [String(!d), !d];
   if (typeof d === 'string' && /^\d+(ms|s|m|h)$/.test(d)) return ['7s', '7s'];
-  if (typeof d === 'number' && /Time|Delay|Interval|Timeout/.test(key)) return ['7s', '7s'];
+  if (typeof d === 'number') return /Time|Delay|Interval|Timeout/.test(key) ? ['7s', '7s'] : ['7', 7];
   throw new Error(`no sample value for ${key}: add one to SAMPLES`);
 }
 

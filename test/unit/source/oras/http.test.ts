@@ -133,3 +133,22 @@ test('a Retry-After longer than retry.maxRetryAfter fails at once instead of wai
   );
   assert.equal(reg.gets(), 1);
 });
+
+test('oras.maxRedirects bounds the redirects followed per request', async (t) => {
+  let hits = 0;
+  const { server, origin } = await listen((req, res) => {
+    if (req.url === '/v2/') return res.writeHead(200).end('{}');
+    hits++;
+    res.writeHead(307, { location: `${req.url}x` }).end();
+  });
+  t.after(() => server.close());
+  const c = new OrasResourceClient({ plainHttp: true, registryConfig: [], maxRedirects: 2, retry: { maxRetries: 0 } });
+  t.after(() => c.close());
+  await assert.rejects(
+    c.resolve(`oras://${origin.replace('http://', '')}/a/b:v1`),
+    (e: unknown) =>
+      (e as { registryCode?: string }).registryCode === 'TOO_MANY_REDIRECTS' &&
+      /more than 2 redirects \(oras\.maxRedirects\)/.test((e as Error).message),
+  );
+  assert.equal(hits, 3, 'the request and two redirects');
+});
