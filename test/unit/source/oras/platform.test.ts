@@ -1,0 +1,22 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parsePlatform } from '../../../../src/source/oras/platform.js';
+import { InvalidArgumentError } from '../../../../src/errors.js';
+
+test('os/arch and os/arch/variant, as docker and oras write them', () => {
+  assert.deepEqual(parsePlatform('linux/amd64', 'platform'), {
+    os: 'linux',
+    architecture: 'amd64',
+  });
+  assert.deepEqual(parsePlatform('linux/arm64/v8', 'platform'), { os: 'linux', architecture: 'arm64', variant: 'v8' });
+});
+
+test('anything else is an InvalidArgumentError naming the field', () => {
+  for (const bad of ['linux', 'linux/', '/amd64', 'a/b/c/d', '', 'linux/amd 64']) {
+    assert.throws(
+      () => parsePlatform(bad, 'oras.platform'),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'oras.platform',
+      JSON.stringify(bad),
+    );
+  }
+});
