@@ -18,7 +18,8 @@ export class ProgressMeter {
   /** Bytes of pieces still arriving. */
   #inflight = 0;
   #lastEmitted = 0;
-  #lastAt = 0;
+  // The first event goes out at once, however soon after the process started.
+  #lastAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #ended = false;
 
