@@ -130,7 +130,8 @@ async function main(): Promise<void> {
       for (const [name] of tools) {
         const m = med(name);
         console.log(
-          `| ${name} | ${(m.wall / 1000).toFixed(2)} s | ${(m.cpu / 1000).toFixed(2)} s | ${m.rss.toFixed(0)} MiB | ${(m.wall / naiveM.wall).toFixed(2)} | ${(m.wall / verified.wall).toFixed(2)} | ${(m.cpu / naiveM.cpu).toFixed(2)} |`,
+          `| ${name} | ${(m.wall / 1000).toFixed(2)} s | ${(m.cpu / 1000).toFixed(2)} s | ` +
+            `${m.rss.toFixed(0)} MiB | ${(m.wall / naiveM.wall).toFixed(2)} | ${(m.wall / verified.wall).toFixed(2)} | ${(m.cpu / naiveM.cpu).toFixed(2)} |`,
         );
       }
       if (!skopeo) console.log("(skopeo not available: install Debian's skopeo to add it)");
@@ -191,7 +192,8 @@ async function main(): Promise<void> {
         const w = median(wall.get(c)!);
         const tr = median(transfer.get(c)!);
         console.log(
-          `| ${c} | ${(w / 1000).toFixed(2)} s | ${(base / w).toFixed(2)} | ${(tr / 1000).toFixed(2)} s | ${(tp.layer.size / MiB / (tr / 1000)).toFixed(0)} MiB/s | ${(tbase / tr).toFixed(2)} |`,
+          `| ${c} | ${(w / 1000).toFixed(2)} s | ${(base / w).toFixed(2)} | ${(tr / 1000).toFixed(2)} ` +
+            `s | ${(tp.layer.size / MiB / (tr / 1000)).toFixed(0)} MiB/s | ${(tbase / tr).toFixed(2)} |`,
         );
       }
     } finally {
@@ -251,7 +253,8 @@ async function main(): Promise<void> {
     console.log('| --- | ---: | ---: | ---: | ---: |');
     console.log(`| bare node -e '' | ${rb.toFixed(0)} ms | | | 1.00 |`);
     console.log(
-      `| orasfly reuse | ${rr.toFixed(0)} ms | ${median(reuse.map((x) => x.cpuMs)).toFixed(0)} ms | ${(median(reuse.map((x) => x.rssKiB)) / 1024).toFixed(0)} MiB | ${(rr / rb).toFixed(2)} |`,
+      `| orasfly reuse | ${rr.toFixed(0)} ms | ${median(reuse.map((x) => x.cpuMs)).toFixed(0)} ` +
+        `ms | ${(median(reuse.map((x) => x.rssKiB)) / 1024).toFixed(0)} MiB | ${(rr / rb).toFixed(2)} |`,
     );
   } finally {
     await reg.stop();

@@ -142,7 +142,9 @@ async function main(): Promise<void> {
       `samples (wall ms): 1 task ${s.map((x) => x.wallMs.toFixed(0)).join(' ')}; ${TASKS} tasks ${b.map((x) => x.wallMs.toFixed(0)).join(' ')}`,
     );
     console.log(
-      `| ${TASKS} tasks, the run that found a GC round due and handed it off (once per gcInterval) | ${withGc.wallMs.toFixed(0)} ms | ${withGc.cpuMs.toFixed(0)} ms | ${(withGc.rssKiB / 1024).toFixed(1)} MiB | ${(withGc.wallMs / median(s.map((x) => x.wallMs))).toFixed(2)} |`,
+      `| ${TASKS} tasks, the run that found a GC round due and handed it off (once per gcInterval) ` +
+        `| ${withGc.wallMs.toFixed(0)} ms | ${withGc.cpuMs.toFixed(0)} ms | ${(withGc.rssKiB / 1024).toFixed(1)} ` +
+        `MiB | ${(withGc.wallMs / median(s.map((x) => x.wallMs))).toFixed(2)} |`,
     );
     const round = /gc round done, scanned: (\d+), reclaimed: (\d+).*cost: (\d+)ms/.exec(
       await readFile(bigCore, 'utf8').catch(() => ''),
@@ -161,7 +163,8 @@ async function main(): Promise<void> {
       await m.close();
     }
     console.log(
-      `\n## StorageManager.open at ${TASKS} tasks: median ${median(opens).toFixed(2)} ms (min ${Math.min(...opens).toFixed(2)}, max ${Math.max(...opens).toFixed(2)}, 21 opens)`,
+      `\n## StorageManager.open at ${TASKS} tasks: median ${median(opens).toFixed(2)} ms ` +
+        `(min ${Math.min(...opens).toFixed(2)}, max ${Math.max(...opens).toFixed(2)}, 21 opens)`,
     );
 
     const store = await StorageManager.open({

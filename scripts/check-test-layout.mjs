@@ -50,5 +50,6 @@ if (missing.length || stale.length) {
   process.exit(1);
 }
 console.log(
-  `unit test layout: ${checked - waived} of ${checked} source files with logic have their unit test file (${waived} still listed in test/unit/without-unit-tests.txt)`,
+  `unit test layout: ${checked - waived} of ${checked} source files with logic have their ` +
+    `unit test file (${waived} still listed in test/unit/without-unit-tests.txt)`,
 );

@@ -216,7 +216,8 @@ export class StallError extends OrasflyError {
   constructor(what: string, bytes: number, windowMs: number, limit: number) {
     super(
       'ERR_ORASFLY_TIMEOUT',
-      `${what} stalled: ${bytes} bytes in ${windowMs / 1000} s, below download.lowSpeedLimit of ${limit} B/s (raise download.lowSpeedTime or lower download.lowSpeedLimit for very slow links)`,
+      `${what} stalled: ${bytes} bytes in ${windowMs / 1000} s, below download.lowSpeedLimit ` +
+        `of ${limit} B/s (raise download.lowSpeedTime or lower download.lowSpeedLimit for very slow links)`,
     );
     this.bytes = bytes;
     this.windowMs = windowMs;

@@ -107,7 +107,8 @@ export async function runCacheCommand(
             for (const x of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${x.key}: ${x.reason}`);
             for (const k of r.skipped) out(`skipped ${k}: in use`);
             out(
-              `verified ${r.checked} entr${r.checked === 1 ? 'y' : 'ies'}: ${r.checked - r.removed.length} ok, ${r.removed.length} ${dryRun ? 'corrupt' : 'removed'}`,
+              `verified ${r.checked} entr${r.checked === 1 ? 'y' : 'ies'}: ${r.checked - r.removed.length} ` +
+                `ok, ${r.removed.length} ${dryRun ? 'corrupt' : 'removed'}`,
             );
           }
           break;
@@ -140,7 +141,8 @@ export async function runCacheCommand(
             for (const k of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${k}`);
             for (const k of r.skipped) out(`skipped ${k}: in use`);
             out(
-              `${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entr${r.removed.length === 1 ? 'y' : 'ies'}, ${formatBytes(r.freedBytes)} ${dryRun ? 'to free' : 'freed'}${r.skipped.length ? `; ${r.skipped.length} in use, kept` : ''}`,
+              `${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entr${r.removed.length === 1 ? 'y' : 'ies'}, ` +
+                `${formatBytes(r.freedBytes)} ${dryRun ? 'to free' : 'freed'}${r.skipped.length ? `; ${r.skipped.length} in use, kept` : ''}`,
             );
           }
           break;
@@ -163,7 +165,8 @@ function printList(out: (line: string) => void, dataPath: string, entries: reado
   const total = entries.reduce((a, e) => a + e.size, 0);
   const reclaimable = entries.filter((e) => e.nlink <= 1 || e.state !== 'complete').reduce((a, e) => a + e.size, 0);
   out(
-    `There ${entries.length === 1 ? 'is 1 entry' : `are ${entries.length} entries`} using ${formatBytes(total)} in ${dataPath} (${formatBytes(reclaimable)} held by the store alone)`,
+    `There ${entries.length === 1 ? 'is 1 entry' : `are ${entries.length} entries`} using ` +
+      `${formatBytes(total)} in ${dataPath} (${formatBytes(reclaimable)} held by the store alone)`,
   );
   if (entries.length === 0) return;
   const rows = entries.map((e) => [

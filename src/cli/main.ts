@@ -214,7 +214,8 @@ export async function runCli(
     dl.storage.on('lockWait', (w) => {
       const limit = w.timeoutMs ? `, up to ${Math.round(w.timeoutMs / 1000)} s` : '';
       io.stderr.write(
-        `waiting for task ${w.taskId.slice(0, 12)}…: its lock is held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()} (taken over if its heartbeat stops for ${Math.round(w.staleMs / 1000)} s${limit})\n`,
+        `waiting for task ${w.taskId.slice(0, 12)}…: its lock is held by pid ${w.pid} on ` +
+          `${w.hostname} since ${new Date(w.since).toISOString()} (taken over if its heartbeat stops for ${Math.round(w.staleMs / 1000)} s${limit})\n`,
       );
     });
     if (!args.json) out('init success and start to download');

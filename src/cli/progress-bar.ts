@@ -69,7 +69,8 @@ export class ProgressBar {
     const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
     const eta = r > 0 ? formatEta((this.#total - this.#done) / r) : '--';
     this.#stream.write(
-      `\r[${bar}] ${String(Math.floor(pct * 100)).padStart(3)}% ${formatBytes(this.#done)}/${formatBytes(this.#total)} ${formatBytes(Math.round(r))}/s ETA ${eta}\x1b[K`,
+      `\r[${bar}] ${String(Math.floor(pct * 100)).padStart(3)}% ${formatBytes(this.#done)}/${formatBytes(this.#total)} ` +
+        `${formatBytes(Math.round(r))}/s ETA ${eta}\x1b[K`,
     );
   }
 }

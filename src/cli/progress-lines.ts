@@ -47,7 +47,8 @@ export class ProgressLines {
     const rate = seconds > 0 ? transferred / seconds : 0;
     const eta = rate > 0 ? (total - transferred) / rate : Number.NaN;
     this.#write(
-      `progress: ${Math.floor(percent)}% ${formatBytes(transferred)}/${formatBytes(total)} ${formatBytes(Math.round(rate))}/s ETA ${transferred >= total ? '0s' : formatEta(eta)}`,
+      `progress: ${Math.floor(percent)}% ${formatBytes(transferred)}/${formatBytes(total)} ` +
+        `${formatBytes(Math.round(rate))}/s ETA ${transferred >= total ? '0s' : formatEta(eta)}`,
     );
     if (transferred >= total) this.#ended = true;
   }

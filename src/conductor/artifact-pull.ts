@@ -181,7 +181,8 @@ function planOutputs(
   }
   if (unsafe.length) {
     throw new ManifestError(
-      `${unsafe.length} layer title(s) are not safe file names (absolute, "..", a dot-name or a control character), so nothing was pulled: ${listBounded(unsafe, MAX_LISTED_ITEMS, (u) => clip(u, 80))}`,
+      `${unsafe.length} layer title(s) are not safe file names (absolute, "..", a dot-name ` +
+        `or a control character), so nothing was pulled: ${listBounded(unsafe, MAX_LISTED_ITEMS, (u) => clip(u, 80))}`,
     );
   }
   if (pulled.length === 0)

@@ -247,7 +247,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
             (e as Error).message,
           );
           this.#log.warn(
-            `transport ${this.#transport.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
+            `transport ${this.#transport.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} ` +
+              `of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
           );
         }
       }
@@ -256,7 +257,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         if (!pull && !backToSource) {
           throw markFinal(
             new DaemonError(
-              `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces, and back-to-source is disabled`,
+              `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} ` +
+                `of ${this.plan.totalPieces} pieces, and back-to-source is disabled`,
             ),
           );
         }
@@ -274,7 +276,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
           const fallback = this.#fallback;
           if (signal.aborted || !fallback || pull === fallback || !backToSource || isFinal(e)) throw e;
           this.#log.warn(
-            `transport ${pull.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
+            `transport ${pull.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} ` +
+              `of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
           );
           this.#pullName = fallback.name;
           await pullPieces(this.#site, fallback, task, signal);

@@ -177,7 +177,8 @@ export class PeerTaskManager {
       this.#log
         .with({ task: w.taskId, component: 'PeerTask' })
         .warn(
-          `task lock held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()}; waiting (a dead holder is taken over after ${Math.round(w.staleMs / 1000)} s${w.timeoutMs ? `, giving up after ${Math.round(w.timeoutMs / 1000)} s` : ''})`,
+          `task lock held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()}; ` +
+            `waiting (a dead holder is taken over after ${Math.round(w.staleMs / 1000)} s${w.timeoutMs ? `, giving up after ${Math.round(w.timeoutMs / 1000)} s` : ''})`,
         ),
     );
   }
@@ -264,7 +265,8 @@ export class PeerTaskManager {
         ) {
           throw new InvalidArgumentError(
             'output',
-            `${output} exists; the name comes from the layer's title, and orasfly does not replace a file by a name the registry chose (pass -O ${output} to replace it)`,
+            `${output} exists; the name comes from the layer's title, and orasfly does not ` +
+              `replace a file by a name the registry chose (pass -O ${output} to replace it)`,
           );
         }
       }

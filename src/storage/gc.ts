@@ -6,7 +6,7 @@
  * whose data is still hard-linked by an output (simple/advance on one filesystem) frees nothing when
  * deleted — the output keeps the inode alive — so the disk-usage trigger never evicts such entries,
  * and the quota trigger evicts them only after every exclusive entry is gone (upstream evicts by LRU
- * alone and so throws away reusable entries while freeing nothing, §9 of the reference).
+ * alone and so throws away reusable entries while freeing nothing).
  * GC never touches an output.
  *
  * @module

@@ -209,7 +209,9 @@ function resolveStrategy(s: StorageOptions['strategy'], warnings: string[]): Sto
   let name: string = s;
   if (name.endsWith('.') && (name.slice(0, -1) === SIMPLE_STRATEGY || name.slice(0, -1) === ADVANCE_STRATEGY)) {
     name = name.slice(0, -1);
-    const w = `storage.strategy ${JSON.stringify(s)} has a trailing dot (as printed in Dragonfly's oras docs); using ${name}. Dragonfly itself refuses this spelling: not support store strategy: ${s}`;
+    const w =
+      `storage.strategy ${JSON.stringify(s)} has a trailing dot (as printed in Dragonfly's ` +
+      `oras docs); using ${name}. Dragonfly itself refuses this spelling: not support store strategy: ${s}`;
     warnings.push(w);
     log(w);
   }

@@ -55,7 +55,8 @@ export async function assertOutputPath(output: string, dataPath?: string): Promi
   if (st && !st.isFile() && !st.isSymbolicLink()) {
     throw new InvalidArgumentError(
       'output',
-      `${output} is ${kindOf(st)}; orasfly only writes regular files, because it replaces the output atomically (a hard link into the store, or a copy) — it would replace the device, not write into it. Pass a file path`,
+      `${output} is ${kindOf(st)}; orasfly only writes regular files, because it replaces ` +
+        `the output atomically (a hard link into the store, or a copy) — it would replace the device, not write into it. Pass a file path`,
     );
   }
   if (dataPath !== undefined) {

@@ -3,7 +3,7 @@
  * whatever the store holds); entries are found on demand by task id (their directory) or blob digest
  * (the on-disk index), recovered lazily under their task lock, and collected by GC rounds that run at
  * most once per `gcInterval` across every process sharing the store. Behaviour follows Dragonfly's
- * `client/daemon/storage` (reference §5) with its known bugs fixed (§9).
+ * `client/daemon/storage` with its known bugs fixed (see docs/storage-and-gc.md).
  *
  * Parts: `store-layout.ts` (paths, the marker, what may be deleted), `entry.ts` (an entry and the
  * entries this process uses), `digest-index.ts`, `validate.ts`, `entry-files.ts` (load, remove),

@@ -76,7 +76,8 @@ export async function claimStoreRoot(root: string): Promise<'created' | 'existin
   if (existing !== undefined) {
     if (existing > STORE_LAYOUT_VERSION) {
       throw new StorageError(
-        `data path ${root} holds a store of layout version ${existing}; this orasfly understands version ${STORE_LAYOUT_VERSION} (upgrade orasfly or use another directory)`,
+        `data path ${root} holds a store of layout version ${existing}; this orasfly understands ` +
+          `version ${STORE_LAYOUT_VERSION} (upgrade orasfly or use another directory)`,
         root,
       );
     }

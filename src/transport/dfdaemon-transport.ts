@@ -234,7 +234,8 @@ export class DfdaemonTransport implements PieceTransport {
     let delivery: 'output-path' | 'piece-content' =
       o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
     task.log?.info(
-      `dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ${delivery}, back-to-source ${o.backToSource ? 'allowed' : 'disabled'})`,
+      `dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ` +
+        `${delivery}, back-to-source ${o.backToSource ? 'allowed' : 'disabled'})`,
     );
     for (let attempt = 0; ; attempt++) {
       try {

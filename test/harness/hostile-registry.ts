@@ -993,7 +993,9 @@ function scenarioDefs(s: Secrets): Def[] {
           errors: [
             {
               code: 'DENIED',
-              message: `user ${s.username} (password ${s.password}, Authorization: Basic ${s.basic}) holding ${c.req.headers.authorization ?? ''} may not pull hostile/${c.name}`,
+              message:
+                `user ${s.username} (password ${s.password}, Authorization: Basic ` +
+                `${s.basic}) holding ${c.req.headers.authorization ?? ''} may not pull hostile/${c.name}`,
               detail: { authorization: c.req.headers.authorization, basic: s.basic, token: s.token },
             },
           ],

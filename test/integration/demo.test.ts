@@ -1,4 +1,4 @@
-// Issue 5, acceptance 1: the README's demo command replays the seed walkthrough end to end.
+// The README's demo command replays the seed walkthrough end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

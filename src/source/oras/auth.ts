@@ -339,7 +339,9 @@ export class TokenAuthenticator {
         errors: [
           {
             code: 'INSECURE_TOKEN_REALM',
-            message: `refusing to send credentials for ${registry} to the plain-HTTP token realm ${redact(realmUrl.origin)}: the registry was reached over HTTPS, and the realm would receive them unencrypted`,
+            message:
+              `refusing to send credentials for ${registry} to the plain-HTTP token ` +
+              `realm ${redact(realmUrl.origin)}: the registry was reached over HTTPS, and the realm would receive them unencrypted`,
           },
         ],
       });

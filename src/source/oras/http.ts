@@ -295,7 +295,9 @@ export class RegistryHttp {
             errors: [
               {
                 code: 'RETRY_AFTER_TOO_LONG',
-                message: `the server asks to retry after ${Math.round(retryAfter / 1000)} s, longer than retry.maxRetryAfter (${Math.round(policy.maxRetryAfter / 1000)} s); not waiting`,
+                message:
+                  `the server asks to retry after ${Math.round(retryAfter / 1000)} ` +
+                  `s, longer than retry.maxRetryAfter (${Math.round(policy.maxRetryAfter / 1000)} s); not waiting`,
               },
             ],
           });

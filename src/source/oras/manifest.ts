@@ -226,6 +226,8 @@ export function chooseLayer(manifest: ImageManifest, choice: LayerChoice = {}): 
       `#${i} ${clip(l.mediaType, 60)} ${l.size} bytes${l.annotations?.['org.opencontainers.image.title'] ? ` ${quote(l.annotations['org.opencontainers.image.title'], 40)}` : ''}`,
   );
   throw new ManifestError(
-    `the manifest has ${layers.length} layers and ${sif.length === 0 ? 'no SIF layer' : `${sif.length} SIF layers`}, so it is not an ORAS SIF image; pick one with --layer-index N (-1 = the last, Dragonfly's rule) or --layer-media-type TYPE (oras.layerIndex / oras.layerMediaType). Layers: ${listed}`,
+    `the manifest has ${layers.length} layers and ${sif.length === 0 ? 'no SIF layer' : `${sif.length} SIF layers`}, ` +
+      `so it is not an ORAS SIF image; pick one with --layer-index N (-1 = the last, Dragonfly's ` +
+      `rule) or --layer-media-type TYPE (oras.layerIndex / oras.layerMediaType). Layers: ${listed}`,
   );
 }

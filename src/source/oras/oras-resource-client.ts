@@ -441,7 +441,8 @@ export class OrasResourceClient implements ResourceClient {
       if (res.status !== 206 || got !== expected) {
         destroyBody(res.body);
         throw new RangeNotSupportedError(
-          `${res.status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${quote(got ?? null)}`} for ${target.digest} bytes ${range.start}-${end}`,
+          `${res.status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${quote(got ?? null)}`} ` +
+            `for ${target.digest} bytes ${range.start}-${end}`,
         );
       }
       if (length !== undefined && Number(length) !== range.length) {

@@ -110,7 +110,10 @@ const UNTRUSTED = new Set([
 export function tlsFailureHint(code: string): string {
   const skip = '--insecure (oras.insecureSkipVerify) skips verification, for testing only';
   if (UNTRUSTED.has(code))
-    return `the certificate is not signed by a CA this machine trusts: pass the CA with --ca-file FILE (oras.caFile), or add it to the system bundle (update-ca-certificates; SSL_CERT_FILE, SSL_CERT_DIR) or NODE_EXTRA_CA_CERTS; ${skip}`;
+    return (
+      `the certificate is not signed by a CA this machine trusts: pass the CA with --ca-file ` +
+      `FILE (oras.caFile), or add it to the system bundle (update-ca-certificates; SSL_CERT_FILE, SSL_CERT_DIR) or NODE_EXTRA_CA_CERTS; ${skip}`
+    );
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID')
     return `the certificate is outside its validity period: check the registry's certificate and this machine's clock; ${skip}`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH')

@@ -27,7 +27,7 @@ export const HIDDEN_MARK = '.dfget.cache';
 
 /**
  * The hidden data file name for an output: `.<name>.dfget.cache.<peerID>` as Dragonfly names it.
- * When that exceeds NAME_MAX (long output names, §9 of the reference), a shorter name is derived from
+ * When that exceeds NAME_MAX (long output names), a shorter name is derived from
  * a hash of the output name instead of failing registration the way upstream does.
  */
 export function hiddenDataName(outputName: string, peerId: string): string {

@@ -1,6 +1,6 @@
 // OrasResourceClient against the real registry: every auth variant, token single-flight, TLS,
 // redirects to a blob store, and no credential in debug output or error messages.
-// Issue 2, acceptance 1, 2, 3, 7 (and the redirect rule).
+// The registry client against real registries: every auth variant, manifests, ranges, redirects.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -26,7 +26,7 @@ async function readAll(body: Readable): Promise<Buffer> {
 }
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-// Capture every debug line of orasfly while this file runs (acceptance 7).
+// Capture every debug line of orasfly while this file runs: none may hold a secret.
 const logLines: string[] = [];
 const originalLog = debug.log;
 before(() => {

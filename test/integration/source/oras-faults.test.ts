@@ -1,7 +1,7 @@
 // OrasResourceClient through the fault proxy: retries (reset, 429 + Retry-After, 503), a 404 that
 // fails at once, exact ranged reads, a proxy that ignores Range, index/layer choice, manifest
 // limits, aborts during backoff, and malformed references that never reach the network.
-// Issue 2, acceptance 4, 5, 6, 8.
+// The registry client under faults (the fault proxy): retries, Retry-After, aborts, ranges.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

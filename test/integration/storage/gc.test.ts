@@ -1,4 +1,4 @@
-// GC with a fake clock (`now`) on real directories: §8 items 21–26 and issue 3 acceptance 6; the
+// GC with a fake clock (`now`) on real directories: expiry, quotas, percent thresholds, reclaim; the
 // percent trigger on a real statfs of a tmpfs mount.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +27,7 @@ async function open(
   return { store, clock };
 }
 
-test('item 21: taskExpireTime 0 never reclaims by expiry', async (t) => {
+test('taskExpireTime 0 never reclaims by expiry', async (t) => {
   const dir = tmpDir(t);
   const { store, clock } = await open(t, { dataPath: dir, taskExpireTime: 0 });
   const e = await download(store, randomBytes(1000), { taskId: taskIdOf('a') });
@@ -37,7 +37,7 @@ test('item 21: taskExpireTime 0 never reclaims by expiry', async (t) => {
   assert.ok(await store.findCompleted({ taskId: e.taskId }));
 });
 
-test('item 22: a task idle longer than taskExpireTime is reclaimed at the next round; the output stays intact', async (t) => {
+test('a task idle longer than taskExpireTime is reclaimed at the next round; the output stays intact', async (t) => {
   const dir = tmpDir(t);
   const { store, clock } = await open(t, {
     dataPath: path.join(dir, 'data'),
@@ -60,7 +60,7 @@ test('item 22: a task idle longer than taskExpireTime is reclaimed at the next r
   assert.equal((await fsp.stat(out)).nlink, 1);
 });
 
-test('item 23: reuse refreshes last access, so the task survives its old deadline', async (t) => {
+test('reuse refreshes last access, so the task survives its old deadline', async (t) => {
   const dir = tmpDir(t);
   const { store, clock } = await open(t, { dataPath: dir, taskExpireTime: '10m' });
   const e = await download(store, randomBytes(1000), { taskId: taskIdOf('c') });
@@ -72,7 +72,7 @@ test('item 23: reuse refreshes last access, so the task survives its old deadlin
   assert.equal((await store.gc()).expired.length, 1);
 });
 
-test('item 24: quota GC evicts least recently used first until under diskGCThreshold; an active download is never chosen', async (t) => {
+test('quota GC evicts least recently used first until under diskGCThreshold; an active download is never chosen', async (t) => {
   const dir = tmpDir(t);
   const { store, clock } = await open(t, { dataPath: dir, diskGCThreshold: 250_000, taskExpireTime: 0 });
   const keys: string[] = [];
@@ -122,7 +122,7 @@ test('quota GC prefers entries that free space: an entry still linked by an outp
   assert.ok(await store.findCompleted({ taskId: shared.entry.taskId }));
 });
 
-test('item 26: a task marked for reclaim is no longer offered for reuse; a new request downloads again', async (t) => {
+test('a task marked for reclaim is no longer offered for reuse; a new request downloads again', async (t) => {
   const dir = tmpDir(t);
   const { store, clock } = await open(t, { dataPath: dir, taskExpireTime: '10m' });
   const bytes = randomBytes(5000);
@@ -159,7 +159,7 @@ test('a pinned (being read) entry is never chosen by GC; once released it expire
   assert.equal(await exists(path.join(dir, e.taskId)), false);
 });
 
-test('item 25 / acceptance 6: percent GC on a real statfs (tmpfs): oldest exclusive first until under the mark; 0 disables it', async (t) => {
+test('percent GC on a real statfs (tmpfs): oldest exclusive first until under the mark; 0 disables it', async (t) => {
   const mnt = mountTmpfs(t, '8m');
   if (!mnt) return;
   const dataPath = path.join(mnt, 'data');

@@ -1,4 +1,4 @@
-// Several processes on one dataPath: issue 3 acceptance 4 (kill -9 while writing, 20 times) and 5
+// Several processes on one dataPath: kill -9 while writing (20 times), and
 // (two processes request one task at once). Children run the compiled fixture
 // .build/test/fixtures/storage-writer.js; synchronisation is by their stdout lines, never by sleeping.
 import { test } from 'node:test';
@@ -62,7 +62,7 @@ function start(args: Record<string, unknown>): Child {
   };
 }
 
-test('acceptance 4: kill -9 while writing pieces, 20 times: no entry is ever served with wrong bytes; resumes keep verified pieces', async (t) => {
+test('kill -9 while writing pieces, 20 times: no entry is ever served with wrong bytes; resumes keep verified pieces', async (t) => {
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   const source = path.join(dir, 'source.bin');
@@ -124,7 +124,7 @@ test('acceptance 4: kill -9 while writing pieces, 20 times: no entry is ever ser
   assert.equal((await fsp.readdir(path.join(dataPath, taskId))).length, 1);
 });
 
-test('acceptance 5: two processes request one task at once: one writes, the other waits and reuses; both outputs share one inode', async (t) => {
+test('two processes request one task at once: one writes, the other waits and reuses; both outputs share one inode', async (t) => {
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   const source = path.join(dir, 'source.bin');

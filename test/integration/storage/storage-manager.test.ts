@@ -1,5 +1,5 @@
-// StorageManager on real directories: dragonfly-reference §8 items 8–11, 13–15, 17, 27–29 and
-// issue 3 acceptance 2 and 3. Downloads are simulated by writing pieces through a TaskWriter.
+// StorageManager on real directories: metadata, strategies and link counts, reuse, validation,
+// restart and close. Downloads are simulated by writing pieces through a TaskWriter.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -33,7 +33,7 @@ async function openStore(
   return s;
 }
 
-test('item 8: metadata is done:true only after completion, with Dragonfly keys, sizes, piece count and pieceMd5Sign', async (t) => {
+test('metadata is done:true only after completion, with Dragonfly keys, sizes, piece count and pieceMd5Sign', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), pieceDigest: 'md5' });
   const bytes = randomBytes(200_000);
@@ -95,7 +95,7 @@ test('item 8: metadata is done:true only after completion, with Dragonfly keys, 
   assert.equal(m.orasfly.digest, digestOf(bytes));
 });
 
-test('item 8 (crc32 default): sign is sha256 over the crc32 hex strings; an empty blob has 0 pieces and an empty sign', async (t) => {
+test('sign is sha256 over the crc32 hex strings; an empty blob has 0 pieces and an empty sign', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: dir });
   const bytes = randomBytes(70_000);
@@ -113,7 +113,7 @@ test('item 8 (crc32 default): sign is sha256 over the crc32 hex strings; an empt
   assert.equal((await fsp.stat(out)).size, 0);
 });
 
-test('item 9: advance, same filesystem: output, hidden file and store data share one inode (nlink 3)', async (t) => {
+test('advance, same filesystem: output, hidden file and store data share one inode (nlink 3)', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), strategy: ADV });
   const bytes = randomBytes(150_000);
@@ -133,7 +133,7 @@ test('item 9: advance, same filesystem: output, hidden file and store data share
   assert.deepEqual(await readAll(out), bytes);
 });
 
-test('item 10: advance, data dir on another filesystem: data is a symlink to the hidden file; output + hidden share an inode (nlink 2)', async (t) => {
+test('advance, data dir on another filesystem: data is a symlink to the hidden file; output + hidden share an inode (nlink 2)', async (t) => {
   const mnt = mountTmpfs(t, '16m');
   if (!mnt) return;
   const dir = tmpDir(t);
@@ -151,7 +151,7 @@ test('item 10: advance, data dir on another filesystem: data is a symlink to the
   assert.deepEqual(await readAll(out), bytes);
 });
 
-test('item 11: simple, same filesystem: output shares the inode of <dataPath>/<task>/<peer>/data (nlink 2)', async (t) => {
+test('simple, same filesystem: output shares the inode of <dataPath>/<task>/<peer>/data (nlink 2)', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data') });
   const bytes = randomBytes(100_000);
@@ -163,7 +163,7 @@ test('item 11: simple, same filesystem: output shares the inode of <dataPath>/<t
   assert.equal(o.nlink, 2);
 });
 
-test('item 13: pull 2 to the same output path links it to the cache with full content (temp link + rename)', async (t) => {
+test('pull 2 to the same output path links it to the cache with full content (temp link + rename)', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), multiplex: true });
   const bytes = randomBytes(90_000);
@@ -183,7 +183,7 @@ test('item 13: pull 2 to the same output path links it to the cache with full co
   assert.deepEqual((await fsp.readdir(dir)).sort(), ['data', 'img.sif']);
 });
 
-test('item 14: pull 2 to another filesystem is a byte copy (different inode); advance first pulls never copy', async (t) => {
+test('pull 2 to another filesystem is a byte copy (different inode); advance first pulls never copy', async (t) => {
   const mnt = mountTmpfs(t, '16m');
   if (!mnt) return;
   const dir = tmpDir(t);
@@ -207,7 +207,7 @@ test('item 14: pull 2 to another filesystem is a byte copy (different inode); ad
   assert.deepEqual(await readAll(path.join(dir, 'second.sif')), bytes);
 });
 
-test('item 15: multiplex off: pull 2 downloads again into a second peer directory / hidden file', async (t) => {
+test('multiplex off: pull 2 downloads again into a second peer directory / hidden file', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), strategy: ADV, multiplex: false });
   const bytes = randomBytes(50_000);
@@ -222,7 +222,7 @@ test('item 15: multiplex off: pull 2 downloads again into a second peer director
   assert.equal(await store.findCompleted({ taskId }), undefined);
 });
 
-test('item 17: a truncated or removed cache data file fails validation; a fresh download gives correct bytes', async (t) => {
+test('a truncated or removed cache data file fails validation; a fresh download gives correct bytes', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), multiplex: true });
   const bytes = randomBytes(80_000);
@@ -245,7 +245,7 @@ test('item 17: a truncated or removed cache data file fails validation; a fresh 
   assert.deepEqual(await readAll(path.join(dir, 'c.sif')), bytes);
 });
 
-test('acceptance 2: two refs (task ids) to one blob: the second materialisation shares the inode, no new data file', async (t) => {
+test('two refs (task ids) to one blob: the second materialisation shares the inode, no new data file', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), multiplex: true });
   const bytes = randomBytes(100_000);
@@ -271,7 +271,7 @@ test('acceptance 2: two refs (task ids) to one blob: the second materialisation 
   assert.equal(hit?.peerId, a.entry.peerId);
 });
 
-test('acceptance 3: a cache file modified in place (through an output sharing its inode) is not reused', async (t) => {
+test('a cache file modified in place (through an output sharing its inode) is not reused', async (t) => {
   const dir = tmpDir(t);
   const store = await openStore(t, { dataPath: path.join(dir, 'data'), multiplex: true });
   const bytes = randomBytes(64_000);
@@ -331,7 +331,7 @@ test('advance without an output falls back to simple', async (t) => {
   assert.equal(e.dataFilePath, path.join(dir, e.taskId, e.peerId, 'data'));
 });
 
-test('item 27: restart with keepStorage: open reads nothing; completed tasks reusable, interrupted ones resumable, garbage removed by the next GC round; expiry counts from the last access', async (t) => {
+test('restart with keepStorage: open reads nothing; completed tasks reusable, interrupted ones resumable, garbage removed by the next GC round; expiry counts from the last access', async (t) => {
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   let clock = 1_000_000;
@@ -451,7 +451,7 @@ test('resume drops recorded pieces whose bytes no longer match their digest', as
   assert.deepEqual(await readAll(path.join(dir, '..', `${path.basename(dir)}.out`)), bytes);
 });
 
-test('item 28: close with keepStorage: false removes cache dirs and hidden files; outputs remain', async (t) => {
+test('close with keepStorage: false removes cache dirs and hidden files; outputs remain', async (t) => {
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   // Without multiplex each pull downloads its own entry, as in Dragonfly.
@@ -485,7 +485,7 @@ test('item 28: close with keepStorage: false removes cache dirs and hidden files
   assert.deepEqual(await fsp.readdir(path.join(dir, 'o3')), []);
 });
 
-test('item 29: strategy names: unknown fails open() naming storage.strategy with upstream text; trailing dot warns; empty = simple', async (t) => {
+test('strategy names: unknown fails open() naming storage.strategy with upstream text; trailing dot warns; empty = simple', async (t) => {
   const dir = tmpDir(t);
   await assert.rejects(
     StorageManager.open({ dataPath: dir, strategy: 'io.d7y.storage.v3.simple' as never }),

@@ -275,7 +275,10 @@ test('the blob hash worker runs whatever the parent module type (CommonJS, or --
     await writeFile(file, bytes);
     const expected = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const verifier = new URL('../../../src/conductor/blob-verifier.js', import.meta.url).href;
-    const code = `const { BlobVerifier } = await import(${JSON.stringify(verifier)}); const v = new BlobVerifier(${JSON.stringify(file)}, ${bytes.length}, ${JSON.stringify(expected)}, { useWorker: true }); v.advance(${bytes.length}); console.log(await v.result());`;
+    const code =
+      `const { BlobVerifier } = await import(${JSON.stringify(verifier)}); const ` +
+      `v = new BlobVerifier(${JSON.stringify(file)}, ${bytes.length}, ${JSON.stringify(expected)}, ` +
+      `{ useWorker: true }); v.advance(${bytes.length}); console.log(await v.result());`;
     for (const args of [
       ['--input-type=module', '-e', code],
       ['-e', `import(${JSON.stringify('data:text/javascript,' + encodeURIComponent(code))})`],

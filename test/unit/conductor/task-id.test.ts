@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { taskId, parentTaskId, filterUrl, goEncodeQuery, peerId, taskIdV2 } from '../../../src/conductor/task-id.js';
 
-// Vectors from Dragonfly's pkg/idgen tests (dragonfly-reference.md §3.1).
+// Vectors from Dragonfly's pkg/idgen tests (Go client, v1 task ids).
 test('task ids reproduce the Dragonfly test vectors', () => {
   assert.equal(taskId('https://example.com'), '100680ad546ce6a577f42f52df33b4cfdca756859e664b8d7de329b150d09ce9');
   assert.equal(
