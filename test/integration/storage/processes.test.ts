@@ -1,5 +1,5 @@
-// Several processes on one dataPath: kill -9 while writing (20 times), and
-// (two processes request one task at once). Children run the compiled fixture
+// Several processes on one dataPath: kill -9 while writing (20 times), and two processes that
+// request one task at once. Children run the compiled fixture
 // .build/test/fixtures/storage-writer.js; synchronisation is by their stdout lines, never by sleeping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
