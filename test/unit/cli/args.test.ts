@@ -1,11 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCliArgs, parseHeader, defaultOutput } from '../../../src/cli/args.js';
 import { defaultPaths } from '../../../src/cli/defaults.js';
-import { ProgressBar, formatEta } from '../../../src/cli/progress-bar.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 
 // Relative -O paths resolve against the working directory given; any directory will do.
@@ -87,20 +85,6 @@ test('defaults: upstream system paths for root, XDG for everyone else', () => {
     ['/x/data/orasfly', '/x/state/orasfly/logs', '/x/cfg/orasfly/dfget.yaml'],
   );
   assert.equal(defaultPaths({}, 1000, '/home/u').dataDir, '/home/u/.local/share/orasfly');
-});
-
-test('the progress bar shows bytes, percent, rate and ETA and ends its line', () => {
-  const stream = new PassThrough() as unknown as NodeJS.WriteStream;
-  let text = '';
-  (stream as unknown as PassThrough).on('data', (d: Buffer) => (text += d));
-  const bar = new ProgressBar(stream);
-  bar.update(512 * 1024 * 1024, 1024 * 1024 * 1024);
-  bar.stop();
-  assert.match(text, /\r\[=+> +\] {2}50% 512\.0 MiB\/1\.0 GiB .+\/s ETA \S+/);
-  assert.ok(text.endsWith('\n'));
-  assert.equal(formatEta(3723), '1h02m03s');
-  assert.equal(formatEta(65), '1m05s');
-  assert.equal(formatEta(Number.NaN), '--');
 });
 
 test('an unknown flag is said shortly, with the closest flag; a missing value names the flag', () => {

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_DFDAEMON_SOCKET, DfdaemonTransport } from '../../../src/transport/dfdaemon-transport.js';
+import { DaemonError, InvalidArgumentError, isFinal } from '../../../src/errors.js';
+import { planPieces } from '../../../src/storage/piece-plan.js';
+import type { PieceSink, TransportTask } from '../../../src/transport/piece-transport.js';
+
+const task: TransportTask = {
+  taskId: 'a'.repeat(64),
+  peerId: '127.0.0.1-1-x',
+  target: { url: 'oras://r/x:v1', digest: `sha256:${'b'.repeat(64)}`, size: 10, mediaType: 'x' },
+  plan: planPieces(10),
+  origin: { request: async () => ({ url: 'http://r/v2/x/blobs/sha256:b', headers: {} }) },
+};
+const sink: PieceSink = { missing: () => [0], writePiece: async () => {} };
+
+test("options are checked at construction; the default socket is the Rust dfdaemon's", () => {
+  assert.equal(new DfdaemonTransport().socketPath, DEFAULT_DFDAEMON_SOCKET);
+  assert.throws(() => new DfdaemonTransport({ delivery: 'carrier-pigeon' as never }), InvalidArgumentError);
+  assert.throws(() => new DfdaemonTransport({ priority: 9 as never }), InvalidArgumentError);
+  assert.throws(() => new DfdaemonTransport({ idleTimeout: 'soon' }), InvalidArgumentError);
+  assert.throws(() => new DfdaemonTransport({ maxMessageBytes: 10 }), InvalidArgumentError);
+});
+
+test('a missing socket is a DaemonError: the origin may serve, unless back-to-source is disabled', async () => {
+  const open = new DfdaemonTransport({ socketPath: '/nonexistent/dfdaemon.sock' });
+  await assert.rejects(
+    open.drive(task, sink),
+    (e: unknown) => e instanceof DaemonError && !isFinal(e) && /no dfdaemon socket/.test(e.message),
+  );
+  const closed = new DfdaemonTransport({ socketPath: '/nonexistent/dfdaemon.sock', backToSource: false });
+  await assert.rejects(
+    closed.drive(task, sink),
+    (e: unknown) => e instanceof DaemonError && isFinal(e) && /back-to-source is disabled/.test(e.message),
+  );
+});
+
+test('a task whose client cannot describe the blob request is not sent to the daemon', async () => {
+  const t = new DfdaemonTransport({ socketPath: '/nonexistent/dfdaemon.sock' });
+  await assert.rejects(t.drive({ ...task, origin: undefined }, sink), /cannot describe the blob request/);
+});
