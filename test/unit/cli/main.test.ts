@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCli } from '../../../src/cli/main.js';
+import { VERSION } from '../../../src/version.js';
+import { captureIo } from './io.js';
+
+function home(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-main-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('--help prints the usage with examples and the environment; --version the version; both exit 0', async (t) => {
+  const c = captureIo(home(t));
+  assert.equal(await runCli(['--help'], c.io), 0);
+  assert.match(c.out(), /^Usage: orasfly/);
+  assert.match(c.out(), /Examples:[\s\S]*Environment:[\s\S]*REGISTRY_AUTH_FILE/);
+  const v = captureIo(home(t));
+  assert.equal(await runCli(['-v'], v.io), 0);
+  assert.equal(v.out(), `orasfly version: ${VERSION}\n`);
+});
+
+test('a flag error exits 1 with one short line and a pointer to --help, before any output line', async (t) => {
+  const c = captureIo(home(t));
+  assert.equal(await runCli(['oras://r/x:v1', '--concurency', '2'], c.io), 1);
+  assert.equal(c.out(), '');
+  assert.match(
+    c.err(),
+    /^Error: invalid arguments: unknown flag --concurency \(did you mean --concurrency\?\)\nRun 'orasfly --help' for usage\.\n$/,
+  );
+});
+
+test("a malformed reference fails with dfget's lines and exit 1, naming the problem", async (t) => {
+  const c = captureIo(home(t));
+  assert.equal(
+    await runCli(
+      ['oras://r/UPPER:v1', '-O', path.join(c.io.cwd, 'x'), '--datadir', path.join(c.io.cwd, 'store')],
+      c.io,
+    ),
+    1,
+  );
+  assert.match(c.out(), /download success: false, cost: \d+ ms error: invalid reference/);
+});
