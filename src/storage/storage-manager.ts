@@ -150,7 +150,8 @@ export interface GcOptions extends SignalOptions {
  *     h.update(piece);
  *     r.writer.recordPiece({ num, range, digest: h.digest() });
  *   }
- *   const entry = await r.writer.complete({ digest }); // the store re-checks the digest
+ *   // The bytes are ours here; a download is verified first (PeerTaskConductor does): the store records the digest.
+ *   const entry = await r.writer.complete({ digest });
  *   await store.materialize(entry, output);
  * }
  * await store.close();
