@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { gcRoundLine, runGcRound } from '../../../src/storage/gc-round.js';
+import { completeTask, filesContext, makeStore, resolved } from './store-fixture.js';
+
+test('a round reclaims entries idle longer than taskExpireTime; a dry run only reports them', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const e = await completeTask(store, Buffer.alloc(5000, 2));
+  await store.close();
+  const later = Date.now() + 2 * 60 * 60_000;
+  const ctx = {
+    ...filesContext(dataPath),
+    options: resolved(dataPath, { taskExpireTime: '1h', now: () => later }),
+    gcLog: () => {},
+  };
+  const dry = await runGcRound(ctx, { dryRun: true });
+  assert.deepEqual(dry.expired, [`${e.taskId}/${e.peerId}`]);
+  assert.deepEqual(dry.reclaimed, [], 'a dry run reclaims nothing');
+  assert.ok(existsSync(e.dataFilePath), 'a dry run deletes nothing');
+  const real = await runGcRound(ctx);
+  assert.deepEqual(real.reclaimed, [`${e.taskId}/${e.peerId}`]);
+  assert.equal(real.freedBytes, 5000);
+  assert.equal(existsSync(e.dataFilePath), false);
+  assert.match(gcRoundLine(real), /^gc round done, scanned: 1, reclaimed: 1, freed: 5000 bytes, cost: \d+ms$/);
+});
+
+test('entries used within taskExpireTime stay', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  await completeTask(store, Buffer.alloc(100, 3));
+  await store.close();
+  const ctx = { ...filesContext(dataPath), options: resolved(dataPath, { taskExpireTime: '1h' }), gcLog: () => {} };
+  const r = await runGcRound(ctx);
+  assert.deepEqual([r.expired, r.reclaimed], [[], []]);
+});
