@@ -79,9 +79,9 @@ try {
   console.log('| mode | wall | CPU (user+sys) | peak RSS |');
   console.log('| --- | ---: | ---: | ---: |');
   for (const [name, s] of Object.entries(samples)) {
-    console.log(
-      `| ${name} | ${(median(s.map((x) => x.wallMs)) / 1000).toFixed(2)} s | ${(median(s.map((x) => x.cpuMs)) / 1000).toFixed(2)} s | ${Math.round(median(s.map((x) => x.rssKiB)) / 1024)} MiB |`,
-    );
+    const secs = (pick: (x: Sample) => number) => (median(s.map(pick)) / 1000).toFixed(2);
+    const rss = Math.round(median(s.map((x) => x.rssKiB)) / 1024);
+    console.log(`| ${name} | ${secs((x) => x.wallMs)} s | ${secs((x) => x.cpuMs)} s | ${rss} MiB |`);
   }
 } finally {
   await proxy.close();

@@ -44,7 +44,8 @@ function hasSkopeo(): boolean {
 
 async function main(): Promise<void> {
   console.log(
-    `# first pull vs peers — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${ROUNDS} alternating rounds, loopback registry`,
+    `# first pull vs peers — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ` +
+      `${ROUNDS} alternating rounds, loopback registry`,
   );
   const reg = await startRegistry({ variant: 'anonymous' });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-pull-bench-'));

@@ -24,7 +24,11 @@ const result = await build({
   target: 'node20.19',
   // CommonJS dependencies (undici, debug) call require(); give the ESM bundle one.
   banner: {
-    js: "// orasfly; the licences of the packages bundled in: THIRD-PARTY-NOTICES.txt beside this file.\nimport { createRequire as __orasflyCreateRequire } from 'node:module';\nconst require = __orasflyCreateRequire(import.meta.url);",
+    js: [
+      '// orasfly; the licences of the packages bundled in: THIRD-PARTY-NOTICES.txt beside this file.',
+      "import { createRequire as __orasflyCreateRequire } from 'node:module';",
+      'const require = __orasflyCreateRequire(import.meta.url);',
+    ].join('\n'),
   },
   logLevel: 'warning',
   legalComments: 'linked',

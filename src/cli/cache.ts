@@ -129,7 +129,13 @@ export async function runCacheCommand(
             for (const k of keys)
               out(`${dryRun ? 'would reclaim' : r.reclaimed.includes(k) ? 'reclaimed' : 'in use, kept'} ${k}`);
             out(
-              `gc: scanned ${r.scanned} entries in ${r.costMs} ms; ${dryRun ? `would reclaim ${keys.length}` : `reclaimed ${r.reclaimed.length}, freed ${formatBytes(r.freedBytes)}`}${r.remaining > 0 ? `; ${formatBytes(r.remaining)} still over the limit (entries in use or linked by outputs)` : ''}`,
+              `gc: scanned ${r.scanned} entries in ${r.costMs} ms; ` +
+                (dryRun
+                  ? `would reclaim ${keys.length}`
+                  : `reclaimed ${r.reclaimed.length}, freed ${formatBytes(r.freedBytes)}`) +
+                (r.remaining > 0
+                  ? `; ${formatBytes(r.remaining)} still over the limit (entries in use or linked by outputs)`
+                  : ''),
             );
           }
           break;

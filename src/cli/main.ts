@@ -325,7 +325,8 @@ function printResult(
     if (clustered && !result.reused && !result.joined) {
       const fellBack = !by.some(([k]) => k !== 'source');
       out(
-        `served by ${by.map(([k, n]) => `${k === 'source' ? 'origin' : k}: ${n} bytes`).join(', ')}${fellBack ? ' (the cluster could not serve it; core.log says why)' : ''}`,
+        `served by ${by.map(([k, n]) => `${k === 'source' ? 'origin' : k}: ${n} bytes`).join(', ')}` +
+          (fellBack ? ' (the cluster could not serve it; core.log says why)' : ''),
       );
     }
     out(`finish total length ${result.contentLength} bytes`);

@@ -178,7 +178,8 @@ export class PeerTaskManager {
         .with({ task: w.taskId, component: 'PeerTask' })
         .warn(
           `task lock held by pid ${w.pid} on ${w.hostname} since ${new Date(w.since).toISOString()}; ` +
-            `waiting (a dead holder is taken over after ${Math.round(w.staleMs / 1000)} s${w.timeoutMs ? `, giving up after ${Math.round(w.timeoutMs / 1000)} s` : ''})`,
+            `waiting (a dead holder is taken over after ${Math.round(w.staleMs / 1000)} s` +
+            (w.timeoutMs ? `, giving up after ${Math.round(w.timeoutMs / 1000)} s)` : ')'),
         ),
     );
   }
@@ -226,7 +227,9 @@ export class PeerTaskManager {
   /**
    * Pulls every titled layer of `request.url`'s manifest into `request.outputDir`, each under its
    * `org.opencontainers.image.title`, each a task of its own (reused by hard link, verified, resumed
-   * like any other): what `oras pull` does, with dedupe. Titles are checked before anything is written (no `..`, no absolute paths, no dot-names, no duplicates); untitled layers are skipped and reported.
+   * like any other): what `oras pull` does, with dedupe. Titles are checked before anything is
+   * written (no `..`, no absolute paths, no dot-names, no duplicates); untitled layers are skipped
+   * and reported.
    */
   async downloadAll(request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult> {
     const { downloadArtifact } = await import('./artifact-pull.js');
@@ -483,7 +486,8 @@ export class PeerTaskManager {
       this.#log
         .with({ peer: peerId, task: taskId, component: 'PeerTask' })
         .info(
-          `start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}${begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''}`,
+          `start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}` +
+            (begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''),
         );
       // One subscription, fanned out to every attached request's callback (joiners included).
       const watch = (c: PeerTaskConductor) => {

@@ -29,7 +29,8 @@ export interface CoreLogSink {
 /** Formats a time like zap's console encoder: `2024-01-02 03:04:05.678`. */
 export function formatLogTime(date: Date = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}.${p(date.getMilliseconds(), 3)}`;
+  const day = `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}`;
+  return `${day} ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}.${p(date.getMilliseconds(), 3)}`;
 }
 
 /**

@@ -503,7 +503,8 @@ function scenarioDefs(s: Secrets): Def[] {
       name: 'layer-size-1pib',
       area: 'manifest',
       description:
-        'the layer declares 1 PiB with a real-looking sha256; the range probe agrees (bytes 0-0/1125899906842624), pieces are zeros (64 MiB at most, then resets)',
+        'the layer declares 1 PiB with a real-looking sha256; the range probe agrees ' +
+        '(bytes 0-0/1125899906842624), pieces are zeros (64 MiB at most, then resets)',
       // Refused up front (no room, or over a size limit); a storage error is acceptable too.
       expectCode: code('STORAGE_QUOTA', 'SIZE_LIMIT', 'STORAGE', 'MANIFEST'),
       manifest: withLayer(() => layerDescriptor(sha256('one pebibyte'), PIB)),

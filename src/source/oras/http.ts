@@ -276,7 +276,9 @@ export class RegistryHttp {
         const reason = firstMessage(e);
         throw markRetriesExhausted(
           new NetworkError(
-            `${req.method} ${redact(req.url)} failed: ${c}${reason ? ` (${this.#secrets.scrub(reason, 200)})` : ''}${attempt ? ` after ${attempt + 1} attempts` : ''}`,
+            `${req.method} ${redact(req.url)} failed: ${c}` +
+              (reason ? ` (${this.#secrets.scrub(reason, 200)})` : '') +
+              (attempt ? ` after ${attempt + 1} attempts` : ''),
             { cause: e },
           ),
         );

@@ -28,8 +28,11 @@ const SECRET_HEADERS = { has: (name: string): boolean => SECRET_HEADER_NAMES.has
 export function isSecretHeader(name: string): boolean {
   return SECRET_HEADERS.has(name.toLowerCase());
 }
-const SECRET_QUERY_KEYS =
-  /^(?:token|access_token|refresh_token|password|secret|x-amz-signature|x-amz-credential|x-amz-security-token|signature|sig|x-goog-signature|x-goog-credential)$/i;
+const SECRET_QUERY_KEYS = new RegExp(
+  '^(?:token|access_token|refresh_token|password|secret|signature|sig|' +
+    'x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$',
+  'i',
+);
 const SECRET_JSON_KEYS = /"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
 
 /** The placeholder secrets are replaced with. */

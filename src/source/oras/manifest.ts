@@ -219,12 +219,10 @@ export function chooseLayer(manifest: ImageManifest, choice: LayerChoice = {}): 
   if (layers.length === 1) return layers[0]!;
   // Several layers and no SIF among them (a container image): Dragonfly took the last one and
   // "succeeded" with a 113-byte tarball. Apptainer refuses such references; so do we, and say how to pick.
-  const listed = listBounded(
-    layers,
-    MAX_LISTED_ITEMS,
-    (l, i = layers.indexOf(l)) =>
-      `#${i} ${clip(l.mediaType, 60)} ${l.size} bytes${l.annotations?.['org.opencontainers.image.title'] ? ` ${quote(l.annotations['org.opencontainers.image.title'], 40)}` : ''}`,
-  );
+  const listed = listBounded(layers, MAX_LISTED_ITEMS, (l, i = layers.indexOf(l)) => {
+    const title = l.annotations?.['org.opencontainers.image.title'];
+    return `#${i} ${clip(l.mediaType, 60)} ${l.size} bytes${title ? ` ${quote(title, 40)}` : ''}`;
+  });
   throw new ManifestError(
     `the manifest has ${layers.length} layers and ${sif.length === 0 ? 'no SIF layer' : `${sif.length} SIF layers`}, ` +
       `so it is not an ORAS SIF image; pick one with --layer-index N (-1 = the last, Dragonfly's ` +

@@ -331,7 +331,7 @@ test('advance without an output falls back to simple', async (t) => {
   assert.equal(e.dataFilePath, path.join(dir, e.taskId, e.peerId, 'data'));
 });
 
-test('restart with keepStorage: open reads nothing; completed tasks reusable, interrupted ones resumable, garbage removed by the next GC round; expiry counts from the last access', async (t) => {
+test('restart: completed tasks reusable, interrupted ones resumable, garbage gone after GC, expiry from last access', async (t) => {
   const dir = tmpDir(t);
   const dataPath = path.join(dir, 'data');
   let clock = 1_000_000;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { DEFAULT_STORAGE_OPTIONS, resolveStorageOptions } from '../../../src/storage/options.js';
 
-test('defaults: simple, multiplex on (no daemon uploads unreused copies), 6h expiry, quota off, 95 %, 1m GC, keepStorage, crc32, 60 s lock stale time, 30 min lock timeout', () => {
+// multiplex is on because no daemon uploads the copies nobody reuses.
+test('defaults: simple, multiplex, 6h expiry, no quota, 95 %, 1m GC, keepStorage, crc32, 60 s stale, 30 min lock wait', () => {
   const { options, warnings } = resolveStorageOptions({ dataPath: 'rel/dir' });
   assert.equal(options.dataPath, path.resolve('rel/dir'));
   assert.equal(options.strategy.name, 'io.d7y.storage.v2.simple');
