@@ -430,9 +430,9 @@ export class PeerTaskManager {
     };
     running.outcome = (async () => {
       const plan = planPieces(resolved.size, this.#tuning.pieceSize);
-      let begun: Awaited<ReturnType<StorageManager['beginTask']>>;
-      try {
-        begun = await this.storage.beginTask(
+      // One request begins the task, and begins it again when a cluster's bytes must be discarded.
+      const begin = () =>
+        this.storage.beginTask(
           {
             taskId,
             peerId,
@@ -445,6 +445,9 @@ export class PeerTaskManager {
           },
           { signal: controller.signal },
         );
+      let begun: Awaited<ReturnType<StorageManager['beginTask']>>;
+      try {
+        begun = await begin();
       } catch (e) {
         if (!controller.signal.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
         throw e;
@@ -529,19 +532,7 @@ export class PeerTaskManager {
         log.warn(
           `bytes from transport ${transport.name} do not match ${resolved.digest} (${e.message}); downloading again from the origin`,
         );
-        const again = await this.storage.beginTask(
-          {
-            taskId,
-            peerId,
-            digest: resolved.digest,
-            contentLength: resolved.size,
-            pieceSize: plan.pieceSize,
-            output,
-            taskMeta: {},
-            url: stripUserinfo(resolved.url),
-          },
-          { signal: controller.signal },
-        );
+        const again = await begin();
         if ('reuse' in again) return { entry: again.reuse, reusedFromStore: true, transferredBy: {} };
         const retry = makeConductor(again.writer, source);
         running.conductor = retry;

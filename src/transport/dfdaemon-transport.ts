@@ -15,7 +15,8 @@ import path from 'node:path';
 import createDebug from 'debug';
 import type * as Grpc from '@grpc/grpc-js';
 import { parseDuration, type Duration } from '../config/units.js';
-import { DaemonError, InvalidArgumentError, isFinal, markFinal, RegistryResponseError } from '../errors.js';
+import { DaemonError, InvalidArgumentError, isFinal } from '../errors.js';
+import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { abortableDelay } from '../internal/abort.js';
 import { taskIdV2 } from '../conductor/task-id.js';
 import { redact } from '../source/oras/log.js';
@@ -270,9 +271,7 @@ export class DfdaemonTransport implements PieceTransport {
 
   /** A failure of the daemon: the origin serves instead, unless back-to-source is disabled. */
   #fail(message: string, grpcCode?: number, cause?: unknown): DaemonError {
-    const hint = this.#o.backToSource ? '' : '; back-to-source is disabled';
-    const e = new DaemonError(`${message}${hint}`, grpcCode, cause === undefined ? undefined : { cause });
-    return this.#o.backToSource ? e : markFinal(e);
+    return daemonFailure(message, this.#o.backToSource, { grpcCode, cause });
   }
 
   async #connect(): Promise<Grpc.Client> {
@@ -481,19 +480,12 @@ export class DfdaemonTransport implements PieceTransport {
     const backend = backendOf(se);
     if (backend?.statusCode !== undefined) {
       const status = backend.statusCode;
-      const err = new RegistryResponseError({
-        method: 'GET',
-        url: redact(origin.url),
-        status,
-        errors: [
-          {
-            code: 'DFDAEMON_BACKEND',
-            message: `the registry answered ${status} to the daemon${backend.message ? `: ${scrub(backend.message)}` : ''}`,
-          },
-        ],
-      });
-      const originsAnswer = status >= 400 && status < 500 && status !== 408 && status !== 429;
-      return originsAnswer || !this.#o.backToSource ? markFinal(err) : err;
+      const message = `the registry answered ${status} to the daemon${backend.message ? `: ${scrub(backend.message)}` : ''}`;
+      return relayedStatusError(
+        { method: 'GET', url: redact(origin.url), status, errors: [{ code: 'DFDAEMON_BACKEND', message }] },
+        true,
+        this.#o.backToSource,
+      );
     }
     return this.#fail(
       `dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details ?? '')}`,

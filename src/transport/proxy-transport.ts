@@ -9,13 +9,8 @@
  */
 import type { Dispatcher } from 'undici';
 import { parseDuration, type Duration } from '../config/units.js';
-import {
-  DaemonError,
-  InvalidArgumentError,
-  markFinal,
-  RangeNotSupportedError,
-  RegistryResponseError,
-} from '../errors.js';
+import { DaemonError, InvalidArgumentError, RangeNotSupportedError } from '../errors.js';
+import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { chunksOf } from '../internal/chunks.js';
 import { redact } from '../source/oras/log.js';
 import { isLoopbackHost } from '../source/oras/options.js';
@@ -188,29 +183,21 @@ export class ProxyTransport implements PieceTransport {
     const text = redact((await res.body.text().catch(() => '')).slice(0, 300));
     if (kind === 'backend' || kind === '') {
       // The origin's own answer, relayed (or a plain HTTP error from a non-Dragonfly proxy).
-      const err = new RegistryResponseError({
-        method: 'GET',
-        url: redact(origin.url),
-        status: res.statusCode,
-        errors: [{ code: kind === 'backend' ? 'DFDAEMON_BACKEND' : 'PROXY_ERROR', message: text || undefined }],
-      });
-      const final =
-        kind === 'backend' &&
-        res.statusCode >= 400 &&
-        res.statusCode < 500 &&
-        res.statusCode !== 408 &&
-        res.statusCode !== 429;
-      return Promise.reject(final || !this.backToSource ? markFinal(err) : err);
+      throw relayedStatusError(
+        {
+          method: 'GET',
+          url: redact(origin.url),
+          status: res.statusCode,
+          errors: [{ code: kind === 'backend' ? 'DFDAEMON_BACKEND' : 'PROXY_ERROR', message: text || undefined }],
+        },
+        kind === 'backend',
+        this.backToSource,
+      );
     }
     throw this.#fail(`the daemon proxy answered ${res.statusCode} (${kind} error)${text ? `: ${text}` : ''}`);
   }
 
   #fail(message: string, cause?: unknown): DaemonError {
-    const e = new DaemonError(
-      `${message}${this.backToSource ? '' : '; back-to-source is disabled'}`,
-      undefined,
-      cause === undefined ? undefined : { cause },
-    );
-    return this.backToSource ? e : markFinal(e);
+    return daemonFailure(message, this.backToSource, { cause });
   }
 }
