@@ -9,6 +9,7 @@
  * @module
  */
 import { createCipheriv, createHash, randomInt } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -441,4 +442,11 @@ export async function tagBlobAs(
   }
   const digest = await putRawManifest(reg, repo, tag, from.manifest, from.manifestMediaType);
   return { ...from, repo, tag, manifestDigest: digest };
+}
+
+/** `sha256:<hex>` of a file, streamed (any size): what a pulled output is checked against. */
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return `sha256:${h.digest('hex')}`;
 }

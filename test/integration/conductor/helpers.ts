@@ -1,7 +1,5 @@
 /** Shared set-up for end-to-end pulls: a store, a client and a manager over a harness registry. */
 import { mkdtemp, rm, readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OrasResourceClient } from '../../../src/source/oras/oras-resource-client.js';
@@ -84,11 +82,7 @@ export async function makeRig(
   };
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
+export { sha256File } from '../../harness/push.js';
 
 export async function logLines(rig: Rig): Promise<Array<Record<string, unknown>>> {
   await rig.log.flush();

@@ -1,7 +1,5 @@
 /** Running the built `orasfly` CLI as a child process and inspecting what a run left behind. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,12 +94,7 @@ export async function namesIn(dir: string): Promise<string[]> {
   }
 }
 
-/** `sha256:<hex>` of a file. */
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
+export { sha256File } from '../../harness/push.js';
 
 /**
  * The secret strings of a docker config dir: each `auths[*].auth` value, its decoded

@@ -5,13 +5,13 @@
 // from the origin.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import {
   pushSif,
+  sha256File,
   startFaultProxy,
   startRegistry,
   type FaultProxy,
@@ -51,11 +51,6 @@ beforeEach(async () => {
   proxy.resetLog();
 });
 
-const sha256 = async (f: string): Promise<string> =>
-  `sha256:${createHash('sha256')
-    .update(await readFile(f))
-    .digest('hex')}`;
-
 /** One pull through a transport on the fake, with a fresh store. */
 async function pull(
   options: DfdaemonTransportOptions = {},
@@ -86,7 +81,7 @@ const msgs = (lines: Array<Record<string, unknown>>): string[] => lines.map((l) 
 
 test('output-path (hard link): a verified output, the registry serves the blob once, to the daemon, with a scoped Authorization', async () => {
   const { result, output, lines } = await pull({ delivery: 'output-path' });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.equal(fake.registryFetches.length, 1);
   assert.equal(fake.registryFetches[0]!.status, 200, 'the token orasfly handed over was accepted by the registry');
@@ -113,14 +108,14 @@ test('output-path (hard link): a verified output, the registry serves the blob o
 test('output-path (copy) works the same', async () => {
   fake.script.outputPath = 'copy';
   const { result, output } = await pull({ delivery: 'output-path' });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
 });
 
 test('piece-content: pieces out of order are verified and stored; nothing from the origin', async () => {
   fake.script.order = 'reverse';
   const { result, output } = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.equal(fake.downloads[0]!.need_piece_content, true);
   assert.equal(fake.downloads[0]!.output_path, undefined);
@@ -131,7 +126,7 @@ test('a task the daemon has cached (is_finished) is served without a registry fe
   await pull({ delivery: 'piece-content' });
   proxy.resetLog();
   const { result, output } = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.equal(result.reused, false, 'a new store: our own reuse did not apply');
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.equal(fake.registryFetches.length, 1);
@@ -163,7 +158,7 @@ test('RESOURCE_EXHAUSTED, then success: the daemon is asked again', async () => 
 test('a stream that stalls mid-way: the origin serves only the missing pieces, and the blob is verified', async () => {
   fake.script.stallAfterPieces = 1;
   const { result, output, lines } = await pull({ delivery: 'piece-content', idleTimeout: '300ms' });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: PIECE, source: SIZE - PIECE });
   // The range probe (bytes=0-0), then exactly the three pieces the daemon did not deliver.
   const ranges = proxy
@@ -179,7 +174,7 @@ test('a stream that stalls mid-way: the origin serves only the missing pieces, a
 
 test('no socket: the origin serves, and the log says why', async () => {
   const { result, output, lines } = await pull({ socketPath: path.join(root, 'no-such.sock') });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { source: SIZE });
   assert.ok(msgs(lines).some((m) => /no dfdaemon socket at .*no-such\.sock \(ENOENT\)/.test(m)));
 });
@@ -207,7 +202,7 @@ test('disable_back_to_source: a daemon that cannot serve fails the pull with ERR
 test('bytes from the daemon that fail the digest never reach the output: the origin serves again, with a warning', async () => {
   fake.script.corrupt = true;
   const { result, output, lines } = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { source: SIZE, 'dfdaemon (discarded)': SIZE });
   assert.ok(
     msgs(lines).some((m) => /bytes from transport dfdaemon do not match .*downloading again from the origin/.test(m)),
@@ -217,7 +212,7 @@ test('bytes from the daemon that fail the digest never reach the output: the ori
 test('auto delivery: a daemon that cannot write our path is asked for the piece bytes instead', async () => {
   fake.script.outputPath = { refuse: grpc.status.INTERNAL };
   const { result, output } = await pull();
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.ok(fake.downloads[0]!.output_path);
   assert.equal(fake.downloads[1]!.need_piece_content, true);
@@ -257,7 +252,7 @@ test('recordTo writes the exchange (no header values, no piece bytes); the fake 
   await fake.close();
   fake = await startFakeDfdaemon({ replay: x });
   const again = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256(again.output), pushed.layer.digest);
+  assert.equal(await sha256File(again.output), pushed.layer.digest);
   assert.deepEqual(again.result.transferredBy, { dfdaemon: SIZE });
 });
 
@@ -273,7 +268,7 @@ test("inline pieces larger than grpc-js's default 4 MiB receive limit arrive (th
   });
   try {
     const r = await dl.download({ url: reg.ref('d/big:v1', proxy.host), output: path.join(dir, 'big.sif') });
-    assert.equal(await sha256(path.join(dir, 'big.sif')), big.layer.digest);
+    assert.equal(await sha256File(path.join(dir, 'big.sif')), big.layer.digest);
     assert.deepEqual(r.transferredBy, { dfdaemon: 9 * 2 ** 20 });
   } finally {
     await dl.close();

@@ -3,12 +3,12 @@
 // token registry through the fault proxy orasfly uses too: its log tells who fetched what.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
   pushSif,
+  sha256File,
   startFaultProxy,
   startRegistry,
   type FaultProxy,
@@ -48,11 +48,6 @@ beforeEach(() => {
   fake.script = {};
 });
 
-const sha256 = async (f: string): Promise<string> =>
-  `sha256:${createHash('sha256')
-    .update(await readFile(f))
-    .digest('hex')}`;
-
 async function pull(options: Partial<ProxyTransportOptions> = {}) {
   const dir = path.join(root, `p${n++}`);
   const transport = new ProxyTransport({ proxy: fake.url, priority: 4, ...options });
@@ -81,7 +76,7 @@ async function pull(options: Partial<ProxyTransportOptions> = {}) {
 
 test('pieces come through the proxy with the X-Dragonfly-* headers; orasfly fetches nothing from the origin', async () => {
   const { result, output } = await pull();
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { proxy: SIZE });
   assert.equal(fake.requests.length, 3, 'three 4 MiB pieces');
   for (const r of fake.requests) {
@@ -116,7 +111,7 @@ test('a backend 404 relayed by the proxy is a not-found error, not a reason to a
 test('a proxy error (X-Dragonfly-Error-Type: proxy) hands the task to the origin, with a warning', async () => {
   fake.script = { failFirst: [{ status: 500, errorType: 'proxy' }] };
   const { result, output, lines } = await pull();
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.equal((result.transferredBy['source'] ?? 0) + (result.transferredBy['proxy'] ?? 0), SIZE);
   assert.ok((result.transferredBy['source'] ?? 0) > 0);
   assert.ok(
@@ -127,7 +122,7 @@ test('a proxy error (X-Dragonfly-Error-Type: proxy) hands the task to the origin
 
 test('a proxy that is down: the origin serves', async () => {
   const { result, output } = await pull({ proxy: 'http://127.0.0.1:9' });
-  assert.equal(await sha256(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { source: SIZE });
 });
 
