@@ -18,6 +18,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { listenOnLoopback } from './loopback-server.js';
+import { currentPlatform } from '../../src/source/oras/options.js';
 
 /** Which part of a pull a scenario attacks. `config` scenarios attack the `dfget.yaml` loader. */
 export type HostileArea = 'manifest' | 'blob' | 'auth' | 'headers' | 'config';
@@ -102,24 +103,6 @@ function prng(seed: string, size: number): Buffer {
   const key = createHash('sha256').update(`orasfly-hostile:${seed}`).digest();
   const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
   return Buffer.concat([c.update(Buffer.alloc(size)), c.final()]);
-}
-
-/** The OCI platform names of the running machine (as the client picks from an index). */
-function runningPlatform(): { os: string; architecture: string } {
-  const arch: Record<string, string> = {
-    x64: 'amd64',
-    ia32: '386',
-    arm64: 'arm64',
-    arm: 'arm',
-    ppc64: 'ppc64le',
-    s390x: 's390x',
-    riscv64: 'riscv64',
-    loong64: 'loong64',
-    mips: 'mips',
-    mipsel: 'mipsle',
-  };
-  const osName = process.platform === 'win32' ? 'windows' : process.platform === 'sunos' ? 'solaris' : process.platform;
-  return { os: osName, architecture: arch[process.arch] ?? process.arch };
 }
 
 const layerDescriptor = (digest: unknown, size: unknown, mediaType = SIF_LAYER): Record<string, unknown> => ({
@@ -333,7 +316,8 @@ interface Secrets {
 }
 
 function scenarioDefs(s: Secrets): Def[] {
-  const platform = runningPlatform();
+  // The platform the client picks from an index: the client's own rule, not a copy of it.
+  const platform = currentPlatform();
   const challenge = (c: Ctx, extra = ''): string =>
     `Bearer realm="${c.origin}/token/${c.name}",service="hostile",scope="repository:hostile/${c.name}:pull"${extra}`;
   const withToken = (c: Ctx, token: string): boolean => c.req.headers.authorization === `Bearer ${token}`;
