@@ -246,10 +246,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
             this.#transport.name,
             (e as Error).message,
           );
-          this.#log.warn(
-            `transport ${this.#transport.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} ` +
-              `of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
-          );
+          this.#warnFallback(this.#transport.name, e);
         }
       }
       const pull = this.#transport.readPiece ? this.#transport : backToSource ? this.#fallback : undefined;
@@ -275,10 +272,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
           // A pull transport other than the origin (a daemon's proxy) that gives up hands over to the origin.
           const fallback = this.#fallback;
           if (signal.aborted || !fallback || pull === fallback || !backToSource || isFinal(e)) throw e;
-          this.#log.warn(
-            `transport ${pull.name} failed, back to source for ${this.plan.totalPieces - this.#done.size} ` +
-              `of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
-          );
+          this.#warnFallback(pull.name, e);
           this.#pullName = fallback.name;
           await pullPieces(this.#site, fallback, task, signal);
         }
@@ -305,6 +299,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       outer?.removeEventListener('abort', onOuterAbort);
       this.#meter.stop();
     }
+  }
+
+  /** Says in core.log why the origin now serves the pieces a transport did not deliver. */
+  #warnFallback(transport: string, e: unknown): void {
+    const missing = this.plan.totalPieces - this.#done.size;
+    this.#log.warn(
+      `transport ${transport} failed, back to source for ${missing} of ${this.plan.totalPieces} pieces: ${(e as Error).message}`,
+    );
   }
 
   #transportTask(): TransportTask {
