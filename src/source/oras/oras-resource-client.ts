@@ -26,6 +26,7 @@ import { TokenAuthenticator } from './auth.js';
 import { findCredential } from './credentials.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
+import { requireBuiltin } from '../../internal/node-require.js';
 import { SecretSet } from './secrets.js';
 import { dispatcherRequest } from './undici-modules.js';
 import { anySignal, raceSignal } from '../../internal/abort.js';
@@ -508,14 +509,10 @@ export class OrasResourceClient implements ResourceClient {
     const signal = () => AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
     const headers = { 'user-agent': this.options.userAgent };
     try {
-      const res = await dispatcherRequest(this.#dispatcher, {
-        origin: `https://${host}`,
-        path: '/v2/',
-        method: 'GET',
-        headers,
-        signal: signal(),
-      });
-      destroyBody(res.body);
+      // A bare handshake, not an HTTPS request: whether the server speaks TLS is all this decides,
+      // and it must not cost the trust store (the system bundle, ~25 ms to build) that a plain-HTTP
+      // registry never needs. A TLS server is then verified on the real request, as any other.
+      await speaksTls(host, signal());
       return 'https';
     } catch (e) {
       const code = (e as { code?: unknown }).code;
@@ -588,3 +585,34 @@ const CLOSE_GRACE_MS = 1000;
 
 /** A scheme probe gives up after this long (a listener that never answers a ClientHello). */
 const PROBE_TIMEOUT_MS = 5000;
+
+/**
+ * Resolves once `host[:port]` completes a TLS handshake (certificate not checked: nothing is sent
+ * over it, and the real request verifies); rejects with the socket's error otherwise.
+ */
+function speaksTls(host: string, signal: AbortSignal): Promise<void> {
+  const tls = requireBuiltin<typeof import('node:tls')>('node:tls');
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(host) ?? /^([^:]+)(?::(\d+))?$/.exec(host);
+  const hostname = m?.[1] ?? host;
+  const port = Number(m?.[2] ?? 443);
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
+    const isIp = /^[\d.]+$|:/.test(hostname);
+    const socket = tls.connect({
+      host: hostname,
+      port,
+      rejectUnauthorized: false,
+      ...(isIp ? {} : { servername: hostname }),
+    });
+    const onAbort = () => socket.destroy(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (e?: Error) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      if (e) reject(e);
+      else resolve();
+    };
+    socket.once('secureConnect', () => done());
+    socket.once('error', (e) => done(e));
+  });
+}
