@@ -1,6 +1,7 @@
 // `npm run lint` (and the first step of `npm test`): formatting (prettier, 120 columns), lint rules
 // (eslint, type-aware: no floating promises, …), every file type-checked, every docs example
-// compiling, and every source file with logic having its unit test file.
+// compiling, every source file with logic having its unit test file, and the one-way layering of
+// src/ (no upward import, no import cycle: scripts/check-layering.mjs).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ const steps = [
   ['types', [bin('typescript', 'bin/tsc'), '-p', 'tsconfig.test.json', '--noEmit']],
   ['doc examples', [path.join(root, 'scripts', 'check-doc-examples.mjs')]],
   ['unit test layout', [path.join(root, 'scripts', 'check-test-layout.mjs')]],
+  ['layering', [path.join(root, 'scripts', 'check-layering.mjs')]],
 ];
 let failed = 0;
 for (const [name, args] of steps) {

@@ -9,13 +9,14 @@ import { OrasResourceClient } from './source/oras/oras-resource-client.js';
 import type { OrasClientOptions } from './source/oras/options.js';
 import { StorageManager } from './storage/storage-manager.js';
 import type { StorageOptions } from './storage/options.js';
-import { PeerTaskManager, type DownloadRequest, type DownloadResult } from './conductor/peer-task-manager.js';
-import type { ArtifactDownloadRequest, ArtifactDownloadResult } from './conductor/artifact-pull.js';
+import { PeerTaskManager } from './conductor/peer-task-manager.js';
+import type { DownloadRequest, DownloadResult } from './conductor/download-types.js';
+import type { ArtifactDownloadRequest, ArtifactDownloadResult } from './conductor/download-types.js';
 import type { ConductorOptions } from './conductor/peer-task-conductor.js';
 import { FileLogSink, TeeLogSink, type CoreLogSink } from './log/core-log.js';
 import type { OrasflyConfig } from './config/dfget-config.js';
-import { parseSize } from './config/units.js';
-import { InvalidArgumentError } from './errors.js';
+import { parseSize } from './core/units.js';
+import { InvalidArgumentError } from './core/errors.js';
 import type { PieceTransport } from './transport/piece-transport.js';
 import type { ClusterOptions } from './transport/cluster-options.js';
 import type { DfdaemonTransport } from './transport/dfdaemon-transport.js';
@@ -54,7 +55,13 @@ export interface Downloader {
   readonly client: OrasResourceClient;
   /** See {@link PeerTaskManager.download}. */
   download(request: DownloadRequest): Promise<DownloadResult>;
-  /** Every titled layer into a directory: see {@link PeerTaskManager.downloadAll}. */
+  /**
+   * Pulls every titled layer of `request.url`'s manifest into `request.outputDir`, each under its
+   * `org.opencontainers.image.title`, each a task of its own (reused by hard link, verified, resumed
+   * like any other): what `oras pull` does, with dedupe. Titles are checked before anything is
+   * written (no `..`, no absolute paths, no dot-names, no duplicates); untitled layers are skipped
+   * and reported.
+   */
   downloadAll(request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult>;
   /** Aborts running tasks, stops GC, closes connections, flushes the log. */
   close(): Promise<void>;
@@ -98,7 +105,11 @@ export async function createDownloader(options: DownloaderOptions): Promise<Down
     storage,
     client,
     download: (request) => manager.download(request),
-    downloadAll: (request) => manager.downloadAll(request),
+    downloadAll: async (request) => {
+      // Loaded on demand: a single pull never evaluates the artifact verb.
+      const { downloadArtifact } = await import('./pull-artifact.js');
+      return downloadArtifact(manager, request);
+    },
     async close() {
       await manager.close();
       await storage.close();

@@ -38,8 +38,8 @@ export {
   isRetryable,
   markFinal,
   isFinal,
-} from './errors.js';
-export type { OrasflyErrorCode, RegistryErrorDetail, ResponseErrorInit } from './errors.js';
+} from './core/errors.js';
+export type { OrasflyErrorCode, RegistryErrorDetail, ResponseErrorInit } from './core/errors.js';
 
 // Quick start
 export { createDownloader, downloaderOptionsFromConfig } from './downloader.js';
@@ -48,13 +48,12 @@ export type { Downloader, DownloaderOptions, ClusterOptions } from './downloader
 // Configuration
 export { loadConfig, parseConfig } from './config/dfget-config.js';
 export type { LoadedConfig, OrasflyConfig } from './config/dfget-config.js';
-export { parseDuration, parseSize } from './config/units.js';
-export type { Duration, Size } from './config/units.js';
+export { parseDuration, parseSize } from './core/units.js';
+export type { Duration, Size } from './core/units.js';
 
 // Source: the registry client
+export type { SignalOptions, ByteRange } from './core/types.js';
 export type {
-  SignalOptions,
-  ByteRange,
   BlobTarget,
   ResolvedResource,
   BlobRead,
@@ -112,23 +111,25 @@ export type {
 } from './conductor/peer-task-conductor.js';
 export { PeerTaskManager } from './conductor/peer-task-manager.js';
 export { RateLimiter } from './conductor/rate-limiter.js';
-export type { DownloadRequest, DownloadResult, PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
+export type { PeerTaskManagerOptions } from './conductor/peer-task-manager.js';
 export type {
+  DownloadRequest,
+  DownloadResult,
   ArtifactDownloadRequest,
   ArtifactDownloadResult,
   ArtifactProgress,
   SkippedLayer,
-} from './conductor/artifact-pull.js';
-export { taskId, taskIdV2, peerId } from './conductor/task-id.js';
-export type { TaskIdMeta, TaskIdV2Meta } from './conductor/task-id.js';
+} from './conductor/download-types.js';
+export { taskId, taskIdV2, peerId } from './core/task-id.js';
+export type { TaskIdMeta, TaskIdV2Meta } from './core/task-id.js';
 export {
   computePieceSize,
   planPieces,
   pieceAt,
   DEFAULT_MIN_PIECE_SIZE,
   DEFAULT_MAX_PIECE_SIZE,
-} from './storage/piece-plan.js';
-export type { PieceInfo, PiecePlan } from './storage/piece-plan.js';
+} from './core/piece-plan.js';
+export type { PieceInfo, PiecePlan } from './core/piece-plan.js';
 
 // Storage
 export { StorageManager } from './storage/storage-manager.js';

@@ -5,9 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
-import { parseDuration, parseSize } from '../config/units.js';
-import { quote } from '../internal/describe.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { parseDuration, parseSize } from '../core/units.js';
+import { quote } from '../core/describe.js';
 import { parsePlatform } from '../source/oras/platform.js';
 
 /** Parsed command line. */

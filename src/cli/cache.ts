@@ -5,8 +5,8 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { formatBytes } from '../config/units.js';
-import { InvalidArgumentError, OrasflyError } from '../errors.js';
+import { formatBytes } from '../core/units.js';
+import { InvalidArgumentError, OrasflyError } from '../core/errors.js';
 import type { CacheEntryInfo } from '../storage/storage-manager.js';
 import { optionsFromFlags } from './config.js';
 

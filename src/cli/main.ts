@@ -12,11 +12,11 @@ import { ProgressBar } from './progress-bar.js';
 import { ProgressLines } from './progress-lines.js';
 import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
-import { hostIp } from '../conductor/task-id.js';
-import { OrasflyError, RegistryResponseError, stripUserinfo, TaskFailedError } from '../errors.js';
-import { redact } from '../source/oras/log.js';
-import type { DownloadResult } from '../conductor/peer-task-manager.js';
-import type { ArtifactDownloadResult } from '../conductor/artifact-pull.js';
+import { hostIp } from '../core/task-id.js';
+import { OrasflyError, RegistryResponseError, stripUserinfo, TaskFailedError } from '../core/errors.js';
+import { redact } from '../http/redact.js';
+import type { DownloadResult } from '../conductor/download-types.js';
+import type { ArtifactDownloadResult } from '../conductor/download-types.js';
 
 /** What both progress displays need. */
 interface Progress {

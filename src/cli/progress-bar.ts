@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../core/units.js';
 
 /** Formats seconds as `1h02m03s` / `2m03s` / `3s`. */
 export function formatEta(seconds: number): string {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../core/units.js';
 import { formatEta } from './progress-bar.js';
 
 /** Percent steps between lines. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { CredentialsOption } from '../source/oras/options.js';
 
 /** More than any password or token; a larger stdin is a mistake (a file piped by accident). */

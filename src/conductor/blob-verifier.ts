@@ -11,7 +11,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
 import { requireBuiltin } from '../internal/node-require.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { HASH_WORKER_SOURCE } from './blob-hash-worker.js';
 
 /** Blobs at least this large are hashed on a worker thread. */

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors.js';
-import { parseDuration, parseSize, type Duration, type Size } from '../config/units.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { parseDuration, parseSize, type Duration, type Size } from '../core/units.js';
 
 /**
  * Default parallel piece downloads per task. Measured with `npm run bench` (1 GiB, 2 cores, local

@@ -21,13 +21,14 @@ import {
   StorageError,
   StorageQuotaError,
   TaskFailedError,
-} from '../errors.js';
+} from '../core/errors.js';
 import { abortableIterable, raceSignal } from '../internal/abort.js';
 import type { BackoffPolicy } from '../internal/retry.js';
 import { CoreLogger } from '../log/core-log.js';
-import type { BlobTarget, OriginRequest, SignalOptions } from '../source/resource-client.js';
+import type { BlobTarget, OriginRequest } from '../source/resource-client.js';
+import type { SignalOptions } from '../core/types.js';
 import type { TaskEntry } from '../storage/entry.js';
-import { pieceAt, type PieceInfo, type PiecePlan } from '../storage/piece-plan.js';
+import { pieceAt, type PieceInfo, type PiecePlan } from '../core/piece-plan.js';
 import type { TaskWriter } from '../storage/task-writer.js';
 import type { PieceSink, PieceTransport, TransportTask } from '../transport/piece-transport.js';
 import { BlobVerifier } from './blob-verifier.js';

@@ -5,7 +5,6 @@
  * @module
  */
 import path from 'node:path';
-import { lstat, mkdir } from 'node:fs/promises';
 import createDebug from 'debug';
 import {
   DigestMismatchError,
@@ -14,82 +13,22 @@ import {
   stripUserinfo,
   TaskFailedError,
   TimeoutError,
-} from '../errors.js';
-import type { ResolvedResource, ResourceClient, SignalOptions } from '../source/resource-client.js';
+} from '../core/errors.js';
+import type { ResolvedResource, ResourceClient } from '../source/resource-client.js';
 import type { PieceTransport } from '../transport/piece-transport.js';
-import { taskId as computeTaskId, peerId as newPeerId } from './task-id.js';
-import { planPieces } from '../storage/piece-plan.js';
+import { taskId as computeTaskId, peerId as newPeerId } from '../core/task-id.js';
+import { planPieces } from '../core/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
 import { DEFAULT_CONCURRENCY, resolveConductorOptions, type ResolvedConductorOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
 import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
-import { assertOutputPath, isSafeFileName } from '../storage/output-path.js';
 import { gcRoundLine } from '../storage/gc-round.js';
-import type { ArtifactDownloadRequest, ArtifactDownloadResult } from './artifact-pull.js';
+import type { DownloadRequest, DownloadResult } from './download-types.js';
+import { checkOutput, titledOutput } from './output.js';
 
 const debug = createDebug('orasfly:manager');
-
-/** One download request (dfget's flags, as an object). */
-export interface DownloadRequest extends SignalOptions {
-  /** `oras://host[:port]/repo:tag` or `…@sha256:<hex>`. */
-  url: string;
-  /** Output file path (made absolute against `process.cwd()`). */
-  output: string;
-  /** Expected blob digest; a different resolved digest fails before any download. */
-  digest?: string | undefined;
-  /** Partitions the task id (dfget `--tag`). */
-  tag?: string | undefined;
-  /** Caller's application name, part of the task id (dfget `--application`). */
-  application?: string | undefined;
-  /** Query keys to leave out of the task id (dfget `--filter`, `a&b`). */
-  filter?: string | undefined;
-  /** Extra registry request headers (dfget `-H`). */
-  headers?: Record<string, string> | undefined;
-  /** Gives up after this many ms (0 or undefined: no limit). */
-  timeout?: number | undefined;
-  /** Progress callback; called at a bounded rate, never awaited. */
-  onProgress?: ((p: ProgressEvent) => void) | undefined;
-  /**
-   * The blob `url` resolved to, when the caller has resolved it already (as
-   * {@link PeerTaskManager.downloadAll} does for each layer): no manifest is fetched again.
-   * It must come from this manager's client. @defaultValue undefined (resolve `url`)
-   */
-  resolved?: ResolvedResource | undefined;
-}
-
-/** The outcome of a download. */
-export interface DownloadResult {
-  taskId: string;
-  peerId: string;
-  /** Absolute output path. */
-  output: string;
-  /** Blob digest, verified. */
-  digest: string;
-  /** Media type of the blob (the layer's). */
-  mediaType: string;
-  /** Digest of the manifest the blob was chosen from. */
-  manifestDigest: string;
-  /** Media type of that manifest. */
-  manifestMediaType: string | undefined;
-  /** The artifact's type (`artifactType`, else the config's media type), when the manifest says. */
-  artifactType: string | undefined;
-  contentLength: number;
-  /** `true` when served from the store without downloading (multiplex reuse). */
-  reused: boolean;
-  /** `true` when this request joined a download another request started. */
-  joined: boolean;
-  /** How the output was made. */
-  method: 'link' | 'copy';
-  /**
-   * Bytes this request's task stored, by transport (`{ dfdaemon: 1048576 }`, `{ source: … }`);
-   * empty for a reuse or a join (nothing was transferred for this request).
-   */
-  transferredBy: Record<string, number>;
-  /** Wall time in ms, resolve included. */
-  costMs: number;
-}
 
 /** Options of a {@link PeerTaskManager}. */
 export interface PeerTaskManagerOptions {
@@ -224,18 +163,6 @@ export class PeerTaskManager {
     }
   }
 
-  /**
-   * Pulls every titled layer of `request.url`'s manifest into `request.outputDir`, each under its
-   * `org.opencontainers.image.title`, each a task of its own (reused by hard link, verified, resumed
-   * like any other): what `oras pull` does, with dedupe. Titles are checked before anything is
-   * written (no `..`, no absolute paths, no dot-names, no duplicates); untitled layers are skipped
-   * and reported.
-   */
-  async downloadAll(request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult> {
-    const { downloadArtifact } = await import('./artifact-pull.js');
-    return downloadArtifact(this, request);
-  }
-
   /** Dragonfly's failure line, for failures no conductor logged (resolve, auth, digest, lock). */
   #logFailure(error: unknown, fields: Record<string, unknown> = {}): void {
     const reason = error instanceof Error ? error.message : String(error);
@@ -256,23 +183,7 @@ export class PeerTaskManager {
     try {
       if (!intoDir) await checkOutput(output, this.storage.options.dataPath);
       resolved = request.resolved ?? (await this.client.resolve(request.url, { signal, headers: request.headers }));
-      if (intoDir) {
-        output = path.join(requested, outputNameFromTitle(resolved, requested));
-        await checkOutput(output, this.storage.options.dataPath);
-        // A name chosen by the registry never replaces a file the user has (as curl -J refuses to).
-        if (
-          await lstat(output).then(
-            () => true,
-            () => false,
-          )
-        ) {
-          throw new InvalidArgumentError(
-            'output',
-            `${output} exists; the name comes from the layer's title, and orasfly does not ` +
-              `replace a file by a name the registry chose (pass -O ${output} to replace it)`,
-          );
-        }
-      }
+      if (intoDir) output = await titledOutput(requested, resolved, this.storage.options.dataPath);
       if (request.digest) {
         const wanted = request.digest.trim().toLowerCase();
         const [alg] = wanted.split(':');
@@ -591,40 +502,3 @@ const CLEANUP_WAIT_MS = 10_000;
 
 /** A reused entry disappeared before its output was made (collected by another process). Internal. */
 class EntryGoneError extends StorageError {}
-
-/**
- * The file name for an output given as a directory: the layer's `org.opencontainers.image.title`
- * when it is a safe single name (no separators, not `.`/`..`, no control characters, ≤ 255 bytes).
- *
- * @throws InvalidArgumentError (field `output`) when there is no safe title.
- */
-function outputNameFromTitle(resolved: ResolvedResource, dir: string): string {
-  const title = resolved.title;
-  // Not a dot-name either: a registry must not be able to name `.bashrc` in the user's directory.
-  if (title !== undefined && isSafeFileName(title)) return title;
-  const why =
-    title === undefined
-      ? 'the layer has no org.opencontainers.image.title'
-      : `the layer's title ${JSON.stringify(title.slice(0, 80))} is not a safe file name`;
-  throw new InvalidArgumentError(
-    'output',
-    `${dir} ends with a separator, so it names a directory, and ${why}; pass a file path with -O`,
-  );
-}
-
-/**
- * dfget's output checks (not a directory; the parent directory is created 0700, as dfget) plus
- * ours: only a regular file may be replaced, and never one inside the store.
- */
-async function checkOutput(output: string, dataPath: string): Promise<void> {
-  await assertOutputPath(output, dataPath);
-  try {
-    await mkdir(path.dirname(output), { recursive: true, mode: 0o700 });
-  } catch (e) {
-    throw new StorageError(
-      `cannot create the output directory of ${output}: ${(e as Error).message}`,
-      path.dirname(output),
-      { cause: e },
-    );
-  }
-}

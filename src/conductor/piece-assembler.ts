@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { SizeMismatchError } from '../errors.js';
-import type { PieceInfo } from '../storage/piece-plan.js';
+import { SizeMismatchError } from '../core/errors.js';
+import type { PieceInfo } from '../core/piece-plan.js';
 import { createPieceHasher } from '../storage/piece-digest.js';
 import type { PieceDigestAlgorithm } from '../storage/options.js';
 import type { TaskWriter } from '../storage/task-writer.js';

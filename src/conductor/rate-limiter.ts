@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { abortableDelay } from '../internal/abort.js';
 
 /**

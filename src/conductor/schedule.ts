@@ -8,11 +8,11 @@
  */
 import pLimit from 'p-limit';
 import createDebug from 'debug';
-import { isRetryable, RangeNotSupportedError, SizeMismatchError } from '../errors.js';
+import { isRetryable, RangeNotSupportedError, SizeMismatchError } from '../core/errors.js';
 import { raceSignal } from '../internal/abort.js';
 import { retriesExhausted, withRetry, type BackoffPolicy } from '../internal/retry.js';
-import type { PieceInfo, PiecePlan } from '../storage/piece-plan.js';
-import { pieceAt } from '../storage/piece-plan.js';
+import type { PieceInfo, PiecePlan } from '../core/piece-plan.js';
+import { pieceAt } from '../core/piece-plan.js';
 import type { PieceTransport, TransportTask } from '../transport/piece-transport.js';
 import type { RetryEvent } from './events.js';
 import type { PieceAssembler } from './piece-assembler.js';

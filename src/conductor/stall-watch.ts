@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { StallError } from '../errors.js';
+import { StallError } from '../core/errors.js';
 import { abortableIterable } from '../internal/abort.js';
 
 export { StallError };

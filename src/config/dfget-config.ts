@@ -10,9 +10,9 @@ import { open } from 'node:fs/promises';
 // js-yaml rather than `yaml`: it loads in ~14 ms instead of ~45 ms, a fifth of a reuse pull's
 // start-up budget, and a dfget.yaml needs nothing beyond YAML 1.2's core schema.
 import { load as parseYaml, YAMLException } from 'js-yaml';
-import { ConfigError, InvalidArgumentError } from '../errors.js';
-import { parseSize, type Duration, type Size } from './units.js';
-import { quote } from '../internal/describe.js';
+import { ConfigError, InvalidArgumentError } from '../core/errors.js';
+import { parseSize, type Duration, type Size } from '../core/units.js';
+import { quote } from '../core/describe.js';
 import { parsePlatform } from '../source/oras/platform.js';
 import { ORAS_CLIENT_OPTION_KEYS, resolveOrasClientOptions, type OrasClientOptions } from '../source/oras/options.js';
 import { resolveStorageOptions, STORAGE_OPTION_KEYS, type StorageOptions } from '../storage/options.js';

@@ -5,18 +5,7 @@
  * @module
  */
 import type { Readable } from 'node:stream';
-
-/** Options accepted by every async operation. */
-export interface SignalOptions {
-  /** Cancels the operation; it rejects with the signal's `reason`. */
-  signal?: AbortSignal | undefined;
-}
-
-/** A byte span: `length` bytes from `start` (like Dragonfly's `Range{Start, Length}`). */
-export interface ByteRange {
-  readonly start: number;
-  readonly length: number;
-}
+import type { ByteRange, SignalOptions } from '../core/types.js';
 
 /** The blob a resolved URL points at: enough to read it again without resolving. */
 export interface BlobTarget {

@@ -8,13 +8,11 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
-import { quote } from '../internal/describe.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { quote } from '../core/describe.js';
+import { splitDigest } from '../core/digest.js';
 import { TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
 import { isPeerIdName, isTaskIdName } from './store-layout.js';
-
-/** `<alg>:<hex>` as the index accepts it. */
-export const DIGEST_RE = /^([a-z0-9]+):([a-f0-9]{32,128})$/;
 
 /** What an index file points at. */
 export interface IndexRef {
@@ -35,9 +33,10 @@ export class DigestIndex {
    * @throws InvalidArgumentError for a malformed digest.
    */
   pathOf(digest: string): string {
-    const m = DIGEST_RE.exec(digest);
-    if (!m) throw new InvalidArgumentError('digest', `expected <alg>:<hex>, got ${quote(digest)}`);
-    return path.join(this.root, m[1]!, m[2]!);
+    const d = splitDigest(digest);
+    if (!d)
+      throw new InvalidArgumentError('digest', `expected sha256:<64 hex> or sha512:<128 hex>, got ${quote(digest)}`);
+    return path.join(this.root, d.algorithm, d.hex);
   }
 
   /** Reads a pointer; `undefined` when absent or malformed. */

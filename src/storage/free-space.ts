@@ -6,8 +6,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { formatBytes } from '../config/units.js';
-import { StorageQuotaError } from '../errors.js';
+import { formatBytes } from '../core/units.js';
+import { StorageQuotaError } from '../core/errors.js';
 
 /** Bytes available to this user on the filesystem holding `dir` (its nearest existing ancestor). */
 export async function availableBytes(dir: string): Promise<{ dir: string; bytes: number; dev: number } | undefined> {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { StorageError } from '../errors.js';
+import { StorageError } from '../core/errors.js';
 
 /** `code` of a Node system error, if any. */
 export function errno(e: unknown): string | undefined {

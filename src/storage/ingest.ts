@@ -7,14 +7,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, StorageError } from '../errors.js';
+import { InvalidArgumentError, StorageError } from '../core/errors.js';
 import { Entry } from './entry.js';
 import { removeEntryFiles, type EntryFilesContext } from './entry-files.js';
 import { errno } from './fs-util.js';
 import { METADATA_VERSION, type PieceRecord, writeMetadata } from './metadata.js';
 import type { PieceDigestAlgorithm } from './options.js';
 import { hashFileRange, splitPieceDigest } from './piece-digest.js';
-import { pieceAt, planPieces } from './piece-plan.js';
+import { pieceAt, planPieces } from '../core/piece-plan.js';
 import type { StorageStrategy, StrategyContext } from './strategies/storage-strategy.js';
 
 /** Arguments of {@link StorageManager.beginTask}. */

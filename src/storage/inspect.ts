@@ -6,7 +6,7 @@
  * @module
  */
 import { promises as fsp } from 'node:fs';
-import type { SignalOptions } from '../source/resource-client.js';
+import type { SignalOptions } from '../core/types.js';
 import type { Entry } from './entry.js';
 import { readTask, taskNames, type EntryFilesContext } from './entry-files.js';
 import { throwIfAborted } from './fs-util.js';

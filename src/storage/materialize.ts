@@ -6,8 +6,8 @@
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import debug from 'debug';
-import { StorageError } from '../errors.js';
-import type { SignalOptions } from '../source/resource-client.js';
+import { StorageError } from '../core/errors.js';
+import type { SignalOptions } from '../core/types.js';
 import { errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
 
 const log = debug('orasfly:storage');

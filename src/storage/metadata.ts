@@ -5,8 +5,8 @@
  * @module
  */
 import { promises as fsp } from 'node:fs';
-import type { ByteRange } from '../source/resource-client.js';
-import { StorageError } from '../errors.js';
+import type { ByteRange } from '../core/types.js';
+import { StorageError } from '../core/errors.js';
 import { writeFileAtomic } from './fs-util.js';
 import { isPieceDigest, splitPieceDigest } from './piece-digest.js';
 import type { PieceDigestAlgorithm } from './options.js';

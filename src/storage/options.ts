@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import debug from 'debug';
-import { type Duration, parseDuration, parseSize, type Size } from '../config/units.js';
-import { InvalidArgumentError } from '../errors.js';
-import { quote } from '../internal/describe.js';
+import { type Duration, parseDuration, parseSize, type Size } from '../core/units.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { quote } from '../core/describe.js';
 import { AdvanceStrategy, ADVANCE_STRATEGY } from './strategies/advance.js';
 import { SimpleStrategy, SIMPLE_STRATEGY } from './strategies/simple.js';
 import type { StorageStrategy } from './strategies/storage-strategy.js';

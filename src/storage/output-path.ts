@@ -9,7 +9,7 @@
 import { promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, StorageError } from '../errors.js';
+import { InvalidArgumentError, StorageError } from '../core/errors.js';
 import { errno } from './fs-util.js';
 
 function kindOf(st: Stats): string {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { requireBuiltin } from '../internal/node-require.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { PieceDigestAlgorithm } from './options.js';
 
 /** An incremental piece hasher. */

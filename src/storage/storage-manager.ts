@@ -16,9 +16,9 @@ import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import debug from 'debug';
-import { ClosedError, InvalidArgumentError, StorageError } from '../errors.js';
-import { quote } from '../internal/describe.js';
-import type { SignalOptions } from '../source/resource-client.js';
+import { ClosedError, InvalidArgumentError, StorageError } from '../core/errors.js';
+import { quote } from '../core/describe.js';
+import type { SignalOptions } from '../core/types.js';
 import { DigestIndex } from './digest-index.js';
 import { Entry, EntryTable, type TaskEntry } from './entry.js';
 import {

@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { StorageError } from '../errors.js';
+import { StorageError } from '../core/errors.js';
 import { errno, TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
 import { HIDDEN_MARK } from './strategies/advance.js';
 

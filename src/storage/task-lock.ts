@@ -23,8 +23,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import debug from 'debug';
-import { LockError } from '../errors.js';
-import type { SignalOptions } from '../source/resource-client.js';
+import { LockError } from '../core/errors.js';
+import type { SignalOptions } from '../core/types.js';
 import { delay, errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
 
 const log = debug('orasfly:storage');

@@ -7,12 +7,12 @@
  */
 import { promises as fsp } from 'node:fs';
 import debug from 'debug';
-import { ClosedError, InvalidArgumentError, LockError, StorageError, StorageQuotaError } from '../errors.js';
-import { quote } from '../internal/describe.js';
+import { ClosedError, InvalidArgumentError, LockError, StorageError, StorageQuotaError } from '../core/errors.js';
+import { quote } from '../core/describe.js';
 import type { Entry, TaskEntry } from './entry.js';
 import { errno } from './fs-util.js';
 import type { Fingerprint, PieceRecord } from './metadata.js';
-import { pieceAt } from './piece-plan.js';
+import { pieceAt } from '../core/piece-plan.js';
 import { isPieceDigest } from './piece-digest.js';
 import type { TaskLock } from './task-lock.js';
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DaemonError, isRetryable, markFinal, RegistryResponseError, type ResponseErrorInit } from '../errors.js';
+import { DaemonError, isRetryable, markFinal, RegistryResponseError, type ResponseErrorInit } from '../core/errors.js';
 
 /**
  * The cluster could not serve: the origin may (the conductor falls back), unless back-to-source is

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Duration } from '../config/units.js';
+import type { Duration } from '../core/units.js';
 import type { DfdaemonDelivery } from './dfdaemon-transport.js';
 import type { Priority } from './dfdaemon/messages.js';
 

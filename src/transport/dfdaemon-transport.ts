@@ -14,14 +14,15 @@ import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import createDebug from 'debug';
 import type * as Grpc from '@grpc/grpc-js';
-import { parseDuration, type Duration } from '../config/units.js';
-import { DaemonError, InvalidArgumentError, isFinal } from '../errors.js';
+import { parseDuration, type Duration } from '../core/units.js';
+import { DaemonError, InvalidArgumentError, isFinal } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { abortableDelay } from '../internal/abort.js';
-import { taskIdV2 } from '../conductor/task-id.js';
-import { redact } from '../source/oras/log.js';
-import type { OriginRequest, SignalOptions } from '../source/resource-client.js';
-import { pieceAt } from '../storage/piece-plan.js';
+import { taskIdV2 } from '../core/task-id.js';
+import { redact } from '../http/redact.js';
+import type { OriginRequest } from '../source/resource-client.js';
+import type { SignalOptions } from '../core/types.js';
+import { pieceAt } from '../core/piece-plan.js';
 import type { PieceSink, PieceTransport, TransportTask } from './piece-transport.js';
 import {
   decodeDownloadTaskResponse,

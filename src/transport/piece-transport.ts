@@ -6,8 +6,9 @@
  *
  * @module
  */
-import type { BlobTarget, OriginRequest, SignalOptions } from '../source/resource-client.js';
-import type { PieceInfo, PiecePlan } from '../storage/piece-plan.js';
+import type { BlobTarget, OriginRequest } from '../source/resource-client.js';
+import type { SignalOptions } from '../core/types.js';
+import type { PieceInfo, PiecePlan } from '../core/piece-plan.js';
 
 /** What a transport knows about the task it serves. */
 export interface TransportTask {

@@ -8,15 +8,15 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
-import { parseDuration, type Duration } from '../config/units.js';
-import { DaemonError, InvalidArgumentError, RangeNotSupportedError } from '../errors.js';
+import { parseDuration, type Duration } from '../core/units.js';
+import { DaemonError, InvalidArgumentError, RangeNotSupportedError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { chunksOf } from '../internal/chunks.js';
-import { redact } from '../source/oras/log.js';
-import { isLoopbackHost } from '../source/oras/options.js';
-import { agentClass, dispatcherRequest } from '../source/oras/undici-modules.js';
-import type { SignalOptions } from '../source/resource-client.js';
-import type { PieceInfo } from '../storage/piece-plan.js';
+import { redact } from '../http/redact.js';
+import { isLoopbackHost } from '../http/loopback.js';
+import { agentClass, dispatcherRequest } from '../http/undici-modules.js';
+import type { SignalOptions } from '../core/types.js';
+import type { PieceInfo } from '../core/piece-plan.js';
 import type { Priority } from './dfdaemon/messages.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
 

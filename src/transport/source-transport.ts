@@ -3,8 +3,9 @@
  *
  * @module
  */
-import type { ResourceClient, SignalOptions } from '../source/resource-client.js';
-import type { PieceInfo } from '../storage/piece-plan.js';
+import type { ResourceClient } from '../source/resource-client.js';
+import type { SignalOptions } from '../core/types.js';
+import type { PieceInfo } from '../core/piece-plan.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
 import { chunksOf } from '../internal/chunks.js';
 

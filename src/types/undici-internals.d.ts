@@ -1,4 +1,4 @@
-// Types for the undici modules that src/source/oras/undici-modules.ts loads directly (see there
+// Types for the undici modules that src/http/undici-modules.ts loads directly (see there
 // for why). They are the same classes and functions the package entry point re-exports.
 declare module 'undici/lib/dispatcher/agent.js' {
   const Agent: typeof import('undici').Agent;

@@ -18,7 +18,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { listenOnLoopback } from './loopback-server.js';
-import { currentPlatform } from '../../src/source/oras/options.js';
+import { currentPlatform } from '../../src/source/oras/platform.js';
 
 /** Which part of a pull a scenario attacks. `config` scenarios attack the `dfget.yaml` loader. */
 export type HostileArea = 'manifest' | 'blob' | 'auth' | 'headers' | 'config';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDownloader, downloaderOptionsFromConfig } from '../../src/downloader.js';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
 import { SourceTransport } from '../../src/transport/source-transport.js';
 import { OrasResourceClient } from '../../src/source/oras/oras-resource-client.js';
 

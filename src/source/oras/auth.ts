@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { AuthError, SizeLimitError } from '../../errors.js';
+import { AuthError, SizeLimitError } from '../../core/errors.js';
 import type { RegistryCredential } from './options.js';
-import { logAuth, redact } from './log.js';
+import { redact } from '../../http/redact.js';
+import { logAuth } from './log.js';
 import { raceSignal } from '../../internal/abort.js';
 import { SecretSet } from './secrets.js';
 

@@ -21,7 +21,7 @@ import { requireBuiltin } from '../../internal/node-require.js';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { CredentialsError } from '../../errors.js';
+import { CredentialsError } from '../../core/errors.js';
 import type { CredentialsOption, RegistryCredential } from './options.js';
 import { logAuth } from './log.js';
 

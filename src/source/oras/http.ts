@@ -8,8 +8,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { dispatcherRequest } from './undici-modules.js';
-import { tlsFailureHint } from './tls-trust.js';
+import { dispatcherRequest } from '../../http/undici-modules.js';
+import { tlsFailureHint } from '../../http/tls-trust.js';
 import {
   AuthError,
   NetworkError,
@@ -18,13 +18,14 @@ import {
   SizeLimitError,
   TimeoutError,
   TlsError,
-} from '../../errors.js';
+} from '../../core/errors.js';
 import { registryErrors, type TokenAuthenticator, type TokenTransport } from './auth.js';
-import { isSecretHeader, logSource, nextRequestId, redact } from './log.js';
+import { isSecretHeader, nextRequestId, redact } from '../../http/redact.js';
+import { logSource } from './log.js';
 import type { ResolvedOrasClientOptions } from './options.js';
 import { markRetriesExhausted, parseRetryAfter, retryDelay, sleep } from '../../internal/retry.js';
 import { SecretSet } from './secrets.js';
-import { quote } from '../../internal/describe.js';
+import { quote } from '../../core/describe.js';
 
 /** Request headers that may follow a redirect to another origin (an allow-list: anything else may be a secret). */
 const CROSS_ORIGIN_HEADERS = new Set([

@@ -1,6 +1,6 @@
 /**
- * Debug loggers of the source layer and the redaction every log line goes through.
- * Enable with `DEBUG=orasfly:*`. Credentials, `Authorization` headers and tokens are never logged.
+ * Debug loggers of the source layer. Enable with `DEBUG=orasfly:*`; every value they print goes
+ * through `redact` (`src/http/redact.ts`) first.
  *
  * @module
  */
@@ -10,78 +10,3 @@ import createDebug from 'debug';
 export const logSource = createDebug('orasfly:source');
 /** `orasfly:auth` — challenges, token fetches and cache hits (never token values). */
 export const logAuth = createDebug('orasfly:auth');
-
-const SECRET_HEADER_NAMES = new Set([
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-dragonfly-oras-authorization',
-  'x-dragonfly-oras-token',
-  'x-registry-auth',
-]);
-// Custom `-H` headers carry secrets under many names (X-Auth-Token, Private-Token, X-Api-Key…).
-const SECRET_HEADER_RE = /token|secret|key|auth|cookie|session|passw|credential|signature/i;
-const SECRET_HEADERS = { has: (name: string): boolean => SECRET_HEADER_NAMES.has(name) || SECRET_HEADER_RE.test(name) };
-
-/** Whether a request header of this name may carry a secret (`Authorization`, cookies, `X-Auth-Token`, …). */
-export function isSecretHeader(name: string): boolean {
-  return SECRET_HEADERS.has(name.toLowerCase());
-}
-const SECRET_QUERY_KEYS = new RegExp(
-  '^(?:token|access_token|refresh_token|password|secret|signature|sig|' +
-    'x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$',
-  'i',
-);
-const SECRET_JSON_KEYS = /"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
-
-/** The placeholder secrets are replaced with. */
-export const REDACTED = '<redacted>';
-
-/**
- * Removes secrets from a value meant for a log line or an error message:
- * - strings: userinfo in URLs, secret query parameters (`token`, pre-signed URL signatures…),
- *   `Bearer …`/`Basic …` credentials and secret JSON fields;
- * - header objects (plain, `Headers`-like arrays or iterables of pairs): values of
- *   `Authorization`, `Proxy-Authorization`, cookies and Dragonfly's token headers.
- */
-export function redact(value: string): string;
-export function redact(value: Record<string, unknown>): Record<string, unknown>;
-export function redact(value: unknown): unknown;
-export function redact(value: unknown): unknown {
-  if (typeof value === 'string') return redactString(value);
-  if (Array.isArray(value)) {
-    // undici raw header arrays: [name, value, name, value, …]
-    const out: unknown[] = [];
-    for (let i = 0; i < value.length; i += 2) {
-      const name = String(value[i]);
-      out.push(name, SECRET_HEADERS.has(name.toLowerCase()) ? REDACTED : redact(value[i + 1]));
-    }
-    return out;
-  }
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = SECRET_HEADERS.has(k.toLowerCase()) ? REDACTED : redact(v);
-    }
-    return out;
-  }
-  return value;
-}
-
-function redactString(s: string): string {
-  return s
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@?#\s]*@/gi, `$1${REDACTED}@`)
-    .replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (all, sep: string, key: string) =>
-      SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${REDACTED}` : all,
-    )
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, `$1 ${REDACTED}`)
-    .replace(SECRET_JSON_KEYS, `"$1":"${REDACTED}"`);
-}
-
-let counter = 0;
-/** A short id for correlating the log lines of one request (`r1`, `r2`, …). */
-export function nextRequestId(): string {
-  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
-  return `r${counter}`;
-}

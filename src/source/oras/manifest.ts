@@ -5,10 +5,10 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { ManifestError } from '../../errors.js';
+import { ManifestError } from '../../core/errors.js';
 import type { Platform } from './options.js';
-import { DIGEST_RE } from './reference.js';
-import { clip, listBounded, MAX_LISTED_ITEMS, quote } from '../../internal/describe.js';
+import { isValidDigest } from '../../core/digest.js';
+import { clip, listBounded, MAX_LISTED_ITEMS, quote } from '../../core/describe.js';
 
 /** OCI image manifest media type. */
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -66,8 +66,7 @@ function descriptor(v: unknown, where: string, requireMediaType: boolean): Descr
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ManifestError(`${where} is not an object`);
   const o = v as Record<string, unknown>;
   const digest = o['digest'];
-  if (typeof digest !== 'string' || !DIGEST_RE.test(digest))
-    throw new ManifestError(`${where}.digest is not a valid digest`);
+  if (!isValidDigest(digest)) throw new ManifestError(`${where}.digest is not a valid digest`);
   const size = o['size'];
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
     throw new ManifestError(`${where}.size is not a non-negative safe integer`);

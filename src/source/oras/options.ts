@@ -5,14 +5,14 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
-import { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } from './undici-modules.js';
-import { InvalidArgumentError } from '../../errors.js';
-import { nodeExtraCaCertificates, systemCaCertificates } from './tls-trust.js';
+import type { Dispatcher } from 'undici';
+import { InvalidArgumentError } from '../../core/errors.js';
 import { VERSION } from '../../version.js';
-import { parseDuration, type Duration } from '../../config/units.js';
+import { parseDuration, type Duration } from '../../core/units.js';
 import type { BackoffPolicy } from '../../internal/retry.js';
+import { currentPlatform, type Platform } from './platform.js';
+
+export type { Platform } from './platform.js';
 
 /** Explicit registry credentials: a user name and password, or a ready bearer/identity token. */
 export type RegistryCredential =
@@ -33,16 +33,6 @@ export type CredentialsOption =
       registry: string,
       options: { signal?: AbortSignal | undefined },
     ) => RegistryCredential | undefined | Promise<RegistryCredential | undefined>);
-
-/** An OCI platform, as in image indexes. */
-export interface Platform {
-  /** `linux`, `darwin`, `windows`, … */
-  readonly os: string;
-  /** `amd64`, `arm64`, `arm`, … */
-  readonly architecture: string;
-  /** `v7`, `v8`, … Only compared when set here. */
-  readonly variant?: string | undefined;
-}
 
 /** Retry policy for GET/HEAD requests. Durations are Go strings or ms. */
 export interface RetryOptions {
@@ -213,33 +203,6 @@ export interface OrasClientOptions {
    * owns connections) and {@link OrasResourceClient.close} does not close it. @defaultValue undefined
    */
   dispatcher?: Dispatcher | undefined;
-}
-
-/** OCI architecture name of a Node `process.arch`. */
-export function ociArchitecture(arch: string = process.arch): string {
-  const map: Record<string, string> = {
-    x64: 'amd64',
-    ia32: '386',
-    arm64: 'arm64',
-    arm: 'arm',
-    ppc64: 'ppc64le',
-    s390x: 's390x',
-    riscv64: 'riscv64',
-    loong64: 'loong64',
-    mips: 'mips',
-    mipsel: 'mipsle',
-  };
-  return map[arch] ?? arch;
-}
-
-/** OCI os name of a Node `process.platform`. */
-export function ociOs(platform: string = process.platform): string {
-  return platform === 'win32' ? 'windows' : platform === 'sunos' ? 'solaris' : platform;
-}
-
-/** The running platform in OCI terms. */
-export function currentPlatform(): Platform {
-  return { os: ociOs(), architecture: ociArchitecture() };
 }
 
 /** The defaults of {@link OrasClientOptions}, as documented per field. */
@@ -521,74 +484,4 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     userAgent,
     dispatcher,
   });
-}
-
-/**
- * Builds the undici dispatcher for resolved options (unless the caller injected one): an `Agent`
- * whose connector distinguishes plain and TLS timeouts, wrapped in `ProxyAgent` when `proxy` is set
- * or `EnvHttpProxyAgent` otherwise (which is a plain agent when no proxy variable is set).
- */
-export function createDispatcher(o: ResolvedOrasClientOptions): Dispatcher {
-  if (o.dispatcher) return o.dispatcher;
-  // The trust store is built at the first TLS connection, once: plain-HTTP pulls never pay for it.
-  const tls = () => ({ rejectUnauthorized: !o.insecureSkipVerify, ...trustedContext(o) });
-  const keepAliveOpts =
-    o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
-  const build = buildConnector();
-  const plain = build({ timeout: o.dialTimeout, ...keepAliveOpts });
-  let secure: BuildConnector.connector | undefined;
-  const connect: BuildConnector.connector = (opts, cb) =>
-    opts.protocol === 'https:'
-      ? (secure ??= build({ timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...keepAliveOpts, ...tls() }))(opts, cb)
-      : plain(opts, cb);
-  const agentOpts = {
-    connections: o.maxIdleConns,
-    // Explicit, not undici's default (which undici 8 flips): registries are reached over HTTP/1.1,
-    // and the CLI bundle ships without undici's HTTP/2 client.
-    allowH2: false,
-    pipelining: 1,
-    keepAliveTimeout: o.idleConnTimeout,
-    keepAliveMaxTimeout: o.idleConnTimeout,
-    headersTimeout: o.responseHeaderTimeout,
-    connect,
-  };
-  const env = process.env;
-  const anyProxyEnv = env['HTTP_PROXY'] ?? env['http_proxy'] ?? env['HTTPS_PROXY'] ?? env['https_proxy'];
-  if (o.proxy === undefined && !anyProxyEnv) return new (agentClass())(agentOpts);
-  // Through a proxy, undici builds the tunnel's TLS options up front.
-  const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...tls() };
-  const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout };
-  if (o.proxy !== undefined)
-    return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
-  return new (envHttpProxyAgentClass())({ ...agentOpts, requestTls: tunnelTls, proxyTls });
-}
-
-/**
- * The secure context every TLS connection of a client shares: Node's roots, the system's bundle,
- * `NODE_EXTRA_CA_CERTS` and `caFile`, without duplicates (about 170 certificates on Debian; a
- * context of the 310 undeduplicated ones costs 40 ms instead of 23). Nothing when verification is
- * off, or when Node's default store already is the answer.
- */
-function trustedContext(o: ResolvedOrasClientOptions): { secureContext?: import('node:tls').SecureContext } {
-  if (o.insecureSkipVerify || (!o.systemCa && o.ca === undefined)) return {};
-  const req = createRequire(import.meta.url);
-  const tls = req('node:tls') as typeof import('node:tls');
-  const extra = o.systemCa ? [...systemCaCertificates().certificates, ...nodeExtraCaCertificates()] : [];
-  const seen = new Set<string>();
-  const ca: string[] = [];
-  for (const pem of [...tls.rootCertificates, ...extra, ...(o.ca !== undefined ? [o.ca] : [])]) {
-    const key = pem.replace(/-----[A-Z ]+-----|\s/g, '');
-    if (seen.has(key)) continue;
-    seen.add(key);
-    ca.push(pem);
-  }
-  return { secureContext: tls.createSecureContext({ ca }) };
-}
-
-const LOOPBACK_RE = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
-
-/** Whether `host[:port]` names a loopback host. */
-export function isLoopbackHost(registry: string): boolean {
-  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.replace(/:\d+$/, '');
-  return LOOPBACK_RE.test(host);
 }

@@ -12,23 +12,23 @@ import {
   SizeMismatchError,
   DigestMismatchError,
   TimeoutError,
-} from '../../errors.js';
+} from '../../core/errors.js';
 import type {
   BlobRead,
   BlobTarget,
-  ByteRange,
   OriginRequest,
   ResolvedResource,
   ResourceClient,
   ResourceRequestOptions,
 } from '../resource-client.js';
+import type { ByteRange } from '../../core/types.js';
 import { TokenAuthenticator } from './auth.js';
 import { findCredential } from './credentials.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
 import { requireBuiltin } from '../../internal/node-require.js';
 import { SecretSet } from './secrets.js';
-import { dispatcherRequest } from './undici-modules.js';
+import { dispatcherRequest } from '../../http/undici-modules.js';
 import { anySignal, raceSignal } from '../../internal/abort.js';
 import {
   chooseLayer,
@@ -40,16 +40,16 @@ import {
   type ImageIndex,
   type ImageManifest,
 } from './manifest.js';
+import { createDispatcher } from '../../http/dispatcher.js';
+import { isLoopbackHost } from '../../http/loopback.js';
 import {
-  createDispatcher,
-  isLoopbackHost,
   resolveOrasClientOptions,
   type OrasClientOptions,
   type RegistryCredential,
   type ResolvedOrasClientOptions,
 } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
-import { quote } from '../../internal/describe.js';
+import { quote } from '../../core/describe.js';
 
 /** A fetched, digest-checked, parsed manifest. */
 export interface FetchedManifest {

@@ -1,11 +1,48 @@
 /**
- * Platforms as people write them: `os/arch[/variant]` (docker, oras and Apptainer spell them so).
+ * OCI platforms: the running one in OCI names, and platforms as people write them,
+ * `os/arch[/variant]` (docker, oras and Apptainer spell them so).
  *
  * @module
  */
-import { InvalidArgumentError } from '../../errors.js';
-import { quote } from '../../internal/describe.js';
-import type { Platform } from './options.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { quote } from '../../core/describe.js';
+
+/** An OCI platform, as in image indexes. */
+export interface Platform {
+  /** `linux`, `darwin`, `windows`, … */
+  readonly os: string;
+  /** `amd64`, `arm64`, `arm`, … */
+  readonly architecture: string;
+  /** `v7`, `v8`, … Only compared when set here. */
+  readonly variant?: string | undefined;
+}
+
+/** OCI architecture name of a Node `process.arch`. */
+export function ociArchitecture(arch: string = process.arch): string {
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    loong64: 'loong64',
+    mips: 'mips',
+    mipsel: 'mipsle',
+  };
+  return map[arch] ?? arch;
+}
+
+/** OCI os name of a Node `process.platform`. */
+export function ociOs(platform: string = process.platform): string {
+  return platform === 'win32' ? 'windows' : platform === 'sunos' ? 'solaris' : platform;
+}
+
+/** The running platform in OCI terms. */
+export function currentPlatform(): Platform {
+  return { os: ociOs(), architecture: ociArchitecture() };
+}
 
 /**
  * Parses `linux/amd64` or `linux/arm64/v8` (case-insensitive).

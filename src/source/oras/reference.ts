@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { InvalidReferenceError } from '../../errors.js';
+import { isValidDigest } from '../../core/digest.js';
+import { InvalidReferenceError } from '../../core/errors.js';
 
 /** A parsed `oras://` reference. */
 export interface OrasReference {
@@ -40,17 +41,10 @@ const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 export const REPOSITORY_RE = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
 /** The distribution-spec tag grammar. */
 export const TAG_RE = /^\w[\w.-]{0,127}$/;
-/** Accepted digests: sha256 (64 lowercase hex) and sha512 (128 lowercase hex). */
-export const DIGEST_RE = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 const LABEL_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const IPV4_RE = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
-
-/** Whether `s` is a valid digest string (`sha256:<64 hex>` or `sha512:<128 hex>`). */
-export function isValidDigest(s: string): boolean {
-  return DIGEST_RE.test(s);
-}
 
 /**
  * Validates `host[:port]`: a DNS name, an IPv4 address or a bracketed IPv6 address, with an
@@ -139,7 +133,7 @@ export function parseOrasReference(input: string): OrasReference {
   if (at >= 0) {
     digest = path.slice(at + 1);
     path = path.slice(0, at);
-    if (!DIGEST_RE.test(digest))
+    if (!isValidDigest(digest))
       return fail('invalid digest (expected sha256:<64 lowercase hex> or sha512:<128 lowercase hex>)');
   }
   let tag: string | undefined;
@@ -168,7 +162,7 @@ export function parseOrasReference(input: string): OrasReference {
     const values = params.getAll('digest');
     if (values.length !== 1) return fail('digest query parameter given more than once');
     layerDigest = values[0]!;
-    if (!DIGEST_RE.test(layerDigest)) return fail('invalid digest query parameter');
+    if (!isValidDigest(layerDigest)) return fail('invalid digest query parameter');
   }
   if (tag === undefined && digest === undefined) tag = 'latest';
   return {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { redact, REDACTED } from './log.js';
+import { redact, REDACTED } from '../../http/redact.js';
 import type { RegistryCredential } from './options.js';
 
 /** Shortest value treated as a secret on its own (shorter ones would blank out ordinary words). */

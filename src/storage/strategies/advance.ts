@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import debug from 'debug';
-import { StorageError } from '../../errors.js';
+import { StorageError } from '../../core/errors.js';
 import { errno, unlinkQuiet } from '../fs-util.js';
 import { createEmptyFile, SIMPLE_STRATEGY } from './simple.js';
 import type { DataLocation, StorageStrategy, StoreLink, StrategyContext } from './storage-strategy.js';

@@ -4,7 +4,7 @@
  * @module
  */
 import { promises as fsp } from 'node:fs';
-import { StorageError } from '../../errors.js';
+import { StorageError } from '../../core/errors.js';
 import type { DataLocation, StorageStrategy, StoreLink, StrategyContext } from './storage-strategy.js';
 
 /** Dragonfly's strategy name for {@link SimpleStrategy}. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { SignalOptions } from '../../source/resource-client.js';
+import type { SignalOptions } from '../../core/types.js';
 
 /** Everything a strategy needs to know about a new task. */
 export interface StrategyContext {

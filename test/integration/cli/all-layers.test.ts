@@ -15,7 +15,7 @@ import {
 } from '../../harness/index.js';
 import { lastJson, runCli } from './run-cli.js';
 import { createDownloader } from '../../../src/downloader.js';
-import { ManifestError } from '../../../src/errors.js';
+import { ManifestError } from '../../../src/core/errors.js';
 
 const TITLE = 'org.opencontainers.image.title';
 let reg: RunningRegistry;

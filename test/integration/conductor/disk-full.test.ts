@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pushSif } from '../../harness/index.js';
 import { useRegistryBehindProxy, makeRig, sha256File } from './helpers.js';
 import { mountTmpfs } from '../storage/helpers.js';
-import { StorageQuotaError } from '../../../src/errors.js';
+import { StorageQuotaError } from '../../../src/core/errors.js';
 
 const MiB = 1024 * 1024;
 const env = useRegistryBehindProxy();

@@ -4,7 +4,7 @@ import { stat, readdir, access, readFile, writeFile, mkdir } from 'node:fs/promi
 import path from 'node:path';
 import { startRegistry, pushSif, tagBlobAs } from '../../harness/index.js';
 import { useRegistryBehindProxy, makeRig, sha256File, logLines } from './helpers.js';
-import { DigestMismatchError, TaskFailedError } from '../../../src/errors.js';
+import { DigestMismatchError, TaskFailedError } from '../../../src/core/errors.js';
 
 const MiB = 1024 * 1024;
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRegistry, type RunningRegistry } from '../../harness/index.js';
 import { OrasResourceClient } from '../../../src/source/oras/oras-resource-client.js';
-import { AuthError } from '../../../src/errors.js';
+import { AuthError } from '../../../src/core/errors.js';
 
 let reg: RunningRegistry;
 let registry: https.Server;

@@ -17,7 +17,7 @@ import {
   type PushedArtifact,
 } from '../../harness/index.js';
 import { OrasResourceClient } from '../../../src/source/oras/oras-resource-client.js';
-import { AuthError, TlsError } from '../../../src/errors.js';
+import { AuthError, TlsError } from '../../../src/core/errors.js';
 
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

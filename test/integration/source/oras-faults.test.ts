@@ -28,7 +28,7 @@ import {
   RegistryResponseError,
   SizeLimitError,
   TimeoutError,
-} from '../../../src/errors.js';
+} from '../../../src/core/errors.js';
 
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import { splitPieceDigest } from '../../../src/storage/piece-digest.js';
 import {

@@ -21,7 +21,7 @@ import {
 import { startFakeDfdaemon, type FakeDfdaemon } from '../../harness/fake-dfdaemon.js';
 import { createDownloader } from '../../../src/downloader.js';
 import { DfdaemonTransport, type DfdaemonTransportOptions } from '../../../src/transport/dfdaemon-transport.js';
-import { DaemonError, TaskFailedError } from '../../../src/errors.js';
+import { DaemonError, TaskFailedError } from '../../../src/core/errors.js';
 
 const KiB = 1024;
 const SIZE = 1024 * KiB;

@@ -18,7 +18,7 @@ import {
 import { startFakeDfdaemonProxy, type FakeDfdaemonProxy } from '../../harness/fake-dfdaemon-proxy.js';
 import { createDownloader } from '../../../src/downloader.js';
 import { ProxyTransport, type ProxyTransportOptions } from '../../../src/transport/proxy-transport.js';
-import { TaskFailedError } from '../../../src/errors.js';
+import { TaskFailedError } from '../../../src/core/errors.js';
 
 const MiB = 2 ** 20;
 const SIZE = 9 * MiB;

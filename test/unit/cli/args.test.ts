@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseCliArgs, parseHeader, defaultOutput } from '../../../src/cli/args.js';
 import { defaultPaths } from '../../../src/cli/defaults.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 // Relative -O paths resolve against the working directory given; any directory will do.
 const cwd = path.join(os.tmpdir(), 'orasfly-args');

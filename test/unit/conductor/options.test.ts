@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CONDUCTOR_OPTIONS, resolveConductorOptions } from '../../../src/conductor/options.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 test('defaults fill what is not given; units resolve to bytes and ms', () => {
   const r = resolveConductorOptions({

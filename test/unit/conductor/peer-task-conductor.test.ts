@@ -6,10 +6,15 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { PeerTaskConductor, type ProgressEvent } from '../../../src/conductor/peer-task-conductor.js';
-import { planPieces, type PieceInfo } from '../../../src/storage/piece-plan.js';
+import { planPieces, type PieceInfo } from '../../../src/core/piece-plan.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import type { PieceSink, PieceTransport, TransportTask } from '../../../src/transport/piece-transport.js';
-import { DigestMismatchError, NetworkError, RangeNotSupportedError, TaskFailedError } from '../../../src/errors.js';
+import {
+  DigestMismatchError,
+  NetworkError,
+  RangeNotSupportedError,
+  TaskFailedError,
+} from '../../../src/core/errors.js';
 import { VERSION } from '../../../src/version.js';
 
 // In-process transports over a buffer: unit tests of the conductor's scheduling and checks.

@@ -10,14 +10,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { PeerTaskManager } from '../../../src/conductor/peer-task-manager.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
-import { DigestMismatchError } from '../../../src/errors.js';
-import type {
-  BlobRead,
-  BlobTarget,
-  ByteRange,
-  ResolvedResource,
-  ResourceClient,
-} from '../../../src/source/resource-client.js';
+import { DigestMismatchError } from '../../../src/core/errors.js';
+import type { BlobRead, BlobTarget, ResolvedResource, ResourceClient } from '../../../src/source/resource-client.js';
+import type { ByteRange } from '../../../src/core/types.js';
 
 const data = Buffer.alloc(300_000, 7);
 const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;

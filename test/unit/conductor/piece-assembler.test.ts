@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PieceAssembler } from '../../../src/conductor/piece-assembler.js';
 import { ProgressMeter } from '../../../src/conductor/progress.js';
 import { createPieceHasher } from '../../../src/storage/piece-digest.js';
-import { SizeMismatchError } from '../../../src/errors.js';
+import { SizeMismatchError } from '../../../src/core/errors.js';
 import type { TaskWriter } from '../../../src/storage/task-writer.js';
 
 /** An in-memory writer: what the assembler wrote, where. */

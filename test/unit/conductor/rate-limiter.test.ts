@@ -1,7 +1,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateLimiter } from '../../../src/conductor/rate-limiter.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 /** A limiter on a clock the test moves, with setTimeout mocked: no real waiting. */
 function rig(bytesPerSecond: number) {

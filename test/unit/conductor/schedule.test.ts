@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { PeerTaskConductor } from '../../../src/conductor/peer-task-conductor.js';
-import { RangeNotSupportedError, NetworkError } from '../../../src/errors.js';
-import { planPieces } from '../../../src/storage/piece-plan.js';
-import type { PieceInfo } from '../../../src/storage/piece-plan.js';
+import { RangeNotSupportedError, NetworkError } from '../../../src/core/errors.js';
+import { planPieces } from '../../../src/core/piece-plan.js';
+import type { PieceInfo } from '../../../src/core/piece-plan.js';
 import type { PieceTransport } from '../../../src/transport/piece-transport.js';
 import { makeStore } from '../storage/store-fixture.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { assertFits, availableBytes } from '../../../src/storage/free-space.js';
-import { StorageQuotaError } from '../../../src/errors.js';
+import { StorageQuotaError } from '../../../src/core/errors.js';
 
 test('availableBytes reports the free bytes of a directory, or of its nearest existing ancestor (a store not made yet)', async () => {
   const free = await availableBytes(os.tmpdir());

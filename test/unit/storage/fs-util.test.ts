@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { errno, rmdirQuiet, TMP_MARK, tmpSuffix, unlinkQuiet, writeFileAtomic } from '../../../src/storage/fs-util.js';
-import { StorageError } from '../../../src/errors.js';
+import { StorageError } from '../../../src/core/errors.js';
 
 let dir: string;
 before(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-fsutil-'))));

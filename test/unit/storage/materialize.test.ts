@@ -13,7 +13,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { materializeFile } from '../../../src/storage/materialize.js';
-import { StorageError } from '../../../src/errors.js';
+import { StorageError } from '../../../src/core/errors.js';
 
 let dir: string;
 let source: string;

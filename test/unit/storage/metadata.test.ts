@@ -5,7 +5,7 @@ import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { StorageError } from '../../../src/errors.js';
+import { StorageError } from '../../../src/core/errors.js';
 import {
   decodeMetadata,
   encodeMetadata,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 import { DEFAULT_STORAGE_OPTIONS, resolveStorageOptions } from '../../../src/storage/options.js';
 
 // multiplex is on because no daemon uploads the copies nobody reuses.

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createPieceHasher, pieceSign } from '../../../src/storage/piece-digest.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 test("crc32 is the IEEE CRC-32 as 8 lowercase hex digits; md5 is Dragonfly's md5:<hex>", () => {
   const crc = createPieceHasher('crc32');

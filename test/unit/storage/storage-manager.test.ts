@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { ClosedError } from '../../../src/errors.js';
+import { ClosedError } from '../../../src/core/errors.js';
 import { completeTask, makeStore } from './store-fixture.js';
 
 test('a completed task is found by task id and by digest, and an output is made by hard link', async (t) => {

@@ -9,7 +9,7 @@ import { EntryTable } from '../../../src/storage/entry.js';
 import type { EntryFilesContext } from '../../../src/storage/entry-files.js';
 import { resolveStorageOptions, type StorageOptions } from '../../../src/storage/options.js';
 import { createPieceHasher } from '../../../src/storage/piece-digest.js';
-import { pieceAt, planPieces } from '../../../src/storage/piece-plan.js';
+import { pieceAt, planPieces } from '../../../src/core/piece-plan.js';
 import { StorageManager, type TaskEntry } from '../../../src/storage/storage-manager.js';
 import { StoreLayout } from '../../../src/storage/store-layout.js';
 

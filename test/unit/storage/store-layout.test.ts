@@ -10,7 +10,7 @@ import {
   removePeerDir,
   STORE_MARKER,
 } from '../../../src/storage/store-layout.js';
-import { StorageError } from '../../../src/errors.js';
+import { StorageError } from '../../../src/core/errors.js';
 
 let dir: string;
 before(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-layout-'))));

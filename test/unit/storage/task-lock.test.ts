@@ -5,7 +5,7 @@ import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { acquireTaskLock, isStale, pidAlive } from '../../../src/storage/task-lock.js';
-import { LockError } from '../../../src/errors.js';
+import { LockError } from '../../../src/core/errors.js';
 
 function dir(t: import('node:test').TestContext): string {
   const d = mkdtempSync(path.join(os.tmpdir(), 'orasfly-lock-'));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ClosedError } from '../../../src/errors.js';
+import { ClosedError } from '../../../src/core/errors.js';
 import { makeStore } from './store-fixture.js';
 
 const bytes = Buffer.alloc(500, 7);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { daemonFailure, relayedStatusError } from '../../../src/transport/cluster-errors.js';
-import { DaemonError, isFinal, RegistryResponseError } from '../../../src/errors.js';
+import { DaemonError, isFinal, RegistryResponseError } from '../../../src/core/errors.js';
 
 const init = (status: number) => ({
   method: 'GET',

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_DFDAEMON_SOCKET, DfdaemonTransport } from '../../../src/transport/dfdaemon-transport.js';
-import { DaemonError, InvalidArgumentError, isFinal } from '../../../src/errors.js';
-import { planPieces } from '../../../src/storage/piece-plan.js';
+import { DaemonError, InvalidArgumentError, isFinal } from '../../../src/core/errors.js';
+import { planPieces } from '../../../src/core/piece-plan.js';
 import type { PieceSink, TransportTask } from '../../../src/transport/piece-transport.js';
 
 const task: TransportTask = {

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { SourceTransport } from '../../../src/transport/source-transport.js';
-import { planPieces } from '../../../src/storage/piece-plan.js';
-import type { BlobRead, ByteRange, ResourceClient } from '../../../src/source/resource-client.js';
+import { planPieces } from '../../../src/core/piece-plan.js';
+import type { BlobRead, ResourceClient } from '../../../src/source/resource-client.js';
+import type { ByteRange } from '../../../src/core/types.js';
 
 const data = Buffer.from('0123456789abcdef');
 const seen: Array<{ range?: ByteRange; headers?: Record<string, string> }> = [];

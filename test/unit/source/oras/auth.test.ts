@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseWwwAuthenticate, TokenAuthenticator, type TokenTransport } from '../../../../src/source/oras/auth.js';
-import { AuthError } from '../../../../src/errors.js';
+import { AuthError } from '../../../../src/core/errors.js';
 
 test('challenge parser: bearer params, quoted escapes, several challenges, basic, token68', () => {
   assert.deepEqual(

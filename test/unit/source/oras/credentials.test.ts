@@ -9,7 +9,7 @@ import {
   defaultCredentialFiles,
   matchingAuthKeys,
 } from '../../../../src/source/oras/credentials.js';
-import { CredentialsError } from '../../../../src/errors.js';
+import { CredentialsError } from '../../../../src/core/errors.js';
 
 let root: string;
 let bin: string;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OrasResourceClient } from '../../../../src/source/oras/oras-resource-client.js';
-import { OrasflyError } from '../../../../src/errors.js';
+import { OrasflyError } from '../../../../src/core/errors.js';
 
 async function listen(handler: http.RequestListener): Promise<{ server: http.Server; origin: string }> {
   const server = http.createServer(handler);

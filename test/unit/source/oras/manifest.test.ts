@@ -12,7 +12,7 @@ import {
   type ImageManifest,
   type ImageIndex,
 } from '../../../../src/source/oras/manifest.js';
-import { ManifestError } from '../../../../src/errors.js';
+import { ManifestError } from '../../../../src/core/errors.js';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
 const desc = (mediaType: string, c: string, size = 1) => ({ mediaType, digest: d(c), size });

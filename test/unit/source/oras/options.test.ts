@@ -3,14 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  DEFAULT_ORAS_CLIENT_OPTIONS,
-  resolveOrasClientOptions,
-  isLoopbackHost,
-  ociArchitecture,
-  createDispatcher,
-} from '../../../../src/source/oras/options.js';
-import { InvalidArgumentError } from '../../../../src/errors.js';
+import { DEFAULT_ORAS_CLIENT_OPTIONS, resolveOrasClientOptions } from '../../../../src/source/oras/options.js';
+import { InvalidArgumentError } from '../../../../src/core/errors.js';
 
 test('defaults: documented values, durations in ms, TLS verified', () => {
   const o = resolveOrasClientOptions();
@@ -78,22 +72,4 @@ test('caFile is read; a file without a certificate is rejected', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('loopback hosts are recognised (they may fall back to plain HTTP when they do not speak TLS)', () => {
-  assert.equal(isLoopbackHost('127.0.0.1:5000'), true);
-  assert.equal(isLoopbackHost('localhost'), true);
-  assert.equal(isLoopbackHost('[::1]:5000'), true);
-  assert.equal(isLoopbackHost('ghcr.io'), false);
-  assert.equal(isLoopbackHost('127.9.9.9:1'), true);
-  assert.equal(isLoopbackHost('128.0.0.1'), false);
-  assert.equal(ociArchitecture('x64'), 'amd64');
-});
-
-test('dispatchers are built for plain, proxy and injected configurations', async () => {
-  const d1 = createDispatcher(resolveOrasClientOptions({ keepAlive: 0 }));
-  const d2 = createDispatcher(resolveOrasClientOptions({ proxy: 'http://127.0.0.1:3128' }));
-  await Promise.all([d1.close(), d2.close()]);
-  const injected = createDispatcher(resolveOrasClientOptions({ dispatcher: d1 }));
-  assert.equal(injected, d1);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePlatform } from '../../../../src/source/oras/platform.js';
-import { InvalidArgumentError } from '../../../../src/errors.js';
+import { currentPlatform, ociArchitecture, ociOs, parsePlatform } from '../../../../src/source/oras/platform.js';
+import { InvalidArgumentError } from '../../../../src/core/errors.js';
 
 test('os/arch and os/arch/variant, as docker and oras write them', () => {
   assert.deepEqual(parsePlatform('linux/amd64', 'platform'), {
@@ -19,4 +19,12 @@ test('anything else is an InvalidArgumentError naming the field', () => {
       JSON.stringify(bad),
     );
   }
+});
+
+test('the running platform in OCI names', () => {
+  assert.equal(ociArchitecture('x64'), 'amd64');
+  assert.equal(ociArchitecture('ia32'), '386');
+  assert.equal(ociOs('win32'), 'windows');
+  assert.equal(ociOs('linux'), 'linux');
+  assert.deepEqual(currentPlatform(), { os: ociOs(process.platform), architecture: ociArchitecture(process.arch) });
 });

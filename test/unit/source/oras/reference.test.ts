@@ -6,7 +6,7 @@ import {
   dragonflyResolvedUrl,
   type OrasReference,
 } from '../../../../src/source/oras/reference.js';
-import { InvalidReferenceError } from '../../../../src/errors.js';
+import { InvalidReferenceError } from '../../../../src/core/errors.js';
 
 const HEX = 'a'.repeat(64);
 const D = `sha256:${HEX}`;

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import os from 'node:os';
 import path from 'node:path';
 import { SIMPLE_STRATEGY, SimpleStrategy } from '../../../../src/storage/strategies/simple.js';
-import { StorageError } from '../../../../src/errors.js';
+import { StorageError } from '../../../../src/core/errors.js';
 
 test('the data file is the store entry itself, created empty; an existing one is never truncated', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-simple-'));

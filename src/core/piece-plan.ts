@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors.js';
-import type { ByteRange } from '../source/resource-client.js';
+import { InvalidArgumentError } from './errors.js';
+import type { ByteRange } from './types.js';
 
 const MiB = 1024 * 1024;
 /** Smallest piece: 4 MiB. */

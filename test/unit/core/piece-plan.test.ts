@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computePieceSize, planPieces, pieceAt } from '../../../src/storage/piece-plan.js';
+import { computePieceSize, planPieces, pieceAt } from '../../../src/core/piece-plan.js';
 
 const MiB = 1024 * 1024;
 

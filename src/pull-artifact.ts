@@ -1,77 +1,29 @@
 /**
- * Whole-artifact pulls (`orasfly -O DIR --all-layers`, `PeerTaskManager.downloadAll`): every layer
- * of a manifest into a directory under its `org.opencontainers.image.title`, as `oras pull` does,
- * each layer a task of its own, so the store dedupes, verifies and resumes it like any single pull.
+ * Whole-artifact pulls (`orasfly -O DIR --all-layers`, `Downloader.downloadAll`): every layer of a
+ * manifest into a directory under its `org.opencontainers.image.title`, as `oras pull` does, each
+ * layer a task of its own, so the store dedupes, verifies and resumes it like any single pull. A
+ * verb above the manager: it only needs a client that lists layers and a `download()`.
  *
  * @module
  */
-import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, ManifestError, TimeoutError } from '../errors.js';
-import { anySignal } from '../internal/abort.js';
-import { clip, listBounded, MAX_LISTED_ITEMS, quote } from '../internal/describe.js';
-import { isSafeFileName } from '../storage/output-path.js';
-import type { ResolvedResource } from '../source/resource-client.js';
-import type { DownloadRequest, DownloadResult, PeerTaskManager } from './peer-task-manager.js';
-
-/** A whole-artifact request: a {@link DownloadRequest} with a directory instead of a file. */
-export interface ArtifactDownloadRequest extends Omit<
+import { InvalidArgumentError, ManifestError, TimeoutError } from './core/errors.js';
+import { anySignal } from './internal/abort.js';
+import { clip, listBounded, MAX_LISTED_ITEMS, quote } from './core/describe.js';
+import type { ResolvedResource, ResourceClient } from './source/resource-client.js';
+import type {
+  ArtifactDownloadRequest,
+  ArtifactDownloadResult,
   DownloadRequest,
-  'output' | 'digest' | 'onProgress' | 'resolved'
-> {
-  /** The directory the layers go into (created 0700 when missing). */
-  outputDir: string;
-  /** Progress over all layers together; called at a bounded rate, never awaited. */
-  onProgress?: ((p: ArtifactProgress) => void) | undefined;
-}
+  DownloadResult,
+  SkippedLayer,
+} from './conductor/download-types.js';
+import { assertRealDirectories, layerPath } from './conductor/output.js';
 
-/** Progress of a whole-artifact pull. */
-export interface ArtifactProgress {
-  /** Index (in manifest order) of the layer being pulled. */
-  readonly layer: number;
-  /** Bytes of all layers done so far. */
-  readonly transferred: number;
-  /** Bytes of all layers. */
-  readonly total: number;
-}
-
-/** A layer left out of a whole-artifact pull, and why. */
-export interface SkippedLayer {
-  readonly digest: string;
-  readonly mediaType: string;
-  readonly size: number;
-  readonly reason: string;
-}
-
-/** The outcome of a whole-artifact pull. */
-export interface ArtifactDownloadResult {
-  /** Absolute output directory. */
-  outputDir: string;
-  manifestDigest: string;
-  manifestMediaType: string | undefined;
-  artifactType: string | undefined;
-  /** One result per layer pulled, in manifest order (`output` is the file written). */
-  layers: DownloadResult[];
-  /** Layers without a title, which `oras pull` skips too (they have no file name). */
-  skipped: SkippedLayer[];
-  /** Bytes of all layers pulled. */
-  contentLength: number;
-  /** Wall time in ms, resolve included. */
-  costMs: number;
-}
-
-/** Deepest `a/b/c` title accepted: titles name files of an artifact, not trees. */
-const MAX_TITLE_DEPTH = 8;
-
-/**
- * The relative path a title names inside the output directory: `/`-separated segments, each a
- * safe file name ({@link isSafeFileName}: no `..`, no dot-names, no control characters), never
- * absolute; `undefined` when it is not safe.
- */
-export function layerPath(title: string): string | undefined {
-  const segments = title.split('/');
-  if (segments.length > MAX_TITLE_DEPTH || !segments.every((s) => isSafeFileName(s))) return undefined;
-  return segments.join(path.sep);
+/** What a whole-artifact pull drives: a client that can list layers, and single pulls (a `PeerTaskManager`). */
+export interface ArtifactPuller {
+  readonly client: ResourceClient;
+  download(request: DownloadRequest): Promise<DownloadResult>;
 }
 
 /**
@@ -83,11 +35,11 @@ export function layerPath(title: string): string | undefined {
  * @throws ManifestError (`ERR_ORASFLY_MANIFEST`) for unsafe or duplicate titles, or no titled layer.
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) when the client cannot list layers,
  * or a directory on the way is a symbolic link or not a directory.
- * @throws whatever {@link PeerTaskManager.download} throws, for the first layer that fails; the
+ * @throws whatever `manager.download` throws, for the first layer that fails; the
  * layers before it stay in the directory (and in the store).
  */
 export async function downloadArtifact(
-  manager: PeerTaskManager,
+  manager: ArtifactPuller,
   request: ArtifactDownloadRequest,
 ): Promise<ArtifactDownloadResult> {
   if (!request || typeof request.url !== 'string' || !request.url)
@@ -190,19 +142,4 @@ function planOutputs(
       `none of the ${layers.length} layers has an org.opencontainers.image.title, so none has a file name; pull one with -O FILE --layer-index N`,
     );
   return { pulled, skipped };
-}
-
-/**
- * Every directory between `outputDir` and `output` that exists must be a real directory: a
- * symbolic link there (made by whoever could write the directory) would take a layer elsewhere.
- */
-async function assertRealDirectories(outputDir: string, output: string): Promise<void> {
-  for (let d = path.dirname(output); d.startsWith(outputDir) && d !== outputDir; d = path.dirname(d)) {
-    const st = await lstat(d).catch(() => undefined);
-    if (st && !st.isDirectory())
-      throw new InvalidArgumentError(
-        'outputDir',
-        `${d} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; a layer title names a directory there`,
-      );
-  }
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { quote } from './internal/describe.js';
+import { quote } from './describe.js';
 
 /** All stable error codes. New codes may be added in minor versions; existing ones never change. */
 export type OrasflyErrorCode =

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redact, REDACTED } from '../../../../src/source/oras/log.js';
+import { redact, REDACTED } from '../../../src/http/redact.js';
 
 test('redact removes secrets from strings, header objects and raw header arrays', () => {
   assert.equal(redact('http://alice:pw@host/v2/'), `http://${REDACTED}@host/v2/`);

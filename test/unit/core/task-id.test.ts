@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { taskId, parentTaskId, filterUrl, goEncodeQuery, peerId, taskIdV2 } from '../../../src/conductor/task-id.js';
+import { taskId, parentTaskId, filterUrl, goEncodeQuery, peerId, taskIdV2 } from '../../../src/core/task-id.js';
 
 // Vectors from Dragonfly's pkg/idgen tests (Go client, v1 task ids).
 test('task ids reproduce the Dragonfly test vectors', () => {

@@ -3,11 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  nodeExtraCaCertificates,
-  systemCaCertificates,
-  tlsFailureHint,
-} from '../../../../src/source/oras/tls-trust.js';
+import { nodeExtraCaCertificates, systemCaCertificates, tlsFailureHint } from '../../../src/http/tls-trust.js';
 
 // Real PEM shapes; the trust module only splits them, the TLS stack parses them.
 const cert = (n: number): string => `-----BEGIN CERTIFICATE-----\nMIIB${'A'.repeat(40)}${n}\n-----END CERTIFICATE-----`;

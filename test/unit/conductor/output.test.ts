@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { layerPath } from '../../../src/conductor/artifact-pull.js';
+import { layerPath } from '../../../src/conductor/output.js';
 
 test('titles become paths inside the directory: nested names are allowed, escapes and dot-names are not', () => {
   assert.equal(layerPath('model.bin'), 'model.bin');

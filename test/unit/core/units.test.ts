@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parseSize } from '../../../src/config/units.js';
-import { InvalidArgumentError } from '../../../src/errors.js';
+import { parseDuration, parseSize } from '../../../src/core/units.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 test('parseDuration reads Go duration strings and ms numbers', () => {
   assert.equal(parseDuration('1m30s', 'x'), 90_000);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clip, listBounded, quote } from '../../../src/internal/describe.js';
+import { clip, listBounded, quote } from '../../../src/core/describe.js';
 
 test('quote renders any value in bounded space and never expands shared structures', () => {
   assert.equal(quote('abc'), '"abc"');

@@ -3,7 +3,7 @@
  * (fetch, WebSocket, cache, mocks: ~100 ms on this class of machine); the agent, connector and
  * request API take ~40 ms, which is a large share of a reuse pull's start-up. undici has no
  * `exports` map, so these paths are reachable; they have been stable since undici 6, and
- * `test/unit/source/undici-modules.test.ts` fails loudly if an upgrade moves or reshapes one. Proxy
+ * `test/unit/http/undici-modules.test.ts` fails loudly if an upgrade moves or reshapes one. Proxy
  * agents, needed only with a proxy, are loaded on demand. Nothing here changes process-wide state.
  *
  * @module

@@ -13,7 +13,7 @@ import {
   RegistryResponseError,
   StorageError,
   stripUserinfo,
-} from '../../src/errors.js';
+} from '../../../src/core/errors.js';
 
 test('every error carries its stable code and is an OrasflyError', () => {
   const cases: Array<[OrasflyError, string]> = [

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors.js';
-import { quote } from '../internal/describe.js';
+import { InvalidArgumentError } from './errors.js';
+import { quote } from './describe.js';
 
 const DURATION_UNITS: Record<string, number> = {
   ns: 1e-6,

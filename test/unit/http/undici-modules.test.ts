@@ -6,18 +6,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { agentClass, buildConnector, dispatcherRequest } from '../../../../src/source/oras/undici-modules.js';
-import { createDispatcher, resolveOrasClientOptions } from '../../../../src/source/oras/options.js';
+import { agentClass, buildConnector, dispatcherRequest } from '../../../src/http/undici-modules.js';
+import { createDispatcher } from '../../../src/http/dispatcher.js';
+import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
 
 const require = createRequire(import.meta.url);
 
 test('the undici version is the one the deep imports were written against (7.x)', () => {
   const pkg = JSON.parse(readFileSync(require.resolve('undici/package.json'), 'utf8')) as { version: string };
-  assert.match(
-    pkg.version,
-    /^7\./,
-    `undici ${pkg.version}: re-check src/source/oras/undici-modules.ts before upgrading`,
-  );
+  assert.match(pkg.version, /^7\./, `undici ${pkg.version}: re-check src/http/undici-modules.ts before upgrading`);
 });
 
 test('the deep imports have the shapes we use: Agent, buildConnector, the request API', async () => {
@@ -52,6 +49,6 @@ test('the dispatcher is built with allowH2: false explicitly (the CLI bundle has
 });
 
 test('the library changes no process-wide V8 flag on its request path', () => {
-  const src = readFileSync(new URL('../../../../../src/source/oras/undici-modules.ts', import.meta.url), 'utf8');
+  const src = readFileSync(new URL('../../../../src/http/undici-modules.ts', import.meta.url), 'utf8');
   assert.ok(!/setFlagsFromString/.test(src));
 });
