@@ -66,7 +66,7 @@ writeFileSync(
     compilerOptions: {
       noEmit: true,
       rootDir: '../..',
-      paths: { orasfly: ['../../src/index.ts'] },
+      paths: { orasfly: ['../../src/index.ts'], 'orasfly/dragonfly': ['../../src/dragonfly.ts'] },
       noUnusedLocals: false,
     },
     include: ['*.ts', '../../src/types/*.d.ts'],

@@ -24,8 +24,8 @@ import type { ProxyTransport } from './transport/proxy-transport.js';
 
 /** Options of {@link createDownloader}: dfget.yaml's blocks as typed objects. */
 export interface DownloaderOptions {
-  /** The task store (`storage:` block). `dataPath` is required. */
-  storage: StorageOptions;
+  /** The task store (`storage:` block). `dataPath` is required, here or in `config`. */
+  storage?: StorageOptions | undefined;
   /** Registry access (`oras:` block, plus credentials and TLS options). */
   oras?: OrasClientOptions | undefined;
   /** Piece download tuning. */
@@ -44,9 +44,18 @@ export interface DownloaderOptions {
   cluster?: ClusterOptions | undefined;
   /** See `PeerTaskManagerOptions.gcAfterPull`. @defaultValue true */
   gcAfterPull?: boolean | undefined;
+  /**
+   * A loaded `dfget.yaml` (`(await loadConfig(file)).config`). Its blocks are the base: each field
+   * set above overrides the file's, key by key (`storage.dataPath` falls back to the file's
+   * `dataDir`; its `logDir` gives `logFile`). @defaultValue undefined
+   */
+  config?: OrasflyConfig | undefined;
 }
 
 export type { ClusterOptions } from './transport/cluster-options.js';
+
+/** Downloader options whose store is named. @internal */
+export type StoreDownloaderOptions = DownloaderOptions & { storage: StorageOptions };
 
 /** A wired downloader; close it when done. */
 export interface Downloader {
@@ -81,8 +90,9 @@ export interface Downloader {
  * await dl.close();
  * ```
  */
-export async function createDownloader(options: DownloaderOptions): Promise<Downloader> {
-  if (!options?.storage?.dataPath) throw new InvalidArgumentError('storage.dataPath', 'a data path is required');
+export async function createDownloader(given: DownloaderOptions): Promise<Downloader> {
+  const options = withConfig(given);
+  if (!options.storage?.dataPath) throw new InvalidArgumentError('storage.dataPath', 'a data path is required');
   const owned = await clusterTransport(options);
   // Whoever takes GC off the task manager (the CLI hands rounds to a detached process) wants no timer either.
   const storage = await StorageManager.open(options.storage, { gcTimer: options.gcAfterPull !== false });
@@ -154,10 +164,30 @@ async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTra
  * Turns a loaded dfget.yaml into {@link DownloaderOptions}. `dataPath` falls back to `dataDir`,
  * then to `fallbackDataPath`; the log file is `<logDir>/dfget/core.log` when a log dir is known.
  */
+/** The options with a `config` laid under them, block by block; the options win. */
+function withConfig(o: DownloaderOptions): DownloaderOptions {
+  if (!o?.config) return o;
+  const base = downloaderOptionsFromConfig(o.config, { dataPath: '' });
+  return {
+    ...base,
+    ...o,
+    storage: { ...base.storage, ...o.storage, dataPath: o.storage?.dataPath || base.storage!.dataPath },
+    oras: { ...base.oras, ...o.oras },
+    download: { ...base.download, ...o.download },
+    logFile: o.logFile ?? base.logFile,
+    cluster: o.cluster ?? base.cluster,
+  };
+}
+
+/**
+ * A loaded `dfget.yaml` as downloader options, with the command's defaults for what the file does
+ * not set. The command's glue; library users pass `config` to {@link createDownloader} instead.
+ * @internal
+ */
 export function downloaderOptionsFromConfig(
   config: OrasflyConfig,
   fallback: { dataPath: string; logDir?: string | undefined },
-): DownloaderOptions {
+): StoreDownloaderOptions {
   const logDir = config.logDir ?? fallback.logDir;
   // The loader produced the library's own option objects: only the defaults of the CLI are added.
   return {

@@ -1,5 +1,5 @@
 /**
- * From the command line to {@link DownloaderOptions}: the default paths, the `dfget.yaml` found or
+ * From the command line to downloader options: the default paths, the `dfget.yaml` found or
  * named, then the flags that override it. Shared by the download and the `cache` commands.
  *
  * @module
@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { defaultPaths } from './defaults.js';
-import type { DownloaderOptions } from '../downloader.js';
+import type { StoreDownloaderOptions } from '../downloader.js';
 import type { OrasflyConfig } from '../config/dfget-config.js';
 
 /** The flags that decide where things are. */
@@ -28,7 +28,7 @@ export async function optionsFromFlags(
   io: { env: NodeJS.ProcessEnv; cwd: string },
   warn: (line: string) => void,
   signal?: AbortSignal,
-): Promise<DownloaderOptions> {
+): Promise<StoreDownloaderOptions> {
   const defaults = defaultPaths(io.env);
   const configFile = flags.config ?? defaults.configCandidates.find((f) => existsSync(f));
   const { downloaderOptionsFromConfig } = await import('../downloader.js');

@@ -13,10 +13,7 @@ import path from 'node:path';
 import {
   DaemonError,
   DigestMismatchError,
-  dragonflyCode,
   InvalidArgumentError,
-  isFinal,
-  markFinal,
   OrasflyError,
   StorageError,
   StorageQuotaError,
@@ -25,6 +22,7 @@ import {
 import { abortableIterable, raceSignal } from '../internal/abort.js';
 import type { BackoffPolicy } from '../internal/retry.js';
 import { CoreLogger } from '../log/core-log.js';
+import { dragonflyCode, logTaskFailure } from '../log/task-failure.js';
 import type { BlobTarget, OriginRequest } from '../source/resource-client.js';
 import type { SignalOptions } from '../core/types.js';
 import type { TaskEntry } from '../storage/entry.js';
@@ -88,7 +86,8 @@ export interface ConductorInit {
  * ```ts
  * import os from 'node:os';
  * import path from 'node:path';
- * import { OrasResourceClient, PeerTaskConductor, SourceTransport, StorageManager, peerId, planPieces, taskId, type TaskEntry } from 'orasfly';
+ * import { OrasResourceClient, PeerTaskConductor, SourceTransport, StorageManager, type TaskEntry } from 'orasfly';
+ * import { peerId, planPieces, taskId } from 'orasfly/dragonfly';
  *
  * const client = new OrasResourceClient();
  * const store = await StorageManager.open({ dataPath: path.join(os.tmpdir(), 'orasfly-store') });
@@ -240,7 +239,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
           await this.#transport.drive(task, this, { signal });
         } catch (e) {
           if (signal.aborted) throw signal.reason;
-          if (isFinal(e) || !backToSource) throw e;
+          if ((e instanceof OrasflyError && e.final) || !backToSource) throw e;
           debug(
             'task %s: transport %s failed (%s), falling back',
             this.taskId,
@@ -253,11 +252,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       const pull = this.#transport.readPiece ? this.#transport : backToSource ? this.#fallback : undefined;
       if (this.#done.size < this.plan.totalPieces) {
         if (!pull && !backToSource) {
-          throw markFinal(
-            new DaemonError(
-              `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} ` +
-                `of ${this.plan.totalPieces} pieces, and back-to-source is disabled`,
-            ),
+          throw new DaemonError(
+            `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} ` +
+              `of ${this.plan.totalPieces} pieces, and back-to-source is disabled`,
+            undefined,
+            { final: true },
           );
         }
         if (!pull)
@@ -272,7 +271,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         } catch (e) {
           // A pull transport other than the origin (a daemon's proxy) that gives up hands over to the origin.
           const fallback = this.#fallback;
-          if (signal.aborted || !fallback || pull === fallback || !backToSource || isFinal(e)) throw e;
+          if (
+            signal.aborted ||
+            !fallback ||
+            pull === fallback ||
+            !backToSource ||
+            (e instanceof OrasflyError && e.final)
+          )
+            throw e;
           this.#warnFallback(pull.name, e);
           this.#pullName = fallback.name;
           await pullPieces(this.#site, fallback, task, signal);
@@ -331,8 +337,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
     await this.#verifier?.close();
     const costMs = Math.round(performance.now() - this.#startedAt);
-    const reason = error instanceof Error ? error.message : String(error);
-    this.#log.error(`peer task failed, code: ${dragonflyCode(error)}, reason: ${reason}`);
+    logTaskFailure(this.#log, error);
     try {
       await this.#writer.abort();
     } catch (e) {

@@ -6,14 +6,7 @@
  */
 import path from 'node:path';
 import createDebug from 'debug';
-import {
-  DigestMismatchError,
-  InvalidArgumentError,
-  StorageError,
-  stripUserinfo,
-  TaskFailedError,
-  TimeoutError,
-} from '../core/errors.js';
+import { DigestMismatchError, InvalidArgumentError, StorageError, TimeoutError } from '../core/errors.js';
 import type { ResolvedResource, ResourceClient } from '../source/resource-client.js';
 import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from '../core/task-id.js';
@@ -24,7 +17,9 @@ import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
 import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
+import { stripUserinfo } from '../core/describe.js';
 import { gcRoundLine } from '../storage/gc-round.js';
+import { logTaskFailure } from '../log/task-failure.js';
 import type { DownloadRequest, DownloadResult } from './download-types.js';
 import { checkOutput, titledOutput } from './output.js';
 
@@ -165,10 +160,7 @@ export class PeerTaskManager {
 
   /** Dragonfly's failure line, for failures no conductor logged (resolve, auth, digest, lock). */
   #logFailure(error: unknown, fields: Record<string, unknown> = {}): void {
-    const reason = error instanceof Error ? error.message : String(error);
-    this.#log
-      .with(fields)
-      .error(`peer task failed, code: ${error instanceof TaskFailedError ? error.dfCode : 4000}, reason: ${reason}`);
+    logTaskFailure(this.#log.with(fields), error);
   }
 
   async #download(

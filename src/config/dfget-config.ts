@@ -224,13 +224,7 @@ function withinNodeBudget(doc: object, budget: number): boolean {
  *
  * @param file - name used in errors and warnings.
  * @throws ConfigError (`ERR_ORASFLY_CONFIG`) naming the file and key path for bad YAML, wrong types or an unknown strategy.
- * @example
- * ```ts
- * import { parseConfig } from 'orasfly';
- *
- * const { config, warnings } = parseConfig('storage:\n  multiplex: true\n', 'dfget.yaml');
- * console.log(config.storage.multiplex, warnings);
- * ```
+ * @internal
  */
 export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
   if (text.length > MAX_CONFIG_BYTES)

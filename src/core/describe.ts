@@ -53,3 +53,8 @@ export function listBounded<T>(
   if (items.length <= max) return shown.join(', ');
   return `${shown.join(', ')} and ${items.length - max} more`;
 }
+
+/** Removes `user:pass@` from anything URL-shaped, so error messages never carry credentials. */
+export function stripUserinfo(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1');
+}

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { quote } from './describe.js';
+import { quote, stripUserinfo } from './describe.js';
 
 /** All stable error codes. New codes may be added in minor versions; existing ones never change. */
 export type OrasflyErrorCode =
@@ -35,6 +35,12 @@ export type OrasflyErrorCode =
   /** CLI only: a failure that is not an {@link OrasflyError} (a bug: please report it). */
   | 'ERR_ORASFLY_INTERNAL';
 
+/** Options of every orasfly error: the standard `cause`, and {@link OrasflyError.final}. */
+export interface OrasflyErrorOptions extends ErrorOptions {
+  /** The task's answer: see {@link OrasflyError.final}. @defaultValue false */
+  final?: boolean | undefined;
+}
+
 const brand = (name: string): symbol => Symbol.for(`orasfly.error.${name}`);
 
 /**
@@ -58,10 +64,18 @@ const brand = (name: string): symbol => Symbol.for(`orasfly.error.${name}`);
 export class OrasflyError extends Error {
   /** Stable machine-readable code. */
   readonly code: OrasflyErrorCode;
+  /**
+   * `true` when this error is the task's answer and no other source is asked instead: the origin's
+   * own answer relayed by a Dragonfly daemon or proxy (a 404, a 401), or any cluster failure when
+   * back-to-source is disabled. `false` for everything else, including a cluster failure the
+   * origin was then asked to make up for.
+   */
+  readonly final: boolean;
 
-  constructor(code: OrasflyErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: OrasflyErrorCode, message: string, options?: OrasflyErrorOptions) {
     super(message, options);
     this.code = code;
+    this.final = options?.final ?? false;
     this.name = new.target.name;
     // Brand every class of the chain so `instanceof` works across duplicate copies of the package.
     for (let c: unknown = new.target; c && c !== Error; c = Object.getPrototypeOf(c)) {
@@ -133,6 +147,8 @@ export interface ResponseErrorInit {
   status: number;
   errors?: RegistryErrorDetail[];
   cause?: unknown;
+  /** See {@link OrasflyError.final}. */
+  final?: boolean | undefined;
 }
 
 /** The registry answered with an unexpected HTTP status. Carries the distribution error codes. */
@@ -145,7 +161,7 @@ export class RegistryResponseError extends OrasflyError {
   constructor(init: ResponseErrorInit, code: OrasflyErrorCode = 'ERR_ORASFLY_REGISTRY_RESPONSE') {
     const first = init.errors?.[0];
     const what = first ? `${first.code}${first.message ? `: ${first.message}` : ''}` : 'unexpected status';
-    super(code, `${init.method} ${init.url} → ${init.status} ${what}`, { cause: init.cause });
+    super(code, `${init.method} ${init.url} → ${init.status} ${what}`, { cause: init.cause, final: init.final });
     this.method = init.method;
     this.url = init.url;
     this.status = init.status;
@@ -303,7 +319,7 @@ export class UnsupportedError extends OrasflyError {
 export class DaemonError extends OrasflyError {
   /** The gRPC status code (14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED, …), when the daemon answered. */
   readonly grpcCode: number | undefined;
-  constructor(message: string, grpcCode?: number, options?: ErrorOptions) {
+  constructor(message: string, grpcCode?: number, options?: OrasflyErrorOptions) {
     super('ERR_ORASFLY_DAEMON', message, options);
     this.grpcCode = grpcCode;
   }
@@ -317,22 +333,6 @@ export class ClosedError extends OrasflyError {
     super('ERR_ORASFLY_CLOSED', `${what} is closed${detail ? ` (${detail})` : ''}`);
     this.what = what;
   }
-}
-
-const finalForTask = new WeakSet<object>();
-
-/**
- * Marks an error a transport throws as the task's answer, not a reason to ask the origin: a registry
- * 404 relayed by a daemon, or any failure when back-to-source is disabled. Returns `e`.
- */
-export function markFinal<E>(e: E): E {
-  if (typeof e === 'object' && e !== null) finalForTask.add(e);
-  return e;
-}
-
-/** Whether a transport marked this error with {@link markFinal}. */
-export function isFinal(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && finalForTask.has(e);
 }
 
 /**
@@ -361,15 +361,4 @@ export function isRetryable(e: unknown): boolean {
     default:
       return false;
   }
-}
-
-/** Dragonfly's `commonv1.Code` for a failure: 4008 (back-source error) for a registry answer, else 4000. */
-export function dragonflyCode(e: unknown): number {
-  if (e instanceof TaskFailedError) return e.dfCode;
-  return e instanceof OrasflyError && e.code === 'ERR_ORASFLY_REGISTRY_RESPONSE' ? 4008 : 4000;
-}
-
-/** Removes `user:pass@` from anything URL-shaped, so error messages never carry credentials. */
-export function stripUserinfo(s: string): string {
-  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1');
 }

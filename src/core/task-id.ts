@@ -71,7 +71,7 @@ export function filterUrl(url: string, filter: string | undefined): string {
  *
  * @example
  * ```ts
- * import { taskId } from 'orasfly';
+ * import { taskId } from 'orasfly/dragonfly';
  *
  * taskId('https://example.com'); // '100680ad546ce6a577f42f52df33b4cfdca756859e664b8d7de329b150d09ce9'
  * ```

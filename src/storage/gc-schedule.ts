@@ -1,5 +1,5 @@
 /**
- * When GC rounds run: at most one per `gcInterval` across every process sharing the store. A stamp
+ * When GC rounds run (`GcScheduler`): at most one per `gcInterval` across every process sharing the store. A stamp
  * file (`.gc/stamp`, its mtime the start of the last round) says whether one is due; the round lock
  * (`.gc/round.lock`) makes exactly one process start it.
  *
@@ -11,6 +11,7 @@ import { writeFileAtomic } from './fs-util.js';
 import type { ResolvedStorageOptions } from './options.js';
 import type { StoreLayout } from './store-layout.js';
 import { acquireTaskLock } from './task-lock.js';
+import type { GcReport, GcRoundOptions } from './gc-round.js';
 
 /** Whether a round is due by the stamp. */
 export async function gcDue(layout: StoreLayout, o: ResolvedStorageOptions): Promise<boolean> {
@@ -52,5 +53,104 @@ export async function claimDueRound(
   } catch (e) {
     await lock.release();
     throw e;
+  }
+}
+
+/** What a {@link GcScheduler} runs and tells. */
+export interface GcSchedulerInit {
+  readonly layout: StoreLayout;
+  readonly options: ResolvedStorageOptions;
+  /** Runs one round now. */
+  round(opts?: GcRoundOptions): Promise<GcReport>;
+  /** Every report of a round this scheduler ran. */
+  onReport(report: GcReport): void;
+  /** A background round failed (a background round never rejects). */
+  onError(e: unknown): void;
+}
+
+/**
+ * When this process runs GC: a round on demand ({@link GcScheduler.run}), a due round in the
+ * background after pulls and on the timer ({@link GcScheduler.soon}), a due round claimed for
+ * another process ({@link GcScheduler.claim}); at most one round at a time in this process.
+ */
+export class GcScheduler {
+  readonly #init: GcSchedulerInit;
+  #running: Promise<GcReport | undefined> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(init: GcSchedulerInit) {
+    this.#init = init;
+  }
+
+  /** A round now; a round already running (not a dry run) is joined instead of started twice. */
+  async run(opts: GcRoundOptions = {}): Promise<GcReport> {
+    const running = this.#running;
+    if (running && !opts.dryRun) {
+      const r = await running;
+      if (r) return r;
+    }
+    const p = this.#init.round(opts).then((report) => {
+      this.#init.onReport(report);
+      return report;
+    });
+    // The stored promise never rejects unobserved (an aborted round must not crash the process).
+    if (!opts.dryRun)
+      this.#running = p
+        .then(
+          (r) => r,
+          () => undefined,
+        )
+        .finally(() => (this.#running = undefined));
+    return p;
+  }
+
+  /** A due round in the background; resolves with its report, or `undefined` when none was due. Never rejects. */
+  soon(): Promise<GcReport | undefined> {
+    if (this.#init.options.gcInterval <= 0) return Promise.resolve(undefined);
+    if (this.#running) return this.#running;
+    const p = this.#ifDue()
+      .catch((e: unknown) => {
+        this.#init.onError(e);
+        return undefined;
+      })
+      .finally(() => {
+        if (this.#running === p) this.#running = undefined;
+      });
+    this.#running = p;
+    return p;
+  }
+
+  /** Records the due round as taken (for another process to run); `true` when one was due. */
+  async claim(): Promise<boolean> {
+    if (this.#init.options.gcInterval <= 0) return false;
+    const lock = await claimDueRound(this.#init.layout, this.#init.options).catch(() => undefined);
+    await lock?.release();
+    return lock !== undefined;
+  }
+
+  /** Checks for a due round every `gcInterval` (unref'd: it never keeps the process alive). */
+  startTimer(): void {
+    if (this.#init.options.gcInterval <= 0 || this.#timer) return;
+    this.#timer = setInterval(() => void this.soon(), this.#init.options.gcInterval);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer and waits for a running round. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running?.catch(() => {});
+  }
+
+  async #ifDue(): Promise<GcReport | undefined> {
+    const lock = await claimDueRound(this.#init.layout, this.#init.options);
+    if (!lock) return undefined;
+    try {
+      const report = await this.#init.round();
+      this.#init.onReport(report);
+      return report;
+    } finally {
+      await lock.release();
+    }
   }
 }

@@ -9,7 +9,18 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, StorageError } from '../core/errors.js';
 import { Entry } from './entry.js';
-import { removeEntryFiles, type EntryFilesContext } from './entry-files.js';
+import {
+  readTask,
+  removeEntryFiles,
+  removeGarbagePeer,
+  removeTempFiles,
+  type EntryFilesContext,
+} from './entry-files.js';
+import { assertFits, availableBytes } from './free-space.js';
+import { isPeerIdName, isTaskIdName } from './store-layout.js';
+import { ADVANCE_STRATEGY } from './strategies/advance.js';
+import { quote } from '../core/describe.js';
+import { isValidDigest } from '../core/digest.js';
 import { errno } from './fs-util.js';
 import { METADATA_VERSION, type PieceRecord, writeMetadata } from './metadata.js';
 import type { PieceDigestAlgorithm } from './options.js';
@@ -180,4 +191,70 @@ export async function create(ctx: IngestContext, req: BeginTaskRequest): Promise
   }
   ctx.log('task %s registered (%s, data %s)', e.key, e.meta.storeStrategy, e.meta.dataFilePath);
   return ctx.table.adopt(e);
+}
+
+/**
+ * Checks a begin-task request before anything is read or locked.
+ * @throws InvalidArgumentError naming the bad field.
+ */
+export function checkBeginRequest(req: BeginTaskRequest): void {
+  if (!isTaskIdName(req.taskId))
+    throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(req.taskId)}`);
+  if (!isPeerIdName(req.peerId))
+    throw new InvalidArgumentError('peerId', `not a peer id (<ip>-<pid>-<uuid>): ${quote(req.peerId)}`);
+  if (!Number.isSafeInteger(req.contentLength) || req.contentLength < 0)
+    throw new InvalidArgumentError('contentLength', `expected a non-negative integer, got ${quote(req.contentLength)}`);
+  if (!Number.isSafeInteger(req.pieceSize) || req.pieceSize <= 0)
+    throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${quote(req.pieceSize)}`);
+  if (req.digest !== undefined && !isValidDigest(req.digest))
+    throw new InvalidArgumentError('digest', `expected sha256:<64 hex> or sha512:<128 hex>, got ${quote(req.digest)}`);
+  if (req.output !== undefined && (typeof req.output !== 'string' || req.output === ''))
+    throw new InvalidArgumentError('output', 'expected a path');
+}
+
+/**
+ * Under the task lock: the one listing of the task directory recovers it (garbage peers and stale
+ * temp files removed), then the best interrupted entry is resumed, or a new one is created once the
+ * declared size is known to fit. Returns the entry with its data file open for writing.
+ *
+ * @throws StorageQuotaError when the blob cannot fit; StorageError when the data file cannot be made or opened.
+ */
+export async function openEntry(
+  ctx: IngestContext,
+  req: BeginTaskRequest,
+  store: { readonly dataPath: string },
+): Promise<{ entry: Entry; fh: fsp.FileHandle; resumed: boolean }> {
+  const { entries, garbage } = await readTask(ctx, req.taskId);
+  for (const g of garbage) await removeGarbagePeer(ctx, g.peerDir);
+  for (const e of entries) if (!e.meta.done && !e.writing) await removeTempFiles(e.peerDir);
+  const resumed = await resume(ctx, req, entries);
+  if (resumed) return { ...resumed, resumed: true };
+  await assertRoom(req, ctx.strategy, store.dataPath);
+  const entry = await create(ctx, req);
+  try {
+    return { entry, fh: await fsp.open(entry.meta.dataFilePath, 'r+'), resumed: false };
+  } catch (err) {
+    entry.writing = false;
+    await removeEntryFiles(ctx, entry, 'cannot open data file');
+    throw new StorageError(
+      `cannot open data file ${entry.meta.dataFilePath}: ${(err as Error).message}`,
+      entry.meta.dataFilePath,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * The declared size must fit where the data file is born (the store, or the output directory for
+ * advance) and, when the output lives on another filesystem (a copy, not a link), there as well.
+ */
+async function assertRoom(req: BeginTaskRequest, strategy: StorageStrategy, dataPath: string): Promise<void> {
+  const outDir = req.output === undefined ? undefined : path.dirname(path.resolve(req.output));
+  const dataDir = outDir !== undefined && strategy.name === ADVANCE_STRATEGY ? outDir : dataPath;
+  const dirs = [dataDir];
+  if (outDir !== undefined && outDir !== dataDir) {
+    const [a, b] = await Promise.all([availableBytes(dataDir), availableBytes(outDir)]);
+    if (a && b && a.dev !== b.dev) dirs.push(outDir);
+  }
+  await assertFits(req.contentLength, dirs, `blob ${req.digest ?? req.taskId}`);
 }

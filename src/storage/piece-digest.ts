@@ -22,7 +22,7 @@ export interface PieceHasher {
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for an unknown algorithm.
  * @example
  * ```ts
- * import { createPieceHasher } from 'orasfly';
+ * import { createPieceHasher } from 'orasfly/dragonfly';
  *
  * const h = createPieceHasher('crc32');
  * h.update(Buffer.from('piece bytes'));

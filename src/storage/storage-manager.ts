@@ -21,18 +21,10 @@ import { quote } from '../core/describe.js';
 import type { SignalOptions } from '../core/types.js';
 import { DigestIndex } from './digest-index.js';
 import { Entry, EntryTable, type TaskEntry } from './entry.js';
-import {
-  readPeer,
-  readTask,
-  removeEntryFiles,
-  removeGarbagePeer,
-  removeTempFiles,
-  type EntryFilesContext,
-} from './entry-files.js';
-import { assertFits, availableBytes } from './free-space.js';
+import { readPeer, readTask, removeEntryFiles, type EntryFilesContext } from './entry-files.js';
 import { throwIfAborted } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
-import { claimDueRound, stampRound } from './gc-schedule.js';
+import { GcScheduler, stampRound } from './gc-schedule.js';
 import {
   cleanEntries,
   listEntries,
@@ -44,17 +36,15 @@ import {
   type StorageUsage,
   type VerifyReport,
 } from './inspect.js';
-import { bootId, validDataPath, verifiedThisBoot } from './validate.js';
-import { create, type IngestContext, resume, type BeginTaskRequest } from './ingest.js';
+import { validDataPath, verifiedThisBoot } from './validate.js';
+import { checkBeginRequest, openEntry, type BeginTaskRequest, type IngestContext } from './ingest.js';
 import { materializeFile, type MaterializeResult } from './materialize.js';
 import { writeMetadata } from './metadata.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import { assertOutputPath } from './output-path.js';
-import { pieceSign } from './piece-digest.js';
-import { ADVANCE_STRATEGY } from './strategies/advance.js';
 import { claimStoreRoot, isPeerIdName, isTaskIdName, StoreLayout } from './store-layout.js';
 import { acquireTaskLock } from './task-lock.js';
-import { TaskWriterImpl, type EntryStore, type TaskWriter } from './task-writer.js';
+import { commitEntry, TaskWriterImpl, type EntryStore, type TaskWriter } from './task-writer.js';
 
 export type { TaskEntry } from './entry.js';
 export type { TaskWriter } from './task-writer.js';
@@ -62,63 +52,11 @@ export type { BeginTaskRequest } from './ingest.js';
 export type { GcReport } from './gc-round.js';
 export type { CacheEntryInfo, CleanReport, StorageUsage, VerifyReport } from './inspect.js';
 export { bootId } from './validate.js';
+export type { DropEvent, FindOptions, GcOptions, LockWaitEvent, OpenOptions, StorageEvents } from './manager-types.js';
+import type { FindOptions, GcOptions, OpenOptions, StorageEvents } from './manager-types.js';
 
 const log = debug('orasfly:storage');
 const gcLog = debug('orasfly:gc');
-
-/** Why an entry was dropped without being served. */
-export interface DropEvent {
-  taskId: string;
-  peerId: string;
-  reason: string;
-}
-
-/** {@link StorageManager} found a task lock held by a live process and waits for it. */
-export interface LockWaitEvent {
-  taskId: string;
-  pid: number;
-  hostname: string;
-  /** When the holder took the lock (ms since epoch, by its clock). */
-  since: number;
-  /** After this long without a heartbeat the lock is taken over (ms). */
-  staleMs: number;
-  /** The longest wait before `LockError` (ms; 0 = no limit). */
-  timeoutMs: number;
-}
-
-/** Events of {@link StorageManager}. */
-export interface StorageEvents {
-  /** A non-fatal consistency warning found at run time (option warnings are in {@link StorageManager.warnings}). */
-  warning: [message: string];
-  /** An invalid entry (changed, truncated or missing data) was removed instead of being served. */
-  drop: [event: DropEvent];
-  /** A GC round finished. */
-  gc: [report: GcReport];
-  /** {@link StorageManager.beginTask} waits for a task lock another live process holds. */
-  lockWait: [info: LockWaitEvent];
-}
-
-/** Options of {@link StorageManager.findCompleted}. */
-export interface FindOptions extends SignalOptions {
-  /** Look up even when `multiplex` is off (e.g. to join a task another process just finished). */
-  ignoreMultiplex?: boolean | undefined;
-}
-
-/** Options of {@link StorageManager.open}. */
-export interface OpenOptions extends SignalOptions {
-  /**
-   * Run GC rounds from an unref'd timer every `gcInterval` (for long-lived processes). `false`:
-   * rounds only when asked (`gc`, `gcSoon`, `claimGcRound`), with `gcInterval` still spacing them.
-   * @defaultValue true
-   */
-  gcTimer?: boolean | undefined;
-}
-
-/** Options of {@link StorageManager.gc}. */
-export interface GcOptions extends SignalOptions {
-  /** Plan only; delete nothing. */
-  dryRun?: boolean | undefined;
-}
 
 /**
  * The task store.
@@ -128,7 +66,8 @@ export interface GcOptions extends SignalOptions {
  * import { createHash } from 'node:crypto';
  * import os from 'node:os';
  * import path from 'node:path';
- * import { StorageManager, createPieceHasher, peerId, pieceAt, planPieces, taskId } from 'orasfly';
+ * import { StorageManager } from 'orasfly';
+ * import { createPieceHasher, peerId, pieceAt, planPieces, taskId } from 'orasfly/dragonfly';
  *
  * // Where the store lives: your choice (the CLI uses /var/lib/dragonfly as root, XDG otherwise).
  * const store = await StorageManager.open({ dataPath: path.join(os.tmpdir(), 'orasfly-store') });
@@ -168,8 +107,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   readonly #writers = new Set<TaskWriterImpl>();
   /** Entries this manager created (for `keepStorage: false`). */
   readonly #created = new Set<Entry>();
-  #timer: NodeJS.Timeout | undefined;
-  #gcRunning: Promise<GcReport | undefined> | undefined;
+  readonly #scheduler: GcScheduler;
   #closed = false;
 
   private constructor(options: ResolvedStorageOptions, warnings: string[]) {
@@ -178,6 +116,13 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     this.warnings = Object.freeze([...warnings]);
     this.#layout = new StoreLayout(options.dataPath);
     this.#index = new DigestIndex(options.dataPath);
+    this.#scheduler = new GcScheduler({
+      layout: this.#layout,
+      options,
+      round: (opts) => runGcRound(this.#gc, opts),
+      onReport: (report) => this.emit('gc', report),
+      onError: (e) => gcLog('gc round failed: %s', (e as Error).message),
+    });
   }
 
   /**
@@ -205,10 +150,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     }
     // A new store has nothing to collect: its first round is one gcInterval away.
     if (claimed === 'created') await stampRound(m.#layout, resolved).catch(() => {});
-    if (resolved.gcInterval > 0 && opts.gcTimer !== false) {
-      m.#timer = setInterval(() => void m.gcSoon(), resolved.gcInterval);
-      m.#timer.unref();
-    }
+    if (opts.gcTimer !== false) m.#scheduler.startTimer();
     return m;
   }
 
@@ -345,11 +287,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (typeof output !== 'string' || output === '')
       throw new InvalidArgumentError('output', 'an output path is required');
     await assertOutputPath(path.resolve(output), this.options.dataPath);
-    const found = await this.#entryOf(entry);
-    if (!found)
-      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
-    const e = this.#table.adopt(found);
-    e.pins++;
+    const { e, release } = await this.#pinEntry(entry);
     let invalid = false;
     try {
       const src = await validDataPath(e);
@@ -362,10 +300,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       await this.#touch(e);
       return r;
     } finally {
-      e.pins--;
-      this.#table.settle(e);
-      if (invalid) await this.#drop(e, 'data changed, truncated or missing since completion');
-      else if (e.marked && !e.busy) await this.#removeLocked(e, 'reclaimed after last reader');
+      await release(invalid ? 'data changed, truncated or missing since completion' : undefined);
     }
   }
 
@@ -378,20 +313,36 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    */
   async pin(entry: TaskEntry): Promise<{ readonly dataFilePath: string; release(): Promise<void> }> {
     this.#assertOpen();
-    const found = await this.#entryOf(entry);
-    if (!found)
-      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
-    const e = this.#table.adopt(found);
-    e.pins++;
+    const { e, release } = await this.#pinEntry(entry);
     let released = false;
     return {
       dataFilePath: e.meta.dataFilePath,
       release: async () => {
         if (released) return;
         released = true;
+        await release();
+      },
+    };
+  }
+
+  /**
+   * Holds an entry against GC of this process; `release` lets go, dropping the entry when the
+   * reader found it invalid (`dropReason`), or removing it when it was reclaimed meanwhile and
+   * this was its last reader.
+   */
+  async #pinEntry(entry: TaskEntry): Promise<{ e: Entry; release(dropReason?: string): Promise<void> }> {
+    const found = await this.#entryOf(entry);
+    if (!found)
+      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
+    const e = this.#table.adopt(found);
+    e.pins++;
+    return {
+      e,
+      release: async (dropReason) => {
         e.pins--;
         this.#table.settle(e);
-        if (e.marked && !e.busy) await this.#removeLocked(e, 'reclaimed after last reader');
+        if (dropReason) await this.#drop(e, dropReason);
+        else if (e.marked && !e.busy) await this.#removeLocked(e, 'reclaimed after last reader');
       },
     };
   }
@@ -434,20 +385,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     opts: SignalOptions = {},
   ): Promise<{ writer: TaskWriter } | { reuse: TaskEntry }> {
     this.#assertOpen();
-    if (!isTaskIdName(req.taskId))
-      throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(req.taskId)}`);
-    if (!isPeerIdName(req.peerId))
-      throw new InvalidArgumentError('peerId', `not a peer id (<ip>-<pid>-<uuid>): ${quote(req.peerId)}`);
-    if (!Number.isSafeInteger(req.contentLength) || req.contentLength < 0)
-      throw new InvalidArgumentError(
-        'contentLength',
-        `expected a non-negative integer, got ${quote(req.contentLength)}`,
-      );
-    if (!Number.isSafeInteger(req.pieceSize) || req.pieceSize <= 0)
-      throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${quote(req.pieceSize)}`);
-    if (req.digest !== undefined) this.#checkDigest(req.digest);
-    if (req.output !== undefined && (typeof req.output !== 'string' || req.output === ''))
-      throw new InvalidArgumentError('output', 'expected a path');
+    checkBeginRequest(req);
     const fits = (e: TaskEntry | undefined): TaskEntry | undefined =>
       e && e.contentLength === req.contentLength && (req.digest === undefined || e.digest === req.digest)
         ? e
@@ -481,32 +419,9 @@ export class StorageManager extends EventEmitter<StorageEvents> {
           return { reuse: hit };
         }
       }
-      const { entries, garbage } = await readTask(this.#files, req.taskId);
-      for (const g of garbage) await removeGarbagePeer(this.#files, g.peerDir);
-      for (const e of entries) if (!e.meta.done && !e.writing) await removeTempFiles(e.peerDir);
-      const resumed = await resume(this.#ingest, req, entries);
-      if (resumed) {
-        const w = new TaskWriterImpl(this.#entryStore, resumed.entry, resumed.fh, lock, true);
-        this.#writers.add(w);
-        this.#created.add(resumed.entry);
-        return { writer: w };
-      }
-      await this.#assertRoom(req);
-      const e = await create(this.#ingest, req);
-      this.#created.add(e);
-      let fh: fsp.FileHandle;
-      try {
-        fh = await fsp.open(e.meta.dataFilePath, 'r+');
-      } catch (err) {
-        e.writing = false;
-        await removeEntryFiles(this.#files, e, 'cannot open data file');
-        throw new StorageError(
-          `cannot open data file ${e.meta.dataFilePath}: ${(err as Error).message}`,
-          e.meta.dataFilePath,
-          { cause: err },
-        );
-      }
-      const w = new TaskWriterImpl(this.#entryStore, e, fh, lock, false);
+      const { entry, fh, resumed } = await openEntry(this.#ingest, req, this.options);
+      this.#created.add(entry);
+      const w = new TaskWriterImpl(this.#entryStore, entry, fh, lock, resumed);
       this.#writers.add(w);
       return { writer: w };
     } catch (err) {
@@ -515,54 +430,13 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     }
   }
 
-  /**
-   * The declared size must fit where the data file is born (the store, or the output directory for
-   * advance) and, when the output lives on another filesystem (a copy, not a link), there as well.
-   */
-  async #assertRoom(req: BeginTaskRequest): Promise<void> {
-    const outDir = req.output === undefined ? undefined : path.dirname(path.resolve(req.output));
-    const dataDir =
-      outDir !== undefined && this.options.strategy.name === ADVANCE_STRATEGY ? outDir : this.options.dataPath;
-    const dirs = [dataDir];
-    if (outDir !== undefined && outDir !== dataDir) {
-      const [a, b] = await Promise.all([availableBytes(dataDir), availableBytes(outDir)]);
-      if (a && b && a.dev !== b.dev) dirs.push(outDir);
-    }
-    await assertFits(req.contentLength, dirs, `blob ${req.digest ?? req.taskId}`);
-  }
-
   /** What writers may do to the store. */
   readonly #entryStore: EntryStore = {
     persist: (e) => {
       e.touch(this.options.now());
       return writeMetadata(e.metaPath, e.meta);
     },
-    commit: async (e, digest, fp) => {
-      const now = this.options.now();
-      const m = e.meta;
-      m.done = true;
-      m.pieceMd5Sign = pieceSign([...m.pieces.values()].sort((a, b) => a.num - b.num).map((p) => p.digest));
-      m.ext.digest = digest;
-      m.ext.completedAt = now;
-      m.ext.fingerprint = fp;
-      m.ext.bootId = bootId();
-      e.touch(now);
-      try {
-        await writeMetadata(e.metaPath, m);
-      } catch (err) {
-        m.done = false;
-        throw err;
-      }
-      e.nlink = 0;
-      // Index last: it points at metadata that is already complete. Best effort: the task directory
-      // still finds the entry if this write fails.
-      await this.#index
-        .write(digest, { taskId: m.taskId, peerId: m.peerId })
-        .catch((err: unknown) => log('index write failed: %s', (err as Error).message));
-      await validDataPath(e);
-      log('task %s completed (%d bytes)', e.key, m.contentLength);
-      return e.snapshot();
-    },
+    commit: (e, digest, fp) => commitEntry(e, digest, fp, { index: this.#index, now: this.options.now(), log }),
     release: async (w, e, keep) => {
       this.#writers.delete(w);
       e.writing = false;
@@ -586,24 +460,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   async gc(opts: GcOptions = {}): Promise<GcReport> {
     this.#assertOpen();
     throwIfAborted(opts.signal);
-    const running = this.#gcRunning;
-    if (running && !opts.dryRun) {
-      const r = await running;
-      if (r) return r;
-    }
-    const p = runGcRound(this.#gc, opts).then((report) => {
-      this.emit('gc', report);
-      return report;
-    });
-    // The stored promise never rejects unobserved (an aborted round must not crash the process).
-    if (!opts.dryRun)
-      this.#gcRunning = p
-        .then(
-          (r) => r,
-          () => undefined,
-        )
-        .finally(() => (this.#gcRunning = undefined));
-    return p;
+    return this.#scheduler.run(opts);
   }
 
   /**
@@ -613,30 +470,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    * Resolves with the report, or `undefined` when no round was due; never rejects.
    */
   gcSoon(): Promise<GcReport | undefined> {
-    if (this.#closed || this.options.gcInterval <= 0) return Promise.resolve(undefined);
-    if (this.#gcRunning) return this.#gcRunning;
-    const p = this.#gcIfDue()
-      .catch((e: unknown) => {
-        gcLog('gc round failed: %s', (e as Error).message);
-        return undefined;
-      })
-      .finally(() => {
-        if (this.#gcRunning === p) this.#gcRunning = undefined;
-      });
-    this.#gcRunning = p;
-    return p;
-  }
-
-  async #gcIfDue(): Promise<GcReport | undefined> {
-    const lock = await this.#claimRound();
-    if (!lock) return undefined;
-    try {
-      const report = await runGcRound(this.#gc);
-      this.emit('gc', report);
-      return report;
-    } finally {
-      await lock.release();
-    }
+    if (this.#closed) return Promise.resolve(undefined);
+    return this.#scheduler.soon();
   }
 
   /**
@@ -645,14 +480,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    * other process starts one for `gcInterval`, and resolves `true`. Run it with {@link gc}.
    */
   async claimGcRound(): Promise<boolean> {
-    if (this.#closed || this.options.gcInterval <= 0) return false;
-    const lock = await this.#claimRound().catch(() => undefined);
-    await lock?.release();
-    return lock !== undefined;
-  }
-
-  #claimRound(): Promise<{ release(): Promise<void> } | undefined> {
-    return claimDueRound(this.#layout, this.options);
+    if (this.#closed) return false;
+    return this.#scheduler.claim();
   }
 
   // ---------------------------------------------------------------- inspection and cache commands
@@ -704,8 +533,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   async close(opts: SignalOptions = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    await this.#gcRunning?.catch(() => {});
+    await this.#scheduler.stop();
     throwIfAborted(opts.signal);
     for (const w of [...this.#writers]) await w.abort({ keepForResume: this.options.keepStorage }).catch(() => {});
     if (!this.options.keepStorage) {

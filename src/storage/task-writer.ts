@@ -13,7 +13,10 @@ import type { Entry, TaskEntry } from './entry.js';
 import { errno } from './fs-util.js';
 import type { Fingerprint, PieceRecord } from './metadata.js';
 import { pieceAt } from '../core/piece-plan.js';
-import { isPieceDigest } from './piece-digest.js';
+import { isPieceDigest, pieceSign } from './piece-digest.js';
+import type { DigestIndex } from './digest-index.js';
+import { writeMetadata } from './metadata.js';
+import { bootId, validDataPath } from './validate.js';
 import type { TaskLock } from './task-lock.js';
 
 const log = debug('orasfly:storage');
@@ -289,4 +292,46 @@ export class TaskWriterImpl implements TaskWriter {
       await this.#lock.release();
     }
   }
+}
+
+/** What committing an entry touches besides its own files. */
+export interface CommitContext {
+  /** The store's digest index, written last. */
+  readonly index: DigestIndex;
+  /** The completion time (ms). */
+  readonly now: number;
+  readonly log: (format: string, ...args: unknown[]) => void;
+}
+
+/**
+ * Completes an entry: its metadata says done, with the blob digest, the piece signature, the data
+ * file's fingerprint and this boot's id (so this boot trusts it without a re-hash), written
+ * atomically; then the digest index points at it. Until the metadata is written nothing changes: a
+ * failed write leaves the entry in progress.
+ */
+export async function commitEntry(e: Entry, digest: string, fp: Fingerprint, store: CommitContext): Promise<TaskEntry> {
+  const { now } = store;
+  const m = e.meta;
+  m.done = true;
+  m.pieceMd5Sign = pieceSign([...m.pieces.values()].sort((a, b) => a.num - b.num).map((p) => p.digest));
+  m.ext.digest = digest;
+  m.ext.completedAt = now;
+  m.ext.fingerprint = fp;
+  m.ext.bootId = bootId();
+  e.touch(now);
+  try {
+    await writeMetadata(e.metaPath, m);
+  } catch (err) {
+    m.done = false;
+    throw err;
+  }
+  e.nlink = 0;
+  // Index last: it points at metadata that is already complete. Best effort: the task directory
+  // still finds the entry if this write fails.
+  await store.index
+    .write(digest, { taskId: m.taskId, peerId: m.peerId })
+    .catch((err: unknown) => store.log('index write failed: %s', (err as Error).message));
+  await validDataPath(e);
+  store.log('task %s completed (%d bytes)', e.key, m.contentLength);
+  return e.snapshot();
 }

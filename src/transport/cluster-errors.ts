@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DaemonError, isRetryable, markFinal, RegistryResponseError, type ResponseErrorInit } from '../core/errors.js';
+import { DaemonError, isRetryable, RegistryResponseError, type ResponseErrorInit } from '../core/errors.js';
 
 /**
  * The cluster could not serve: the origin may (the conductor falls back), unless back-to-source is
@@ -15,12 +15,10 @@ export function daemonFailure(
   backToSource: boolean,
   o: { grpcCode?: number | undefined; cause?: unknown } = {},
 ): DaemonError {
-  const e = new DaemonError(
-    `${message}${backToSource ? '' : '; back-to-source is disabled'}`,
-    o.grpcCode,
-    o.cause === undefined ? undefined : { cause: o.cause },
-  );
-  return backToSource ? e : markFinal(e);
+  return new DaemonError(`${message}${backToSource ? '' : '; back-to-source is disabled'}`, o.grpcCode, {
+    ...(o.cause === undefined ? {} : { cause: o.cause }),
+    final: !backToSource,
+  });
 }
 
 /**
@@ -33,7 +31,6 @@ export function relayedStatusError(
   fromOrigin: boolean,
   backToSource: boolean,
 ): RegistryResponseError {
-  const err = new RegistryResponseError(init);
-  const originsAnswer = fromOrigin && init.status >= 400 && !isRetryable(err);
-  return originsAnswer || !backToSource ? markFinal(err) : err;
+  const originsAnswer = fromOrigin && init.status >= 400 && !isRetryable(new RegistryResponseError(init));
+  return new RegistryResponseError({ ...init, final: originsAnswer || !backToSource });
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Duration } from '../core/units.js';
-import type { DfdaemonDelivery } from './dfdaemon-transport.js';
+import type { DfdaemonDelivery } from './dfdaemon/options.js';
 import type { Priority } from './dfdaemon/messages.js';
 
 /** How to reach a Dragonfly cluster (see `DownloaderOptions.cluster`). */

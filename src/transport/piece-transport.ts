@@ -107,7 +107,7 @@ export interface PieceTransport {
   /**
    * Push mode: deliver pieces through `sink` in the transport's own order; resolve when done. A
    * rejection means "could not serve": the conductor fetches what is missing from the origin, unless
-   * the error is marked with `markFinal` (the origin's own answer, such as a 404 relayed by a
+   * the error's `final` is `true` (the origin's own answer, such as a 404 relayed by a
    * daemon), which fails the task.
    */
   drive?(task: TransportTask, sink: PieceSink, options: SignalOptions): Promise<void>;

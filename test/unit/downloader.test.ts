@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createDownloader, downloaderOptionsFromConfig } from '../../src/downloader.js';
@@ -55,4 +56,24 @@ test('downloaderOptionsFromConfig: the data path falls back to dataDir, then to 
   assert.equal(o.storage.dataPath, '/sp');
   assert.equal(o.logFile, path.join('/logs', 'dfget', 'core.log'));
   assert.equal(o.cluster, undefined);
+});
+
+test('a loaded config is the base of createDownloader: its dataDir is the store, explicit fields win', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-dl-config-'));
+  try {
+    const fromFile = await createDownloader({
+      config: { dataDir: path.join(dir, 'a'), storage: {}, oras: {}, download: {} },
+    });
+    assert.equal(fromFile.storage.options.dataPath, path.join(dir, 'a'));
+    await fromFile.close();
+    const explicit = await createDownloader({
+      config: { dataDir: path.join(dir, 'a'), storage: {}, oras: {}, download: {} },
+      storage: { dataPath: path.join(dir, 'b') },
+    });
+    assert.equal(explicit.storage.options.dataPath, path.join(dir, 'b'));
+    await explicit.close();
+    await assert.rejects(createDownloader({}), (e: unknown) => e instanceof InvalidArgumentError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

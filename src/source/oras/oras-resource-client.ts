@@ -23,12 +23,10 @@ import type {
 } from '../resource-client.js';
 import type { ByteRange } from '../../core/types.js';
 import { TokenAuthenticator } from './auth.js';
-import { findCredential } from './credentials.js';
+import { CredentialCache } from './credential-cache.js';
 import { destroyBody, readLimited, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
-import { requireBuiltin } from '../../internal/node-require.js';
 import { SecretSet } from './secrets.js';
-import { dispatcherRequest } from '../../http/undici-modules.js';
 import { anySignal, raceSignal } from '../../internal/abort.js';
 import {
   chooseLayer,
@@ -41,13 +39,9 @@ import {
   type ImageManifest,
 } from './manifest.js';
 import { createDispatcher } from '../../http/dispatcher.js';
+import { SchemeChooser } from './scheme.js';
 import { isLoopbackHost } from '../../http/loopback.js';
-import {
-  resolveOrasClientOptions,
-  type OrasClientOptions,
-  type RegistryCredential,
-  type ResolvedOrasClientOptions,
-} from './options.js';
+import { resolveOrasClientOptions, type OrasClientOptions, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 import { quote } from '../../core/describe.js';
 
@@ -108,15 +102,11 @@ export class OrasResourceClient implements ResourceClient {
   readonly #http: RegistryHttp;
   readonly #auth: TokenAuthenticator;
   readonly #refs = new Map<string, OrasReference>();
-  readonly #credentials = new Map<string, Promise<RegistryCredential | undefined>>();
   readonly #ranges = new Map<string, Promise<boolean>>();
-  /** Scheme decided for loopback registries without `plainHttp` (see #probeScheme). */
-  readonly #schemes = new Map<string, Promise<'http' | 'https' | undefined>>();
-  /** Aborted by close(): stops the scheme probe. */
+  /** Aborted by close(): stops the scheme probe and shared credential lookups. */
   readonly #lifetime = new AbortController();
-  readonly #schemeDecided = new Map<string, 'http' | 'https'>();
-  /** A failed credential helper per registry (a warning: the lookup went on without it). */
-  readonly #credentialWarnings = new Map<string, string>();
+  readonly #schemes: SchemeChooser;
+  readonly #credentials: CredentialCache;
   /** Every secret this client sent; server text is scrubbed against it. */
   readonly #secrets = new SecretSet();
   #closed = false;
@@ -127,18 +117,25 @@ export class OrasResourceClient implements ResourceClient {
   constructor(options: OrasClientOptions = {}) {
     this.options = resolveOrasClientOptions(options);
     this.#dispatcher = createDispatcher(this.options);
+    this.#credentials = new CredentialCache(this.options, this.#lifetime.signal);
     this.#http = new RegistryHttp(this.#dispatcher, this.options, Math.random, this.#secrets);
     this.#auth = new TokenAuthenticator({
       secrets: this.#secrets,
       lifetime: this.#lifetime.signal,
-      credentialProblem: (registry) => this.#credentialWarnings.get(registry),
+      credentialProblem: (registry) => this.#credentials.warningFor(registry),
       fetchTimeoutMs: this.options.metadataTimeout,
       transport: this.#http.tokenTransport,
-      credentialFor: (registry, signal, scope) => this.#credentialFor(registry, signal, scope),
+      credentialFor: (registry, signal, scope) => this.#credentials.lookup(registry, signal, scope),
       maxTokenBytes: this.options.maxTokenBytes,
       userAgent: this.options.userAgent,
     });
     this.#http.setAuthenticator(this.#auth);
+    this.#schemes = new SchemeChooser({
+      plainHttp: this.options.plainHttp,
+      userAgent: this.options.userAgent,
+      dispatcher: this.#dispatcher,
+      lifetime: this.#lifetime.signal,
+    });
   }
 
   /** HTTP requests put on the wire so far (attempts and redirect hops included). */
@@ -179,7 +176,7 @@ export class OrasResourceClient implements ResourceClient {
   async blobRequest(target: BlobTarget, options: ResourceRequestOptions = {}): Promise<OriginRequest> {
     this.#checkOpen();
     const ref = this.parse(target.url);
-    await this.#scheme(ref.apiHost, options.signal);
+    await this.#schemes.decide(ref.apiHost, options.signal);
     const headers: Record<string, string> = { ...options.headers };
     if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
       const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
@@ -199,7 +196,7 @@ export class OrasResourceClient implements ResourceClient {
   async fetchManifest(url: string, reference?: string, options: ResourceRequestOptions = {}): Promise<FetchedManifest> {
     this.#checkOpen();
     const ref = this.parse(url);
-    await this.#scheme(ref.apiHost, options.signal);
+    await this.#schemes.decide(ref.apiHost, options.signal);
     const wanted = reference ?? ref.reference;
     const res = await this.#http.send({
       method: 'GET',
@@ -354,7 +351,7 @@ export class OrasResourceClient implements ResourceClient {
    */
   async supportsRange(target: BlobTarget, options: ResourceRequestOptions = {}): Promise<boolean> {
     this.#checkOpen();
-    await this.#scheme(this.parse(target.url).apiHost, options.signal);
+    await this.#schemes.decide(this.parse(target.url).apiHost, options.signal);
     const key = `${this.blobUrl(target)}|${target.size}`;
     let p = this.#ranges.get(key);
     if (!p) {
@@ -410,7 +407,7 @@ export class OrasResourceClient implements ResourceClient {
   async read(target: BlobTarget, range?: ByteRange, options: ResourceRequestOptions = {}): Promise<BlobRead> {
     this.#checkOpen();
     const ref = this.parse(target.url);
-    await this.#scheme(ref.apiHost, options.signal);
+    await this.#schemes.decide(ref.apiHost, options.signal);
     if (range !== undefined) {
       const { start, length } = range;
       if (
@@ -477,102 +474,7 @@ export class OrasResourceClient implements ResourceClient {
   }
 
   #repoBase(ref: OrasReference): string {
-    // Undecided means HTTPS: plain HTTP only when asked for, or after the probe saw no TLS at all.
-    const scheme = this.#schemeDecided.get(ref.apiHost) ?? (this.options.plainHttp === true ? 'http' : 'https');
-    return `${scheme}://${ref.apiHost}/v2/${ref.repository}`;
-  }
-
-  /** Decides (once per host) the scheme of a loopback registry when `plainHttp` is unset. */
-  async #scheme(host: string, signal: AbortSignal | undefined): Promise<void> {
-    if (this.options.plainHttp !== undefined || !isLoopbackHost(host) || this.#schemeDecided.has(host)) return;
-    let p = this.#schemes.get(host);
-    if (!p) {
-      // One probe for concurrent callers, on the client's own signal: one caller's cancellation
-      // must not leave the others undecided. Undecided (nothing listening, a reset) is retried later.
-      p = this.#probeScheme(host).then((scheme) => {
-        if (scheme) this.#schemeDecided.set(host, scheme);
-        return scheme;
-      });
-      this.#schemes.set(host, p);
-      void p.finally(() => this.#schemes.delete(host)).catch(() => {});
-    }
-    await raceSignal(p, signal);
-  }
-
-  /**
-   * Local registries are often plain HTTP (docker and oras treat loopback so), but TLS is tried
-   * first: a loopback TLS registry is verified like any other. Only a server that answers a TLS
-   * ClientHello with something that is not TLS makes us use plain HTTP; a certificate problem never
-   * does (that would be a downgrade) and surfaces as a `TlsError` on the real request.
-   */
-  async #probeScheme(host: string): Promise<'http' | 'https' | undefined> {
-    const signal = () => AbortSignal.any([this.#lifetime.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
-    const headers = { 'user-agent': this.options.userAgent };
-    try {
-      // A bare handshake, not an HTTPS request: whether the server speaks TLS is all this decides,
-      // and it must not cost the trust store (the system bundle, ~25 ms to build) that a plain-HTTP
-      // registry never needs. A TLS server is then verified on the real request, as any other.
-      await speaksTls(host, signal());
-      return 'https';
-    } catch (e) {
-      const code = (e as { code?: unknown }).code;
-      // Not a TLS answer (Go servers send an HTTP error, Node servers reset the connection): confirm
-      // with a plain `GET /v2/`, which a registry answers 200 or 401. A TLS server answers plain HTTP
-      // with 400, so a TLS registry that merely reset one handshake is never switched to HTTP.
-      if (
-        code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
-        code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
-        code === 'EPROTO' ||
-        code === 'ECONNRESET'
-      ) {
-        try {
-          const res = await dispatcherRequest(this.#dispatcher, {
-            origin: `http://${host}`,
-            path: '/v2/',
-            method: 'GET',
-            headers,
-            signal: signal(),
-          });
-          destroyBody(res.body);
-          if (res.statusCode === 200 || res.statusCode === 401) {
-            logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
-            return 'http';
-          }
-        } catch {
-          /* undecided */
-        }
-        return undefined;
-      }
-      // Refused or timed out: undecided, so the real request goes over HTTPS and fails or not on its
-      // own; a later call probes again. Certificate errors: HTTPS, verified.
-      return code === 'ECONNREFUSED' || this.#lifetime.signal.aborted || !code ? undefined : 'https';
-    }
-  }
-
-  #credentialFor(registry: string, signal?: AbortSignal, scope?: string): Promise<RegistryCredential | undefined> {
-    // Per repository: a containers auth file may hold a credential for one namespace only.
-    const repository = /^repository:([^:]+):/.exec(scope ?? '')?.[1];
-    const key = `${registry}|${repository ?? ''}`;
-    let p = this.#credentials.get(key);
-    if (!p) {
-      // Shared (cached) lookup: on the client's lifetime, never one caller's signal.
-      p = findCredential(registry, {
-        explicit: this.options.credentials,
-        registryConfig: this.options.registryConfig,
-        dockerConfig: this.options.dockerConfig,
-        repository,
-        homeDir: this.options.homeDir,
-        helperTimeout: this.options.credentialHelperTimeout,
-        signal: this.#lifetime.signal,
-        onWarning: (m) => this.#credentialWarnings.set(registry, m),
-      }).then((f) => {
-        if (f) logSource('credential for %s from %s', registry, f.source);
-        return f?.credential;
-      });
-      this.#credentials.set(key, p);
-      p.catch(() => this.#credentials.delete(key));
-    }
-    return raceSignal(p, signal);
+    return `${this.#schemes.schemeOf(ref.apiHost)}://${ref.apiHost}/v2/${ref.repository}`;
   }
 }
 
@@ -582,37 +484,3 @@ function header(v: string | string[] | undefined): string | undefined {
 
 /** How long `close()` lets requests in flight finish before destroying the connections. */
 const CLOSE_GRACE_MS = 1000;
-
-/** A scheme probe gives up after this long (a listener that never answers a ClientHello). */
-const PROBE_TIMEOUT_MS = 5000;
-
-/**
- * Resolves once `host[:port]` completes a TLS handshake (certificate not checked: nothing is sent
- * over it, and the real request verifies); rejects with the socket's error otherwise.
- */
-function speaksTls(host: string, signal: AbortSignal): Promise<void> {
-  const tls = requireBuiltin<typeof import('node:tls')>('node:tls');
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(host) ?? /^([^:]+)(?::(\d+))?$/.exec(host);
-  const hostname = m?.[1] ?? host;
-  const port = Number(m?.[2] ?? 443);
-  return new Promise((resolve, reject) => {
-    signal.throwIfAborted();
-    const isIp = /^[\d.]+$|:/.test(hostname);
-    const socket = tls.connect({
-      host: hostname,
-      port,
-      rejectUnauthorized: false,
-      ...(isIp ? {} : { servername: hostname }),
-    });
-    const onAbort = () => socket.destroy(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const done = (e?: Error) => {
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      if (e) reject(e);
-      else resolve();
-    };
-    socket.once('secureConnect', () => done());
-    socket.once('error', (e) => done(e));
-  });
-}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clip, listBounded, quote } from '../../../src/core/describe.js';
+import { clip, listBounded, quote, stripUserinfo } from '../../../src/core/describe.js';
 
 test('quote renders any value in bounded space and never expands shared structures', () => {
   assert.equal(quote('abc'), '"abc"');
@@ -25,4 +25,9 @@ test('listBounded shows a few items and counts the rest; clip cuts and neutralis
   );
   assert.equal(clip('a\nb'), 'a?b');
   assert.equal(clip('abcdef', 3), 'abc…');
+});
+
+test('stripUserinfo removes user:password@ from URL-shaped text only', () => {
+  assert.equal(stripUserinfo('oras://u:p@host/repo'), 'oras://host/repo');
+  assert.equal(stripUserinfo('oras://host/repo@sha256:ab'), 'oras://host/repo@sha256:ab');
 });

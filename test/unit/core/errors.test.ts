@@ -5,14 +5,11 @@ import {
   DaemonError,
   DigestMismatchError,
   InvalidArgumentError,
-  isFinal,
   isRetryable,
-  markFinal,
   NetworkError,
   OrasflyError,
   RegistryResponseError,
   StorageError,
-  stripUserinfo,
 } from '../../../src/core/errors.js';
 
 test('every error carries its stable code and is an OrasflyError', () => {
@@ -57,16 +54,9 @@ test('isRetryable: connection failures and 408/429/5xx yes; 404, bad bytes, bad 
   assert.equal(isRetryable(new Error('a custom transport')), true);
 });
 
-test('markFinal marks the very object; isFinal is false for everything else', () => {
-  const e = new Error('404 from the daemon');
-  assert.equal(isFinal(e), false);
-  assert.equal(markFinal(e), e);
-  assert.equal(isFinal(e), true);
-  assert.equal(isFinal(new Error('404 from the daemon')), false);
-  assert.equal(isFinal(undefined), false);
-});
-
-test('stripUserinfo removes user:password@ from URL-shaped text only', () => {
-  assert.equal(stripUserinfo('oras://u:p@host/repo'), 'oras://host/repo');
-  assert.equal(stripUserinfo('oras://host/repo@sha256:ab'), 'oras://host/repo@sha256:ab');
+test('final is a readable property: set by the constructor option, false otherwise', () => {
+  const e = new DaemonError('404 from the daemon', 5, { final: true });
+  assert.equal(e.final, true);
+  assert.equal(new DaemonError('no socket').final, false);
+  assert.equal(new RegistryResponseError({ method: 'GET', url: 'u', status: 404, final: true }).final, true);
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_DFDAEMON_SOCKET, DfdaemonTransport } from '../../../src/transport/dfdaemon-transport.js';
-import { DaemonError, InvalidArgumentError, isFinal } from '../../../src/core/errors.js';
+import { DfdaemonTransport } from '../../../src/transport/dfdaemon-transport.js';
+import { DEFAULT_DFDAEMON_SOCKET } from '../../../src/transport/dfdaemon/options.js';
+import { DaemonError, InvalidArgumentError } from '../../../src/core/errors.js';
 import { planPieces } from '../../../src/core/piece-plan.js';
 import type { PieceSink, TransportTask } from '../../../src/transport/piece-transport.js';
 
@@ -26,12 +27,12 @@ test('a missing socket is a DaemonError: the origin may serve, unless back-to-so
   const open = new DfdaemonTransport({ socketPath: '/nonexistent/dfdaemon.sock' });
   await assert.rejects(
     open.drive(task, sink),
-    (e: unknown) => e instanceof DaemonError && !isFinal(e) && /no dfdaemon socket/.test(e.message),
+    (e: unknown) => e instanceof DaemonError && !e.final && /no dfdaemon socket/.test(e.message),
   );
   const closed = new DfdaemonTransport({ socketPath: '/nonexistent/dfdaemon.sock', backToSource: false });
   await assert.rejects(
     closed.drive(task, sink),
-    (e: unknown) => e instanceof DaemonError && isFinal(e) && /back-to-source is disabled/.test(e.message),
+    (e: unknown) => e instanceof DaemonError && e.final && /back-to-source is disabled/.test(e.message),
   );
 });
 

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SchemeChooser } from '../../../../src/source/oras/scheme.js';
+import { agentClass } from '../../../../src/http/undici-modules.js';
+
+function chooser(plainHttp: boolean | undefined) {
+  const dispatcher = new (agentClass())();
+  const lifetime = new AbortController();
+  const c = new SchemeChooser({ plainHttp, userAgent: 'test', dispatcher, lifetime: lifetime.signal });
+  return { c, close: () => dispatcher.close() };
+}
+
+test('an explicit plainHttp decides for every host, with no probe', async () => {
+  for (const [plain, scheme] of [
+    [true, 'http'],
+    [false, 'https'],
+  ] as const) {
+    const { c, close } = chooser(plain);
+    await c.decide('127.0.0.1:1', undefined);
+    assert.equal(c.schemeOf('127.0.0.1:1'), scheme);
+    assert.equal(c.schemeOf('ghcr.io'), scheme);
+    await close();
+  }
+});
+
+test('a remote host is HTTPS without a probe', async () => {
+  const { c, close } = chooser(undefined);
+  await c.decide('registry.invalid:5000', undefined);
+  assert.equal(c.schemeOf('registry.invalid:5000'), 'https');
+  await close();
+});
+
+test('a loopback registry that answers a ClientHello with plain HTTP, and /v2/ with 401, is plain HTTP', async () => {
+  let v2 = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url === '/v2/') v2++;
+    res.writeHead(401).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { c, close } = chooser(undefined);
+  try {
+    assert.equal(c.schemeOf(host), 'https', 'undecided means HTTPS');
+    await Promise.all([c.decide(host, undefined), c.decide(host, undefined)]);
+    assert.equal(c.schemeOf(host), 'http');
+    assert.equal(v2, 1, 'one probe for concurrent callers');
+  } finally {
+    await close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('nothing listening leaves the host undecided (HTTPS), to be probed again later', async () => {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise((r) => server.close(r));
+  const { c, close } = chooser(undefined);
+  await c.decide(host, undefined);
+  assert.equal(c.schemeOf(host), 'https');
+  await close();
+});
