@@ -1,7 +1,7 @@
 /**
  * The real-registry test harness: start registries ({@link startRegistry}), push artifacts to
  * them ({@link pushSif} and friends), and inject faults between a client and a registry
- * ({@link startFaultProxy}).
+ * ({@link startFaultProxy}); the cluster tests share one rig of all three ({@link startClusterRig}).
  *
  * @module
  */
@@ -9,3 +9,4 @@ export * from './registry.js';
 export * from './push.js';
 export * from './fault-proxy.js';
 export * from './hostile-registry.js';
+export * from './cluster-rig.js';
