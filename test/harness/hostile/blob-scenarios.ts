@@ -6,7 +6,21 @@
  */
 import { KiB, layerDescriptor, prng } from './content.js';
 import { distError, everyBlob, pieces, rangeOf, raw, rawHead, send, serveBytes, withLayer } from './responses.js';
-import { code, type Def } from './scenario.js';
+import { code, type Def, type Handler } from './scenario.js';
+
+/** Every piece declares its full Content-Length and span, sends half of it, then ends or resets the connection. */
+function halfPieces(after: 'end' | 'reset'): Handler {
+  return pieces((c) => {
+    const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
+    const len = r.end - r.start + 1;
+    const head = rawHead(c.req.headers.range ? '206 Partial Content' : '200 OK', [
+      'Content-Type: application/octet-stream',
+      `Content-Length: ${len}`,
+      ...(c.req.headers.range ? [`Content-Range: bytes ${r.start}-${r.end}/${c.a.size}`] : []),
+    ]);
+    raw(c, Buffer.concat([Buffer.from(head), c.a.blob.subarray(r.start, r.start + Math.floor(len / 2))]), after);
+  });
+}
 
 /** The blob scenarios (area `blob`), in the order the tests list them. */
 export function blobScenarios(): Def[] {
@@ -23,16 +37,7 @@ export function blobScenarios(): Def[] {
       area: 'blob',
       description: 'every piece declares its full Content-Length, sends half of it, then closes (FIN)',
       expectCode: code('TASK_FAILED', 'NETWORK', 'SIZE_MISMATCH'),
-      blob: pieces((c) => {
-        const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
-        const len = r.end - r.start + 1;
-        const head = rawHead(c.req.headers.range ? '206 Partial Content' : '200 OK', [
-          'Content-Type: application/octet-stream',
-          `Content-Length: ${len}`,
-          ...(c.req.headers.range ? [`Content-Range: bytes ${r.start}-${r.end}/${c.a.size}`] : []),
-        ]);
-        raw(c, Buffer.concat([Buffer.from(head), c.a.blob.subarray(r.start, r.start + Math.floor(len / 2))]), 'end');
-      }),
+      blob: halfPieces('end'),
     },
     {
       name: 'blob-long-body-chunked',
@@ -174,16 +179,7 @@ export function blobScenarios(): Def[] {
       area: 'blob',
       description: 'every piece sends its headers and half its body, then resets the connection (RST)',
       expectCode: code('TASK_FAILED', 'NETWORK'),
-      blob: pieces((c) => {
-        const r = rangeOf(c.req, c.a.size) ?? { start: 0, end: c.a.size - 1 };
-        const len = r.end - r.start + 1;
-        const head = rawHead(c.req.headers.range ? '206 Partial Content' : '200 OK', [
-          'Content-Type: application/octet-stream',
-          `Content-Length: ${len}`,
-          ...(c.req.headers.range ? [`Content-Range: bytes ${r.start}-${r.end}/${c.a.size}`] : []),
-        ]);
-        raw(c, Buffer.concat([Buffer.from(head), c.a.blob.subarray(r.start, r.start + Math.floor(len / 2))]), 'reset');
-      }),
+      blob: halfPieces('reset'),
     },
     {
       name: 'blob-503-retry-after-huge',

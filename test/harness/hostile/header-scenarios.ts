@@ -6,7 +6,20 @@
  */
 import { KiB, OCI_INDEX, OCI_MANIFEST, TAG, layerDescriptor, ociManifest } from './content.js';
 import { defaultManifest, rawHead, rawManifest, send, sendManifest } from './responses.js';
-import { SHORT_METADATA, code, type Def } from './scenario.js';
+import { SHORT_METADATA, code, type Ctx, type Def, type Handler } from './scenario.js';
+
+/** The manifest's true `Content-Length` header line. */
+const length = (c: Ctx): string => `Content-Length: ${c.a.manifestBytes.length}`;
+
+/** A raw reply to the manifest request: `status`, Content-Type (OCI manifest), `headers`, then the manifest's bytes. */
+function manifestWithHead(headers: (c: Ctx) => string[], status = '200 OK', eol = '\r\n'): Handler {
+  return rawManifest((c) =>
+    Buffer.concat([
+      Buffer.from(rawHead(status, [`Content-Type: ${OCI_MANIFEST}`, ...headers(c)], eol)),
+      c.a.manifestBytes,
+    ]),
+  );
+}
 
 /** The malformed-HTTP scenarios (area `headers`), in the order the tests list them. */
 export function headerScenarios(): Def[] {
@@ -16,56 +29,28 @@ export function headerScenarios(): Def[] {
       area: 'headers',
       description: 'the manifest response uses bare LF line endings',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) =>
-        Buffer.concat([
-          Buffer.from(
-            rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${c.a.manifestBytes.length}`], '\n'),
-          ),
-          c.a.manifestBytes,
-        ]),
-      ),
+      manifest: manifestWithHead((c) => [length(c)], '200 OK', '\n'),
     },
     {
       name: 'headers-content-length-abc',
       area: 'headers',
       description: 'the manifest response has Content-Length: abc',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) =>
-        Buffer.concat([
-          Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: abc'])),
-          c.a.manifestBytes,
-        ]),
-      ),
+      manifest: manifestWithHead(() => ['Content-Length: abc']),
     },
     {
       name: 'headers-content-length-negative',
       area: 'headers',
       description: 'the manifest response has Content-Length: -1',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) =>
-        Buffer.concat([
-          Buffer.from(rawHead('200 OK', [`Content-Type: ${OCI_MANIFEST}`, 'Content-Length: -1'])),
-          c.a.manifestBytes,
-        ]),
-      ),
+      manifest: manifestWithHead(() => ['Content-Length: -1']),
     },
     {
       name: 'headers-content-length-conflict',
       area: 'headers',
       description: 'the manifest response has two conflicting Content-Length headers',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) =>
-        Buffer.concat([
-          Buffer.from(
-            rawHead('200 OK', [
-              `Content-Type: ${OCI_MANIFEST}`,
-              `Content-Length: ${c.a.manifestBytes.length}`,
-              `Content-Length: ${c.a.manifestBytes.length + 7}`,
-            ]),
-          ),
-          c.a.manifestBytes,
-        ]),
-      ),
+      manifest: manifestWithHead((c) => [length(c), `Content-Length: ${c.a.manifestBytes.length + 7}`]),
     },
     {
       name: 'headers-chunked-and-length',
@@ -114,50 +99,21 @@ export function headerScenarios(): Def[] {
       area: 'headers',
       description: 'the status line is "HTTP/1.1 abc OK"',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) =>
-        Buffer.concat([
-          Buffer.from(
-            rawHead('abc OK', [`Content-Type: ${OCI_MANIFEST}`, `Content-Length: ${c.a.manifestBytes.length}`]),
-          ),
-          c.a.manifestBytes,
-        ]),
-      ),
+      manifest: manifestWithHead((c) => [length(c)], 'abc OK'),
     },
     {
       name: 'headers-over-64k',
       area: 'headers',
       description: 'the manifest response has a 70 KiB header',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) =>
-        Buffer.concat([
-          Buffer.from(
-            rawHead('200 OK', [
-              `Content-Type: ${OCI_MANIFEST}`,
-              `X-Padding: ${'p'.repeat(70 * KiB)}`,
-              `Content-Length: ${c.a.manifestBytes.length}`,
-            ]),
-          ),
-          c.a.manifestBytes,
-        ]),
-      ),
+      manifest: manifestWithHead((c) => [`X-Padding: ${'p'.repeat(70 * KiB)}`, length(c)]),
     },
     {
       name: 'headers-nul-byte',
       area: 'headers',
       description: 'a manifest response header value contains a NUL byte',
       expectCode: code('NETWORK', 'REGISTRY_RESPONSE'),
-      manifest: rawManifest((c) =>
-        Buffer.concat([
-          Buffer.from(
-            rawHead('200 OK', [
-              `Content-Type: ${OCI_MANIFEST}`,
-              'X-Evil: a\0b',
-              `Content-Length: ${c.a.manifestBytes.length}`,
-            ]),
-          ),
-          c.a.manifestBytes,
-        ]),
-      ),
+      manifest: manifestWithHead((c) => ['X-Evil: a\0b', length(c)]),
     },
     {
       name: 'headers-content-type-lies',
