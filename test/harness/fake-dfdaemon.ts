@@ -11,20 +11,12 @@ import { copyFile, link, mkdtemp, readFile, rm, writeFile } from 'node:fs/promis
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { DfdaemonExchange } from '../../src/transport/dfdaemon/recorder.js';
+import { fixturePath } from './paths.js';
 
-const PROTO_DIR = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'proto',
-);
+const PROTO_DIR = fixturePath('proto');
 
 /** What the fake does with the next requests. Fields apply to every request unless said otherwise. */
 export interface FakeDaemonScript {

@@ -1,7 +1,8 @@
 /**
  * The real-registry test harness: start registries ({@link startRegistry}), push artifacts to
  * them ({@link pushSif} and friends), and inject faults between a client and a registry
- * ({@link startFaultProxy}).
+ * ({@link startFaultProxy}); the cluster tests share one rig of all three ({@link startClusterRig}).
+ * Paths: the repository root and the fixtures ({@link repoRoot}, {@link fixturePath}).
  *
  * @module
  */
@@ -9,3 +10,5 @@ export * from './registry.js';
 export * from './push.js';
 export * from './fault-proxy.js';
 export * from './hostile-registry.js';
+export * from './cluster-rig.js';
+export * from './paths.js';

@@ -3,13 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { repoRoot } from '../harness/paths.js';
 
 test('npm run demo: two refs to one blob end as one inode, and core.log has the done line', async () => {
-  const proc = spawn(process.execPath, [path.join(root, 'scripts', 'demo.mjs')], {
-    cwd: root,
+  const proc = spawn(process.execPath, [path.join(repoRoot, 'scripts', 'demo.mjs')], {
+    cwd: repoRoot,
     env: { ...process.env, ORASFLY_DEMO_NO_BUILD: '1', DEMO_SIZE_MIB: '16' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,15 +4,20 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, mkdir, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startRegistry, pushSif, tagBlobAs, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
+import {
+  fixturePath,
+  repoRoot,
+  startRegistry,
+  pushSif,
+  tagBlobAs,
+  type RunningRegistry,
+  type PushedArtifact,
+} from '../../harness/index.js';
 import { sha256File } from '../conductor/helpers.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..', '..', '..', '..');
 // The published entry point, as `npm i -g` would run it.
 const bin = path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs');
-const seedConfig = path.join(repoRoot, 'test', 'fixtures', 'seed-dfget.yaml');
+const seedConfig = fixturePath('seed-dfget.yaml');
 const MiB = 1024 * 1024;
 
 let reg: RunningRegistry;

@@ -4,43 +4,34 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  pushSif,
-  startFaultProxy,
-  startRegistry,
-  type FaultProxy,
-  type PushedArtifact,
-  type RunningRegistry,
-} from '../../harness/index.js';
+import { startClusterRig, type ClusterRig } from '../../harness/index.js';
 import { startFakeDfdaemon, type FakeDfdaemon } from '../../harness/fake-dfdaemon.js';
 import { startFakeDfdaemonProxy, type FakeDfdaemonProxy } from '../../harness/fake-dfdaemon-proxy.js';
 import { lastJson, runCli } from './run-cli.js';
 
-let reg: RunningRegistry;
-let fault: FaultProxy;
+let rig: ClusterRig;
 let daemon: FakeDfdaemon;
 let proxy: FakeDfdaemonProxy;
-let pushed: PushedArtifact;
-let root: string;
 let n = 0;
 before(async () => {
-  root = mkdtempSync(path.join(os.tmpdir(), 'orasfly-cli-cluster-'));
-  reg = await startRegistry({ variant: 'anonymous' });
-  fault = await startFaultProxy(reg.origin);
+  rig = await startClusterRig({
+    name: 'cli-cluster',
+    variant: 'anonymous',
+    repo: 'c/img',
+    size: 3 * 2 ** 20,
+    seed: 93,
+  });
   [daemon, proxy] = await Promise.all([startFakeDfdaemon(), startFakeDfdaemonProxy()]);
-  pushed = await pushSif(reg, 'c/img', 'v1', { size: 3 * 2 ** 20, seed: 93 });
 });
 after(async () => {
-  await Promise.all([daemon?.close(), proxy?.close(), fault?.close()]);
-  await reg?.stop();
-  rmSync(root, { recursive: true, force: true });
+  await Promise.all([daemon?.close(), proxy?.close()]);
+  await rig?.close();
 });
 
 function home(): { dir: string; args: string[]; out: string } {
-  const dir = path.join(root, `h${n++}`);
+  const dir = path.join(rig.root, `h${n++}`);
   mkdirSync(dir, { recursive: true });
   return {
     dir,
@@ -51,10 +42,10 @@ function home(): { dir: string; args: string[]; out: string } {
 const sha256 = (f: string): string => `sha256:${createHash('sha256').update(readFileSync(f)).digest('hex')}`;
 
 test('--endpoint SOCK: a verified output served by the daemon; the origin served the blob once, to the daemon', async () => {
-  fault.resetLog();
+  rig.fault.resetLog();
   const h = home();
   const r = await runCli(h.dir, [
-    reg.ref('c/img:v1', fault.host),
+    rig.reg.ref('c/img:v1', rig.fault.host),
     '-O',
     h.out,
     '--endpoint',
@@ -62,9 +53,9 @@ test('--endpoint SOCK: a verified output served by the daemon; the origin served
     ...h.args,
   ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.equal(sha256(h.out), pushed.layer.digest);
+  assert.equal(sha256(h.out), rig.pushed.layer.digest);
   assert.match(r.stdout, /^served by dfdaemon: 3145728 bytes$/m);
-  assert.equal(fault.blobRequests().length, 1, "one blob GET at the origin: the daemon's");
+  assert.equal(rig.fault.blobRequests().length, 1, "one blob GET at the origin: the daemon's");
   const log = readFileSync(path.join(h.dir, 'logs', 'dfget', 'core.log'), 'utf8');
   assert.match(log, /"msg":"bytes by transport: dfdaemon 3145728"/);
   assert.match(log, /as daemon task [0-9a-f]{64}/);
@@ -73,7 +64,7 @@ test('--endpoint SOCK: a verified output served by the daemon; the origin served
 test('--json says which transport served how many bytes', async () => {
   const h = home();
   const r = await runCli(h.dir, [
-    reg.ref('c/img:v1', fault.host),
+    rig.reg.ref('c/img:v1', rig.fault.host),
     '-O',
     h.out,
     '--endpoint',
@@ -88,12 +79,12 @@ test('--json says which transport served how many bytes', async () => {
 test('--endpoint to a missing socket: the origin serves; with --disable-back-to-source it is ERR_ORASFLY_DAEMON', async () => {
   const h = home();
   const missing = path.join(h.dir, 'none.sock');
-  const ok = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--endpoint', missing, '--json', ...h.args]);
+  const ok = await runCli(h.dir, [rig.reg.ref('c/img:v1'), '-O', h.out, '--endpoint', missing, '--json', ...h.args]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.deepEqual(lastJson(ok).transferredBy, { source: 3 * 2 ** 20 });
   const h2 = home();
   const bad = await runCli(h2.dir, [
-    reg.ref('c/img:v1'),
+    rig.reg.ref('c/img:v1'),
     '-O',
     h2.out,
     '--endpoint',
@@ -111,7 +102,7 @@ test('--endpoint to a missing socket: the origin serves; with --disable-back-to-
 
 test('--disable-back-to-source without a cluster is a usage error', async () => {
   const h = home();
-  const r = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--disable-back-to-source', ...h.args]);
+  const r = await runCli(h.dir, [rig.reg.ref('c/img:v1'), '-O', h.out, '--disable-back-to-source', ...h.args]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /disabling back-to-source needs a daemon/);
 });
@@ -119,7 +110,7 @@ test('--disable-back-to-source without a cluster is a usage error', async () => 
 test('--proxy-transport URL: pieces through the daemon proxy', async () => {
   const h = home();
   const r = await runCli(h.dir, [
-    reg.ref('c/img:v1'),
+    rig.reg.ref('c/img:v1'),
     '-O',
     h.out,
     '--proxy-transport',
@@ -128,7 +119,7 @@ test('--proxy-transport URL: pieces through the daemon proxy', async () => {
     ...h.args,
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(sha256(h.out), pushed.layer.digest);
+  assert.equal(sha256(h.out), rig.pushed.layer.digest);
   assert.deepEqual(lastJson(r).transferredBy, { proxy: 3 * 2 ** 20 });
   assert.ok(proxy.requests.length >= 1);
 });
@@ -138,7 +129,7 @@ test('dfget.yaml transport: block selects the daemon', async () => {
   const cfg = path.join(h.dir, 'dfget.yaml');
   writeFileSync(cfg, `transport:\n  endpoint: ${daemon.socketPath}\n  delivery: piece-content\n  idleTimeout: 10s\n`);
   const before = daemon.downloads.length;
-  const r = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', h.out, '--config', cfg, '--json', ...h.args]);
+  const r = await runCli(h.dir, [rig.reg.ref('c/img:v1'), '-O', h.out, '--config', cfg, '--json', ...h.args]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lastJson(r).transferredBy, { dfdaemon: 3 * 2 ** 20 });
   assert.equal(daemon.downloads[before]!.need_piece_content, true);

@@ -35,7 +35,10 @@ after(async () => {
 
 const run = (args: string[], opts: Parameters<typeof runCli>[2] = {}): Promise<CliRun> => runCli(dir, args, opts);
 const json = (r: CliRun) => lastJson<{ success: boolean; error?: { code: string; message: string } }>(r);
-const logArgs = () => ['--logdir', path.join(dir, 'log')];
+/** The argv of a pull of `ref` to `out` with the task store `datadir`, then `flags`, then the shared log dir. */
+function pullArgs(ref: string, out: string, datadir: string, ...flags: string[]): string[] {
+  return ['-u', ref, '-O', out, '--datadir', datadir, ...flags, '--logdir', path.join(dir, 'log')];
+}
 
 test('a non-empty data dir that orasfly did not create is refused and nothing in it is touched', async () => {
   const d = path.join(dir, 'home-like');
@@ -46,7 +49,7 @@ test('a non-empty data dir that orasfly did not create is refused and nothing in
   await mkdir(fake, { recursive: true });
   await writeFile(path.join(fake, 'notes.txt'), 'mine');
   const out = path.join(dir, 'o1', 'img.sif');
-  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', d, '--json', ...logArgs()]);
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, d, '--json'));
   assert.equal(r.code, 1);
   const j = json(r);
   assert.equal(j.error?.code, 'ERR_ORASFLY_STORAGE');
@@ -62,7 +65,7 @@ test('a non-empty data dir that orasfly did not create is refused and nothing in
 test('a marked store never follows a symlinked task dir nor deletes files it did not create', async () => {
   const store = path.join(dir, 'store-sym');
   const out = path.join(dir, 'o2', 'img.sif');
-  const ok = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, ...logArgs()]);
+  const ok = await run(pullArgs(reg.ref('hp/img:v1'), out, store));
   assert.equal(ok.code, 0, ok.stderr);
   // A symlink shaped like a task dir, pointing at a user's tree with a peer-shaped dir without metadata.
   const victim = path.join(dir, 'victim');
@@ -73,15 +76,7 @@ test('a marked store never follows a symlinked task dir nor deletes files it did
   const garbage = path.join(store, 'c'.repeat(64), '127.0.0.1-3-z');
   await mkdir(garbage, { recursive: true });
   await writeFile(path.join(garbage, 'foreign.txt'), 'keep me');
-  const again = await run([
-    '-u',
-    reg.ref('hp/img:v1'),
-    '-O',
-    path.join(dir, 'o2', 'again.sif'),
-    '--datadir',
-    store,
-    ...logArgs(),
-  ]);
+  const again = await run(pullArgs(reg.ref('hp/img:v1'), path.join(dir, 'o2', 'again.sif'), store));
   assert.equal(again.code, 0, again.stderr);
   assert.equal(await readFile(path.join(victim, '127.0.0.1-2-y', 'data'), 'utf8'), 'precious');
   assert.equal(await readFile(path.join(garbage, 'foreign.txt'), 'utf8'), 'keep me');
@@ -92,7 +87,7 @@ test('an output that is a FIFO or a character device is refused and left as it w
   const fifo = path.join(dir, 'o3', 'pipe');
   await mkdir(path.dirname(fifo), { recursive: true });
   execFileSync('mkfifo', [fifo]);
-  const r = await run(['-u', reg.ref('hp/img:v1'), '-O', fifo, '--datadir', store, '--json', ...logArgs()]);
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), fifo, store, '--json'));
   assert.equal(r.code, 1);
   assert.equal(json(r).error?.code, 'ERR_ORASFLY_INVALID_ARGUMENT');
   assert.match(json(r).error!.message, /is a FIFO \(named pipe\); orasfly only writes regular files/);
@@ -102,13 +97,13 @@ test('an output that is a FIFO or a character device is refused and left as it w
     // As root (CI), a real character device: the 0.1.0 CLI replaced it with a regular file.
     const dev = path.join(dir, 'o3', 'null');
     execFileSync('mknod', [dev, 'c', '1', '3']);
-    const r2 = await run(['-u', reg.ref('hp/img:v1'), '-O', dev, '--datadir', store, '--json', ...logArgs()]);
+    const r2 = await run(pullArgs(reg.ref('hp/img:v1'), dev, store, '--json'));
     assert.equal(r2.code, 1);
     assert.match(json(r2).error!.message, /is a character device/);
     assert.ok((await stat(dev)).isCharacterDevice());
   }
   const inside = path.join(store, 'img.sif');
-  const r3 = await run(['-u', reg.ref('hp/img:v1'), '-O', inside, '--datadir', store, '--json', ...logArgs()]);
+  const r3 = await run(pullArgs(reg.ref('hp/img:v1'), inside, store, '--json'));
   assert.equal(r3.code, 1);
   assert.match(json(r3).error!.message, /is inside the task store/);
   await assert.rejects(stat(inside), { code: 'ENOENT' });
@@ -116,16 +111,7 @@ test('an output that is a FIFO or a character device is refused and left as it w
 
 test('-O dir/ names a directory: the file takes the layer title; no file named like the directory appears', async () => {
   const target = path.join(dir, 'newdir');
-  const r = await run([
-    '-u',
-    reg.ref('hp/img:v1'),
-    '-O',
-    `${target}/`,
-    '--datadir',
-    path.join(dir, 'store-dir'),
-    '--json',
-    ...logArgs(),
-  ]);
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), `${target}/`, path.join(dir, 'store-dir'), '--json'));
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok((await stat(target)).isDirectory());
   assert.deepEqual(await readdir(target), ['img.sif']);
@@ -135,20 +121,7 @@ test('-O dir/ names a directory: the file takes the layer title; no file named l
 test('--timeout expiry removes the partial download before exiting, and says so', async () => {
   const store = path.join(dir, 'store-timeout');
   const out = path.join(dir, 'o4', 'img.sif');
-  const r = await run([
-    '-u',
-    reg.ref('hp/img:v1'),
-    '-O',
-    out,
-    '--datadir',
-    store,
-    '--ratelimit',
-    '512Ki',
-    '--timeout',
-    '1s',
-    '--json',
-    ...logArgs(),
-  ]);
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--ratelimit', '512Ki', '--timeout', '1s', '--json'));
   assert.equal(r.code, 1);
   const j = json(r);
   assert.equal(j.error?.code, 'ERR_ORASFLY_TIMEOUT');
@@ -165,19 +138,7 @@ test('Ctrl-C exits 130 after cleaning up and reports ERR_ORASFLY_ABORTED in --js
   const out = path.join(dir, 'o5', 'img.sif');
   // --console streams core.log lines to stderr: interrupt once the download has really started.
   const r = await run(
-    [
-      '-u',
-      reg.ref('hp/img:v1'),
-      '-O',
-      out,
-      '--datadir',
-      path.join(dir, 'store-int'),
-      '--ratelimit',
-      '256Ki',
-      '--json',
-      '--console',
-      ...logArgs(),
-    ],
+    pullArgs(reg.ref('hp/img:v1'), out, path.join(dir, 'store-int'), '--ratelimit', '256Ki', '--json', '--console'),
     {
       onStderr: (text, kill) => {
         if (/start to download/.test(text)) kill('SIGINT');
@@ -199,31 +160,13 @@ test('-O dir/ never takes a dot-name from the registry, nor replaces an existing
   const home = path.join(dir, 'home-dot');
   await mkdir(home, { recursive: true });
   await writeFile(path.join(home, '.bashrc'), 'mine');
-  const r = await run([
-    '-u',
-    reg.ref('hp/dot:v1'),
-    '-O',
-    `${home}/`,
-    '--datadir',
-    path.join(dir, 'store-dot'),
-    '--json',
-    ...logArgs(),
-  ]);
+  const r = await run(pullArgs(reg.ref('hp/dot:v1'), `${home}/`, path.join(dir, 'store-dot'), '--json'));
   assert.equal(r.code, 1);
   assert.match(json(r).error!.message, /title "\.bashrc" is not a safe file name/);
   assert.equal(await readFile(path.join(home, '.bashrc'), 'utf8'), 'mine');
   // A plain title that exists already: refused too (the registry chose the name, not the user).
   await writeFile(path.join(home, 'img.sif'), 'mine too');
-  const r2 = await run([
-    '-u',
-    reg.ref('hp/img:v1'),
-    '-O',
-    `${home}/`,
-    '--datadir',
-    path.join(dir, 'store-dot'),
-    '--json',
-    ...logArgs(),
-  ]);
+  const r2 = await run(pullArgs(reg.ref('hp/img:v1'), `${home}/`, path.join(dir, 'store-dot'), '--json'));
   assert.equal(r2.code, 1);
   assert.match(json(r2).error!.message, /img\.sif exists; the name comes from the layer's title/);
   assert.equal(await readFile(path.join(home, 'img.sif'), 'utf8'), 'mine too');
@@ -240,29 +183,14 @@ test('cache commands on a data dir that does not exist create nothing', async ()
 test('SIGTERM exits 143 after cleaning up; the next pull of the same ref succeeds', async () => {
   const store = path.join(dir, 'store-term');
   const out = path.join(dir, 'o6', 'img.sif');
-  const r = await run(
-    [
-      '-u',
-      reg.ref('hp/img:v1'),
-      '-O',
-      out,
-      '--datadir',
-      store,
-      '--ratelimit',
-      '256Ki',
-      '--json',
-      '--console',
-      ...logArgs(),
-    ],
-    {
-      onStderr: (text, kill) => {
-        if (/start to download/.test(text)) kill('SIGTERM');
-      },
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--ratelimit', '256Ki', '--json', '--console'), {
+    onStderr: (text, kill) => {
+      if (/start to download/.test(text)) kill('SIGTERM');
     },
-  );
+  });
   assert.equal(r.code, 143, r.stdout + r.stderr);
   assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
-  const again = await run(['-u', reg.ref('hp/img:v1'), '-O', out, '--datadir', store, '--json', ...logArgs()]);
+  const again = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--json'));
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal(await sha256File(out), sif.layer.digest);
 });
@@ -274,17 +202,15 @@ test('--timeout needs a unit: a bare number is an error naming the flag (it used
 });
 
 test('a registry host that does not exist fails after one DNS lookup, not after retries', async () => {
-  const r = await run([
-    '-u',
-    'oras://no-such-host.invalid/lab/img:v1',
-    '-O',
-    path.join(dir, 'o8', 'x.sif'),
-    '--datadir',
-    path.join(dir, 'store-dns'),
-    '--json',
-    '--plain-http',
-    ...logArgs(),
-  ]);
+  const r = await run(
+    pullArgs(
+      'oras://no-such-host.invalid/lab/img:v1',
+      path.join(dir, 'o8', 'x.sif'),
+      path.join(dir, 'store-dns'),
+      '--json',
+      '--plain-http',
+    ),
+  );
   assert.equal(r.code, 1);
   const j = json(r) as { error?: { code: string; message: string } };
   assert.equal(j.error?.code, 'ERR_ORASFLY_NETWORK');
@@ -299,30 +225,12 @@ test('--platform picks the manifest of an index; a reuse says it was one (hard l
   ]);
   const store = path.join(dir, 'store-plat');
   const out = path.join(dir, 'o9', 'arm.sif');
-  const r = await run([
-    '-u',
-    reg.ref('hp/multi:v1'),
-    '-O',
-    out,
-    '--platform',
-    'linux/arm64/v8',
-    '--datadir',
-    store,
-    ...logArgs(),
-  ]);
+  const r = await run(pullArgs(reg.ref('hp/multi:v1'), out, store, '--platform', 'linux/arm64/v8'));
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(await sha256File(out), idx.manifests[1]!.layer.digest);
-  const again = await run([
-    '-u',
-    reg.ref('hp/multi:v1'),
-    '-O',
-    path.join(dir, 'o9', 'arm2.sif'),
-    '--platform',
-    'linux/arm64/v8',
-    '--datadir',
-    store,
-    ...logArgs(),
-  ]);
+  const again = await run(
+    pullArgs(reg.ref('hp/multi:v1'), path.join(dir, 'o9', 'arm2.sif'), store, '--platform', 'linux/arm64/v8'),
+  );
   assert.equal(again.code, 0);
   assert.match(again.stdout, /^reused sha256:[0-9a-f]{64} from the task store \(hard link, no download\)$/m);
   const bad = await run(['-u', reg.ref('hp/multi:v1'), '-O', out, '--platform', 'linux', '--datadir', store]);
@@ -331,32 +239,18 @@ test('--platform picks the manifest of an index; a reuse says it was one (hard l
 });
 
 test('with stderr not a terminal (a pipe), a pull logs progress lines up to 100 %', async () => {
-  const r = await run([
-    '-u',
-    reg.ref('hp/img:v1'),
-    '-O',
-    path.join(dir, 'o10', 'p.sif'),
-    '--datadir',
-    path.join(dir, 'store-lines'),
-    '--ratelimit',
-    '1Mi',
-    ...logArgs(),
-  ]);
+  const r = await run(
+    pullArgs(reg.ref('hp/img:v1'), path.join(dir, 'o10', 'p.sif'), path.join(dir, 'store-lines'), '--ratelimit', '1Mi'),
+  );
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('progress: '));
   assert.ok(lines.length >= 2, r.stderr);
   assert.match(lines.at(-1)!, /^progress: 100% 3\.0 MiB\/3\.0 MiB \S+ \S+\/s ETA 0s$/);
   // The same content again is a hard link: the output says "reused", and no progress line pretends
   // 3 MiB went by at some absurd rate.
-  const again = await run([
-    '-u',
-    reg.ref('hp/img:v1'),
-    '-O',
-    path.join(dir, 'o10', 'p2.sif'),
-    '--datadir',
-    path.join(dir, 'store-lines'),
-    ...logArgs(),
-  ]);
+  const again = await run(
+    pullArgs(reg.ref('hp/img:v1'), path.join(dir, 'o10', 'p2.sif'), path.join(dir, 'store-lines')),
+  );
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /^reused sha256:[0-9a-f]{64} from the task store \(hard link, no download\)$/m);
   assert.deepEqual(
@@ -378,16 +272,7 @@ test('a multi-layer image with no SIF layer is refused with its layers listed, a
     ],
   });
   const out = path.join(dir, 'o11', 'x');
-  const r = await run([
-    '-u',
-    reg.ref('hp/layers:v1'),
-    '-O',
-    out,
-    '--datadir',
-    path.join(dir, 'store-layers'),
-    '--json',
-    ...logArgs(),
-  ]);
+  const r = await run(pullArgs(reg.ref('hp/layers:v1'), out, path.join(dir, 'store-layers'), '--json'));
   assert.equal(r.code, 1);
   const j = json(r);
   assert.equal(j.error?.code, 'ERR_ORASFLY_MANIFEST');
@@ -396,32 +281,15 @@ test('a multi-layer image with no SIF layer is refused with its layers listed, a
     /2 layers and no SIF layer.*--layer-index N.*Layers: #0 application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip 2048 bytes "base\.tar\.gz", #1 .* 113 bytes/,
   );
   await assert.rejects(stat(out), { code: 'ENOENT' });
-  const ok = await run([
-    '-u',
-    reg.ref('hp/layers:v1'),
-    '-O',
-    out,
-    '--layer-index',
-    '0',
-    '--datadir',
-    path.join(dir, 'store-layers'),
-    ...logArgs(),
-  ]);
+  const ok = await run(pullArgs(reg.ref('hp/layers:v1'), out, path.join(dir, 'store-layers'), '--layer-index', '0'));
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(await sha256File(out), art.layers[0]!.digest);
 });
 
 test('--json failures carry the registry status, its error code and a kind scripts can branch on', async () => {
-  const r = await run([
-    '-u',
-    reg.ref('hp/no-such-repo:v1'),
-    '-O',
-    path.join(dir, 'o12', 'x'),
-    '--datadir',
-    path.join(dir, 'store-json'),
-    '--json',
-    ...logArgs(),
-  ]);
+  const r = await run(
+    pullArgs(reg.ref('hp/no-such-repo:v1'), path.join(dir, 'o12', 'x'), path.join(dir, 'store-json'), '--json'),
+  );
   assert.equal(r.code, 1);
   const e = (
     JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {

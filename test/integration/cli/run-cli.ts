@@ -2,19 +2,10 @@
 // XDG_CONFIG_HOME in a test's own directory, and collects its output.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../harness/paths.js';
 
 /** The bundled command, as `npm i -g` would run it. */
-export const CLI_BIN = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  '..',
-  'dist',
-  'cli',
-  'orasfly.mjs',
-);
+export const CLI_BIN = path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs');
 
 /** What a run printed and how it ended. */
 export interface CliRun {

@@ -9,12 +9,17 @@ import { mkdtemp, rm, mkdir, writeFile, readdir, stat, utimes, open, readFile, w
 import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startRegistry, pushSif, type RunningRegistry, type PushedArtifact } from '../../harness/index.js';
+import {
+  builtFixturePath,
+  startRegistry,
+  pushSif,
+  type RunningRegistry,
+  type PushedArtifact,
+} from '../../harness/index.js';
 import { sha256File } from '../conductor/helpers.js';
 import { lastJson, runCli, type CliRun } from './run-cli.js';
 
-const fixture = fileURLToPath(new URL('../../fixtures/storage-writer.js', import.meta.url));
+const fixture = builtFixturePath('storage-writer.js');
 const MiB = 1024 * 1024;
 
 let reg: RunningRegistry;

@@ -5,13 +5,12 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { readdir, access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { pushSif } from '../../harness/index.js';
+import { builtFixturePath, pushSif } from '../../harness/index.js';
 import { useRegistryBehindProxy, makeRig, sha256File } from './helpers.js';
 import type { PeerTaskConductor } from '../../../src/conductor/peer-task-conductor.js';
 
 const MiB = 1024 * 1024;
-const child = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'pull-child.js');
+const child = builtFixturePath('pull-child.js');
 
 const env = useRegistryBehindProxy();
 

@@ -2,11 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../harness/paths.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The repository root (this file runs from `.build/test/integration/hostile/`). */
-export const repoRoot = path.resolve(here, '..', '..', '..', '..');
 /** The published entry point, as `npm i -g` would run it. */
 export const bin = path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs');
 

@@ -6,10 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../harness/paths.js';
 import { build } from 'esbuild';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 let dir: string;
 before(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-bundle-'));
@@ -34,7 +33,7 @@ async function bundle(banner: boolean): Promise<{ status: number | null; stdout:
     format: 'esm',
     target: 'node20.19',
     outfile,
-    alias: { orasfly: path.join(root, 'dist', 'index.js') },
+    alias: { orasfly: path.join(repoRoot, 'dist', 'index.js') },
     logLevel: 'silent',
     ...(banner
       ? {

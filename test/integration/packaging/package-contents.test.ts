@@ -5,15 +5,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../harness/paths.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown> & {
+const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Record<string, unknown> & {
   dependencies: Record<string, string>;
 };
 
 test('the package ships LICENSE, the CLI with its third-party notices, and the docs', () => {
-  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
   const files = new Set((JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path));
   for (const f of [
     'LICENSE',
@@ -29,11 +31,11 @@ test('the package ships LICENSE, the CLI with its third-party notices, and the d
     ![...files].some((f) => f.startsWith('docs/api/') || f.endsWith('.map')),
     'no generated API site, no source maps',
   );
-  assert.match(readFileSync(path.join(root, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
+  assert.match(readFileSync(path.join(repoRoot, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
 });
 
 test('the notices name every runtime dependency the command inlines, with its licence text', () => {
-  const notices = readFileSync(path.join(root, 'dist', 'cli', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+  const notices = readFileSync(path.join(repoRoot, 'dist', 'cli', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
   for (const dep of Object.keys(pkg.dependencies))
     assert.match(
       notices,
@@ -42,7 +44,7 @@ test('the notices name every runtime dependency the command inlines, with its li
     );
   assert.match(notices, /Permission is hereby granted/);
   assert.match(
-    readFileSync(path.join(root, 'dist', 'cli', 'orasfly.mjs'), 'utf8').slice(0, 300),
+    readFileSync(path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs'), 'utf8').slice(0, 300),
     /THIRD-PARTY-NOTICES\.txt/,
   );
 });

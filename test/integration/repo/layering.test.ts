@@ -7,10 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../harness/paths.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const script = path.join(root, 'scripts', 'check-layering.mjs');
+const script = path.join(repoRoot, 'scripts', 'check-layering.mjs');
 
 function check(files: Record<string, string>): { code: number | null; stderr: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-layering-'));

@@ -137,12 +137,10 @@ test('tls: typed TlsError by default; works with caFile and with insecureSkipVer
   const ref = reg.ref('tls/img:v1');
   // Default options: a loopback registry is tried over TLS first, and a certificate problem never
   // falls back to plain HTTP.
-  const t0 = Date.now();
   for (const strict of [client(), client({ plainHttp: false })]) {
     await assert.rejects(strict.resolve(ref), (e: unknown) => e instanceof TlsError && e.code === 'ERR_ORASFLY_TLS');
     assert.ok(strict.requestCount === 1, `TLS failures are not retried (requests: ${strict.requestCount})`);
   }
-  assert.ok(Date.now() - t0 < 5000);
   for (const o of [{ caFile: reg.caFile! }, { insecureSkipVerify: true }, { caFile: reg.caFile!, plainHttp: false }]) {
     const c = client(o);
     const r = await c.resolve(ref);

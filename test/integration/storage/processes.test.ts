@@ -8,11 +8,11 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
+import { builtFixturePath } from '../../harness/paths.js';
 import { readAll, taskIdOf, tmpDir } from './helpers.js';
 
-const fixture = fileURLToPath(new URL('../../fixtures/storage-writer.js', import.meta.url));
+const fixture = builtFixturePath('storage-writer.js');
 
 interface Child {
   proc: ChildProcessWithoutNullStreams;

@@ -5,19 +5,10 @@
 // from the origin.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import {
-  pushSif,
-  sha256File,
-  startFaultProxy,
-  startRegistry,
-  type FaultProxy,
-  type PushedArtifact,
-  type RunningRegistry,
-} from '../../harness/index.js';
+import { pushSif, sha256File, startClusterRig, type ClusterRig } from '../../harness/index.js';
 import { startFakeDfdaemon, type FakeDfdaemon } from '../../harness/fake-dfdaemon.js';
 import { createDownloader } from '../../../src/downloader.js';
 import { DfdaemonTransport, type DfdaemonTransportOptions } from '../../../src/transport/dfdaemon-transport.js';
@@ -26,29 +17,21 @@ import { DaemonError, TaskFailedError } from '../../../src/core/errors.js';
 const KiB = 1024;
 const SIZE = 1024 * KiB;
 const PIECE = 256 * KiB;
-let reg: RunningRegistry;
-let proxy: FaultProxy;
+let rig: ClusterRig;
 let fake: FakeDfdaemon;
-let pushed: PushedArtifact;
-let root: string;
 let n = 0;
 
 before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'orasfly-dfdaemon-'));
-  reg = await startRegistry({ variant: 'token' });
-  proxy = await startFaultProxy(reg.origin);
-  pushed = await pushSif(reg, 'd/img', 'v1', { size: SIZE, seed: 91 });
+  rig = await startClusterRig({ name: 'dfdaemon', repo: 'd/img', size: SIZE, seed: 91 });
 });
 after(async () => {
   await fake?.close();
-  await proxy?.close();
-  await reg?.stop();
-  await rm(root, { recursive: true, force: true });
+  await rig?.close();
 });
 beforeEach(async () => {
   await fake?.close();
   fake = await startFakeDfdaemon();
-  proxy.resetLog();
+  rig.fault.resetLog();
 });
 
 /** One pull through a transport on the fake, with a fresh store. */
@@ -56,12 +39,12 @@ async function pull(
   options: DfdaemonTransportOptions = {},
   extra: { signal?: AbortSignal; onPiece?: () => void; store?: string } = {},
 ) {
-  const dir = path.join(root, `p${n++}`);
+  const dir = path.join(rig.root, `p${n++}`);
   const transport = new DfdaemonTransport({ socketPath: fake.socketPath, busyRetryDelay: '10ms', ...options });
   const lines: Array<Record<string, unknown>> = [];
   const dl = await createDownloader({
     storage: { dataPath: extra.store ?? path.join(dir, 'store') },
-    oras: { credentials: reg.credentials },
+    oras: { credentials: rig.reg.credentials },
     download: { pieceSize: PIECE, concurrency: 2 },
     transport,
     logSink: { write: (r) => void lines.push(r as unknown as Record<string, unknown>) },
@@ -69,7 +52,7 @@ async function pull(
   if (extra.onPiece) dl.manager.onConductor((c) => c.on('piece', extra.onPiece!));
   const output = path.join(dir, 'out.sif');
   try {
-    const result = await dl.download({ url: reg.ref('d/img:v1', proxy.host), output, signal: extra.signal });
+    const result = await dl.download({ url: rig.reg.ref('d/img:v1', rig.fault.host), output, signal: extra.signal });
     return { result, output, lines, dir };
   } finally {
     await dl.close();
@@ -81,14 +64,14 @@ const msgs = (lines: Array<Record<string, unknown>>): string[] => lines.map((l) 
 
 test('output-path (hard link): a verified output, the registry serves the blob once, to the daemon, with a scoped Authorization', async () => {
   const { result, output, lines } = await pull({ delivery: 'output-path' });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.equal(fake.registryFetches.length, 1);
   assert.equal(fake.registryFetches[0]!.status, 200, 'the token orasfly handed over was accepted by the registry');
-  assert.equal(proxy.blobRequests().length, 1, "one blob GET in total: the fake's; orasfly fetched none");
+  assert.equal(rig.fault.blobRequests().length, 1, "one blob GET in total: the fake's; orasfly fetched none");
   const d = fake.downloads[0]!;
-  assert.equal(d.url, `http://${proxy.host}/v2/d/img/blobs/${pushed.layer.digest}`);
-  assert.equal(d.digest, pushed.layer.digest);
+  assert.equal(d.url, `http://${rig.fault.host}/v2/d/img/blobs/${rig.pushed.layer.digest}`);
+  assert.equal(d.digest, rig.pushed.layer.digest);
   assert.equal(d.piece_length, PIECE);
   assert.equal(d.need_piece_content ?? false, false);
   assert.match(d.output_path!, /\.dfdaemon-[0-9a-f-]+\.tmp$/);
@@ -108,29 +91,29 @@ test('output-path (hard link): a verified output, the registry serves the blob o
 test('output-path (copy) works the same', async () => {
   fake.script.outputPath = 'copy';
   const { result, output } = await pull({ delivery: 'output-path' });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
 });
 
 test('piece-content: pieces out of order are verified and stored; nothing from the origin', async () => {
   fake.script.order = 'reverse';
   const { result, output } = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.equal(fake.downloads[0]!.need_piece_content, true);
   assert.equal(fake.downloads[0]!.output_path, undefined);
-  assert.equal(proxy.blobRequests().length, 1);
+  assert.equal(rig.fault.blobRequests().length, 1);
 });
 
 test('a task the daemon has cached (is_finished) is served without a registry fetch', async () => {
   await pull({ delivery: 'piece-content' });
-  proxy.resetLog();
+  rig.fault.resetLog();
   const { result, output } = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.equal(result.reused, false, 'a new store: our own reuse did not apply');
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.equal(fake.registryFetches.length, 1);
-  assert.equal(proxy.blobRequests().length, 0);
+  assert.equal(rig.fault.blobRequests().length, 0);
 });
 
 test('a registry 404 relayed by the daemon (errordetails Backend) is a not-found error, not a reason to ask the origin', async () => {
@@ -144,7 +127,7 @@ test('a registry 404 relayed by the daemon (errordetails Backend) is a not-found
       (e.cause as { status?: number }).status === 404 &&
       /registry answered 404 to the daemon/.test(e.message),
   );
-  assert.equal(proxy.blobRequests().length, 0);
+  assert.equal(rig.fault.blobRequests().length, 0);
 });
 
 test('RESOURCE_EXHAUSTED, then success: the daemon is asked again', async () => {
@@ -158,10 +141,10 @@ test('RESOURCE_EXHAUSTED, then success: the daemon is asked again', async () => 
 test('a stream that stalls mid-way: the origin serves only the missing pieces, and the blob is verified', async () => {
   fake.script.stallAfterPieces = 1;
   const { result, output, lines } = await pull({ delivery: 'piece-content', idleTimeout: '300ms' });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: PIECE, source: SIZE - PIECE });
   // The range probe (bytes=0-0), then exactly the three pieces the daemon did not deliver.
-  const ranges = proxy
+  const ranges = rig.fault
     .blobRequests()
     .map((r) => r.range)
     .filter((r) => r !== undefined && r !== 'bytes=0-0');
@@ -173,8 +156,8 @@ test('a stream that stalls mid-way: the origin serves only the missing pieces, a
 });
 
 test('no socket: the origin serves, and the log says why', async () => {
-  const { result, output, lines } = await pull({ socketPath: path.join(root, 'no-such.sock') });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  const { result, output, lines } = await pull({ socketPath: path.join(rig.root, 'no-such.sock') });
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { source: SIZE });
   assert.ok(msgs(lines).some((m) => /no dfdaemon socket at .*no-such\.sock \(ENOENT\)/.test(m)));
 });
@@ -192,9 +175,9 @@ test('disable_back_to_source: a daemon that cannot serve fails the pull with ERR
     (e: unknown) => e instanceof DaemonError && /back-to-source is disabled/.test(e.message),
   );
   assert.equal(fake.downloads[0]!.disable_back_to_source, true);
-  assert.equal(proxy.blobRequests().length, 0);
+  assert.equal(rig.fault.blobRequests().length, 0);
   await assert.rejects(
-    pull({ backToSource: false, socketPath: path.join(root, 'none.sock') }),
+    pull({ backToSource: false, socketPath: path.join(rig.root, 'none.sock') }),
     (e: unknown) => e instanceof DaemonError && e.code === 'ERR_ORASFLY_DAEMON',
   );
 });
@@ -202,7 +185,7 @@ test('disable_back_to_source: a daemon that cannot serve fails the pull with ERR
 test('bytes from the daemon that fail the digest never reach the output: the origin serves again, with a warning', async () => {
   fake.script.corrupt = true;
   const { result, output, lines } = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { source: SIZE, 'dfdaemon (discarded)': SIZE });
   assert.ok(
     msgs(lines).some((m) => /bytes from transport dfdaemon do not match .*downloading again from the origin/.test(m)),
@@ -212,7 +195,7 @@ test('bytes from the daemon that fail the digest never reach the output: the ori
 test('auto delivery: a daemon that cannot write our path is asked for the piece bytes instead', async () => {
   fake.script.outputPath = { refuse: grpc.status.INTERNAL };
   const { result, output } = await pull();
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
   assert.ok(fake.downloads[0]!.output_path);
   assert.equal(fake.downloads[1]!.need_piece_content, true);
@@ -231,7 +214,7 @@ test('cancel mid-stream: the pull rejects with the abort reason and the daemon s
 });
 
 test('recordTo writes the exchange (no header values, no piece bytes); the fake replays the trace', async () => {
-  const trace = path.join(root, 'trace.json');
+  const trace = path.join(rig.root, 'trace.json');
   fake.script.order = 'reverse';
   const first = await pull({ delivery: 'piece-content', recordTo: trace });
   const text = await readFile(trace, 'utf8');
@@ -252,22 +235,22 @@ test('recordTo writes the exchange (no header values, no piece bytes); the fake 
   await fake.close();
   fake = await startFakeDfdaemon({ replay: x });
   const again = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256File(again.output), pushed.layer.digest);
+  assert.equal(await sha256File(again.output), rig.pushed.layer.digest);
   assert.deepEqual(again.result.transferredBy, { dfdaemon: SIZE });
 });
 
 test("inline pieces larger than grpc-js's default 4 MiB receive limit arrive (the limit is raised)", async () => {
-  const big = await pushSif(reg, 'd/big', 'v1', { size: 9 * 2 ** 20, seed: 94 });
-  const dir = path.join(root, `big${n++}`);
+  const big = await pushSif(rig.reg, 'd/big', 'v1', { size: 9 * 2 ** 20, seed: 94 });
+  const dir = path.join(rig.root, `big${n++}`);
   const transport = new DfdaemonTransport({ socketPath: fake.socketPath, delivery: 'piece-content' });
   const dl = await createDownloader({
     storage: { dataPath: path.join(dir, 'store') },
-    oras: { credentials: reg.credentials },
+    oras: { credentials: rig.reg.credentials },
     download: { pieceSize: 8 * 2 ** 20 },
     transport,
   });
   try {
-    const r = await dl.download({ url: reg.ref('d/big:v1', proxy.host), output: path.join(dir, 'big.sif') });
+    const r = await dl.download({ url: rig.reg.ref('d/big:v1', rig.fault.host), output: path.join(dir, 'big.sif') });
     assert.equal(await sha256File(path.join(dir, 'big.sif')), big.layer.digest);
     assert.deepEqual(r.transferredBy, { dfdaemon: 9 * 2 ** 20 });
   } finally {

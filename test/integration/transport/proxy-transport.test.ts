@@ -3,18 +3,8 @@
 // token registry through the fault proxy orasfly uses too: its log tells who fetched what.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import {
-  pushSif,
-  sha256File,
-  startFaultProxy,
-  startRegistry,
-  type FaultProxy,
-  type PushedArtifact,
-  type RunningRegistry,
-} from '../../harness/index.js';
+import { sha256File, startClusterRig, type ClusterRig } from '../../harness/index.js';
 import { startFakeDfdaemonProxy, type FakeDfdaemonProxy } from '../../harness/fake-dfdaemon-proxy.js';
 import { createDownloader } from '../../../src/downloader.js';
 import { ProxyTransport, type ProxyTransportOptions } from '../../../src/transport/proxy-transport.js';
@@ -22,39 +12,31 @@ import { TaskFailedError } from '../../../src/core/errors.js';
 
 const MiB = 2 ** 20;
 const SIZE = 9 * MiB;
-let reg: RunningRegistry;
-let fault: FaultProxy;
+let rig: ClusterRig;
 let fake: FakeDfdaemonProxy;
-let pushed: PushedArtifact;
-let root: string;
 let n = 0;
 
 before(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'orasfly-proxy-transport-'));
-  reg = await startRegistry({ variant: 'token' });
-  fault = await startFaultProxy(reg.origin);
+  rig = await startClusterRig({ name: 'proxy-transport', repo: 'p/img', size: SIZE, seed: 92 });
   fake = await startFakeDfdaemonProxy();
-  pushed = await pushSif(reg, 'p/img', 'v1', { size: SIZE, seed: 92 });
 });
 after(async () => {
   await fake?.close();
-  await fault?.close();
-  await reg?.stop();
-  await rm(root, { recursive: true, force: true });
+  await rig?.close();
 });
 beforeEach(() => {
-  fault.resetLog();
+  rig.fault.resetLog();
   fake.requests.length = 0;
   fake.script = {};
 });
 
 async function pull(options: Partial<ProxyTransportOptions> = {}) {
-  const dir = path.join(root, `p${n++}`);
+  const dir = path.join(rig.root, `p${n++}`);
   const transport = new ProxyTransport({ proxy: fake.url, priority: 4, ...options });
   const lines: string[] = [];
   const dl = await createDownloader({
     storage: { dataPath: path.join(dir, 'store') },
-    oras: { credentials: reg.credentials },
+    oras: { credentials: rig.reg.credentials },
     download: { pieceSize: 4 * MiB, concurrency: 2 },
     transport,
     logSink: { write: (r) => void lines.push(String((r as { msg?: unknown }).msg)) },
@@ -62,7 +44,7 @@ async function pull(options: Partial<ProxyTransportOptions> = {}) {
   const output = path.join(dir, 'out.sif');
   try {
     const result = await dl.download({
-      url: reg.ref('p/img:v1', fault.host),
+      url: rig.reg.ref('p/img:v1', rig.fault.host),
       output,
       tag: 'nightly',
       application: 'ci',
@@ -76,12 +58,12 @@ async function pull(options: Partial<ProxyTransportOptions> = {}) {
 
 test('pieces come through the proxy with the X-Dragonfly-* headers; orasfly fetches nothing from the origin', async () => {
   const { result, output } = await pull();
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { proxy: SIZE });
   assert.equal(fake.requests.length, 3, 'three 4 MiB pieces');
   for (const r of fake.requests) {
-    assert.equal(r.path, `/v2/p/img/blobs/${pushed.layer.digest}`);
-    assert.equal(r.headers['x-dragonfly-registry'], `http://${fault.host}`);
+    assert.equal(r.path, `/v2/p/img/blobs/${rig.pushed.layer.digest}`);
+    assert.equal(r.headers['x-dragonfly-registry'], `http://${rig.fault.host}`);
     assert.equal(r.headers['x-dragonfly-use-p2p'], 'true');
     assert.equal(r.headers['x-dragonfly-tag'], 'nightly');
     assert.equal(r.headers['x-dragonfly-application'], 'ci');
@@ -90,7 +72,7 @@ test('pieces come through the proxy with the X-Dragonfly-* headers; orasfly fetc
     assert.match(String(r.headers['authorization']), /^Bearer /);
     assert.match(String(r.headers['range']), /^bytes=\d+-\d+$/);
   }
-  assert.equal(fault.blobRequests().length, 3, "every blob GET at the origin was the proxy's");
+  assert.equal(rig.fault.blobRequests().length, 3, "every blob GET at the origin was the proxy's");
 });
 
 test('a backend 404 relayed by the proxy is a not-found error, not a reason to ask the origin', async () => {
@@ -105,13 +87,13 @@ test('a backend 404 relayed by the proxy is a not-found error, not a reason to a
     pull(),
     (e: unknown) => e instanceof TaskFailedError && (e.cause as { status?: number }).status === 404,
   );
-  assert.equal(fault.blobRequests().length, 0);
+  assert.equal(rig.fault.blobRequests().length, 0);
 });
 
 test('a proxy error (X-Dragonfly-Error-Type: proxy) hands the task to the origin, with a warning', async () => {
   fake.script = { failFirst: [{ status: 500, errorType: 'proxy' }] };
   const { result, output, lines } = await pull();
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.equal((result.transferredBy['source'] ?? 0) + (result.transferredBy['proxy'] ?? 0), SIZE);
   assert.ok((result.transferredBy['source'] ?? 0) > 0);
   assert.ok(
@@ -122,7 +104,7 @@ test('a proxy error (X-Dragonfly-Error-Type: proxy) hands the task to the origin
 
 test('a proxy that is down: the origin serves', async () => {
   const { result, output } = await pull({ proxy: 'http://127.0.0.1:9' });
-  assert.equal(await sha256File(output), pushed.layer.digest);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
   assert.deepEqual(result.transferredBy, { source: SIZE });
 });
 

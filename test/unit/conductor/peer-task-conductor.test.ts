@@ -16,6 +16,7 @@ import {
   TaskFailedError,
 } from '../../../src/core/errors.js';
 import { VERSION } from '../../../src/version.js';
+import { conductorRig } from './conductor-rig.js';
 
 // In-process transports over a buffer: unit tests of the conductor's scheduling and checks.
 // End-to-end behaviour against the real registry is in test/integration/conductor.
@@ -24,247 +25,166 @@ async function* chunks(buf: Buffer, size = 65536): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, Math.min(buf.length, i + size));
 }
 
-async function setup(blob: Buffer, pieceSize: number) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cond-'));
-  const storage = await StorageManager.open({ dataPath: dir, multiplex: true });
-  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
-  const plan = planPieces(blob.length, pieceSize);
-  const taskId = createHash('sha256').update(digest).digest('hex');
-  const begun = await storage.beginTask({
-    taskId,
-    peerId: '127.0.0.1-1-test',
-    digest,
-    contentLength: blob.length,
-    pieceSize,
-  });
-  assert.ok('writer' in begun);
-  const target = { url: 'oras://h/r:t', digest, size: blob.length, mediaType: 'application/octet-stream' };
-  return {
-    storage,
-    plan,
-    target,
-    writer: begun.writer,
-    taskId,
-    async close() {
-      await storage.close();
-      await rm(dir, { recursive: true, force: true });
+test('a push transport may deliver pieces in any order; the blob is verified and stored', async (t) => {
+  const blob = randomBytes(5 * 65536 + 123);
+  const order = [5, 2, 0, 4, 1, 3];
+  const push: PieceTransport = {
+    name: 'shuffled',
+    async drive(task: TransportTask, sink: PieceSink) {
+      for (const n of order) {
+        const start = n * task.plan.pieceSize;
+        await sink.writePiece(
+          n,
+          chunks(blob.subarray(start, Math.min(blob.length, start + task.plan.pieceSize)), 1000),
+        );
+      }
     },
   };
-}
-
-test('a push transport may deliver pieces in any order; the blob is verified and stored', async () => {
-  const blob = randomBytes(5 * 65536 + 123);
-  const s = await setup(blob, 65536);
-  try {
-    const order = [5, 2, 0, 4, 1, 3];
-    const push: PieceTransport = {
-      name: 'shuffled',
-      async drive(task: TransportTask, sink: PieceSink) {
-        for (const n of order) {
-          const start = n * task.plan.pieceSize;
-          await sink.writePiece(
-            n,
-            chunks(blob.subarray(start, Math.min(blob.length, start + task.plan.pieceSize)), 1000),
-          );
-        }
-      },
-    };
-    const c = new PeerTaskConductor({
-      taskId: s.taskId,
-      peerId: 'p',
-      target: s.target,
-      plan: s.plan,
-      writer: s.writer,
-      transport: push,
-      options: { progressInterval: 0 },
-    });
-    const progress: ProgressEvent[] = [];
-    const states: string[] = [];
-    c.on('progress', (p) => progress.push(p));
-    c.on('state', (st) => states.push(st));
-    const entry = await c.run();
-    assert.deepEqual(await readFile(entry.dataFilePath), blob);
-    assert.deepEqual(states, ['running', 'completing', 'succeeded']);
-    for (let i = 1; i < progress.length; i++)
-      assert.ok(progress[i]!.transferred >= progress[i - 1]!.transferred, 'monotonic');
-    assert.equal(progress.at(-1)!.percent, 100);
-    assert.equal(progress.at(-1)!.transferred, blob.length);
-  } finally {
-    await s.close();
-  }
+  const { conductor: c } = await conductorRig(t, {
+    blob,
+    pieceSize: 65536,
+    transport: push,
+    options: { progressInterval: 0 },
+  });
+  const progress: ProgressEvent[] = [];
+  const states: string[] = [];
+  c.on('progress', (p) => progress.push(p));
+  c.on('state', (st) => states.push(st));
+  const entry = await c.run();
+  assert.deepEqual(await readFile(entry.dataFilePath), blob);
+  assert.deepEqual(states, ['running', 'completing', 'succeeded']);
+  for (let i = 1; i < progress.length; i++)
+    assert.ok(progress[i]!.transferred >= progress[i - 1]!.transferred, 'monotonic');
+  assert.equal(progress.at(-1)!.percent, 100);
+  assert.equal(progress.at(-1)!.transferred, blob.length);
 });
 
-test('pieces a failing push transport leaves are fetched from the fallback', async () => {
+test('pieces a failing push transport leaves are fetched from the fallback', async (t) => {
   const blob = randomBytes(4 * 4096);
-  const s = await setup(blob, 4096);
-  try {
-    const push: PieceTransport = {
-      name: 'broken-cluster',
-      async drive(_t, sink) {
-        await sink.writePiece(1, chunks(blob.subarray(4096, 8192)));
-        throw new Error('daemon went away');
-      },
-    };
-    const asked: number[] = [];
-    const origin: PieceTransport = {
-      name: 'origin',
-      async readPiece(_t, p: PieceInfo) {
-        asked.push(p.num);
-        return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
-      },
-    };
-    const c = new PeerTaskConductor({
-      taskId: s.taskId,
-      peerId: 'p',
-      target: s.target,
-      plan: s.plan,
-      writer: s.writer,
-      transport: push,
-      fallbackTransport: origin,
-    });
-    const entry = await c.run();
-    assert.deepEqual(asked.sort(), [0, 2, 3]);
-    assert.deepEqual(await readFile(entry.dataFilePath), blob);
-  } finally {
-    await s.close();
-  }
+  const push: PieceTransport = {
+    name: 'broken-cluster',
+    async drive(_t, sink) {
+      await sink.writePiece(1, chunks(blob.subarray(4096, 8192)));
+      throw new Error('daemon went away');
+    },
+  };
+  const asked: number[] = [];
+  const origin: PieceTransport = {
+    name: 'origin',
+    async readPiece(_t, p: PieceInfo) {
+      asked.push(p.num);
+      return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
+    },
+  };
+  const { conductor: c } = await conductorRig(t, { blob, pieceSize: 4096, transport: push, fallbackTransport: origin });
+  const entry = await c.run();
+  assert.deepEqual(asked.sort(), [0, 2, 3]);
+  assert.deepEqual(await readFile(entry.dataFilePath), blob);
 });
 
-test('transient piece errors are retried; wrong bytes fail with a digest error and leave no data', async () => {
+test('transient piece errors are retried; wrong bytes fail with a digest error and leave no data', async (t) => {
   const blob = randomBytes(3 * 4096);
-  const s = await setup(blob, 4096);
-  try {
-    let failures = 2;
-    const retries: number[] = [];
-    const flaky: PieceTransport = {
-      name: 'flaky',
-      async readPiece(_t, p) {
-        if (p.num === 1 && failures-- > 0) throw new NetworkError('socket hang up');
-        const bytes = Buffer.from(blob.subarray(p.range.start, p.range.start + p.range.length));
-        if (p.num === 2) bytes[7]! ^= 0xff;
-        return chunks(bytes);
-      },
-    };
-    const c = new PeerTaskConductor({
-      taskId: s.taskId,
-      peerId: 'p',
-      target: s.target,
-      plan: s.plan,
-      writer: s.writer,
-      transport: flaky,
-      options: { retryMinDelay: 1, retryMaxDelay: 2 },
-    });
-    c.on('retry', (r) => retries.push(r.num as number));
-    await assert.rejects(c.run(), DigestMismatchError);
-    assert.deepEqual(retries, [1, 1]);
-    assert.equal(c.state, 'failed');
-    await assert.rejects(readFile(s.writer.dataFilePath), { code: 'ENOENT' });
-  } finally {
-    await s.close();
-  }
+  let failures = 2;
+  const retries: number[] = [];
+  const flaky: PieceTransport = {
+    name: 'flaky',
+    async readPiece(_t, p) {
+      if (p.num === 1 && failures-- > 0) throw new NetworkError('socket hang up');
+      const bytes = Buffer.from(blob.subarray(p.range.start, p.range.start + p.range.length));
+      if (p.num === 2) bytes[7]! ^= 0xff;
+      return chunks(bytes);
+    },
+  };
+  const { conductor: c, writer } = await conductorRig(t, {
+    blob,
+    pieceSize: 4096,
+    transport: flaky,
+    options: { retryMinDelay: 1, retryMaxDelay: 2 },
+  });
+  c.on('retry', (r) => retries.push(r.num as number));
+  await assert.rejects(c.run(), DigestMismatchError);
+  assert.deepEqual(retries, [1, 1]);
+  assert.equal(c.state, 'failed');
+  await assert.rejects(readFile(writer.dataFilePath), { code: 'ENOENT' });
 });
 
-test('a short piece body is a size error, retried, and finally a task failure with its cause', async () => {
+test('a short piece body is a size error, retried, and finally a task failure with its cause', async (t) => {
   const blob = randomBytes(2 * 4096);
-  const s = await setup(blob, 4096);
-  try {
-    const short: PieceTransport = {
-      name: 'short',
-      readPiece: async (_t, p) => chunks(blob.subarray(p.range.start, p.range.start + 100)),
-    };
-    const c = new PeerTaskConductor({
-      taskId: s.taskId,
-      peerId: 'p',
-      target: s.target,
-      plan: s.plan,
-      writer: s.writer,
-      transport: short,
-      options: { pieceRetries: 2, retryMinDelay: 1 },
-    });
-    await assert.rejects(
-      c.run(),
-      (e: unknown) => e instanceof TaskFailedError && /size mismatch/.test(e.message) && e.cause !== undefined,
-    );
-  } finally {
-    await s.close();
-  }
+  const short: PieceTransport = {
+    name: 'short',
+    readPiece: async (_t, p) => chunks(blob.subarray(p.range.start, p.range.start + 100)),
+  };
+  const { conductor: c } = await conductorRig(t, {
+    blob,
+    pieceSize: 4096,
+    transport: short,
+    options: { pieceRetries: 2, retryMinDelay: 1 },
+  });
+  await assert.rejects(
+    c.run(),
+    (e: unknown) => e instanceof TaskFailedError && /size mismatch/.test(e.message) && e.cause !== undefined,
+  );
 });
 
-test('progress moves inside a piece and never goes back, even when a piece fails half-way', async () => {
+test('progress moves inside a piece and never goes back, even when a piece fails half-way', async (t) => {
   const blob = randomBytes(2 * 65536);
-  const s = await setup(blob, 65536);
-  try {
-    let failedOnce = false;
-    const t: PieceTransport = {
-      name: 'slow',
-      async readPiece(_t, p) {
-        const bytes = blob.subarray(p.range.start, p.range.start + p.range.length);
-        if (p.num === 1 && !failedOnce) {
-          failedOnce = true;
-          return (async function* () {
-            yield bytes.subarray(0, 30000);
-            throw new NetworkError('reset mid-piece');
-          })();
-        }
-        return chunks(bytes, 8192);
-      },
-    };
-    const c = new PeerTaskConductor({
-      taskId: s.taskId,
-      peerId: 'p',
-      target: s.target,
-      plan: s.plan,
-      writer: s.writer,
-      transport: t,
-      options: { progressInterval: 0, concurrency: 1, retryMinDelay: 1 },
-    });
-    const seen: number[] = [];
-    c.on('progress', (p) => seen.push(p.transferred));
-    await c.run();
-    assert.ok(
-      seen.some((v) => v > 0 && v < 65536),
-      'progress inside the first piece',
-    );
-    for (let i = 1; i < seen.length; i++)
-      assert.ok(seen[i]! >= seen[i - 1]!, `monotonic at ${i}: ${seen[i - 1]} → ${seen[i]}`);
-    assert.equal(seen.at(-1), blob.length);
-  } finally {
-    await s.close();
-  }
+  let failedOnce = false;
+  const slow: PieceTransport = {
+    name: 'slow',
+    async readPiece(_t, p) {
+      const bytes = blob.subarray(p.range.start, p.range.start + p.range.length);
+      if (p.num === 1 && !failedOnce) {
+        failedOnce = true;
+        return (async function* () {
+          yield bytes.subarray(0, 30000);
+          throw new NetworkError('reset mid-piece');
+        })();
+      }
+      return chunks(bytes, 8192);
+    },
+  };
+  const { conductor: c } = await conductorRig(t, {
+    blob,
+    pieceSize: 65536,
+    transport: slow,
+    options: { progressInterval: 0, concurrency: 1, retryMinDelay: 1 },
+  });
+  const seen: number[] = [];
+  c.on('progress', (p) => seen.push(p.transferred));
+  await c.run();
+  assert.ok(
+    seen.some((v) => v > 0 && v < 65536),
+    'progress inside the first piece',
+  );
+  for (let i = 1; i < seen.length; i++)
+    assert.ok(seen[i]! >= seen[i - 1]!, `monotonic at ${i}: ${seen[i - 1]} → ${seen[i]}`);
+  assert.equal(seen.at(-1), blob.length);
 });
 
-test('an origin that stops honouring Range mid-task is finished with one sequential stream', async () => {
+test('an origin that stops honouring Range mid-task is finished with one sequential stream', async (t) => {
   const blob = randomBytes(9 * 4096 + 17);
-  const s = await setup(blob, 4096);
-  try {
-    let sequentialReads = 0;
-    const fickle: PieceTransport = {
-      name: 'fickle',
-      supportsRange: async () => true, // the probe says yes…
-      async readPiece(_t, p) {
-        if (p.num >= 2) throw new RangeNotSupportedError('200 to a ranged request'); // …then it stops
-        return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
-      },
-      async readSequential() {
-        sequentialReads++;
-        return chunks(blob, 5000);
-      },
-    };
-    const c = new PeerTaskConductor({
-      taskId: s.taskId,
-      peerId: 'p',
-      target: s.target,
-      plan: s.plan,
-      writer: s.writer,
-      transport: fickle,
-      options: { concurrency: 2 },
-    });
-    const entry = await c.run();
-    assert.equal(sequentialReads, 1);
-    assert.deepEqual(await readFile(entry.dataFilePath), blob);
-  } finally {
-    await s.close();
-  }
+  let sequentialReads = 0;
+  const fickle: PieceTransport = {
+    name: 'fickle',
+    supportsRange: async () => true, // the probe says yes…
+    async readPiece(_t, p) {
+      if (p.num >= 2) throw new RangeNotSupportedError('200 to a ranged request'); // …then it stops
+      return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
+    },
+    async readSequential() {
+      sequentialReads++;
+      return chunks(blob, 5000);
+    },
+  };
+  const { conductor: c } = await conductorRig(t, {
+    blob,
+    pieceSize: 4096,
+    transport: fickle,
+    options: { concurrency: 2 },
+  });
+  const entry = await c.run();
+  assert.equal(sequentialReads, 1);
+  assert.deepEqual(await readFile(entry.dataFilePath), blob);
 });
 
 test('VERSION matches package.json', async () => {
@@ -296,47 +216,39 @@ test('the blob hash worker runs whatever the parent module type (CommonJS, or --
   }
 });
 
-test('a piece whose bytes stop coming is aborted by the low-speed rule, retried, then fails the task with the stall as cause', async () => {
+test('a piece whose bytes stop coming is aborted by the low-speed rule, retried, then fails the task with the stall as cause', async (t) => {
   const blob = randomBytes(2 * 4096);
-  const s = await setup(blob, 4096);
-  try {
-    let calls = 0;
-    const stuck: PieceTransport = {
-      name: 'stuck',
-      async readPiece(_t, p) {
-        calls++;
-        // Piece 0 sends 10 bytes and then nothing, ignoring the signal (the watch must end it anyway).
-        if (p.num === 0) {
-          return (async function* () {
-            yield blob.subarray(0, 10);
-            await new Promise(() => {});
-          })();
-        }
-        return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
-      },
-    };
-    const retries: unknown[] = [];
-    const c = new PeerTaskConductor({
-      taskId: s.taskId,
-      peerId: 'p',
-      target: s.target,
-      plan: s.plan,
-      writer: s.writer,
-      transport: stuck,
-      options: { lowSpeedLimit: 1024, lowSpeedTime: 40, pieceRetries: 2, retryMinDelay: 1, retryMaxDelay: 2 },
-    });
-    c.on('retry', (r) => retries.push(r.error));
-    await assert.rejects(
-      c.run(),
-      (e: unknown) => e instanceof TaskFailedError && /piece 0 stalled: \d+ bytes in 0.04 s/.test(e.message),
-    );
-    assert.equal(retries.length, 1, 'one retry, then the task failed');
-    assert.match(String((retries[0] as Error).message), /stalled/);
-    assert.ok(calls >= 2);
-    await assert.rejects(readFile(s.writer.dataFilePath), { code: 'ENOENT' });
-  } finally {
-    await s.close();
-  }
+  let calls = 0;
+  const stuck: PieceTransport = {
+    name: 'stuck',
+    async readPiece(_t, p) {
+      calls++;
+      // Piece 0 sends 10 bytes and then nothing, ignoring the signal (the watch must end it anyway).
+      if (p.num === 0) {
+        return (async function* () {
+          yield blob.subarray(0, 10);
+          await new Promise(() => {});
+        })();
+      }
+      return chunks(blob.subarray(p.range.start, p.range.start + p.range.length));
+    },
+  };
+  const retries: unknown[] = [];
+  const { conductor: c, writer } = await conductorRig(t, {
+    blob,
+    pieceSize: 4096,
+    transport: stuck,
+    options: { lowSpeedLimit: 1024, lowSpeedTime: 40, pieceRetries: 2, retryMinDelay: 1, retryMaxDelay: 2 },
+  });
+  c.on('retry', (r) => retries.push(r.error));
+  await assert.rejects(
+    c.run(),
+    (e: unknown) => e instanceof TaskFailedError && /piece 0 stalled: \d+ bytes in 0.04 s/.test(e.message),
+  );
+  assert.equal(retries.length, 1, 'one retry, then the task failed');
+  assert.match(String((retries[0] as Error).message), /stalled/);
+  assert.ok(calls >= 2);
+  await assert.rejects(readFile(writer.dataFilePath), { code: 'ENOENT' });
 });
 
 test('pieces are scheduled as slots free up: a plan of 20 million pieces costs no memory before bytes arrive', async () => {

@@ -1,7 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from '../../../src/config/dfget-config.js';
@@ -12,20 +11,10 @@ import { downloaderOptionsFromConfig } from '../../../src/downloader.js';
 import { DEFAULT_STORAGE_OPTIONS } from '../../../src/storage/options.js';
 import { DEFAULT_ORAS_CLIENT_OPTIONS } from '../../../src/source/oras/options.js';
 import { DEFAULT_CONDUCTOR_OPTIONS } from '../../../src/conductor/options.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+import { fixturePath, repoRoot } from '../../harness/paths.js';
 
 // The fixture is the seed page's dfget.yaml, verbatim; it lives in the source tree, not in .build.
-const seed = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'seed-dfget.yaml',
-);
+const seed = fixturePath('seed-dfget.yaml');
 
 test("the seed page's dfget.yaml loads, with a warning for the trailing-dot strategy", async () => {
   const { config, warnings } = await loadConfig(seed);

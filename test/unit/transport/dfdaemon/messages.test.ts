@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import {
   decodeDownloadTaskResponse,
@@ -14,18 +13,9 @@ import {
   parseBackendDetails,
 } from '../../../../src/transport/dfdaemon/messages.js';
 import { ProtoDecodeError, readFields } from '../../../../src/transport/dfdaemon/protobuf.js';
+import { fixturePath } from '../../../harness/paths.js';
 
-const dir = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  '..',
-  '..',
-  'test',
-  'fixtures',
-  'proto',
-);
+const dir = fixturePath('proto');
 const root = new protobuf.Root();
 root.resolvePath = (_origin, target) => (target.startsWith('google/') ? target : path.join(dir, target));
 root.loadSync(['dfdaemon.proto', 'health.proto'], { keepCase: true });
