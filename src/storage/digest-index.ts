@@ -8,9 +8,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError } from '../core/errors.js';
-import { quote } from '../core/describe.js';
-import { splitDigest } from '../core/digest.js';
+import { assertDigest, splitDigest } from '../core/digest.js';
 import { TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
 import { isPeerIdName, isTaskIdName } from './store-layout.js';
 
@@ -33,9 +31,8 @@ export class DigestIndex {
    * @throws InvalidArgumentError for a malformed digest.
    */
   pathOf(digest: string): string {
-    const d = splitDigest(digest);
-    if (!d)
-      throw new InvalidArgumentError('digest', `expected sha256:<64 hex> or sha512:<128 hex>, got ${quote(digest)}`);
+    assertDigest(digest);
+    const d = splitDigest(digest)!;
     return path.join(this.root, d.algorithm, d.hex);
   }
 

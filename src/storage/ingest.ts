@@ -17,10 +17,10 @@ import {
   type EntryFilesContext,
 } from './entry-files.js';
 import { assertFits, availableBytes } from './free-space.js';
-import { isPeerIdName, isTaskIdName } from './store-layout.js';
+import { assertTaskIdName, isPeerIdName } from './store-layout.js';
 import { ADVANCE_STRATEGY } from './strategies/advance.js';
 import { quote } from '../core/describe.js';
-import { isValidDigest } from '../core/digest.js';
+import { assertDigest } from '../core/digest.js';
 import { errno } from './fs-util.js';
 import { METADATA_VERSION, type PieceRecord, writeMetadata } from './metadata.js';
 import type { PieceDigestAlgorithm } from './options.js';
@@ -198,16 +198,14 @@ export async function create(ctx: IngestContext, req: BeginTaskRequest): Promise
  * @throws InvalidArgumentError naming the bad field.
  */
 export function checkBeginRequest(req: BeginTaskRequest): void {
-  if (!isTaskIdName(req.taskId))
-    throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(req.taskId)}`);
+  assertTaskIdName(req.taskId);
   if (!isPeerIdName(req.peerId))
     throw new InvalidArgumentError('peerId', `not a peer id (<ip>-<pid>-<uuid>): ${quote(req.peerId)}`);
   if (!Number.isSafeInteger(req.contentLength) || req.contentLength < 0)
     throw new InvalidArgumentError('contentLength', `expected a non-negative integer, got ${quote(req.contentLength)}`);
   if (!Number.isSafeInteger(req.pieceSize) || req.pieceSize <= 0)
     throw new InvalidArgumentError('pieceSize', `expected a positive integer, got ${quote(req.pieceSize)}`);
-  if (req.digest !== undefined && !isValidDigest(req.digest))
-    throw new InvalidArgumentError('digest', `expected sha256:<64 hex> or sha512:<128 hex>, got ${quote(req.digest)}`);
+  if (req.digest !== undefined) assertDigest(req.digest);
   if (req.output !== undefined && (typeof req.output !== 'string' || req.output === ''))
     throw new InvalidArgumentError('output', 'expected a path');
 }

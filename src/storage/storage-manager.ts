@@ -17,7 +17,6 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import debug from 'debug';
 import { ClosedError, InvalidArgumentError, StorageError } from '../core/errors.js';
-import { quote } from '../core/describe.js';
 import type { SignalOptions } from '../core/types.js';
 import { DigestIndex } from './digest-index.js';
 import { Entry, EntryTable, type TaskEntry } from './entry.js';
@@ -42,7 +41,8 @@ import { materializeFile, type MaterializeResult } from './materialize.js';
 import { writeMetadata } from './metadata.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import { assertOutputPath } from './output-path.js';
-import { claimStoreRoot, isPeerIdName, isTaskIdName, StoreLayout } from './store-layout.js';
+import { assertTaskIdName, claimStoreRoot, isPeerIdName, isTaskIdName, StoreLayout } from './store-layout.js';
+import { assertDigest } from '../core/digest.js';
 import { acquireTaskLock } from './task-lock.js';
 import { commitEntry, TaskWriterImpl, type EntryStore, type TaskWriter } from './task-writer.js';
 
@@ -177,10 +177,6 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (this.#closed) throw new ClosedError('StorageManager', this.options.dataPath);
   }
 
-  #checkDigest(d: string): void {
-    this.#index.pathOf(d);
-  }
-
   // ---------------------------------------------------------------- lookup
 
   /**
@@ -197,9 +193,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   ): Promise<TaskEntry | undefined> {
     this.#assertOpen();
     throwIfAborted(opts.signal);
-    if (key.taskId !== undefined && !isTaskIdName(key.taskId))
-      throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(key.taskId)}`);
-    if (key.digest !== undefined) this.#checkDigest(key.digest);
+    if (key.taskId !== undefined) assertTaskIdName(key.taskId);
+    if (key.digest !== undefined) assertDigest(key.digest);
     if (!this.options.multiplex && !opts.ignoreMultiplex) return undefined;
     if (key.taskId !== undefined) {
       const { entries } = await readTask(this.#files, key.taskId);
@@ -446,7 +441,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       } else e.touch(this.options.now());
       this.#table.settle(e);
     },
-    validateDigest: (d) => this.#checkDigest(d),
+    validateDigest: (d) => assertDigest(d),
   };
 
   // ---------------------------------------------------------------- GC

@@ -7,7 +7,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { StorageError } from '../core/errors.js';
+import { InvalidArgumentError, StorageError } from '../core/errors.js';
+import { quote } from '../core/describe.js';
 import { errno, TMP_MARK, unlinkQuiet, writeFileAtomic } from './fs-util.js';
 import { HIDDEN_MARK } from './strategies/advance.js';
 
@@ -24,6 +25,14 @@ export const PEER_ID_RE = /^[0-9A-Fa-f.:]{3,45}-\d{1,10}-[0-9A-Za-z-]{1,100}$/;
 /** Whether `s` is shaped like a task id (the only directory names the store creates at its root). */
 export function isTaskIdName(s: unknown): boolean {
   return typeof s === 'string' && TASK_ID_RE.test(s);
+}
+
+/**
+ * Checks a task id given as input.
+ * @throws InvalidArgumentError (field `taskId`) for anything {@link isTaskIdName} refuses.
+ */
+export function assertTaskIdName(s: unknown): asserts s is string {
+  if (!isTaskIdName(s)) throw new InvalidArgumentError('taskId', `not a task id (64 lower-case hex): ${quote(s)}`);
 }
 
 /** Whether `s` is shaped like a peer id (the only directory names the store creates in a task dir). */

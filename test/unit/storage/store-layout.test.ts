@@ -4,13 +4,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, w
 import os from 'node:os';
 import path from 'node:path';
 import {
+  assertTaskIdName,
   claimStoreRoot,
   isPeerIdName,
   isTaskIdName,
   removePeerDir,
   STORE_MARKER,
 } from '../../../src/storage/store-layout.js';
-import { StorageError } from '../../../src/core/errors.js';
+import { InvalidArgumentError, StorageError } from '../../../src/core/errors.js';
 
 let dir: string;
 before(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-layout-'))));
@@ -26,6 +27,14 @@ test('task and peer directory names have their shapes; nothing else counts', () 
   assert.equal(isPeerIdName(peer), true);
   assert.equal(isPeerIdName('..'), false);
   assert.equal(isPeerIdName('notes.txt'), false);
+});
+
+test('a task id given as input is checked with a message naming the field', () => {
+  assert.doesNotThrow(() => assertTaskIdName(task));
+  assert.throws(
+    () => assertTaskIdName('../x'),
+    (e: unknown) => e instanceof InvalidArgumentError && e.field === 'taskId' && /64 lower-case hex/.test(e.message),
+  );
 });
 
 test("a new directory becomes a store; a marked one is accepted; a directory of the user's files is refused", async () => {
