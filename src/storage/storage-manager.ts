@@ -8,7 +8,7 @@
  * Parts: `store-layout.ts` (paths, the marker, what may be deleted), `entry.ts` (an entry and the
  * entries this process uses), `digest-index.ts`, `validate.ts`, `entry-files.ts` (load, remove),
  * `ingest.ts` (resume or create), `task-writer.ts`, `gc-round.ts` (+ the pure planner `gc.ts`),
- * `task-lock.ts`, `materialize.ts`.
+ * `task-lock.ts`, `materialize.ts`, `lookup.ts` (finding, pinning and dropping completed entries).
  *
  * @module
  */
@@ -19,8 +19,9 @@ import debug from 'debug';
 import { ClosedError, InvalidArgumentError, StorageError } from '../core/errors.js';
 import type { SignalOptions } from '../core/types.js';
 import { DigestIndex } from './digest-index.js';
-import { Entry, EntryTable, type TaskEntry } from './entry.js';
-import { readPeer, readTask, removeEntryFiles, type EntryFilesContext } from './entry-files.js';
+import { EntryTable, type Entry, type TaskEntry } from './entry.js';
+import { removeEntryFiles, type EntryFilesContext } from './entry-files.js';
+import { EntryLookup } from './lookup.js';
 import { throwIfAborted } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
 import { GcScheduler, stampRound } from './gc-schedule.js';
@@ -35,13 +36,13 @@ import {
   type StorageUsage,
   type VerifyReport,
 } from './inspect.js';
-import { validDataPath, verifiedThisBoot } from './validate.js';
+import { validDataPath } from './validate.js';
 import { checkBeginRequest, openEntry, type BeginTaskRequest, type IngestContext } from './ingest.js';
 import { materializeFile, type MaterializeResult } from './materialize.js';
 import { writeMetadata } from './metadata.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import { assertOutputPath } from './output-path.js';
-import { assertTaskIdName, claimStoreRoot, isPeerIdName, isTaskIdName, StoreLayout } from './store-layout.js';
+import { assertTaskIdName, claimStoreRoot, StoreLayout } from './store-layout.js';
 import { assertDigest } from '../core/digest.js';
 import { acquireTaskLock } from './task-lock.js';
 import { commitEntry, TaskWriterImpl, type EntryStore, type TaskWriter } from './task-writer.js';
@@ -108,6 +109,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   /** Entries this manager created (for `keepStorage: false`). */
   readonly #created = new Set<Entry>();
   readonly #scheduler: GcScheduler;
+  readonly #lookup: EntryLookup;
   #closed = false;
 
   private constructor(options: ResolvedStorageOptions, warnings: string[]) {
@@ -116,6 +118,11 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     this.warnings = Object.freeze([...warnings]);
     this.#layout = new StoreLayout(options.dataPath);
     this.#index = new DigestIndex(options.dataPath);
+    this.#lookup = new EntryLookup({
+      files: this.#files,
+      options,
+      onDrop: (d) => this.emit('drop', d),
+    });
     this.#scheduler = new GcScheduler({
       layout: this.#layout,
       options,
@@ -196,74 +203,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (key.taskId !== undefined) assertTaskIdName(key.taskId);
     if (key.digest !== undefined) assertDigest(key.digest);
     if (!this.options.multiplex && !opts.ignoreMultiplex) return undefined;
-    if (key.taskId !== undefined) {
-      const { entries } = await readTask(this.#files, key.taskId);
-      const hit = await this.#firstValid(entries, opts.signal);
-      if (hit) return hit;
-    }
-    if (key.digest !== undefined) {
-      const ref = await this.#index.read(key.digest);
-      if (ref) {
-        const r = await readPeer(this.#files, ref.taskId, ref.peerId);
-        if (r.kind === 'entry' && r.entry.meta.ext.digest === key.digest)
-          return this.#firstValid([r.entry], opts.signal);
-      }
-    }
-    return undefined;
-  }
-
-  async #firstValid(list: readonly Entry[], signal?: AbortSignal): Promise<TaskEntry | undefined> {
-    const cands = list
-      .filter((e) => e.meta.done && !e.marked)
-      .sort((a, b) => (b.meta.ext.completedAt ?? 0) - (a.meta.ext.completedAt ?? 0));
-    for (const e of cands) {
-      const src = await validDataPath(e);
-      // A reboot's re-hash of a big entry can take a while: it honours the caller's signal.
-      if (src && (await verifiedThisBoot(e, src, log, signal))) {
-        await this.#touch(e);
-        return e.snapshot();
-      }
-      await this.#drop(
-        e,
-        src ? 'data does not match its digest after a reboot' : 'data changed, truncated or missing since completion',
-      );
-    }
-    return undefined;
-  }
-
-  /** The entry behind a snapshot: this process's instance, or read from disk. */
-  async #entryOf(entry: TaskEntry): Promise<Entry | undefined> {
-    if (!isTaskIdName(entry?.taskId) || !isPeerIdName(entry?.peerId)) return undefined;
-    const r = await readPeer(this.#files, entry.taskId, entry.peerId);
-    return r.kind === 'entry' && r.entry.meta.done && !r.entry.marked ? r.entry : undefined;
-  }
-
-  async #drop(e: Entry, reason: string): Promise<void> {
-    log('drop %s: %s', e.key, reason);
-    e.marked = true;
-    if (!e.busy) await this.#removeLocked(e, reason);
-    this.emit('drop', { taskId: e.taskId, peerId: e.peerId, reason });
-  }
-
-  /** Removes an entry under its task lock, if nobody holds that now (never one in use). */
-  async #removeLocked(e: Entry, reason: string): Promise<boolean> {
-    const lock = await acquireTaskLock(this.#layout.lockPath(e.taskId), {
-      tryOnly: true,
-      staleMs: this.options.lockStaleTime,
-    }).catch(() => undefined);
-    if (!lock) return false;
-    try {
-      return e.busy ? false : await removeEntryFiles(this.#files, e, reason);
-    } finally {
-      await lock.release();
-    }
-  }
-
-  async #touch(e: Entry): Promise<void> {
-    const now = this.options.now();
-    e.touch(now);
-    // Recorded as the metadata file's mtime: cheap (no rewrite, no fsync) and visible to other processes.
-    await fsp.utimes(e.metaPath, now / 1000, now / 1000).catch(() => {});
+    return this.#lookup.find(key, opts.signal);
   }
 
   // ---------------------------------------------------------------- outputs
@@ -282,7 +222,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (typeof output !== 'string' || output === '')
       throw new InvalidArgumentError('output', 'an output path is required');
     await assertOutputPath(path.resolve(output), this.options.dataPath);
-    const { e, release } = await this.#pinEntry(entry);
+    const { entry: e, release } = await this.#lookup.pin(entry);
     let invalid = false;
     try {
       const src = await validDataPath(e);
@@ -292,7 +232,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       }
       const r = await materializeFile(src, path.resolve(output), opts);
       if (r.method === 'link') e.nlink++;
-      await this.#touch(e);
+      await this.#lookup.touch(e);
       return r;
     } finally {
       await release(invalid ? 'data changed, truncated or missing since completion' : undefined);
@@ -308,7 +248,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    */
   async pin(entry: TaskEntry): Promise<{ readonly dataFilePath: string; release(): Promise<void> }> {
     this.#assertOpen();
-    const { e, release } = await this.#pinEntry(entry);
+    const { entry: e, release } = await this.#lookup.pin(entry);
     let released = false;
     return {
       dataFilePath: e.meta.dataFilePath,
@@ -321,28 +261,6 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   }
 
   /**
-   * Holds an entry against GC of this process; `release` lets go, dropping the entry when the
-   * reader found it invalid (`dropReason`), or removing it when it was reclaimed meanwhile and
-   * this was its last reader.
-   */
-  async #pinEntry(entry: TaskEntry): Promise<{ e: Entry; release(dropReason?: string): Promise<void> }> {
-    const found = await this.#entryOf(entry);
-    if (!found)
-      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
-    const e = this.#table.adopt(found);
-    e.pins++;
-    return {
-      e,
-      release: async (dropReason) => {
-        e.pins--;
-        this.#table.settle(e);
-        if (dropReason) await this.#drop(e, dropReason);
-        else if (e.marked && !e.busy) await this.#removeLocked(e, 'reclaimed after last reader');
-      },
-    };
-  }
-
-  /**
    * Removes a completed entry now, if nobody uses it (its task lock is free and no reader of this
    * process pins it). The task manager calls it when `multiplex` is off: such an entry serves nobody.
    *
@@ -350,8 +268,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    */
   async remove(entry: TaskEntry): Promise<boolean> {
     this.#assertOpen();
-    const e = await this.#entryOf(entry);
-    return e ? this.#removeLocked(e, 'not reusable (multiplex off)') : false;
+    const e = await this.#lookup.entryOf(entry);
+    return e ? this.#lookup.removeLocked(e, 'not reusable (multiplex off)') : false;
   }
 
   // ---------------------------------------------------------------- writing
@@ -485,7 +403,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     return {
       files: this.#files,
       options: this.options,
-      removeLocked: (e, reason) => this.#removeLocked(e, reason),
+      removeLocked: (e, reason) => this.#lookup.removeLocked(e, reason),
       onDrop: (d) => this.emit('drop', d),
     };
   }
@@ -532,7 +450,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     throwIfAborted(opts.signal);
     for (const w of [...this.#writers]) await w.abort({ keepForResume: this.options.keepStorage }).catch(() => {});
     if (!this.options.keepStorage) {
-      for (const e of [...this.#created]) await this.#removeLocked(e, 'keepStorage: false').catch(() => false);
+      for (const e of [...this.#created]) await this.#lookup.removeLocked(e, 'keepStorage: false').catch(() => false);
     }
   }
 }

@@ -1,0 +1,146 @@
+/**
+ * Completed entries as readers see them: found by task id or blob digest, validated before they
+ * are served, pinned while a reader uses them, dropped when they turned out invalid, and removed
+ * under their task lock once nobody uses them. The store facade and the cache commands go through
+ * it, so these rules are written once.
+ *
+ * @module
+ */
+import { promises as fsp } from 'node:fs';
+import { StorageError } from '../core/errors.js';
+import type { Entry, TaskEntry } from './entry.js';
+import { readPeer, readTask, removeEntryFiles, type EntryFilesContext } from './entry-files.js';
+import type { DropEvent } from './manager-types.js';
+import type { ResolvedStorageOptions } from './options.js';
+import { isPeerIdName, isTaskIdName } from './store-layout.js';
+import { acquireTaskLock } from './task-lock.js';
+import { validDataPath, verifiedThisBoot } from './validate.js';
+
+/** What the lookup needs of the store. */
+export interface LookupContext {
+  files: EntryFilesContext;
+  options: Pick<ResolvedStorageOptions, 'lockStaleTime' | 'now'>;
+  /** An invalid entry was dropped instead of served. */
+  onDrop(event: DropEvent): void;
+}
+
+/** A pinned entry: GC of this process leaves its files alone until `release`. */
+export interface EntryPin {
+  readonly entry: Entry;
+  /** Lets go; drops the entry when the reader found it invalid (`dropReason`). */
+  release(dropReason?: string): Promise<void>;
+}
+
+/** Finds, pins, drops and removes completed entries. */
+export class EntryLookup {
+  readonly #ctx: LookupContext;
+
+  constructor(ctx: LookupContext) {
+    this.#ctx = ctx;
+  }
+
+  /**
+   * A completed, valid, not reclaim-marked entry by task id or blob digest (task id first, newest
+   * completion first). Keys must be validated by the caller.
+   */
+  async find(
+    key: { taskId?: string | undefined; digest?: string | undefined },
+    signal?: AbortSignal,
+  ): Promise<TaskEntry | undefined> {
+    const { files } = this.#ctx;
+    const { index } = files;
+    if (key.taskId !== undefined) {
+      const { entries } = await readTask(files, key.taskId);
+      const hit = await this.#firstValid(entries, signal);
+      if (hit) return hit;
+    }
+    if (key.digest !== undefined) {
+      const ref = await index.read(key.digest);
+      if (ref) {
+        const r = await readPeer(files, ref.taskId, ref.peerId);
+        if (r.kind === 'entry' && r.entry.meta.ext.digest === key.digest) return this.#firstValid([r.entry], signal);
+      }
+    }
+    return undefined;
+  }
+
+  async #firstValid(list: readonly Entry[], signal?: AbortSignal): Promise<TaskEntry | undefined> {
+    const cands = list
+      .filter((e) => e.meta.done && !e.marked)
+      .sort((a, b) => (b.meta.ext.completedAt ?? 0) - (a.meta.ext.completedAt ?? 0));
+    for (const e of cands) {
+      const src = await validDataPath(e);
+      // A reboot's re-hash of a big entry can take a while: it honours the caller's signal.
+      if (src && (await verifiedThisBoot(e, src, this.#ctx.files.log, signal))) {
+        await this.touch(e);
+        return e.snapshot();
+      }
+      await this.drop(
+        e,
+        src ? 'data does not match its digest after a reboot' : 'data changed, truncated or missing since completion',
+      );
+    }
+    return undefined;
+  }
+
+  /** The entry behind a snapshot: read from disk, if it is still completed and not marked. */
+  async entryOf(entry: TaskEntry): Promise<Entry | undefined> {
+    if (!isTaskIdName(entry?.taskId) || !isPeerIdName(entry?.peerId)) return undefined;
+    const r = await readPeer(this.#ctx.files, entry.taskId, entry.peerId);
+    return r.kind === 'entry' && r.entry.meta.done && !r.entry.marked ? r.entry : undefined;
+  }
+
+  /**
+   * Holds an entry against GC of this process; `release` lets go, dropping the entry when the
+   * reader found it invalid, or removing it when it was reclaimed meanwhile and this was its last
+   * reader.
+   *
+   * @throws StorageError when the entry is no longer in the store.
+   */
+  async pin(entry: TaskEntry): Promise<EntryPin> {
+    const found = await this.entryOf(entry);
+    if (!found)
+      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
+    const { table } = this.#ctx.files;
+    const e = table.adopt(found);
+    e.pins++;
+    return {
+      entry: e,
+      release: async (dropReason) => {
+        e.pins--;
+        table.settle(e);
+        if (dropReason) await this.drop(e, dropReason);
+        else if (e.marked && !e.busy) await this.removeLocked(e, 'reclaimed after last reader');
+      },
+    };
+  }
+
+  /** Marks an invalid entry (no longer offered) and removes it unless someone uses it. */
+  async drop(e: Entry, reason: string): Promise<void> {
+    this.#ctx.files.log('drop %s: %s', e.key, reason);
+    e.marked = true;
+    if (!e.busy) await this.removeLocked(e, reason);
+    this.#ctx.onDrop({ taskId: e.taskId, peerId: e.peerId, reason });
+  }
+
+  /** Removes an entry under its task lock, if nobody holds that now (never one in use). */
+  async removeLocked(e: Entry, reason: string): Promise<boolean> {
+    const lock = await acquireTaskLock(this.#ctx.files.layout.lockPath(e.taskId), {
+      tryOnly: true,
+      staleMs: this.#ctx.options.lockStaleTime,
+    }).catch(() => undefined);
+    if (!lock) return false;
+    try {
+      return e.busy ? false : await removeEntryFiles(this.#ctx.files, e, reason);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Records a use: the metadata file's mtime (cheap, no rewrite, visible to other processes). */
+  async touch(e: Entry): Promise<void> {
+    const now = this.#ctx.options.now();
+    e.touch(now);
+    await fsp.utimes(e.metaPath, now / 1000, now / 1000).catch(() => {});
+  }
+}

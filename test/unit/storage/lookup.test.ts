@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, truncateSync } from 'node:fs';
+import { EntryLookup } from '../../../src/storage/lookup.js';
+import type { DropEvent } from '../../../src/storage/manager-types.js';
+import { completeTask, filesContext, makeStore, resolved } from './store-fixture.js';
+
+// The lookup over a real store directory, with a context of its own (a fresh entry table: the
+// store's process pins nothing the lookup knows of).
+function lookupOf(dataPath: string, drops: DropEvent[] = []) {
+  return new EntryLookup({ files: filesContext(dataPath), options: resolved(dataPath), onDrop: (d) => drops.push(d) });
+}
+
+test('find: by task id or by blob digest; a malformed snapshot has no entry', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const a = await completeTask(store, Buffer.alloc(30_000, 1), 1);
+  const lookup = lookupOf(dataPath);
+  assert.equal((await lookup.find({ taskId: a.taskId }))?.peerId, a.peerId);
+  assert.equal((await lookup.find({ digest: a.digest }))?.taskId, a.taskId);
+  assert.equal(await lookup.find({ taskId: 'f'.repeat(64) }), undefined);
+  assert.equal(await lookup.entryOf({ ...a, taskId: '../x' }), undefined);
+});
+
+test('an entry whose data was truncated is dropped, not served, and its files removed', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const a = await completeTask(store, Buffer.alloc(30_000, 2), 1);
+  truncateSync(a.dataFilePath, 100);
+  const drops: DropEvent[] = [];
+  const lookup = lookupOf(dataPath, drops);
+  assert.equal(await lookup.find({ taskId: a.taskId }), undefined);
+  assert.deepEqual(
+    drops.map((d) => [d.taskId, d.reason]),
+    [[a.taskId, 'data changed, truncated or missing since completion']],
+  );
+  assert.equal(existsSync(a.dataFilePath), false);
+});
+
+test('a pinned entry is not removed; the last release of a marked entry removes it', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const a = await completeTask(store, Buffer.alloc(30_000, 3), 1);
+  const lookup = lookupOf(dataPath);
+  const pin = await lookup.pin(a);
+  pin.entry.marked = true;
+  assert.equal(await lookup.removeLocked(pin.entry, 'test'), false, 'in use: kept');
+  assert.equal(existsSync(a.dataFilePath), true);
+  await pin.release();
+  assert.equal(existsSync(a.dataFilePath), false, 'reclaimed after its last reader');
+  await assert.rejects(lookup.pin(a), /is no longer in the store/);
+});
