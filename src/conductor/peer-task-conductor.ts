@@ -1,7 +1,7 @@
 /**
  * One task's download, as a lifecycle: `created → running → completing → succeeded | failed`.
  * Pieces come from a push transport (`drive`) and then, for whatever is missing, from a pull
- * transport (`schedule.ts`); each piece is assembled and digested (`piece-assembler.ts`), progress is
+ * transport (`schedule.ts`), the origin serving what a cluster did not (`fallback.ts`); each piece is assembled and digested (`piece-assembler.ts`), progress is
  * metered (`progress.ts`), and the task succeeds only when the whole blob matches its digest
  * (`blob-verifier.ts`).
  *
@@ -37,6 +37,7 @@ import { resolveConductorOptions, type ConductorOptions, type ResolvedConductorO
 import { PieceAssembler } from './piece-assembler.js';
 import { ProgressMeter } from './progress.js';
 import { pullPieces, type PieceSite } from './schedule.js';
+import { deliverPieces } from './fallback.js';
 
 export {
   DEFAULT_CONCURRENCY,
@@ -232,58 +233,26 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       for (const n of this.#done) this.#meter.addStored(pieceAt(this.plan, n).range.length);
       this.#advanceContiguous();
       const task = this.#transportTask();
-      const backToSource = this.#transport.backToSource !== false;
-
-      if (this.#transport.drive) {
-        try {
-          await this.#transport.drive(task, this, { signal });
-        } catch (e) {
-          if (signal.aborted) throw signal.reason;
-          if ((e instanceof OrasflyError && e.final) || !backToSource) throw e;
-          debug(
-            'task %s: transport %s failed (%s), falling back',
-            this.taskId,
-            this.#transport.name,
-            (e as Error).message,
-          );
-          this.#warnFallback(this.#transport.name, e);
-        }
-      }
-      const pull = this.#transport.readPiece ? this.#transport : backToSource ? this.#fallback : undefined;
-      if (this.#done.size < this.plan.totalPieces) {
-        if (!pull && !backToSource) {
-          throw new DaemonError(
-            `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} ` +
-              `of ${this.plan.totalPieces} pieces, and back-to-source is disabled`,
-            undefined,
-            { final: true },
-          );
-        }
-        if (!pull)
-          throw new TaskFailedError(
-            this.taskId,
-            4000,
-            `transport ${this.#transport.name} left ${this.plan.totalPieces - this.#done.size} pieces and no fallback is set`,
-          );
-        this.#pullName = pull.name;
-        try {
-          await pullPieces(this.#site, pull, task, signal);
-        } catch (e) {
-          // A pull transport other than the origin (a daemon's proxy) that gives up hands over to the origin.
-          const fallback = this.#fallback;
-          if (
-            signal.aborted ||
-            !fallback ||
-            pull === fallback ||
-            !backToSource ||
-            (e instanceof OrasflyError && e.final)
-          )
-            throw e;
-          this.#warnFallback(pull.name, e);
-          this.#pullName = fallback.name;
-          await pullPieces(this.#site, fallback, task, signal);
-        }
-      }
+      await deliverPieces(
+        this.#transport,
+        this.#fallback,
+        task,
+        this,
+        {
+          taskId: this.taskId,
+          totalPieces: this.plan.totalPieces,
+          missing: () => this.plan.totalPieces - this.#done.size,
+          pull: (pull) => {
+            this.#pullName = pull.name;
+            return pullPieces(this.#site, pull, task, signal);
+          },
+          onFallback: (name, e) => {
+            debug('task %s: transport %s failed (%s), falling back', this.taskId, name, (e as Error).message);
+            this.#warnFallback(name, e);
+          },
+        },
+        signal,
+      );
 
       this.#setState('completing');
       const actual = await raceSignal(this.#verifier.result(), signal);

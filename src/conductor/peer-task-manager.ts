@@ -1,6 +1,8 @@
 /**
  * The top-level `download()`: resolve → task id → reuse → join a running task → new conductor,
  * in Dragonfly's order. N concurrent identical requests make one download; each gets its own output.
+ * Its parts: `output.ts` (naming and checking outputs), `task-registry.ts` (joining running tasks),
+ * `task-run.ts` (running one task, or starting it over from the origin).
  *
  * @module
  */
@@ -15,13 +17,14 @@ import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-
 import { DEFAULT_CONCURRENCY, resolveConductorOptions, type ResolvedConductorOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
-import { anySignal, raceSignal, throwIfAborted } from '../internal/abort.js';
-import type { StorageManager, TaskEntry } from '../storage/storage-manager.js';
-import { stripUserinfo } from '../core/describe.js';
+import { anySignal, throwIfAborted } from '../internal/abort.js';
+import type { StorageManager } from '../storage/storage-manager.js';
 import { gcRoundLine } from '../storage/gc-round.js';
 import { logTaskFailure } from '../log/task-failure.js';
 import type { DownloadRequest, DownloadResult } from './download-types.js';
 import { checkOutput, titledOutput } from './output.js';
+import { TaskRegistry } from './task-registry.js';
+import { runTask, type TaskOutcome, type TaskRunContext } from './task-run.js';
 
 const debug = createDebug('orasfly:manager');
 
@@ -45,16 +48,6 @@ export interface PeerTaskManagerOptions {
    * process). @defaultValue true
    */
   gcAfterPull?: boolean | undefined;
-}
-
-interface RunningTask {
-  conductor: PeerTaskConductor | undefined;
-  outcome: Promise<{ entry: TaskEntry; reusedFromStore: boolean; transferredBy: Record<string, number> }>;
-  /** Requests waiting for this task; at 0 after a cancellation the task is aborted. */
-  attached: number;
-  controller: AbortController;
-  /** `onProgress` callbacks of the attached requests. */
-  progressListeners: Set<(p: ProgressEvent) => void>;
 }
 
 /**
@@ -89,7 +82,7 @@ export class PeerTaskManager {
   #totalRateLimit: number | undefined;
   readonly #gcAfterPull: boolean;
   #log: CoreLogger;
-  #running = new Map<string, RunningTask>();
+  readonly #tasks = new TaskRegistry<TaskOutcome>();
 
   constructor(options: PeerTaskManagerOptions) {
     if (!options?.client) throw new InvalidArgumentError('client', 'a ResourceClient is required');
@@ -120,7 +113,7 @@ export class PeerTaskManager {
 
   /** Number of tasks downloading now. */
   get runningTasks(): number {
-    return this.#running.size;
+    return this.#tasks.size;
   }
 
   /**
@@ -227,230 +220,87 @@ export class PeerTaskManager {
     signal: AbortSignal | undefined,
     log: CoreLogger,
   ): Promise<DownloadResult> {
-    // Join a running task (not one that is being cancelled), or start one. No await between the
-    // lookup and the registration, so concurrent identical requests always end up on one task.
-    let found = this.#running.get(taskId);
-    if (found?.controller.signal.aborted) found = undefined;
-    const joined = found !== undefined;
-    const task = found ?? this.#start(taskId, peerId, resolved, output, request);
-    task.attached++;
-    let attached = true;
-    // A wrapper per request: two requests passing the same callback are still two subscribers.
-    const listener = request.onProgress ? (p: ProgressEvent) => request.onProgress!(p) : undefined;
-    if (listener) task.progressListeners.add(listener);
-    const detach = (cancel: boolean) => {
-      if (!attached) return;
-      attached = false;
-      task.attached--;
-      if (listener) task.progressListeners.delete(listener);
-      // The conductor only stops when no request wants it any more; a stopping task takes no new requests.
-      if (cancel && task.attached === 0) {
-        task.controller.abort(signal?.reason);
-        if (this.#running.get(taskId) === task) this.#running.delete(taskId);
-        stopped = true;
-      }
-    };
-    let stopped = false;
-    try {
-      let won: Awaited<RunningTask['outcome']>;
-      try {
-        won = await raceSignal(task.outcome, signal, () => detach(true));
-      } catch (e) {
-        // A cancelled or timed-out request that stopped the task returns only once the task has
-        // removed its partial data: a caller (or the CLI, about to close the store) must not race it.
-        // Bounded: cleanup is a few filesystem calls; a transport that never lets go must not hold us.
-        if (stopped)
-          await Promise.race([
-            task.outcome.catch(() => {}),
-            new Promise((r) => setTimeout(r, CLEANUP_WAIT_MS).unref()),
-          ]);
-        throw e;
-      }
-      const { entry, reusedFromStore, transferredBy } = won;
-      detach(false);
-      throwIfAborted(signal);
-      let m: Awaited<ReturnType<StorageManager['materialize']>>;
-      try {
-        m = await this.storage.materialize(entry, output, { signal });
-      } catch (e) {
-        // The entry went away before its output was made (another process's GC): start over once.
-        if (
-          !signal?.aborted &&
-          e instanceof StorageError &&
-          !(await this.storage
-            .findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true })
-            .catch(() => undefined))
-        ) {
-          throw new EntryGoneError(e.message, e.path, { cause: e });
+    const { task, joined } = this.#tasks.join(taskId, (t) =>
+      runTask(this.#runContext, {
+        taskId,
+        peerId,
+        resolved,
+        plan: planPieces(resolved.size, this.#tuning.pieceSize),
+        output,
+        // The task's real concurrency (1 for a local origin by default): the low-speed share depends on it.
+        concurrency: this.#conductorOptions.concurrency ?? defaultConcurrency(resolved),
+        headers: request.headers,
+        tag: request.tag,
+        application: request.application,
+        progress: t.progress,
+        signal: t.controller.signal,
+      }),
+    );
+    // The 100 % event is sent once per request: by the conductor, or below when this request did not see it.
+    let ended = false;
+    const onProgress = request.onProgress
+      ? (p: ProgressEvent) => {
+          if (p.percent === 100) ended = true;
+          request.onProgress!(p);
         }
-        if (!signal?.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
-        throw e;
+      : undefined;
+    const { entry, reusedFromStore, transferredBy } = await this.#tasks.wait(task, { signal, onProgress });
+    throwIfAborted(signal);
+    let m: Awaited<ReturnType<StorageManager['materialize']>>;
+    try {
+      m = await this.storage.materialize(entry, output, { signal });
+    } catch (e) {
+      // The entry went away before its output was made (another process's GC): start over once.
+      if (
+        !signal?.aborted &&
+        e instanceof StorageError &&
+        !(await this.storage.findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true }).catch(() => undefined))
+      ) {
+        throw new EntryGoneError(e.message, e.path, { cause: e });
       }
-      const costMs = Math.round(performance.now() - started);
-      if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
-      request.onProgress?.({
+      if (!signal?.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
+      throw e;
+    }
+    const costMs = Math.round(performance.now() - started);
+    if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
+    if (!ended)
+      onProgress?.({
         taskId,
         transferred: entry.contentLength,
         total: entry.contentLength,
         percent: 100,
         ...(reusedFromStore ? { reused: true } : {}),
       });
-      return {
-        taskId,
-        peerId: entry.peerId,
-        output,
-        digest: resolved.digest,
-        mediaType: resolved.mediaType,
-        manifestDigest: resolved.manifestDigest,
-        manifestMediaType: resolved.manifestMediaType,
-        artifactType: resolved.artifactType,
-        contentLength: entry.contentLength,
-        reused: reusedFromStore,
-        joined,
-        method: m.method,
-        transferredBy: joined ? {} : transferredBy,
-        costMs,
-      };
-    } finally {
-      detach(false);
-    }
+    return {
+      taskId,
+      peerId: entry.peerId,
+      output,
+      digest: resolved.digest,
+      mediaType: resolved.mediaType,
+      manifestDigest: resolved.manifestDigest,
+      manifestMediaType: resolved.manifestMediaType,
+      artifactType: resolved.artifactType,
+      contentLength: entry.contentLength,
+      reused: reusedFromStore,
+      joined,
+      method: m.method,
+      transferredBy: joined ? {} : transferredBy,
+      costMs,
+    };
   }
 
-  #start(
-    taskId: string,
-    peerId: string,
-    resolved: ResolvedResource,
-    output: string,
-    request: DownloadRequest,
-  ): RunningTask {
-    const controller = new AbortController();
-    const running: RunningTask = {
-      conductor: undefined,
-      outcome: undefined as never,
-      attached: 0,
-      controller,
-      progressListeners: new Set(),
+  /** What a task run needs of this manager. */
+  get #runContext(): TaskRunContext {
+    return {
+      client: this.client,
+      storage: this.storage,
+      transport: this.#transport,
+      conductorOptions: this.#conductorOptions,
+      lowSpeedLimit: (c) => this.#lowSpeedLimit(c),
+      rateLimiter: this.#rateLimiter,
+      log: this.#log,
+      onConductor: this.#onConductor,
     };
-    running.outcome = (async () => {
-      const plan = planPieces(resolved.size, this.#tuning.pieceSize);
-      // One request begins the task, and begins it again when a cluster's bytes must be discarded.
-      const begin = () =>
-        this.storage.beginTask(
-          {
-            taskId,
-            peerId,
-            digest: resolved.digest,
-            contentLength: resolved.size,
-            pieceSize: plan.pieceSize,
-            output,
-            taskMeta: {},
-            url: stripUserinfo(resolved.url),
-          },
-          { signal: controller.signal },
-        );
-      let begun: Awaited<ReturnType<StorageManager['beginTask']>>;
-      try {
-        begun = await begin();
-      } catch (e) {
-        if (!controller.signal.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
-        throw e;
-      }
-      if ('reuse' in begun) return { entry: begun.reuse, reusedFromStore: true, transferredBy: {} };
-      const { PeerTaskConductor } = await import('./peer-task-conductor.js');
-      const { SourceTransport } = await import('../transport/source-transport.js');
-      const source = new SourceTransport(this.client);
-      // The task's real concurrency (1 for a local origin by default): the low-speed share depends on it.
-      const concurrency = this.#conductorOptions.concurrency ?? defaultConcurrency(resolved);
-      const client = this.client;
-      const makeConductor = (writer: typeof begun.writer, transport: PieceTransport) =>
-        new PeerTaskConductor({
-          taskId,
-          peerId,
-          target: resolved,
-          plan,
-          writer,
-          transport,
-          fallbackTransport: source,
-          headers: request.headers,
-          tag: request.tag,
-          application: request.application,
-          origin: client.blobRequest
-            ? (o) => client.blobRequest!(resolved, { ...o, headers: request.headers })
-            : undefined,
-          logger: this.#log,
-          pieceDigest: this.storage.options.pieceDigest,
-          rateLimiter: this.#rateLimiter,
-          options: {
-            ...this.#conductorOptions,
-            concurrency,
-            lowSpeedLimit: this.#lowSpeedLimit(concurrency),
-          },
-        });
-      const transport: PieceTransport = this.#transport ?? source;
-      const conductor = makeConductor(begun.writer, transport);
-      running.conductor = conductor;
-      this.#log
-        .with({ peer: peerId, task: taskId, component: 'PeerTask' })
-        .info(
-          `start to download, content length: ${resolved.size}, pieces: ${plan.totalPieces}` +
-            (begun.writer.resumed ? `, resuming with ${begun.writer.pieces.size} verified` : ''),
-        );
-      // One subscription, fanned out to every attached request's callback (joiners included).
-      const watch = (c: PeerTaskConductor) => {
-        c.on('progress', (p) => {
-          for (const cb of running.progressListeners) {
-            try {
-              cb(p);
-            } catch (e) {
-              debug('onProgress threw: %s', (e as Error).message);
-            }
-          }
-        });
-        this.#onConductor?.(c);
-      };
-      watch(conductor);
-      try {
-        const entry = await conductor.run({ signal: controller.signal });
-        const by = { ...conductor.bytesByTransport };
-        if (transport !== source)
-          this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' }).info(
-            `bytes by transport: ${
-              Object.entries(by)
-                .map(([k, v]) => `${k} ${v}`)
-                .join(', ') || 'none'
-            }`,
-          );
-        return { entry, reusedFromStore: false, transferredBy: by };
-      } catch (e) {
-        // Bytes from a cluster that do not match the digest never reach an output: the task starts
-        // over from the origin, once, unless the transport forbids the origin.
-        if (
-          controller.signal.aborted ||
-          transport === source ||
-          transport.backToSource === false ||
-          !(e instanceof DigestMismatchError)
-        )
-          throw e;
-        const log = this.#log.with({ peer: peerId, task: taskId, component: 'PeerTask' });
-        log.warn(
-          `bytes from transport ${transport.name} do not match ${resolved.digest} (${e.message}); downloading again from the origin`,
-        );
-        const again = await begin();
-        if ('reuse' in again) return { entry: again.reuse, reusedFromStore: true, transferredBy: {} };
-        const retry = makeConductor(again.writer, source);
-        running.conductor = retry;
-        watch(retry);
-        const entry = await retry.run({ signal: controller.signal });
-        const by = { ...retry.bytesByTransport };
-        for (const [k, v] of Object.entries(conductor.bytesByTransport)) by[`${k} (discarded)`] = v;
-        return { entry, reusedFromStore: false, transferredBy: by };
-      }
-    })().finally(() => {
-      if (this.#running.get(taskId) === running) this.#running.delete(taskId);
-    });
-    running.outcome.catch(() => {});
-    this.#running.set(taskId, running);
-    return running;
   }
 
   /**
@@ -460,7 +310,7 @@ export class PeerTaskManager {
   #lowSpeedLimit(concurrency: number): number {
     const wanted = this.#tuning.lowSpeedLimit;
     if (!this.#totalRateLimit) return wanted;
-    const share = this.#totalRateLimit / (concurrency * Math.max(1, this.#running.size));
+    const share = this.#totalRateLimit / (concurrency * Math.max(1, this.#tasks.size));
     return Math.min(wanted, Math.floor(share / 4));
   }
 
@@ -473,9 +323,7 @@ export class PeerTaskManager {
 
   /** Aborts running tasks and waits for them to clean up. Does not close the store or client. */
   async close(): Promise<void> {
-    const all = [...this.#running.values()];
-    for (const r of all) r.controller.abort(new DOMException('manager closed', 'AbortError'));
-    await Promise.allSettled(all.map((r) => r.outcome));
+    await this.#tasks.closeAll(new DOMException('manager closed', 'AbortError'));
   }
 }
 
@@ -488,9 +336,6 @@ export class PeerTaskManager {
 function defaultConcurrency(resolved: ResolvedResource): number {
   return resolved.local ? 1 : DEFAULT_CONCURRENCY;
 }
-
-/** Longest wait for a stopped task to remove its partial data before a cancelled request returns. */
-const CLEANUP_WAIT_MS = 10_000;
 
 /** A reused entry disappeared before its output was made (collected by another process). Internal. */
 class EntryGoneError extends StorageError {}

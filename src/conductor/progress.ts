@@ -87,6 +87,8 @@ export class ProgressMeter {
     this.#lastAt = performance.now();
     const total = this.#total;
     const transferred = final ? total : Math.min(total, Math.max(this.#lastEmitted, this.#stored + this.#inflight));
+    // 100 % is said once, by end(), after the blob's digest is checked; until then the bytes are not done.
+    if (!final && transferred === total && total > 0) return;
     this.#lastEmitted = transferred;
     this.#emit({
       taskId: this.#taskId,

@@ -132,6 +132,7 @@ test('onProgress reports bytes during the download, monotonic, ending at 100 %; 
     );
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!);
     assert.equal(seen.at(-1), 100);
+    assert.equal(seen.filter((p) => p === 100).length, 1, `100 % once: ${seen.join(',')}`);
   } finally {
     await rig.close();
   }

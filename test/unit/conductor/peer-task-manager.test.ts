@@ -13,6 +13,7 @@ import { StorageManager } from '../../../src/storage/storage-manager.js';
 import { DigestMismatchError } from '../../../src/core/errors.js';
 import type { BlobRead, BlobTarget, ResolvedResource, ResourceClient } from '../../../src/source/resource-client.js';
 import type { ByteRange } from '../../../src/core/types.js';
+import type { ProgressEvent } from '../../../src/conductor/events.js';
 
 const data = Buffer.alloc(300_000, 7);
 const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -62,11 +63,21 @@ afterEach(async () => {
 test('identical concurrent requests make one download; each gets its own output', async () => {
   let open!: () => void;
   client.gate = new Promise((r) => (open = r));
-  const a = manager.download({ url: 'mem://x/img:v1', output: path.join(dir, 'a.sif') });
-  const b = manager.download({ url: 'mem://x/img:v1', output: path.join(dir, 'b.sif') });
+  const ends = { a: 0, b: 0 };
+  const a = manager.download({
+    url: 'mem://x/img:v1',
+    output: path.join(dir, 'a.sif'),
+    onProgress: (p) => void (p.percent === 100 && ends.a++),
+  });
+  const b = manager.download({
+    url: 'mem://x/img:v1',
+    output: path.join(dir, 'b.sif'),
+    onProgress: (p) => void (p.percent === 100 && ends.b++),
+  });
   open();
   const [ra, rb] = await Promise.all([a, b]);
   assert.equal(client.reads, 1);
+  assert.deepEqual(ends, { a: 1, b: 1 }, 'each request is told 100 % once');
   assert.deepEqual([ra.joined, rb.joined].sort(), [false, true]);
   assert.ok(readFileSync(path.join(dir, 'b.sif')).equals(data));
   assert.equal(statSync(path.join(dir, 'a.sif')).ino, statSync(path.join(dir, 'b.sif')).ino);
@@ -74,8 +85,17 @@ test('identical concurrent requests make one download; each gets its own output'
 
 test('a completed task serves the next request from the store, without a read', async () => {
   await manager.download({ url: 'mem://x/img:v1', output: path.join(dir, 'a.sif') });
-  const r = await manager.download({ url: 'mem://x/img:v1', output: path.join(dir, 'c.sif') });
+  const seen: ProgressEvent[] = [];
+  const r = await manager.download({
+    url: 'mem://x/img:v1',
+    output: path.join(dir, 'c.sif'),
+    onProgress: (p) => seen.push(p),
+  });
   assert.equal(r.reused, true);
+  assert.deepEqual(
+    seen.map((p) => [p.percent, p.reused]),
+    [[100, true]],
+  );
   assert.deepEqual(r.transferredBy, {});
   assert.equal(client.reads, 1);
 });

@@ -31,3 +31,19 @@ test('events are throttled to the interval; an empty blob is 100 %', () => {
   new ProgressMeter('t', 0, 0, (p) => empty.push(p)).end();
   assert.equal(empty[0]!.percent, 100);
 });
+
+test('every byte stored is not yet 100 %: that is said once, by end(), after the digest check', () => {
+  const seen: ProgressEvent[] = [];
+  const m = new ProgressMeter('t', 1000, 0, (p) => seen.push(p));
+  m.arriving(600);
+  m.pieceStored(1000, 600);
+  assert.deepEqual(
+    seen.map((p) => p.percent),
+    [60],
+  );
+  m.end();
+  assert.deepEqual(
+    seen.map((p) => p.percent),
+    [60, 100],
+  );
+});
