@@ -37,9 +37,13 @@ export interface DfdaemonTransportOptions {
   idleTimeout?: Duration | undefined;
   /** The daemon's own download timeout (`Download.timeout`); 0 = the daemon's default. @defaultValue 0 */
   downloadTimeout?: Duration | undefined;
-  /** Attempts after `RESOURCE_EXHAUSTED` (a busy daemon), with doubling delays. @defaultValue 3 */
+  /**
+   * How many times a busy daemon (`RESOURCE_EXHAUSTED`) is asked again, in each delivery mode,
+   * waiting `busyRetryDelay`·2ⁿ before retry n (0.5 s, 1 s, 2 s by default; no jitter), 0–100.
+   * @defaultValue 3
+   */
   busyRetries?: number | undefined;
-  /** First delay after `RESOURCE_EXHAUSTED`. @defaultValue '500ms' */
+  /** The wait before the first retry of a busy daemon; each next one doubles. @defaultValue '500ms' */
   busyRetryDelay?: Duration | undefined;
   /** Largest gRPC message accepted: inline pieces reach 64 MiB. @defaultValue 80 MiB */
   maxMessageBytes?: number | undefined;
