@@ -60,8 +60,9 @@ export type { PieceTransport, PieceSink, TransportTask, TransportLog } from './t
 export { SourceTransport } from './transport/source-transport.js';
 export { DfdaemonTransport, DEFAULT_DFDAEMON_OPTIONS } from './transport/dfdaemon-transport.js';
 export type { DfdaemonTransportOptions, DfdaemonDelivery } from './transport/dfdaemon-transport.js';
-export { ProxyTransport } from './transport/proxy-transport.js';
+export { ProxyTransport, DEFAULT_PROXY_OPTIONS } from './transport/proxy-transport.js';
 export type { ProxyTransportOptions } from './transport/proxy-transport.js';
+export type { ClusterCommonOptions } from './transport/cluster-common.js';
 export type { Priority } from './transport/dfdaemon/messages.js';
 
 // Conductor

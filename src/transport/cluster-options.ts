@@ -5,24 +5,21 @@
  *
  * @module
  */
-import type { Duration } from '../core/units.js';
-import type { DfdaemonDelivery } from './dfdaemon/options.js';
-import type { Priority } from './dfdaemon/messages.js';
+import type { ClusterCommonOptions } from './cluster-common.js';
+import type { DfdaemonTransportOptions } from './dfdaemon/options.js';
+import type { ProxyTransportOptions } from './proxy/options.js';
 
-/** How to reach a Dragonfly cluster (see `DownloaderOptions.cluster`). */
-export interface ClusterOptions {
-  /** The dfdaemon unix socket: a `DfdaemonTransport`. */
-  endpoint?: string | undefined;
-  /** The dfdaemon HTTP proxy URL: a `ProxyTransport`. */
-  proxy?: string | undefined;
-  /** `false` = dfget's `--disable-back-to-source` (`disableBackToSource: true` in dfget.yaml). @defaultValue true */
-  backToSource?: boolean | undefined;
-  /** Daemon transport: how the bytes come back. @defaultValue 'auto' */
-  delivery?: DfdaemonDelivery | undefined;
-  /** Daemon transport: stream idle limit. @defaultValue '30s' */
-  idleTimeout?: Duration | undefined;
-  /** `common.v2.Priority`, 0–6. */
-  priority?: Priority | undefined;
+/**
+ * How to reach a Dragonfly cluster (see `DownloaderOptions.cluster`): `endpoint` for the daemon
+ * transport, or `proxy` for its HTTP proxy, with the options both take. `delivery` and
+ * `idleTimeout` are the daemon transport's own, as {@link DfdaemonTransportOptions} describes them.
+ */
+export interface ClusterOptions
+  extends ClusterCommonOptions, Pick<DfdaemonTransportOptions, 'delivery' | 'idleTimeout'> {
+  /** The dfdaemon unix socket (dfget's `--endpoint`): a `DfdaemonTransport` with this `socketPath`. */
+  endpoint?: DfdaemonTransportOptions['socketPath'];
+  /** The daemon's HTTP proxy URL: a `ProxyTransport` through this `proxy`. */
+  proxy?: ProxyTransportOptions['proxy'] | undefined;
 }
 
 /** Every option name of {@link ClusterOptions}, checked against the interface by the compiler. */

@@ -16,7 +16,7 @@ import createDebug from 'debug';
 import type * as Grpc from '@grpc/grpc-js';
 import { DaemonError, OrasflyError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
-import { abortableDelay } from '../internal/abort.js';
+import { withRetry, type BackoffPolicy } from '../internal/retry.js';
 import { taskIdV2 } from '../core/task-id.js';
 import { redact } from '../http/redact.js';
 import type { OriginRequest } from '../source/resource-client.js';
@@ -36,6 +36,7 @@ import {
 import { ExchangeRecorder } from './dfdaemon/recorder.js';
 import {
   resolveDfdaemonOptions,
+  type DfdaemonDelivery,
   type DfdaemonTransportOptions,
   type ResolvedDfdaemonOptions,
 } from './dfdaemon/options.js';
@@ -73,6 +74,20 @@ const NOT_A_PATH_PROBLEM = new Set<number>([
   GRPC.UNAVAILABLE,
 ]);
 
+/** The mode of one request: `auto` is resolved to one of these per request. */
+type Delivery = Exclude<DfdaemonDelivery, 'auto'>;
+
+/** A busy daemon: worth asking again after a while (any other answer is decided by `drive`). */
+const isBusy = (e: unknown): boolean => e instanceof DaemonError && e.grpcCode === GRPC.RESOURCE_EXHAUSTED;
+
+/**
+ * The backoff of a busy daemon as a policy of the one retry loop: `busyRetryDelay`·2ⁿ exactly, as
+ * `busyRetries` documents it, so no jitter and no cap; gRPC has no `Retry-After` to honour.
+ */
+function busyBackoff(busyRetryDelay: number): BackoffPolicy {
+  return { minDelay: busyRetryDelay, factor: 2, jitter: 0, maxDelay: Number.POSITIVE_INFINITY, maxRetryAfter: 0 };
+}
+
 const identity = (b: Buffer): Buffer => b;
 
 /**
@@ -96,12 +111,14 @@ const identity = (b: Buffer): Buffer => b;
 export class DfdaemonTransport implements PieceTransport {
   readonly name = 'dfdaemon';
   readonly #o: ResolvedDfdaemonOptions;
+  readonly #busyBackoff: BackoffPolicy;
   #client: Promise<Grpc.Client> | undefined;
   #grpc: typeof Grpc | undefined;
 
   /** @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for a bad option. */
   constructor(options: DfdaemonTransportOptions = {}) {
     this.#o = resolveDfdaemonOptions(options);
+    this.#busyBackoff = busyBackoff(this.#o.busyRetryDelay);
   }
 
   /** {@inheritDoc PieceTransport.backToSource} */
@@ -134,41 +151,53 @@ export class DfdaemonTransport implements PieceTransport {
     await this.#checkHealth(client, signal);
     const origin = await task.origin.request({ signal });
     const v2 = taskIdV2(origin.url, { pieceLength: task.plan.pieceSize, tag: task.tag, application: task.application });
-    let delivery: 'output-path' | 'piece-content' =
-      o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
+    const delivery: Delivery = o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
     task.log?.info(
       `dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ` +
         `${delivery}, back-to-source ${o.backToSource ? 'allowed' : 'disabled'})`,
     );
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#download(client, task, sink, origin, delivery, signal);
+    try {
+      await this.#downloadWhileBusy(client, task, sink, origin, delivery, signal);
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      // Not a retry of the same request but another question: the daemon may not see our path.
+      const code = e instanceof DaemonError ? e.grpcCode : undefined;
+      if (
+        delivery === 'output-path' &&
+        o.delivery === 'auto' &&
+        code !== undefined &&
+        !NOT_A_PATH_PROBLEM.has(code) &&
+        !(e instanceof OrasflyError && e.final)
+      ) {
+        task.log?.warn(
+          `dfdaemon could not write to ${task.scratchDir} (${GRPC_NAMES[code]}); asking for the piece bytes instead`,
+        );
+        await this.#downloadWhileBusy(client, task, sink, origin, 'piece-content', signal);
         return;
-      } catch (e) {
-        if (signal?.aborted) throw signal.reason;
-        const code = e instanceof DaemonError ? e.grpcCode : undefined;
-        if (code === GRPC.RESOURCE_EXHAUSTED && attempt < o.busyRetries) {
-          const delay = o.busyRetryDelay * 2 ** attempt;
-          task.log?.warn(`dfdaemon is busy (RESOURCE_EXHAUSTED); trying again in ${delay} ms`);
-          await abortableDelay(delay, signal);
-          continue;
-        }
-        if (
-          delivery === 'output-path' &&
-          o.delivery === 'auto' &&
-          code !== undefined &&
-          !NOT_A_PATH_PROBLEM.has(code) &&
-          !(e instanceof OrasflyError && e.final)
-        ) {
-          task.log?.warn(
-            `dfdaemon could not write to ${task.scratchDir} (${GRPC_NAMES[code]}); asking for the piece bytes instead`,
-          );
-          delivery = 'piece-content';
-          continue;
-        }
-        throw e;
       }
+      throw e;
     }
+  }
+
+  /**
+   * One download in one delivery mode, asked again while the daemon answers `RESOURCE_EXHAUSTED`
+   * (busy): the one retry policy of `internal/retry.ts`, waiting `busyRetryDelay`·2ⁿ.
+   */
+  #downloadWhileBusy(
+    client: Grpc.Client,
+    task: TransportTask,
+    sink: PieceSink,
+    origin: OriginRequest,
+    delivery: Delivery,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    return withRetry(() => this.#download(client, task, sink, origin, delivery, signal), {
+      attempts: this.#o.busyRetries + 1,
+      policy: this.#busyBackoff,
+      retryable: isBusy,
+      onRetry: ({ delayMs }) => task.log?.warn(`dfdaemon is busy (RESOURCE_EXHAUSTED); trying again in ${delayMs} ms`),
+      signal,
+    });
   }
 
   /** A failure of the daemon: the origin serves instead, unless back-to-source is disabled. */
@@ -229,7 +258,7 @@ export class DfdaemonTransport implements PieceTransport {
     task: TransportTask,
     sink: PieceSink,
     origin: OriginRequest,
-    delivery: 'output-path' | 'piece-content',
+    delivery: Delivery,
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const grpc = this.#grpc!;

@@ -8,8 +8,7 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
-import { parseDuration, type Duration } from '../core/units.js';
-import { DaemonError, InvalidArgumentError, RangeNotSupportedError } from '../core/errors.js';
+import { DaemonError, RangeNotSupportedError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { chunksOf } from '../internal/chunks.js';
 import { redact } from '../http/redact.js';
@@ -19,24 +18,10 @@ import type { SignalOptions } from '../core/types.js';
 import type { PieceInfo } from '../core/piece-plan.js';
 import type { Priority } from './dfdaemon/messages.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
+import { resolveProxyOptions, type ProxyTransportOptions } from './proxy/options.js';
 
-/** Options of {@link ProxyTransport}. */
-export interface ProxyTransportOptions {
-  /** The daemon's proxy, `http://127.0.0.1:4001` (dfget's `--proxy-transport`). */
-  proxy: string;
-  /** `X-Dragonfly-Priority` (0–6). @defaultValue unset (the daemon's default, LEVEL6) */
-  priority?: Priority | undefined;
-  /** `false`: pieces the proxy cannot serve fail the task instead of coming from the origin. @defaultValue true */
-  backToSource?: boolean | undefined;
-  /**
-   * Send the registry `Authorization` to a proxy that is neither on loopback nor HTTPS. Off: such a
-   * proxy is not used for registries that need credentials (the origin serves, and the log says why).
-   * @defaultValue false
-   */
-  allowCleartextCredentials?: boolean | undefined;
-  /** Time to wait for the proxy's response headers. @defaultValue '30s' */
-  headersTimeout?: Duration | undefined;
-}
+export { DEFAULT_PROXY_OPTIONS } from './proxy/options.js';
+export type { ProxyTransportOptions } from './proxy/options.js';
 
 /** The daemon proxy's request headers (dragonflyoss/client `dragonfly-client/src/proxy/header.rs`). */
 export const DRAGONFLY_HEADERS = Object.freeze({
@@ -76,29 +61,23 @@ export class ProxyTransport implements PieceTransport {
   readonly #cleartextOk: boolean;
   readonly #dispatcher: Dispatcher;
 
-  /** @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for a proxy that is not an http(s) URL. */
+  /**
+   * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for a bad option, e.g. a proxy
+   * that is not an http(s) URL.
+   */
   constructor(options: ProxyTransportOptions) {
-    let u: URL;
-    try {
-      u = new URL(options?.proxy);
-    } catch {
-      throw new InvalidArgumentError('proxy', 'expected the URL of the daemon proxy, e.g. http://127.0.0.1:4001');
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:')
-      throw new InvalidArgumentError('proxy', `unsupported protocol ${u.protocol}`);
-    if (u.username || u.password)
-      throw new InvalidArgumentError('proxy', 'credentials in the proxy URL are not supported');
-    const p = options.priority;
-    if (p !== undefined && (!Number.isInteger(p) || p < 0 || p > 6))
-      throw new InvalidArgumentError('priority', 'expected an integer 0..6');
-    this.#proxy = u;
-    this.#priority = p;
-    this.backToSource = options.backToSource ?? true;
-    this.#cleartextOk =
-      (options.allowCleartextCredentials ?? false) || u.protocol === 'https:' || isLoopbackHost(u.host);
-    const headersTimeout = parseDuration(options.headersTimeout ?? '30s', 'headersTimeout');
+    const o = resolveProxyOptions(options);
+    this.#proxy = o.proxy;
+    this.#priority = o.priority;
+    this.backToSource = o.backToSource;
+    this.#cleartextOk = o.allowCleartextCredentials || o.proxy.protocol === 'https:' || isLoopbackHost(o.proxy.host);
     // Bodies are watched by the conductor's low-speed rule; undici's own body timeout stays off.
-    this.#dispatcher = new (agentClass())({ headersTimeout, bodyTimeout: 0, connections: 16, allowH2: false });
+    this.#dispatcher = new (agentClass())({
+      headersTimeout: o.headersTimeout,
+      bodyTimeout: 0,
+      connections: 16,
+      allowH2: false,
+    });
   }
 
   /** Closes the proxy connections. */

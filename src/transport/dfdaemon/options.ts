@@ -1,6 +1,7 @@
 /**
  * Options of the daemon transport: the type, its documented defaults and the resolver that checks
- * them (described once; `ClusterOptions` names a subset of them).
+ * them (described once: `ClusterOptions` picks some of them, and the fields shared with the proxy
+ * transport are in `cluster-common.ts`).
  *
  * @module
  */
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { parseDuration, type Duration } from '../../core/units.js';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { Priority } from './messages.js';
+import { assertPriority, DEFAULT_CLUSTER_COMMON_OPTIONS, type ClusterCommonOptions } from '../cluster-common.js';
 
 /** Where dfdaemon listens by default (Rust dfdaemon's `download.server.socketPath`). */
 export const DEFAULT_DFDAEMON_SOCKET = '/var/run/dragonfly/dfdaemon.sock';
@@ -16,7 +18,7 @@ export const DEFAULT_DFDAEMON_SOCKET = '/var/run/dragonfly/dfdaemon.sock';
 export type DfdaemonDelivery = 'auto' | 'output-path' | 'piece-content';
 
 /** Options of a `DfdaemonTransport`. */
-export interface DfdaemonTransportOptions {
+export interface DfdaemonTransportOptions extends ClusterCommonOptions {
   /** The daemon's unix socket (dfget's `--endpoint`). @defaultValue `/var/run/dragonfly/dfdaemon.sock` (the Rust dfdaemon's) */
   socketPath?: string | undefined;
   /**
@@ -27,19 +29,19 @@ export interface DfdaemonTransportOptions {
    * @defaultValue 'auto'
    */
   delivery?: DfdaemonDelivery | undefined;
-  /** `false` = dfget's `--disable-back-to-source`: neither the daemon nor orasfly may ask the origin. @defaultValue true */
-  backToSource?: boolean | undefined;
-  /** `common.v2.Priority` of the task (0–6). @defaultValue 0 */
-  priority?: Priority | undefined;
   /** Deadline of the health check made before first use. @defaultValue '1s' */
   healthTimeout?: Duration | undefined;
   /** A stream that delivers no message for this long is given up (the origin serves the rest). @defaultValue '30s' */
   idleTimeout?: Duration | undefined;
   /** The daemon's own download timeout (`Download.timeout`); 0 = the daemon's default. @defaultValue 0 */
   downloadTimeout?: Duration | undefined;
-  /** Attempts after `RESOURCE_EXHAUSTED` (a busy daemon), with doubling delays. @defaultValue 3 */
+  /**
+   * How many times a busy daemon (`RESOURCE_EXHAUSTED`) is asked again, in each delivery mode,
+   * waiting `busyRetryDelay`·2ⁿ before retry n (0.5 s, 1 s, 2 s by default; no jitter), 0–100.
+   * @defaultValue 3
+   */
   busyRetries?: number | undefined;
-  /** First delay after `RESOURCE_EXHAUSTED`. @defaultValue '500ms' */
+  /** The wait before the first retry of a busy daemon; each next one doubles. @defaultValue '500ms' */
   busyRetryDelay?: Duration | undefined;
   /** Largest gRPC message accepted: inline pieces reach 64 MiB. @defaultValue 80 MiB */
   maxMessageBytes?: number | undefined;
@@ -55,7 +57,8 @@ export interface DfdaemonTransportOptions {
 export const DEFAULT_DFDAEMON_OPTIONS = Object.freeze({
   socketPath: DEFAULT_DFDAEMON_SOCKET,
   delivery: 'auto' as DfdaemonDelivery,
-  backToSource: true,
+  ...DEFAULT_CLUSTER_COMMON_OPTIONS,
+  // LEVEL0, the daemon's own default: proto3 sends no field for 0.
   priority: 0 as Priority,
   healthTimeout: '1s',
   idleTimeout: '30s',
@@ -96,8 +99,7 @@ export function resolveDfdaemonOptions(o: DfdaemonTransportOptions): ResolvedDfd
       `expected auto, output-path or piece-content, got ${JSON.stringify(delivery)}`,
     );
   const priority = o.priority ?? D.priority;
-  if (!Number.isInteger(priority) || priority < 0 || priority > 6)
-    throw new InvalidArgumentError('priority', 'expected an integer 0..6');
+  assertPriority(priority);
   const busyRetries = o.busyRetries ?? D.busyRetries;
   if (!Number.isInteger(busyRetries) || busyRetries < 0 || busyRetries > 100)
     throw new InvalidArgumentError('busyRetries', 'expected an integer 0..100');

@@ -138,6 +138,27 @@ test('RESOURCE_EXHAUSTED, then success: the daemon is asked again', async () => 
   assert.equal(msgs(lines).filter((m) => /busy \(RESOURCE_EXHAUSTED\)/.test(m)).length, 2);
 });
 
+test('busy: waits busyRetryDelay·2ⁿ without jitter, and asking for the piece bytes instead starts a fresh count', async () => {
+  // Busy once with output-path, then a path problem (the switch), then busy twice with piece-content:
+  // with busyRetries 2, each mode may be asked again twice.
+  fake.script.failFirst = [
+    { code: grpc.status.RESOURCE_EXHAUSTED },
+    { code: grpc.status.INTERNAL },
+    { code: grpc.status.RESOURCE_EXHAUSTED },
+    { code: grpc.status.RESOURCE_EXHAUSTED },
+  ];
+  const { result, lines } = await pull({ busyRetries: 2 });
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE });
+  assert.equal(fake.downloads.length, 5);
+  assert.deepEqual(
+    msgs(lines)
+      .map((m) => /busy \(RESOURCE_EXHAUSTED\); trying again in (\d+) ms/.exec(m)?.[1])
+      .filter((d) => d !== undefined),
+    ['10', '10', '20'],
+  );
+  assert.equal(fake.downloads[4]!.need_piece_content, true);
+});
+
 test('a stream that stalls mid-way: the origin serves only the missing pieces, and the blob is verified', async () => {
   fake.script.stallAfterPieces = 1;
   const { result, output, lines } = await pull({ delivery: 'piece-content', idleTimeout: '300ms' });
