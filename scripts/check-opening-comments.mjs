@@ -38,5 +38,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const dir = process.argv[2] ? path.resolve(process.argv[2]) : path.join(root, 'src');
   const problems = checkOpeningComments(dir);
   for (const p of problems) console.error(p);
+  if (!problems.length) console.log('opening comments: every source file names its job');
   process.exit(problems.length ? 1 : 0);
 }
