@@ -8,7 +8,8 @@
  */
 import path from 'node:path';
 import createDebug from 'debug';
-import { DigestMismatchError, InvalidArgumentError, StorageError, TimeoutError } from '../core/errors.js';
+import { DigestMismatchError, InvalidArgumentError, TimeoutError } from '../core/errors.js';
+import { EntryGoneError } from '../storage/lookup.js';
 import type { ResolvedResource, ResourceClient } from '../source/resource-client.js';
 import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from '../core/task-id.js';
@@ -197,13 +198,21 @@ export class PeerTaskManager {
     debug('download %s → %s task %s', resolved.url, output, taskId);
 
     try {
-      return await this.#obtain(request, resolved, taskId, peerId, output, started, signal, log);
-    } catch (e) {
-      // The entry reused went away between the lookup and the link (another process's GC): once more,
-      // which now downloads. Anything else is final.
-      if (!(e instanceof EntryGoneError)) throw e;
-      debug('reused entry of %s vanished (%s); starting over', taskId, e.message);
-      return this.#obtain(request, resolved, taskId, peerId, output, started, signal, log);
+      // The entry to reuse went away between the lookup and the output (another process's GC or
+      // clean took it before our claim): look again, which finds another entry or downloads. Each
+      // start-over needs another process to remove a fresh entry in a window of a few system calls.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.#obtain(request, resolved, taskId, peerId, output, started, signal, log);
+        } catch (e) {
+          if (!(e instanceof EntryGoneError) || signal?.aborted) throw e;
+          if (attempt >= MAX_START_OVERS) {
+            this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
+            throw e;
+          }
+          debug('entry of %s went away (%s); starting over (%d)', taskId, e.message, attempt);
+        }
+      }
     } finally {
       // Off the critical path: a round runs only when one is due (once per gcInterval across processes).
       if (this.#gcAfterPull) void this.storage.gcSoon();
@@ -250,15 +259,8 @@ export class PeerTaskManager {
     try {
       m = await this.storage.materialize(entry, output, { signal });
     } catch (e) {
-      // The entry went away before its output was made (another process's GC): start over once.
-      if (
-        !signal?.aborted &&
-        e instanceof StorageError &&
-        !(await this.storage.findCompleted({ taskId: entry.taskId }, { ignoreMultiplex: true }).catch(() => undefined))
-      ) {
-        throw new EntryGoneError(e.message, e.path, { cause: e });
-      }
-      if (!signal?.aborted) this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
+      if (!signal?.aborted && !(e instanceof EntryGoneError))
+        this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
       throw e;
     }
     const costMs = Math.round(performance.now() - started);
@@ -337,5 +339,5 @@ function defaultConcurrency(resolved: ResolvedResource): number {
   return resolved.local ? 1 : DEFAULT_CONCURRENCY;
 }
 
-/** A reused entry disappeared before its output was made (collected by another process). Internal. */
-class EntryGoneError extends StorageError {}
+/** Attempts of one request when the entry it would use keeps going away under it. */
+const MAX_START_OVERS = 5;

@@ -13,6 +13,7 @@ import { errno, TMP_MARK, unlinkQuiet, rmdirQuiet } from './fs-util.js';
 import { decodeMetadata, type TaskMetadata } from './metadata.js';
 import { isPeerIdName, isRealDirectory, isTaskIdName, removePeerDir, type StoreLayout } from './store-layout.js';
 import type { StoreLink } from './strategies/storage-strategy.js';
+import type { ReaderClaims } from './reader-claims.js';
 
 /** What loading and removal need from the store. */
 export interface EntryFilesContext {
@@ -20,6 +21,8 @@ export interface EntryFilesContext {
   readonly index: DigestIndex;
   readonly table: EntryTable;
   readonly log: (fmt: string, ...args: unknown[]) => void;
+  /** Other processes' readers of completed entries, which removal waits for. */
+  readonly claims: Pick<ReaderClaims, 'claimed'>;
 }
 
 /** Result of reading one peer directory. */
@@ -140,9 +143,16 @@ export async function removeGarbagePeer(ctx: EntryFilesContext, peerDir: string)
 /**
  * Deletes an entry's files (never an output): the advance hidden file if it is ours, the store's
  * `data` and `metadata`, the peer dir, the task dir if empty, and the index pointer if it points
- * here. Errors are logged; returns whether everything went.
+ * here. A completed entry that another process claims as its reader (`reader-claims.ts`) is only
+ * marked. Errors are logged; returns whether everything went.
  */
 export async function removeEntryFiles(ctx: EntryFilesContext, e: Entry, reason: string): Promise<boolean> {
+  // A process is linking or copying it to an output right now: it goes when nobody reads it.
+  if (e.meta.done && (await ctx.claims.claimed(e.taskId, e.peerId))) {
+    e.marked = true;
+    ctx.log('task %s not removed (%s): a reader holds a claim', e.key, reason);
+    return false;
+  }
   let ok = true;
   const tryDo = async (what: string, f: () => Promise<void>): Promise<void> => {
     try {

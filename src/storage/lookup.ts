@@ -8,6 +8,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { StorageError } from '../core/errors.js';
+import type { ReaderClaims } from './reader-claims.js';
 import type { Entry, TaskEntry } from './entry.js';
 import { readPeer, readTask, removeEntryFiles, type EntryFilesContext } from './entry-files.js';
 import type { DropEvent } from './manager-types.js';
@@ -19,10 +20,18 @@ import { validDataPath, verifiedThisBoot } from './validate.js';
 /** What the lookup needs of the store. */
 export interface LookupContext {
   files: EntryFilesContext;
+  /** This process's reader claims (the same store's). */
+  claims: ReaderClaims;
   options: Pick<ResolvedStorageOptions, 'lockStaleTime' | 'now'>;
   /** An invalid entry was dropped instead of served. */
   onDrop(event: DropEvent): void;
 }
+
+/**
+ * A completed entry went away before a reader could use it (another process's GC or clean removed
+ * it): looking it up again either finds another entry or downloads. Code `ERR_ORASFLY_STORAGE`.
+ */
+export class EntryGoneError extends StorageError {}
 
 /** A pinned entry: GC of this process leaves its files alone until `release`. */
 export interface EntryPin {
@@ -98,17 +107,32 @@ export class EntryLookup {
    * @throws StorageError when the entry is no longer in the store.
    */
   async pin(entry: TaskEntry): Promise<EntryPin> {
-    const found = await this.entryOf(entry);
-    if (!found)
-      throw new StorageError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
+    // The claim first, then the check that the entry is still there: a remover in another process
+    // either sees the claim, or has removed the entry before the check (which then fails).
+    const claim =
+      isTaskIdName(entry?.taskId) && isPeerIdName(entry?.peerId)
+        ? await this.#ctx.claims.claim(entry.taskId, entry.peerId)
+        : undefined;
+    const found = await this.entryOf(entry).catch(async (e: unknown) => {
+      await claim?.release();
+      throw e;
+    });
+    if (!found) {
+      await claim?.release();
+      throw new EntryGoneError(`task ${entry.taskId}/${entry.peerId} is no longer in the store`, entry.dataFilePath);
+    }
     const { table } = this.#ctx.files;
     const e = table.adopt(found);
     e.pins++;
+    let released = false;
     return {
       entry: e,
       release: async (dropReason) => {
+        if (released) return;
+        released = true;
         e.pins--;
         table.settle(e);
+        await claim?.release();
         if (dropReason) await this.drop(e, dropReason);
         else if (e.marked && !e.busy) await this.removeLocked(e, 'reclaimed after last reader');
       },

@@ -21,7 +21,8 @@ import type { SignalOptions } from '../core/types.js';
 import { DigestIndex } from './digest-index.js';
 import { EntryTable, type Entry, type TaskEntry } from './entry.js';
 import { removeEntryFiles, type EntryFilesContext } from './entry-files.js';
-import { EntryLookup } from './lookup.js';
+import { EntryGoneError, EntryLookup } from './lookup.js';
+import { ReaderClaims } from './reader-claims.js';
 import { throwIfAborted } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
 import { GcScheduler, stampRound } from './gc-schedule.js';
@@ -57,6 +58,9 @@ export type { DropEvent, FindOptions, GcOptions, LockWaitEvent, OpenOptions, Sto
 import type { FindOptions, GcOptions, OpenOptions, StorageEvents } from './manager-types.js';
 
 const log = debug('orasfly:storage');
+
+/** Longest hold of a just-completed entry that nobody materialises (ms). */
+const COMPLETION_HOLD_MS = 60_000;
 const gcLog = debug('orasfly:gc');
 
 /**
@@ -110,6 +114,11 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   readonly #created = new Set<Entry>();
   readonly #scheduler: GcScheduler;
   readonly #lookup: EntryLookup;
+  readonly #claims: ReaderClaims;
+  /** Entries begun for an output (`BeginTaskRequest.output`): they are held from completion until it exists. */
+  readonly #outputPending = new Set<string>();
+  /** Entries this process completed, held from completion until their first output exists. */
+  readonly #completed = new Map<string, { release(): Promise<void>; timer: NodeJS.Timeout }>();
   #closed = false;
 
   private constructor(options: ResolvedStorageOptions, warnings: string[]) {
@@ -118,8 +127,10 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     this.warnings = Object.freeze([...warnings]);
     this.#layout = new StoreLayout(options.dataPath);
     this.#index = new DigestIndex(options.dataPath);
+    this.#claims = new ReaderClaims(this.#layout.claimsDir, options.lockStaleTime);
     this.#lookup = new EntryLookup({
       files: this.#files,
+      claims: this.#claims,
       options,
       onDrop: (d) => this.emit('drop', d),
     });
@@ -147,6 +158,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     const claimed = await claimStoreRoot(resolved.dataPath);
     try {
       await fsp.mkdir(m.#layout.locksDir, { recursive: true });
+      await fsp.mkdir(m.#layout.claimsDir, { recursive: true });
       await fsp.mkdir(m.#index.root, { recursive: true });
     } catch (e) {
       throw new StorageError(
@@ -164,7 +176,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   // ---------------------------------------------------------------- contexts of the parts
 
   get #files(): EntryFilesContext {
-    return { layout: this.#layout, index: this.#index, table: this.#table, log };
+    return { layout: this.#layout, index: this.#index, table: this.#table, log, claims: this.#claims };
   }
 
   get #ingest(): IngestContext {
@@ -222,21 +234,66 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (typeof output !== 'string' || output === '')
       throw new InvalidArgumentError('output', 'an output path is required');
     await assertOutputPath(path.resolve(output), this.options.dataPath);
-    const { entry: e, release } = await this.#lookup.pin(entry);
+    let pinned: Awaited<ReturnType<EntryLookup['pin']>>;
+    try {
+      pinned = await this.#lookup.pin(entry);
+    } catch (err) {
+      await this.#releaseCompleted(entry);
+      throw err;
+    }
+    const { entry: e, release } = pinned;
     let invalid = false;
     try {
       const src = await validDataPath(e);
       if (!src) {
         invalid = true;
-        throw new StorageError(`cache data of task ${e.key} changed since completion; not reused`, e.meta.dataFilePath);
+        throw new EntryGoneError(
+          `cache data of task ${e.key} changed since completion; not reused`,
+          e.meta.dataFilePath,
+        );
       }
-      const r = await materializeFile(src, path.resolve(output), opts);
-      if (r.method === 'link') e.nlink++;
-      await this.#lookup.touch(e);
-      return r;
+      try {
+        const r = await materializeFile(src, path.resolve(output), opts);
+        if (r.method === 'link') e.nlink++;
+        await this.#lookup.touch(e);
+        return r;
+      } catch (err) {
+        // The data went from under the claim (a remover of a store version without claims, a hand's rm).
+        if (!opts.signal?.aborted && !(await fsp.stat(src).catch(() => undefined))) {
+          invalid = true;
+          throw new EntryGoneError(`cache data of task ${e.key} disappeared; not reused`, src, { cause: err });
+        }
+        throw err;
+      }
     } finally {
       await release(invalid ? 'data changed, truncated or missing since completion' : undefined);
+      // The completion hold's job ends with the first output (or the first attempt at one). Requests
+      // joined to the same task pin the entry as they start theirs, before this one has finished.
+      await this.#releaseCompleted(entry);
     }
+  }
+
+  /**
+   * Holds an entry this process has just completed for an output (`BeginTaskRequest.output`), so
+   * that no GC or clean (of any process) takes it before that output exists; released by the first {@link materialize} of it, or after
+   * {@link COMPLETION_HOLD_MS} when nobody makes one (a host that drives the conductor by hand).
+   */
+  async #holdCompleted(entry: TaskEntry): Promise<void> {
+    const key = `${entry.taskId}/${entry.peerId}`;
+    if (this.#completed.has(key)) return;
+    const pin = await this.#lookup.pin(entry);
+    const timer = setTimeout(() => void this.#releaseCompleted(entry), COMPLETION_HOLD_MS);
+    timer.unref();
+    this.#completed.set(key, { release: () => pin.release(), timer });
+  }
+
+  async #releaseCompleted(entry: TaskEntry): Promise<void> {
+    const key = `${entry?.taskId}/${entry?.peerId}`;
+    const held = this.#completed.get(key);
+    if (!held) return;
+    this.#completed.delete(key);
+    clearTimeout(held.timer);
+    await held.release();
   }
 
   /**
@@ -334,6 +391,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       }
       const { entry, fh, resumed } = await openEntry(this.#ingest, req, this.options);
       this.#created.add(entry);
+      if (req.output !== undefined) this.#outputPending.add(entry.key);
       const w = new TaskWriterImpl(this.#entryStore, entry, fh, lock, resumed);
       this.#writers.add(w);
       return { writer: w };
@@ -349,9 +407,18 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       e.touch(this.options.now());
       return writeMetadata(e.metaPath, e.meta);
     },
-    commit: (e, digest, fp) => commitEntry(e, digest, fp, { index: this.#index, now: this.options.now(), log }),
+    commit: async (e, digest, fp) => {
+      const entry = await commitEntry(e, digest, fp, { index: this.#index, now: this.options.now(), log });
+      // Still under the task lock: from here until its output exists the entry is claimed.
+      if (this.#outputPending.delete(e.key))
+        await this.#holdCompleted(entry).catch((err: unknown) =>
+          log('completion hold failed: %s', (err as Error).message),
+        );
+      return entry;
+    },
     release: async (w, e, keep) => {
       this.#writers.delete(w);
+      this.#outputPending.delete(e.key);
       e.writing = false;
       if (!keep) {
         await removeEntryFiles(this.#files, e, 'aborted');
@@ -449,6 +516,12 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     await this.#scheduler.stop();
     throwIfAborted(opts.signal);
     for (const w of [...this.#writers]) await w.abort({ keepForResume: this.options.keepStorage }).catch(() => {});
+    for (const held of [...this.#completed.values()]) {
+      clearTimeout(held.timer);
+      await held.release().catch(() => {});
+    }
+    this.#completed.clear();
+    await this.#claims.releaseAll();
     if (!this.options.keepStorage) {
       for (const e of [...this.#created]) await this.#lookup.removeLocked(e, 'keepStorage: false').catch(() => false);
     }

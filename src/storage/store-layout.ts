@@ -41,7 +41,7 @@ export function isPeerIdName(s: unknown): boolean {
 }
 
 /** Names the store creates at its root besides task directories. */
-const ROOT_NAMES = new Set([STORE_MARKER, '.locks', '.index', '.gc']);
+const ROOT_NAMES = new Set([STORE_MARKER, '.locks', '.index', '.gc', '.claims']);
 /** Files the store creates inside a peer directory. */
 const PEER_FILES = new Set(['data', 'metadata']);
 
@@ -206,6 +206,11 @@ export class StoreLayout {
 
   get locksDir(): string {
     return path.join(this.root, '.locks');
+  }
+
+  /** Reader claims of completed entries (`reader-claims.ts`). */
+  get claimsDir(): string {
+    return path.join(this.root, '.claims');
   }
 
   /** GC coordination across processes: the time of the last round and the lock of the running one. */

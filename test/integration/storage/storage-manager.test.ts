@@ -380,7 +380,7 @@ test('restart: completed tasks reusable, interrupted ones resumable, garbage gon
   assert.deepEqual(round.expired, [], 'last access 50 min ago, taskExpireTime 1h');
   assert.deepEqual(
     (await fsp.readdir(dataPath)).sort(),
-    ['.gc', '.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort(),
+    ['.claims', '.gc', '.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort(),
   );
   assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), false);
   assert.deepEqual(await fsp.readdir(path.join(dataPath, done.taskId, done.peerId)), ['data', 'metadata']);

@@ -1,14 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, truncateSync } from 'node:fs';
+import path from 'node:path';
 import { EntryLookup } from '../../../src/storage/lookup.js';
+import { ReaderClaims } from '../../../src/storage/reader-claims.js';
 import type { DropEvent } from '../../../src/storage/manager-types.js';
 import { completeTask, filesContext, makeStore, resolved } from './store-fixture.js';
 
 // The lookup over a real store directory, with a context of its own (a fresh entry table: the
 // store's process pins nothing the lookup knows of).
 function lookupOf(dataPath: string, drops: DropEvent[] = []) {
-  return new EntryLookup({ files: filesContext(dataPath), options: resolved(dataPath), onDrop: (d) => drops.push(d) });
+  const files = filesContext(dataPath);
+  return new EntryLookup({
+    files,
+    claims: new ReaderClaims(path.join(dataPath, '.claims'), 60_000),
+    options: resolved(dataPath),
+    onDrop: (d) => drops.push(d),
+  });
 }
 
 test('find: by task id or by blob digest; a malformed snapshot has no entry', async (t) => {

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ClosedError } from '../../../src/core/errors.js';
+import { StorageManager } from '../../../src/storage/storage-manager.js';
 import { completeTask, makeStore } from './store-fixture.js';
 
 test('a completed task is found by task id and by digest, and an output is made by hard link', async (t) => {
@@ -33,4 +34,36 @@ test('after close(), every call is a ClosedError', async (t) => {
   const { store } = await makeStore(t);
   await store.close();
   await assert.rejects(store.findCompleted({ taskId: 'a'.repeat(64) }), ClosedError);
+});
+
+test('an entry just completed is held until its output exists: another store’s quota GC leaves it alone, and takes it after', async (t) => {
+  const { store, dir, dataPath } = await makeStore(t);
+  // A second manager over the same directory stands for another process: its GC sees only what is
+  // on disk (the claim), not this process's in-memory pins.
+  const other = await StorageManager.open({ dataPath, diskGCThreshold: '1Ki' }, { gcTimer: false });
+  t.after(() => other.close());
+  const out = path.join(dir, 'held.sif');
+  const e = await completeTask(store, Buffer.alloc(70_000, 4), 1, out);
+  const during = await other.gc();
+  assert.deepEqual(during.reclaimed, [], 'claimed between completion and output');
+  assert.ok(existsSync(e.dataFilePath));
+  await store.materialize(e, out);
+  assert.equal(statSync(out).ino, statSync(e.dataFilePath).ino);
+  // The output exists: the hold is gone, and the entry is as collectable as any other.
+  const after = await other.gc();
+  assert.equal(after.reclaimed.length, 1);
+  assert.ok(readFileSync(out).equals(Buffer.alloc(70_000, 4)), 'the output keeps its bytes');
+});
+
+test('a reader claim makes another store’s clean skip the entry; released, the entry goes', async (t) => {
+  const { store, dataPath } = await makeStore(t);
+  const other = await StorageManager.open({ dataPath }, { gcTimer: false });
+  t.after(() => other.close());
+  const e = await completeTask(store, Buffer.alloc(20_000, 6));
+  const pin = await store.pin(e);
+  const skipped = await other.clean([]);
+  assert.equal(existsSync(e.dataFilePath), true, `in use: ${JSON.stringify(skipped)}`);
+  await pin.release();
+  await other.clean([]);
+  assert.equal(existsSync(e.dataFilePath), false);
 });

@@ -12,6 +12,7 @@ import { createPieceHasher } from '../../../src/storage/piece-digest.js';
 import { pieceAt, planPieces } from '../../../src/core/piece-plan.js';
 import { StorageManager, type TaskEntry } from '../../../src/storage/storage-manager.js';
 import { StoreLayout } from '../../../src/storage/store-layout.js';
+import { ReaderClaims } from '../../../src/storage/reader-claims.js';
 
 export const PEER = '127.0.0.1-1-fixture';
 
@@ -30,8 +31,11 @@ export async function makeStore(
   return { dir, dataPath, store };
 }
 
-/** Writes `bytes` as a completed task and returns its entry. */
-export async function completeTask(store: StorageManager, bytes: Buffer, n = 1): Promise<TaskEntry> {
+/**
+ * Writes `bytes` as a completed task and returns its entry. With `output`, the task is begun for that
+ * output (as the task manager begins it): the store then holds the entry until the output exists.
+ */
+export async function completeTask(store: StorageManager, bytes: Buffer, n = 1, output?: string): Promise<TaskEntry> {
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const taskId = createHash('sha256').update(`task-${n}-${digest}`).digest('hex');
   const plan = planPieces(bytes.length, 64 * 1024);
@@ -41,6 +45,7 @@ export async function completeTask(store: StorageManager, bytes: Buffer, n = 1):
     digest,
     contentLength: bytes.length,
     pieceSize: plan.pieceSize,
+    output,
   });
   if ('reuse' in r) return r.reuse;
   for (let num = 0; num < plan.totalPieces; num++) {
@@ -61,6 +66,7 @@ export function filesContext(dataPath: string): EntryFilesContext {
     index: new DigestIndex(dataPath),
     table: new EntryTable(),
     log: () => {},
+    claims: new ReaderClaims(path.join(dataPath, '.claims'), 60_000),
   };
 }
 
