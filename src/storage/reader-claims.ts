@@ -21,6 +21,25 @@ import { DEFAULT_LOCK_HEARTBEAT_MS, pidAlive } from './task-lock.js';
 /** Separates the parts of a claim's name (no peer id, host name or number holds it). */
 const SEP = '~';
 
+/**
+ * Writes a claim file. Its task directory comes and goes (the last reader of a task removes it),
+ * so a directory removed between our mkdir and our write is made again.
+ */
+async function createClaimFile(file: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fsp.writeFile(file, '', { flag: 'wx' });
+      return;
+    } catch (e) {
+      if (errno(e) !== 'ENOENT' || attempt >= 10) throw e;
+    }
+    await fsp.mkdir(path.dirname(file), { recursive: true }).catch((e: unknown) => {
+      // Made and removed again by others meanwhile: the next write says whether it exists.
+      if (errno(e) !== 'ENOENT' && errno(e) !== 'EEXIST') throw e;
+    });
+  }
+}
+
 /** A held claim; `release` is idempotent. */
 export interface ReaderClaim {
   release(): Promise<void>;
@@ -68,10 +87,7 @@ export class ReaderClaims {
         this.#taskDir(taskId),
         [peerId, os.hostname(), process.pid, randomBytes(4).toString('hex')].join(SEP),
       );
-      const ready = (async () => {
-        await fsp.mkdir(path.dirname(file), { recursive: true });
-        await fsp.writeFile(file, '', { flag: 'wx' });
-      })();
+      const ready = createClaimFile(file);
       h = { file, count: 1, ready };
       this.#held.set(key, h);
       this.#startTouching();
