@@ -308,7 +308,17 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     const costMs = Math.round(performance.now() - this.#startedAt);
     logTaskFailure(this.#log, error);
     try {
-      await this.#writer.abort();
+      // Verified pieces stay as a resumable entry (the next pull fetches only what is missing; GC
+      // collects it after taskExpireTime untouched), whatever stopped the task: an error, a timeout,
+      // a cancellation. Two exceptions: a digest mismatch (which piece is wrong cannot be told), and
+      // a full store (keeping the bytes that filled it would fail the next pull of anything). An
+      // entry without a verified piece has nothing to resume, and nothing partial stays beside the
+      // user's output (the advance strategy's data file).
+      const keepForResume =
+        this.#writer.pieces.size > 0 &&
+        this.#writer.dataInStore !== false &&
+        !(error instanceof DigestMismatchError || error instanceof StorageQuotaError);
+      await this.#writer.abort({ keepForResume });
     } catch (e) {
       debug('task %s: cleanup after failure failed: %s', this.taskId, (e as Error).message);
     }

@@ -143,7 +143,7 @@ export class PeerTaskManager {
         const timeout = new TimeoutError(
           request.timeout!,
           'download',
-          'the partial download was removed (nothing is left beside the output or in the store)',
+          'its verified pieces stay in the store, and the next pull resumes from them (nothing is left beside the output)',
         );
         this.#logFailure(timeout, { component: 'PeerTask' });
         throw timeout;

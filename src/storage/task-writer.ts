@@ -37,6 +37,11 @@ export interface TaskWriter {
   /** Whether this writer resumed an interrupted entry. */
   readonly resumed: boolean;
   /**
+   * `false` when the data file lives outside the store, beside the output (the `advance` strategy):
+   * a pull that stops keeps no partial data there. @defaultValue true
+   */
+  readonly dataInStore?: boolean;
+  /**
    * Writes bytes at `position` of the data file; an array of buffers is written contiguously with one `writev`.
    * @throws InvalidArgumentError when the span leaves `[0, contentLength)`; StorageError on I/O errors.
    */
@@ -59,7 +64,8 @@ export interface TaskWriter {
   complete(info: { digest: string }): Promise<TaskEntry>;
   /**
    * Stops writing and releases the lock. Default: deletes the entry (data, store dirs, advance hidden
-   * file). `keepForResume`: persists progress so a later `beginTask` resumes from the verified pieces.
+   * file). `keepForResume`: persists progress so a later `beginTask` resumes from the verified pieces;
+   * GC collects the entry once it is untouched for `taskExpireTime`.
    */
   abort(opts?: { keepForResume?: boolean }): Promise<void>;
 }
@@ -85,6 +91,7 @@ export class TaskWriterImpl implements TaskWriter {
   readonly pieceSize: number;
   readonly totalPieces: number;
   readonly resumed: boolean;
+  readonly dataInStore: boolean;
   readonly #store: EntryStore;
   readonly #e: Entry;
   readonly #fh: fsp.FileHandle;
@@ -109,6 +116,7 @@ export class TaskWriterImpl implements TaskWriter {
     this.contentLength = e.meta.contentLength;
     this.pieceSize = e.meta.ext.pieceSize;
     this.totalPieces = e.meta.totalPieces;
+    this.dataInStore = e.meta.dataFilePath === e.storeDataPath;
   }
 
   get pieces(): ReadonlyMap<number, PieceRecord> {

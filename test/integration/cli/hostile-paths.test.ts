@@ -118,16 +118,20 @@ test('-O dir/ names a directory: the file takes the layer title; no file named l
   assert.equal(await sha256File(path.join(target, 'img.sif')), sif.layer.digest);
 });
 
-test('--timeout expiry removes the partial download before exiting, and says so', async () => {
+test('--timeout expiry leaves nothing beside the output, keeps no entry without a verified piece, and says what stays', async () => {
   const store = path.join(dir, 'store-timeout');
   const out = path.join(dir, 'o4', 'img.sif');
   const r = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--ratelimit', '512Ki', '--timeout', '1s', '--json'));
   assert.equal(r.code, 1);
   const j = json(r);
   assert.equal(j.error?.code, 'ERR_ORASFLY_TIMEOUT');
-  assert.match(j.error!.message, /download timed out after 1000 ms; the partial download was removed/);
-  // 0.1.0 raced its own cleanup and left the advance hidden file or the store's partial entry behind.
+  assert.match(
+    j.error!.message,
+    /download timed out after 1000 ms; its verified pieces stay in the store, and the next pull resumes from them/,
+  );
+  // 0.1.0 raced its own cleanup and left the advance hidden file behind; the resumable entry is the store's.
   assert.deepEqual(await readdir(path.dirname(out)).catch(() => [] as string[]), []);
+  // 1 s at 512 KiB/s verifies no 4 MiB piece: nothing to resume, so no entry is kept either.
   assert.deepEqual(
     (await readdir(store)).filter((f) => !f.startsWith('.')),
     [],

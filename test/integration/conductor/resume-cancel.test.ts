@@ -138,7 +138,7 @@ test('onProgress reports bytes during the download, monotonic, ending at 100 %; 
   }
 });
 
-test('cancelling the only request stops the task and removes its temporary data within a second', async () => {
+test('cancelling the only request of an advance-strategy pull leaves nothing beside the output and no task dir', async () => {
   const rig = await makeRig(env.reg, { storage: { strategy: 'io.d7y.storage.v2.advance' }, rateLimit: 8 * MiB });
   try {
     await pushSif(env.reg, 'cancel/one', 'v1', { size: 16 * MiB, seed: 23 });
@@ -165,6 +165,63 @@ test('cancelling the only request stops the task and removes its temporary data 
       [],
       'no task dir left',
     );
+  } finally {
+    await rig.close();
+  }
+});
+
+test('a registry outage mid-pull fails the pull typed and keeps its verified pieces: the retry fetches only the rest', async () => {
+  const rig = await makeRig(env.reg, {
+    conductor: { concurrency: 1, pieceRetries: 2, retryMinDelay: 10, retryMaxDelay: 20 },
+    client: { retry: { maxRetries: 1, minDelay: 10, maxDelay: 20 } },
+  });
+  try {
+    const size = 24 * MiB;
+    const a = await pushSif(env.reg, 'outage/img', 'v1', { size, seed: 26 });
+    const url = env.reg.ref('outage/img:v1', env.proxy.host);
+    const out = path.join(rig.outDir, 'outage.sif');
+    // The connection drops after 10 MiB, and the registry answers 503 from then on.
+    env.proxy.addRule({ blobsOnly: true, method: 'GET', times: 1, fault: { kind: 'reset', afterBytes: 10 * MiB } });
+    env.proxy.addRule({ blobsOnly: true, method: 'GET', fault: { kind: 'status', status: 503 } });
+    await assert.rejects(rig.manager.download({ url, output: out }), { code: 'ERR_ORASFLY_TASK_FAILED' });
+    await assert.rejects(access(out), 'no output');
+    env.proxy.clearRules();
+    env.proxy.resetLog();
+    const r = await rig.manager.download({ url, output: out });
+    assert.equal(await sha256File(out), a.layer.digest);
+    // The 4 MiB pieces wholly within the first 10 MiB were kept: 16 MiB is fetched again (and the
+    // one-byte range probe).
+    assert.ok(env.proxy.blobBytesSent() < size - 8 * MiB + 1024, `fetched again: ${env.proxy.blobBytesSent()} bytes`);
+    assert.equal(r.reused, false);
+  } finally {
+    env.proxy.clearRules();
+    await rig.close();
+  }
+});
+
+test('a cancelled pull keeps its verified pieces in the store (simple strategy); the next pull resumes', async () => {
+  const rig = await makeRig(env.reg, { rateLimit: 8 * MiB });
+  try {
+    const size = 16 * MiB;
+    const a = await pushSif(env.reg, 'cancel/keep', 'v1', { size, seed: 27 });
+    const url = env.reg.ref('cancel/keep:v1', env.proxy.host);
+    const out = path.join(rig.outDir, 'keep.sif');
+    const conductorP = nextConductor(rig);
+    const ac = new AbortController();
+    const p = rig.manager.download({ url, output: out, signal: ac.signal });
+    const conductor = await conductorP;
+    await once(conductor, 'piece');
+    const failed = once(conductor, 'failed');
+    ac.abort();
+    await assert.rejects(p, { name: 'AbortError' });
+    await failed;
+    await assert.rejects(access(out), 'no output');
+    const partial = (await rig.storage.list()).filter((e) => e.state === 'partial');
+    assert.equal(partial.length, 1, 'one resumable entry');
+    env.proxy.resetLog();
+    await rig.manager.download({ url, output: out });
+    assert.equal(await sha256File(out), a.layer.digest);
+    assert.ok(env.proxy.blobBytesSent() < size - 4 * MiB + 1024, `fetched again: ${env.proxy.blobBytesSent()} bytes`);
   } finally {
     await rig.close();
   }

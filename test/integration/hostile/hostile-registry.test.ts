@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile, lstat } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { startHostileRegistry, type HostileScenario } from '../../harness/index.js';
+import { StorageManager } from '../../../src/storage/storage-manager.js';
 import {
   clip,
   dockerConfigSecrets,
@@ -63,11 +64,22 @@ function childEnv(dir: string, extra: Readonly<Record<string, string>> = {}): No
   };
 }
 
-/** Problems with the store after a failed pull: task entries, or files in `.index`. */
+/**
+ * Problems with the store after a failed pull: a task entry that is not a resumable partial one
+ * (verified pieces are kept; nothing is ever completed from a hostile answer), or files in `.index`.
+ */
 async function storeProblems(store: string): Promise<string[]> {
   const problems: string[] = [];
   const tasks = (await namesIn(store)).filter((n) => !n.startsWith('.'));
-  if (tasks.length > 0) problems.push(`store has task entries after the failure: ${tasks.join(', ')}`);
+  if (tasks.length > 0) {
+    const s = await StorageManager.open({ dataPath: store }, { gcTimer: false });
+    const notPartial = (await s.list()).filter((e) => e.state !== 'partial');
+    await s.close();
+    if (notPartial.length > 0)
+      problems.push(
+        `store has entries other than resumable partial ones after the failure: ${notPartial.map((e) => `${e.taskId} (${e.state})`).join(', ')}`,
+      );
+  }
   const indexed = await filesUnder(path.join(store, '.index'));
   if (indexed.length > 0)
     problems.push(
