@@ -30,8 +30,8 @@ export async function makeStore(
   return { dir, dataPath, store };
 }
 
-/** Writes `bytes` as a completed task and returns its entry. */
-export async function completeTask(store: StorageManager, bytes: Buffer, n = 1): Promise<TaskEntry> {
+/** Writes `bytes` as a completed task (for `output`, when given: where advance puts its data) and returns its entry. */
+export async function completeTask(store: StorageManager, bytes: Buffer, n = 1, output?: string): Promise<TaskEntry> {
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const taskId = createHash('sha256').update(`task-${n}-${digest}`).digest('hex');
   const plan = planPieces(bytes.length, 64 * 1024);
@@ -41,6 +41,7 @@ export async function completeTask(store: StorageManager, bytes: Buffer, n = 1):
     digest,
     contentLength: bytes.length,
     pieceSize: plan.pieceSize,
+    output,
   });
   if ('reuse' in r) return r.reuse;
   for (let num = 0; num < plan.totalPieces; num++) {
