@@ -2,14 +2,15 @@
  * Entries whose metadata cannot be read (missing, truncated, not JSON, or naming another task):
  * what they are called and what they hold, so that the cache commands and GC can list, count and
  * delete them like any other entry instead of stepping over them. Without metadata only the peer
- * directory's own links say where the data is, and a data file outside the store is trusted only
- * when {@link StoreLayout.ownsDataFile} says it is this peer's advance hidden file.
+ * directory's own links say where the data is (`data`, and `data-file` for data born outside it),
+ * and a data file outside the store is trusted only when {@link StoreLayout.ownsDataFile} says it
+ * is this peer's advance hidden file.
  *
  * @module
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
-import type { StoreLayout } from './store-layout.js';
+import { DATA_FILE_LINK, type StoreLayout } from './store-layout.js';
 
 /** A peer directory of the store whose metadata cannot be used. */
 export interface UnreadableEntry {
@@ -44,14 +45,26 @@ export interface UnreadableData {
 }
 
 /**
- * The data files outside the store that belong to an unreadable entry: the target of its `data`
- * symbolic link (advance with `dataPath` on another filesystem), if the store owns that name. The
- * caller deletes them with the entry.
+ * The data files outside the store that belong to an unreadable entry, for the caller to delete
+ * with it: the targets of its `data` symbolic link (advance with `dataPath` on another filesystem)
+ * and of its {@link DATA_FILE_LINK} (advance: made for every data file born outside the store), if
+ * the store owns that name. Beside a `data` that is a hard link, a target must also be that inode:
+ * a name that merely looks like ours proves less than a link.
  */
 export async function outsideDataFiles(layout: StoreLayout, peerDir: string): Promise<string[]> {
   const peerId = path.basename(peerDir);
-  const target = await linkTarget(path.join(peerDir, 'data'));
-  return target !== undefined && layout.ownsDataFile(target, peerId) ? [target] : [];
+  const data = await lstat(path.join(peerDir, 'data'));
+  const out: string[] = [];
+  for (const link of ['data', DATA_FILE_LINK]) {
+    const target = await linkTarget(path.join(peerDir, link));
+    if (target === undefined || out.includes(target) || !layout.ownsDataFile(target, peerId)) continue;
+    if (data?.isFile()) {
+      const st = await lstat(target);
+      if (st?.ino !== data.ino || st.dev !== data.dev) continue;
+    }
+    out.push(target);
+  }
+  return out;
 }
 
 /** Size, links and last access of an unreadable entry, for `cache list`, usage, clean and GC. */
