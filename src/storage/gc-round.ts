@@ -25,8 +25,9 @@ import {
 } from './entry-files.js';
 import { rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet } from './fs-util.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
+import { isLeftover } from './leftovers.js';
 import type { ResolvedStorageOptions } from './options.js';
-import { acquireTaskLock, liveHolder, pidAlive } from './task-lock.js';
+import { acquireTaskLock, liveHolder } from './task-lock.js';
 import { unreadableData, unreadableEntry } from './unreadable-entry.js';
 import { validDataPath } from './validate.js';
 
@@ -281,21 +282,6 @@ async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<
   } finally {
     await lock.release();
   }
-}
-
-/** A temp file lives for milliseconds; one this old was left by a killed process, on any host. */
-const LEFTOVER_AGE_MS = 10 * 60_000;
-
-/**
- * Whether a temp file (`.orasfly-tmp-….<pid>.<rand>`) is a killed writer's leftover: its pid is gone
- * on this host, and it is old — the pid alone says nothing about a file another host of a shared
- * filesystem is writing right now.
- */
-async function isLeftover(file: string): Promise<boolean> {
-  const pid = Number(path.basename(file).split('.').at(-2));
-  if (pidAlive(pid)) return false;
-  const st = await fsp.stat(file).catch(() => undefined);
-  return st !== undefined && Date.now() - st.mtimeMs > LEFTOVER_AGE_MS;
 }
 
 /** Index pointers to nothing, temp files of dead writers, dead processes' locks. */

@@ -9,6 +9,7 @@ import debug from 'debug';
 import { StorageError } from '../core/errors.js';
 import type { SignalOptions } from '../core/types.js';
 import { errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
+import { sweepOutputTemps } from './leftovers.js';
 
 const log = debug('orasfly:storage');
 
@@ -28,7 +29,8 @@ const COPY_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUP
  * Makes `output` a hard link to `source` (copy when linking is impossible) atomically: the link or
  * copy is made under a temp name in the output's directory and renamed over `output`. An existing
  * output stays untouched until that rename, and a failure leaves it as it was (upstream removed the
- * destination first, then linked: a crash in between lost the user's file).
+ * destination first, then linked: a crash in between lost the user's file). Temp files that killed
+ * materialisations left in that directory are swept first ({@link sweepOutputTemps}).
  *
  * @throws StorageError (`ERR_ORASFLY_STORAGE`) naming the path that failed; the signal's reason on abort.
  */
@@ -42,6 +44,8 @@ export async function materializeFile(
   const src = await fsp.stat(source).catch((e: unknown) => {
     throw new StorageError(`cache data ${source} is unreadable: ${(e as Error).message}`, source, { cause: e });
   });
+  // A pull killed between its temp file and the rename left that file here: sweep such leftovers.
+  await sweepOutputTemps(dir, log);
   // Already the same inode (pull 2 to the same path): rename(2) of two links to one inode is a no-op
   // that would leave our temp name behind, so answer directly.
   const cur = await fsp.stat(output).catch(() => undefined);

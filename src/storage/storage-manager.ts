@@ -9,7 +9,8 @@
  * entries this process uses), `digest-index.ts`, `validate.ts`, `entry-files.ts` (load, remove),
  * `unreadable-entry.ts` (entries whose metadata cannot be read), `ingest.ts` (resume or create),
  * `task-writer.ts`, `gc-round.ts` (+ the pure planner `gc.ts`), `task-lock.ts`, `materialize.ts`,
- * `lookup.ts` (finding, pinning and dropping completed entries).
+ * `leftovers.ts` (temp files of killed processes), `lookup.ts` (finding, pinning and dropping
+ * completed entries).
  *
  * @module
  */
