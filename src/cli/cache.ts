@@ -17,7 +17,8 @@ Inspect and clean the task store.
 
 commands:
   list                  every entry: task id, reference, digest, size, last access, links, state
-  verify                re-hash complete entries; remove corrupt or changed ones
+  verify                re-hash complete entries; remove corrupt or changed ones, and
+                        those whose metadata cannot be read
   gc [--dry-run]        run a GC round now (taskExpireTime, diskGCThreshold, diskGCThresholdPercent)
   clean [--dry-run] [REF|DIGEST|TASKID ...]
                         remove all entries, or the named ones; never one in use
@@ -105,10 +106,13 @@ export async function runCacheCommand(
           if (json) out(JSON.stringify(r));
           else {
             for (const x of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${x.key}: ${x.reason}`);
+            for (const x of r.unreadable)
+              out(`${dryRun ? 'would remove' : 'removed'} ${x.key}: unreadable metadata (${x.reason})`);
             for (const k of r.skipped) out(`skipped ${k}: in use`);
             out(
               `verified ${r.checked} entr${r.checked === 1 ? 'y' : 'ies'}: ${r.checked - r.removed.length} ` +
-                `ok, ${r.removed.length} ${dryRun ? 'corrupt' : 'removed'}`,
+                `ok, ${r.removed.length} ${dryRun ? 'corrupt' : 'removed'}` +
+                (r.unreadable.length > 0 ? `, ${r.unreadable.length} unreadable${dryRun ? '' : ' removed'}` : ''),
             );
           }
           break;

@@ -14,6 +14,7 @@ import { decodeMetadata, type TaskMetadata } from './metadata.js';
 import { isPeerIdName, isRealDirectory, isTaskIdName, removePeerDir, type StoreLayout } from './store-layout.js';
 import type { StoreLink } from './strategies/storage-strategy.js';
 import type { ReaderClaims } from './reader-claims.js';
+import { outsideDataFiles } from './unreadable-entry.js';
 
 /** What loading and removal need from the store. */
 export interface EntryFilesContext {
@@ -121,23 +122,17 @@ export async function taskNames(ctx: EntryFilesContext): Promise<string[]> {
 }
 
 /**
- * Removes a peer directory without valid metadata (the caller holds the task lock): an advance
- * hidden file its `data` symlink points at (only if it is ours), then the store's own files.
+ * Removes a peer directory without valid metadata (the caller holds the task lock): the advance
+ * hidden file its links point at (only if it is ours, see {@link outsideDataFiles}), then the
+ * store's own files. Returns whether the directory is gone.
  */
-export async function removeGarbagePeer(ctx: EntryFilesContext, peerDir: string): Promise<void> {
-  const data = path.join(peerDir, 'data');
-  try {
-    const lst = await fsp.lstat(data);
-    if (lst.isSymbolicLink()) {
-      const target = path.resolve(peerDir, await fsp.readlink(data));
-      if (ctx.layout.ownsDataFile(target, path.basename(peerDir))) await unlinkQuiet(target).catch(() => {});
-    }
-  } catch {
-    /* no data */
-  }
-  if (await removePeerDir(peerDir)) ctx.log('remove load error file %s ok', peerDir);
+export async function removeGarbagePeer(ctx: EntryFilesContext, peerDir: string): Promise<boolean> {
+  for (const f of await outsideDataFiles(ctx.layout, peerDir)) await unlinkQuiet(f).catch(() => {});
+  const gone = await removePeerDir(peerDir);
+  if (gone) ctx.log('remove load error file %s ok', peerDir);
   else ctx.log('left %s in place: it holds files the store did not create', peerDir);
   await rmdirQuiet(path.dirname(peerDir));
+  return gone;
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * One GC round over the store on disk: gather every entry (what other processes wrote included),
  * plan with the pure {@link planGc}, and delete — each entry only under its task lock, never one
- * that a live process holds, writes or reads. Also sweeps what crashed processes left: peer dirs
- * without metadata, stale index pointers and temp files, dead processes' locks.
+ * that a live process holds, writes or reads. Entries whose metadata cannot be read are removed and
+ * counted as invalid. Also sweeps what crashed processes left: stale index pointers and temp files,
+ * dead processes' locks.
  *
  * Cost: a few syscalls per entry (readdir, metadata read, two stats); nothing is kept in memory
  * beyond the candidates of the round.
@@ -24,8 +25,10 @@ import {
 } from './entry-files.js';
 import { rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet } from './fs-util.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
+import { isLeftover } from './leftovers.js';
 import type { ResolvedStorageOptions } from './options.js';
-import { acquireTaskLock, liveHolder, pidAlive } from './task-lock.js';
+import { acquireTaskLock, liveHolder } from './task-lock.js';
+import { unreadableData, unreadableEntry } from './unreadable-entry.js';
 import { validDataPath } from './validate.js';
 
 /** Task directories read at once by a round (measured by `bench/store-scale-bench.ts`). */
@@ -37,7 +40,10 @@ export interface GcReport {
   expired: string[];
   /** Entries reclaimed by the quota or disk-usage trigger, oldest first. */
   evicted: string[];
-  /** Completed entries whose data changed since completion (removed: they can serve nobody). */
+  /**
+   * Completed entries whose data changed since completion, and entries whose metadata cannot be read
+   * (missing, truncated, not JSON): removed, they can serve nobody.
+   */
   invalid: string[];
   /** Entries whose files were deleted in this round (marked ones wait while a reader pins them). */
   reclaimed: string[];
@@ -87,6 +93,8 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
   const byKey = new Map<string, Entry>();
   const invalid: Entry[] = [];
   const unreusable: Entry[] = [];
+  // Entries whose metadata cannot be read: no candidates (nothing to plan with), removed at once.
+  const unreadable = { seen: 0, invalid: [] as string[], reclaimed: [] as string[], freedBytes: 0 };
   const names = await taskNames(ctx);
   // One listing of the locks instead of one read per task: only tasks with a lock file are checked.
   const locked = new Set(
@@ -104,10 +112,28 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
         const { entries, garbage } = await readTask(ctx, taskId, true);
         const held =
           locked.has(taskId) && (await liveHolder(ctx.layout.lockPath(taskId), o.lockStaleTime)) !== undefined;
-        if (!dryRun && !held && garbage.length > 0)
-          await withTaskLock(ctx, taskId, async () => {
-            for (const g of garbage) await removeGarbagePeer(ctx, g.peerDir);
-          });
+        unreadable.seen += garbage.length;
+        if (!held && garbage.length > 0) {
+          const found = await Promise.all(
+            garbage.map(async (g) => ({
+              u: unreadableEntry(g.peerDir, g.why),
+              d: await unreadableData(ctx.layout, g.peerDir),
+            })),
+          );
+          for (const { u } of found) {
+            unreadable.invalid.push(u.key);
+            ctx.gcLog('task %s will be reclaimed, metadata unreadable: %s', u.key, u.reason);
+          }
+          if (!dryRun)
+            await withTaskLock(ctx, taskId, async () => {
+              for (const { u, d } of found) {
+                if (!(await removeGarbagePeer(ctx, u.peerDir))) continue;
+                unreadable.reclaimed.push(u.key);
+                if (d.exclusive) unreadable.freedBytes += d.size;
+                ctx.gcLog('task %s reclaimed', u.key);
+              }
+            });
+        }
         if (entries.length === 0) {
           // Under the lock: a process creating its first entry here has just made this directory.
           if (!dryRun && garbage.length === 0 && !held)
@@ -225,18 +251,20 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
       }
     }
   }
-  ctx.gcLog('marked %d task(s), reclaimed %d task(s)', chosen.length, reclaimed.length);
+  reclaimed.unshift(...unreadable.reclaimed);
+  freedBytes += unreadable.freedBytes;
+  ctx.gcLog('marked %d task(s), reclaimed %d task(s)', chosen.length + unreadable.invalid.length, reclaimed.length);
   return {
     expired,
     evicted: plan.evicted,
-    invalid: invalid.map((e) => e.key),
+    invalid: [...unreadable.invalid, ...invalid.map((e) => e.key)],
     reclaimed,
     freedBytes,
     quotaExcess: plan.quotaExcess,
     usageExcess: plan.usageExcess,
     remaining: plan.remaining,
     disk,
-    scanned: cands.length + invalid.length + unreusable.length,
+    scanned: cands.length + invalid.length + unreusable.length + unreadable.seen,
     costMs: Math.round(performance.now() - started),
     dryRun,
   };
@@ -254,21 +282,6 @@ async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<
   } finally {
     await lock.release();
   }
-}
-
-/** A temp file lives for milliseconds; one this old was left by a killed process, on any host. */
-const LEFTOVER_AGE_MS = 10 * 60_000;
-
-/**
- * Whether a temp file (`.orasfly-tmp-….<pid>.<rand>`) is a killed writer's leftover: its pid is gone
- * on this host, and it is old — the pid alone says nothing about a file another host of a shared
- * filesystem is writing right now.
- */
-async function isLeftover(file: string): Promise<boolean> {
-  const pid = Number(path.basename(file).split('.').at(-2));
-  if (pidAlive(pid)) return false;
-  const st = await fsp.stat(file).catch(() => undefined);
-  return st !== undefined && Date.now() - st.mtimeMs > LEFTOVER_AGE_MS;
 }
 
 /** Index pointers to nothing, temp files of dead writers, dead processes' locks. */

@@ -17,7 +17,7 @@ import {
   type EntryFilesContext,
 } from './entry-files.js';
 import { assertFits, availableBytes } from './free-space.js';
-import { assertTaskIdName, isPeerIdName } from './store-layout.js';
+import { assertTaskIdName, DATA_FILE_LINK, isPeerIdName } from './store-layout.js';
 import { ADVANCE_STRATEGY } from './strategies/advance.js';
 import { quote } from '../core/describe.js';
 import { assertDigest } from '../core/digest.js';
@@ -183,6 +183,18 @@ export async function create(ctx: IngestContext, req: BeginTaskRequest): Promise
     // Metadata first: a crash from here on leaves an entry recovery can find and clean (upstream
     // leaked the advance hidden file when it crashed before writing metadata).
     await writeMetadata(e.metaPath, e.meta);
+    // Then a link to a data file born elsewhere, which outlives damage to the metadata: with it,
+    // removal finds the file even when `data` is a hard link and the metadata cannot be read.
+    if (e.meta.dataFilePath !== storeDataPath)
+      await fsp.symlink(e.meta.dataFilePath, path.join(peerDir, DATA_FILE_LINK)).catch((err: unknown) => {
+        throw new StorageError(
+          `cannot link ${path.join(peerDir, DATA_FILE_LINK)}: ${(err as Error).message}`,
+          peerDir,
+          {
+            cause: err,
+          },
+        );
+      });
     e.storeLink = await ctx.strategy.create(sctx, loc);
     e.meta.ext.storeLink = e.storeLink;
   } catch (err) {

@@ -1,22 +1,24 @@
 /**
  * The store as the cache commands see it: every entry listed, accounted, re-hashed or removed, in
- * one pass over the task directories. Removal goes through the store (under each task lock), so
- * nothing in use is ever touched.
+ * one pass over the task directories — entries whose metadata cannot be read included, so that
+ * none is invisible to `list` and `usage` or left behind by `verify` and `clean`. Removal goes
+ * under each task lock, so nothing in use is ever touched.
  *
  * @module
  */
 import { promises as fsp } from 'node:fs';
 import type { SignalOptions } from '../core/types.js';
 import type { Entry } from './entry.js';
-import { readTask, taskNames, type EntryFilesContext } from './entry-files.js';
+import { readPeer, readTask, removeGarbagePeer, taskNames, type EntryFilesContext } from './entry-files.js';
 import { throwIfAborted } from './fs-util.js';
 import type { ResolvedStorageOptions } from './options.js';
-import { liveHolder } from './task-lock.js';
+import { acquireTaskLock, liveHolder } from './task-lock.js';
+import { unreadableData, unreadableEntry, type UnreadableEntry } from './unreadable-entry.js';
 import { hashMatches, validDataPath } from './validate.js';
 
 /** Store accounting, from a scan of the store. */
 export interface StorageUsage {
-  /** Entries (completed and interrupted). */
+  /** Entries (completed, interrupted, and those whose metadata cannot be read). */
   tasks: number;
   /** Σ content lengths. */
   bytes: number;
@@ -39,8 +41,12 @@ export interface CacheEntryInfo {
   lastAccess: number;
   /** Links of the data inode (outputs share it); 0 when unknown. */
   nlink: number;
-  /** `complete`; `partial` (interrupted, resumable); `invalid` (data changed since completion). */
-  state: 'complete' | 'partial' | 'invalid';
+  /**
+   * `complete`; `partial` (interrupted, resumable); `invalid` (data changed since completion);
+   * `unreadable` (its metadata is missing, truncated or not metadata: `url` and `digest` are
+   * unknown, `size` is that of the data file found, if any; `verify`, `gc` and `clean` remove it).
+   */
+  state: 'complete' | 'partial' | 'invalid' | 'unreadable';
   /** A process holds its task lock, or this one reads or writes it. */
   inUse: boolean;
   dataFilePath: string;
@@ -52,7 +58,12 @@ export interface VerifyReport {
   checked: number;
   /** Entries that were corrupt or changed, removed (`dryRun`: would be). */
   removed: { key: string; reason: string }[];
-  /** Entries left alone because they are in use. */
+  /**
+   * Entries whose metadata cannot be read (missing, truncated, not JSON, naming another task), so
+   * nothing can be checked or served: removed with their data (`dryRun`: would be). Not in `checked`.
+   */
+  unreadable: { key: string; reason: string }[];
+  /** Entries left alone because they are in use (unreadable ones included). */
   skipped: string[];
 }
 
@@ -80,11 +91,15 @@ export interface InspectOptions extends SignalOptions {
   dryRun?: boolean | undefined;
 }
 
-/** Visits every entry with readable metadata; `held` says whether a process holds its task lock. */
+/**
+ * Visits every entry: those with readable metadata (`visit`), and those without (`visitUnreadable`).
+ * `held` says whether a process holds the task lock.
+ */
 async function scan(
   ctx: InspectContext,
   opts: SignalOptions,
   visit: (e: Entry, held: boolean) => Promise<void>,
+  visitUnreadable: (u: UnreadableEntry, held: boolean) => Promise<void>,
 ): Promise<void> {
   const layout = ctx.files.layout;
   const locked = new Set(
@@ -94,71 +109,135 @@ async function scan(
   );
   for (const taskId of await taskNames(ctx.files)) {
     throwIfAborted(opts.signal);
-    const { entries } = await readTask(ctx.files, taskId, true);
-    if (entries.length === 0) continue;
+    const { entries, garbage } = await readTask(ctx.files, taskId, true);
+    if (entries.length === 0 && garbage.length === 0) continue;
     const held =
       locked.has(taskId) && (await liveHolder(layout.lockPath(taskId), ctx.options.lockStaleTime)) !== undefined;
     for (const e of entries) await visit(e, held);
+    for (const g of garbage) await visitUnreadable(unreadableEntry(g.peerDir, g.why), held);
+  }
+}
+
+/**
+ * Removes an unreadable entry under its task lock, if the lock is free and the entry is still
+ * unreadable (a scan may be minutes old when `verify` re-hashed big entries in between). Returns
+ * whether it is gone.
+ */
+async function removeUnreadable(ctx: InspectContext, u: UnreadableEntry): Promise<boolean> {
+  const lock = await acquireTaskLock(ctx.files.layout.lockPath(u.taskId), {
+    tryOnly: true,
+    staleMs: ctx.options.lockStaleTime,
+  }).catch(() => undefined);
+  if (!lock) return false;
+  try {
+    const now = await readPeer(ctx.files, u.taskId, u.peerId);
+    if (now.kind === 'garbage') return await removeGarbagePeer(ctx.files, u.peerDir);
+    // Readable meanwhile: not ours to remove. Absent: gone, unless only unreadable right now (EMFILE).
+    return now.kind === 'absent' && (await fsp.lstat(u.peerDir).catch(() => undefined)) === undefined;
+  } finally {
+    await lock.release();
   }
 }
 
 /** Every entry, most recently used first. */
 export async function listEntries(ctx: InspectContext, opts: SignalOptions = {}): Promise<CacheEntryInfo[]> {
   const out: CacheEntryInfo[] = [];
-  await scan(ctx, opts, async (e, held) => {
-    const valid = e.meta.done ? (await validDataPath(e)) !== undefined : false;
-    out.push({
-      taskId: e.taskId,
-      peerId: e.peerId,
-      url: e.meta.ext.url,
-      digest: e.meta.ext.digest,
-      size: e.meta.contentLength,
-      lastAccess: e.lastAccess,
-      nlink: valid ? e.nlink : 0,
-      state: !e.meta.done ? 'partial' : valid ? 'complete' : 'invalid',
-      inUse: held || e.busy,
-      dataFilePath: e.meta.dataFilePath,
-    });
-  });
+  await scan(
+    ctx,
+    opts,
+    async (e, held) => {
+      const valid = e.meta.done ? (await validDataPath(e)) !== undefined : false;
+      out.push({
+        taskId: e.taskId,
+        peerId: e.peerId,
+        url: e.meta.ext.url,
+        digest: e.meta.ext.digest,
+        size: e.meta.contentLength,
+        lastAccess: e.lastAccess,
+        nlink: valid ? e.nlink : 0,
+        state: !e.meta.done ? 'partial' : valid ? 'complete' : 'invalid',
+        inUse: held || e.busy,
+        dataFilePath: e.meta.dataFilePath,
+      });
+    },
+    async (u, held) => {
+      const d = await unreadableData(ctx.files.layout, u.peerDir);
+      out.push({
+        taskId: u.taskId,
+        peerId: u.peerId,
+        url: undefined,
+        digest: undefined,
+        size: d.size,
+        lastAccess: d.lastAccess,
+        nlink: d.nlink,
+        state: 'unreadable',
+        inUse: held,
+        dataFilePath: d.dataFilePath,
+      });
+    },
+  );
   return out.sort((a, b) => b.lastAccess - a.lastAccess);
 }
 
 /** Entries, bytes, and which bytes deleting would actually free. */
 export async function storeUsage(ctx: InspectContext, opts: SignalOptions = {}): Promise<StorageUsage> {
   const u: StorageUsage = { tasks: 0, bytes: 0, exclusiveBytes: 0, sharedBytes: 0 };
-  await scan(ctx, opts, async (e) => {
-    if (e.meta.done) await validDataPath(e);
-    u.tasks++;
-    u.bytes += e.meta.contentLength;
-    if (e.exclusive) u.exclusiveBytes += e.meta.contentLength;
-    else u.sharedBytes += e.meta.contentLength;
-  });
+  await scan(
+    ctx,
+    opts,
+    async (e) => {
+      if (e.meta.done) await validDataPath(e);
+      u.tasks++;
+      u.bytes += e.meta.contentLength;
+      if (e.exclusive) u.exclusiveBytes += e.meta.contentLength;
+      else u.sharedBytes += e.meta.contentLength;
+    },
+    async (x) => {
+      const d = await unreadableData(ctx.files.layout, x.peerDir);
+      u.tasks++;
+      u.bytes += d.size;
+      if (d.exclusive) u.exclusiveBytes += d.size;
+      else u.sharedBytes += d.size;
+    },
+  );
   return u;
 }
 
 /** Re-hashes complete entries; removes those whose data no longer matches. */
 export async function verifyEntries(ctx: InspectContext, opts: InspectOptions = {}): Promise<VerifyReport> {
-  const report: VerifyReport = { checked: 0, removed: [], skipped: [] };
-  await scan(ctx, opts, async (e, held) => {
-    if (!e.meta.done) return;
-    if (held || e.busy) {
-      report.skipped.push(e.key);
-      return;
-    }
-    report.checked++;
-    const src = await validDataPath(e);
-    let reason: string | undefined;
-    if (!src) reason = 'data changed, truncated or missing since completion';
-    else if (!(await hashMatches(e, src, opts.signal)))
-      reason = `data does not match ${e.meta.ext.digest ?? 'its digest'}`;
-    if (!reason) return;
-    if (!opts.dryRun && !(await ctx.removeLocked(e, reason))) {
-      report.skipped.push(e.key);
-      return;
-    }
-    report.removed.push({ key: e.key, reason });
-    if (!opts.dryRun) ctx.onDrop({ taskId: e.taskId, peerId: e.peerId, reason });
-  });
+  const report: VerifyReport = { checked: 0, removed: [], unreadable: [], skipped: [] };
+  await scan(
+    ctx,
+    opts,
+    async (e, held) => {
+      if (!e.meta.done) return;
+      if (held || e.busy) {
+        report.skipped.push(e.key);
+        return;
+      }
+      report.checked++;
+      const src = await validDataPath(e);
+      let reason: string | undefined;
+      if (!src) reason = 'data changed, truncated or missing since completion';
+      else if (!(await hashMatches(e, src, opts.signal)))
+        reason = `data does not match ${e.meta.ext.digest ?? 'its digest'}`;
+      if (!reason) return;
+      if (!opts.dryRun && !(await ctx.removeLocked(e, reason))) {
+        report.skipped.push(e.key);
+        return;
+      }
+      report.removed.push({ key: e.key, reason });
+      if (!opts.dryRun) ctx.onDrop({ taskId: e.taskId, peerId: e.peerId, reason });
+    },
+    async (u, held) => {
+      // Nothing to check, nothing that can be served: it only holds space.
+      if (held || (!opts.dryRun && !(await removeUnreadable(ctx, u)))) {
+        report.skipped.push(u.key);
+        return;
+      }
+      report.unreadable.push({ key: u.key, reason: u.reason });
+    },
+  );
   return report;
 }
 
@@ -175,21 +254,36 @@ export async function cleanEntries(
       (s) => s === e.meta.ext.digest || s === e.taskId || (e.meta.ext.url !== undefined && sameRef(s, e.meta.ext.url)),
     );
   const report: CleanReport = { removed: [], skipped: [], freedBytes: 0 };
-  await scan(ctx, opts, async (e, held) => {
-    if (!matches(e)) return;
-    if (held || e.busy) {
-      report.skipped.push(e.key);
-      return;
-    }
-    if (e.meta.done) await validDataPath(e);
-    const exclusive = e.exclusive;
-    if (!opts.dryRun && !(await ctx.removeLocked(e, 'cache clean'))) {
-      report.skipped.push(e.key);
-      return;
-    }
-    report.removed.push(e.key);
-    if (exclusive) report.freedBytes += e.meta.contentLength;
-  });
+  await scan(
+    ctx,
+    opts,
+    async (e, held) => {
+      if (!matches(e)) return;
+      if (held || e.busy) {
+        report.skipped.push(e.key);
+        return;
+      }
+      if (e.meta.done) await validDataPath(e);
+      const exclusive = e.exclusive;
+      if (!opts.dryRun && !(await ctx.removeLocked(e, 'cache clean'))) {
+        report.skipped.push(e.key);
+        return;
+      }
+      report.removed.push(e.key);
+      if (exclusive) report.freedBytes += e.meta.contentLength;
+    },
+    async (u, held) => {
+      // Without metadata only the task id can name it (its digest and reference are unknown).
+      if (wanted.length > 0 && !wanted.includes(u.taskId)) return;
+      const d = await unreadableData(ctx.files.layout, u.peerDir);
+      if (held || (!opts.dryRun && !(await removeUnreadable(ctx, u)))) {
+        report.skipped.push(u.key);
+        return;
+      }
+      report.removed.push(u.key);
+      if (d.exclusive) report.freedBytes += d.size;
+    },
+  );
   return report;
 }
 

@@ -9,6 +9,7 @@ import debug from 'debug';
 import { StorageError } from '../core/errors.js';
 import type { SignalOptions } from '../core/types.js';
 import { errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
+import { sweepOutputTemps } from './leftovers.js';
 
 const log = debug('orasfly:storage');
 
@@ -28,7 +29,8 @@ const COPY_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUP
  * Makes `output` a hard link to `source` (copy when linking is impossible) atomically: the link or
  * copy is made under a temp name in the output's directory and renamed over `output`. An existing
  * output stays untouched until that rename, and a failure leaves it as it was (upstream removed the
- * destination first, then linked: a crash in between lost the user's file).
+ * destination first, then linked: a crash in between lost the user's file). Before a copy, temp
+ * files that killed copies left in that directory are swept ({@link sweepOutputTemps}).
  *
  * @throws StorageError (`ERR_ORASFLY_STORAGE`) naming the path that failed; the signal's reason on abort.
  */
@@ -61,6 +63,10 @@ export async function materializeFile(
       log('task data link to file %s error: %s; copying', output, (e as Error).message);
       method = 'copy';
       throwIfAborted(opts.signal);
+      // A copy takes seconds, and a pull killed meanwhile leaves a partial one under a temp name:
+      // sweep such leftovers of dead pulls first. Only here, so that a reuse by hard link never
+      // lists the output directory (a killed link leaves a temp name only in a window of microseconds).
+      await sweepOutputTemps(dir, log);
       // FICLONE makes it a reflink where the filesystem can (btrfs, xfs): instant and space-sharing.
       await fsp.copyFile(source, tmp, constants.COPYFILE_FICLONE);
       await fsp.chmod(tmp, 0o644).catch(() => {});

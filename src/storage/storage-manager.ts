@@ -7,8 +7,10 @@
  *
  * Parts: `store-layout.ts` (paths, the marker, what may be deleted), `entry.ts` (an entry and the
  * entries this process uses), `digest-index.ts`, `validate.ts`, `entry-files.ts` (load, remove),
- * `ingest.ts` (resume or create), `task-writer.ts`, `gc-round.ts` (+ the pure planner `gc.ts`),
- * `task-lock.ts`, `materialize.ts`, `lookup.ts` (finding, pinning and dropping completed entries).
+ * `unreadable-entry.ts` (entries whose metadata cannot be read), `ingest.ts` (resume or create),
+ * `task-writer.ts`, `gc-round.ts` (+ the pure planner `gc.ts`), `task-lock.ts`, `materialize.ts`,
+ * `leftovers.ts` (temp files of killed processes), `lookup.ts` (finding, pinning and dropping
+ * completed entries).
  *
  * @module
  */
@@ -433,9 +435,10 @@ export class StorageManager extends EventEmitter<StorageEvents> {
 
   /**
    * Runs one GC round now, over everything in the store (entries of other processes included).
-   * Order: invalid entries, expiry by last access, then quota / disk-usage eviction (entries that free
-   * space first, least recently used first). An entry is deleted only under its task lock, never while
-   * a process writes, reads (pins) or holds it. `dryRun` reports without deleting.
+   * Order: invalid entries (and those whose metadata cannot be read, reported in `invalid`), expiry
+   * by last access, then quota / disk-usage eviction (entries that free space first, least recently
+   * used first). An entry is deleted only under its task lock, never while a process writes, reads
+   * (pins) or holds it. `dryRun` reports without deleting.
    */
   async gc(opts: GcOptions = {}): Promise<GcReport> {
     this.#assertOpen();
@@ -475,7 +478,10 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     };
   }
 
-  /** Every entry of the store (`orasfly cache list`), most recently used first. */
+  /**
+   * Every entry of the store (`orasfly cache list`), most recently used first; one whose metadata
+   * cannot be read is listed too, with state `unreadable`.
+   */
   list(opts: SignalOptions = {}): Promise<CacheEntryInfo[]> {
     this.#assertOpen();
     return listEntries(this.#inspect, opts);
@@ -489,7 +495,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
 
   /**
    * Re-hashes every complete entry (`orasfly cache verify`) and removes those whose data no longer
-   * matches its digest or fingerprint, so the next pull downloads afresh. Entries in use are skipped.
+   * matches its digest or fingerprint, so the next pull downloads afresh, and those whose metadata
+   * cannot be read (reported apart, in `unreadable`). Entries in use are skipped.
    */
   verify(opts: GcOptions = {}): Promise<VerifyReport> {
     this.#assertOpen();

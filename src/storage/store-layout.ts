@@ -42,8 +42,14 @@ export function isPeerIdName(s: unknown): boolean {
 
 /** Names the store creates at its root besides task directories. */
 const ROOT_NAMES = new Set([STORE_MARKER, '.locks', '.index', '.gc', '.claims']);
+/**
+ * A symbolic link in a peer directory to the entry's data file, made when that file is born outside
+ * the directory (advance), before it exists. The metadata names the file too, but when the metadata
+ * cannot be read and `data` is a hard link (not a symlink), this link is the only way to find it.
+ */
+export const DATA_FILE_LINK = 'data-file';
 /** Files the store creates inside a peer directory. */
-const PEER_FILES = new Set(['data', 'metadata']);
+const PEER_FILES = new Set(['data', 'metadata', DATA_FILE_LINK]);
 
 function isStoreRootName(n: string): boolean {
   return ROOT_NAMES.has(n) || isTaskIdName(n) || n.startsWith(TMP_MARK);
@@ -159,10 +165,10 @@ export async function isRealDirectory(p: string): Promise<boolean> {
 }
 
 /**
- * Removes a peer directory the store created: only `data`, `metadata` and our temp files are
- * unlinked (links themselves, never their targets), then the directory if it is empty. Anything
- * else found there is left in place, and so is the directory. A symbolic link in place of the
- * directory is not followed.
+ * Removes a peer directory the store created: only `data`, `metadata`, `data-file` and our temp
+ * files are unlinked (links themselves, never their targets), then the directory if it is empty.
+ * Anything else found there is left in place, and so is the directory. A symbolic link in place of
+ * the directory is not followed.
  *
  * @returns whether the directory is gone.
  */

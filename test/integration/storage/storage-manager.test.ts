@@ -131,6 +131,8 @@ test('advance, same filesystem: output, hidden file and store data share one ino
   assert.equal(o.ino, d.ino);
   assert.equal(o.nlink, 3);
   assert.deepEqual(await readAll(out), bytes);
+  // A symbolic link, which adds no link to the inode, finds the hidden file should the metadata be lost.
+  assert.equal(await fsp.readlink(path.join(dir, 'data', entry.taskId, entry.peerId, 'data-file')), hidden);
 });
 
 test('advance, data dir on another filesystem: data is a symlink to the hidden file; output + hidden share an inode (nlink 2)', async (t) => {
@@ -383,7 +385,8 @@ test('restart: completed tasks reusable, interrupted ones resumable, garbage gon
     ['.claims', '.gc', '.index', '.locks', '.orasfly-store', done.taskId, taskIdOf('partial')].sort(),
   );
   assert.equal(await exists(path.join(dir, 'out', '.x.sif.dfget.cache.127.0.0.1-1-peer1')), false);
-  assert.deepEqual(await fsp.readdir(path.join(dataPath, done.taskId, done.peerId)), ['data', 'metadata']);
+  // The temp file is gone; `data-file` links the advance data file born beside the output.
+  assert.deepEqual(await fsp.readdir(path.join(dataPath, done.taskId, done.peerId)), ['data', 'data-file', 'metadata']);
   const hit = await s2.findCompleted({ taskId: done.taskId });
   assert.equal(hit?.peerId, done.peerId);
   await s2.materialize(hit!, path.join(dir, 'again.sif'));

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCacheCommand } from '../../../src/cli/cache.js';
+import { StorageManager } from '../../../src/storage/storage-manager.js';
+import { completeTask } from '../storage/store-fixture.js';
 import { captureIo } from './io.js';
 
 test('cache list of a store that does not exist says so and creates nothing; an unknown command exits 1 naming the commands', async (t) => {
@@ -20,4 +22,20 @@ test('cache list of a store that does not exist says so and creates nothing; an 
   const bad = captureIo(dir);
   assert.equal(await runCacheCommand(['polish', '--datadir', store], bad.io), 1);
   assert.match(bad.err(), /unknown cache command "polish" \(use list, verify, gc or clean\)/);
+});
+
+test('cache verify names an entry whose metadata cannot be read, removes it, and counts it on its summary line', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-cache-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = path.join(dir, 'store');
+  const s = await StorageManager.open({ dataPath: store }, { gcTimer: false });
+  const e = await completeTask(s, Buffer.alloc(100_000, 7));
+  await s.close();
+  truncateSync(path.join(store, e.taskId, e.peerId, 'metadata'), 300);
+  const text = captureIo(dir);
+  assert.equal(await runCacheCommand(['verify', '--datadir', store], text.io), 0, text.err());
+  const key = `${e.taskId}/${e.peerId}`;
+  assert.match(text.out(), new RegExp(`^removed ${key}: unreadable metadata \\(corrupt metadata .*\\)$`, 'm'));
+  assert.match(text.out(), /^verified 0 entries: 0 ok, 0 removed, 1 unreadable removed$/m);
+  assert.equal(existsSync(path.join(store, e.taskId, e.peerId)), false);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, truncateSync } from 'node:fs';
+import path from 'node:path';
 import { gcRoundLine, runGcRound } from '../../../src/storage/gc-round.js';
 import { completeTask, filesContext, makeStore, resolved } from './store-fixture.js';
 
@@ -32,4 +33,20 @@ test('entries used within taskExpireTime stay', async (t) => {
   const ctx = { ...filesContext(dataPath), options: resolved(dataPath, { taskExpireTime: '1h' }), gcLog: () => {} };
   const r = await runGcRound(ctx);
   assert.deepEqual([r.expired, r.reclaimed], [[], []]);
+});
+
+test('a round counts an entry whose metadata cannot be read: scanned, invalid, reclaimed, its bytes freed (a dry run only reports it)', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const e = await completeTask(store, Buffer.alloc(300_000, 4));
+  await store.close();
+  const peerDir = path.join(dataPath, e.taskId, e.peerId);
+  truncateSync(path.join(peerDir, 'metadata'), 300);
+  const ctx = { ...filesContext(dataPath), options: resolved(dataPath), gcLog: () => {} };
+  const key = `${e.taskId}/${e.peerId}`;
+  const dry = await runGcRound(ctx, { dryRun: true });
+  assert.deepEqual([dry.scanned, dry.invalid, dry.reclaimed], [1, [key], []]);
+  assert.ok(existsSync(peerDir), 'a dry run deletes nothing');
+  const real = await runGcRound(ctx);
+  assert.deepEqual([real.scanned, real.invalid, real.reclaimed, real.freedBytes], [1, [key], [key], 300_000]);
+  assert.equal(existsSync(peerDir), false);
 });

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { create, resume } from '../../../src/storage/ingest.js';
 import { createPieceHasher } from '../../../src/storage/piece-digest.js';
+import { AdvanceStrategy } from '../../../src/storage/strategies/advance.js';
 import { SimpleStrategy } from '../../../src/storage/strategies/simple.js';
 import { filesContext, makeStore } from './store-fixture.js';
 
@@ -24,6 +25,22 @@ test('create makes the peer directory, the empty data file and metadata that is 
   assert.ok(existsSync(e.metaPath));
   assert.equal(statSync(path.join(dataPath, req.taskId, req.peerId, 'data')).size, 0);
   assert.equal(await resume(ctx, { ...req, peerId: '127.0.0.1-2-other' }, []), undefined, 'nothing to resume');
+  assert.equal(existsSync(path.join(dataPath, req.taskId, req.peerId, 'data-file')), false, 'data is in the store');
+});
+
+test('a data file born outside the store (advance) is linked from the peer directory before it exists', async (t) => {
+  const { dir, dataPath } = await makeStore(t);
+  const ctx = {
+    ...filesContext(dataPath),
+    strategy: new AdvanceStrategy(),
+    pieceDigest: 'crc32' as const,
+    now: () => Date.now(),
+  };
+  const e = await create(ctx, { ...req, output: path.join(dir, 'out', 'img.sif') });
+  const link = path.join(dataPath, req.taskId, req.peerId, 'data-file');
+  assert.equal(readlinkSync(link), e.meta.dataFilePath);
+  assert.equal(e.meta.dataFilePath, path.join(dir, 'out', `.img.sif.dfget.cache.${req.peerId}`));
+  assert.equal(statSync(link).ino, statSync(path.join(dataPath, req.taskId, req.peerId, 'data')).ino);
 });
 
 test('an interrupted task is resumed with the pieces that still match their digests; a different size starts over', async (t) => {

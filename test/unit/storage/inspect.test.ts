@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, truncateSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { TaskEntry } from '../../../src/storage/storage-manager.js';
+import { acquireTaskLock } from '../../../src/storage/task-lock.js';
 import { completeTask, makeStore } from './store-fixture.js';
 
 // The cache commands' logic (inspect.ts), through the store that wires its context.
@@ -24,4 +27,57 @@ test('list, usage, verify (dry-run keeps, a real run removes) and clean', async 
   const cleaned = await store.clean([]);
   assert.equal((await store.list()).length, 0);
   assert.ok(cleaned.freedBytes >= 0);
+});
+
+test('entries whose metadata is truncated or garbage are listed and counted as unreadable; verify removes them and reports them, except one in use', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const truncated = await completeTask(store, Buffer.alloc(300_000, 1), 1);
+  const garbage = await completeTask(store, Buffer.alloc(200_000, 2), 2);
+  const held = await completeTask(store, Buffer.alloc(100_000, 3), 3);
+  const good = await completeTask(store, Buffer.alloc(50_000, 4), 4);
+  const peerDir = (e: TaskEntry) => path.join(dataPath, e.taskId, e.peerId);
+  const key = (e: TaskEntry) => `${e.taskId}/${e.peerId}`;
+  truncateSync(path.join(peerDir(truncated), 'metadata'), 300);
+  writeFileSync(path.join(peerDir(garbage), 'metadata'), 'not json at all');
+  writeFileSync(path.join(peerDir(held), 'metadata'), '{"storeStrategy":');
+
+  const list = await store.list();
+  assert.equal(list.length, 4, 'every entry is listed, readable or not');
+  const byKey = new Map(list.map((e) => [`${e.taskId}/${e.peerId}`, e]));
+  for (const e of [truncated, garbage, held]) {
+    assert.equal(byKey.get(key(e))?.state, 'unreadable');
+    assert.equal(byKey.get(key(e))?.size, e.contentLength, 'its data file is still measured');
+  }
+  assert.equal(byKey.get(key(good))?.state, 'complete');
+  const usage = await store.usage();
+  assert.equal(usage.tasks, 4);
+  assert.equal(usage.bytes, 650_000);
+  assert.equal(usage.exclusiveBytes, 650_000);
+
+  const lock = await acquireTaskLock(path.join(dataPath, '.locks', `${held.taskId}.lock`), { tryOnly: true });
+  assert.ok(lock);
+  t.after(() => lock.release());
+  const dry = await store.verify({ dryRun: true });
+  assert.deepEqual(dry.unreadable.map((u) => u.key).sort(), [key(truncated), key(garbage)].sort());
+  assert.ok(existsSync(peerDir(truncated)), 'a dry run deletes nothing');
+
+  const real = await store.verify();
+  assert.equal(real.checked, 1);
+  assert.deepEqual(real.removed, []);
+  assert.deepEqual(real.unreadable.map((u) => u.key).sort(), [key(truncated), key(garbage)].sort());
+  assert.ok(real.unreadable.every((u) => /corrupt metadata/.test(u.reason)));
+  assert.deepEqual(real.skipped, [key(held)], 'never one in use');
+  assert.equal(existsSync(peerDir(truncated)), false);
+  assert.equal(existsSync(peerDir(garbage)), false);
+  assert.ok(existsSync(peerDir(held)));
+  await lock.release();
+
+  // clean names an unreadable entry by its task id, and frees its bytes.
+  const cleaned = await store.clean([held.taskId]);
+  assert.deepEqual(cleaned.removed, [key(held)]);
+  assert.equal(cleaned.freedBytes, 100_000);
+  assert.deepEqual(
+    (await store.list()).map((e) => e.taskId),
+    [good.taskId],
+  );
 });

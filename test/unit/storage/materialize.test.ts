@@ -1,17 +1,24 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import {
+  existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import debug from 'debug';
+import { TMP_MARK } from '../../../src/storage/fs-util.js';
 import { materializeFile } from '../../../src/storage/materialize.js';
 import { StorageError } from '../../../src/core/errors.js';
 
@@ -74,4 +81,56 @@ test('an aborted signal rejects with its reason before anything is made', async 
   const out = path.join(dir, 'aborted.sif');
   await assert.rejects(materializeFile(source, out, { signal: ac.signal }), /stop/);
   assert.throws(() => statSync(out), { code: 'ENOENT' });
+});
+
+/** A pid that was alive a moment ago and is not any more. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  return child.pid!;
+}
+
+test('temp files of a copy killed mid-materialize are swept by the next copy into the directory: dead owner and old only, our exact name shape only, and the debug log says so', async (t) => {
+  // Another filesystem than the source's (tmpfs), so that the output is a copy.
+  const sweepDir = mkdtempSync(path.join('/dev/shm', 'orasfly-sweep-'));
+  t.after(() => rmSync(sweepDir, { recursive: true, force: true }));
+  const out = path.join(sweepDir, 'out.sif');
+  const dead = await deadPid();
+  const hourAgo = new Date(Date.now() - 60 * 60_000);
+  const make = (name: string, old: boolean): string => {
+    const p = path.join(sweepDir, name);
+    writeFileSync(p, 'partial copy');
+    if (old) utimesSync(p, hourAgo, hourAgo);
+    return p;
+  };
+  const leftover = make(`${TMP_MARK}${dead}.0a1b2c3d`, true);
+  const kept = [
+    make(`${TMP_MARK}${process.pid}.11111111`, true), // its owner is alive
+    make(`${TMP_MARK}${dead}.22222222`, false), // recent: may be another host's pull on a shared filesystem
+    make(`${TMP_MARK}metadata.${dead}.33333333`, true), // not the shape of an output's temp name
+    make(`${TMP_MARK}${dead}.4444444`, true),
+    make(`${TMP_MARK}${dead}.55555555.sif`, true),
+    make(`x${TMP_MARK}${dead}.66666666`, true),
+  ];
+  const asDir = path.join(sweepDir, `${TMP_MARK}${dead}.77777777`);
+  mkdirSync(asDir);
+  utimesSync(asDir, hourAgo, hourAgo);
+  kept.push(asDir);
+
+  const lines: string[] = [];
+  const originalLog = debug.log;
+  debug.enable('orasfly:storage');
+  debug.log = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
+  t.after(() => {
+    debug.disable();
+    debug.log = originalLog;
+  });
+  assert.equal((await materializeFile(source, out)).method, 'copy');
+  assert.equal(existsSync(leftover), false, 'the dead, old leftover is gone');
+  for (const p of kept) assert.ok(existsSync(p), `${path.basename(p)} is kept`);
+  assert.equal(readFileSync(out, 'utf8'), 'the blob');
+  assert.ok(
+    lines.some((l) => l.includes('orasfly:storage') && l.includes(path.basename(leftover)) && l.includes(String(dead))),
+    `the debug log names the leftover and its pid: ${lines.join('\n')}`,
+  );
 });

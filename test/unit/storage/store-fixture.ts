@@ -33,7 +33,8 @@ export async function makeStore(
 
 /**
  * Writes `bytes` as a completed task and returns its entry. With `output`, the task is begun for that
- * output (as the task manager begins it): the store then holds the entry until the output exists.
+ * output (as the task manager begins it): advance puts its data beside it, and the store holds the
+ * entry until the output exists.
  */
 export async function completeTask(store: StorageManager, bytes: Buffer, n = 1, output?: string): Promise<TaskEntry> {
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;

@@ -61,7 +61,10 @@ test("removePeerDir removes only the store's own files and never follows a symli
   mkdirSync(p, { recursive: true });
   writeFileSync(path.join(p, 'data'), 'd');
   writeFileSync(path.join(p, 'metadata'), '{}');
+  writeFileSync(path.join(dir, '.x.dfget.cache.p'), 'hidden');
+  symlinkSync(path.join(dir, '.x.dfget.cache.p'), path.join(p, 'data-file'));
   assert.equal(await removePeerDir(p), true);
+  assert.ok(existsSync(path.join(dir, '.x.dfget.cache.p')), 'the link goes, not its target');
   assert.equal(existsSync(p), false);
   const keep = path.join(dir, 'rm2', peer);
   mkdirSync(keep, { recursive: true });
