@@ -44,6 +44,8 @@ export interface DownloaderOptions {
   cluster?: ClusterOptions | undefined;
   /** See `PeerTaskManagerOptions.gcAfterPull`. @defaultValue true */
   gcAfterPull?: boolean | undefined;
+  /** See `PeerTaskManagerOptions.maxConcurrentDownloads`. @defaultValue from the open-file limit, 1–64 */
+  maxConcurrentDownloads?: number | undefined;
   /**
    * A loaded `dfget.yaml` (`(await loadConfig(file)).config`). Its blocks are the base: each field
    * set above overrides the file's, key by key (`storage.dataPath` falls back to the file's
@@ -109,6 +111,7 @@ export async function createDownloader(given: DownloaderOptions): Promise<Downlo
       totalRateLimit === undefined ? undefined : parseSize(totalRateLimit, 'download.totalRateLimit') || undefined,
     logSink: sinks.length > 1 ? new TeeLogSink(sinks) : sinks[0],
     gcAfterPull: options.gcAfterPull,
+    maxConcurrentDownloads: options.maxConcurrentDownloads,
   });
   return {
     manager,

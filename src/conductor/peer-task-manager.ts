@@ -25,6 +25,7 @@ import { logTaskFailure } from '../log/task-failure.js';
 import type { DownloadRequest, DownloadResult } from './download-types.js';
 import { checkOutput, titledOutput } from './output.js';
 import { TaskRegistry } from './task-registry.js';
+import { defaultSlots, DownloadSlots } from './download-slots.js';
 import { runTask, type TaskOutcome, type TaskRunContext } from './task-run.js';
 
 const debug = createDebug('orasfly:manager');
@@ -49,6 +50,12 @@ export interface PeerTaskManagerOptions {
    * process). @defaultValue true
    */
   gcAfterPull?: boolean | undefined;
+  /**
+   * Downloads run at once; more wait their turn (their `signal` and `timeout` still apply). Each
+   * holds file descriptors, so the default follows the process's open-file limit: (soft
+   * `RLIMIT_NOFILE` − 48) ÷ 8, between 1 and 64 (64 where the limit cannot be read).
+   */
+  maxConcurrentDownloads?: number | undefined;
 }
 
 /**
@@ -84,6 +91,7 @@ export class PeerTaskManager {
   readonly #gcAfterPull: boolean;
   #log: CoreLogger;
   readonly #tasks = new TaskRegistry<TaskOutcome>();
+  readonly #slots: DownloadSlots;
 
   constructor(options: PeerTaskManagerOptions) {
     if (!options?.client) throw new InvalidArgumentError('client', 'a ResourceClient is required');
@@ -97,6 +105,7 @@ export class PeerTaskManager {
     this.#rateLimiter = options.totalRateLimit ? new RateLimiter(options.totalRateLimit) : undefined;
     this.#totalRateLimit = options.totalRateLimit || undefined;
     this.#gcAfterPull = options.gcAfterPull ?? true;
+    this.#slots = new DownloadSlots(options.maxConcurrentDownloads ?? defaultSlots());
     this.#log = new CoreLogger(options.logSink, {}, 'conductor/peer-task-manager.ts');
     // Every round this process runs is on record, as Dragonfly logs its GC.
     options.storage.on('gc', (r) => this.#log.with({ component: 'GC' }).info(gcRoundLine(r)));
@@ -137,7 +146,7 @@ export class PeerTaskManager {
     const timeoutSignal = request.timeout ? AbortSignal.timeout(request.timeout) : undefined;
     const signal = anySignal(request.signal, timeoutSignal);
     try {
-      return await this.#download(request, output, intoDir, started, signal);
+      return await this.#slots.run(() => this.#download(request, output, intoDir, started, signal), signal);
     } catch (e) {
       if (timeoutSignal?.aborted && e === timeoutSignal.reason) {
         const timeout = new TimeoutError(

@@ -6,7 +6,8 @@
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import debug from 'debug';
-import { StorageError } from '../core/errors.js';
+import { StorageError, StorageQuotaError } from '../core/errors.js';
+import { assertFits } from './free-space.js';
 import type { SignalOptions } from '../core/types.js';
 import { errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
 import { sweepOutputTemps } from './leftovers.js';
@@ -32,6 +33,7 @@ const COPY_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUP
  * destination first, then linked: a crash in between lost the user's file). Before a copy, temp
  * files that killed copies left in that directory are swept ({@link sweepOutputTemps}).
  *
+ * @throws StorageQuotaError (`ERR_ORASFLY_STORAGE_QUOTA`) when a copy cannot fit where the output goes.
  * @throws StorageError (`ERR_ORASFLY_STORAGE`) naming the path that failed; the signal's reason on abort.
  */
 export async function materializeFile(
@@ -67,6 +69,8 @@ export async function materializeFile(
       // sweep such leftovers of dead pulls first. Only here, so that a reuse by hard link never
       // lists the output directory (a killed link leaves a temp name only in a window of microseconds).
       await sweepOutputTemps(dir, log);
+      // Refused up front, like a first pull whose blob cannot fit: not after writing most of it.
+      await assertFits(src.size, [dir], `a copy of the cached blob for ${output}`);
       // FICLONE makes it a reflink where the filesystem can (btrfs, xfs): instant and space-sharing.
       await fsp.copyFile(source, tmp, constants.COPYFILE_FICLONE);
       await fsp.chmod(tmp, 0o644).catch(() => {});
@@ -76,6 +80,11 @@ export async function materializeFile(
   } catch (e) {
     await unlinkQuiet(tmp).catch(() => {});
     if (e === opts.signal?.reason && opts.signal?.aborted) throw e;
+    if (e instanceof StorageQuotaError) throw e;
+    if (errno(e) === 'ENOSPC' || errno(e) === 'EDQUOT')
+      throw new StorageQuotaError(`no space left making ${output}; the previous file, if any, is as it was`, {
+        cause: e,
+      });
     throw new StorageError(`cannot materialise ${output}: ${(e as Error).message}`, output, { cause: e });
   }
   const st = await fsp.stat(output);

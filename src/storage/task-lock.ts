@@ -23,7 +23,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import debug from 'debug';
-import { LockError } from '../core/errors.js';
+import { LockError, StorageError } from '../core/errors.js';
 import type { SignalOptions } from '../core/types.js';
 import { delay, errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
 
@@ -236,6 +236,14 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
         await fsp.mkdir(path.dirname(lockPath), { recursive: true });
         if (await linkExclusive(lockPath, me)) break;
       } catch (e) {
+        // Out of descriptors is not contention: say what it is and what to change.
+        if (errno(e) === 'EMFILE' || errno(e) === 'ENFILE')
+          throw new StorageError(
+            `too many open files (${errno(e)}) creating the task lock ${lockPath}: raise the open-file limit ` +
+              '(ulimit -n) or run fewer downloads at once (maxConcurrentDownloads)',
+            lockPath,
+            { cause: e },
+          );
         throw new LockError(`cannot create lock ${lockPath}: ${(e as Error).message}`, { cause: e });
       }
       const holder = await readInfo(lockPath);

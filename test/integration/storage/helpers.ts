@@ -1,6 +1,6 @@
-// Shared helpers of the storage tests: temp dirs, tmpfs mounts, and "downloads" simulated by writing
-// pieces through a TaskWriter.
-import { execFileSync } from 'node:child_process';
+// Shared helpers of the storage tests: temp dirs, tmpfs mounts, "downloads" simulated by writing
+// pieces through a TaskWriter, and pull loops in child processes.
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { createPieceHasher } from '../../../src/storage/piece-digest.js';
 import type { StorageManager, TaskEntry, TaskWriter } from '../../../src/storage/storage-manager.js';
+import { builtFixturePath } from '../../harness/paths.js';
 
 export const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 export const digestOf = (b: Uint8Array): string => `sha256:${sha256(b)}`;
@@ -115,5 +116,29 @@ export async function exists(p: string): Promise<boolean> {
   return fsp.lstat(p).then(
     () => true,
     () => false,
+  );
+}
+
+/** What a pull-loop child reports (`test/fixtures/pull-loop.ts`). */
+export interface PullLoopResult {
+  ok: number;
+  failed: string[];
+  /** Blob bytes the child fetched and used. */
+  transferred: number;
+}
+
+/** Runs the pull-loop fixture in a child process: `count` pulls of `refs` in turn from one store. */
+export function pullLoop(dataPath: string, outDir: string, count: number, refs: string[]): Promise<PullLoopResult> {
+  const child = spawn(process.execPath, [builtFixturePath('pull-loop.js'), dataPath, outDir, String(count), ...refs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`exit ${code}: ${err}`)),
+    ),
   );
 }

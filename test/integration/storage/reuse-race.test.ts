@@ -3,31 +3,14 @@
 // reader's claim keeps removers away and a pull whose entry went before its claim starts over.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pushSif, startRegistry } from '../../harness/index.js';
-import { builtFixturePath } from '../../harness/paths.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
-import { tmpDir } from './helpers.js';
+import { pullLoop, tmpDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const PULLS = 40;
-
-function pullLoop(dataPath: string, outDir: string, refs: string[]): Promise<{ ok: number; failed: string[] }> {
-  const child = spawn(process.execPath, [builtFixturePath('pull-loop.js'), dataPath, outDir, String(PULLS), ...refs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`exit ${code}: ${err}`)),
-    ),
-  );
-}
 
 test('pull loops in two processes against a clean/gc loop in a third: no pull fails', async (t) => {
   const reg = await startRegistry({ variant: 'anonymous' });
@@ -47,8 +30,8 @@ test('pull loops in two processes against a clean/gc loop in a third: no pull fa
   let done = false;
   let removed = 0;
   const loops = Promise.all([
-    pullLoop(dataPath, outDir, refs),
-    pullLoop(dataPath, outDir, [...refs].reverse()),
+    pullLoop(dataPath, outDir, PULLS, refs),
+    pullLoop(dataPath, outDir, PULLS, [...refs].reverse()),
   ]).finally(() => (done = true));
   while (!done) {
     removed += (await remover.clean([])).removed.length;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError } from '../../../src/core/errors.js';
+import { InvalidArgumentError, StorageQuotaError } from '../../../src/core/errors.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import { splitPieceDigest } from '../../../src/storage/piece-digest.js';
 import {
@@ -207,6 +207,23 @@ test('pull 2 to another filesystem is a byte copy (different inode); advance fir
   const again = await adv.materialize(c, path.join(dir, 'second.sif'));
   assert.equal(again.method, 'copy');
   assert.deepEqual(await readAll(path.join(dir, 'second.sif')), bytes);
+});
+
+test('a reuse copy to a filesystem too small for the blob is refused up front with ERR_ORASFLY_STORAGE_QUOTA', async (t) => {
+  const mnt = mountTmpfs(t, '1m');
+  if (!mnt) return;
+  const dir = tmpDir(t);
+  const store = await openStore(t, { dataPath: path.join(dir, 'data'), multiplex: true });
+  const bytes = randomBytes(3 * 1024 * 1024);
+  const e = await download(store, bytes, { taskId: taskIdOf('too-big') });
+  await fsp.writeFile(path.join(mnt, 'img.sif'), 'previous');
+  await assert.rejects(store.materialize(e, path.join(mnt, 'img.sif')), (err: unknown) => {
+    assert.ok(err instanceof StorageQuotaError, String(err));
+    assert.match((err as Error).message, /does not fit in .*nothing was written/);
+    return true;
+  });
+  assert.deepEqual(await fsp.readdir(mnt), ['img.sif'], 'no partial copy');
+  assert.equal(await fsp.readFile(path.join(mnt, 'img.sif'), 'utf8'), 'previous');
 });
 
 test('multiplex off: pull 2 downloads again into a second peer directory / hidden file', async (t) => {

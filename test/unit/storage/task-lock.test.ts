@@ -116,3 +116,26 @@ test('stillHeld() turns false once another process has taken the lock over', asy
   await l.release();
   assert.match(await fsp.readFile(lockPath, 'utf8'), /theirs/, 'release never removes a lock that is not ours');
 });
+
+test('out of file descriptors, creating a lock says so (EMFILE), not that the lock is contended', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-lock-emfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const lockModule = new URL('../../../src/storage/task-lock.js', import.meta.url).href;
+  // A child with 64 descriptors opens files until none is left, then asks for a lock.
+  const script = `
+    import { openSync } from 'node:fs';
+    const { acquireTaskLock } = await import(${JSON.stringify(lockModule)});
+    const held = [];
+    try { for (;;) held.push(openSync(${JSON.stringify(path.join(dir, 'f'))}, 'a')); } catch {}
+    try { await acquireTaskLock(${JSON.stringify(path.join(dir, 'locks', 't.lock'))}); console.log('acquired'); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`;
+  const r = spawnSync('sh', ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script], {
+    encoding: 'utf8',
+  });
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { name: string; code: string; message: string };
+  assert.equal(out.code, 'ERR_ORASFLY_STORAGE', r.stderr);
+  assert.match(
+    out.message,
+    /too many open files \(EMFILE\) creating the task lock .*ulimit -n.*maxConcurrentDownloads/,
+  );
+});
