@@ -1,7 +1,8 @@
 /**
  * Reader claims: how a process tells every other process sharing the store that it is reading a
  * completed entry (linking or copying it to an output), so that their GC, `cache clean` and
- * `cache verify` leave it alone. A claim is an empty file `<root>/.claims/<taskId>/<peerId>~<host>~<pid>~<rand>`;
+ * `cache verify` leave it alone. A claim is an empty file `<root>/.claims/<taskId>~<peerId>~<host>~<pid>~<rand>`
+ * (one flat directory: a claim costs a create and an unlink, and only readers at work are listed);
  * this process keeps the mtimes of its claims fresh while it holds them. A claim is live while its
  * mtime is younger than the stale time and, on this host, its process is alive: a killed reader's
  * claim stops counting at once here, and after the stale time on other hosts.
@@ -15,28 +16,20 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { errno, rmdirQuiet, unlinkQuiet } from './fs-util.js';
+import { errno, unlinkQuiet } from './fs-util.js';
 import { DEFAULT_LOCK_HEARTBEAT_MS, pidAlive } from './task-lock.js';
 
 /** Separates the parts of a claim's name (no peer id, host name or number holds it). */
 const SEP = '~';
 
-/**
- * Writes a claim file. Its task directory comes and goes (the last reader of a task removes it),
- * so a directory removed between our mkdir and our write is made again.
- */
+/** Writes a claim file; the claims directory is made again if someone removed it. */
 async function createClaimFile(file: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await fsp.writeFile(file, '', { flag: 'wx' });
-      return;
-    } catch (e) {
-      if (errno(e) !== 'ENOENT' || attempt >= 10) throw e;
-    }
-    await fsp.mkdir(path.dirname(file), { recursive: true }).catch((e: unknown) => {
-      // Made and removed again by others meanwhile: the next write says whether it exists.
-      if (errno(e) !== 'ENOENT' && errno(e) !== 'EEXIST') throw e;
-    });
+  try {
+    await fsp.writeFile(file, '', { flag: 'wx' });
+  } catch (e) {
+    if (errno(e) !== 'ENOENT') throw e;
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await fsp.writeFile(file, '', { flag: 'wx' });
   }
 }
 
@@ -68,10 +61,6 @@ export class ReaderClaims {
     this.#staleMs = staleMs;
   }
 
-  #taskDir(taskId: string): string {
-    return path.join(this.#dir, taskId);
-  }
-
   /**
    * Claims entry `taskId/peerId` for this process. The caller checks afterwards that the entry is
    * still there: a remover that listed claims before this one was made may have deleted it.
@@ -84,8 +73,8 @@ export class ReaderClaims {
     if (h) h.count++;
     else {
       const file = path.join(
-        this.#taskDir(taskId),
-        [peerId, os.hostname(), process.pid, randomBytes(4).toString('hex')].join(SEP),
+        this.#dir,
+        [taskId, peerId, os.hostname(), process.pid, randomBytes(4).toString('hex')].join(SEP),
       );
       const ready = createClaimFile(file);
       h = { file, count: 1, ready };
@@ -115,7 +104,6 @@ export class ReaderClaims {
     if (!this.#held.size) this.#stopTouching();
     await h.ready.catch(() => {});
     await unlinkQuiet(h.file).catch(() => {});
-    await rmdirQuiet(path.dirname(h.file)).catch(() => {});
   }
 
   /**
@@ -123,26 +111,25 @@ export class ReaderClaims {
    * removed. An unreadable claims directory counts as claimed: never delete on a guess.
    */
   async claimed(taskId: string, peerId: string): Promise<boolean> {
-    const dir = this.#taskDir(taskId);
     let names: string[];
     try {
-      names = await fsp.readdir(dir);
+      names = await fsp.readdir(this.#dir);
     } catch (e) {
       return errno(e) !== 'ENOENT';
     }
     const now = Date.now();
     let live = false;
     for (const n of names) {
-      const [peer, host, pid] = n.split(SEP);
-      if (peer !== peerId) continue;
-      const st = await fsp.stat(path.join(dir, n)).catch(() => undefined);
+      const [task, peer, host, pid] = n.split(SEP);
+      if (task !== taskId || peer !== peerId) continue;
+      const file = path.join(this.#dir, n);
+      const st = await fsp.stat(file).catch(() => undefined);
       if (!st) continue;
       const fresh = now - st.mtimeMs < this.#staleMs;
       const alive = host !== os.hostname() || pidAlive(Number(pid));
       if (fresh && alive) live = true;
-      else await unlinkQuiet(path.join(dir, n)).catch(() => {});
+      else await unlinkQuiet(file).catch(() => {});
     }
-    if (!live) await rmdirQuiet(dir).catch(() => {});
     return live;
   }
 

@@ -22,7 +22,7 @@ test('a claim is seen by another reader of the store until its last in-process h
   assert.equal(await theirs.claimed(TASK, PEER), false);
   const a = await mine.claim(TASK, PEER);
   const b = await mine.claim(TASK, PEER);
-  assert.equal(readdirSync(path.join(dir, '.claims', TASK)).length, 1, 'one file per process and entry');
+  assert.equal(readdirSync(path.join(dir, '.claims')).length, 1, 'one file per process and entry');
   assert.equal(await theirs.claimed(TASK, PEER), true);
   assert.equal(await theirs.claimed(TASK, '127.0.0.1-1-other'), false, 'another peer of the task is not claimed');
   await a.release();
@@ -35,14 +35,13 @@ test('a claim is seen by another reader of the store until its last in-process h
 test('a dead process’s claim does not count and is removed; another host’s counts until it is stale', async (t) => {
   const dir = root(t);
   const claims = new ReaderClaims(path.join(dir, '.claims'), 60_000);
-  const taskDir = path.join(dir, '.claims', TASK);
-  mkdirSync(taskDir, { recursive: true });
+  const claimsDir = path.join(dir, '.claims');
+  mkdirSync(claimsDir, { recursive: true });
   const dead = spawnSync(process.execPath, ['-e', '']).pid!;
-  writeFileSync(path.join(taskDir, `${PEER}~${os.hostname()}~${dead}~00`), '');
+  writeFileSync(path.join(claimsDir, `${TASK}~${PEER}~${os.hostname()}~${dead}~00`), '');
   assert.equal(await claims.claimed(TASK, PEER), false);
-  assert.deepEqual(readdirSync(path.join(dir, '.claims')), [], 'the dead claim and its directory are gone');
-  mkdirSync(taskDir, { recursive: true });
-  const remote = path.join(taskDir, `${PEER}~another-host.example~1~00`);
+  assert.deepEqual(readdirSync(claimsDir), [], 'the dead claim is gone');
+  const remote = path.join(claimsDir, `${TASK}~${PEER}~another-host.example~1~00`);
   writeFileSync(remote, '');
   assert.equal(await claims.claimed(TASK, PEER), true, 'another host, fresh');
   const old = new Date(Date.now() - 120_000);
