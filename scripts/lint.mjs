@@ -1,7 +1,8 @@
 // `npm run lint` (and the first step of `npm test`): formatting (prettier, 120 columns), lint rules
 // (eslint, type-aware: no floating promises, …), every file type-checked, every docs example
 // compiling, every source file with logic having its unit test file, every source file opening with
-// a comment naming its job (scripts/check-opening-comments.mjs), and the one-way layering of src/
+// a comment naming its job (scripts/check-opening-comments.mjs) and at most 500 lines
+// (scripts/check-file-size.mjs), and the one-way layering of src/
 // (no upward import, no import cycle: scripts/check-layering.mjs).
 //
 // `--no-types` skips the type-check step: `npm test` passes it because it has just compiled
@@ -27,6 +28,7 @@ const steps = [
   ['doc examples', [path.join(root, 'scripts', 'check-doc-examples.mjs')]],
   ['unit test layout', [path.join(root, 'scripts', 'check-test-layout.mjs')]],
   ['opening comments', [path.join(root, 'scripts', 'check-opening-comments.mjs')]],
+  ['file size', [path.join(root, 'scripts', 'check-file-size.mjs')]],
   ['layering', [path.join(root, 'scripts', 'check-layering.mjs')]],
 ];
 let failed = 0;

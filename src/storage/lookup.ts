@@ -8,6 +8,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import { StorageError } from '../core/errors.js';
+import type { SignalOptions } from '../core/types.js';
+import { materializeFile, type MaterializeResult } from './materialize.js';
 import type { ReaderClaims } from './reader-claims.js';
 import type { Entry, TaskEntry } from './entry.js';
 import { readPeer, readTask, removeEntryFiles, type EntryFilesContext } from './entry-files.js';
@@ -137,6 +139,42 @@ export class EntryLookup {
         else if (e.marked && !e.busy) await this.removeLocked(e, 'reclaimed after last reader');
       },
     };
+  }
+
+  /**
+   * Makes `output` (absolute) from a completed entry under a pin: the data re-validated first (an
+   * invalid entry is dropped), then linked or copied (`materialize.ts`).
+   *
+   * @throws EntryGoneError when the entry is gone or its data changed: looking up again may find another.
+   */
+  async materialize(entry: TaskEntry, output: string, opts: SignalOptions = {}): Promise<MaterializeResult> {
+    const { entry: e, release } = await this.pin(entry);
+    let invalid = false;
+    try {
+      const src = await validDataPath(e);
+      if (!src) {
+        invalid = true;
+        throw new EntryGoneError(
+          `cache data of task ${e.key} changed since completion; not reused`,
+          e.meta.dataFilePath,
+        );
+      }
+      try {
+        const r = await materializeFile(src, output, opts);
+        if (r.method === 'link') e.nlink++;
+        await this.touch(e);
+        return r;
+      } catch (err) {
+        // The data went from under the claim (a remover of a store version without claims, a hand's rm).
+        if (!opts.signal?.aborted && !(await fsp.stat(src).catch(() => undefined))) {
+          invalid = true;
+          throw new EntryGoneError(`cache data of task ${e.key} disappeared; not reused`, src, { cause: err });
+        }
+        throw err;
+      }
+    } finally {
+      await release(invalid ? 'data changed, truncated or missing since completion' : undefined);
+    }
   }
 
   /** Marks an invalid entry (no longer offered) and removes it unless someone uses it. */

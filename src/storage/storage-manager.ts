@@ -9,8 +9,9 @@
  * entries this process uses), `digest-index.ts`, `validate.ts`, `entry-files.ts` (load, remove),
  * `unreadable-entry.ts` (entries whose metadata cannot be read), `ingest.ts` (resume or create),
  * `task-writer.ts`, `gc-round.ts` (+ the pure planner `gc.ts`), `task-lock.ts`, `materialize.ts`,
- * `leftovers.ts` (temp files of killed processes), `lookup.ts` (finding, pinning and dropping
- * completed entries).
+ * `leftovers.ts` (temp files of killed processes), `lookup.ts` (finding, pinning, materialising and
+ * dropping completed entries), `reader-claims.ts` (readers other processes see),
+ * `completion-holds.ts` (a just-completed entry kept until its output exists).
  *
  * @module
  */
@@ -23,7 +24,8 @@ import type { SignalOptions } from '../core/types.js';
 import { DigestIndex } from './digest-index.js';
 import { EntryTable, type Entry, type TaskEntry } from './entry.js';
 import { removeEntryFiles, type EntryFilesContext } from './entry-files.js';
-import { EntryGoneError, EntryLookup } from './lookup.js';
+import { EntryLookup } from './lookup.js';
+import { CompletionHolds } from './completion-holds.js';
 import { ReaderClaims } from './reader-claims.js';
 import { throwIfAborted } from './fs-util.js';
 import { type GcContext, type GcReport, runGcRound } from './gc-round.js';
@@ -39,9 +41,8 @@ import {
   type StorageUsage,
   type VerifyReport,
 } from './inspect.js';
-import { validDataPath } from './validate.js';
 import { checkBeginRequest, openEntry, type BeginTaskRequest, type IngestContext } from './ingest.js';
-import { materializeFile, type MaterializeResult } from './materialize.js';
+import type { MaterializeResult } from './materialize.js';
 import { writeMetadata } from './metadata.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import { assertOutputPath } from './output-path.js';
@@ -61,8 +62,6 @@ import type { FindOptions, GcOptions, OpenOptions, StorageEvents } from './manag
 
 const log = debug('orasfly:storage');
 
-/** Longest hold of a just-completed entry that nobody materialises (ms). */
-const COMPLETION_HOLD_MS = 60_000;
 const gcLog = debug('orasfly:gc');
 
 /**
@@ -117,10 +116,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   readonly #scheduler: GcScheduler;
   readonly #lookup: EntryLookup;
   readonly #claims: ReaderClaims;
-  /** Entries begun for an output (`BeginTaskRequest.output`): they are held from completion until it exists. */
-  readonly #outputPending = new Set<string>();
-  /** Entries this process completed, held from completion until their first output exists. */
-  readonly #completed = new Map<string, { release(): Promise<void>; timer: NodeJS.Timeout }>();
+  /** Entries completed for an output, held until it exists. */
+  readonly #holds: CompletionHolds;
   #closed = false;
 
   private constructor(options: ResolvedStorageOptions, warnings: string[]) {
@@ -136,6 +133,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       options,
       onDrop: (d) => this.emit('drop', d),
     });
+    this.#holds = new CompletionHolds((e) => this.#lookup.pin(e));
     this.#scheduler = new GcScheduler({
       layout: this.#layout,
       options,
@@ -236,66 +234,13 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     if (typeof output !== 'string' || output === '')
       throw new InvalidArgumentError('output', 'an output path is required');
     await assertOutputPath(path.resolve(output), this.options.dataPath);
-    let pinned: Awaited<ReturnType<EntryLookup['pin']>>;
     try {
-      pinned = await this.#lookup.pin(entry);
-    } catch (err) {
-      await this.#releaseCompleted(entry);
-      throw err;
-    }
-    const { entry: e, release } = pinned;
-    let invalid = false;
-    try {
-      const src = await validDataPath(e);
-      if (!src) {
-        invalid = true;
-        throw new EntryGoneError(
-          `cache data of task ${e.key} changed since completion; not reused`,
-          e.meta.dataFilePath,
-        );
-      }
-      try {
-        const r = await materializeFile(src, path.resolve(output), opts);
-        if (r.method === 'link') e.nlink++;
-        await this.#lookup.touch(e);
-        return r;
-      } catch (err) {
-        // The data went from under the claim (a remover of a store version without claims, a hand's rm).
-        if (!opts.signal?.aborted && !(await fsp.stat(src).catch(() => undefined))) {
-          invalid = true;
-          throw new EntryGoneError(`cache data of task ${e.key} disappeared; not reused`, src, { cause: err });
-        }
-        throw err;
-      }
+      return await this.#lookup.materialize(entry, path.resolve(output), opts);
     } finally {
-      await release(invalid ? 'data changed, truncated or missing since completion' : undefined);
       // The completion hold's job ends with the first output (or the first attempt at one). Requests
       // joined to the same task pin the entry as they start theirs, before this one has finished.
-      await this.#releaseCompleted(entry);
+      await this.#holds.release(entry);
     }
-  }
-
-  /**
-   * Holds an entry this process has just completed for an output (`BeginTaskRequest.output`), so
-   * that no GC or clean (of any process) takes it before that output exists; released by the first {@link materialize} of it, or after
-   * {@link COMPLETION_HOLD_MS} when nobody makes one (a host that drives the conductor by hand).
-   */
-  async #holdCompleted(entry: TaskEntry): Promise<void> {
-    const key = `${entry.taskId}/${entry.peerId}`;
-    if (this.#completed.has(key)) return;
-    const pin = await this.#lookup.pin(entry);
-    const timer = setTimeout(() => void this.#releaseCompleted(entry), COMPLETION_HOLD_MS);
-    timer.unref();
-    this.#completed.set(key, { release: () => pin.release(), timer });
-  }
-
-  async #releaseCompleted(entry: TaskEntry): Promise<void> {
-    const key = `${entry?.taskId}/${entry?.peerId}`;
-    const held = this.#completed.get(key);
-    if (!held) return;
-    this.#completed.delete(key);
-    clearTimeout(held.timer);
-    await held.release();
   }
 
   /**
@@ -393,7 +338,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       }
       const { entry, fh, resumed } = await openEntry(this.#ingest, req, this.options);
       this.#created.add(entry);
-      if (req.output !== undefined) this.#outputPending.add(entry.key);
+      if (req.output !== undefined) this.#holds.expect(entry);
       const w = new TaskWriterImpl(this.#entryStore, entry, fh, lock, resumed);
       this.#writers.add(w);
       return { writer: w };
@@ -412,15 +357,14 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     commit: async (e, digest, fp) => {
       const entry = await commitEntry(e, digest, fp, { index: this.#index, now: this.options.now(), log });
       // Still under the task lock: from here until its output exists the entry is claimed.
-      if (this.#outputPending.delete(e.key))
-        await this.#holdCompleted(entry).catch((err: unknown) =>
-          log('completion hold failed: %s', (err as Error).message),
-        );
+      await this.#holds
+        .completed(entry)
+        .catch((err: unknown) => log('completion hold failed: %s', (err as Error).message));
       return entry;
     },
     release: async (w, e, keep) => {
       this.#writers.delete(w);
-      this.#outputPending.delete(e.key);
+      this.#holds.forget(e);
       e.writing = false;
       if (!keep) {
         await removeEntryFiles(this.#files, e, 'aborted');
@@ -523,11 +467,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     await this.#scheduler.stop();
     throwIfAborted(opts.signal);
     for (const w of [...this.#writers]) await w.abort({ keepForResume: this.options.keepStorage }).catch(() => {});
-    for (const held of [...this.#completed.values()]) {
-      clearTimeout(held.timer);
-      await held.release().catch(() => {});
-    }
-    this.#completed.clear();
+    await this.#holds.releaseAll();
     await this.#claims.releaseAll();
     if (!this.options.keepStorage) {
       for (const e of [...this.#created]) await this.#lookup.removeLocked(e, 'keepStorage: false').catch(() => false);

@@ -1,5 +1,6 @@
-// The opening-comment rule of `npm run lint` (scripts/check-opening-comments.mjs): every file of
-// src/ opens with a comment naming its job; a file without one, or with a one-word one, fails.
+// The source-file rules of `npm run lint`: every file of src/ opens with a comment naming its job
+// (scripts/check-opening-comments.mjs; a file without one, or with a one-word one, fails) and has at
+// most 500 lines (scripts/check-file-size.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -36,4 +37,20 @@ test('a block, // lines or a comment after a shebang pass; none, or a one-word c
   const short = check({ 'd.ts': '/** Utils. @module */\nexport {};\n' });
   assert.equal(short.code, 1);
   assert.match(short.stderr, /d\.ts: the opening comment is too short/);
+});
+
+test('no file of src/ is over 500 lines; a longer one fails the check, naming it', () => {
+  const size = path.join(repoRoot, 'scripts', 'check-file-size.mjs');
+  const real = spawnSync(process.execPath, [size], { encoding: 'utf8' });
+  assert.equal(real.status, 0, real.stderr);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-size-'));
+  try {
+    writeFileSync(path.join(dir, 'ok.ts'), 'x\n'.repeat(500));
+    writeFileSync(path.join(dir, 'big.ts'), 'x\n'.repeat(501));
+    const r = spawnSync(process.execPath, [size, dir], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), 'big.ts: 501 lines, over 500: split it by job');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
