@@ -420,7 +420,10 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     this.#inflight.add(num);
     const a = this.#assembler(pieceAt(this.plan, num), signal);
     try {
-      for await (const chunk of body) await a.push(chunk);
+      for await (const chunk of body) {
+        const wait = a.push(chunk);
+        if (wait) await wait;
+      }
       await this.#commit(a, via);
     } finally {
       a.release();

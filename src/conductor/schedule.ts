@@ -136,6 +136,25 @@ async function fetchPiece(
     async () => {
       if (site.has(piece.num)) return;
       await underWatch(site, `piece ${piece.num}`, signal, async (attempt, watch) => {
+        if (transport.streamPiece) {
+          // The fast path: chunks pushed straight into the piece, no iterator layers.
+          const asm = site.assembler(piece, attempt);
+          try {
+            await transport.streamPiece(
+              task,
+              piece,
+              (c) => {
+                watch.add(c.length);
+                return asm.push(c);
+              },
+              { signal: attempt },
+            );
+            await site.commit(asm);
+          } finally {
+            asm.release();
+          }
+          return;
+        }
         const body = await raceSignal(transport.readPiece!(task, piece, { signal: attempt }), attempt);
         await site.writePiece(piece.num, watch.count(body, attempt), { signal: attempt });
       });
@@ -168,11 +187,29 @@ export async function pullSequential(
   task: TransportTask,
   signal: AbortSignal,
 ): Promise<void> {
-  if (!transport.readSequential)
+  if (!transport.readSequential && !transport.streamPiece)
     throw new RangeNotSupportedError(`transport ${transport.name} supports neither ranges nor sequential reads`);
   await withRetry(
     () =>
       underWatch(site, 'the blob stream', signal, async (attempt, watch) => {
+        if (transport.streamPiece) {
+          const cutter = new SequentialCutter(site, attempt);
+          try {
+            await transport.streamPiece(
+              task,
+              undefined,
+              (c) => {
+                watch.add(c.length);
+                return cutter.push(c);
+              },
+              { signal: attempt },
+            );
+            await cutter.end();
+          } finally {
+            cutter.release();
+          }
+          return;
+        }
         const body = await raceSignal(transport.readSequential!(task, { signal: attempt }), attempt);
         await consumeSequential(site, watch.count(body, attempt), attempt);
       }),
@@ -203,7 +240,10 @@ async function consumeSequential(site: PieceSite, body: AsyncIterable<Uint8Array
         const piece = pieceAt(plan, num);
         const part = chunk.subarray(0, piece.range.length - offset);
         chunk = chunk.subarray(part.length);
-        if (!skip) await asm!.push(part);
+        if (!skip) {
+          const wait = asm!.push(part);
+          if (wait) await wait;
+        }
         offset += part.length;
         if (offset === piece.range.length) {
           if (!skip) await site.commit(asm!);
@@ -220,4 +260,73 @@ async function consumeSequential(site: PieceSite, body: AsyncIterable<Uint8Array
     asm?.release();
   }
   if (total !== plan.contentLength) throw new SizeMismatchError(plan.contentLength, total, 'blob');
+}
+
+/**
+ * Cuts one stream of the whole blob into pieces, as chunks are pushed: stored pieces are skipped,
+ * not rewritten; a piece is committed when its last byte arrived. {@link push} returns a promise
+ * only when the stream must wait (a write, a commit).
+ */
+class SequentialCutter {
+  readonly #site: PieceSite;
+  readonly #signal: AbortSignal;
+  #num = 0;
+  #offset = 0;
+  #total = 0;
+  #asm: PieceAssembler | undefined;
+  #skip: boolean;
+
+  constructor(site: PieceSite, signal: AbortSignal) {
+    this.#site = site;
+    this.#signal = signal;
+    this.#asm = site.plan.totalPieces > 0 ? site.assembler(pieceAt(site.plan, 0), signal) : undefined;
+    this.#skip = site.has(0);
+  }
+
+  push(raw: Uint8Array): Promise<void> | undefined {
+    const plan = this.#site.plan;
+    this.#total += raw.length;
+    if (this.#total > plan.contentLength) throw new SizeMismatchError(plan.contentLength, this.#total, 'blob');
+    return this.#feed(raw);
+  }
+
+  #feed(bytes: Uint8Array): Promise<void> | undefined {
+    const plan = this.#site.plan;
+    let chunk = bytes;
+    while (chunk.length > 0) {
+      const piece = pieceAt(plan, this.#num);
+      const part = chunk.subarray(0, piece.range.length - this.#offset);
+      chunk = chunk.subarray(part.length);
+      const wait = this.#skip ? undefined : this.#asm!.push(part);
+      this.#offset += part.length;
+      if (this.#offset === piece.range.length) return this.#pieceEnd(wait, chunk);
+      if (wait) return chunk.length > 0 ? wait.then(() => this.#feed(chunk)) : wait;
+    }
+    return undefined;
+  }
+
+  /** The current piece is complete: commit it (after its last write), then go on with `rest`. */
+  async #pieceEnd(wait: Promise<void> | undefined, rest: Uint8Array): Promise<void> {
+    if (wait) await wait;
+    if (!this.#skip) await this.#site.commit(this.#asm!);
+    this.#asm?.release();
+    this.#num++;
+    this.#offset = 0;
+    const plan = this.#site.plan;
+    if (this.#num < plan.totalPieces) {
+      this.#skip = this.#site.has(this.#num);
+      this.#asm = this.#site.assembler(pieceAt(plan, this.#num), this.#signal);
+    } else this.#asm = undefined;
+    if (rest.length > 0) await this.#feed(rest);
+  }
+
+  /** The stream ended: every byte of the blob must have come. */
+  async end(): Promise<void> {
+    const plan = this.#site.plan;
+    if (this.#total !== plan.contentLength) throw new SizeMismatchError(plan.contentLength, this.#total, 'blob');
+  }
+
+  release(): void {
+    this.#asm?.release();
+  }
 }

@@ -9,6 +9,9 @@
 import type { BlobTarget, OriginRequest } from '../source/resource-client.js';
 import type { SignalOptions } from '../core/types.js';
 import type { PieceInfo, PiecePlan } from '../core/piece-plan.js';
+import type { ChunkSink } from '../internal/chunks.js';
+
+export type { ChunkSink } from '../internal/chunks.js';
 
 /** What a transport knows about the task it serves. */
 export interface TransportTask {
@@ -97,6 +100,20 @@ export interface PieceTransport {
   readPiece?(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>>;
   /** The whole blob as one stream from byte 0 (the no-Range fallback). */
   readSequential?(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * The fast path of a pull transport: pushes the bytes of `piece` — or, with `piece` undefined, of
+   * the whole blob from byte 0 — into `sink` as they arrive, waiting while `sink` returns a promise,
+   * and resolves once the body has ended. No async iterator, promise or abort listener per chunk:
+   * at 64 KiB socket chunks (16 KiB TLS records) those were a large share of a pull's CPU. When
+   * present, the conductor uses it instead of {@link readPiece} and {@link readSequential}; the same
+   * rules apply (`RangeNotSupportedError` for a lost range, the signal ends the body).
+   */
+  streamPiece?(
+    task: TransportTask,
+    piece: PieceInfo | undefined,
+    sink: ChunkSink,
+    options: SignalOptions,
+  ): Promise<void>;
   /**
    * `readSequential` is the cheapest way to fetch a whole blob over one connection (an origin: no
    * round trip between pieces). The conductor then uses it for a fresh task with concurrency 1.

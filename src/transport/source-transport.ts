@@ -7,7 +7,7 @@ import type { ResourceClient } from '../source/resource-client.js';
 import type { SignalOptions } from '../core/types.js';
 import type { PieceInfo } from '../core/piece-plan.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
-import { chunksOf } from '../internal/chunks.js';
+import { chunksOf, pumpChunks, type ChunkSink } from '../internal/chunks.js';
 
 /**
  * Reads pieces from the origin registry with `Range: bytes=a-b` (validated as `206` +
@@ -37,6 +37,16 @@ export class SourceTransport implements PieceTransport {
   async readPiece(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
     const r = await this.#client.read(task.target, piece.range, { signal: options.signal, headers: task.headers });
     return chunksOf(r.body);
+  }
+
+  async streamPiece(
+    task: TransportTask,
+    piece: PieceInfo | undefined,
+    sink: ChunkSink,
+    options: SignalOptions,
+  ): Promise<void> {
+    const r = await this.#client.read(task.target, piece?.range, { signal: options.signal, headers: task.headers });
+    await pumpChunks(r.body, sink, options.signal);
   }
 
   async readSequential(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {

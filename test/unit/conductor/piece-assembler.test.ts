@@ -1,16 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PieceAssembler } from '../../../src/conductor/piece-assembler.js';
+import { BATCH_BYTES, PieceAssembler } from '../../../src/conductor/piece-assembler.js';
 import { ProgressMeter } from '../../../src/conductor/progress.js';
 import { createPieceHasher } from '../../../src/storage/piece-digest.js';
 import { SizeMismatchError } from '../../../src/core/errors.js';
 import type { TaskWriter } from '../../../src/storage/task-writer.js';
 
 /** An in-memory writer: what the assembler wrote, where. */
-function memoryWriter(size: number): { writer: TaskWriter; data: Buffer } {
+function memoryWriter(size: number): { writer: TaskWriter; data: Buffer; writes: number[] } {
   const data = Buffer.alloc(size);
+  const writes: number[] = [];
   const writer = {
     async write(chunk: Uint8Array | readonly Uint8Array[], position: number) {
+      writes.push(
+        Array.isArray(chunk)
+          ? chunk.reduce((n: number, c: Uint8Array) => n + c.length, 0)
+          : (chunk as Uint8Array).length,
+      );
       let at = position;
       for (const c of Array.isArray(chunk) ? chunk : [chunk as Uint8Array]) {
         data.set(c, at);
@@ -18,7 +24,7 @@ function memoryWriter(size: number): { writer: TaskWriter; data: Buffer } {
       }
     },
   } as unknown as TaskWriter;
-  return { writer, data };
+  return { writer, data, writes };
 }
 
 const piece = { num: 1, range: { start: 100, length: 50 } };
@@ -43,7 +49,7 @@ test('more bytes than the piece, or fewer at the end, are a SizeMismatchError; a
   const { writer } = memoryWriter(200);
   const meter = new ProgressMeter('t', 200, 0, () => {});
   const long = new PieceAssembler(piece, { writer, pieceDigest: 'crc32', meter, signal: new AbortController().signal });
-  await assert.rejects(long.push(Buffer.alloc(51)), SizeMismatchError);
+  assert.throws(() => long.push(Buffer.alloc(51)), SizeMismatchError);
   const short = new PieceAssembler(piece, {
     writer,
     pieceDigest: 'crc32',
@@ -56,5 +62,21 @@ test('more bytes than the piece, or fewer at the end, are a SizeMismatchError; a
   const ac = new AbortController();
   ac.abort(new Error('stop'));
   const stopped = new PieceAssembler(piece, { writer, pieceDigest: 'crc32', meter, signal: ac.signal });
-  await assert.rejects(stopped.push(Buffer.alloc(1)), /stop/);
+  assert.throws(() => stopped.push(Buffer.alloc(1)), /stop/);
+});
+
+test('64 KiB chunks are gathered into writes of about 1 MiB, without a promise per chunk', async () => {
+  const size = 3 * 1024 * 1024 + 1000;
+  const { writer, data, writes } = memoryWriter(size);
+  const meter = new ProgressMeter('t', size, 0, () => {});
+  const big = { num: 0, range: { start: 0, length: size } };
+  const a = new PieceAssembler(big, { writer, pieceDigest: 'crc32', meter, signal: new AbortController().signal });
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) bytes[i] = i % 251;
+  let waits = 0;
+  for (let at = 0; at < size; at += 64 * 1024) if (a.push(bytes.subarray(at, at + 64 * 1024))) waits++;
+  await a.end();
+  assert.deepEqual(writes, [BATCH_BYTES, BATCH_BYTES, BATCH_BYTES, 1000]);
+  assert.ok(data.equals(bytes));
+  assert.ok(waits <= 1, `the caller waited ${waits} times`);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { chunksOf } from '../../../src/internal/chunks.js';
+import { chunksOf, pumpChunks } from '../../../src/internal/chunks.js';
 
 test('chunksOf hands on each chunk as pushed (no concatenation) and ends with the stream', async () => {
   const parts = [Buffer.from('a'), Buffer.from('bb'), Buffer.from('ccc')];
@@ -30,4 +30,60 @@ test('chunksOf applies backpressure, reports errors, and destroys the stream whe
   const next = it.next();
   failing.destroy(new Error('boom'));
   await assert.rejects(next, /boom/);
+});
+
+test('pumpChunks hands every chunk on as it came, pausing the body while the sink waits', async () => {
+  const parts = [Buffer.from('ab'), Buffer.from('cd'), Buffer.from('ef')];
+  const body = Readable.from(parts, { objectMode: false });
+  const seen: Uint8Array[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const done = pumpChunks(body, (c) => {
+    seen.push(c);
+    if (seen.length === 1) return gate; // the first chunk makes the body wait
+    return undefined;
+  });
+  await new Promise<void>((r) => setImmediate(r));
+  assert.equal(seen.length, 1, 'paused while the sink waits');
+  release();
+  await done;
+  assert.deepEqual(seen, parts, 'the same buffers, not copies');
+});
+
+test('pumpChunks rejects with the sink’s error, a premature close, or the signal’s reason, destroying the body', async () => {
+  const failing = Readable.from([Buffer.from('x'), Buffer.from('y')]);
+  await assert.rejects(
+    pumpChunks(failing, () => {
+      throw new Error('sink failed');
+    }),
+    /sink failed/,
+  );
+  assert.ok(failing.destroyed);
+  const cut = new Readable({ read() {} });
+  const p = pumpChunks(cut, () => undefined);
+  cut.push(Buffer.from('z'));
+  cut.destroy();
+  await assert.rejects(p, { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  const never = new Readable({ read() {} });
+  const ac = new AbortController();
+  const q = pumpChunks(never, () => undefined, ac.signal);
+  ac.abort(new Error('stopped'));
+  await assert.rejects(q, /stopped/);
+  assert.ok(never.destroyed);
+});
+
+test('pumpChunks survives a body that emits its own error when destroyed (undici does)', async () => {
+  const body = new Readable({
+    read() {},
+    destroy(_err, cb) {
+      cb(new Error('Request aborted'));
+    },
+  });
+  const p = pumpChunks(body, () => {
+    throw new Error('too long');
+  });
+  body.push(Buffer.from('x'));
+  await assert.rejects(p, /too long/);
+  await new Promise<void>((r) => setImmediate(r));
+  assert.ok(body.destroyed);
 });
