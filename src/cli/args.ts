@@ -124,7 +124,7 @@ cache commands (see 'orasfly cache --help'):
   orasfly cache list | verify | gc [--dry-run] | clean [--dry-run] [REF|DIGEST ...]
 
 orasfly flags:
-      --concurrency N       parallel pieces (default 1 for a registry on this machine, else 4)
+      --concurrency N       connections, fixed (default: found from the link, 1 to 8)
       --insecure            do not verify TLS certificates
       --ca-file FILE        extra CA certificates (PEM)
       --plain-http          talk plain HTTP to the registry

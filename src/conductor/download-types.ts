@@ -65,6 +65,12 @@ export interface DownloadResult {
    * empty for a reuse or a join (nothing was transferred for this request).
    */
   transferredBy: Record<string, number>;
+  /**
+   * The connection count this download settled on and why (`connections: 2 (…)` in core.log), when
+   * the count found itself; absent for a reuse, a joined request, a fixed `concurrency` or a push
+   * transport.
+   */
+  connections?: { readonly count: number; readonly reason: string } | undefined;
   /** Wall time in ms, resolve included. */
   costMs: number;
 }

@@ -9,12 +9,17 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { parseDuration, parseSize, type Duration, type Size } from '../core/units.js';
 
 /**
- * Default parallel piece downloads per task. Measured with `npm run bench` (1 GiB, 2 cores, local
- * registry, four runs): one stream is clearly slowest (÷ curl+openssl 1.28–1.98); 2, 4 and 8 are
- * within noise of each other (1.10–1.46), 4 being best in two runs. 4 also hides the latency of a
- * remote registry better than 2, and stays well under registries' per-client connection limits.
+ * Connections of a pull transport that has no fast path (`PieceTransport.streamPiece`) when the count
+ * is not fixed: one ranged request per piece, 4 at a time.
  */
 export const DEFAULT_CONCURRENCY = 4;
+
+/**
+ * The most connections a task opens when the count finds itself (`concurrency` unset): behind
+ * per-connection caps (CDNs, blob stores) 4–8 connections deliver 4–8× one; past 8 registries start to
+ * refuse clients, and the probe windows grow long.
+ */
+export const DEFAULT_MAX_CONCURRENCY = 8;
 
 /**
  * Low-speed rule, bytes per second: 1 KiB/s over {@link DEFAULT_LOW_SPEED_TIME} (curl's
@@ -28,11 +33,13 @@ export const DEFAULT_LOW_SPEED_TIME = 30_000;
 /** Options of a {@link PeerTaskConductor}. */
 export interface ConductorOptions {
   /**
-   * Parallel piece downloads. @defaultValue through the task manager: 1 for an origin on this
-   * machine (`ResolvedResource.local`), else {@link DEFAULT_CONCURRENCY}; a conductor built directly
-   * uses {@link DEFAULT_CONCURRENCY}
+   * Connections, fixed (dfget's `--concurrency`). Unset: the count finds itself — one stream to
+   * start, doubled while the throughput rises by 20 % or more, up to `maxConcurrency`
+   * (`connection-tuner.ts`). @defaultValue unset
    */
-  concurrency?: number;
+  concurrency?: number | undefined;
+  /** The most connections when `concurrency` is unset. @defaultValue 8 */
+  maxConcurrency?: number | undefined;
   /** Piece size (bytes, or `"8Mi"`); default: Dragonfly's table (4–15 MiB by content length). */
   pieceSize?: Size | undefined;
   /** Attempts per piece before the task fails (the client also retries each request). @defaultValue 5 */
@@ -57,7 +64,7 @@ export interface ConductorOptions {
 
 /** Exported defaults of {@link ConductorOptions}. */
 export const DEFAULT_CONDUCTOR_OPTIONS = Object.freeze({
-  concurrency: DEFAULT_CONCURRENCY as number,
+  maxConcurrency: DEFAULT_MAX_CONCURRENCY as number,
   pieceRetries: 5,
   retryMinDelay: 200,
   retryMaxDelay: 3000,
@@ -68,6 +75,7 @@ export const DEFAULT_CONDUCTOR_OPTIONS = Object.freeze({
 
 const KNOWN: Record<keyof ConductorOptions, true> = {
   concurrency: true,
+  maxConcurrency: true,
   pieceSize: true,
   pieceRetries: true,
   retryMinDelay: true,
@@ -91,7 +99,9 @@ const WIRING: Record<string, string> = {
 
 /** {@link ConductorOptions} with defaults applied, in bytes and ms (frozen). */
 export interface ResolvedConductorOptions {
-  readonly concurrency: number;
+  /** Fixed connections; `undefined`: the count finds itself. */
+  readonly concurrency: number | undefined;
+  readonly maxConcurrency: number;
   readonly pieceSize: number | undefined;
   readonly pieceRetries: number;
   readonly retryMinDelay: number;
@@ -121,7 +131,8 @@ export function resolveConductorOptions(o: ConductorOptions = {}): ResolvedCondu
   if (o.hashOnWorker !== undefined && typeof o.hashOnWorker !== 'boolean')
     throw new InvalidArgumentError('hashOnWorker', 'expected true or false');
   const r: ResolvedConductorOptions = {
-    concurrency: o.concurrency ?? D.concurrency,
+    concurrency: o.concurrency,
+    maxConcurrency: o.maxConcurrency ?? D.maxConcurrency,
     pieceSize,
     pieceRetries: o.pieceRetries ?? D.pieceRetries,
     retryMinDelay: parseDuration(o.retryMinDelay ?? D.retryMinDelay, 'retryMinDelay'),
@@ -131,8 +142,10 @@ export function resolveConductorOptions(o: ConductorOptions = {}): ResolvedCondu
     lowSpeedLimit: parseSize(o.lowSpeedLimit ?? D.lowSpeedLimit, 'lowSpeedLimit'),
     lowSpeedTime: parseDuration(o.lowSpeedTime ?? D.lowSpeedTime, 'lowSpeedTime'),
   };
-  if (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > 64)
+  if (r.concurrency !== undefined && (!Number.isInteger(r.concurrency) || r.concurrency < 1 || r.concurrency > 64))
     throw new InvalidArgumentError('concurrency', `expected an integer 1..64, got ${r.concurrency}`);
+  if (!Number.isInteger(r.maxConcurrency) || r.maxConcurrency < 1 || r.maxConcurrency > 64)
+    throw new InvalidArgumentError('maxConcurrency', `expected an integer 1..64, got ${r.maxConcurrency}`);
   if (!Number.isInteger(r.pieceRetries) || r.pieceRetries < 1)
     throw new InvalidArgumentError('pieceRetries', `expected an integer ≥ 1, got ${r.pieceRetries}`);
   if (!Number.isFinite(r.lowSpeedLimit) || r.lowSpeedLimit < 0)

@@ -141,6 +141,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   #verifier: BlobVerifier | undefined;
   #startedAt = 0;
   #outcome: Promise<TaskEntry> | undefined;
+  #connections: { count: number; reason: string } | undefined;
 
   constructor(init: ConductorInit) {
     super();
@@ -172,6 +173,14 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   /** Bytes verified and stored so far. */
   get transferred(): number {
     return this.#meter.stored;
+  }
+
+  /**
+   * The connection count the task settled on and why, when it found itself (`concurrency` unset);
+   * `undefined` for a fixed count or a push transport.
+   */
+  get connections(): { readonly count: number; readonly reason: string } | undefined {
+    return this.#connections;
   }
 
   /** Bytes stored so far by each transport, by name (`{ dfdaemon: 1048576, source: 0 }`). */
@@ -226,7 +235,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     try {
       // One in-order stream is hashed as it is written (no worker, no read-back); several connections
       // complete pieces out of order, so a worker hashes the prefix back from the page cache.
-      const useWorker = this.options.hashOnWorker ?? (this.options.concurrency === 1 ? false : undefined);
+      // Found counts start with one in-order stream too; segments split off later are read back.
+      const c = this.options.concurrency;
+      const useWorker = this.options.hashOnWorker ?? (c === 1 || c === undefined ? false : undefined);
       this.#verifier = new BlobVerifier(this.#writer.dataFilePath, this.plan.contentLength, this.target.digest, {
         useWorker,
       });
@@ -357,6 +368,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       taskId: this.taskId,
       plan: this.plan,
       concurrency: o.concurrency,
+      maxConcurrency: o.maxConcurrency,
+      onConnections: (count, reason) => {
+        this.#connections = { count, reason };
+        this.#log.info(`connections: ${count} (${reason})`);
+      },
       attempts: o.pieceRetries,
       backoff,
       lowSpeedLimit: o.lowSpeedLimit,

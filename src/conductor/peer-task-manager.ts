@@ -15,7 +15,7 @@ import type { PieceTransport } from '../transport/piece-transport.js';
 import { taskId as computeTaskId, peerId as newPeerId } from '../core/task-id.js';
 import { planPieces } from '../core/piece-plan.js';
 import type { ConductorOptions, PeerTaskConductor, ProgressEvent } from './peer-task-conductor.js';
-import { DEFAULT_CONCURRENCY, resolveConductorOptions, type ResolvedConductorOptions } from './options.js';
+import { resolveConductorOptions, type ResolvedConductorOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { CoreLogger, type CoreLogSink } from '../log/core-log.js';
 import { anySignal, throwIfAborted } from '../internal/abort.js';
@@ -245,8 +245,8 @@ export class PeerTaskManager {
         resolved,
         plan: planPieces(resolved.size, this.#tuning.pieceSize),
         output,
-        // The task's real concurrency (1 for a local origin by default): the low-speed share depends on it.
-        concurrency: this.#conductorOptions.concurrency ?? defaultConcurrency(resolved),
+        // Fixed by the user, or found by the task from what the link does (never from the host).
+        concurrency: this.#conductorOptions.concurrency,
         headers: request.headers,
         tag: request.tag,
         application: request.application,
@@ -262,7 +262,7 @@ export class PeerTaskManager {
           request.onProgress!(p);
         }
       : undefined;
-    const { entry, reusedFromStore, transferredBy } = await this.#tasks.wait(task, { signal, onProgress });
+    const { entry, reusedFromStore, transferredBy, connections } = await this.#tasks.wait(task, { signal, onProgress });
     throwIfAborted(signal);
     let m: Awaited<ReturnType<StorageManager['materialize']>>;
     try {
@@ -296,6 +296,7 @@ export class PeerTaskManager {
       joined,
       method: m.method,
       transferredBy: joined ? {} : transferredBy,
+      ...(connections && !joined ? { connections } : {}),
       costMs,
     };
   }
@@ -318,7 +319,8 @@ export class PeerTaskManager {
    * The low-speed rule must not fire because of our own rate limit: with `totalRateLimit` shared by
    * `concurrency` pieces (of every running task), each piece is allowed at least a quarter of its share.
    */
-  #lowSpeedLimit(concurrency: number): number {
+  #lowSpeedLimit(fixed: number | undefined): number {
+    const concurrency = fixed ?? this.#tuning.maxConcurrency;
     const wanted = this.#tuning.lowSpeedLimit;
     if (!this.#totalRateLimit) return wanted;
     const share = this.#totalRateLimit / (concurrency * Math.max(1, this.#tasks.size));
@@ -336,16 +338,6 @@ export class PeerTaskManager {
   async close(): Promise<void> {
     await this.#tasks.closeAll(new DOMException('manager closed', 'AbortError'));
   }
-}
-
-/**
- * Concurrency when none is set: one connection to an origin on this machine (there, parallel pieces
- * only cost CPU: `bench/pull-bench.ts`, 512 MiB on loopback, 1 connection 1.8–1.9 s vs 4 connections
- * 2.3–2.5 s), {@link DEFAULT_CONCURRENCY} otherwise (behind per-connection limits, as CDNs and blob
- * stores have, 4 connections deliver about 4× one: the benchmark's throttled table).
- */
-function defaultConcurrency(resolved: ResolvedResource): number {
-  return resolved.local ? 1 : DEFAULT_CONCURRENCY;
 }
 
 /** Attempts of one request when the entry it would use keeps going away under it. */

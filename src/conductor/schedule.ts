@@ -10,37 +10,19 @@ import pLimit from 'p-limit';
 import createDebug from 'debug';
 import { isRetryable, RangeNotSupportedError, SizeMismatchError } from '../core/errors.js';
 import { raceSignal } from '../internal/abort.js';
-import { retriesExhausted, withRetry, type BackoffPolicy } from '../internal/retry.js';
-import type { PieceInfo, PiecePlan } from '../core/piece-plan.js';
+import { retriesExhausted, withRetry } from '../internal/retry.js';
+import type { PieceInfo } from '../core/piece-plan.js';
 import { pieceAt } from '../core/piece-plan.js';
 import type { PieceTransport, TransportTask } from '../transport/piece-transport.js';
-import type { RetryEvent } from './events.js';
 import type { PieceAssembler } from './piece-assembler.js';
-import { StallWatch } from './stall-watch.js';
+import { underWatch } from './stall-watch.js';
+import { pullSegments } from './segments.js';
+import { DEFAULT_CONCURRENCY } from './options.js';
+import type { PieceSite } from './piece-site.js';
+
+export type { PieceSite } from './piece-site.js';
 
 const debug = createDebug('orasfly:conductor');
-
-/** What the scheduler needs from its conductor. */
-export interface PieceSite {
-  readonly taskId: string;
-  readonly plan: PiecePlan;
-  readonly concurrency: number;
-  readonly attempts: number;
-  readonly backoff: BackoffPolicy;
-  readonly lowSpeedLimit: number;
-  readonly lowSpeedTime: number;
-  /** Whether piece `num` is stored. */
-  has(num: number): boolean;
-  /** Number of pieces stored. */
-  storedCount(): number;
-  /** Writes one piece from a body (the conductor's `PieceSink.writePiece`). */
-  writePiece(num: number, body: AsyncIterable<Uint8Array>, options: { signal: AbortSignal }): Promise<void>;
-  /** An assembler for one attempt of a piece (the sequential path feeds it directly). */
-  assembler(piece: PieceInfo, signal: AbortSignal): PieceAssembler;
-  /** Records an assembled piece. */
-  commit(a: PieceAssembler): Promise<void>;
-  onRetry(e: RetryEvent): void;
-}
 
 /** Pulls every missing piece from `transport`. Rejects with the first failure (or the signal's reason). */
 export async function pullPieces(
@@ -49,10 +31,26 @@ export async function pullPieces(
   task: TransportTask,
   signal: AbortSignal,
 ): Promise<void> {
+  // The count is not fixed: segments, one stream per connection, as many as pay.
+  if (site.concurrency === undefined && transport.streamPiece) {
+    const streaming = transport as PieceTransport & Required<Pick<PieceTransport, 'streamPiece'>>;
+    try {
+      return await pullSegments(site, streaming, task, signal, {
+        max: site.maxConcurrency,
+        onChoice: (c) => site.onConnections?.(c.count, c.reason),
+      });
+    } catch (e) {
+      if (!(e instanceof RangeNotSupportedError) || signal.aborted) throw e;
+      debug('task %s: ranges refused after a split, one sequential stream for the rest', site.taskId);
+      site.onConnections?.(1, 'the origin refused a ranged request: one stream');
+      return pullSequential(site, transport, task, signal);
+    }
+  }
+  const concurrency = site.concurrency ?? DEFAULT_CONCURRENCY;
   // One connection and nothing stored yet: one stream of the whole blob beats a request per piece
   // (no round trip between pieces). A resume still fetches only the missing pieces, by range.
   if (
-    site.concurrency === 1 &&
+    concurrency === 1 &&
     site.storedCount() === 0 &&
     transport.wholeStreamPreferred === true &&
     transport.readSequential !== undefined
@@ -68,7 +66,7 @@ export async function pullPieces(
     debug('task %s: ranges not supported, one sequential stream', site.taskId);
     return pullSequential(site, transport, task, signal);
   }
-  const limit = pLimit(site.concurrency);
+  const limit = pLimit(concurrency);
   const stop = new AbortController();
   const both = AbortSignal.any([signal, stop.signal]);
   let rangeLost = false;
@@ -77,7 +75,7 @@ export async function pullPieces(
   // declared before bytes arrive, so jobs are created only as slots free up.
   const running = new Set<Promise<void>>();
   for (const num of missing(site)) {
-    while (running.size >= site.concurrency) await Promise.race(running);
+    while (running.size >= concurrency) await Promise.race(running);
     if (both.aborted || rangeLost) break;
     const job: Promise<void> = limit(async () => {
       if (both.aborted || rangeLost) return;
@@ -106,25 +104,6 @@ function* missing(site: PieceSite): Generator<number> {
   for (let i = 0; i < site.plan.totalPieces; i++) if (!site.has(i)) yield i;
 }
 
-/** One attempt under the low-speed rule: its signal aborts when the bytes stop coming. */
-async function underWatch<T>(
-  site: PieceSite,
-  what: string,
-  signal: AbortSignal,
-  f: (signal: AbortSignal, watch: StallWatch) => Promise<T>,
-): Promise<T> {
-  const watch = new StallWatch(what, site.lowSpeedLimit, site.lowSpeedTime);
-  try {
-    return await f(AbortSignal.any([signal, watch.signal]), watch);
-  } catch (e) {
-    // A stalled attempt rejects with whatever the transport makes of the abort; the stall is the cause.
-    if (watch.signal.aborted && !signal.aborted) throw watch.signal.reason;
-    throw e;
-  } finally {
-    watch.stop();
-  }
-}
-
 async function fetchPiece(
   site: PieceSite,
   transport: PieceTransport,
@@ -135,14 +114,14 @@ async function fetchPiece(
   await withRetry(
     async () => {
       if (site.has(piece.num)) return;
-      await underWatch(site, `piece ${piece.num}`, signal, async (attempt, watch) => {
+      await underWatch(site.lowSpeedLimit, site.lowSpeedTime, `piece ${piece.num}`, signal, async (attempt, watch) => {
         if (transport.streamPiece) {
           // The fast path: chunks pushed straight into the piece, no iterator layers.
           const asm = site.assembler(piece, attempt);
           try {
             await transport.streamPiece(
               task,
-              piece,
+              piece.range,
               (c) => {
                 watch.add(c.length);
                 return asm.push(c);
@@ -191,7 +170,7 @@ export async function pullSequential(
     throw new RangeNotSupportedError(`transport ${transport.name} supports neither ranges nor sequential reads`);
   await withRetry(
     () =>
-      underWatch(site, 'the blob stream', signal, async (attempt, watch) => {
+      underWatch(site.lowSpeedLimit, site.lowSpeedTime, 'the blob stream', signal, async (attempt, watch) => {
         if (transport.streamPiece) {
           const cutter = new SequentialCutter(site, attempt);
           try {

@@ -64,3 +64,26 @@ export class StallWatch {
     if (this.#timer) clearInterval(this.#timer);
   }
 }
+
+/**
+ * Runs one attempt under the low-speed rule: `f` gets a signal that also aborts when the bytes stop
+ * coming, and a watch to count them with. A stalled attempt rejects with the {@link StallError},
+ * whatever the transport made of the abort.
+ */
+export async function underWatch<T>(
+  limit: number,
+  windowMs: number,
+  what: string,
+  signal: AbortSignal,
+  f: (signal: AbortSignal, watch: StallWatch) => Promise<T>,
+): Promise<T> {
+  const watch = new StallWatch(what, limit, windowMs);
+  try {
+    return await f(AbortSignal.any([signal, watch.signal]), watch);
+  } catch (e) {
+    if (watch.signal.aborted && !signal.aborted) throw watch.signal.reason;
+    throw e;
+  } finally {
+    watch.stop();
+  }
+}

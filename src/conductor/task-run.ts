@@ -25,6 +25,8 @@ export interface TaskOutcome {
   entry: TaskEntry;
   reusedFromStore: boolean;
   transferredBy: Record<string, number>;
+  /** The connection count the download settled on, when it found itself. */
+  connections?: { readonly count: number; readonly reason: string } | undefined;
 }
 
 /** What a task run needs of its manager. */
@@ -34,8 +36,8 @@ export interface TaskRunContext {
   /** The configured transport; the origin (a `SourceTransport` over `client`) when unset. */
   transport: PieceTransport | undefined;
   conductorOptions: ConductorOptions;
-  /** The low-speed limit for a task of this concurrency (see the manager's rate-limit rule). */
-  lowSpeedLimit(concurrency: number): number;
+  /** The low-speed limit for a task of this fixed concurrency, or of a found one (undefined). */
+  lowSpeedLimit(concurrency: number | undefined): number;
   rateLimiter: RateLimiter | undefined;
   log: CoreLogger;
   /** Told of every conductor started (the manager's `onConductor`). */
@@ -49,7 +51,8 @@ export interface TaskRunRequest {
   resolved: ResolvedResource;
   plan: PiecePlan;
   output: string;
-  concurrency: number;
+  /** Fixed connections, or undefined: the task finds its count. */
+  concurrency: number | undefined;
   headers?: Record<string, string> | undefined;
   tag?: string | undefined;
   application?: string | undefined;
@@ -136,7 +139,7 @@ export async function runTask(ctx: TaskRunContext, req: TaskRunRequest): Promise
     const retried = await retry.run({ signal });
     const by = { ...retry.bytesByTransport };
     for (const [k, v] of Object.entries(first.bytesByTransport)) by[`${k} (discarded)`] = v;
-    return { entry: retried, reusedFromStore: false, transferredBy: by };
+    return { entry: retried, reusedFromStore: false, transferredBy: by, connections: retry.connections };
   }
   const by = { ...first.bytesByTransport };
   if (transport !== source)
@@ -147,5 +150,5 @@ export async function runTask(ctx: TaskRunContext, req: TaskRunRequest): Promise
           .join(', ') || 'none'
       }`,
     );
-  return { entry, reusedFromStore: false, transferredBy: by };
+  return { entry, reusedFromStore: false, transferredBy: by, connections: first.connections };
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { BlobTarget, OriginRequest } from '../source/resource-client.js';
-import type { SignalOptions } from '../core/types.js';
+import type { ByteRange, SignalOptions } from '../core/types.js';
 import type { PieceInfo, PiecePlan } from '../core/piece-plan.js';
 import type { ChunkSink } from '../internal/chunks.js';
 
@@ -101,16 +101,17 @@ export interface PieceTransport {
   /** The whole blob as one stream from byte 0 (the no-Range fallback). */
   readSequential?(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>>;
   /**
-   * The fast path of a pull transport: pushes the bytes of `piece` — or, with `piece` undefined, of
-   * the whole blob from byte 0 — into `sink` as they arrive, waiting while `sink` returns a promise,
-   * and resolves once the body has ended. No async iterator, promise or abort listener per chunk:
+   * The fast path of a pull transport: pushes the bytes of `range` (a piece, or a run of pieces) —
+   * or, with `range` undefined, of the whole blob from byte 0 — into `sink` as they arrive, waiting
+   * while `sink` returns a promise, and resolves once the body has ended. The conductor may stop
+   * reading before the end (a split segment): the signal, or an error thrown by `sink`, ends it. No async iterator, promise or abort listener per chunk:
    * at 64 KiB socket chunks (16 KiB TLS records) those were a large share of a pull's CPU. When
    * present, the conductor uses it instead of {@link readPiece} and {@link readSequential}; the same
    * rules apply (`RangeNotSupportedError` for a lost range, the signal ends the body).
    */
   streamPiece?(
     task: TransportTask,
-    piece: PieceInfo | undefined,
+    range: ByteRange | undefined,
     sink: ChunkSink,
     options: SignalOptions,
   ): Promise<void>;

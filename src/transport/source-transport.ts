@@ -4,7 +4,7 @@
  * @module
  */
 import type { ResourceClient } from '../source/resource-client.js';
-import type { SignalOptions } from '../core/types.js';
+import type { ByteRange, SignalOptions } from '../core/types.js';
 import type { PieceInfo } from '../core/piece-plan.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
 import { chunksOf, pumpChunks, type ChunkSink } from '../internal/chunks.js';
@@ -41,11 +41,11 @@ export class SourceTransport implements PieceTransport {
 
   async streamPiece(
     task: TransportTask,
-    piece: PieceInfo | undefined,
+    range: ByteRange | undefined,
     sink: ChunkSink,
     options: SignalOptions,
   ): Promise<void> {
-    const r = await this.#client.read(task.target, piece?.range, { signal: options.signal, headers: task.headers });
+    const r = await this.#client.read(task.target, range, { signal: options.signal, headers: task.headers });
     await pumpChunks(r.body, sink, options.signal);
   }
 

@@ -14,7 +14,8 @@ test('defaults fill what is not given; units resolve to bytes and ms', () => {
   assert.equal(r.lowSpeedLimit, 2048);
   assert.equal(r.lowSpeedTime, 10_000);
   assert.equal(r.retryMinDelay, 50);
-  assert.equal(r.concurrency, DEFAULT_CONDUCTOR_OPTIONS.concurrency);
+  assert.equal(r.concurrency, undefined, 'unset: the count finds itself');
+  assert.equal(r.maxConcurrency, DEFAULT_CONDUCTOR_OPTIONS.maxConcurrency);
   assert.equal(r.pieceRetries, DEFAULT_CONDUCTOR_OPTIONS.pieceRetries);
   assert.ok(Object.isFrozen(r));
 });

@@ -1,0 +1,301 @@
+/**
+ * Pulling a task as segments of consecutive pieces, one stream per connection, with a count that
+ * finds itself ({@link ConnectionTuner}): the first connection streams the whole blob (or the first
+ * run of missing pieces); when the tuner asks for more, the largest remaining segment is split in
+ * two (as aria2 does) and a new connection takes the second half with one ranged request, while the
+ * first stops at the split point. No request per piece, no round trip between pieces.
+ *
+ * @module
+ */
+import createDebug from 'debug';
+import { isRetryable, RangeNotSupportedError, SizeMismatchError } from '../core/errors.js';
+import { pieceAt } from '../core/piece-plan.js';
+import type { ByteRange } from '../core/types.js';
+import { retriesExhausted, withRetry } from '../internal/retry.js';
+import type { PieceTransport, TransportTask } from '../transport/piece-transport.js';
+import { ConnectionTuner, type ConnectionCount } from './connection-tuner.js';
+import type { PieceAssembler } from './piece-assembler.js';
+import type { PieceSite } from './piece-site.js';
+import { underWatch } from './stall-watch.js';
+
+const debug = createDebug('orasfly:conductor');
+
+/** Pieces `[next, end)` of the plan; `end` shrinks when the segment is split. */
+interface Segment {
+  next: number;
+  end: number;
+  running: boolean;
+}
+
+/** Thrown into a stream to stop it where its (shrunk) segment ends: not a failure. */
+const SEGMENT_DONE = Symbol('segment done');
+
+/** What {@link pullSegments} reports of the connection count. */
+export interface ConnectionChoice {
+  count: number;
+  reason: string;
+}
+
+/**
+ * Pulls every missing piece through `transport.streamPiece`, with at most `max` connections.
+ * Rejects with the first failure that retries did not cure (or the signal's reason).
+ */
+export async function pullSegments(
+  site: PieceSite,
+  transport: PieceTransport & Required<Pick<PieceTransport, 'streamPiece'>>,
+  task: TransportTask,
+  signal: AbortSignal,
+  o: {
+    max: number;
+    onChoice?: ((c: ConnectionChoice) => void) | undefined;
+    /** The count's policy; a {@link ConnectionTuner} over this process's CPU time by default. */
+    tuner?: ConnectionCount | undefined;
+  },
+): Promise<void> {
+  const plan = site.plan;
+  const segments = missingRuns(site);
+  if (segments.length === 0) return;
+  const tuner =
+    o.tuner ??
+    new ConnectionTuner({
+      max: o.max,
+      minWindowBytes: plan.pieceSize,
+      cpuMs: () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      },
+    });
+  const stop = new AbortController();
+  const both = AbortSignal.any([signal, stop.signal]);
+  // Splitting needs ranged requests; the first one that is refused ends all splitting.
+  let canSplit = plan.totalPieces > 1;
+  let active = 0;
+  let failure: unknown;
+  const running = new Set<Promise<void>>();
+
+  const claim = (): Segment | undefined => {
+    const idle = segments.find((s) => !s.running && s.next < s.end);
+    if (idle) return idle;
+    if (!canSplit) return undefined;
+    // The largest remaining segment, split so that its connection keeps the first half.
+    let best: Segment | undefined;
+    for (const s of segments)
+      if (s.running && s.end - s.next >= 2 && (!best || s.end - s.next > best.end - best.next)) best = s;
+    if (!best) return undefined;
+    const mid = best.next + 1 + Math.floor((best.end - best.next - 1) / 2);
+    const half: Segment = { next: mid, end: best.end, running: false };
+    best.end = mid;
+    segments.push(half);
+    return half;
+  };
+
+  const spawn = (): void => {
+    while (active < tuner.target && !both.aborted) {
+      const seg = claim();
+      if (!seg) break;
+      seg.running = true;
+      active++;
+      tuner.running(active, performance.now());
+      const job = connection(seg).finally(() => running.delete(job));
+      running.add(job);
+    }
+  };
+
+  let said = tuner.reason;
+  const record = (n: number): void => {
+    const changed = tuner.record(n, performance.now());
+    if (tuner.reason !== said) {
+      said = tuner.reason;
+      debug('task %s: %d connection(s): %s', site.taskId, tuner.target, tuner.reason);
+      o.onChoice?.({ count: tuner.target, reason: tuner.reason });
+    }
+    if (changed) spawn();
+  };
+
+  const connection = async (first: Segment): Promise<void> => {
+    let seg: Segment | undefined = first;
+    try {
+      while (seg && !both.aborted) {
+        await fetchSegment(seg);
+        seg.running = false;
+        // More connections than wanted: this one ends with its segment.
+        if (active > tuner.target) break;
+        seg = claim();
+        if (seg) seg.running = true;
+      }
+    } catch (e) {
+      if (e instanceof SegmentRefused) {
+        if (seg) seg.running = false;
+        return;
+      }
+      if (failure === undefined) failure = e;
+      if (!both.aborted) stop.abort(e);
+    } finally {
+      active--;
+      tuner.running(active, performance.now());
+    }
+  };
+
+  const fetchSegment = (seg: Segment): Promise<void> => {
+    // A body longer than what was asked is the server's error, not the connection's: never retried.
+    let overran = false;
+    return withRetry(
+      () =>
+        underWatch(
+          site.lowSpeedLimit,
+          site.lowSpeedTime,
+          `pieces ${seg.next}–${seg.end - 1}`,
+          both,
+          async (attempt, watch) => {
+            while (seg.next < seg.end && site.has(seg.next)) seg.next++;
+            if (seg.next >= seg.end) return;
+            // The whole blob with no Range header while nothing was split: works where ranges do not.
+            const whole = seg.next === 0 && seg.end === plan.totalPieces && site.storedCount() === 0;
+            const from = pieceAt(plan, seg.next).range.start;
+            const last = pieceAt(plan, seg.end - 1).range;
+            const range: ByteRange | undefined = whole
+              ? undefined
+              : { start: from, length: last.start + last.length - from };
+            const cutter = new SegmentCutter(site, seg, attempt);
+            try {
+              await transport.streamPiece(
+                task,
+                range,
+                (c) => {
+                  watch.add(c.length);
+                  record(c.length);
+                  return cutter.push(c);
+                },
+                { signal: attempt },
+              );
+            } catch (e) {
+              if (e === SEGMENT_DONE) return;
+              if (e instanceof RangeNotSupportedError && !whole) {
+                // No splits from now on; what is left is fetched without ranges afterwards.
+                canSplit = false;
+                throw new SegmentRefused(e);
+              }
+              throw e;
+            } finally {
+              overran ||= cutter.overran;
+              cutter.release();
+            }
+            if (seg.next < seg.end)
+              throw new SizeMismatchError(
+                last.start + last.length - from,
+                cutter.received,
+                `pieces ${seg.next}–${seg.end - 1} (the stream ended early)`,
+              );
+          },
+        ),
+      {
+        attempts: site.attempts,
+        policy: site.backoff,
+        retryable: (e) => !overran && !(e instanceof SegmentRefused) && isRetryable(e) && !retriesExhausted(e),
+        onRetry: ({ attempt, delayMs, error }) =>
+          site.onRetry({ taskId: site.taskId, num: seg.next, attempt, delayMs, error }),
+        signal: both,
+      },
+    );
+  };
+
+  o.onChoice?.({ count: tuner.target, reason: tuner.reason });
+  spawn();
+  while (running.size > 0) await Promise.race(running);
+  if (signal.aborted) throw signal.reason;
+  if (failure !== undefined) throw failure;
+  // A range refused after a split: the rest comes over connections that need no split.
+  if (segments.some((s) => s.next < s.end))
+    throw new RangeNotSupportedError(`the origin refused a ranged request for task ${site.taskId}`);
+}
+
+/** A split segment's ranged request was refused: the segment goes back, and splitting stops. */
+class SegmentRefused extends Error {
+  constructor(cause: RangeNotSupportedError) {
+    super(cause.message, { cause });
+  }
+}
+
+/** Runs of consecutive missing pieces, as segments. */
+function missingRuns(site: PieceSite): Segment[] {
+  const out: Segment[] = [];
+  for (let i = 0; i < site.plan.totalPieces; i++) {
+    if (site.has(i)) continue;
+    const last = out.at(-1);
+    if (last && last.end === i) last.end = i + 1;
+    else out.push({ next: i, end: i + 1, running: false });
+  }
+  return out;
+}
+
+/** Cuts a segment's stream into pieces; stops the stream where the segment now ends. */
+class SegmentCutter {
+  readonly #site: PieceSite;
+  readonly #seg: Segment;
+  readonly #signal: AbortSignal;
+  #offset = 0;
+  #asm: PieceAssembler;
+  /** Where the request ends: a stream that reaches it ends by itself (its connection is kept). */
+  readonly #requestedEnd: number;
+  /** Bytes taken in this attempt. */
+  received = 0;
+  /** The body went on past what was asked for. */
+  overran = false;
+
+  constructor(site: PieceSite, seg: Segment, signal: AbortSignal) {
+    this.#site = site;
+    this.#seg = seg;
+    this.#signal = signal;
+    this.#requestedEnd = seg.end;
+    this.#asm = site.assembler(pieceAt(site.plan, seg.next), signal);
+  }
+
+  push(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#seg.next >= this.#seg.end) this.#beyondEnd();
+    this.received += chunk.length;
+    return this.#feed(chunk);
+  }
+
+  #feed(bytes: Uint8Array): Promise<void> | undefined {
+    let chunk = bytes;
+    while (chunk.length > 0) {
+      const piece = pieceAt(this.#site.plan, this.#seg.next);
+      const part = chunk.subarray(0, piece.range.length - this.#offset);
+      chunk = chunk.subarray(part.length);
+      const wait = this.#asm.push(part);
+      this.#offset += part.length;
+      if (this.#offset === piece.range.length) return this.#pieceEnd(wait, chunk);
+      if (wait) return chunk.length > 0 ? wait.then(() => this.#feed(chunk)) : wait;
+    }
+    return undefined;
+  }
+
+  async #pieceEnd(wait: Promise<void> | undefined, rest: Uint8Array): Promise<void> {
+    if (wait) await wait;
+    await this.#site.commit(this.#asm);
+    this.#asm.release();
+    this.#seg.next++;
+    this.#offset = 0;
+    if (this.#seg.next >= this.#seg.end) {
+      if (rest.length > 0 || this.#seg.end < this.#requestedEnd) this.#beyondEnd();
+      return;
+    }
+    this.#asm = this.#site.assembler(pieceAt(this.#site.plan, this.#seg.next), this.#signal);
+    if (rest.length > 0) await this.#feed(rest);
+  }
+
+  /** Bytes past the segment: the end of a split segment (stop here), or more than was asked for. */
+  #beyondEnd(): never {
+    if (this.#seg.end < this.#requestedEnd) throw SEGMENT_DONE;
+    this.overran = true;
+    throw new SizeMismatchError(
+      this.received,
+      this.received + 1,
+      `pieces up to ${this.#seg.end - 1} (more bytes than asked for)`,
+    );
+  }
+
+  release(): void {
+    this.#asm.release();
+  }
+}

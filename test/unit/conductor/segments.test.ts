@@ -1,0 +1,171 @@
+// The segment scheduler over an in-memory site and transport: one stream for the whole blob, runs of
+// missing pieces by range, a split when the count asks for more (the first stream stops where the
+// second begins), and a refused range after a split.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PieceAssembler } from '../../../src/conductor/piece-assembler.js';
+import type { PieceSite } from '../../../src/conductor/piece-site.js';
+import { ProgressMeter } from '../../../src/conductor/progress.js';
+import { pullSegments } from '../../../src/conductor/segments.js';
+import type { ConnectionCount } from '../../../src/conductor/connection-tuner.js';
+import { RangeNotSupportedError, SizeMismatchError } from '../../../src/core/errors.js';
+import { planPieces } from '../../../src/core/piece-plan.js';
+import type { ByteRange } from '../../../src/core/types.js';
+import type { ChunkSink, PieceTransport, TransportTask } from '../../../src/transport/piece-transport.js';
+import type { TaskWriter } from '../../../src/storage/task-writer.js';
+
+const PIECE = 64 * 1024;
+const blob = Buffer.alloc(8 * PIECE);
+for (let i = 0; i < blob.length; i++) blob[i] = (i * 7) % 256;
+
+/** A site over memory: pieces are assembled for real and recorded in `stored`. */
+function memorySite(stored = new Set<number>()) {
+  const data = Buffer.alloc(blob.length);
+  const writer = {
+    async write(chunk: Uint8Array | readonly Uint8Array[], position: number) {
+      let at = position;
+      for (const c of Array.isArray(chunk) ? chunk : [chunk as Uint8Array]) {
+        data.set(c, at);
+        at += c.length;
+      }
+    },
+  } as unknown as TaskWriter;
+  const meter = new ProgressMeter('t', blob.length, 0, () => {});
+  const site: PieceSite = {
+    taskId: 't',
+    plan: planPieces(blob.length, PIECE),
+    concurrency: undefined,
+    maxConcurrency: 8,
+    attempts: 2,
+    backoff: { minDelay: 1, maxDelay: 2, factor: 2, jitter: 0, maxRetryAfter: 0 },
+    lowSpeedLimit: 0,
+    lowSpeedTime: 0,
+    has: (n) => stored.has(n),
+    storedCount: () => stored.size,
+    writePiece: () => Promise.reject(new Error('not used')),
+    assembler: (piece, signal) => new PieceAssembler(piece, { writer, pieceDigest: 'crc32', meter, signal }),
+    commit: async (a) => {
+      await a.end();
+      stored.add(a.piece.num);
+    },
+    onRetry: () => {},
+  };
+  return { site, data, stored };
+}
+
+/**
+ * A transport that sends 16 KiB chunks, yielding to the event loop between them (so that several
+ * streams interleave); ranged requests may be refused.
+ */
+function memoryTransport(o: { refuseRanges?: boolean; extra?: number } = {}) {
+  const requests: (ByteRange | undefined)[] = [];
+  const stopped: (ByteRange | undefined)[] = [];
+  const t: PieceTransport & { streamPiece: NonNullable<PieceTransport['streamPiece']> } = {
+    name: 'memory',
+    async streamPiece(_task, range, sink: ChunkSink, { signal }) {
+      requests.push(range);
+      if (range && o.refuseRanges) throw new RangeNotSupportedError('no ranges here');
+      const start = range?.start ?? 0;
+      const end = range ? range.start + range.length : blob.length;
+      try {
+        for (let at = start; at < end; at += 16 * 1024) {
+          await new Promise<void>((r) => setImmediate(r));
+          if (signal?.aborted) throw signal.reason;
+          const w = sink(blob.subarray(at, Math.min(end, at + 16 * 1024)));
+          if (w) await w;
+        }
+        if (o.extra) {
+          const w = sink(Buffer.alloc(o.extra));
+          if (w) await w;
+        }
+      } catch (e) {
+        stopped.push(range);
+        throw e;
+      }
+    },
+  };
+  return { t, requests, stopped };
+}
+
+const task = {} as TransportTask;
+
+/** A count that asks for `to` connections after the first chunk. */
+function stepTo(to: number): ConnectionCount & { running(): void } {
+  let asked = false;
+  return {
+    target: 1,
+    reason: 'one stream to start',
+    running() {},
+    record() {
+      if (asked) return false;
+      asked = true;
+      (this as { target: number }).target = to;
+      (this as { reason: string }).reason = `test asks for ${to}`;
+      return true;
+    },
+  };
+}
+
+test('one stream of the whole blob (no Range) when nothing is stored and nobody asks for more', async () => {
+  const { site, data, stored } = memorySite();
+  const { t, requests } = memoryTransport();
+  const choices: string[] = [];
+  await pullSegments(site, t, task, new AbortController().signal, {
+    max: 1,
+    onChoice: (c) => choices.push(`${c.count}: ${c.reason}`),
+  });
+  assert.deepEqual(requests, [undefined]);
+  assert.equal(stored.size, 8);
+  assert.ok(data.equals(blob));
+  assert.deepEqual(choices, ['1: one connection (the most allowed)']);
+});
+
+test('a resume fetches each run of missing pieces with one ranged request', async () => {
+  const { site, data, stored } = memorySite(new Set([0, 1, 4]));
+  const { t, requests } = memoryTransport();
+  await pullSegments(site, t, task, new AbortController().signal, { max: 1 });
+  assert.deepEqual(requests, [
+    { start: 2 * PIECE, length: 2 * PIECE },
+    { start: 5 * PIECE, length: 3 * PIECE },
+  ]);
+  assert.equal(stored.size, 8);
+  assert.ok(data.subarray(2 * PIECE, 4 * PIECE).equals(blob.subarray(2 * PIECE, 4 * PIECE)));
+  assert.ok(data.subarray(5 * PIECE).equals(blob.subarray(5 * PIECE)));
+  assert.equal(
+    data.subarray(4 * PIECE, 5 * PIECE).every((b) => b === 0),
+    true,
+    'a stored piece is not fetched again',
+  );
+});
+
+test('asked for two connections, the largest segment is split: the first stream stops where the second begins', async () => {
+  const { site, data, stored } = memorySite();
+  const { t, requests, stopped } = memoryTransport();
+  await pullSegments(site, t, task, new AbortController().signal, { max: 8, tuner: stepTo(2) });
+  assert.equal(requests.length, 2);
+  assert.equal(requests[0], undefined, 'the first stream: the whole blob');
+  const second = requests[1]!;
+  assert.equal(second.start % PIECE, 0);
+  assert.equal(second.start + second.length, blob.length, 'the second half, to the end');
+  assert.deepEqual(stopped, [undefined], 'the first stream was stopped at the split');
+  assert.equal(stored.size, 8);
+  assert.ok(data.equals(blob));
+});
+
+test('a range refused after a split stops splitting and reports it; nothing wrong is stored', async () => {
+  const { site, stored } = memorySite();
+  const { t } = memoryTransport({ refuseRanges: true });
+  await assert.rejects(
+    pullSegments(site, t, task, new AbortController().signal, { max: 8, tuner: stepTo(2) }),
+    RangeNotSupportedError,
+  );
+  assert.ok(stored.size >= 1 && stored.size < 8, `the first stream stored its half: ${stored.size}`);
+});
+
+test('more bytes than the blob, in a chunk of their own or with the last piece, are a size error', async () => {
+  for (const extra of [4096]) {
+    const { site } = memorySite();
+    const { t } = memoryTransport({ extra });
+    await assert.rejects(pullSegments(site, t, task, new AbortController().signal, { max: 1 }), SizeMismatchError);
+  }
+});
