@@ -36,11 +36,6 @@ export interface ResolvedResource extends BlobTarget {
   readonly tag?: string | undefined;
   /** The blob's file name as its publisher titled it (`org.opencontainers.image.title`), unchecked. */
   readonly title?: string | undefined;
-  /**
-   * The origin runs on this machine (a loopback address): no network between us, so parallel
-   * connections only add overhead, and the default concurrency is 1.
-   */
-  readonly local?: boolean | undefined;
 }
 
 /** The result of {@link ResourceClient.read}. */

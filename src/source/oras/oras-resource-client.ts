@@ -330,7 +330,6 @@ export class OrasResourceClient implements ResourceClient {
       artifactType: m.manifest.artifactType,
       tag: ref.tag,
       title: layer.annotations?.['org.opencontainers.image.title'],
-      local: isLoopbackHost(ref.apiHost),
       reference: ref,
       layer,
       indexDigest: m.indexDigest,

@@ -30,7 +30,6 @@ class MemoryClient implements ResourceClient {
       size: data.length,
       mediaType: 'application/octet-stream',
       manifestDigest: `sha256:${'a'.repeat(64)}`,
-      local: true,
     };
   }
   async supportsRange(): Promise<boolean> {

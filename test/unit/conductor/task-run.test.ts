@@ -24,7 +24,6 @@ const resolved: ResolvedResource = {
   size: data.length,
   mediaType: 'application/octet-stream',
   manifestDigest: `sha256:${'a'.repeat(64)}`,
-  local: true,
 };
 
 class MemoryClient implements ResourceClient {
