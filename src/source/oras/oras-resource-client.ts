@@ -40,7 +40,6 @@ import {
 } from './manifest.js';
 import { createDispatcher } from '../../http/dispatcher.js';
 import { SchemeChooser } from './scheme.js';
-import { isLoopbackHost } from '../../http/loopback.js';
 import { resolveOrasClientOptions, type OrasClientOptions, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 import { quote } from '../../core/describe.js';
