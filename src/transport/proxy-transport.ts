@@ -7,14 +7,15 @@
  *
  * @module
  */
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { DaemonError, RangeNotSupportedError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
-import { chunksOf } from '../internal/chunks.js';
+import { chunksOf, pumpChunks, type ChunkSink } from '../internal/chunks.js';
 import { redact } from '../http/redact.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { agentClass, dispatcherRequest } from '../http/undici-modules.js';
-import type { SignalOptions } from '../core/types.js';
+import type { ByteRange, SignalOptions } from '../core/types.js';
 import type { PieceInfo } from '../core/piece-plan.js';
 import type { Priority } from './dfdaemon/messages.js';
 import type { PieceTransport, TransportTask } from './piece-transport.js';
@@ -91,7 +92,34 @@ export class ProxyTransport implements PieceTransport {
   }
 
   async readPiece(task: TransportTask, piece: PieceInfo, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
-    const { start, length } = piece.range;
+    return chunksOf(await this.#open(task, piece.range, options));
+  }
+
+  async readSequential(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
+    return chunksOf(await this.#open(task, undefined, options));
+  }
+
+  /** {@inheritDoc PieceTransport.streamPiece} */
+  async streamPiece(
+    task: TransportTask,
+    range: ByteRange | undefined,
+    sink: ChunkSink,
+    options: SignalOptions,
+  ): Promise<void> {
+    await pumpChunks(await this.#open(task, range, options), sink, options.signal);
+  }
+
+  /** The body of `range` (or of the whole blob), checked: `206` with the exact span, or `200`. */
+  async #open(task: TransportTask, range: ByteRange | undefined, options: SignalOptions): Promise<Readable> {
+    if (!range) {
+      const res = await this.#get(task, {}, options);
+      if (res.statusCode !== 200) {
+        res.body.destroy();
+        throw new DaemonError(`the daemon proxy answered ${res.statusCode} to a whole-blob request`);
+      }
+      return res.body;
+    }
+    const { start, length } = range;
     const res = await this.#get(task, { range: `bytes=${start}-${start + length - 1}` }, options);
     if (
       res.statusCode !== 206 ||
@@ -102,16 +130,7 @@ export class ProxyTransport implements PieceTransport {
         `the daemon proxy answered ${res.statusCode} (${String(res.headers['content-range'] ?? 'no Content-Range')}) to a range request`,
       );
     }
-    return chunksOf(res.body);
-  }
-
-  async readSequential(task: TransportTask, options: SignalOptions): Promise<AsyncIterable<Uint8Array>> {
-    const res = await this.#get(task, {}, options);
-    if (res.statusCode !== 200) {
-      res.body.destroy();
-      throw new DaemonError(`the daemon proxy answered ${res.statusCode} to a whole-blob request`);
-    }
-    return chunksOf(res.body);
+    return res.body;
   }
 
   async #get(

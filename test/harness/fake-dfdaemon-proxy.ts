@@ -12,6 +12,8 @@ import { listenOnLoopback } from './loopback-server.js';
 export interface FakeProxyScript {
   /** Answer the next requests with this status and `X-Dragonfly-Error-Type`, one per request. */
   failFirst?: Array<{ status: number; errorType: 'backend' | 'proxy' | 'dfdaemon' }>;
+  /** Send each response body at most this fast (a daemon whose peers cap each connection). */
+  bytesPerSecond?: number;
 }
 
 /** A running fake proxy. */
@@ -61,7 +63,23 @@ export async function startFakeDfdaemonProxy(script: FakeProxyScript = {}): Prom
         if (up.status >= 400) out['x-dragonfly-error-type'] = 'backend';
         res.writeHead(up.status, out);
         if (!up.body) return res.end();
-        Readable.fromWeb(up.body as import('node:stream/web').ReadableStream).pipe(res);
+        const body = Readable.fromWeb(up.body as import('node:stream/web').ReadableStream);
+        const rate = state.script.bytesPerSecond;
+        if (!rate) return body.pipe(res);
+        // Paced: the upstream waits whenever the bytes sent run ahead of the allowed rate.
+        const started = performance.now();
+        let sent = 0;
+        body.on('data', (c: Buffer) => {
+          sent += c.length;
+          res.write(c);
+          const ahead = (sent / rate) * 1000 - (performance.now() - started);
+          if (ahead > 1) {
+            body.pause();
+            setTimeout(() => body.resume(), ahead);
+          }
+        });
+        body.on('end', () => res.end());
+        res.on('close', () => body.destroy());
       })
       .catch(() => res.writeHead(502, { 'x-dragonfly-error-type': 'dfdaemon' }).end('back-to-source failed'));
   });

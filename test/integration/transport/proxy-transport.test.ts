@@ -30,14 +30,15 @@ beforeEach(() => {
   fake.script = {};
 });
 
-async function pull(options: Partial<ProxyTransportOptions> = {}) {
+/** `concurrency`: fixed, or `'found'` (unset: the task finds its count). */
+async function pull(options: Partial<ProxyTransportOptions> = {}, concurrency: number | 'found' = 2) {
   const dir = path.join(rig.root, `p${n++}`);
   const transport = new ProxyTransport({ proxy: fake.url, priority: 4, ...options });
   const lines: string[] = [];
   const dl = await createDownloader({
     storage: { dataPath: path.join(dir, 'store') },
     oras: { credentials: rig.reg.credentials },
-    download: { pieceSize: 4 * MiB, concurrency: 2 },
+    download: { pieceSize: 4 * MiB, concurrency: concurrency === 'found' ? undefined : concurrency },
     transport,
     logSink: { write: (r) => void lines.push(String((r as { msg?: unknown }).msg)) },
   });
@@ -116,4 +117,26 @@ test('registry credentials are not sent in clear text to a proxy off this machin
     lines.some((m) => /not sending registry credentials to http:\/\/proxy\.invalid:4001 in clear text/.test(m)),
     lines.join('\n'),
   );
+});
+
+test('with the count unset, the proxy carries one stream of the whole blob, split when a second connection pays', async () => {
+  // A daemon whose peers send each response at 8 MiB/s: a second connection doubles the throughput.
+  fake.script = { bytesPerSecond: 8 * MiB };
+  const { result, output, lines } = await pull({}, 'found');
+  assert.equal(await sha256File(output), result.digest);
+  const blobRequests = fake.requests.filter((r) => r.path.includes('/blobs/'));
+  assert.equal(
+    blobRequests[0]!.headers.range,
+    undefined,
+    `the first stream: the whole blob (${JSON.stringify(blobRequests.map((r) => r.headers.range))})`,
+  );
+  const ranged = blobRequests.slice(1).map((r) => r.headers.range);
+  assert.ok(ranged.length >= 1, `a split: ${JSON.stringify(ranged)}`);
+  for (const r of ranged) assert.match(String(r), /^bytes=\d+-9437183$/, 'each split runs to the end of the blob');
+  assert.ok(result.connections && result.connections.count >= 2, JSON.stringify(result.connections));
+  assert.ok(
+    lines.some((l) => /^connections: 2 \(one stream gave .*; probing 2\)$/.test(l)),
+    lines.join('\n'),
+  );
+  assert.deepEqual(result.transferredBy, { proxy: SIZE });
 });
