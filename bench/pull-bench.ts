@@ -5,12 +5,13 @@
  *
  *  1. first pull of a 512 MiB and a 2 GiB SIF: `curl -o`, `curl -o && openssl dgst -sha256`, the naive
  *     Node script (`bench/naive-pull.ts`), `skopeo copy` (Debian's skopeo, which verifies digests),
- *     and the `orasfly` CLI at concurrency 1, 2, 4, 8 (and its default);
- *  2. behind a proxy that caps each connection (40 MiB/s): throughput at concurrency 1, 2, 4, 8;
+ *     and the `orasfly` CLI with its found count (the default) and `--concurrency` 1 and 4;
+ *  2. behind a proxy that caps each connection (16 and 40 MiB/s, 96 MiB): the found count against
+ *     1, 4 and 8 fixed connections, and where the found count ended;
  *  3. a reuse pull as a whole CLI process ÷ a bare `node -e ''`.
  *
- * Env: BENCH_SIZES_MIB (default "512,2048"; "0" skips the first-pull tables), BENCH_ROUNDS (default 3),
- * BENCH_THROTTLE_MIBPS (40), BENCH_THROTTLE_MIB (256), BENCH_REUSE_PAIRS (11).
+ * Env: BENCH_SIZES_MIB (default "512,2048"; "0" skips the first-pull tables), BENCH_ROUNDS (default 5),
+ * BENCH_THROTTLE_MIBPS ("16,40"), BENCH_THROTTLE_MIB (96), BENCH_REUSE_PAIRS (11).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -23,9 +24,9 @@ import { measure, measureAsync, median, type Sample } from './measure.js';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.BENCH_SIZES_MIB ?? '512,2048').split(',').map(Number);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const THROTTLE = Number(process.env.BENCH_THROTTLE_MIBPS ?? 40) * MiB;
-const THROTTLE_SIZE = Number(process.env.BENCH_THROTTLE_MIB ?? 256) * MiB;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const THROTTLES = (process.env.BENCH_THROTTLE_MIBPS ?? '16,40').split(',').map((x) => Number(x) * MiB);
+const THROTTLE_SIZE = Number(process.env.BENCH_THROTTLE_MIB ?? 96) * MiB;
 const REUSE_PAIRS = Number(process.env.BENCH_REUSE_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
@@ -101,11 +102,9 @@ async function main(): Promise<void> {
               ] as [string, () => Sample],
             ]
           : []),
-        ['orasfly (default: 1 connection on loopback)', orasfly(undefined)],
+        ['orasfly (default: the count finds itself)', orasfly(undefined)],
         ['orasfly --concurrency 1', orasfly(1)],
-        ['orasfly --concurrency 2', orasfly(2)],
         ['orasfly --concurrency 4', orasfly(4)],
-        ['orasfly --concurrency 8', orasfly(8)],
       ];
       const samples = new Map<string, Sample[]>(tools.map(([n]) => [n, []]));
       for (let round = 0; round < ROUNDS; round++) {
@@ -135,70 +134,70 @@ async function main(): Promise<void> {
             `${m.rss.toFixed(0)} MiB | ${(m.wall / naiveM.wall).toFixed(2)} | ${(m.wall / verified.wall).toFixed(2)} | ${(m.cpu / naiveM.cpu).toFixed(2)} |`,
         );
       }
+      const def = med('orasfly (default: the count finds itself)');
+      const c1 = med('orasfly --concurrency 1');
+      const c4 = med('orasfly --concurrency 4');
+      console.log(
+        `\ndefault: CPU ÷ one whole-blob stream (--concurrency 1) ${(def.cpu / c1.cpu).toFixed(2)}; ` +
+          `--concurrency 4: CPU ÷ default ${(c4.cpu / def.cpu).toFixed(2)}, peak RSS ${c4.rss.toFixed(0)} MiB`,
+      );
       if (!skopeo) console.log("(skopeo not available: install Debian's skopeo to add it)");
     }
 
-    // 2. Per-connection caps: does concurrency earn its keep?
+    // 2. Per-connection caps: the found count against fixed ones.
     const tp = await pushSif(reg, 'bench/throttled', 'v1', { size: THROTTLE_SIZE, seed: 77 });
-    const proxy = await startThrottleProxy(reg.origin, THROTTLE);
-    try {
-      const tref = reg.ref('bench/throttled:v1', proxy.host);
-      const levels = [1, 2, 4, 8];
-      const wall = new Map<number, number[]>(levels.map((c) => [c, []]));
-      // The transfer itself, from core.log's `peer task done, cost: …ms` (no process start, no resolve).
-      const transfer = new Map<number, number[]>(levels.map((c) => [c, []]));
-      for (let round = 0; round < ROUNDS; round++) {
-        for (let k = 0; k < levels.length; k++) {
-          const c = levels[(k + round) % levels.length]!;
-          const store = path.join(dir, 'tstore');
-          spawnSync('rm', ['-rf', store]);
-          const logDir = path.join(dir, `tlog-${c}-${round}`);
-          wall
-            .get(c)!
-            .push(
-              (
-                await measureAsync([
-                  process.execPath,
-                  bin,
-                  '-u',
-                  tref,
-                  '-O',
-                  path.join(dir, 't.out'),
-                  '--datadir',
-                  store,
-                  '--logdir',
-                  logDir,
-                  '--concurrency',
-                  String(c),
-                ])
-              ).wallMs,
-            );
-          const cost = /peer task done, cost: (\d+)ms/.exec(
-            await readFile(path.join(logDir, 'dfget', 'core.log'), 'utf8'),
-          );
-          if (cost) transfer.get(c)!.push(Number(cost[1]));
-          spawnSync('rm', ['-f', path.join(dir, 't.out')]);
+    for (const rate of THROTTLES) {
+      const proxy = await startThrottleProxy(reg.origin, rate);
+      try {
+        const tref = reg.ref('bench/throttled:v1', proxy.host);
+        const levels: (number | undefined)[] = [undefined, 1, 4, 8];
+        const label = (c: number | undefined) => (c === undefined ? 'found (default)' : String(c));
+        const wall = new Map<string, number[]>(levels.map((c) => [label(c), []]));
+        const chosen: string[] = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          for (let k = 0; k < levels.length; k++) {
+            const c = levels[(k + round) % levels.length];
+            const store = path.join(dir, 'tstore');
+            spawnSync('rm', ['-rf', store]);
+            const logDir = path.join(dir, `tlog-${label(c)}-${rate}-${round}`);
+            const sample = await measureAsync([
+              process.execPath,
+              bin,
+              '-u',
+              tref,
+              '-O',
+              path.join(dir, 't.out'),
+              '--datadir',
+              store,
+              '--logdir',
+              logDir,
+              ...(c === undefined ? [] : ['--concurrency', String(c)]),
+            ]);
+            wall.get(label(c))!.push(sample.wallMs);
+            if (c === undefined) {
+              const log = await readFile(path.join(logDir, 'dfget', 'core.log'), 'utf8');
+              const last = [...log.matchAll(/connections: (\d+)/g)].at(-1);
+              if (last) chosen.push(last[1]!);
+            }
+            spawnSync('rm', ['-f', path.join(dir, 't.out')]);
+          }
         }
-      }
-      const base = median(wall.get(1)!);
-      const tbase = median(transfer.get(1)!);
-      console.log(
-        `\n## behind a proxy capping each connection at ${THROTTLE / MiB} MiB/s (${THROTTLE_SIZE / MiB} MiB, medians of ${ROUNDS})`,
-      );
-      console.log(
-        '| concurrency | process wall | ÷ 1 connection | transfer (core.log) | throughput | ÷ 1 connection |',
-      );
-      console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
-      for (const c of levels) {
-        const w = median(wall.get(c)!);
-        const tr = median(transfer.get(c)!);
+        const one = median(wall.get('1')!);
         console.log(
-          `| ${c} | ${(w / 1000).toFixed(2)} s | ${(base / w).toFixed(2)} | ${(tr / 1000).toFixed(2)} ` +
-            `s | ${(tp.layer.size / MiB / (tr / 1000)).toFixed(0)} MiB/s | ${(tbase / tr).toFixed(2)} |`,
+          `\n## behind a proxy capping each connection at ${rate / MiB} MiB/s (${THROTTLE_SIZE / MiB} MiB, medians of ${ROUNDS})`,
         );
+        console.log('| connections | wall | throughput | ÷ 1 connection |');
+        console.log('| ---: | ---: | ---: | ---: |');
+        for (const c of levels) {
+          const w = median(wall.get(label(c))!);
+          console.log(
+            `| ${label(c)} | ${(w / 1000).toFixed(2)} s | ${(tp.layer.size / MiB / (w / 1000)).toFixed(0)} MiB/s | ${(one / w).toFixed(2)} |`,
+          );
+        }
+        console.log(`the found count ended at: ${chosen.join(', ')} (core.log, each round)`);
+      } finally {
+        await proxy.close();
       }
-    } finally {
-      await proxy.close();
     }
 
     // 3. Reuse as a whole process.
