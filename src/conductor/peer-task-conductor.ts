@@ -235,9 +235,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     try {
       // One in-order stream is hashed as it is written (no worker, no read-back); several connections
       // complete pieces out of order, so a worker hashes the prefix back from the page cache.
-      // Found counts start with one in-order stream too; segments split off later are read back.
+      // Segments (a streaming pull transport, any count) hash the first one in order as it is written
+      // and read the others back from the page cache as the prefix reaches them: no worker thread
+      // (its heap cost ~15 MiB of RSS). Pieces pushed in any order (a daemon) are hashed on a worker.
       const c = this.options.concurrency;
-      const useWorker = this.options.hashOnWorker ?? (c === 1 || c === undefined ? false : undefined);
+      const useWorker = this.options.hashOnWorker ?? (this.#transport.streamPiece || c === 1 ? false : undefined);
       this.#verifier = new BlobVerifier(this.#writer.dataFilePath, this.plan.contentLength, this.target.digest, {
         useWorker,
       });

@@ -17,6 +17,7 @@ import type { PieceTransport, TransportTask } from '../transport/piece-transport
 import type { PieceAssembler } from './piece-assembler.js';
 import { underWatch } from './stall-watch.js';
 import { pullSegments } from './segments.js';
+import type { ConnectionCount } from './connection-tuner.js';
 import { DEFAULT_CONCURRENCY } from './options.js';
 import type { PieceSite } from './piece-site.js';
 
@@ -31,13 +32,16 @@ export async function pullPieces(
   task: TransportTask,
   signal: AbortSignal,
 ): Promise<void> {
-  // The count is not fixed: segments, one stream per connection, as many as pay.
-  if (site.concurrency === undefined && transport.streamPiece) {
+  // Segments, one stream per connection: as many as pay, or the fixed count from the start.
+  if (transport.streamPiece) {
     const streaming = transport as PieceTransport & Required<Pick<PieceTransport, 'streamPiece'>>;
+    const fixed = site.concurrency;
     try {
       return await pullSegments(site, streaming, task, signal, {
-        max: site.maxConcurrency,
-        onChoice: (c) => site.onConnections?.(c.count, c.reason),
+        max: fixed ?? site.maxConcurrency,
+        tuner: fixed === undefined ? undefined : fixedCount(fixed),
+        presplit: fixed,
+        onChoice: fixed === undefined ? (c) => site.onConnections?.(c.count, c.reason) : undefined,
       });
     } catch (e) {
       if (!(e instanceof RangeNotSupportedError) || signal.aborted) throw e;
@@ -308,4 +312,9 @@ class SequentialCutter {
   release(): void {
     this.#asm?.release();
   }
+}
+
+/** A count fixed by the user (`--concurrency N`): N connections from the start, never changed. */
+function fixedCount(n: number): ConnectionCount {
+  return { target: n, reason: `fixed at ${n}`, running: () => {}, record: () => false };
 }

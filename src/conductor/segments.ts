@@ -27,6 +27,9 @@ interface Segment {
   running: boolean;
 }
 
+/** The least a running segment must have left for a connection out of work to take half of it. */
+const STEAL_MIN_PIECES = 4;
+
 /** Thrown into a stream to stop it where its (shrunk) segment ends: not a failure. */
 const SEGMENT_DONE = Symbol('segment done');
 
@@ -50,11 +53,24 @@ export async function pullSegments(
     onChoice?: ((c: ConnectionChoice) => void) | undefined;
     /** The count's policy; a {@link ConnectionTuner} over this process's CPU time by default. */
     tuner?: ConnectionCount | undefined;
+    /**
+     * Split the missing pieces into this many segments before the first request (a fixed count):
+     * closed ranges from the start, so no stream runs past a split with bytes nobody uses.
+     */
+    presplit?: number | undefined;
   },
 ): Promise<void> {
   const plan = site.plan;
   const segments = missingRuns(site);
   if (segments.length === 0) return;
+  while (o.presplit !== undefined && segments.length < o.presplit) {
+    let best: Segment | undefined;
+    for (const s of segments) if (s.end - s.next >= 2 && (!best || s.end - s.next > best.end - best.next)) best = s;
+    if (!best) break;
+    const mid = best.next + Math.ceil((best.end - best.next) / 2);
+    segments.push({ next: mid, end: best.end, running: false });
+    best.end = mid;
+  }
   const tuner =
     o.tuner ??
     new ConnectionTuner({
@@ -73,14 +89,19 @@ export async function pullSegments(
   let failure: unknown;
   const running = new Set<Promise<void>>();
 
-  const claim = (): Segment | undefined => {
+  /**
+   * An idle segment, or half of the largest running one. `minPieces`: the least a running segment
+   * must have left to be split — a split costs the bytes its stream already has in flight past the
+   * split point, so a connection that merely ran out of work takes only large halves.
+   */
+  const claim = (minPieces: number): Segment | undefined => {
     const idle = segments.find((s) => !s.running && s.next < s.end);
     if (idle) return idle;
     if (!canSplit) return undefined;
     // The largest remaining segment, split so that its connection keeps the first half.
     let best: Segment | undefined;
     for (const s of segments)
-      if (s.running && s.end - s.next >= 2 && (!best || s.end - s.next > best.end - best.next)) best = s;
+      if (s.running && s.end - s.next >= minPieces && (!best || s.end - s.next > best.end - best.next)) best = s;
     if (!best) return undefined;
     const mid = best.next + 1 + Math.floor((best.end - best.next - 1) / 2);
     const half: Segment = { next: mid, end: best.end, running: false };
@@ -91,7 +112,7 @@ export async function pullSegments(
 
   const spawn = (): void => {
     while (active < tuner.target && !both.aborted) {
-      const seg = claim();
+      const seg = claim(2);
       if (!seg) break;
       seg.running = true;
       active++;
@@ -120,7 +141,7 @@ export async function pullSegments(
         seg.running = false;
         // More connections than wanted: this one ends with its segment.
         if (active > tuner.target) break;
-        seg = claim();
+        seg = claim(STEAL_MIN_PIECES);
         if (seg) seg.running = true;
       }
     } catch (e) {
