@@ -14,9 +14,9 @@ import { retriesExhausted, withRetry } from '../internal/retry.js';
 import type { PieceInfo } from '../core/piece-plan.js';
 import { pieceAt } from '../core/piece-plan.js';
 import type { PieceTransport, TransportTask } from '../transport/piece-transport.js';
-import type { PieceAssembler } from './piece-assembler.js';
 import { underWatch } from './stall-watch.js';
 import { pullSegments } from './segments.js';
+import { PieceCutter } from './piece-cutter.js';
 import type { ConnectionCount } from './connection-tuner.js';
 import { DEFAULT_CONCURRENCY } from './options.js';
 import type { PieceSite } from './piece-site.js';
@@ -175,9 +175,9 @@ export async function pullSequential(
   await withRetry(
     () =>
       underWatch(site.lowSpeedLimit, site.lowSpeedTime, 'the blob stream', signal, async (attempt, watch) => {
-        if (transport.streamPiece) {
-          const cutter = new SequentialCutter(site, attempt);
-          try {
+        const cutter = wholeBlobCutter(site, attempt);
+        try {
+          if (transport.streamPiece) {
             await transport.streamPiece(
               task,
               undefined,
@@ -187,14 +187,17 @@ export async function pullSequential(
               },
               { signal: attempt },
             );
-            await cutter.end();
-          } finally {
-            cutter.release();
+          } else {
+            const body = await raceSignal(transport.readSequential!(task, { signal: attempt }), attempt);
+            for await (const c of watch.count(body, attempt)) {
+              const wait = cutter.push(c);
+              if (wait) await wait;
+            }
           }
-          return;
+          cutter.end();
+        } finally {
+          cutter.release();
         }
-        const body = await raceSignal(transport.readSequential!(task, { signal: attempt }), attempt);
-        await consumeSequential(site, watch.count(body, attempt), attempt);
       }),
     {
       attempts: site.attempts,
@@ -207,111 +210,27 @@ export async function pullSequential(
   );
 }
 
-async function consumeSequential(site: PieceSite, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> {
+/**
+ * One stream of the whole blob cut into pieces: stored pieces are skipped, not rewritten, and the
+ * stream must carry exactly the blob's bytes.
+ */
+function wholeBlobCutter(site: PieceSite, signal: AbortSignal) {
   const plan = site.plan;
-  let num = 0;
-  let asm = plan.totalPieces > 0 ? site.assembler(pieceAt(plan, 0), signal) : undefined;
-  let skip = site.has(0);
-  let offset = 0;
+  const cutter = new PieceCutter(site, { next: 0, end: plan.totalPieces }, signal, { skipStored: true });
   let total = 0;
-  try {
-    for await (const raw of body) {
-      let chunk = raw;
+  return {
+    push(chunk: Uint8Array): Promise<void> | undefined {
+      if (chunk.length === 0) return undefined;
       total += chunk.length;
       if (total > plan.contentLength) throw new SizeMismatchError(plan.contentLength, total, 'blob');
-      while (chunk.length > 0) {
-        const piece = pieceAt(plan, num);
-        const part = chunk.subarray(0, piece.range.length - offset);
-        chunk = chunk.subarray(part.length);
-        if (!skip) {
-          const wait = asm!.push(part);
-          if (wait) await wait;
-        }
-        offset += part.length;
-        if (offset === piece.range.length) {
-          if (!skip) await site.commit(asm!);
-          num++;
-          offset = 0;
-          if (num < plan.totalPieces) {
-            skip = site.has(num);
-            asm = site.assembler(pieceAt(plan, num), signal);
-          }
-        }
-      }
-    }
-  } finally {
-    asm?.release();
-  }
-  if (total !== plan.contentLength) throw new SizeMismatchError(plan.contentLength, total, 'blob');
-}
-
-/**
- * Cuts one stream of the whole blob into pieces, as chunks are pushed: stored pieces are skipped,
- * not rewritten; a piece is committed when its last byte arrived. {@link push} returns a promise
- * only when the stream must wait (a write, a commit).
- */
-class SequentialCutter {
-  readonly #site: PieceSite;
-  readonly #signal: AbortSignal;
-  #num = 0;
-  #offset = 0;
-  #total = 0;
-  #asm: PieceAssembler | undefined;
-  #skip: boolean;
-
-  constructor(site: PieceSite, signal: AbortSignal) {
-    this.#site = site;
-    this.#signal = signal;
-    this.#asm = site.plan.totalPieces > 0 ? site.assembler(pieceAt(site.plan, 0), signal) : undefined;
-    this.#skip = site.has(0);
-  }
-
-  push(raw: Uint8Array): Promise<void> | undefined {
-    const plan = this.#site.plan;
-    this.#total += raw.length;
-    if (this.#total > plan.contentLength) throw new SizeMismatchError(plan.contentLength, this.#total, 'blob');
-    return this.#feed(raw);
-  }
-
-  #feed(bytes: Uint8Array): Promise<void> | undefined {
-    const plan = this.#site.plan;
-    let chunk = bytes;
-    while (chunk.length > 0) {
-      const piece = pieceAt(plan, this.#num);
-      const part = chunk.subarray(0, piece.range.length - this.#offset);
-      chunk = chunk.subarray(part.length);
-      const wait = this.#skip ? undefined : this.#asm!.push(part);
-      this.#offset += part.length;
-      if (this.#offset === piece.range.length) return this.#pieceEnd(wait, chunk);
-      if (wait) return chunk.length > 0 ? wait.then(() => this.#feed(chunk)) : wait;
-    }
-    return undefined;
-  }
-
-  /** The current piece is complete: commit it (after its last write), then go on with `rest`. */
-  async #pieceEnd(wait: Promise<void> | undefined, rest: Uint8Array): Promise<void> {
-    if (wait) await wait;
-    if (!this.#skip) await this.#site.commit(this.#asm!);
-    this.#asm?.release();
-    this.#num++;
-    this.#offset = 0;
-    const plan = this.#site.plan;
-    if (this.#num < plan.totalPieces) {
-      this.#skip = this.#site.has(this.#num);
-      this.#asm = this.#site.assembler(pieceAt(plan, this.#num), this.#signal);
-    } else this.#asm = undefined;
-    if (rest.length > 0) await this.#feed(rest);
-  }
-
-  /** The stream ended: every byte of the blob must have come. */
-  async end(): Promise<void> {
-    const plan = this.#site.plan;
-    if (this.#total !== plan.contentLength) throw new SizeMismatchError(plan.contentLength, this.#total, 'blob');
-  }
-
-  release(): void {
-    this.#asm?.release();
-  }
+      return cutter.push(chunk);
+    },
+    /** The stream ended: every byte of the blob must have come. */
+    end(): void {
+      if (total !== plan.contentLength) throw new SizeMismatchError(plan.contentLength, total, 'blob');
+    },
+    release: () => cutter.release(),
+  };
 }
 
 /** A count fixed by the user (`--concurrency N`): N connections from the start, never changed. */

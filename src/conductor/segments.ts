@@ -14,9 +14,9 @@ import type { ByteRange } from '../core/types.js';
 import { retriesExhausted, withRetry } from '../internal/retry.js';
 import type { PieceTransport, TransportTask } from '../transport/piece-transport.js';
 import { ConnectionTuner, type ConnectionCount } from './connection-tuner.js';
-import type { PieceAssembler } from './piece-assembler.js';
 import type { PieceSite } from './piece-site.js';
 import { underWatch } from './stall-watch.js';
+import { CUT_DONE, PieceCutter } from './piece-cutter.js';
 
 const debug = createDebug('orasfly:conductor');
 
@@ -29,9 +29,6 @@ interface Segment {
 
 /** The least a running segment must have left for a connection out of work to take half of it. */
 const STEAL_MIN_PIECES = 4;
-
-/** Thrown into a stream to stop it where its (shrunk) segment ends: not a failure. */
-const SEGMENT_DONE = Symbol('segment done');
 
 /** What {@link pullSegments} reports of the connection count. */
 export interface ConnectionChoice {
@@ -177,7 +174,7 @@ export async function pullSegments(
             const range: ByteRange | undefined = whole
               ? undefined
               : { start: from, length: last.start + last.length - from };
-            const cutter = new SegmentCutter(site, seg, attempt);
+            const cutter = new PieceCutter(site, seg, attempt);
             try {
               await transport.streamPiece(
                 task,
@@ -190,7 +187,7 @@ export async function pullSegments(
                 { signal: attempt },
               );
             } catch (e) {
-              if (e === SEGMENT_DONE) return;
+              if (e === CUT_DONE) return;
               if (e instanceof RangeNotSupportedError && !whole) {
                 // No splits from now on; what is left is fetched without ranges afterwards.
                 canSplit = false;
@@ -247,76 +244,4 @@ function missingRuns(site: PieceSite): Segment[] {
     else out.push({ next: i, end: i + 1, running: false });
   }
   return out;
-}
-
-/** Cuts a segment's stream into pieces; stops the stream where the segment now ends. */
-class SegmentCutter {
-  readonly #site: PieceSite;
-  readonly #seg: Segment;
-  readonly #signal: AbortSignal;
-  #offset = 0;
-  #asm: PieceAssembler;
-  /** Where the request ends: a stream that reaches it ends by itself (its connection is kept). */
-  readonly #requestedEnd: number;
-  /** Bytes taken in this attempt. */
-  received = 0;
-  /** The body went on past what was asked for. */
-  overran = false;
-
-  constructor(site: PieceSite, seg: Segment, signal: AbortSignal) {
-    this.#site = site;
-    this.#seg = seg;
-    this.#signal = signal;
-    this.#requestedEnd = seg.end;
-    this.#asm = site.assembler(pieceAt(site.plan, seg.next), signal);
-  }
-
-  push(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.#seg.next >= this.#seg.end) this.#beyondEnd();
-    this.received += chunk.length;
-    return this.#feed(chunk);
-  }
-
-  #feed(bytes: Uint8Array): Promise<void> | undefined {
-    let chunk = bytes;
-    while (chunk.length > 0) {
-      const piece = pieceAt(this.#site.plan, this.#seg.next);
-      const part = chunk.subarray(0, piece.range.length - this.#offset);
-      chunk = chunk.subarray(part.length);
-      const wait = this.#asm.push(part);
-      this.#offset += part.length;
-      if (this.#offset === piece.range.length) return this.#pieceEnd(wait, chunk);
-      if (wait) return chunk.length > 0 ? wait.then(() => this.#feed(chunk)) : wait;
-    }
-    return undefined;
-  }
-
-  async #pieceEnd(wait: Promise<void> | undefined, rest: Uint8Array): Promise<void> {
-    if (wait) await wait;
-    await this.#site.commit(this.#asm);
-    this.#asm.release();
-    this.#seg.next++;
-    this.#offset = 0;
-    if (this.#seg.next >= this.#seg.end) {
-      if (rest.length > 0 || this.#seg.end < this.#requestedEnd) this.#beyondEnd();
-      return;
-    }
-    this.#asm = this.#site.assembler(pieceAt(this.#site.plan, this.#seg.next), this.#signal);
-    if (rest.length > 0) await this.#feed(rest);
-  }
-
-  /** Bytes past the segment: the end of a split segment (stop here), or more than was asked for. */
-  #beyondEnd(): never {
-    if (this.#seg.end < this.#requestedEnd) throw SEGMENT_DONE;
-    this.overran = true;
-    throw new SizeMismatchError(
-      this.received,
-      this.received + 1,
-      `pieces up to ${this.#seg.end - 1} (more bytes than asked for)`,
-    );
-  }
-
-  release(): void {
-    this.#asm.release();
-  }
 }
