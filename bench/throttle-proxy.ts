@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipePaced } from '../test/harness/paced-pipe.js';
 
 /** Starts a proxy to `target` (`http://host:port`) that sends at most `bytesPerSecond` per response. */
 export async function startThrottleProxy(
@@ -18,20 +19,7 @@ export async function startThrottleProxy(
       { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } },
       (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.headers);
-        const started = performance.now();
-        let sent = 0;
-        ur.on('data', (c: Buffer) => {
-          sent += c.length;
-          res.write(c);
-          // Ahead of the allowed rate: pause the upstream until the clock catches up.
-          const ahead = (sent / bytesPerSecond) * 1000 - (performance.now() - started);
-          if (ahead > 1) {
-            ur.pause();
-            setTimeout(() => ur.resume(), ahead);
-          }
-        });
-        ur.on('end', () => res.end());
-        ur.on('error', () => res.destroy());
+        pipePaced(ur, res, bytesPerSecond);
       },
     );
     up.on('error', () => res.destroy());

@@ -7,6 +7,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { listenOnLoopback } from './loopback-server.js';
+import { pipePaced } from './paced-pipe.js';
 
 /** What the fake proxy does with the next requests. */
 export interface FakeProxyScript {
@@ -66,20 +67,7 @@ export async function startFakeDfdaemonProxy(script: FakeProxyScript = {}): Prom
         const body = Readable.fromWeb(up.body as import('node:stream/web').ReadableStream);
         const rate = state.script.bytesPerSecond;
         if (!rate) return body.pipe(res);
-        // Paced: the upstream waits whenever the bytes sent run ahead of the allowed rate.
-        const started = performance.now();
-        let sent = 0;
-        body.on('data', (c: Buffer) => {
-          sent += c.length;
-          res.write(c);
-          const ahead = (sent / rate) * 1000 - (performance.now() - started);
-          if (ahead > 1) {
-            body.pause();
-            setTimeout(() => body.resume(), ahead);
-          }
-        });
-        body.on('end', () => res.end());
-        res.on('close', () => body.destroy());
+        pipePaced(body, res, rate);
       })
       .catch(() => res.writeHead(502, { 'x-dragonfly-error-type': 'dfdaemon' }).end('back-to-source failed'));
   });

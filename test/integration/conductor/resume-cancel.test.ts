@@ -18,6 +18,19 @@ function nextConductor(rig: Awaited<ReturnType<typeof makeRig>>): Promise<PeerTa
   return new Promise((resolve) => rig.manager.onConductor(resolve));
 }
 
+/** Starts a pull, cancels it once its first piece is stored, and waits until its task has failed. */
+async function cancelAfterFirstPiece(rig: Awaited<ReturnType<typeof makeRig>>, url: string, output: string) {
+  const conductorP = nextConductor(rig);
+  const ac = new AbortController();
+  const p = rig.manager.download({ url, output, signal: ac.signal });
+  const conductor = await conductorP;
+  await once(conductor, 'piece');
+  const failed = once(conductor, 'failed');
+  ac.abort();
+  await assert.rejects(p, { name: 'AbortError' });
+  await failed;
+}
+
 test('kill -9 during a pull, then pull again: only the missing pieces are fetched and the output is correct', async () => {
   const rig = await makeRig(env.reg);
   try {
@@ -142,19 +155,7 @@ test('cancelling the only request of an advance-strategy pull leaves nothing bes
   const rig = await makeRig(env.reg, { storage: { strategy: 'io.d7y.storage.v2.advance' }, rateLimit: 8 * MiB });
   try {
     await pushSif(env.reg, 'cancel/one', 'v1', { size: 16 * MiB, seed: 23 });
-    const conductorP = nextConductor(rig);
-    const ac = new AbortController();
-    const p = rig.manager.download({
-      url: env.reg.ref('cancel/one:v1', env.proxy.host),
-      output: path.join(rig.outDir, 'x.sif'),
-      signal: ac.signal,
-    });
-    const conductor = await conductorP;
-    await once(conductor, 'piece');
-    const failed = once(conductor, 'failed');
-    ac.abort();
-    await assert.rejects(p, { name: 'AbortError' });
-    await failed;
+    await cancelAfterFirstPiece(rig, env.reg.ref('cancel/one:v1', env.proxy.host), path.join(rig.outDir, 'x.sif'));
     assert.deepEqual(
       (await readdir(rig.outDir)).filter((f) => f.includes('dfget.cache') || f === 'x.sif'),
       [],
@@ -208,15 +209,7 @@ test('a cancelled pull keeps its verified pieces in the store (simple strategy);
     const url = env.reg.ref('cancel/keep:v1', env.proxy.host);
     const out = path.join(rig.outDir, 'keep.sif');
     env.proxy.resetLog();
-    const conductorP = nextConductor(rig);
-    const ac = new AbortController();
-    const p = rig.manager.download({ url, output: out, signal: ac.signal });
-    const conductor = await conductorP;
-    await once(conductor, 'piece');
-    const failed = once(conductor, 'failed');
-    ac.abort();
-    await assert.rejects(p, { name: 'AbortError' });
-    await failed;
+    await cancelAfterFirstPiece(rig, url, out);
     await assert.rejects(access(out), 'no output');
     const partial = (await rig.storage.list()).filter((e) => e.state === 'partial');
     assert.equal(partial.length, 1, 'one resumable entry');
