@@ -35,6 +35,7 @@ import type { PieceDigestAlgorithm } from '../storage/options.js';
 import type { ConductorEvents, ConductorState } from './events.js';
 import { resolveConductorOptions, type ConductorOptions, type ResolvedConductorOptions } from './options.js';
 import { PieceAssembler } from './piece-assembler.js';
+import { ChunkPool } from '../internal/chunk-pool.js';
 import { ProgressMeter } from './progress.js';
 import { pullPieces, type PieceSite } from './schedule.js';
 import { deliverPieces } from './fallback.js';
@@ -139,6 +140,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   /** Pieces 0..contiguous-1 are stored. */
   #contiguous = 0;
   #verifier: BlobVerifier | undefined;
+  /** Body memory of this task's streams: a few reused buffers instead of one per socket read. */
+  readonly #memory = new ChunkPool();
   #startedAt = 0;
   #outcome: Promise<TaskEntry> | undefined;
   #connections: { count: number; reason: string } | undefined;
@@ -383,6 +386,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       storedCount: () => this.#done.size,
       // The scheduler's bodies already end on its signal (StallWatch.count): no second wrapper per chunk.
       writePiece: (num, body, opts) => this.#writeBody(num, body, opts.signal, this.#pullName),
+      memory: this.#memory,
       assembler: (piece, signal) => this.#assembler(piece, signal),
       commit: (a) => this.#commit(a, this.#pullName),
       onRetry: (e) => this.emit('retry', e),
@@ -396,6 +400,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       verifier: this.#verifier,
       meter: this.#meter,
       limiter: this.#init.rateLimiter,
+      memory: this.#memory,
       signal,
     });
   }

@@ -16,6 +16,7 @@ import type { TaskWriter } from '../storage/task-writer.js';
 import type { BlobVerifier } from './blob-verifier.js';
 import type { ProgressMeter } from './progress.js';
 import type { RateLimiter } from './rate-limiter.js';
+import type { BodyMemory } from '../internal/chunks.js';
 
 /** Bytes gathered into one write. */
 export const BATCH_BYTES = 1024 * 1024;
@@ -37,6 +38,7 @@ export class PieceAssembler {
   readonly #meter: ProgressMeter;
   readonly #limiter: RateLimiter | undefined;
   readonly #signal: AbortSignal;
+  readonly #memory: BodyMemory | undefined;
   readonly #started = performance.now();
   #received = 0;
   /** Bytes reported to the meter and not yet settled. */
@@ -58,6 +60,8 @@ export class PieceAssembler {
       verifier?: BlobVerifier | undefined;
       meter: ProgressMeter;
       limiter?: RateLimiter | undefined;
+      /** Where pooled chunks come from: the batch holds them until their write is done. */
+      memory?: BodyMemory | undefined;
       signal: AbortSignal;
     },
   ) {
@@ -68,6 +72,7 @@ export class PieceAssembler {
     this.#meter = o.meter;
     this.#limiter = o.limiter;
     this.#signal = o.signal;
+    this.#memory = o.memory;
   }
 
   /**
@@ -88,6 +93,7 @@ export class PieceAssembler {
       this.#verifier.feed(this.piece.range.start, at, chunk);
     }
     if (this.#batchBytes === 0) this.#batchAt = at;
+    this.#memory?.retain(chunk);
     this.#batch.push(chunk);
     this.#batchBytes += chunk.length;
     const full = this.#batchBytes >= BATCH_BYTES ? this.#flush() : undefined;
@@ -103,7 +109,16 @@ export class PieceAssembler {
   /** Issues the gathered chunks as one write; waits while too many are in flight. */
   #flush(): Promise<void> | undefined {
     if (this.#batchBytes === 0) return undefined;
-    const done = this.#writer.write(this.#batch.length === 1 ? this.#batch[0]! : this.#batch, this.#batchAt);
+    const batch = this.#batch;
+    let done = this.#writer.write(batch.length === 1 ? batch[0]! : batch, this.#batchAt);
+    const memory = this.#memory;
+    if (memory) {
+      // The buffers are reused once written, whether the write worked or not (never while in flight).
+      const free = (): void => {
+        for (const c of batch) memory.release(c);
+      };
+      done = done.finally(free);
+    }
     done.catch(() => {}); // observed when awaited
     this.#writes.push(done);
     this.#batch = [];
@@ -136,6 +151,7 @@ export class PieceAssembler {
   release(): void {
     if (this.#settled) return;
     this.#settled = true;
+    if (this.#memory) for (const c of this.#batch) this.#memory.release(c);
     this.#batch = [];
     this.#batchBytes = 0;
     this.#meter.forget(this.#counted);

@@ -9,6 +9,7 @@ import type { BackoffPolicy } from '../internal/retry.js';
 import type { PieceInfo, PiecePlan } from '../core/piece-plan.js';
 import type { RetryEvent } from './events.js';
 import type { PieceAssembler } from './piece-assembler.js';
+import type { BodyMemory } from '../internal/chunks.js';
 
 /** What a scheduler needs from its conductor. */
 export interface PieceSite {
@@ -30,6 +31,8 @@ export interface PieceSite {
   storedCount(): number;
   /** Writes one piece from a body (the conductor's `PieceSink.writePiece`). */
   writePiece(num: number, body: AsyncIterable<Uint8Array>, options: { signal: AbortSignal }): Promise<void>;
+  /** Memory bodies are read into (handed to `streamPiece`; the assemblers release it). */
+  readonly memory?: BodyMemory | undefined;
   /** An assembler for one attempt of a piece (the sequential path feeds it directly). */
   assembler(piece: PieceInfo, signal: AbortSignal): PieceAssembler;
   /** Records an assembled piece. */

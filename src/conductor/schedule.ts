@@ -130,7 +130,7 @@ async function fetchPiece(
                 watch.add(c.length);
                 return asm.push(c);
               },
-              { signal: attempt },
+              { signal: attempt, memory: site.memory },
             );
             await site.commit(asm);
           } finally {

@@ -184,7 +184,7 @@ export async function pullSegments(
                   record(c.length);
                   return cutter.push(c);
                 },
-                { signal: attempt },
+                { signal: attempt, memory: site.memory },
               );
             } catch (e) {
               if (e === CUT_DONE) return;

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
 import { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } from './undici-modules.js';
 import { nodeExtraCaCertificates, systemCaCertificates } from './tls-trust.js';
+import type { DirectConnect } from './socket-get.js';
 
 /** What the dispatcher is built from (durations in ms): the transport fields of the client's resolved options. */
 export interface DispatcherOptions {
@@ -31,10 +32,8 @@ export interface DispatcherOptions {
  * whose connector distinguishes plain and TLS timeouts, wrapped in `ProxyAgent` when `proxy` is set
  * or `EnvHttpProxyAgent` otherwise (which is a plain agent when no proxy variable is set).
  */
-export function createDispatcher(o: DispatcherOptions): Dispatcher {
+export function createDispatcher(o: DispatcherOptions, tls: TlsSettings = tlsSettings(o)): Dispatcher {
   if (o.dispatcher) return o.dispatcher;
-  // The trust store is built at the first TLS connection, once: plain-HTTP pulls never pay for it.
-  const tls = () => ({ rejectUnauthorized: !o.insecureSkipVerify, ...trustedContext(o) });
   const keepAliveOpts =
     o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
   const build = buildConnector();
@@ -55,15 +54,42 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     headersTimeout: o.responseHeaderTimeout,
     connect,
   };
-  const env = process.env;
-  const anyProxyEnv = env['HTTP_PROXY'] ?? env['http_proxy'] ?? env['HTTPS_PROXY'] ?? env['https_proxy'];
-  if (o.proxy === undefined && !anyProxyEnv) return new (agentClass())(agentOpts);
+  if (o.proxy === undefined && !proxyFromEnv()) return new (agentClass())(agentOpts);
   // Through a proxy, undici builds the tunnel's TLS options up front.
   const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...tls() };
   const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout };
   if (o.proxy !== undefined)
     return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
   return new (envHttpProxyAgentClass())({ ...agentOpts, requestTls: tunnelTls, proxyTls });
+}
+
+/** TLS settings of a client's connections: verification and the trust store, built once when first asked. */
+export type TlsSettings = () => { rejectUnauthorized: boolean; secureContext?: import('node:tls').SecureContext };
+
+/** The memoised TLS settings for `o`: plain-HTTP pulls never build the trust store. */
+export function tlsSettings(o: DispatcherOptions): TlsSettings {
+  let built: ReturnType<TlsSettings> | undefined;
+  return () => (built ??= { rejectUnauthorized: !o.insecureSkipVerify, ...trustedContext(o) });
+}
+
+/**
+ * How blob bodies may be read on connections of their own (`socket-get.ts`): with the dispatcher's
+ * timeouts and TLS settings, or `undefined` when requests must go through the dispatcher — one the
+ * caller injected, or a proxy (configured or from the environment).
+ */
+export function directConnect(o: DispatcherOptions, tls: TlsSettings): DirectConnect | undefined {
+  if (o.dispatcher || o.proxy !== undefined || proxyFromEnv()) return undefined;
+  return {
+    dialTimeout: o.dialTimeout,
+    tlsHandshakeTimeout: o.tlsHandshakeTimeout,
+    headersTimeout: o.responseHeaderTimeout,
+    tls,
+  };
+}
+
+function proxyFromEnv(): string | undefined {
+  const env = process.env;
+  return env['HTTP_PROXY'] ?? env['http_proxy'] ?? env['HTTPS_PROXY'] ?? env['https_proxy'];
 }
 
 /**

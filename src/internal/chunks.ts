@@ -74,6 +74,21 @@ export async function* chunksOf(body: Readable): AsyncGenerator<Uint8Array> {
 export type ChunkSink = (chunk: Uint8Array) => Promise<void> | undefined;
 
 /**
+ * Reusable memory for bodies: a reader `take`s a buffer, fills it, and passes views of it to a
+ * {@link ChunkSink}; the sink keeps a view only as long as it needs it (until its bytes are written),
+ * and the buffer is reused once the reader and every holder let go. Chunks from anywhere else pass
+ * through the same sinks untouched.
+ */
+export interface BodyMemory {
+  /** A whole buffer, held by the caller until it calls {@link BodyMemory.release} on it (or a view of it). */
+  take(): Uint8Array;
+  /** Another holder of `chunk`'s buffer (a sink keeping a view). No-op for memory not from here. */
+  retain(chunk: Uint8Array): void;
+  /** Lets go of `chunk`'s buffer. No-op for memory not from here. */
+  release(chunk: Uint8Array): void;
+}
+
+/**
  * Pushes `body`'s chunks into `sink` as they arrive, in flowing mode: no generator, no promise and no
  * abort listener per chunk (one listener for the whole stream). Resolves when the body has ended and
  * the last wait of `sink` has settled; rejects with the body's error, the sink's, a premature close,

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ByteRange, SignalOptions } from '../core/types.js';
+import type { BodyMemory, ChunkSink } from '../internal/chunks.js';
 
 /** The blob a resolved URL points at: enough to read it again without resolving. */
 export interface BlobTarget {
@@ -85,6 +86,16 @@ export interface ResourceClient {
    * handing out bytes from the wrong offset.
    */
   read(target: BlobTarget, range?: ByteRange, options?: ResourceRequestOptions): Promise<BlobRead>;
+  /**
+   * Pushes the blob, or `range` of it, into `sink` with {@link read}'s checks; a client may read the
+   * body straight into `memory`. Optional: without it, transports pump {@link read}'s body.
+   */
+  stream?(
+    target: BlobTarget,
+    range: ByteRange | undefined,
+    sink: ChunkSink,
+    options?: ResourceRequestOptions & { memory?: BodyMemory | undefined },
+  ): Promise<void>;
   /** Closes connection pools. */
   close?(): Promise<void>;
 }

@@ -9,9 +9,18 @@
 import type { BlobTarget, OriginRequest } from '../source/resource-client.js';
 import type { ByteRange, SignalOptions } from '../core/types.js';
 import type { PieceInfo, PiecePlan } from '../core/piece-plan.js';
-import type { ChunkSink } from '../internal/chunks.js';
+import type { BodyMemory, ChunkSink } from '../internal/chunks.js';
 
-export type { ChunkSink } from '../internal/chunks.js';
+export type { BodyMemory, ChunkSink } from '../internal/chunks.js';
+
+/** Options of {@link PieceTransport.streamPiece}. */
+export interface StreamOptions extends SignalOptions {
+  /**
+   * Memory the body may be read into instead of buffers of the transport's own: the sink keeps
+   * views of it only until their bytes are stored, and the buffers are reused (no garbage per read).
+   */
+  memory?: BodyMemory | undefined;
+}
 
 /** What a transport knows about the task it serves. */
 export interface TransportTask {
@@ -113,7 +122,7 @@ export interface PieceTransport {
     task: TransportTask,
     range: ByteRange | undefined,
     sink: ChunkSink,
-    options: SignalOptions,
+    options: StreamOptions,
   ): Promise<void>;
   /**
    * `readSequential` is the cheapest way to fetch a whole blob over one connection (an origin: no

@@ -6,7 +6,7 @@
 import type { ResourceClient } from '../source/resource-client.js';
 import type { ByteRange, SignalOptions } from '../core/types.js';
 import type { PieceInfo } from '../core/piece-plan.js';
-import type { PieceTransport, TransportTask } from './piece-transport.js';
+import type { PieceTransport, StreamOptions, TransportTask } from './piece-transport.js';
 import { chunksOf, pumpChunks, type ChunkSink } from '../internal/chunks.js';
 
 /**
@@ -43,8 +43,14 @@ export class SourceTransport implements PieceTransport {
     task: TransportTask,
     range: ByteRange | undefined,
     sink: ChunkSink,
-    options: SignalOptions,
+    options: StreamOptions,
   ): Promise<void> {
+    if (this.#client.stream)
+      return this.#client.stream(task.target, range, sink, {
+        signal: options.signal,
+        headers: task.headers,
+        memory: options.memory,
+      });
     const r = await this.#client.read(task.target, range, { signal: options.signal, headers: task.headers });
     await pumpChunks(r.body, sink, options.signal);
   }

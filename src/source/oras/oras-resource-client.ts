@@ -6,10 +6,7 @@
 import type { Dispatcher } from 'undici';
 import {
   ClosedError,
-  InvalidArgumentError,
   ManifestError,
-  RangeNotSupportedError,
-  SizeMismatchError,
   DigestMismatchError,
   TimeoutError,
 } from '../../core/errors.js';
@@ -38,11 +35,12 @@ import {
   type ImageIndex,
   type ImageManifest,
 } from './manifest.js';
-import { createDispatcher } from '../../http/dispatcher.js';
+import { createDispatcher, directConnect, tlsSettings } from '../../http/dispatcher.js';
+import { checkRange, DirectBlobReads, headProblem, rangeHeaders } from './blob-read.js';
+import { pumpChunks, type BodyMemory, type ChunkSink } from '../../internal/chunks.js';
 import { SchemeChooser } from './scheme.js';
 import { resolveOrasClientOptions, type OrasClientOptions, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
-import { quote } from '../../core/describe.js';
 
 /** A fetched, digest-checked, parsed manifest. */
 export interface FetchedManifest {
@@ -98,6 +96,8 @@ export class OrasResourceClient implements ResourceClient {
   /** The validated options in use. */
   readonly options: ResolvedOrasClientOptions;
   readonly #dispatcher: Dispatcher;
+  /** Blob bodies on connections of their own, when requests need no proxy. */
+  readonly #direct: DirectBlobReads | undefined;
   readonly #http: RegistryHttp;
   readonly #auth: TokenAuthenticator;
   readonly #refs = new Map<string, OrasReference>();
@@ -115,7 +115,10 @@ export class OrasResourceClient implements ResourceClient {
    */
   constructor(options: OrasClientOptions = {}) {
     this.options = resolveOrasClientOptions(options);
-    this.#dispatcher = createDispatcher(this.options);
+    const tls = tlsSettings(this.options);
+    this.#dispatcher = createDispatcher(this.options, tls);
+    const direct = directConnect(this.options, tls);
+    this.#direct = direct && new DirectBlobReads(direct);
     this.#credentials = new CredentialCache(this.options, this.#lifetime.signal);
     this.#http = new RegistryHttp(this.#dispatcher, this.options, Math.random, this.#secrets);
     this.#auth = new TokenAuthenticator({
@@ -139,7 +142,7 @@ export class OrasResourceClient implements ResourceClient {
 
   /** HTTP requests put on the wire so far (attempts and redirect hops included). */
   get requestCount(): number {
-    return this.#http.requests;
+    return this.#http.requests + (this.#direct?.requests ?? 0);
   }
 
   /** Token-service requests made so far. */
@@ -406,52 +409,59 @@ export class OrasResourceClient implements ResourceClient {
     this.#checkOpen();
     const ref = this.parse(target.url);
     await this.#schemes.decide(ref.apiHost, options.signal);
-    if (range !== undefined) {
-      const { start, length } = range;
-      if (
-        !Number.isSafeInteger(start) ||
-        !Number.isSafeInteger(length) ||
-        start < 0 ||
-        length < 1 ||
-        start + length > target.size
-      )
-        throw new InvalidArgumentError('range', `span ${start}+${length} is outside the blob of ${target.size} bytes`);
-    }
-    const headers: Record<string, string> = { ...options.headers };
-    for (const k of Object.keys(headers)) if (k.toLowerCase() === 'range') delete headers[k];
-    if (range) headers['range'] = `bytes=${range.start}-${range.start + range.length - 1}`;
+    checkRange(target, range);
     const res = await this.#http.send({
       method: 'GET',
       url: this.blobUrl(target),
-      headers,
+      headers: rangeHeaders(options.headers, range),
       auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
       accept: range ? [200, 206] : [200],
       noBodyStatuses: [416],
       signal: options.signal,
     });
-    const length = header(res.headers['content-length']);
-    if (range) {
-      const end = range.start + range.length - 1;
-      const expected = `bytes ${range.start}-${end}/${target.size}`;
-      const got = header(res.headers['content-range']);
-      if (res.status !== 206 || got !== expected) {
-        destroyBody(res.body);
-        throw new RangeNotSupportedError(
-          `${res.status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${quote(got ?? null)}`} ` +
-            `for ${target.digest} bytes ${range.start}-${end}`,
-        );
-      }
-      if (length !== undefined && Number(length) !== range.length) {
-        destroyBody(res.body);
-        throw new SizeMismatchError(range.length, Number(length), 'range Content-Length');
-      }
-      return { body: res.body, range: { start: range.start, length: range.length } };
-    }
-    if (length !== undefined && Number(length) !== target.size) {
+    const problem = headProblem(
+      target,
+      range,
+      res.status,
+      header(res.headers['content-range']),
+      header(res.headers['content-length']),
+    );
+    if (problem) {
       destroyBody(res.body);
-      throw new SizeMismatchError(target.size, Number(length), 'blob Content-Length');
+      throw problem;
     }
-    return { body: res.body, range: { start: 0, length: target.size } };
+    return {
+      body: res.body,
+      range: range ? { start: range.start, length: range.length } : { start: 0, length: target.size },
+    };
+  }
+
+  /**
+   * Streams the blob (or `range` of it) into `sink`, with {@link read}'s checks. With `memory`, and
+   * no proxy or injected dispatcher, the body is read on a connection of its own straight into that
+   * memory (`http/socket-get.ts`); a redirect, a challenge or an error status goes through {@link read}.
+   */
+  async stream(
+    target: BlobTarget,
+    range: ByteRange | undefined,
+    sink: ChunkSink,
+    options: ResourceRequestOptions & { memory?: BodyMemory | undefined } = {},
+  ): Promise<void> {
+    this.#checkOpen();
+    if (options.memory && this.#direct) {
+      const ref = this.parse(target.url);
+      await this.#schemes.decide(ref.apiHost, options.signal);
+      checkRange(target, range);
+      const headers = rangeHeaders({ 'user-agent': this.options.userAgent, ...options.headers }, range);
+      if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
+        const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
+        if (auth) headers['authorization'] = auth;
+      }
+      const o = { sink, memory: options.memory, signal: options.signal };
+      if (await this.#direct.stream(this.blobUrl(target), target, range, headers, o)) return;
+    }
+    const r = await this.read(target, range, options);
+    await pumpChunks(r.body, sink, options.signal);
   }
 
   /** Closes the connection pool (not an injected `dispatcher`). Idempotent. */

@@ -1,0 +1,123 @@
+/**
+ * What a blob read asks for and what its answer must show, for both ways a body arrives: through
+ * undici (`OrasResourceClient.read`) and on a connection of its own (`http/socket-get.ts`, the first
+ * pull's data path). A ranged read sends `Range: bytes=a-b` and needs `206` with exactly
+ * `Content-Range: bytes a-b/size`; a whole read needs `Content-Length` (when sent) to be the size.
+ *
+ * @module
+ */
+import { InvalidArgumentError, RangeNotSupportedError, SizeMismatchError } from '../../core/errors.js';
+import { quote } from '../../core/describe.js';
+import type { ByteRange } from '../../core/types.js';
+import type { BlobTarget } from '../resource-client.js';
+import { directGet, DirectGetDeclined, type DirectConnect } from '../../http/socket-get.js';
+import type { BodyMemory, ChunkSink } from '../../internal/chunks.js';
+import { logSource } from './log.js';
+
+/** @throws InvalidArgumentError for a range outside the blob. */
+export function checkRange(target: BlobTarget, range: ByteRange | undefined): void {
+  if (range === undefined) return;
+  const { start, length } = range;
+  if (
+    !Number.isSafeInteger(start) ||
+    !Number.isSafeInteger(length) ||
+    start < 0 ||
+    length < 1 ||
+    start + length > target.size
+  )
+    throw new InvalidArgumentError('range', `span ${start}+${length} is outside the blob of ${target.size} bytes`);
+}
+
+/** The caller's headers with the range's own `Range` (any of the caller's is dropped). */
+export function rangeHeaders(headers: Record<string, string> | undefined, range?: ByteRange): Record<string, string> {
+  const out: Record<string, string> = { ...headers };
+  for (const k of Object.keys(out)) if (k.toLowerCase() === 'range') delete out[k];
+  if (range) out['range'] = `bytes=${range.start}-${range.start + range.length - 1}`;
+  return out;
+}
+
+/** Why a `200`/`206` answer's head does not fit the read, or `undefined` when it does. */
+export function headProblem(
+  target: BlobTarget,
+  range: ByteRange | undefined,
+  status: number,
+  contentRange: string | undefined,
+  contentLength: string | undefined,
+): Error | undefined {
+  if (range) {
+    const end = range.start + range.length - 1;
+    const expected = `bytes ${range.start}-${end}/${target.size}`;
+    if (status !== 206 || contentRange !== expected)
+      return new RangeNotSupportedError(
+        `${status === 200 ? 'server ignored Range (200)' : `unexpected Content-Range ${quote(contentRange ?? null)}`} ` +
+          `for ${target.digest} bytes ${range.start}-${end}`,
+      );
+    if (contentLength !== undefined && Number(contentLength) !== range.length)
+      return new SizeMismatchError(range.length, Number(contentLength), 'range Content-Length');
+    return undefined;
+  }
+  if (contentLength !== undefined && Number(contentLength) !== target.size)
+    return new SizeMismatchError(target.size, Number(contentLength), 'blob Content-Length');
+  return undefined;
+}
+
+/**
+ * Blob reads on connections of their own, for a client whose requests need no proxy. Remembers the
+ * blob URLs that answered with something else (a redirect to a storage backend, an auth challenge):
+ * those go straight through undici from then on, so declining costs one request per URL.
+ */
+export class DirectBlobReads {
+  readonly #connect: DirectConnect;
+  readonly #declined = new Set<string>();
+  /** Requests sent on connections of their own. */
+  requests = 0;
+
+  constructor(connect: DirectConnect) {
+    this.#connect = connect;
+  }
+
+  /**
+   * Streams the body of `url` into `sink`. Resolves `false`, having read nothing, when the request
+   * should go through undici instead.
+   */
+  async stream(
+    url: string,
+    target: BlobTarget,
+    range: ByteRange | undefined,
+    headers: Record<string, string>,
+    o: { sink: ChunkSink; memory: BodyMemory; signal?: AbortSignal | undefined },
+  ): Promise<boolean> {
+    if (this.#declined.has(url)) return false;
+    this.requests++;
+    try {
+      await directGet(this.#connect, {
+        url: new URL(url),
+        headers,
+        memory: o.memory,
+        sink: o.sink,
+        signal: o.signal,
+        accept: (head) => {
+          const p = headProblem(
+            target,
+            range,
+            head.status,
+            head.headers['content-range'],
+            head.headers['content-length'],
+          );
+          if (p) throw p;
+          return true;
+        },
+      });
+      return true;
+    } catch (e) {
+      if (!(e instanceof DirectGetDeclined)) throw e;
+      // A status is the server's choice for this URL; a connection failure may pass: ask again next time.
+      if (e.head) {
+        if (this.#declined.size > 1000) this.#declined.clear();
+        this.#declined.add(url);
+      }
+      logSource('direct read of %s declined (%s): through undici', target.digest, e.message);
+      return false;
+    }
+  }
+}

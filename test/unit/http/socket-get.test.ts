@@ -1,0 +1,280 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { directGet, DirectGetDeclined, type DirectConnect, type ResponseHead } from '../../../src/http/socket-get.js';
+import { ChunkPool } from '../../../src/internal/chunk-pool.js';
+import { TimeoutError } from '../../../src/core/errors.js';
+
+const CONNECT: DirectConnect = {
+  dialTimeout: 5000,
+  tlsHandshakeTimeout: 5000,
+  headersTimeout: 5000,
+  tls: () => ({ rejectUnauthorized: true }),
+};
+
+/** A TCP server on loopback that answers each request with `answer(socket, requestHead)`. */
+async function rawServer(
+  answer: (s: Socket, request: string) => void,
+): Promise<{ url: URL; requests: string[]; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const requests: string[] = [];
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    let text = '';
+    let answered = false;
+    s.on('data', (d: Buffer) => {
+      if (answered) return;
+      text += d.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      answered = true;
+      requests.push(text.slice(0, end));
+      answer(s, text.slice(0, end));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: new URL(`http://127.0.0.1:${port}/v2/r/blobs/sha256:x`),
+    requests,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/** Sends `parts` one write at a time, each after the previous one was flushed, then optionally ends. */
+function sendParts(s: Socket, parts: (string | Buffer)[], end = true): void {
+  const next = (): void => {
+    const p = parts.shift();
+    if (p === undefined) {
+      if (end) s.end();
+      return;
+    }
+    s.write(p, () => setImmediate(next));
+  };
+  next();
+}
+
+function collect(): { sink: (c: Uint8Array) => undefined; bytes: () => Buffer; chunks: number } {
+  const got: Buffer[] = [];
+  const o = {
+    chunks: 0,
+    sink: (c: Uint8Array): undefined => {
+      got.push(Buffer.from(c)); // a copy: the view's memory is reused after the sink returns
+      o.chunks++;
+      return undefined;
+    },
+    bytes: () => Buffer.concat(got),
+  };
+  return o;
+}
+
+const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251));
+
+test('a Content-Length body arrives whole, in order, and every buffer goes back to the pool', async (t) => {
+  const srv = await rawServer((s) =>
+    sendParts(
+      s,
+      [
+        `HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\nContent-Range: bytes 0-${body.length - 1}/999999\r\n\r\n`,
+        body.subarray(0, 1000),
+        body.subarray(1000),
+      ],
+      false,
+    ),
+  );
+  t.after(() => srv.close());
+  const pool = new ChunkPool({ bufferBytes: 128 * 1024 });
+  const c = collect();
+  let seen: ResponseHead | undefined;
+  const head = await directGet(CONNECT, {
+    url: srv.url,
+    headers: { authorization: 'Bearer t', range: 'bytes=0-299999' },
+    memory: pool,
+    sink: c.sink,
+    accept: (h) => ((seen = h), true),
+  });
+  assert.equal(head.status, 206);
+  assert.equal(seen?.headers['content-range'], `bytes 0-${body.length - 1}/999999`);
+  assert.ok(c.bytes().equals(body));
+  assert.equal(pool.lent, 0, 'a buffer was never handed back');
+  assert.match(srv.requests[0]!, /^GET \/v2\/r\/blobs\/sha256:x HTTP\/1\.1\r\n/);
+  assert.match(srv.requests[0]!, /\r\nauthorization: Bearer t(\r\n|$)/);
+  assert.match(srv.requests[0]!, /\r\nrange: bytes=0-299999(\r\n|$)/);
+});
+
+test('a head split across reads and a chunked body with size lines cut anywhere decode exactly', async (t) => {
+  const chunked: (string | Buffer)[] = ['HTTP/1.1 200 OK\r\nTransfer-', 'Encoding: chunked\r\n', '\r\n'];
+  for (let at = 0; at < body.length;) {
+    const n = Math.min(70_001, body.length - at);
+    const line = `${n.toString(16)};ext=1\r\n`;
+    chunked.push(line.slice(0, 2), line.slice(2), body.subarray(at, at + n), '\r', '\n');
+    at += n;
+  }
+  chunked.push('0\r\nX-Trailer: 1\r\n', '\r\n');
+  const srv = await rawServer((s) => sendParts(s, chunked, false));
+  t.after(() => srv.close());
+  const pool = new ChunkPool({ bufferBytes: 100 * 1024 });
+  const c = collect();
+  await directGet(CONNECT, { url: srv.url, headers: {}, memory: pool, sink: c.sink, accept: () => true });
+  assert.ok(c.bytes().equals(body));
+  assert.equal(pool.lent, 0);
+});
+
+test('a body without length runs to the end of the connection', async (t) => {
+  const srv = await rawServer((s) => sendParts(s, ['HTTP/1.0 200 OK\r\n\r\n', body]));
+  t.after(() => srv.close());
+  const c = collect();
+  await directGet(CONNECT, { url: srv.url, headers: {}, memory: new ChunkPool(), sink: c.sink, accept: () => true });
+  assert.ok(c.bytes().equals(body));
+});
+
+test('redirects, challenges and errors are declined with their head, before any byte reaches the sink', async (t) => {
+  for (const status of [307, 401, 404, 500]) {
+    const srv = await rawServer((s) =>
+      sendParts(s, [`HTTP/1.1 ${status} X\r\nLocation: http://elsewhere/\r\nContent-Length: 3\r\n\r\nabc`], false),
+    );
+    t.after(() => srv.close());
+    const c = collect();
+    const pool = new ChunkPool();
+    const e = await directGet(CONNECT, {
+      url: srv.url,
+      headers: {},
+      memory: pool,
+      sink: c.sink,
+      accept: () => true,
+    }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    assert.ok(e instanceof DirectGetDeclined, `status ${status}: ${String(e)}`);
+    assert.equal(e.head?.status, status);
+    assert.equal(c.chunks, 0);
+    assert.equal(pool.lent, 0);
+  }
+});
+
+test('a refused connection and a header with a line break are declined; the caller decides', async () => {
+  const free = net.createServer();
+  free.listen(0, '127.0.0.1');
+  await once(free, 'listening');
+  const { port } = free.address() as AddressInfo;
+  free.close();
+  await once(free, 'close');
+  const url = new URL(`http://127.0.0.1:${port}/x`);
+  const req = { url, headers: {}, memory: new ChunkPool(), sink: () => undefined, accept: () => true };
+  await assert.rejects(directGet(CONNECT, req), (e) => e instanceof DirectGetDeclined && e.head === undefined);
+  await assert.rejects(
+    directGet(CONNECT, { ...req, headers: { 'x-a': 'b\r\nhost: evil' } }),
+    (e) => e instanceof DirectGetDeclined && /line break/.test(e.message),
+  );
+});
+
+test('accept() throwing fails the request without reading the body', async (t) => {
+  const srv = await rawServer((s) =>
+    sendParts(s, [`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`, body], false),
+  );
+  t.after(() => srv.close());
+  const c = collect();
+  const wrong = new Error('server ignored Range');
+  await assert.rejects(
+    directGet(CONNECT, {
+      url: srv.url,
+      headers: {},
+      memory: new ChunkPool(),
+      sink: c.sink,
+      accept: () => {
+        throw wrong;
+      },
+    }),
+    (e) => e === wrong,
+  );
+  assert.equal(c.chunks, 0);
+});
+
+test('a connection that ends inside the body delivers what came and then fails (retryable, not declined)', async (t) => {
+  const srv = await rawServer((s) =>
+    sendParts(s, [`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`, body.subarray(0, 5000)]),
+  );
+  t.after(() => srv.close());
+  const c = collect();
+  const pool = new ChunkPool();
+  await assert.rejects(
+    directGet(CONNECT, { url: srv.url, headers: {}, memory: pool, sink: c.sink, accept: () => true }),
+    (e: NodeJS.ErrnoException) => !(e instanceof DirectGetDeclined) && e.code === 'ERR_STREAM_PREMATURE_CLOSE',
+  );
+  assert.ok(c.bytes().equals(body.subarray(0, 5000)));
+  assert.equal(pool.lent, 0);
+});
+
+test('a sink that asks to wait pauses the body; everything still arrives, in order', async (t) => {
+  const srv = await rawServer((s) =>
+    sendParts(s, [`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`, body], false),
+  );
+  t.after(() => srv.close());
+  const pool = new ChunkPool({ bufferBytes: 64 * 1024 + 1 }); // a buffer per read: many deliveries
+  const got: Buffer[] = [];
+  let waits = 0;
+  let inWait = false;
+  const sink = (c: Uint8Array): Promise<void> => {
+    assert.equal(inWait, false, 'a chunk arrived while the sink was waiting');
+    got.push(Buffer.from(c));
+    pool.retain(c); // held like a write in flight, released when it is done
+    inWait = true;
+    waits++;
+    return new Promise<void>((r) =>
+      setImmediate(() => {
+        inWait = false;
+        pool.release(c);
+        r();
+      }),
+    );
+  };
+  await directGet(CONNECT, { url: srv.url, headers: {}, memory: pool, sink, accept: () => true });
+  assert.ok(Buffer.concat(got).equals(body));
+  assert.ok(waits >= 2);
+  assert.equal(pool.lent, 0);
+});
+
+test('an abort mid-body rejects with its reason and closes the connection', async (t) => {
+  let serverSocket: Socket | undefined;
+  const srv = await rawServer((s) => {
+    serverSocket = s;
+    sendParts(s, [`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`, body.subarray(0, 1000)], false);
+  });
+  t.after(() => srv.close());
+  const ac = new AbortController();
+  const pool = new ChunkPool();
+  const reason = new Error('stop');
+  const p = directGet(CONNECT, {
+    url: srv.url,
+    headers: {},
+    memory: pool,
+    sink: () => {
+      ac.abort(reason);
+      return undefined;
+    },
+    accept: () => true,
+    signal: ac.signal,
+  });
+  await assert.rejects(p, (e) => e === reason);
+  await once(serverSocket!, 'close');
+  assert.equal(pool.lent, 0);
+});
+
+test('no head within the deadline is a TimeoutError, not a second try through undici', async (t) => {
+  const srv = await rawServer(() => {}); // reads the request, never answers
+  t.after(() => srv.close());
+  const quick = { ...CONNECT, dialTimeout: 20, headersTimeout: 20 };
+  await assert.rejects(
+    directGet(quick, { url: srv.url, headers: {}, memory: new ChunkPool(), sink: () => undefined, accept: () => true }),
+    (e) => e instanceof TimeoutError,
+  );
+});
