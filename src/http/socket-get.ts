@@ -115,14 +115,19 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
           ...({ onread } as ConnectionOptions),
         })
       : (nodeRequire('node:net') as typeof import('node:net')).connect({ host, port, onread });
-    // One deadline for connect, handshake and head (0 turns a part off, as for undici).
-    const parts = [connect.dialTimeout, ...(secure ? [connect.tlsHandshakeTimeout] : []), connect.headersTimeout];
-    // Timing out is an answer, not a reason to ask again through undici (that would wait twice).
-    const budget = parts.reduce((a, b) => a + b);
-    const timer = parts.every((t) => t > 0)
-      ? setTimeout(() => fail(new TimeoutError(budget, `connection and response head of GET ${url.host}`)), budget)
-      : undefined;
-    socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(request));
+    // The dial (and handshake) and the wait for the head are timed apart, as undici does; 0 turns
+    // one off. Timing out is an answer, not a reason to ask again through undici (that would wait twice).
+    const deadline = (ms: number, what: string): ReturnType<typeof setTimeout> | undefined =>
+      ms > 0 ? setTimeout(() => fail(new TimeoutError(ms, `${what} of GET ${url.host}`)), ms) : undefined;
+    let timer =
+      connect.dialTimeout > 0 && (!secure || connect.tlsHandshakeTimeout > 0)
+        ? deadline(connect.dialTimeout + (secure ? connect.tlsHandshakeTimeout : 0), 'connection')
+        : undefined;
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
+      clearTimeout(timer);
+      timer = deadline(connect.headersTimeout, 'response head');
+      socket.write(request);
+    });
     socket.on('error', (e) => fail(head ? e : new DirectGetDeclined(e.message, undefined, e)));
     socket.on('end', onEnd);
     socket.on('close', () => {

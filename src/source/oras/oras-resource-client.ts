@@ -4,12 +4,7 @@
  * @module
  */
 import type { Dispatcher } from 'undici';
-import {
-  ClosedError,
-  ManifestError,
-  DigestMismatchError,
-  TimeoutError,
-} from '../../core/errors.js';
+import { ClosedError, ManifestError, DigestMismatchError, TimeoutError } from '../../core/errors.js';
 import type {
   BlobRead,
   BlobTarget,

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { checkRange, DirectBlobReads, headProblem, rangeHeaders } from '../../../../src/source/oras/blob-read.js';
+import { ChunkPool } from '../../../../src/internal/chunk-pool.js';
+import { InvalidArgumentError, RangeNotSupportedError, SizeMismatchError } from '../../../../src/core/errors.js';
+
+const target = { url: 'oras://r/x:1', digest: `sha256:${'a'.repeat(64)}`, size: 100, mediaType: 'm' };
+
+test('checkRange refuses spans outside the blob', () => {
+  checkRange(target, undefined);
+  checkRange(target, { start: 0, length: 100 });
+  for (const r of [
+    { start: -1, length: 5 },
+    { start: 0, length: 0 },
+    { start: 90, length: 11 },
+    { start: 0.5, length: 1 },
+  ])
+    assert.throws(() => checkRange(target, r), InvalidArgumentError);
+});
+
+test("rangeHeaders replaces the caller's Range with the read's own", () => {
+  assert.deepEqual(rangeHeaders({ RANGE: 'bytes=0-', a: 'b' }, { start: 10, length: 5 }), {
+    a: 'b',
+    range: 'bytes=10-14',
+  });
+  assert.deepEqual(rangeHeaders({ Range: 'bytes=0-' }), {});
+});
+
+test('headProblem: a ranged read needs 206 with exactly its Content-Range; a whole read its size', () => {
+  const r = { start: 10, length: 5 };
+  assert.equal(headProblem(target, r, 206, 'bytes 10-14/100', '5'), undefined);
+  assert.ok(headProblem(target, r, 200, undefined, '100') instanceof RangeNotSupportedError);
+  assert.ok(headProblem(target, r, 206, 'bytes 10-14/101', '5') instanceof RangeNotSupportedError);
+  assert.ok(headProblem(target, r, 206, 'bytes 10-14/100', '6') instanceof SizeMismatchError);
+  assert.equal(headProblem(target, undefined, 200, undefined, undefined), undefined);
+  assert.ok(headProblem(target, undefined, 200, undefined, '99') instanceof SizeMismatchError);
+});
+
+test('a URL that answered with a redirect is not tried directly again; a refused connection is', async (t) => {
+  let hits = 0;
+  const server = http.createServer((_req, res) => {
+    hits++;
+    res.writeHead(307, { location: 'http://127.0.0.1:1/elsewhere' }).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const reads = new DirectBlobReads({
+    dialTimeout: 5000,
+    tlsHandshakeTimeout: 5000,
+    headersTimeout: 5000,
+    tls: () => ({ rejectUnauthorized: true }),
+  });
+  const o = { sink: () => undefined, memory: new ChunkPool() };
+  const url = `http://127.0.0.1:${port}/v2/x/blobs/${target.digest}`;
+  assert.equal(await reads.stream(url, target, undefined, {}, o), false);
+  assert.equal(await reads.stream(url, target, undefined, {}, o), false);
+  assert.equal(hits, 1);
+  assert.equal(reads.requests, 1);
+  server.close();
+  await once(server, 'close');
+  assert.equal(await reads.stream(`http://127.0.0.1:${port}/other`, target, undefined, {}, o), false);
+  assert.equal(await reads.stream(`http://127.0.0.1:${port}/other`, target, undefined, {}, o), false);
+  assert.equal(reads.requests, 3, 'a refused connection was remembered as a decline');
+});
