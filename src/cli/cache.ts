@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../core/units.js';
-import { InvalidArgumentError, OrasflyError } from '../core/errors.js';
+import { errorKind, InvalidArgumentError, OrasflyError } from '../core/errors.js';
 import type { CacheEntryInfo } from '../storage/storage-manager.js';
 import { optionsFromFlags } from './config.js';
 
@@ -165,7 +165,7 @@ export async function runCacheCommand(
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const code = e instanceof OrasflyError ? e.code : 'ERR_ORASFLY_INTERNAL';
-    if (json) out(JSON.stringify({ success: false, error: { message, code } }));
+    if (json) out(JSON.stringify({ success: false, error: { message, code, kind: errorKind(e) } }));
     else io.stderr.write(`Error: ${message}\n`);
     return 1;
   }

@@ -13,7 +13,7 @@ import { ProgressLines } from './progress-lines.js';
 import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
 import { hostIp } from '../core/task-id.js';
-import { OrasflyError, RegistryResponseError, TaskFailedError } from '../core/errors.js';
+import { errorKind, OrasflyError, RegistryResponseError, TaskFailedError } from '../core/errors.js';
 import { stripUserinfo } from '../core/describe.js';
 import { redact } from '../http/redact.js';
 import type { DownloadResult } from '../conductor/download-types.js';
@@ -78,52 +78,14 @@ function errorCode(e: unknown): string {
  * distribution error code and a coarse `kind` scripts can branch on (a 404 and a 500 share a code).
  */
 function errorJson(e: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = { message: errorText(e), code: errorCode(e) };
+  const out: Record<string, unknown> = { message: errorText(e), code: errorCode(e), kind: errorKind(e) };
   // A task failure carries the registry's answer as its cause.
   const source = e instanceof TaskFailedError && e.cause instanceof RegistryResponseError ? e.cause : e;
   if (source instanceof RegistryResponseError) {
     out.status = source.status;
     if (source.registryCode) out.registryCode = source.registryCode;
   }
-  out.kind = errorKind(source);
   return out;
-}
-
-function errorKind(e: unknown): string {
-  if (e instanceof RegistryResponseError) {
-    if (e.status === 404) return 'not-found';
-    if (e.status === 401 || e.status === 403) return 'unauthorized';
-    if (e.status === 429) return 'rate-limited';
-    if (e.status >= 500) return 'server-error';
-  }
-  switch (errorCode(e)) {
-    case 'ERR_ORASFLY_AUTH':
-    case 'ERR_ORASFLY_CREDENTIALS':
-      return 'unauthorized';
-    case 'ERR_ORASFLY_TLS':
-      return 'tls';
-    case 'ERR_ORASFLY_TIMEOUT':
-      return 'timeout';
-    case 'ERR_ORASFLY_NETWORK':
-      return 'network';
-    case 'ERR_ORASFLY_DIGEST_MISMATCH':
-    case 'ERR_ORASFLY_SIZE_MISMATCH':
-      return 'integrity';
-    case 'ERR_ORASFLY_INVALID_REFERENCE':
-    case 'ERR_ORASFLY_INVALID_ARGUMENT':
-    case 'ERR_ORASFLY_CONFIG':
-      return 'usage';
-    case 'ERR_ORASFLY_STORAGE':
-    case 'ERR_ORASFLY_STORAGE_QUOTA':
-    case 'ERR_ORASFLY_LOCK':
-      return 'storage';
-    case 'ERR_ORASFLY_ABORTED':
-      return 'aborted';
-    case 'ERR_ORASFLY_DAEMON':
-      return 'cluster';
-    default:
-      return 'other';
-  }
 }
 
 /**
