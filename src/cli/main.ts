@@ -150,6 +150,7 @@ export async function runCli(
       options.oras = {
         ...options.oras,
         credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal),
+        credentialsSource: args.username !== undefined ? '--username with --password-stdin' : '--password-stdin',
       };
     }
     if (args.endpoint || args.proxyTransport || args.disableBackToSource) {

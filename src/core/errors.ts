@@ -179,6 +179,8 @@ export interface ResponseErrorInit {
   status: number;
   errors?: RegistryErrorDetail[];
   cause?: unknown;
+  /** What the user can do about it (log in, which credential was rejected), appended after `; `. */
+  hint?: string | undefined;
   /** See {@link OrasflyError.final}. */
   final?: boolean | undefined;
 }
@@ -190,14 +192,20 @@ export class RegistryResponseError extends OrasflyError {
   readonly status: number;
   /** Distribution-spec error entries from the body, if any. */
   readonly errors: readonly RegistryErrorDetail[];
+  /** What the user can do about it, when orasfly knows (also the end of the message). */
+  readonly hint: string | undefined;
   constructor(init: ResponseErrorInit, code: OrasflyErrorCode = 'ERR_ORASFLY_REGISTRY_RESPONSE') {
     const first = init.errors?.[0];
     const what = first ? `${first.code}${first.message ? `: ${first.message}` : ''}` : 'unexpected status';
-    super(code, `${init.method} ${init.url} → ${init.status} ${what}`, { cause: init.cause, final: init.final });
+    super(code, `${init.method} ${init.url} → ${init.status} ${what}${init.hint ? `; ${init.hint}` : ''}`, {
+      cause: init.cause,
+      final: init.final,
+    });
     this.method = init.method;
     this.url = init.url;
     this.status = init.status;
     this.errors = init.errors ?? [];
+    this.hint = init.hint;
   }
   /** The first distribution error code (`BLOB_UNKNOWN`, `DENIED`, …), if the body had one. */
   get registryCode(): string | undefined {

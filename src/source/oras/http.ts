@@ -88,6 +88,8 @@ export interface RegistryHttpResponse {
   readonly crossOrigin: boolean;
   /** Log correlation id. */
   readonly requestId: string;
+  /** A 401 to an answered challenge: what to tell the user (which credential was rejected, or how to log in). */
+  readonly authHint?: string | undefined;
 }
 
 const noop = (): void => {};
@@ -342,7 +344,9 @@ export class RegistryHttp {
         req.signal,
       );
       res = await this.#follow(req, authorization);
-      // A second 401 falls through to the caller's error path as AuthError.
+      // A second 401 falls through to the caller's error path as AuthError, saying what was tried.
+      if (res.status === 401 && !res.crossOrigin)
+        return { ...res, authHint: this.#auth!.hintFor(auth.registry, auth.scope) };
     }
     return res;
   }
@@ -479,7 +483,7 @@ export class RegistryHttp {
         destroyBody(res.body);
       }
     }
-    const init = { method: req.method, url: redact(res.url), status: res.status, errors };
+    const init = { method: req.method, url: redact(res.url), status: res.status, errors, hint: res.authHint };
     return res.status === 401 || res.status === 403 ? new AuthError(init) : new RegistryResponseError(init);
   }
 }

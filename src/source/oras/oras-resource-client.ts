@@ -122,6 +122,8 @@ export class OrasResourceClient implements ResourceClient {
       secrets: this.#secrets,
       lifetime: this.#lifetime.signal,
       credentialProblem: (registry) => this.#credentials.warningFor(registry),
+      credentialSource: (registry, scope) => this.#credentials.sourceOf(registry, scope),
+      credentialSearch: () => this.#credentials.searched(),
       fetchTimeoutMs: this.options.metadataTimeout,
       transport: this.#http.tokenTransport,
       credentialFor: (registry, signal, scope) => this.#credentials.lookup(registry, signal, scope),
