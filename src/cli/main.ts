@@ -184,7 +184,12 @@ export async function runCli(
     });
     if (!args.json) out('init success and start to download');
     let lines: ProgressLines | undefined;
-    if (args.showProgress && io.stderr.isTTY) {
+    // A bar by default on a terminal, as oras and Apptainer draw one; --json (a script reading
+    // stdout) and --console (JSON lines on stderr) draw one only with -b.
+    const barWanted = args.showProgress || (!args.json && !args.console);
+    if (args.noProgress) {
+      // Nothing: --no-progress turns off the bar and the lines.
+    } else if (barWanted && io.stderr.isTTY) {
       bar = new ProgressBar(io.stderr as NodeJS.WriteStream);
       bar.start();
     } else if (!io.stderr.isTTY) {
@@ -192,6 +197,8 @@ export async function runCli(
       lines = new ProgressLines((l) => io.stderr.write(`${l}\n`));
     }
     afterPull = () => handOffGc(dl.storage, io, args, options.logFile);
+    // dfget's policy, kept: an existing output is replaced. Said, so that it is not a surprise.
+    const before = args.allLayers || /[\\/]$/.test(args.output) ? undefined : await inodeOf(args.output);
     const common = {
       url: args.url,
       tag: args.tag,
@@ -209,6 +216,10 @@ export async function runCli(
     result = args.allLayers
       ? await dl.downloadAll({ ...common, outputDir: args.output })
       : await dl.download({ ...common, output: args.output, digest: args.digest });
+    if (before !== undefined && 'output' in result && (await inodeOf(result.output)) !== before)
+      io.stderr.write(
+        `note: replaced the existing file ${result.output} (an existing output is replaced, as dfget does)\n`,
+      );
   } catch (e) {
     failure = e;
   } finally {
@@ -220,6 +231,13 @@ export async function runCli(
   await afterPull?.().catch(() => {});
   await close?.().catch(() => {});
   return code;
+}
+
+/** The inode of an existing regular file (to tell a replaced file from a re-pull linked to the same entry). */
+async function inodeOf(file: string): Promise<number | undefined> {
+  const { lstat } = await import('node:fs/promises');
+  const st = await lstat(file).catch(() => undefined);
+  return st?.isFile() ? st.ino : undefined;
 }
 
 /**
