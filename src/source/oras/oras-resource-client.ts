@@ -40,6 +40,7 @@ import {
 } from './manifest.js';
 import { createDispatcher } from '../../http/dispatcher.js';
 import { SchemeChooser } from './scheme.js';
+import { sendManifestGet } from './manifest-request.js';
 import { resolveOrasClientOptions, type OrasClientOptions, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 import { quote } from '../../core/describe.js';
@@ -199,14 +200,15 @@ export class OrasResourceClient implements ResourceClient {
     const ref = this.parse(url);
     await this.#schemes.decide(ref.apiHost, options.signal);
     const wanted = reference ?? ref.reference;
-    const res = await this.#http.send({
-      method: 'GET',
+    const get = {
+      method: 'GET' as const,
       url: `${this.#repoBase(ref)}/manifests/${wanted}`,
       headers: { ...options.headers, accept: MANIFEST_ACCEPT },
       auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
       accept: [200],
       signal: options.signal,
-    });
+    };
+    const res = await sendManifestGet(this.#http, get, ref, wanted, this.blobUrl({ url, digest: wanted }));
     const bytes = await readLimited(
       res.body,
       this.options.maxManifestBytes,
