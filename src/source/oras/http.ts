@@ -221,6 +221,9 @@ export class RegistryHttp {
     this.#auth = auth;
   }
 
+  /** What the scheme probe tried for a host nothing answered (`https:// and http://`), for the error that says so. */
+  unansweredProbe: (host: string) => string | undefined = () => undefined;
+
   /** The token service transport: the same core without registry auth, statuses returned as they come. */
   readonly tokenTransport: TokenTransport = async ({ method, url, headers, body, maxBytes, signal }) => {
     const res = await this.send({ method, url, headers, body, accept: [200, 400, 401, 403, 404], signal }).catch(
@@ -277,9 +280,14 @@ export class RegistryHttp {
           );
         // Keep the parser's reason (invalid Content-Length, bare LF, not HTTP at all): a code alone says little.
         const reason = firstMessage(e);
+        const url = new URL(req.url);
+        const tried = this.unansweredProbe(url.host);
         throw markRetriesExhausted(
           new NetworkError(
-            `${req.method} ${redact(req.url)} failed: ${c}` +
+            // The probe asked both schemes: the URL is not shown as if HTTPS alone had been tried.
+            (tried
+              ? `${req.method} ${redact(req.url.slice(url.protocol.length + 2))} failed: ${c} (nothing answered over ${tried}; is the registry running?)`
+              : `${req.method} ${redact(req.url)} failed: ${c}`) +
               (reason ? ` (${this.#secrets.scrub(reason, 200)})` : '') +
               (attempt ? ` after ${attempt + 1} attempts` : ''),
             { cause: e },

@@ -138,6 +138,7 @@ export class OrasResourceClient implements ResourceClient {
       dispatcher: this.#dispatcher,
       lifetime: this.#lifetime.signal,
     });
+    this.#http.unansweredProbe = (host) => this.#schemes.unansweredProbe(host);
   }
 
   /** HTTP requests put on the wire so far (attempts and redirect hops included). */
