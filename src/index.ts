@@ -13,9 +13,9 @@
  */
 
 // Errors: one base class with stable codes, the one retryability predicate, and every class by name
-export { OrasflyError, isRetryable } from './core/errors.js';
+export { OrasflyError, isRetryable, errorKind } from './core/errors.js';
 export * as errors from './core/errors.js';
-export type { OrasflyErrorCode } from './core/errors.js';
+export type { OrasflyErrorCode, OrasflyErrorKind } from './core/errors.js';
 
 // Quick start
 export { createDownloader } from './downloader.js';

@@ -20,7 +20,10 @@ export interface CliArgs {
   filter: string | undefined;
   headers: Record<string, string>;
   console: boolean;
+  /** `-b`: a progress bar on a terminal even with `--json`. */
   showProgress: boolean;
+  /** `--no-progress`: no bar and no progress lines. */
+  noProgress: boolean;
   config: string | undefined;
   workHome: string | undefined;
   dataDir: string | undefined;
@@ -65,6 +68,7 @@ const OPTIONS = {
   header: { type: 'string', short: 'H', multiple: true },
   console: { type: 'boolean' },
   'show-progress': { type: 'boolean', short: 'b' },
+  'no-progress': { type: 'boolean' },
   config: { type: 'string' },
   workhome: { type: 'string' },
   datadir: { type: 'string' },
@@ -92,21 +96,25 @@ const OPTIONS = {
 } as const;
 
 /** The `--help` text. */
-export const USAGE = `Usage: orasfly [-u] URL -O PATH [flags]
+export const USAGE = `Usage: orasfly [pull] [-u] oras://HOST/REPO:TAG [-O PATH] [flags]
+       orasfly pull [PATH] oras://HOST/REPO:TAG   (Apptainer's order)
+       orasfly version
 
 Download an OCI artifact (oras://host[:port]/repo:tag or …@sha256:<hex>) with verified pieces,
 keeping it in a local task store so later requests are served by a hard link.
 
 dfget flags:
   -u, --url URL             URL to download (or the first argument)
-  -O, --output PATH         destination file (default: last path segment of the URL)
+  -O, --output PATH         destination file; PATH/ (a directory): the layer's title in it
+                            (default: NAME_TAG.sif in the current directory, as Apptainer)
       --timeout DURATION    give up after this long, e.g. 30m (default: none)
       --digest ALG:HEX      expected blob digest; a mismatch fails before downloading
       --tag TAG             different tags make different tasks
   -f, --filter "k1&k2"      query keys left out of the task id
   -H, --header "K: V"       extra request header (repeatable)
       --console             print JSON log lines to the terminal
-  -b, --show-progress       show a progress bar (on a terminal)
+  -b, --show-progress       show a progress bar (the default on a terminal, except with --json)
+      --no-progress         no progress bar, and no progress lines when stderr is not a terminal
       --config FILE         dfget.yaml (default: /etc/dragonfly/dfget.yaml as root, else
                             $XDG_CONFIG_HOME/orasfly/dfget.yaml, when present)
       --workhome DIR        work home (default: /usr/local/dragonfly as root, else XDG)
@@ -186,6 +194,14 @@ function parseTimeout(value: string): number | undefined {
 /** Node's `parseArgs` texts, said shortly, with the closest flag for a typo. */
 function friendlyParseError(e: Error & { code?: string }): string {
   const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(e.message);
+  if (unknown && /^-[^-]$/.test(unknown[1]!)) {
+    // A short flag of the other case (oras's and curl's -o for dfget's -O).
+    const [name, o] =
+      Object.entries(OPTIONS).find(
+        ([, o]) => 'short' in o && o.short.toLowerCase() === unknown[1]![1]!.toLowerCase(),
+      ) ?? [];
+    return `unknown flag ${unknown[1]}${o && 'short' in o ? ` (did you mean -${o.short}, --${name}?)` : ''}`;
+  }
   if (unknown) {
     const given = unknown[1]!.replace(/^-+/, '');
     const names = Object.keys(OPTIONS);
@@ -222,13 +238,50 @@ export function parseHeader(h: string): [string, string] {
   return [k, v];
 }
 
-/** Default output name: the URL's last path segment (with `:tag`, as dfget), in the cwd. */
+/**
+ * Default output name, as Apptainer's: `NAME_TAG.sif` in the cwd (`lolcow_latest.sif` for
+ * `oras://host/lab/lolcow:latest` or `…/lolcow`; `lolcow_<12 hex of the digest>.sif` for
+ * `…/lolcow@sha256:…`). dfget's last path segment (`lolcow:latest`) has a colon, which breaks
+ * `scp`, `rsync` and Makefiles, and no extension.
+ */
 export function defaultOutput(url: string, cwd = process.cwd()): string {
   const noQuery = url.split(/[?#]/)[0] ?? '';
   const afterScheme = noQuery.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   const seg = afterScheme.split('/').filter(Boolean).slice(1).pop();
   if (!seg) throw new InvalidArgumentError('output', `cannot derive an output name from ${quote(url)}; pass -O`);
-  return path.resolve(cwd, seg.replace(/@sha256:[0-9a-f]+$/, ''));
+  const [nameTag = '', digest] = seg.split('@');
+  const [name = '', tag] = nameTag.split(':');
+  const suffix = tag ?? (digest ? digest.replace(/^[^:]*:/, '').slice(0, 12) : 'latest');
+  return path.resolve(cwd, `${name}_${suffix}.sif`.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/** The hint for a reference written without its scheme (`host/repo:tag`, as docker and podman take it). */
+function schemeHint(url: string): string {
+  if (/^[a-z0-9.-]+(:\d+)?\/\S+$/i.test(url)) return `; did you mean oras://${url}?`;
+  return '; write oras://host/repo:tag';
+}
+
+/**
+ * `--layer-index -1`: node's parser takes `-1` for a flag, so a negative number after a flag that
+ * wants a value is joined to it (`--layer-index=-1`), as the help and the error texts suggest it.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const wantsValue = new Set<string>();
+  for (const [name, o] of Object.entries(OPTIONS))
+    if (o.type === 'string') {
+      wantsValue.add(`--${name}`);
+      if ('short' in o) wantsValue.add(`-${o.short}`);
+    }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (wantsValue.has(a) && next !== undefined && /^-\d+$/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /**
@@ -244,23 +297,42 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
       'password',
       'passwords are not taken from the command line (other users can read argv); pipe it to --password-stdin',
     );
+  // `orasfly version` and `orasfly pull …`: the habits of oras and Apptainer, whose commands come first.
+  const command = argv[0] === 'version' || argv[0] === 'pull' ? argv[0] : undefined;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: joinNegativeValues(command ? argv.slice(1) : argv),
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new InvalidArgumentError('arguments', friendlyParseError(e as Error & { code?: string }));
   }
   const v = parsed.values;
   const help = v.help ?? false;
-  const version = v.version ?? false;
-  const url = v.url ?? parsed.positionals[0] ?? '';
+  const version = (v.version ?? false) || command === 'version';
+  const positionals = [...parsed.positionals];
+  // `apptainer pull [OUTPUT] URI`: with `pull`, a positional before the reference is the output.
+  let pulledTo: string | undefined;
+  if (command === 'pull' && positionals.length === 2 && !v.url && /^[a-z][a-z0-9+.-]*:\/\//i.test(positionals[1]!)) {
+    if (v.output !== undefined)
+      throw new InvalidArgumentError(
+        'output',
+        `give the output once: ${quote(positionals[0])} or -O ${quote(v.output)}`,
+      );
+    pulledTo = positionals.shift();
+  }
+  const url = v.url ?? positionals[0] ?? '';
   if (!help && !version) {
     if (!url) throw new InvalidArgumentError('url', 'please specify a URL with -u or as the first argument');
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i.test(url))
-      throw new InvalidArgumentError('url', `url ${url} invalid argument`);
+      throw new InvalidArgumentError('url', `url ${url} invalid argument${schemeHint(url)}`);
   }
-  if (parsed.positionals.length > (v.url ? 0 : 1))
-    throw new InvalidArgumentError('arguments', `unexpected argument ${quote(parsed.positionals.at(-1))}`);
+  if (positionals.length > (v.url ? 0 : 1))
+    throw new InvalidArgumentError('arguments', `unexpected argument ${quote(positionals.at(-1))}`);
+  const outputFlag = v.output ?? pulledTo;
   if (v.username !== undefined && !v['password-stdin'])
     throw new InvalidArgumentError(
       'username',
@@ -285,10 +357,10 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   // `-O dir/` names a directory (the file takes the layer's title): keep the separator path.resolve drops.
   // --all-layers: -O names a directory (as oras pull's -o), the current one by default.
   const output = v['all-layers']
-    ? path.resolve(cwd, v.output ?? '.')
-    : v.output
-      ? path.resolve(cwd, v.output) +
-        (/[\\/]$/.test(v.output) && path.resolve(cwd, v.output) !== path.sep ? path.sep : '')
+    ? path.resolve(cwd, outputFlag ?? '.')
+    : outputFlag
+      ? path.resolve(cwd, outputFlag) +
+        (/[\\/]$/.test(outputFlag) && path.resolve(cwd, outputFlag) !== path.sep ? path.sep : '')
       : url
         ? defaultOutput(url, cwd)
         : '';
@@ -304,6 +376,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     headers,
     console: v.console ?? false,
     showProgress: (v['show-progress'] ?? false) && !(v.console ?? false),
+    noProgress: v['no-progress'] ?? false,
     config: v.config,
     workHome: v.workhome,
     dataDir: v.datadir ?? v.cachedir,

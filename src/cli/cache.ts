@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../core/units.js';
-import { InvalidArgumentError, OrasflyError } from '../core/errors.js';
+import { errorKind, InvalidArgumentError, OrasflyError } from '../core/errors.js';
 import type { CacheEntryInfo } from '../storage/storage-manager.js';
 import { optionsFromFlags } from './config.js';
 
@@ -21,7 +21,9 @@ commands:
                         those whose metadata cannot be read
   gc [--dry-run]        run a GC round now (taskExpireTime, diskGCThreshold, diskGCThresholdPercent)
   clean [--dry-run] [REF|DIGEST|TASKID ...]
-                        remove all entries, or the named ones; never one in use
+                        remove all entries, or the named ones (the short task ids and
+                        digests 'list' prints name them too); never one in use. A name
+                        that matches nothing is an error (exit 1)
 
 flags:
       --config FILE     dfget.yaml (default as for downloads)
@@ -88,11 +90,13 @@ export async function runCacheCommand(
       // Nothing to inspect, and a typo in --datadir must not create (and mark) a new store.
       if (json) out(JSON.stringify(command === 'list' ? { dataPath, entries: [] } : { dataPath, missing: true }));
       else out(`no task store at ${dataPath}`);
-      return 0;
+      // Named entries cannot be in a store that does not exist.
+      return command === 'clean' && selectors.length > 0 ? 1 : 0;
     }
     // No timer: a cache command is one action. The configured gcInterval still protects entries an
     // interrupted pull touched recently.
     const store = await StorageManager.open(options.storage, { gcTimer: false });
+    let failed = false;
     try {
       switch (command) {
         case 'list': {
@@ -146,8 +150,15 @@ export async function runCacheCommand(
         }
         case 'clean': {
           const r = await store.clean(selectors, { signal, dryRun });
+          // A selector that names nothing is a typo (or an id from another store): fail, and say which.
+          if (r.unmatched.length > 0) failed = true;
           if (json) out(JSON.stringify(r));
           else {
+            for (const k of r.unmatched)
+              io.stderr.write(
+                `Error: no entry matches ${JSON.stringify(k.slice(0, 100))} in ${store.options.dataPath} ` +
+                  `(a task id, a digest, their first 12 hex as 'orasfly cache list' prints them, or a reference)\n`,
+              );
             for (const k of r.removed) out(`${dryRun ? 'would remove' : 'removed'} ${k}`);
             for (const k of r.skipped) out(`skipped ${k}: in use`);
             out(
@@ -161,11 +172,11 @@ export async function runCacheCommand(
     } finally {
       await store.close();
     }
-    return 0;
+    return failed ? 1 : 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const code = e instanceof OrasflyError ? e.code : 'ERR_ORASFLY_INTERNAL';
-    if (json) out(JSON.stringify({ success: false, error: { message, code } }));
+    if (json) out(JSON.stringify({ success: false, error: { message, code, kind: errorKind(e) } }));
     else io.stderr.write(`Error: ${message}\n`);
     return 1;
   }

@@ -13,7 +13,7 @@ import { ProgressLines } from './progress-lines.js';
 import { VERSION } from '../version.js';
 import { formatLogTime, StreamLogSink } from '../log/core-log.js';
 import { hostIp } from '../core/task-id.js';
-import { OrasflyError, RegistryResponseError, TaskFailedError } from '../core/errors.js';
+import { errorKind, OrasflyError, RegistryResponseError, TaskFailedError } from '../core/errors.js';
 import { stripUserinfo } from '../core/describe.js';
 import { redact } from '../http/redact.js';
 import type { DownloadResult } from '../conductor/download-types.js';
@@ -78,52 +78,14 @@ function errorCode(e: unknown): string {
  * distribution error code and a coarse `kind` scripts can branch on (a 404 and a 500 share a code).
  */
 function errorJson(e: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = { message: errorText(e), code: errorCode(e) };
+  const out: Record<string, unknown> = { message: errorText(e), code: errorCode(e), kind: errorKind(e) };
   // A task failure carries the registry's answer as its cause.
   const source = e instanceof TaskFailedError && e.cause instanceof RegistryResponseError ? e.cause : e;
   if (source instanceof RegistryResponseError) {
     out.status = source.status;
     if (source.registryCode) out.registryCode = source.registryCode;
   }
-  out.kind = errorKind(source);
   return out;
-}
-
-function errorKind(e: unknown): string {
-  if (e instanceof RegistryResponseError) {
-    if (e.status === 404) return 'not-found';
-    if (e.status === 401 || e.status === 403) return 'unauthorized';
-    if (e.status === 429) return 'rate-limited';
-    if (e.status >= 500) return 'server-error';
-  }
-  switch (errorCode(e)) {
-    case 'ERR_ORASFLY_AUTH':
-    case 'ERR_ORASFLY_CREDENTIALS':
-      return 'unauthorized';
-    case 'ERR_ORASFLY_TLS':
-      return 'tls';
-    case 'ERR_ORASFLY_TIMEOUT':
-      return 'timeout';
-    case 'ERR_ORASFLY_NETWORK':
-      return 'network';
-    case 'ERR_ORASFLY_DIGEST_MISMATCH':
-    case 'ERR_ORASFLY_SIZE_MISMATCH':
-      return 'integrity';
-    case 'ERR_ORASFLY_INVALID_REFERENCE':
-    case 'ERR_ORASFLY_INVALID_ARGUMENT':
-    case 'ERR_ORASFLY_CONFIG':
-      return 'usage';
-    case 'ERR_ORASFLY_STORAGE':
-    case 'ERR_ORASFLY_STORAGE_QUOTA':
-    case 'ERR_ORASFLY_LOCK':
-      return 'storage';
-    case 'ERR_ORASFLY_ABORTED':
-      return 'aborted';
-    case 'ERR_ORASFLY_DAEMON':
-      return 'cluster';
-    default:
-      return 'other';
-  }
 }
 
 /**
@@ -188,6 +150,7 @@ export async function runCli(
       options.oras = {
         ...options.oras,
         credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal),
+        credentialsSource: args.username !== undefined ? '--username with --password-stdin' : '--password-stdin',
       };
     }
     if (args.endpoint || args.proxyTransport || args.disableBackToSource) {
@@ -221,7 +184,12 @@ export async function runCli(
     });
     if (!args.json) out('init success and start to download');
     let lines: ProgressLines | undefined;
-    if (args.showProgress && io.stderr.isTTY) {
+    // A bar by default on a terminal, as oras and Apptainer draw one; --json (a script reading
+    // stdout) and --console (JSON lines on stderr) draw one only with -b.
+    const barWanted = args.showProgress || (!args.json && !args.console);
+    if (args.noProgress) {
+      // Nothing: --no-progress turns off the bar and the lines.
+    } else if (barWanted && io.stderr.isTTY) {
       bar = new ProgressBar(io.stderr as NodeJS.WriteStream);
       bar.start();
     } else if (!io.stderr.isTTY) {
@@ -229,6 +197,8 @@ export async function runCli(
       lines = new ProgressLines((l) => io.stderr.write(`${l}\n`));
     }
     afterPull = () => handOffGc(dl.storage, io, args, options.logFile);
+    // dfget's policy, kept: an existing output is replaced. Said, so that it is not a surprise.
+    const before = args.allLayers || /[\\/]$/.test(args.output) ? undefined : await inodeOf(args.output);
     const common = {
       url: args.url,
       tag: args.tag,
@@ -246,6 +216,10 @@ export async function runCli(
     result = args.allLayers
       ? await dl.downloadAll({ ...common, outputDir: args.output })
       : await dl.download({ ...common, output: args.output, digest: args.digest });
+    if (before !== undefined && 'output' in result && (await inodeOf(result.output)) !== before)
+      io.stderr.write(
+        `note: replaced the existing file ${result.output} (an existing output is replaced, as dfget does)\n`,
+      );
   } catch (e) {
     failure = e;
   } finally {
@@ -257,6 +231,13 @@ export async function runCli(
   await afterPull?.().catch(() => {});
   await close?.().catch(() => {});
   return code;
+}
+
+/** The inode of an existing regular file (to tell a replaced file from a re-pull linked to the same entry). */
+async function inodeOf(file: string): Promise<number | undefined> {
+  const { lstat } = await import('node:fs/promises');
+  const st = await lstat(file).catch(() => undefined);
+  return st?.isFile() ? st.ino : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 import { formatBytes } from '../core/units.js';
+import { SpeedMeter } from './speed-meter.js';
 
 /** Formats seconds as `1h02m03s` / `2m03s` / `3s`. */
 export function formatEta(seconds: number): string {
@@ -25,9 +26,8 @@ export class ProgressBar {
   #stream: NodeJS.WriteStream;
   #total = 0;
   #done = 0;
-  #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
-  #samples: Array<[number, number]> = [];
+  readonly #speed = new SpeedMeter();
 
   constructor(stream: NodeJS.WriteStream = process.stderr) {
     this.#stream = stream;
@@ -55,22 +55,18 @@ export class ProgressBar {
   }
 
   #draw(): void {
-    const now = performance.now();
-    this.#samples.push([now, this.#done]);
-    // Rate over the last ~3 s: responsive, yet steady across large pieces.
-    while (this.#samples.length > 2 && now - this.#samples[0]![0] > 3000) this.#samples.shift();
-    const [t0, b0] = this.#samples[0]!;
-    const rate = now - t0 > 0 ? ((this.#done - b0) / (now - t0)) * 1000 : 0;
-    const avg = (this.#done / Math.max(1, now - this.#started)) * 1000;
-    const r = rate > 0 ? rate : avg;
+    // Rate over the last ~3 s, never the first second: responsive, steady across large pieces,
+    // and not a rate limiter's initial burst.
+    this.#speed.sample(this.#done);
+    const r = this.#speed.rate();
     const pct = this.#total > 0 ? this.#done / this.#total : 0;
     const width = Math.max(10, Math.min(40, (this.#stream.columns ?? 80) - 50));
     const filled = Math.round(pct * width);
     const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
-    const eta = r > 0 ? formatEta((this.#total - this.#done) / r) : '--';
+    const eta = r !== undefined && r > 0 ? formatEta((this.#total - this.#done) / r) : '--';
     this.#stream.write(
       `\r[${bar}] ${String(Math.floor(pct * 100)).padStart(3)}% ${formatBytes(this.#done)}/${formatBytes(this.#total)} ` +
-        `${formatBytes(Math.round(r))}/s ETA ${eta}\x1b[K`,
+        `${r === undefined ? '--' : formatBytes(Math.round(r))}/s ETA ${eta}\x1b[K`,
     );
   }
 }

@@ -6,6 +6,7 @@
  */
 import { formatBytes } from '../core/units.js';
 import { formatEta } from './progress-bar.js';
+import { SpeedMeter } from './speed-meter.js';
 
 /** Percent steps between lines. */
 const STEP_PERCENT = 10;
@@ -17,6 +18,7 @@ export class ProgressLines {
   readonly #write: (line: string) => void;
   readonly #now: () => number;
   #started: number | undefined;
+  readonly #speed: SpeedMeter;
   #lastAt = 0;
   #nextPercent = STEP_PERCENT;
   #ended = false;
@@ -24,6 +26,7 @@ export class ProgressLines {
   constructor(write: (line: string) => void, now: () => number = () => performance.now()) {
     this.#write = write;
     this.#now = now;
+    this.#speed = new SpeedMeter(now);
   }
 
   /** Records progress; writes a line when a 10 % step is crossed or 10 s passed. */
@@ -39,16 +42,17 @@ export class ProgressLines {
       this.#started = now;
       this.#lastAt = now;
     }
+    this.#speed.sample(transferred);
     const percent = total === 0 ? 100 : (transferred / total) * 100;
     if (percent < this.#nextPercent && now - this.#lastAt < MAX_SILENCE_MS) return;
     while (this.#nextPercent <= percent) this.#nextPercent += STEP_PERCENT;
     this.#lastAt = now;
-    const seconds = (now - this.#started) / 1000;
-    const rate = seconds > 0 ? transferred / seconds : 0;
-    const eta = rate > 0 ? (total - transferred) / rate : Number.NaN;
+    // Not bytes ÷ time since the start: that shows a rate limiter's initial burst as the speed.
+    const rate = this.#speed.rate();
+    const eta = rate !== undefined && rate > 0 ? (total - transferred) / rate : Number.NaN;
     this.#write(
       `progress: ${Math.floor(percent)}% ${formatBytes(transferred)}/${formatBytes(total)} ` +
-        `${formatBytes(Math.round(rate))}/s ETA ${transferred >= total ? '0s' : formatEta(eta)}`,
+        `${rate === undefined ? '--' : formatBytes(Math.round(rate))}/s ETA ${transferred >= total ? '0s' : formatEta(eta)}`,
     );
     if (transferred >= total) this.#ended = true;
   }

@@ -70,13 +70,15 @@ export async function titledOutput(dir: string, resolved: ResolvedResource, data
 }
 
 /**
- * dfget's output checks (not a directory; the parent directory is created 0700, as dfget) plus
- * ours: only a regular file may be replaced, and never one inside the store.
+ * dfget's output checks (not a directory; the parent directory is created) plus ours: only a
+ * regular file may be replaced, and never one inside the store.
  */
 export async function checkOutput(output: string, dataPath: string): Promise<void> {
   await assertOutputPath(output, dataPath);
   try {
-    await mkdir(path.dirname(output), { recursive: true, mode: 0o700 });
+    // The umask decides, as for the output file itself (0644 under 022): dfget's 0700 made shared
+    // project directories (`-O /shared/run1/x.sif`, `--all-layers`) unreadable to the group.
+    await mkdir(path.dirname(output), { recursive: true });
   } catch (e) {
     throw new StorageError(
       `cannot create the output directory of ${output}: ${(e as Error).message}`,

@@ -7,6 +7,7 @@
  * @module
  */
 import { open } from 'node:fs/promises';
+import createDebug from 'debug';
 // js-yaml rather than `yaml`: it loads in ~14 ms instead of ~45 ms, a fifth of a reuse pull's
 // start-up budget, and a dfget.yaml needs nothing beyond YAML 1.2's core schema.
 import { load as parseYaml, YAMLException } from 'js-yaml';
@@ -72,7 +73,7 @@ const STORAGE_BLOCK: BlockMap = {
 const ORAS_BLOCK: BlockMap = {
   names: ORAS_CLIENT_OPTION_KEYS,
   // Secrets do not belong in dfget.yaml (credential files do); the dispatcher is an object.
-  libraryOnly: ['credentials', 'dispatcher'],
+  libraryOnly: ['credentials', 'credentialsSource', 'dispatcher'],
   ignored: ['maxIdleConnsPerHost', 'maxConnsPerHost', 'enableTrace'],
   convert: {
     // `linux/arm64/v8`, as on the command line.
@@ -86,7 +87,27 @@ const ORAS_BLOCK: BlockMap = {
 
 const DOWNLOAD_BLOCK: BlockMap = {
   names: [...CONDUCTOR_OPTION_KEYS, 'totalRateLimit'],
-  ignored: ['perPeerRateLimit', 'resourceClients'],
+  // dfdaemon's own `download:` keys (its daemon, peer and recursive machinery), in every real
+  // dfget.yaml: a warning per key on every pull would be noise. `DEBUG=orasfly:config` lists them.
+  ignored: [
+    'perPeerRateLimit',
+    'resourceClients',
+    'calculateDigest',
+    'pieceDownloadTimeout',
+    'prefetch',
+    'getPiecesMaxRetry',
+    'splitRunningTasks',
+    'syncPieceViaHttps',
+    'traffic_shaper_type',
+    'trafficShaperType',
+    'cacheRecursiveMetadata',
+    'transportOption',
+    'concurrent',
+    'downloadGRPC',
+    'peerGRPC',
+    'recursiveConcurrent',
+    'watchdogTimeout',
+  ],
 };
 
 const TRANSPORT_BLOCK: BlockMap = {
@@ -130,24 +151,31 @@ const IGNORED_SECTIONS = new Set([
   'networkTopology',
 ]);
 
+/** `orasfly:config` — what a config file held that orasfly reads past. */
+const logConfig = createDebug('orasfly:config');
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Maps one block's keys to option names; unknown keys become warnings. */
+/** Maps one block's keys to option names; unknown keys become warnings, known upstream ones go to `quiet`. */
 function readBlock(
   block: unknown,
   map: BlockMap,
   prefix: string,
   file: string,
   warnings: string[],
+  quiet: string[] = [],
 ): Record<string, unknown> {
   if (block === null || block === undefined) return {};
   if (!isRecord(block)) throw new ConfigError(`expected a mapping, got ${quote(block)}`, { file, key: prefix });
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(block)) {
     const key = `${prefix}.${k}`;
-    if (map.ignored?.includes(k)) continue;
+    if (map.ignored?.includes(k)) {
+      quiet.push(key);
+      continue;
+    }
     if (v === null || v === undefined || v === '') continue; // `proxy:` with no value means unset, as in Go
     const convert = map.convert?.[k];
     if (convert) {
@@ -248,6 +276,7 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
     );
   }
   const warnings: string[] = [];
+  const quiet: string[] = [];
   const config: OrasflyConfig = { storage: {}, oras: {}, download: {} };
   const topLevel: Pick<StorageOptions, 'gcInterval' | 'keepStorage'> = {};
   /** Which block each oras key came from (the top-level one wins), for error messages. */
@@ -258,12 +287,12 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
   for (const [k, v] of Object.entries(doc)) {
     // Merge, never replace: top-level gcInterval/keepStorage may come before the storage block.
     if (k === 'storage')
-      config.storage = { ...config.storage, ...readBlock(v, STORAGE_BLOCK, 'storage', file, warnings) };
+      config.storage = { ...config.storage, ...readBlock(v, STORAGE_BLOCK, 'storage', file, warnings, quiet) };
     else if (k === 'oras') {
       for (const key of Object.keys(isRecord(v) ? v : {})) orasFrom[key] = 'oras';
-      Object.assign(config.oras, readBlock(v, ORAS_BLOCK, 'oras', file, warnings));
+      Object.assign(config.oras, readBlock(v, ORAS_BLOCK, 'oras', file, warnings, quiet));
     } else if (k === 'transport')
-      config.cluster = readBlock(v, TRANSPORT_BLOCK, 'transport', file, warnings) as ClusterOptions;
+      config.cluster = readBlock(v, TRANSPORT_BLOCK, 'transport', file, warnings, quiet) as ClusterOptions;
     else if (k === 'download') {
       if (v === null || v === undefined) continue;
       if (!isRecord(v)) throw new ConfigError(`expected a mapping, got ${quote(v)}`, { file, key: 'download' });
@@ -277,13 +306,13 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
             for (const key of Object.keys(isRecord(block) ? block : {}))
               orasFrom[key] ??= 'download.resourceClients.oras';
             config.oras = {
-              ...readBlock(block, ORAS_BLOCK, 'download.resourceClients.oras', file, warnings),
+              ...readBlock(block, ORAS_BLOCK, 'download.resourceClients.oras', file, warnings, quiet),
               ...config.oras,
             };
           } else warnings.push(`${file}: resource client "${scheme}" is not supported here (ignored)`);
         }
       }
-      config.download = readBlock(v, DOWNLOAD_BLOCK, 'download', file, warnings);
+      config.download = readBlock(v, DOWNLOAD_BLOCK, 'download', file, warnings, quiet);
     } else if (TOP_KEYS.has(k)) {
       if (v === null || v === undefined) continue;
       if (k === 'aliveTime') continue; // the daemon's idle exit: no daemon here
@@ -296,6 +325,7 @@ export function parseConfig(text: string, file = '<inline>'): LoadedConfig {
   }
   // A value inside the storage block wins over the top-level one, whatever the order.
   config.storage = { ...topLevel, ...config.storage };
+  if (quiet.length) logConfig('%s: upstream keys orasfly does not use, ignored: %s', file, quiet.join(', '));
   validate(config, file, warnings, orasFrom);
   if (config.oras.insecureSkipVerify === true)
     warnings.push(`${file}: oras.insecureSkipVerify is true: TLS certificates will NOT be verified`);

@@ -35,6 +35,30 @@ export type OrasflyErrorCode =
   /** CLI only: a failure that is not an {@link OrasflyError} (a bug: please report it). */
   | 'ERR_ORASFLY_INTERNAL';
 
+/**
+ * A coarse class of failure that scripts and hosts can branch on, the same for library and CLI
+ * users (several HTTP statuses share one `code`; `kind` tells a 404 from a 500):
+ * - `not-found` (404), `unauthorized` (401/403, credential sources), `rate-limited` (429),
+ *   `server-error` (5xx);
+ * - `tls`, `timeout`, `network`, `integrity` (digest or size mismatch), `usage` (bad argument,
+ *   reference or config), `storage`, `cluster` (a Dragonfly daemon or proxy);
+ * - `aborted` (only the CLI: Ctrl-C, SIGTERM), `other`.
+ */
+export type OrasflyErrorKind =
+  | 'not-found'
+  | 'unauthorized'
+  | 'rate-limited'
+  | 'server-error'
+  | 'tls'
+  | 'timeout'
+  | 'network'
+  | 'integrity'
+  | 'usage'
+  | 'storage'
+  | 'aborted'
+  | 'cluster'
+  | 'other';
+
 /** Options of every orasfly error: the standard `cause`, and {@link OrasflyError.final}. */
 export interface OrasflyErrorOptions extends ErrorOptions {
   /** The task's answer: see {@link OrasflyError.final}. @defaultValue false */
@@ -82,6 +106,14 @@ export class OrasflyError extends Error {
       const name = (c as { name: string }).name;
       Object.defineProperty(this, brand(name), { value: true });
     }
+  }
+
+  /**
+   * The class of failure (see {@link OrasflyErrorKind}): from the HTTP status for a registry's
+   * answer, from the cause for a {@link TaskFailedError}, else from `code`.
+   */
+  get kind(): OrasflyErrorKind {
+    return errorKind(this);
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -147,6 +179,8 @@ export interface ResponseErrorInit {
   status: number;
   errors?: RegistryErrorDetail[];
   cause?: unknown;
+  /** What the user can do about it (log in, which credential was rejected), appended after `; `. */
+  hint?: string | undefined;
   /** See {@link OrasflyError.final}. */
   final?: boolean | undefined;
 }
@@ -158,14 +192,20 @@ export class RegistryResponseError extends OrasflyError {
   readonly status: number;
   /** Distribution-spec error entries from the body, if any. */
   readonly errors: readonly RegistryErrorDetail[];
+  /** What the user can do about it, when orasfly knows (also the end of the message). */
+  readonly hint: string | undefined;
   constructor(init: ResponseErrorInit, code: OrasflyErrorCode = 'ERR_ORASFLY_REGISTRY_RESPONSE') {
     const first = init.errors?.[0];
     const what = first ? `${first.code}${first.message ? `: ${first.message}` : ''}` : 'unexpected status';
-    super(code, `${init.method} ${init.url} → ${init.status} ${what}`, { cause: init.cause, final: init.final });
+    super(code, `${init.method} ${init.url} → ${init.status} ${what}${init.hint ? `; ${init.hint}` : ''}`, {
+      cause: init.cause,
+      final: init.final,
+    });
     this.method = init.method;
     this.url = init.url;
     this.status = init.status;
     this.errors = init.errors ?? [];
+    this.hint = init.hint;
   }
   /** The first distribution error code (`BLOB_UNKNOWN`, `DENIED`, …), if the body had one. */
   get registryCode(): string | undefined {
@@ -361,4 +401,42 @@ export function isRetryable(e: unknown): boolean {
     default:
       return false;
   }
+}
+
+/** The kind of each code whose kind does not depend on a status. */
+const KIND_OF_CODE: Partial<Record<OrasflyErrorCode, OrasflyErrorKind>> = {
+  ERR_ORASFLY_AUTH: 'unauthorized',
+  ERR_ORASFLY_CREDENTIALS: 'unauthorized',
+  ERR_ORASFLY_TLS: 'tls',
+  ERR_ORASFLY_TIMEOUT: 'timeout',
+  ERR_ORASFLY_NETWORK: 'network',
+  ERR_ORASFLY_DIGEST_MISMATCH: 'integrity',
+  ERR_ORASFLY_SIZE_MISMATCH: 'integrity',
+  ERR_ORASFLY_INVALID_REFERENCE: 'usage',
+  ERR_ORASFLY_INVALID_ARGUMENT: 'usage',
+  ERR_ORASFLY_CONFIG: 'usage',
+  ERR_ORASFLY_STORAGE: 'storage',
+  ERR_ORASFLY_STORAGE_QUOTA: 'storage',
+  ERR_ORASFLY_LOCK: 'storage',
+  ERR_ORASFLY_ABORTED: 'aborted',
+  ERR_ORASFLY_DAEMON: 'cluster',
+};
+
+/**
+ * The {@link OrasflyErrorKind} of any failure: an orasfly error's own, `aborted` for an abort
+ * (a signal's `AbortError`), `other` for anything else. The one rule; `OrasflyError.kind` and the
+ * CLI's `--json` use it.
+ */
+export function errorKind(e: unknown): OrasflyErrorKind {
+  if (e instanceof TaskFailedError && e.cause instanceof OrasflyError) return errorKind(e.cause);
+  if (e instanceof RegistryResponseError) {
+    if (e.status === 404) return 'not-found';
+    if (e.status === 401 || e.status === 403) return 'unauthorized';
+    if (e.status === 429) return 'rate-limited';
+    if (e.status >= 500) return 'server-error';
+  }
+  if (e instanceof OrasflyError) return KIND_OF_CODE[e.code] ?? 'other';
+  if (e instanceof Error && (e.name === 'AbortError' || (e as { code?: unknown }).code === 'ABORT_ERR'))
+    return 'aborted';
+  return 'other';
 }

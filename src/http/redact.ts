@@ -70,8 +70,28 @@ function redactString(s: string): string {
     .replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (all, sep: string, key: string) =>
       SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${REDACTED}` : all,
     )
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, `$1 ${REDACTED}`)
+    .replace(
+      /\b(Bearer|Basic)([ \t]+)([A-Za-z0-9._~+/=-]+)/g,
+      (all, scheme: string, space: string, value: string, at: number, whole: string) =>
+        isProse(value, whole[at + all.length]) && !AFTER_AUTH_HEADER.test(whole.slice(Math.max(0, at - 40), at))
+          ? all
+          : `${scheme}${space}${REDACTED}`,
+    )
     .replace(SECRET_JSON_KEYS, `"$1":"${REDACTED}"`);
+}
+
+/**
+ * A word of prose after `Basic`/`Bearer` ("asks for Basic credentials", "Bearer token", "Basic
+ * realm="…"), not a credential: lower-case letters only. A Basic value is base64 (mixed case, digits),
+ * a bearer token is a JWT or random characters; a lower-case-only secret the client sent is still
+ * scrubbed by value where server text enters (`SecretSet`).
+ */
+// After an `Authorization:` (or `"authorization": "`), whatever follows the scheme is the secret.
+const AFTER_AUTH_HEADER = /authorization["']?\s*[:=]\s*["']?$/i;
+
+function isProse(value: string, next: string | undefined): boolean {
+  // `realm="…"`: a challenge's parameter name, not a token68.
+  return /^[a-z]+$/.test(value) || (/^[a-z]+=$/.test(value) && next === '"');
 }
 
 let counter = 0;

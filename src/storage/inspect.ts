@@ -73,6 +73,8 @@ export interface CleanReport {
   /** In use: never removed. */
   skipped: string[];
   freedBytes: number;
+  /** Selectors that named no entry (a typo, or an entry already gone): the CLI fails for them. */
+  unmatched: string[];
 }
 
 /** What the inspection functions need from the store. */
@@ -241,24 +243,34 @@ export async function verifyEntries(ctx: InspectContext, opts: InspectOptions = 
   return report;
 }
 
-/** Removes all entries, or those a selector (digest, task id, reference) names; never one in use. */
+/**
+ * Removes all entries, or those a selector names: a digest, a task id, a reference (with or without
+ * `oras://`), or the short forms `cache list` prints (the first 12 hex of a task id, `sha256:` and
+ * the first 12 hex of a digest; any prefix of 6 hex or more). Never one in use.
+ */
 export async function cleanEntries(
   ctx: InspectContext,
   selectors: readonly string[] = [],
   opts: InspectOptions = {},
 ): Promise<CleanReport> {
   const wanted = selectors.map((s) => s.trim()).filter(Boolean);
-  const matches = (e: Entry): boolean =>
-    wanted.length === 0 ||
-    wanted.some(
-      (s) => s === e.meta.ext.digest || s === e.taskId || (e.meta.ext.url !== undefined && sameRef(s, e.meta.ext.url)),
-    );
-  const report: CleanReport = { removed: [], skipped: [], freedBytes: 0 };
+  const matched = new Set<string>();
+  const matches = (taskId: string, digest?: string, url?: string): boolean => {
+    if (wanted.length === 0) return true;
+    let any = false;
+    for (const s of wanted)
+      if (selectorNames(s, taskId, digest, url)) {
+        matched.add(s);
+        any = true;
+      }
+    return any;
+  };
+  const report: CleanReport = { removed: [], skipped: [], freedBytes: 0, unmatched: [] };
   await scan(
     ctx,
     opts,
     async (e, held) => {
-      if (!matches(e)) return;
+      if (!matches(e.taskId, e.meta.ext.digest, e.meta.ext.url)) return;
       if (held || e.busy) {
         report.skipped.push(e.key);
         return;
@@ -274,7 +286,7 @@ export async function cleanEntries(
     },
     async (u, held) => {
       // Without metadata only the task id can name it (its digest and reference are unknown).
-      if (wanted.length > 0 && !wanted.includes(u.taskId)) return;
+      if (!matches(u.taskId)) return;
       const d = await unreadableData(ctx.files.layout, u.peerDir);
       if (held || (!opts.dryRun && !(await removeUnreadable(ctx, u)))) {
         report.skipped.push(u.key);
@@ -284,7 +296,21 @@ export async function cleanEntries(
       if (d.exclusive) report.freedBytes += d.size;
     },
   );
+  report.unmatched = wanted.filter((s) => !matched.has(s));
   return report;
+}
+
+/** Shortest hex prefix accepted for a task id or a digest (`cache list` prints 12). */
+const MIN_PREFIX_HEX = 6;
+
+/** Whether `cache clean` selector `s` names the entry of `taskId` (its `digest`, its reference `url`). */
+function selectorNames(s: string, taskId: string, digest?: string, url?: string): boolean {
+  if (s === taskId || s === digest || (url !== undefined && sameRef(s, url))) return true;
+  const hex = /^(?:(sha256):)?([0-9a-f]+)$/.exec(s.toLowerCase());
+  if (!hex || hex[2]!.length < MIN_PREFIX_HEX) return false;
+  const [, alg, prefix] = hex;
+  if (alg) return digest?.startsWith(`${alg}:${prefix}`) ?? false;
+  return taskId.startsWith(prefix!) || (digest?.replace(/^[^:]*:/, '').startsWith(prefix!) ?? false);
 }
 
 /** Whether a `cache clean` selector names the reference an entry was pulled for (with or without `oras://`). */

@@ -11,6 +11,7 @@ import { redact } from '../../http/redact.js';
 import { logAuth } from './log.js';
 import { raceSignal } from '../../internal/abort.js';
 import { SecretSet } from './secrets.js';
+import { missingCredentialHint, rejectedCredentialHint } from './credential-hints.js';
 
 /** One parsed challenge of a `WWW-Authenticate` header. */
 export interface AuthChallenge {
@@ -150,6 +151,10 @@ export interface TokenAuthenticatorOptions {
   fetchTimeoutMs?: number | undefined;
   /** Why no credential was found for a registry (a failed helper), for the error that says so. */
   credentialProblem?: ((registry: string) => string | undefined) | undefined;
+  /** Where the credential found for `registry`/`scope` came from, said for a person (never the secret). */
+  credentialSource?: ((registry: string, scope: string) => string | undefined) | undefined;
+  /** Where a lookup that found nothing looked, said shortly. @defaultValue `'the credential files'` */
+  credentialSearch?: (() => string) | undefined;
 }
 
 /** Seconds a token lives when the service does not say (`expires_in`), per the token spec. */
@@ -236,21 +241,31 @@ export class TokenAuthenticator {
       this.#schemes.set(registry, { kind: 'basic' });
       const h = await this.#basic(registry, scope, signal);
       if (h) return h;
-      const why = this.#o.credentialProblem?.(registry);
       throw new AuthError({
         ...ctx,
-        errors: [
-          {
-            code: 'UNAUTHORIZED',
-            message: `registry asks for Basic credentials and none were found${why ? ` (${why})` : ''}`,
-          },
-        ],
+        errors: [{ code: 'UNAUTHORIZED', message: 'registry asks for Basic credentials' }],
+        hint: this.hintFor(registry, scope),
       });
     }
     throw new AuthError({
       ...ctx,
       errors: [{ code: 'UNAUTHORIZED', message: 'no supported WWW-Authenticate challenge' }],
     });
+  }
+
+  /**
+   * What to tell the user about a 401 for `registry`/`scope`: which credential was rejected and where
+   * it came from (a credential found is a credential sent), or that none was found, where orasfly
+   * looked and how to log in.
+   */
+  hintFor(registry: string, scope: string): string {
+    const source = this.#o.credentialSource?.(registry, scope);
+    if (source) return rejectedCredentialHint(registry, source);
+    return missingCredentialHint(
+      registry,
+      this.#o.credentialSearch?.() ?? 'the credential files',
+      this.#o.credentialProblem?.(registry),
+    );
   }
 
   /** Forgets cached tokens (all, or one registry's). */
@@ -411,6 +426,8 @@ export class TokenAuthenticator {
         errors: this.#secrets.scrubErrors(registryErrors(res.body)) ?? [
           { code: 'TOKEN_REQUEST_FAILED', message: `token service answered ${res.status}` },
         ],
+        // The token service refusing is the credential being refused (or missing).
+        hint: res.status === 401 || res.status === 403 ? this.hintFor(registry, scope) : undefined,
       });
     let json: unknown;
     try {

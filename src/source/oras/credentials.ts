@@ -24,17 +24,22 @@ import path from 'node:path';
 import { CredentialsError } from '../../core/errors.js';
 import type { CredentialsOption, RegistryCredential } from './options.js';
 import { logAuth } from './log.js';
+import { describeCredentialFile } from './credential-hints.js';
 
 /** Where a credential came from (a file path, `docker-credential-<name>`, or `option`). Safe to log. */
 export interface FoundCredential {
   readonly credential: RegistryCredential;
   readonly source: string;
+  /** The source said for a person: what wrote it and where (`the docker config /home/u/.docker/config.json (docker login)`). */
+  readonly from: string;
 }
 
 /** Inputs of {@link findCredential}. */
 export interface CredentialLookupOptions {
   /** The explicit `credentials` option; wins over every file. */
   explicit?: CredentialsOption | undefined;
+  /** How messages name the explicit credential. @defaultValue `'the credentials option'` */
+  explicitSource?: string | undefined;
   /** The only files to read (oras's `--registry-config`): no default location is searched. */
   registryConfig?: readonly string[] | undefined;
   /** Docker config files to read instead of the default docker one (the other defaults stay). */
@@ -129,7 +134,7 @@ export async function findCredential(
 ): Promise<FoundCredential | undefined> {
   if (o.explicit !== undefined) {
     const c = typeof o.explicit === 'function' ? await o.explicit(registry, { signal: o.signal }) : o.explicit;
-    if (c !== undefined) return { credential: c, source: 'option' };
+    if (c !== undefined) return { credential: c, source: 'option', from: o.explicitSource ?? 'the credentials option' };
   }
   const env = o.env ?? process.env;
   // A file given by the user is read as containers-auth.json: a superset of docker's format.
@@ -137,19 +142,24 @@ export async function findCredential(
     ? o.registryConfig.map((p): CredentialFile => ({ path: p, format: 'containers' }))
     : defaultCredentialFiles(o);
   for (const file of files) {
-    const found = await fromConfigFile(file, registry, o, env);
+    const found = await fromConfigFile(file, registry, o, env, o.registryConfig !== undefined);
     if (found) return found;
   }
+  logAuth('no credential for %s in %s', registry, files.map((f) => f.path).join(', ') || 'no file');
   return undefined;
 }
 
-async function readJsonObject(file: string): Promise<Record<string, unknown> | undefined> {
+async function readJsonObject(file: string, given: boolean): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    // A default location may well not exist; a file the user named must (a typo would turn into
+    // an anonymous pull and a puzzling 401).
+    if ((code === 'ENOENT' || code === 'ENOTDIR') && !given) return undefined;
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new CredentialsError(file, 'no such file (given as registryConfig, --registry-config)', { cause: e });
     throw new CredentialsError(file, `cannot read: ${code ?? 'error'}`, { cause: e });
   }
   if (text.trim() === '') return undefined;
@@ -174,9 +184,11 @@ async function fromConfigFile(
   registry: string,
   o: CredentialLookupOptions,
   env: NodeJS.ProcessEnv,
+  given: boolean,
 ): Promise<FoundCredential | undefined> {
   const file = f.path;
-  const cfg = await readJsonObject(file);
+  const cfg = await readJsonObject(file, given);
+  const from = describeCredentialFile(f, given);
   if (!cfg) return undefined;
   const credHelpers = cfg['credHelpers'];
   if (credHelpers !== undefined && !isObject(credHelpers))
@@ -187,14 +199,24 @@ async function fromConfigFile(
       if (typeof name !== 'string')
         throw new CredentialsError(file, `credHelpers[${JSON.stringify(key)}] must be a string`);
       const c = await helperOrWarn(name, registry, o, env);
-      if (c) return { credential: c, source: `docker-credential-${name}` };
+      if (c)
+        return {
+          credential: c,
+          source: `docker-credential-${name}`,
+          from: `the credential helper docker-credential-${name} (credHelpers of ${from})`,
+        };
     }
   }
   const store = cfg['credsStore'];
   if (store !== undefined && typeof store !== 'string') throw new CredentialsError(file, 'credsStore must be a string');
   if (store) {
     const c = await helperOrWarn(store, registry, o, env);
-    if (c) return { credential: c, source: `docker-credential-${store}` };
+    if (c)
+      return {
+        credential: c,
+        source: `docker-credential-${store}`,
+        from: `the credential helper docker-credential-${store} (credsStore of ${from})`,
+      };
   }
   const auths = cfg['auths'];
   if (auths === undefined) return undefined;
@@ -206,7 +228,7 @@ async function fromConfigFile(
     const c = entryCredential(entry, file, where);
     if (c) {
       logAuth('credential for %s from %s %s', registry, file, where);
-      return { credential: c, source: file };
+      return { credential: c, source: file, from };
     }
   }
   return undefined;

@@ -88,6 +88,8 @@ export interface RegistryHttpResponse {
   readonly crossOrigin: boolean;
   /** Log correlation id. */
   readonly requestId: string;
+  /** A 401 to an answered challenge: what to tell the user (which credential was rejected, or how to log in). */
+  readonly authHint?: string | undefined;
 }
 
 const noop = (): void => {};
@@ -219,6 +221,9 @@ export class RegistryHttp {
     this.#auth = auth;
   }
 
+  /** What the scheme probe tried for a host nothing answered (`https:// and http://`), for the error that says so. */
+  unansweredProbe: (host: string) => string | undefined = () => undefined;
+
   /** The token service transport: the same core without registry auth, statuses returned as they come. */
   readonly tokenTransport: TokenTransport = async ({ method, url, headers, body, maxBytes, signal }) => {
     const res = await this.send({ method, url, headers, body, accept: [200, 400, 401, 403, 404], signal }).catch(
@@ -275,9 +280,14 @@ export class RegistryHttp {
           );
         // Keep the parser's reason (invalid Content-Length, bare LF, not HTTP at all): a code alone says little.
         const reason = firstMessage(e);
+        const url = new URL(req.url);
+        const tried = this.unansweredProbe(url.host);
         throw markRetriesExhausted(
           new NetworkError(
-            `${req.method} ${redact(req.url)} failed: ${c}` +
+            // The probe asked both schemes: the URL is not shown as if HTTPS alone had been tried.
+            (tried
+              ? `${req.method} ${redact(req.url.slice(url.protocol.length + 2))} failed: ${c} (nothing answered over ${tried}; is the registry running?)`
+              : `${req.method} ${redact(req.url)} failed: ${c}`) +
               (reason ? ` (${this.#secrets.scrub(reason, 200)})` : '') +
               (attempt ? ` after ${attempt + 1} attempts` : ''),
             { cause: e },
@@ -342,7 +352,9 @@ export class RegistryHttp {
         req.signal,
       );
       res = await this.#follow(req, authorization);
-      // A second 401 falls through to the caller's error path as AuthError.
+      // A second 401 falls through to the caller's error path as AuthError, saying what was tried.
+      if (res.status === 401 && !res.crossOrigin)
+        return { ...res, authHint: this.#auth!.hintFor(auth.registry, auth.scope) };
     }
     return res;
   }
@@ -479,7 +491,7 @@ export class RegistryHttp {
         destroyBody(res.body);
       }
     }
-    const init = { method: req.method, url: redact(res.url), status: res.status, errors };
+    const init = { method: req.method, url: redact(res.url), status: res.status, errors, hint: res.authHint };
     return res.status === 401 || res.status === 403 ? new AuthError(init) : new RegistryResponseError(init);
   }
 }

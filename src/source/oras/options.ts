@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { VERSION } from '../../version.js';
@@ -164,6 +164,8 @@ export interface OrasClientOptions {
    * @defaultValue undefined (use docker/apptainer config files)
    */
   credentials?: CredentialsOption | undefined;
+  /** How error messages name the `credentials` credential (the CLI: `--username with --password-stdin`). @defaultValue `'the credentials option'` */
+  credentialsSource?: string | undefined;
   /**
    * The only credential files to read (docker `config.json` or containers `auth.json` format), as
    * oras's `--registry-config`: no default location is searched. `[]` reads none.
@@ -260,6 +262,7 @@ export interface ResolvedOrasClientOptions {
   readonly systemCa: boolean;
   readonly plainHttp: boolean | undefined;
   readonly credentials: CredentialsOption | undefined;
+  readonly credentialsSource: string | undefined;
   readonly registryConfig: readonly string[] | undefined;
   readonly dockerConfig: readonly string[] | undefined;
   readonly homeDir: string | undefined;
@@ -331,6 +334,7 @@ export const ORAS_CLIENT_OPTION_KEYS: readonly string[] = Object.freeze(
     systemCa: 1,
     plainHttp: 1,
     credentials: 1,
+    credentialsSource: 1,
     registryConfig: 1,
     dockerConfig: 1,
     homeDir: 1,
@@ -391,6 +395,9 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     return Object.freeze([...v]);
   };
   const registryConfig = fileList(o.registryConfig, 'registryConfig');
+  // A named credential file that is missing is a typo, not a reason to pull anonymously.
+  const missing = registryConfig?.find((p) => !existsSync(p));
+  if (missing) throw new InvalidArgumentError('registryConfig', `${missing} does not exist (--registry-config)`);
   const dockerConfig = fileList(o.dockerConfig, 'dockerConfig');
   const r = o.retry ?? {};
   if (typeof r !== 'object' || r === null) throw new InvalidArgumentError('retry', 'expected an object');
@@ -470,6 +477,7 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     systemCa: optBool(o.systemCa, 'systemCa') ?? D.systemCa,
     plainHttp: optBool(o.plainHttp, 'plainHttp'),
     credentials: o.credentials,
+    credentialsSource: optString(o.credentialsSource, 'credentialsSource'),
     registryConfig,
     dockerConfig,
     homeDir: optString(o.homeDir, 'homeDir'),

@@ -34,6 +34,7 @@ import { createDispatcher, directConnect, tlsSettings } from '../../http/dispatc
 import { checkRange, DirectBlobReads, headProblem, rangeHeaders } from './blob-read.js';
 import { pumpChunks, type BodyMemory, type ChunkSink } from '../../internal/chunks.js';
 import { SchemeChooser } from './scheme.js';
+import { sendManifestGet } from './manifest-request.js';
 import { resolveOrasClientOptions, type OrasClientOptions, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 
@@ -120,6 +121,8 @@ export class OrasResourceClient implements ResourceClient {
       secrets: this.#secrets,
       lifetime: this.#lifetime.signal,
       credentialProblem: (registry) => this.#credentials.warningFor(registry),
+      credentialSource: (registry, scope) => this.#credentials.sourceOf(registry, scope),
+      credentialSearch: () => this.#credentials.searched(),
       fetchTimeoutMs: this.options.metadataTimeout,
       transport: this.#http.tokenTransport,
       credentialFor: (registry, signal, scope) => this.#credentials.lookup(registry, signal, scope),
@@ -133,6 +136,7 @@ export class OrasResourceClient implements ResourceClient {
       dispatcher: this.#dispatcher,
       lifetime: this.#lifetime.signal,
     });
+    this.#http.unansweredProbe = (host) => this.#schemes.unansweredProbe(host);
   }
 
   /** HTTP requests put on the wire so far (attempts and redirect hops included). */
@@ -195,14 +199,15 @@ export class OrasResourceClient implements ResourceClient {
     const ref = this.parse(url);
     await this.#schemes.decide(ref.apiHost, options.signal);
     const wanted = reference ?? ref.reference;
-    const res = await this.#http.send({
-      method: 'GET',
+    const get = {
+      method: 'GET' as const,
       url: `${this.#repoBase(ref)}/manifests/${wanted}`,
       headers: { ...options.headers, accept: MANIFEST_ACCEPT },
       auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
       accept: [200],
       signal: options.signal,
-    });
+    };
+    const res = await sendManifestGet(this.#http, get, ref, wanted, this.blobUrl({ url, digest: wanted }));
     const bytes = await readLimited(
       res.body,
       this.options.maxManifestBytes,

@@ -30,6 +30,8 @@ export class SchemeChooser {
   /** Probes in flight, per host. */
   readonly #probes = new Map<string, Promise<'http' | 'https' | undefined>>();
   readonly #decided = new Map<string, 'http' | 'https'>();
+  /** Hosts whose last probe found nothing answering, and the schemes it tried. */
+  readonly #unanswered = new Map<string, string>();
 
   constructor(options: SchemeChooserOptions) {
     this.#o = options;
@@ -38,6 +40,14 @@ export class SchemeChooser {
   /** The scheme to use for `host` now. Undecided means HTTPS: plain HTTP only when asked for, or after the probe saw no TLS at all. */
   schemeOf(host: string): 'http' | 'https' {
     return this.#decided.get(host) ?? (this.#o.plainHttp === true ? 'http' : 'https');
+  }
+
+  /**
+   * For a host whose scheme is undecided because nothing answered the probe, what the probe tried
+   * (`https:// and http://`): an error about that host must not claim only the HTTPS it fell back to.
+   */
+  unansweredProbe(host: string): string | undefined {
+    return this.#decided.has(host) ? undefined : this.#unanswered.get(host);
   }
 
   /** Decides (once per host) the scheme of a loopback registry when `plainHttp` is unset. */
@@ -81,7 +91,10 @@ export class SchemeChooser {
         code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
         code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
         code === 'EPROTO' ||
-        code === 'ECONNRESET'
+        code === 'ECONNRESET' ||
+        // Refused: a local registry may be plain HTTP and starting; both schemes are asked, so that
+        // an error can say what was tried.
+        code === 'ECONNREFUSED'
       ) {
         try {
           const res = await dispatcherRequest(this.#o.dispatcher, {
@@ -94,16 +107,18 @@ export class SchemeChooser {
           destroyBody(res.body);
           if (res.statusCode === 200 || res.statusCode === 401) {
             logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
+            this.#unanswered.delete(host);
             return 'http';
           }
         } catch {
-          /* undecided */
+          // Undecided; said in the error of the real request when neither scheme got an answer.
+          if (!this.#o.lifetime.aborted) this.#unanswered.set(host, 'https:// and http://');
         }
         return undefined;
       }
-      // Refused or timed out: undecided, so the real request goes over HTTPS and fails or not on its
-      // own; a later call probes again. Certificate errors: HTTPS, verified.
-      return code === 'ECONNREFUSED' || this.#o.lifetime.aborted || !code ? undefined : 'https';
+      // Timed out: undecided, so the real request goes over HTTPS and fails or not on its own; a
+      // later call probes again. Certificate errors: HTTPS, verified.
+      return this.#o.lifetime.aborted || !code ? undefined : 'https';
     }
   }
 }

@@ -72,6 +72,11 @@ test('-O DIR --all-layers writes every titled layer under its title, verified; u
   );
   assert.match(r.stdout, /downloaded sha256:[0-9a-f]{64} to model\.bin \(300000 bytes\)/);
   assert.match(r.stdout, /finish total length 301000 bytes/);
+  // The directories made for the artifact follow the umask, as the files do (not 0700).
+  mkdirSync(path.join(h.dir, 'by-the-test'));
+  const umaskMode = statSync(path.join(h.dir, 'by-the-test')).mode & 0o777;
+  assert.equal(statSync(out).mode & 0o777, umaskMode);
+  assert.equal(statSync(path.join(out, 'docs')).mode & 0o777, umaskMode);
 
   // Again into another directory: every layer is a task in the store, so this is hard links.
   const again = path.join(h.dir, 'again');

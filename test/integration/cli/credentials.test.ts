@@ -175,3 +175,92 @@ test('a password on the command line is refused before any request; --username a
   assert.equal(alone.code, 1);
   assert.match(alone.stderr, /--username needs --password-stdin/);
 });
+
+/** The `--json` error of a failed run. */
+function jsonError(r: { stdout: string }): { message: string; code: string; kind: string } {
+  return lastJson<{ error: { message: string; code: string; kind: string } }>(r as never).error;
+}
+
+test('no credential found (basic and bearer registries): the message says so, where orasfly looked and how to log in', async () => {
+  for (const reg of [basic, token]) {
+    const h = home();
+    const r = await runCli(h.dir, [reg.ref('c/img:v1'), '-O', path.join(h.dir, 'a.sif'), ...h.args]);
+    assert.equal(r.code, 1);
+    const e = jsonError(r);
+    assert.equal(e.kind, 'unauthorized');
+    // Redaction keeps the words: "Basic credentials" is prose, not a secret.
+    if (reg === basic) assert.match(e.message, /asks for Basic credentials/);
+    assert.match(e.message, new RegExp(`no credential for ${reg.host.replace(/\./g, '\\.')} was found`));
+    assert.match(e.message, /containers auth files, the docker config and the Apptainer login file/);
+    assert.match(e.message, /DEBUG=orasfly:auth lists the files/);
+    for (const how of ['docker login', 'podman login', 'apptainer registry login', '--username USER --password-stdin'])
+      assert.ok(e.message.includes(how), `${how} in: ${e.message}`);
+  }
+});
+
+test('a rejected credential says it was rejected and which source it came from (basic and bearer registries)', async () => {
+  const wrong = { username: basic.credentials!.username, password: 'wrong-password-1234' };
+  // containers auth file (podman login) against the basic registry
+  const h1 = home();
+  const podman = authFile(path.join(h1.dir, 'podman.json'), { [basic.host]: wrong });
+  const r1 = await runCli(h1.dir, [basic.ref('c/img:v1'), '-O', path.join(h1.dir, 'a.sif'), ...h1.args], {
+    env: { REGISTRY_AUTH_FILE: podman },
+  });
+  assert.equal(r1.code, 1);
+  assert.match(
+    jsonError(r1).message,
+    new RegExp(`credential for \\S+ from the containers auth file ${podman} \\(podman/skopeo login\\) was rejected`),
+  );
+  // docker config against the bearer-token registry (the token service refuses it)
+  const h2 = home();
+  const docker = authFile(path.join(h2.dir, '.docker', 'config.json'), { [token.host]: wrong });
+  const r2 = await runCli(h2.dir, [token.ref('c/img:v1'), '-O', path.join(h2.dir, 'a.sif'), ...h2.args]);
+  assert.equal(r2.code, 1);
+  assert.match(jsonError(r2).message, new RegExp(`from the docker config ${docker} \\(docker login\\) was rejected`));
+  // Apptainer's login file against the basic registry
+  const h3 = home();
+  const app = authFile(path.join(h3.dir, '.apptainer', 'docker-config.json'), { [basic.host]: wrong });
+  const r3 = await runCli(h3.dir, [basic.ref('c/img:v1'), '-O', path.join(h3.dir, 'a.sif'), ...h3.args]);
+  assert.match(jsonError(r3).message, new RegExp(`from the Apptainer login file ${app} .*was rejected`));
+  // --username with --password-stdin against the token registry
+  const h4 = home();
+  const r4 = await runCli(
+    h4.dir,
+    [
+      token.ref('c/img:v1'),
+      '-O',
+      path.join(h4.dir, 'a.sif'),
+      '--username',
+      wrong.username,
+      '--password-stdin',
+      ...h4.args,
+    ],
+    { stdin: wrong.password },
+  );
+  assert.equal(r4.code, 1);
+  assert.match(jsonError(r4).message, /from --username with --password-stdin was rejected/);
+  for (const r of [r1, r2, r3, r4]) {
+    assert.equal(jsonError(r).kind, 'unauthorized');
+    assert.ok(!r.stdout.includes(wrong.password) && !r.stderr.includes(wrong.password), 'no password in the output');
+  }
+  for (const h of [h1, h2, h3, h4])
+    assert.ok(!writtenText(path.join(h.dir, 'logs')).includes(wrong.password), 'no password in the logs');
+});
+
+test('--registry-config naming a missing file is a usage error naming the file, before any request', async () => {
+  const h = home();
+  const missing = path.join(h.dir, 'typo-auth.json');
+  const r = await runCli(h.dir, [
+    anon.ref('c/img:v1'),
+    '-O',
+    path.join(h.dir, 'a.sif'),
+    '--registry-config',
+    missing,
+    ...h.args,
+  ]);
+  assert.equal(r.code, 1, 'even an anonymous registry: the named file is a typo');
+  const e = jsonError(r);
+  assert.equal(e.kind, 'usage');
+  assert.ok(e.message.includes(missing), e.message);
+  assert.match(e.message, /does not exist/);
+});

@@ -215,11 +215,23 @@ test('cache list, verify, gc and clean; an altered data file is reported and rem
   assert.equal(dry.code, 0);
   assert.equal((lastJson(dry) as { dryRun: boolean }).dryRun, true);
 
-  // clean by digest removes exactly that entry; clean with no selector removes the rest.
-  const one = await run(['cache', 'clean', imgs[1]!.layer.digest, '--json', ...common]);
+  // An id that matches nothing is an error that says so, and removes nothing.
+  const typo = await run(['cache', 'clean', 'sha256:000000000000', ...common]);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /no entry matches "sha256:000000000000"/);
+  // The short task id `cache list` prints names its entry.
+  const listed = (await run(['cache', 'list', ...common])).stdout;
+  const short0 = entries[0]!.taskId.slice(0, 12);
+  assert.ok(listed.includes(short0), listed);
+  const byShortId = await run(['cache', 'clean', short0, '--json', ...common]);
+  assert.equal(byShortId.code, 0, byShortId.stderr);
+  assert.equal((lastJson(byShortId) as { removed: string[] }).removed.length, 1);
+  // clean by the short digest `cache list` prints removes exactly that entry; clean with no selector removes the rest.
+  const one = await run(['cache', 'clean', imgs[1]!.layer.digest.slice(0, 19), '--json', ...common]);
+  assert.equal(one.code, 0, one.stderr);
   assert.equal((lastJson(one) as { removed: string[] }).removed.length, 1);
   const rest = await run(['cache', 'clean', ...common]);
-  assert.match(rest.stdout, /removed 1 entry/);
+  assert.match(rest.stdout, /removed 0 entries/);
   assert.deepEqual(
     (await readdir(store)).filter((n) => !n.startsWith('.')),
     [],

@@ -53,7 +53,7 @@ test('the URL may be positional; --digest clears --tag; --console turns off the 
   assert.equal(a.url, 'oras://h/r:t');
   assert.equal(a.tag, undefined);
   assert.equal(a.showProgress, false);
-  assert.equal(a.output, '/w/r:t', 'default output: last path segment with its tag, like dfget');
+  assert.equal(a.output, '/w/r_t.sif', "default output: Apptainer's NAME_TAG.sif, no colon");
 });
 
 test('flag errors use dfget texts', () => {
@@ -69,7 +69,7 @@ test('flag errors use dfget texts', () => {
     () => parseCliArgs(['-u', 'oras://h/r:t', '--bogus']),
     (e: unknown) => e instanceof InvalidArgumentError,
   );
-  assert.equal(defaultOutput('oras://h/r/img@sha256:' + 'b'.repeat(64), '/d'), '/d/img');
+  assert.equal(defaultOutput('oras://h/r/img@sha256:' + 'b'.repeat(64), '/d'), `/d/img_${'b'.repeat(12)}.sif`);
 });
 
 test('defaults: upstream system paths for root, XDG for everyone else', () => {
@@ -97,4 +97,45 @@ test('an unknown flag is said shortly, with the closest flag; a missing value na
     /invalid arguments: unknown flag --zzzzzzzz$/,
   );
   assert.throws(() => parseCliArgs(['-u', 'oras://h/r:t', '--timeout']), /invalid arguments: --timeout needs a value/);
+});
+
+test('the default output is safe: NAME_TAG.sif as Apptainer names it, never a colon', () => {
+  assert.equal(defaultOutput('oras://registry.example.com/lab/lolcow:latest', '/d'), '/d/lolcow_latest.sif');
+  assert.equal(defaultOutput('oras://127.0.0.1:5000/lab/lolcow', '/d'), '/d/lolcow_latest.sif');
+  assert.equal(defaultOutput('oras://h:5000/lolcow:v1.2@sha256:' + 'c'.repeat(64), '/d'), '/d/lolcow_v1.2.sif');
+  assert.equal(parseCliArgs(['oras://h/lab/lolcow:latest'], '/w').output, '/w/lolcow_latest.sif');
+});
+
+test('--layer-index -1 (a negative number as the value) is accepted, as the help suggests', () => {
+  assert.equal(parseCliArgs(['oras://h/r:t', '--layer-index', '-1'], '/w').layerIndex, -1);
+  assert.equal(parseCliArgs(['oras://h/r:t', '--layer-index=-2'], '/w').layerIndex, -2);
+  assert.throws(() => parseCliArgs(['oras://h/r:t', '--layer-index', '-x']), /invalid arguments/);
+});
+
+test('oras and Apptainer habits: `version`, `pull [OUTPUT] URL`, -o, a reference without oras://', () => {
+  assert.equal(parseCliArgs(['version']).version, true);
+  const p = parseCliArgs(['pull', 'oras://h/lab/img:v1'], '/w');
+  assert.equal(p.url, 'oras://h/lab/img:v1');
+  assert.equal(p.output, '/w/img_v1.sif');
+  // `apptainer pull lolcow.sif oras://…`: the output comes first.
+  const a = parseCliArgs(['pull', 'mine.sif', 'oras://h/lab/img:v1'], '/w');
+  assert.equal(a.url, 'oras://h/lab/img:v1');
+  assert.equal(a.output, '/w/mine.sif');
+  assert.equal(parseCliArgs(['pull', 'oras://h/lab/img:v1', '-O', 'x.sif'], '/w').output, '/w/x.sif');
+  assert.throws(() => parseCliArgs(['pull', 'a.sif', 'oras://h/r:t', '-O', 'b.sif']), /give the output once/);
+  assert.throws(
+    () => parseCliArgs(['oras://h/r:t', '-o', 'x.sif']),
+    /unknown flag -o \(did you mean -O, --output\?\)$/,
+  );
+  assert.throws(
+    () => parseCliArgs(['registry.example.com/lab/lolcow:latest']),
+    /invalid argument; did you mean oras:\/\/registry\.example\.com\/lab\/lolcow:latest\?/,
+  );
+  assert.throws(() => parseCliArgs(['lolcow']), /invalid argument; write oras:\/\/host\/repo:tag/);
+});
+
+test('progress: a bar by default (on a terminal), -b kept, --no-progress turns it off', () => {
+  assert.equal(parseCliArgs(['oras://h/r:t']).noProgress, false);
+  assert.equal(parseCliArgs(['oras://h/r:t', '--no-progress']).noProgress, true);
+  assert.equal(parseCliArgs(['oras://h/r:t', '-b']).showProgress, true);
 });

@@ -205,7 +205,7 @@ const SAMPLES: Record<string, [yaml: string, option: unknown]> = {
   layerMediaType: ['text/plain', 'text/plain'],
   layerIndex: ['-1', -1],
   userAgent: ['tester/1', 'tester/1'],
-  registryConfig: ['[/etc/auth.json]', ['/etc/auth.json']],
+  registryConfig: [`[${caPem}]`, [caPem]],
   dockerConfig: ['[/etc/docker.json]', ['/etc/docker.json']],
   homeDir: ['/home/u', '/home/u'],
   retry: ['{ maxRetries: 2 }', { maxRetries: 2 }],
@@ -236,6 +236,20 @@ const IGNORED_UPSTREAM = new Set([
   'maxConnsPerHost',
   'enableTrace',
   'perPeerRateLimit',
+  'calculateDigest',
+  'pieceDownloadTimeout',
+  'prefetch',
+  'getPiecesMaxRetry',
+  'splitRunningTasks',
+  'syncPieceViaHttps',
+  'traffic_shaper_type',
+  'cacheRecursiveMetadata',
+  'transportOption',
+  'concurrent',
+  'downloadGRPC',
+  'peerGRPC',
+  'recursiveConcurrent',
+  'watchdogTimeout',
   'resourceClients.oras',
   'aliveTime',
 ]);
@@ -284,3 +298,42 @@ for (const [heading, block, target, defaults] of [
     }
   });
 }
+
+test("a real dfdaemon dfget.yaml's download: block loads without a warning: upstream keys orasfly does not use are quiet", () => {
+  const real = [
+    'download:',
+    '  calculateDigest: true',
+    '  totalRateLimit: 1024Mi',
+    '  perPeerRateLimit: 512Mi',
+    '  pieceDownloadTimeout: 30s',
+    '  prefetch: false',
+    '  getPiecesMaxRetry: 100',
+    '  splitRunningTasks: false',
+    '  syncPieceViaHttps: false',
+    '  traffic_shaper_type: plain',
+    '  cacheRecursiveMetadata: 5m',
+    '  transportOption:',
+    '    dialTimeout: 2s',
+    '  concurrent:',
+    '    thresholdSize: 10M',
+    '    goroutineCount: 4',
+    '  downloadGRPC:',
+    '    security:',
+    '      insecure: true',
+    '    unixListen:',
+    '      socket: /var/run/dragonfly/dfdaemon.sock',
+    '  peerGRPC:',
+    '    tcpListen:',
+    '      port: 65000',
+    '  recursiveConcurrent:',
+    '    goroutineCount: 32',
+    '',
+  ].join('\n');
+  const { config, warnings } = parseConfig(real, 'dfget.yaml');
+  assert.deepEqual(warnings, []);
+  assert.equal(config.download.totalRateLimit, '1024Mi');
+  // A typo is still said.
+  assert.deepEqual(parseConfig('download:\n  totalRateLimt: 1Mi\n', 'd.yaml').warnings, [
+    'd.yaml: unknown key download.totalRateLimt (ignored)',
+  ]);
+});

@@ -3,13 +3,17 @@ import assert from 'node:assert/strict';
 import {
   ClosedError,
   DaemonError,
+  AuthError,
   DigestMismatchError,
+  errorKind,
   InvalidArgumentError,
   isRetryable,
   NetworkError,
   OrasflyError,
   RegistryResponseError,
   StorageError,
+  TaskFailedError,
+  TlsError,
 } from '../../../src/core/errors.js';
 
 test('every error carries its stable code and is an OrasflyError', () => {
@@ -59,4 +63,22 @@ test('final is a readable property: set by the constructor option, false otherwi
   assert.equal(e.final, true);
   assert.equal(new DaemonError('no socket').final, false);
   assert.equal(new RegistryResponseError({ method: 'GET', url: 'u', status: 404, final: true }).final, true);
+});
+
+test('every library error carries a kind: from the status of a registry answer, the cause of a task failure, else the code', () => {
+  const res = (status: number) => new RegistryResponseError({ method: 'GET', url: 'u', status });
+  assert.equal(res(404).kind, 'not-found');
+  assert.equal(res(500).kind, 'server-error');
+  assert.equal(res(429).kind, 'rate-limited');
+  assert.equal(new AuthError({ method: 'GET', url: 'u', status: 401 }).kind, 'unauthorized');
+  assert.equal(new TlsError('x').kind, 'tls');
+  assert.equal(new DigestMismatchError('a', 'b').kind, 'integrity');
+  assert.equal(new InvalidArgumentError('x', 'y').kind, 'usage');
+  assert.equal(new DaemonError('down').kind, 'cluster');
+  assert.equal(new ClosedError('StorageManager').kind, 'other');
+  // A task failure is what its cause is: a 404 stays a not-found for library users too.
+  assert.equal(new TaskFailedError('t', 4000, 'x', { cause: res(404) }).kind, 'not-found');
+  assert.equal(new TaskFailedError('t', 4000, 'x', { cause: new Error('custom') }).kind, 'other');
+  assert.equal(errorKind(new DOMException('stop', 'AbortError')), 'aborted');
+  assert.equal(errorKind(new Error('bug')), 'other');
 });

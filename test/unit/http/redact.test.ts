@@ -10,6 +10,16 @@ test('redact removes secrets from strings, header objects and raw header arrays'
   );
   assert.equal(redact('Authorization: Bearer eyJhbGciOi.x.y'), `Authorization: Bearer ${REDACTED}`);
   assert.equal(redact('Basic dTpw'), `Basic ${REDACTED}`);
+  // Secrets, not words: the prose around a scheme name stays readable.
+  assert.equal(
+    redact('registry asks for Basic credentials and none were found'),
+    'registry asks for Basic credentials and none were found',
+  );
+  assert.equal(redact('a Bearer token from the realm'), 'a Bearer token from the realm');
+  assert.equal(redact('WWW-Authenticate: Basic realm="r"'), 'WWW-Authenticate: Basic realm="r"');
+  assert.equal(redact('Bearer abc123'), `Bearer ${REDACTED}`);
+  assert.equal(redact('Authorization: Bearer lowercaseonly'), `Authorization: Bearer ${REDACTED}`);
+  assert.equal(redact('Basic dXNlcjpwYXNzd29yZA=='), `Basic ${REDACTED}`);
   assert.equal(redact('{"token":"abc","expires_in":60}'), `{"token":"${REDACTED}","expires_in":60}`);
   assert.deepEqual(redact({ Authorization: 'Basic x', accept: 'a', 'X-Dragonfly-Oras-Token': 't', Cookie: 'c' }), {
     Authorization: REDACTED,

@@ -81,3 +81,20 @@ test('entries whose metadata is truncated or garbage are listed and counted as u
     [good.taskId],
   );
 });
+
+test("clean takes the short task ids and digests 'cache list' prints, and reports selectors that name nothing", async (t) => {
+  const { store } = await makeStore(t);
+  const a = await completeTask(store, Buffer.alloc(10_000, 1), 1);
+  const b = await completeTask(store, Buffer.alloc(20_000, 2), 2);
+  const c = await completeTask(store, Buffer.alloc(30_000, 3), 3);
+  const digestOf = async (e: TaskEntry) => (await store.list()).find((x) => x.taskId === e.taskId)!.digest!;
+  const shortDigest = (await digestOf(b)).slice(0, 19); // `sha256:` and 12 hex, as `cache list` prints it
+  const r = await store.clean([a.taskId.slice(0, 12), shortDigest, 'sha256:0123456789ab', 'abc'], { dryRun: true });
+  assert.deepEqual(r.removed.sort(), [`${a.taskId}/${a.peerId}`, `${b.taskId}/${b.peerId}`].sort());
+  // Too short to be an id (under 6 hex) and a digest prefix of no entry: named, not ignored.
+  assert.deepEqual(r.unmatched, ['sha256:0123456789ab', 'abc']);
+  const real = await store.clean([c.taskId.slice(0, 12)]);
+  assert.deepEqual(real.removed, [`${c.taskId}/${c.peerId}`]);
+  assert.deepEqual(real.unmatched, []);
+  assert.equal((await store.list()).length, 2);
+});

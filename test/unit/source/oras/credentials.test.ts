@@ -51,7 +51,7 @@ test('explicit option wins; functions get the host', async () => {
   const h = home('explicit', { '.docker/config.json': { auths: { 'r.example': { auth: b64('file:pw') } } } });
   assert.deepEqual(
     await findCredential('r.example', { homeDir: h, env: env(), explicit: { username: 'opt', password: 'x' } }),
-    { credential: { username: 'opt', password: 'x' }, source: 'option' },
+    { credential: { username: 'opt', password: 'x' }, source: 'option', from: 'the credentials option' },
   );
   const seen: string[] = [];
   const f = await findCredential('r.example', {
@@ -112,6 +112,7 @@ test('credHelpers[host] and credsStore run docker-credential-<name> get', async 
   assert.deepEqual(await findCredential('helper.example', o), {
     credential: { username: 'hu', password: 'hs' },
     source: 'docker-credential-test',
+    from: `the credential helper docker-credential-test (credHelpers of the docker config ${path.join(h, '.docker/config.json')} (docker login))`,
   });
   assert.deepEqual((await findCredential('token.example', o))?.credential, { identityToken: 'idtok' });
   // Helper says "not found" → auths are consulted.
@@ -233,4 +234,47 @@ test('matchingAuthKeys: the longest containers namespace that prefixes the repos
     ['r.io/org'],
     'docker format: the path of a key is ignored',
   );
+});
+
+test('a found credential says where it came from, for a person: what wrote the file, and its path', async () => {
+  const h = home('from', {
+    '.apptainer/docker-config.json': { auths: { 'app.example': { auth: b64('a:b') } } },
+    'xdg/containers/auth.json': { auths: { 'pod.example': { auth: b64('c:d') } } },
+  });
+  const o = {
+    homeDir: h,
+    env: { ...env(), XDG_CONFIG_HOME: path.join(h, 'xdg'), XDG_RUNTIME_DIR: path.join(h, 'run') },
+  };
+  assert.equal(
+    (await findCredential('app.example', o))?.from,
+    `the Apptainer login file ${path.join(h, '.apptainer/docker-config.json')} (apptainer registry login)`,
+  );
+  assert.equal(
+    (await findCredential('pod.example', o))?.from,
+    `the containers auth file ${path.join(h, 'xdg/containers/auth.json')} (podman/skopeo login)`,
+  );
+  assert.equal(
+    (
+      await findCredential('r', {
+        ...o,
+        explicit: { username: 'u', password: 'p' },
+        explicitSource: '--password-stdin',
+      })
+    )?.from,
+    '--password-stdin',
+  );
+});
+
+test('a registryConfig file that does not exist is an error naming it, not an anonymous lookup', async () => {
+  const missing = path.join(root, 'no-such-auth.json');
+  await assert.rejects(
+    findCredential('r.example', { registryConfig: [missing], env: env() }),
+    (e: unknown) =>
+      e instanceof CredentialsError &&
+      e.code === 'ERR_ORASFLY_CREDENTIALS' &&
+      e.message.includes(missing) &&
+      /no such file/.test(e.message),
+  );
+  // A default location that does not exist is simply not read.
+  assert.equal(await findCredential('r.example', { homeDir: path.join(root, 'empty-home'), env: env() }), undefined);
 });

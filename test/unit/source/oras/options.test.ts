@@ -73,3 +73,18 @@ test('caFile is read; a file without a certificate is rejected', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a registryConfig file that does not exist is refused when the client is made (a typo is not "anonymous")', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'orasfly-regcfg-'));
+  try {
+    const missing = path.join(dir, 'auth.json');
+    assert.throws(
+      () => resolveOrasClientOptions({ registryConfig: [missing] }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'registryConfig' && e.message.includes(missing),
+    );
+    writeFileSync(missing, '{}');
+    assert.deepEqual(resolveOrasClientOptions({ registryConfig: [missing] }).registryConfig, [missing]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,6 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SchemeChooser } from '../../../../src/source/oras/scheme.js';
 import { agentClass } from '../../../../src/http/undici-modules.js';
+import { OrasResourceClient } from '../../../../src/source/oras/oras-resource-client.js';
+import { NetworkError } from '../../../../src/core/errors.js';
 
 function chooser(plainHttp: boolean | undefined) {
   const dispatcher = new (agentClass())();
@@ -61,5 +63,26 @@ test('nothing listening leaves the host undecided (HTTPS), to be probed again la
   const { c, close } = chooser(undefined);
   await c.decide(host, undefined);
   assert.equal(c.schemeOf(host), 'https');
+  // Both schemes were asked, and an error about this host can say so.
+  assert.equal(c.unansweredProbe(host), 'https:// and http://');
   await close();
+});
+
+test('a loopback registry that is down: the error names the schemes probed, not https:// alone', async () => {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise((r) => server.close(r));
+  const client = new OrasResourceClient({ dockerConfig: [], retry: { maxRetries: 0 } });
+  try {
+    await assert.rejects(client.resolve(`oras://${host}/lab/img:v1`), (e: unknown) => {
+      assert.ok(e instanceof NetworkError, String(e));
+      assert.match(e.message, new RegExp(`^GET ${host}/v2/lab/img/manifests/v1 failed: ECONNREFUSED`));
+      assert.match(e.message, /nothing answered over https:\/\/ and http:\/\/; is the registry running\?/);
+      assert.doesNotMatch(e.message, /https:\/\/127/);
+      return true;
+    });
+  } finally {
+    await client.close();
+  }
 });
