@@ -13,18 +13,20 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// Everything goes to stderr: `npm pack --json` prints its JSON on the stdout this script shares.
+const STDIO = ['ignore', 2, 2];
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tools = ['typescript', 'esbuild', 'undici'];
 if (tools.some((t) => !existsSync(path.join(root, 'node_modules', t, 'package.json')))) {
-  console.log('[prepare] installing the build tools: npm ci --ignore-scripts');
+  console.error('[prepare] installing the build tools: npm ci --ignore-scripts');
   const outer =
     /^npm_config_(global|location|prefix|omit|include|only|production|dry_run|install_links|install_strategy|global_style|legacy_bundling|package_lock(_only)?|save.*|workspaces?|include_workspace_root)$/i;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !outer.test(k)));
   execFileSync('npm', ['ci', '--ignore-scripts', '--include=dev', '--no-audit', '--no-fund'], {
     cwd: root,
-    stdio: 'inherit',
+    stdio: STDIO,
     env,
   });
 }
-execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, stdio: 'inherit' });
+execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: root, stdio: STDIO });
+execFileSync(process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')], { cwd: root, stdio: STDIO });
