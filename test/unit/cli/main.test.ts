@@ -37,7 +37,16 @@ test("a malformed reference fails with dfget's lines and exit 1, naming the prob
   const c = captureIo(home(t));
   assert.equal(
     await runCli(
-      ['oras://r/UPPER:v1', '-O', path.join(c.io.cwd, 'x'), '--datadir', path.join(c.io.cwd, 'store')],
+      [
+        'oras://r/UPPER:v1',
+        '-O',
+        path.join(c.io.cwd, 'x'),
+        '--datadir',
+        path.join(c.io.cwd, 'store'),
+        // As root the default is /var/log/dragonfly: a test writes nothing outside its temp dir.
+        '--logdir',
+        path.join(c.io.cwd, 'log'),
+      ],
       c.io,
     ),
     1,
