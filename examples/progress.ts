@@ -23,7 +23,8 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-progress-'));
 
 const dl = await createDownloader({
   storage: { dataPath: path.join(work, 'store') },
-  // Piece tuning: 4 parallel pieces (the default), retried up to 5 times each.
+  // Piece tuning: 4 connections, fixed (unset, the count finds itself from the link, 1 to 8), each
+  // piece retried up to 5 times.
   download: { concurrency: 4, pieceRetries: 5 },
   // dfget's core.log: JSON lines with "peer task done, cost: …ms".
   logFile: path.join(work, 'log', 'dfget', 'core.log'),

@@ -3,7 +3,8 @@
 // compiling, every source file with logic having its unit test file, every source file opening with
 // a comment naming its job (scripts/check-opening-comments.mjs) and at most 500 lines
 // (scripts/check-file-size.mjs), and the one-way layering of src/
-// (no upward import, no import cycle: scripts/check-layering.mjs).
+// (no upward import, no import cycle: scripts/check-layering.mjs), and the paths and API names the
+// docs mention existing (scripts/check-doc-refs.mjs).
 //
 // `--no-types` skips the type-check step: `npm test` passes it because it has just compiled
 // tsconfig.test.json itself (scripts/test.mjs), which type-checks the same files, so a run checks
@@ -30,6 +31,7 @@ const steps = [
   ['opening comments', [path.join(root, 'scripts', 'check-opening-comments.mjs')]],
   ['file size', [path.join(root, 'scripts', 'check-file-size.mjs')]],
   ['layering', [path.join(root, 'scripts', 'check-layering.mjs')]],
+  ['doc refs', [path.join(root, 'scripts', 'check-doc-refs.mjs')]],
 ];
 let failed = 0;
 for (const [name, args] of steps) {

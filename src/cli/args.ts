@@ -129,7 +129,7 @@ dfget flags:
       --disable-back-to-source
                             never fetch from the origin: what the cluster cannot serve fails
 cache commands (see 'orasfly cache --help'):
-  orasfly cache list | verify | gc [--dry-run] | clean [--dry-run] [REF|DIGEST ...]
+  orasfly cache list | verify [--dry-run] | gc [--dry-run] | clean [--dry-run] [REF|DIGEST ...]
 
 orasfly flags:
       --concurrency N       connections, fixed (default: found from the link, 1 to 8)

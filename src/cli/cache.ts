@@ -17,8 +17,8 @@ Inspect and clean the task store.
 
 commands:
   list                  every entry: task id, reference, digest, size, last access, links, state
-  verify                re-hash complete entries; remove corrupt or changed ones, and
-                        those whose metadata cannot be read
+  verify [--dry-run]    re-hash complete entries; remove corrupt or changed ones, and
+                        those whose metadata cannot be read (--dry-run: only report them)
   gc [--dry-run]        run a GC round now (taskExpireTime, diskGCThreshold, diskGCThresholdPercent)
   clean [--dry-run] [REF|DIGEST|TASKID ...]
                         remove all entries, or the named ones (the short task ids and

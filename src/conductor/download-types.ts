@@ -25,8 +25,20 @@ export interface DownloadRequest extends SignalOptions {
   filter?: string | undefined;
   /** Extra registry request headers (dfget `-H`). */
   headers?: Record<string, string> | undefined;
-  /** Gives up after this many ms (0 or undefined: no limit). */
+  /**
+   * Gives up after this many ms (0 or undefined: no limit), with `ERR_ORASFLY_TIMEOUT`. What stays is
+   * what an abort of {@link DownloadRequest.signal} keeps.
+   */
   timeout?: number | undefined;
+  /**
+   * Cancels this request; it rejects with the signal's `reason`. Other requests attached to the same
+   * task go on; when none is left the download stops. What an abort keeps: the verified pieces, as a
+   * resumable entry in the store (the next request for the blob fetches only the missing pieces;
+   * GC collects the entry once untouched for `taskExpireTime`). What it removes: anything at or
+   * beside `output` (no partial output, no temp file; with the `advance` strategy, whose data file
+   * lies beside the output, the whole entry). An entry with no verified piece is removed too.
+   */
+  signal?: AbortSignal | undefined;
   /** Progress callback; called at a bounded rate, never awaited. */
   onProgress?: ((p: ProgressEvent) => void) | undefined;
   /**

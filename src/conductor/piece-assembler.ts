@@ -127,7 +127,8 @@ export class PieceAssembler {
   }
 
   /**
-   * The piece's bytes are all in: checks the length and returns its digest. The caller records it.
+   * The piece's bytes are all in: checks the length, waits for its writes and returns its digest,
+   * also when the signal aborted meanwhile (the piece is whole). The caller records it.
    * @throws SizeMismatchError when fewer bytes than the piece's length arrived.
    */
   async end(): Promise<AssembledPiece> {
@@ -135,7 +136,9 @@ export class PieceAssembler {
       throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
     await this.#flush();
     while (this.#writes.length > 0) await this.#settleOldest();
-    if (this.#signal.aborted) throw this.#signal.reason;
+    // No abort check here: every byte arrived, was digested and is written, so the piece is whole.
+    // An abort that lands while its last write is in flight (Ctrl-C right as a piece ends) would
+    // otherwise drop a verified piece that the resumable entry can keep.
     this.#settled = true;
     this.#meter.pieceStored(this.piece.range.length, this.#counted);
     this.#counted = 0;

@@ -28,7 +28,13 @@ export type Fault =
   /** Strip `Range` (and `If-Range`) from the request, so the origin answers 200 with the whole blob. */
   | { kind: 'ignoreRange' }
   /** Wait `ms` before forwarding. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /**
+   * Send the origin's headers and `afterBytes` body bytes, then nothing more, with the connection
+   * left open until the client goes away (or the proxy closes): a download held at a known point,
+   * so a test can interrupt it there without pacing or timers.
+   */
+  | { kind: 'stall'; afterBytes: number };
 
 /** When a fault applies. All given conditions must hold. */
 export interface FaultRule {
@@ -226,7 +232,7 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
         const flipAt =
           fault?.kind === 'flip' ? (fault.atByte ?? (Number.isFinite(length) ? Math.floor(length / 2) : 0)) : -1;
         const cutAt =
-          fault?.kind === 'truncate'
+          fault?.kind === 'truncate' || fault?.kind === 'stall'
             ? fault.afterBytes
             : fault?.kind === 'reset'
               ? (fault.afterBytes ?? 0)
@@ -234,6 +240,7 @@ export async function startFaultProxy(targetOrigin: string): Promise<FaultProxy>
         const cut = (): void => {
           record();
           ur.destroy();
+          if (fault?.kind === 'stall') return; // silent and open: the response's 'close' ends the origin request
           if (fault?.kind === 'reset') {
             // An RST drops what is still queued, so give the written bytes a moment to arrive.
             setTimeout(() => socket.resetAndDestroy(), RESET_GRACE_MS);

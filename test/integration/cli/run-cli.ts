@@ -15,7 +15,8 @@ export interface CliRun {
 }
 
 /**
- * Runs `orasfly args…` with `home` as HOME. `onStderr` sees stderr so far after each chunk and may
+ * Runs `orasfly args…` with `home` as HOME (and `--logdir home/log` unless `--logdir` or `--config`
+ * is given). `onStderr` sees stderr so far after each chunk and may
  * send the process one signal (to interrupt it once the download has started).
  */
 export function runCli(
@@ -38,7 +39,11 @@ export function runCli(
       DOCKER_CONFIG: undefined,
       ...opts.env,
     };
-    const p = spawn(process.execPath, [CLI_BIN, ...args], {
+    // A test writes nothing outside its own directories: as root, a run without --logdir would log
+    // to /var/log/dragonfly/dfget/core.log. A run whose --config names the log dir keeps it.
+    const argv =
+      args.includes('--logdir') || args.includes('--config') ? args : [...args, '--logdir', path.join(home, 'log')];
+    const p = spawn(process.execPath, [CLI_BIN, ...argv], {
       env,
       stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });

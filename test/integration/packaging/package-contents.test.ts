@@ -1,4 +1,4 @@
-// What `npm i -g orasfly` gets: the licence, the notices of every package the command inlines, and
+// What an install of the packed tarball gets: the licence, the notices of every package the command inlines, and
 // package metadata whose links work from the registry's package page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -7,7 +7,18 @@ import { promises as fsp, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import type { StorageOptions } from '../../../src/storage/options.js';
-import { download, exists, mountTmpfs, newPeerId, pull, readAll, taskIdOf, tmpDir, writePieces } from './helpers.js';
+import {
+  digestOf,
+  download,
+  exists,
+  mountTmpfs,
+  newPeerId,
+  pull,
+  readAll,
+  taskIdOf,
+  tmpDir,
+  writePieces,
+} from './helpers.js';
 
 const MIN = 60_000;
 
@@ -58,6 +69,31 @@ test('a task idle longer than taskExpireTime is reclaimed at the next round; the
   assert.deepEqual(await fsp.readdir(path.join(dir, 'out')), ['img.sif']);
   assert.deepEqual(await readAll(out), bytes);
   assert.equal((await fsp.stat(out)).nlink, 1);
+});
+
+test('an interrupted (partial) entry kept for resume is collected once untouched for taskExpireTime, not before', async (t) => {
+  const dir = tmpDir(t);
+  const { store, clock } = await open(t, { dataPath: dir, taskExpireTime: '6h' });
+  const bytes = randomBytes(4 * 64 * 1024);
+  const r = await store.beginTask({
+    taskId: taskIdOf('partial'),
+    peerId: newPeerId(),
+    digest: digestOf(bytes),
+    contentLength: bytes.length,
+    pieceSize: 64 * 1024,
+  });
+  assert.ok('writer' in r);
+  await writePieces(r.writer, bytes, (n) => n < 2);
+  await r.writer.abort({ keepForResume: true });
+  const key = `${r.writer.taskId}/${r.writer.peerId}`;
+  clock.now += 6 * 60 * MIN - MIN;
+  assert.deepEqual((await store.gc()).expired, [], 'younger than taskExpireTime: kept for the next pull');
+  assert.equal(await exists(path.join(dir, taskIdOf('partial'))), true);
+  clock.now += 2 * MIN;
+  const round = await store.gc();
+  assert.deepEqual(round.expired, [key]);
+  assert.deepEqual(round.reclaimed, [key]);
+  assert.equal(await exists(path.join(dir, taskIdOf('partial'))), false);
 });
 
 test('reuse refreshes last access, so the task survives its old deadline', async (t) => {

@@ -18,6 +18,11 @@ test('--help prints the usage with examples and the environment; --version the v
   assert.equal(await runCli(['--help'], c.io), 0);
   assert.match(c.out(), /^Usage: orasfly/);
   assert.match(c.out(), /Examples:[\s\S]*Environment:[\s\S]*REGISTRY_AUTH_FILE/);
+  // Every cache command that takes --dry-run says so (verify's was missing).
+  assert.match(c.out(), /cache list \| verify \[--dry-run\] \| gc \[--dry-run\] \| clean \[--dry-run\]/);
+  const cache = captureIo(home(t));
+  assert.equal(await runCli(['cache', '--help'], cache.io), 0);
+  assert.match(cache.out(), /^ {2}verify \[--dry-run\] /m);
   const v = captureIo(home(t));
   assert.equal(await runCli(['-v'], v.io), 0);
   assert.equal(v.out(), `orasfly version: ${VERSION}\n`);
@@ -37,7 +42,16 @@ test("a malformed reference fails with dfget's lines and exit 1, naming the prob
   const c = captureIo(home(t));
   assert.equal(
     await runCli(
-      ['oras://r/UPPER:v1', '-O', path.join(c.io.cwd, 'x'), '--datadir', path.join(c.io.cwd, 'store')],
+      [
+        'oras://r/UPPER:v1',
+        '-O',
+        path.join(c.io.cwd, 'x'),
+        '--datadir',
+        path.join(c.io.cwd, 'store'),
+        // As root the default is /var/log/dragonfly: a test writes nothing outside its temp dir.
+        '--logdir',
+        path.join(c.io.cwd, 'log'),
+      ],
       c.io,
     ),
     1,

@@ -65,6 +65,23 @@ test('more bytes than the piece, or fewer at the end, are a SizeMismatchError; a
   assert.throws(() => stopped.push(Buffer.alloc(1)), /stop/);
 });
 
+test('an abort that lands while a whole piece is being written keeps the piece: end() returns its digest', async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const writer = { write: () => held } as unknown as TaskWriter;
+  const meter = new ProgressMeter('t', 200, 0, () => {});
+  const ac = new AbortController();
+  const a = new PieceAssembler(piece, { writer, pieceDigest: 'crc32', meter, signal: ac.signal });
+  void a.push(Buffer.alloc(50, 7));
+  const ended = a.end();
+  ac.abort(new Error('Ctrl-C'));
+  release();
+  const h = createPieceHasher('crc32');
+  h.update(Buffer.alloc(50, 7));
+  assert.equal((await ended).digest, h.digest());
+  assert.equal(meter.stored, 50);
+});
+
 test('64 KiB chunks are gathered into writes of about 1 MiB, without a promise per chunk', async () => {
   const size = 3 * 1024 * 1024 + 1000;
   const { writer, data, writes } = memoryWriter(size);
