@@ -3,7 +3,9 @@
  * contiguous prefix of the data file as it grows. Large blobs fetched over several connections are
  * hashed on a worker thread (`blob-hash-worker`), reading the prefix back from the page cache. Inline
  * (on the calling thread), bytes that continue the hashed prefix are hashed as they are written —
- * no read-back at all for a single in-order stream — and only gaps are read back.
+ * no read-back at all for a single in-order stream — bytes ahead of it are kept in memory within a
+ * bound (`frontier-hold.ts`) and hashed when the prefix reaches them, and only what did not fit is
+ * read back.
  *
  * @module
  */
@@ -13,6 +15,8 @@ import type { Worker } from 'node:worker_threads';
 import { requireBuiltin } from '../internal/node-require.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { HASH_WORKER_SOURCE } from './blob-hash-worker.js';
+import { FrontierHold } from './frontier-hold.js';
+import type { BodyMemory } from '../internal/chunks.js';
 
 /** Blobs at least this large are hashed on a worker thread. */
 export const WORKER_HASH_THRESHOLD = 32 * 1024 * 1024;
@@ -37,11 +41,26 @@ export class BlobVerifier {
   #feeding: number | undefined;
   /** Bumped when the hash restarts: a read-back of the old generation stops. */
   #generation = 0;
+  /** Bytes ahead of the prefix, kept for hashing from memory (inline mode with body memory). */
+  readonly #hold: FrontierHold | undefined;
+  /** Starts of the pieces completed (their bytes are final). */
+  readonly #done = new Set<number>();
 
   /**
    * @param expectedDigest - `sha256:<hex>` (or sha512); only the algorithm is taken from it.
    */
-  constructor(path: string, size: number, expectedDigest: string, options: { useWorker?: boolean } = {}) {
+  constructor(
+    path: string,
+    size: number,
+    expectedDigest: string,
+    options: {
+      useWorker?: boolean;
+      /** Body memory the fed chunks come from: bytes ahead of the prefix are then kept, within `holdBytes`. */
+      memory?: BodyMemory | undefined;
+      /** Bytes kept ahead of the prefix at most. @defaultValue 16 MiB (`FRONTIER_HOLD_BYTES`) */
+      holdBytes?: number;
+    } = {},
+  ) {
     const alg = expectedDigest.split(':')[0] ?? '';
     if (alg !== 'sha256' && alg !== 'sha512')
       throw new InvalidArgumentError('digest', `unsupported digest algorithm ${JSON.stringify(alg)}`);
@@ -75,6 +94,7 @@ export class BlobVerifier {
       });
     } else {
       this.#hash = createHash(alg);
+      if (options.memory) this.#hold = new FrontierHold(options.memory, options.holdBytes);
     }
   }
 
@@ -90,20 +110,46 @@ export class BlobVerifier {
    * write other bytes over the ones hashed.
    */
   feed(pieceStart: number, offset: number, chunk: Uint8Array): void {
-    if (!this.#hash || this.#settled || this.#pumping || offset !== this.#pos) return;
+    if (!this.#hash || this.#settled) return;
+    if (!this.#pumping) this.#drain();
+    if (this.#pumping || offset !== this.#pos) {
+      if (offset > this.#pos) this.#hold?.add(pieceStart, offset, chunk);
+      return;
+    }
     this.#feeding = pieceStart;
     this.#hash.update(chunk);
     this.#pos += chunk.length;
     this.#target = Math.max(this.#target, this.#pos);
+    this.#drain();
+  }
+
+  /**
+   * Hashes kept chunks that continue the prefix. Only one unfinished piece may be fed at a time
+   * (the one a failure would restart the hash for), so a kept chunk of another waits.
+   */
+  #drain(): void {
+    const hold = this.#hold;
+    if (!hold || !this.#hash) return;
+    const usable = (piece: number): boolean => this.#feeding === undefined || this.#feeding === piece;
+    for (let h = hold.take(this.#pos, usable); h; h = hold.take(this.#pos, usable)) {
+      this.#hash.update(h.chunk);
+      this.#pos += h.chunk.length;
+      this.#target = Math.max(this.#target, this.#pos);
+      this.#feeding = this.#done.has(h.piece) ? undefined : h.piece;
+      hold.done(h.chunk);
+    }
   }
 
   /** The piece at `pieceStart` completed: what was fed of it is final. */
   pieceDone(pieceStart: number): void {
+    this.#done.add(pieceStart);
     if (this.#feeding === pieceStart) this.#feeding = undefined;
+    if (!this.#pumping && !this.#settled) this.#drain();
   }
 
   /** The piece at `pieceStart` failed after some of its bytes were fed: hash again from the file. */
   pieceFailed(pieceStart: number): void {
+    this.#hold?.dropPiece(pieceStart);
     if (this.#feeding !== pieceStart || !this.#hash || this.#settled) return;
     this.#feeding = undefined;
     // Everything before the piece is final; its own fed bytes are not. Re-hash the prefix from disk.
@@ -129,7 +175,10 @@ export class BlobVerifier {
     }
     this.#pumping ??= this.#pump().finally(() => {
       this.#pumping = undefined;
-      if (this.#pos < this.#target && !this.#settled) this.advance(this.#target);
+      if (this.#settled) return;
+      this.#drain();
+      if (this.#pos < this.#target) this.advance(this.#target);
+      else if (this.#pos === this.size && this.#feeding === undefined) this.#finish();
     });
   }
 
@@ -139,8 +188,17 @@ export class BlobVerifier {
       this.#fh ??= await open(this.#path, 'r');
       const buf = Buffer.allocUnsafe(1024 * 1024);
       while (this.#pos < this.#target) {
+        // Kept bytes of completed pieces are hashed from memory; only the rest is read back.
+        const kept = this.#hold?.take(this.#pos, (piece) => this.#done.has(piece));
+        if (kept) {
+          this.#hash!.update(kept.chunk);
+          this.#pos += kept.chunk.length;
+          this.#hold!.done(kept.chunk);
+          continue;
+        }
         const at = this.#pos;
-        const { bytesRead } = await this.#fh.read(buf, 0, Math.min(buf.length, this.#target - at), at);
+        const until = Math.min(this.#target, this.#hold?.nextAt(at) ?? Infinity);
+        const { bytesRead } = await this.#fh.read(buf, 0, Math.min(buf.length, until - at), at);
         if (gen !== this.#generation) return; // restarted meanwhile: the new generation reads again
         if (bytesRead === 0) throw new Error(`unexpected end of data file at ${this.#pos}`);
         this.#hash!.update(buf.subarray(0, bytesRead));
@@ -180,6 +238,7 @@ export class BlobVerifier {
   /** Stops hashing (on cancel or failure). */
   async close(): Promise<void> {
     this.#fail(new Error('verifier closed'));
+    this.#hold?.clear();
     await this.#fh?.close().catch(() => {});
     this.#fh = undefined;
   }

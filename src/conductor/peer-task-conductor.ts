@@ -245,6 +245,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       const useWorker = this.options.hashOnWorker ?? (this.#transport.streamPiece || c === 1 ? false : undefined);
       this.#verifier = new BlobVerifier(this.#writer.dataFilePath, this.plan.contentLength, this.target.digest, {
         useWorker,
+        memory: this.#memory,
       });
       for (const n of this.#done) this.#meter.addStored(pieceAt(this.plan, n).range.length);
       this.#advanceContiguous();

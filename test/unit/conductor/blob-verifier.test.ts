@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BlobVerifier } from '../../../src/conductor/blob-verifier.js';
+import { ChunkPool } from '../../../src/internal/chunk-pool.js';
 
 let dir: string;
 let file: string;
@@ -46,5 +47,67 @@ test('a file that differs from the digest yields the other digest (the conductor
   const v = new BlobVerifier(file, data.length, wrong, { useWorker: false });
   v.advance(data.length);
   assert.equal(await v.result(), digest);
+  await v.close();
+});
+
+/** The file with `[from, to)` zeroed: a read-back of that span hashes to something else. */
+function fileWithHole(name: string, from: number, to: number): string {
+  const f = path.join(dir, name);
+  const copy = Buffer.from(data);
+  copy.fill(0, from, to);
+  writeFileSync(f, copy);
+  return f;
+}
+
+test('bytes ahead of the prefix are kept in memory and hashed from there, not read back', async () => {
+  const piece = 1024 * 1024;
+  const f = fileWithHole('hole-kept', piece, 2 * piece);
+  const memory = new ChunkPool();
+  const v = new BlobVerifier(f, data.length, digest, { useWorker: false, memory });
+  // Another connection delivers piece 1 first (pooled chunks, as the direct reader hands them out).
+  const b = memory.take();
+  b.set(data.subarray(piece, 2 * piece));
+  v.feed(piece, piece, b.subarray(0, piece / 2));
+  v.feed(piece, piece + piece / 2, b.subarray(piece / 2, piece));
+  memory.release(b); // the reader let go; the verifier still holds its views
+  v.pieceDone(piece);
+  assert.equal(memory.lent, 1, 'the kept bytes pin their buffer');
+  v.feed(0, 0, data.subarray(0, piece));
+  v.pieceDone(0);
+  v.advance(data.length);
+  assert.equal(await v.result(), digest, 'the span was read back from the file instead of memory');
+  assert.equal(memory.lent, 0, 'a kept buffer was not handed back');
+  await v.close();
+});
+
+test('what does not fit the bound, and what a failed piece sent, is read back from the file', async () => {
+  const piece = 1024 * 1024;
+  const memory = new ChunkPool();
+  // Over the bound: the span is not kept, so the file's (zeroed) bytes are what is hashed.
+  const f = fileWithHole('hole-evicted', piece, 2 * piece);
+  const zeroed = Buffer.from(data).fill(0, piece, 2 * piece);
+  const zeroedDigest = `sha256:${createHash('sha256').update(zeroed).digest('hex')}`;
+  const small = new BlobVerifier(f, data.length, digest, { useWorker: false, memory, holdBytes: 1000 });
+  const b = memory.take();
+  b.set(data.subarray(piece, 2 * piece));
+  small.feed(piece, piece, b.subarray(0, piece));
+  small.pieceDone(piece);
+  small.feed(0, 0, data.subarray(0, piece));
+  small.pieceDone(0);
+  small.advance(data.length);
+  assert.equal(await small.result(), zeroedDigest);
+  await small.close();
+  // A failed piece's kept bytes are dropped: its retry wrote the file, which is what counts.
+  const v = new BlobVerifier(file, data.length, digest, { useWorker: false, memory });
+  b.fill(0xee);
+  v.feed(piece, piece, b.subarray(0, 4096));
+  v.pieceFailed(piece);
+  memory.release(b);
+  v.feed(0, 0, data.subarray(0, piece));
+  v.pieceDone(0);
+  v.pieceDone(piece);
+  v.advance(data.length);
+  assert.equal(await v.result(), digest);
+  assert.equal(memory.lent, 0);
   await v.close();
 });
