@@ -56,7 +56,15 @@ export type { OrasReference } from './source/oras/reference.js';
 export { SIF_LAYER_MEDIA_TYPE } from './source/oras/manifest.js';
 
 // Transport
-export type { ChunkSink, PieceTransport, PieceSink, TransportTask, TransportLog } from './transport/piece-transport.js';
+export type {
+  BodyMemory,
+  ChunkSink,
+  PieceTransport,
+  PieceSink,
+  StreamOptions,
+  TransportTask,
+  TransportLog,
+} from './transport/piece-transport.js';
 export { SourceTransport } from './transport/source-transport.js';
 export { DfdaemonTransport, DEFAULT_DFDAEMON_OPTIONS } from './transport/dfdaemon-transport.js';
 export type { DfdaemonTransportOptions, DfdaemonDelivery } from './transport/dfdaemon-transport.js';
