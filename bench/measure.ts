@@ -42,9 +42,10 @@ export function measure(argv: string[] | string): Sample {
  * {@link measure} without blocking this process: a server running here (the throttling proxy) must
  * keep serving the very command being measured.
  */
-export function measureAsync(argv: string[]): Promise<Sample> {
+export function measureAsync(argv: string[] | string): Promise<Sample> {
+  const cmd = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', [...TIME_FORMAT, ...argv], { env: ENV(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('/usr/bin/time', [...TIME_FORMAT, ...cmd], { env: ENV(), stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d));
@@ -52,10 +53,34 @@ export function measureAsync(argv: string[]): Promise<Sample> {
     p.on('error', reject);
     p.on('close', (code) => {
       try {
-        resolve(parse(argv, code, out, err));
+        resolve(parse(cmd, code, out, err));
       } catch (e) {
         reject(e);
       }
     });
   });
+}
+
+/** Medians of a tool's samples: wall and CPU in ms, peak RSS in MiB. */
+export interface Medians {
+  wall: number;
+  cpu: number;
+  rss: number;
+}
+
+/** The {@link Medians} of `xs`. */
+export function medians(xs: readonly Sample[]): Medians {
+  return {
+    wall: median(xs.map((x) => x.wallMs)),
+    cpu: median(xs.map((x) => x.cpuMs)),
+    rss: median(xs.map((x) => x.rssKiB)) / 1024,
+  };
+}
+
+/**
+ * `items` in the order of round `round`: rotated by one place each round, so that over the rounds each
+ * item runs in every position and machine noise hits all alike.
+ */
+export function rotated<T>(items: readonly T[], round: number): T[] {
+  return items.map((_, k) => items[(k + round) % items.length]!);
 }

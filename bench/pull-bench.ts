@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry, pushSif } from '../test/harness/index.js';
 import { startThrottleProxy } from './throttle-proxy.js';
-import { measure, measureAsync, median, type Sample } from './measure.js';
+import { measure, measureAsync, median, medians, rotated, type Sample } from './measure.js';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.BENCH_SIZES_MIB ?? '512,2048').split(',').map(Number);
@@ -108,20 +108,12 @@ async function main(): Promise<void> {
       ];
       const samples = new Map<string, Sample[]>(tools.map(([n]) => [n, []]));
       for (let round = 0; round < ROUNDS; round++) {
-        for (let k = 0; k < tools.length; k++) {
-          const [name, run] = tools[(k + round) % tools.length]!;
+        for (const [name, run] of rotated(tools, round)) {
           samples.get(name)!.push(run());
           spawnSync('rm', ['-rf', out('curl'), out('curlv'), out('naive'), out('skopeo'), out('orasfly')]);
         }
       }
-      const med = (name: string) => {
-        const xs = samples.get(name)!;
-        return {
-          wall: median(xs.map((x) => x.wallMs)),
-          cpu: median(xs.map((x) => x.cpuMs)),
-          rss: median(xs.map((x) => x.rssKiB)) / 1024,
-        };
-      };
+      const med = (name: string) => medians(samples.get(name)!);
       const naiveM = med('naive Node (http.get → createWriteStream, sha256 per chunk)');
       const verified = med('curl -o && openssl dgst -sha256');
       console.log(`\n## first pull, ${mib} MiB (medians of ${ROUNDS})`);
