@@ -34,6 +34,19 @@ const result = await build({
   legalComments: 'linked',
   plugins: [
     {
+      // debug tries require('supports-color') (optional, not installed): at run time that failed
+      // resolution walks every node_modules directory up to the root, 3-5 ms of each start-up.
+      // The command ships a stub that fails the same way at once (debug then picks basic colours).
+      name: 'no-supports-color',
+      setup(b) {
+        b.onResolve({ filter: /^supports-color$/ }, () => ({ path: 'supports-color-stub', namespace: 'orasfly-stub' }));
+        b.onLoad({ filter: /^supports-color-stub$/, namespace: 'orasfly-stub' }, () => ({
+          contents: "throw new Error('supports-color is not bundled in the orasfly command');",
+          loader: 'js',
+        }));
+      },
+    },
+    {
       // undici loads its HTTP/2 client (and node:http2, ~18 ms) eagerly, but only uses it when
       // `allowH2` is set and ALPN picks h2. orasfly passes `allowH2: false` explicitly
       // (createDispatcher), so the command ships a stub; the undici-modules test checks both.
@@ -44,7 +57,7 @@ const result = await build({
             ? { path: 'client-h2-stub', namespace: 'orasfly-stub' }
             : undefined,
         );
-        b.onLoad({ filter: /.*/, namespace: 'orasfly-stub' }, () => ({
+        b.onLoad({ filter: /^client-h2-stub$/, namespace: 'orasfly-stub' }, () => ({
           contents:
             "module.exports = function connectH2() { throw new Error('HTTP/2 is not available in the orasfly command'); };",
           loader: 'js',

@@ -98,7 +98,8 @@ export async function createDownloader(given: DownloaderOptions): Promise<Downlo
   const owned = await clusterTransport(options);
   // Whoever takes GC off the task manager (the CLI hands rounds to a detached process) wants no timer either.
   const storage = await StorageManager.open(options.storage, { gcTimer: options.gcAfterPull !== false });
-  const client = new OrasResourceClient(options.oras ?? {});
+  // The store remembers manifests, tags and loopback schemes for every process that shares it.
+  const client = new OrasResourceClient({ cache: storage.registryCache, ...options.oras });
   const fileSink = options.logFile ? new FileLogSink(options.logFile) : undefined;
   const sinks = [fileSink, options.logSink].filter((s): s is CoreLogSink => s !== undefined);
   const { totalRateLimit, ...conductor } = options.download ?? {};

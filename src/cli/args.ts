@@ -34,6 +34,8 @@ export interface CliArgs {
   insecure: boolean;
   caFile: string | undefined;
   plainHttp: boolean | undefined;
+  /** `--tag-cache-ttl D`: trust a tag's last-seen manifest this long (ms; 0 = ask every time). */
+  tagCacheTtl: number | undefined;
   /** `os/arch[/variant]` to pick from an image index. */
   platform: { os: string; architecture: string; variant?: string | undefined } | undefined;
   /** `--registry-config FILE`: the only credential files read (oras). */
@@ -80,6 +82,7 @@ const OPTIONS = {
   insecure: { type: 'boolean' },
   'ca-file': { type: 'string' },
   'plain-http': { type: 'boolean' },
+  'tag-cache-ttl': { type: 'string' },
   platform: { type: 'string' },
   'registry-config': { type: 'string', multiple: true },
   username: { type: 'string' },
@@ -136,6 +139,9 @@ orasfly flags:
       --insecure            do not verify TLS certificates
       --ca-file FILE        extra CA certificates (PEM)
       --plain-http          talk plain HTTP to the registry
+      --tag-cache-ttl D     trust a tag's last-seen manifest for D (e.g. 60s) without asking
+                            the registry; a moved tag is seen only after D (default 0: ask,
+                            with a HEAD when the manifest is known)
       --platform OS/ARCH[/VARIANT]
                             the manifest to pick from an image index (default: this machine's)
       --layer-index N       the layer to pull when there is no single SIF layer (-1 = the last)
@@ -387,6 +393,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     insecure: v.insecure ?? false,
     caFile: v['ca-file'],
     plainHttp: v['plain-http'],
+    tagCacheTtl: v['tag-cache-ttl'] !== undefined ? parseDuration(v['tag-cache-ttl'], 'tag-cache-ttl') : undefined,
     platform: v.platform !== undefined ? parsePlatform(v.platform, 'platform') : undefined,
     registryConfig: v['registry-config']?.map((f) => path.resolve(cwd, f)),
     username: v.username,

@@ -142,6 +142,7 @@ export async function runCli(
     if (args.insecure) options.oras = { ...options.oras, insecureSkipVerify: true };
     if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
     if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };
+    if (args.tagCacheTtl !== undefined) options.oras = { ...options.oras, tagCacheTtl: args.tagCacheTtl };
     if (args.registryConfig) options.oras = { ...options.oras, registryConfig: args.registryConfig };
     if (args.passwordStdin) {
       const { credentialFromStdin } = await import('./stdin-credential.js');

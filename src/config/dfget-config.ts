@@ -73,7 +73,7 @@ const STORAGE_BLOCK: BlockMap = {
 const ORAS_BLOCK: BlockMap = {
   names: ORAS_CLIENT_OPTION_KEYS,
   // Secrets do not belong in dfget.yaml (credential files do); the dispatcher is an object.
-  libraryOnly: ['credentials', 'credentialsSource', 'dispatcher'],
+  libraryOnly: ['credentials', 'credentialsSource', 'dispatcher', 'cache'],
   ignored: ['maxIdleConnsPerHost', 'maxConnsPerHost', 'enableTrace'],
   convert: {
     // `linux/arm64/v8`, as on the command line.

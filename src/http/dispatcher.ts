@@ -2,13 +2,15 @@
  * The undici dispatcher every registry request goes through: an `Agent` whose connector tells
  * plain and TLS timeouts apart, wrapped in a proxy agent when one is configured, with the trust
  * store (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, a CA file) built once, at the
- * first TLS connection.
+ * first TLS connection. undici itself is passed in (`undici-modules.ts`, imported on demand): a run
+ * that sends nothing through it — a reuse answered by the store, or by a direct request — never
+ * loads it (about 20 ms of a reuse pull's start-up).
  *
  * @module
  */
 import { createRequire } from 'node:module';
 import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
-import { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } from './undici-modules.js';
+import type * as UndiciModules from './undici-modules.js';
 import { nodeExtraCaCertificates, systemCaCertificates } from './tls-trust.js';
 import type { DirectConnect } from './socket-get.js';
 
@@ -32,8 +34,13 @@ export interface DispatcherOptions {
  * whose connector distinguishes plain and TLS timeouts, wrapped in `ProxyAgent` when `proxy` is set
  * or `EnvHttpProxyAgent` otherwise (which is a plain agent when no proxy variable is set).
  */
-export function createDispatcher(o: DispatcherOptions, tls: TlsSettings = tlsSettings(o)): Dispatcher {
+export function createDispatcher(
+  o: DispatcherOptions,
+  u: typeof UndiciModules,
+  tls: TlsSettings = tlsSettings(o),
+): Dispatcher {
   if (o.dispatcher) return o.dispatcher;
+  const { agentClass, buildConnector, envHttpProxyAgentClass, proxyAgentClass } = u;
   const keepAliveOpts =
     o.keepAlive > 0 ? { keepAlive: true, keepAliveInitialDelay: o.keepAlive } : { keepAlive: false };
   const build = buildConnector();

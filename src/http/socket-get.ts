@@ -37,6 +37,8 @@ export interface ResponseHead {
 /** What to fetch and where its body goes. */
 export interface DirectGetRequest {
   readonly url: URL;
+  /** `HEAD` reads the head only (a manifest's `Docker-Content-Digest`). @defaultValue `'GET'` */
+  readonly method?: 'GET' | 'HEAD' | undefined;
   /** Request headers (the caller's, `Authorization` included); `host` and `connection` are set here. */
   readonly headers: Readonly<Record<string, string>>;
   /** Where the body is read into. */
@@ -84,7 +86,8 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
     const { url, memory: pool, sink, signal } = req;
     const secure = url.protocol === 'https:';
     if (!secure && url.protocol !== 'http:') return reject(new DirectGetDeclined(`scheme ${url.protocol}`));
-    const request = requestHead(url, req.headers);
+    const headOnly = req.method === 'HEAD';
+    const request = requestHead(url, req.headers, headOnly ? 'HEAD' : 'GET');
     if (request === undefined) return reject(new DirectGetDeclined('header with a line break'));
     if (signal?.aborted) return reject(signal.reason);
 
@@ -202,7 +205,7 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
         fail(new DirectGetDeclined(`status ${parsed.status}`, parsed));
         return fill;
       }
-      framing = bodyFraming(parsed);
+      framing = headOnly ? noBody() : bodyFraming(parsed);
       if (framing.failure) {
         fail(new DirectGetDeclined(framing.failure.message, parsed));
         return fill;
@@ -286,8 +289,8 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
 }
 
 /** The request's head, or `undefined` when a header would break the framing. */
-function requestHead(url: URL, headers: Readonly<Record<string, string>>): string | undefined {
-  let s = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\n`;
+function requestHead(url: URL, headers: Readonly<Record<string, string>>, method: string): string | undefined {
+  let s = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: close\r\n`;
   for (const [k, v] of Object.entries(headers)) {
     const name = k.toLowerCase();
     if (name === 'host' || name === 'connection') continue;
@@ -349,6 +352,11 @@ function bodyFraming(head: ResponseHead): BodyFraming {
     },
   };
   return f;
+}
+
+/** A response with no body (to a `HEAD`), whatever its `Content-Length` says. */
+function noBody(): BodyFraming {
+  return { take: () => [], done: true, untilClose: false, failure: undefined };
 }
 
 function failed(message: string): BodyFraming {

@@ -47,6 +47,7 @@ import { writeMetadata } from './metadata.js';
 import { type ResolvedStorageOptions, resolveStorageOptions, type StorageOptions } from './options.js';
 import { assertOutputPath } from './output-path.js';
 import { assertTaskIdName, claimStoreRoot, StoreLayout } from './store-layout.js';
+import { RegistryCache } from './registry-cache.js';
 import { assertDigest } from '../core/digest.js';
 import { acquireTaskLock } from './task-lock.js';
 import { commitEntry, TaskWriterImpl, type EntryStore, type TaskWriter } from './task-writer.js';
@@ -108,6 +109,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
   /** Warnings found while validating options (also logged). */
   readonly warnings: readonly string[];
   readonly #layout: StoreLayout;
+  #registry: RegistryCache | undefined;
   readonly #index: DigestIndex;
   readonly #table = new EntryTable();
   readonly #writers = new Set<TaskWriterImpl>();
@@ -141,6 +143,11 @@ export class StorageManager extends EventEmitter<StorageEvents> {
       onReport: (report) => this.emit('gc', report),
       onError: (e) => gcLog('gc round failed: %s', (e as Error).message),
     });
+  }
+
+  /** What the store remembers of registries (manifests by digest, tags, loopback schemes): `registry-cache.ts`. */
+  get registryCache(): RegistryCache {
+    return (this.#registry ??= new RegistryCache(this.#layout.root));
   }
 
   /**

@@ -41,7 +41,7 @@ export function isPeerIdName(s: unknown): boolean {
 }
 
 /** Names the store creates at its root besides task directories. */
-const ROOT_NAMES = new Set([STORE_MARKER, '.locks', '.index', '.gc', '.claims']);
+const ROOT_NAMES = new Set([STORE_MARKER, '.locks', '.index', '.gc', '.claims', '.registry']);
 /**
  * A symbolic link in a peer directory to the entry's data file, made when that file is born outside
  * the directory (advance), before it exists. The metadata names the file too, but when the metadata

@@ -10,7 +10,8 @@ import { InvalidArgumentError, RangeNotSupportedError, SizeMismatchError } from 
 import { quote } from '../../core/describe.js';
 import type { ByteRange } from '../../core/types.js';
 import type { BlobTarget } from '../resource-client.js';
-import { directGet, DirectGetDeclined, type DirectConnect } from '../../http/socket-get.js';
+import { directGet, DirectGetDeclined, type DirectConnect, type ResponseHead } from '../../http/socket-get.js';
+import { ChunkPool } from '../../internal/chunk-pool.js';
 import type { BodyMemory, ChunkSink } from '../../internal/chunks.js';
 import { logSource } from './log.js';
 
@@ -74,6 +75,30 @@ export class DirectBlobReads {
 
   constructor(connect: DirectConnect) {
     this.#connect = connect;
+  }
+
+  /**
+   * A `HEAD` of `url` on a connection of its own: the head of a `200`, or `undefined` when the
+   * request should go through undici (a challenge, a redirect, an error, a refused connection).
+   */
+  async head(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<ResponseHead | undefined> {
+    this.requests++;
+    try {
+      const memory = new ChunkPool({ bufferBytes: 64 * 1024, keep: 0 });
+      return await directGet(this.#connect, {
+        url: new URL(url),
+        method: 'HEAD',
+        headers,
+        memory,
+        sink: () => undefined,
+        signal,
+        accept: (h) => h.status === 200,
+      });
+    } catch (e) {
+      if (!(e instanceof DirectGetDeclined)) throw e;
+      logSource('direct HEAD declined (%s): through undici', e.message);
+      return undefined;
+    }
   }
 
   /**

@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { dispatcherRequest } from '../../http/undici-modules.js';
+import { loadUndici, type LazyDispatcher } from '../../http/lazy-undici.js';
 import { tlsFailureHint } from '../../http/tls-trust.js';
 import {
   AuthError,
@@ -196,7 +196,7 @@ function firstCode(e: unknown): string {
 
 /** Request core of one {@link OrasResourceClient}. Internal. */
 export class RegistryHttp {
-  readonly #dispatcher: Dispatcher;
+  readonly #dispatcher: LazyDispatcher;
   readonly #o: ResolvedOrasClientOptions;
   #auth: TokenAuthenticator | undefined;
   readonly #random: () => number;
@@ -205,7 +205,7 @@ export class RegistryHttp {
   requests = 0;
 
   constructor(
-    dispatcher: Dispatcher,
+    dispatcher: LazyDispatcher,
     options: ResolvedOrasClientOptions,
     random: () => number = Math.random,
     secrets: SecretSet = new SecretSet(),
@@ -374,7 +374,8 @@ export class RegistryHttp {
       const id = nextRequestId();
       this.requests++;
       logSource('%s → %s %s headers=%o', id, method, redact(url.href), redact(headers));
-      const res = await dispatcherRequest(this.#dispatcher, {
+      const [{ dispatcherRequest }, dispatcher] = await Promise.all([loadUndici(), this.#dispatcher.get()]);
+      const res = await dispatcherRequest(dispatcher, {
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: method as Dispatcher.HttpMethod,

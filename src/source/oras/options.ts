@@ -13,6 +13,8 @@ import type { BackoffPolicy } from '../../internal/retry.js';
 import { currentPlatform, type Platform } from './platform.js';
 
 export type { Platform } from './platform.js';
+export { DEFAULT_RETRY_ERROR_CODES, type RetryOptions } from './retry-options.js';
+import { DEFAULT_RETRY_ERROR_CODES, type RetryOptions } from './retry-options.js';
 
 /** Explicit registry credentials: a user name and password, or a ready bearer/identity token. */
 export type RegistryCredential =
@@ -33,50 +35,6 @@ export type CredentialsOption =
       registry: string,
       options: { signal?: AbortSignal | undefined },
     ) => RegistryCredential | undefined | Promise<RegistryCredential | undefined>);
-
-/** Retry policy for GET/HEAD requests. Durations are Go strings or ms. */
-export interface RetryOptions {
-  /** Retries after the first attempt. 0 disables retries. @defaultValue 5 */
-  maxRetries?: number;
-  /** First backoff delay. @defaultValue 200 ms */
-  minDelay?: Duration;
-  /** Largest backoff delay. @defaultValue 3 s */
-  maxDelay?: Duration;
-  /** Backoff growth per attempt. @defaultValue 2 */
-  factor?: number;
-  /** Relative jitter: each delay is multiplied by a random factor in `[1 - jitter, 1 + jitter]`. @defaultValue 0.1 */
-  jitter?: number;
-  /** HTTP statuses that are retried. @defaultValue [408, 429, 500, 502, 503, 504] */
-  statusCodes?: readonly number[];
-  /**
-   * Error `code`s (socket/undici) that are retried. @defaultValue resets, refusals, timeouts
-   * (`ECONNRESET`, `ECONNREFUSED`, `EPIPE`, `ETIMEDOUT`, `EAI_AGAIN`, `EHOSTUNREACH`, `ENETUNREACH`
-   * and undici's socket, connect, headers, body and closed errors). Not `ENOTFOUND`: a name that
-   * does not exist is a typo, and retrying it cost 6 s; `EAI_AGAIN` (a resolver hiccup) is retried.
-   */
-  errorCodes?: readonly string[];
-  /**
-   * Largest `Retry-After` honoured. A server asking for a longer wait fails the request at once
-   * (`RETRY_AFTER_TOO_LONG`) instead of holding the pull. @defaultValue 30 s
-   */
-  maxRetryAfter?: Duration;
-}
-
-/** Socket-level error codes retried by default: resets, refusals, DNS hiccups and undici timeouts. */
-export const DEFAULT_RETRY_ERROR_CODES: readonly string[] = Object.freeze([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
-]);
 
 /**
  * Options of {@link OrasResourceClient}. One typed object; every field is optional and validated
@@ -205,6 +163,31 @@ export interface OrasClientOptions {
    * owns connections) and {@link OrasResourceClient.close} does not close it. @defaultValue undefined
    */
   dispatcher?: Dispatcher | undefined;
+  /**
+   * How long a tag's manifest digest, once seen, is trusted without asking the registry (shared by
+   * every process of a store). A moved tag is seen only after this long. `0` (the default) asks
+   * every time, with a `HEAD` when the manifest is known. Needs {@link OrasClientOptions.cache}.
+   * @defaultValue 0
+   */
+  tagCacheTtl?: Duration | undefined;
+  /**
+   * Where manifests (by digest), tags and loopback schemes are remembered between runs; the
+   * downloader passes its store's. Without it every resolve asks the registry.
+   */
+  cache?: RegistryMemory | undefined;
+}
+
+/**
+ * What a client remembers of registries between runs (`StorageManager.registryCache` is one).
+ * A miss is never an error: every method may answer `undefined` and every write may be lost.
+ */
+export interface RegistryMemory {
+  manifest(digest: string): Promise<{ bytes: Uint8Array; mediaType: string } | undefined>;
+  putManifest(digest: string, m: { bytes: Uint8Array; mediaType: string }): Promise<void>;
+  tag(reference: string): Promise<{ digest: string; seenAt: number } | undefined>;
+  putTag(reference: string, digest: string): Promise<void>;
+  scheme(host: string): Promise<{ scheme: 'http' | 'https'; seenAt: number } | undefined>;
+  putScheme(host: string, scheme: 'http' | 'https'): Promise<void>;
 }
 
 /** The defaults of {@link OrasClientOptions}, as documented per field. */
@@ -234,6 +217,7 @@ export const DEFAULT_ORAS_CLIENT_OPTIONS = Object.freeze({
   maxManifestBytes: 4 * 1024 * 1024,
   maxTokenBytes: 128 * 1024,
   userAgent: `orasfly/${VERSION}`,
+  tagCacheTtl: 0,
 } as const);
 
 /** A fully resolved retry policy (ms everywhere): the shared backoff plus what HTTP retries. */
@@ -276,6 +260,9 @@ export interface ResolvedOrasClientOptions {
   readonly layerIndex: number | undefined;
   readonly userAgent: string;
   readonly dispatcher: Dispatcher | undefined;
+  /** ms; 0 = off. */
+  readonly tagCacheTtl: number;
+  readonly cache: RegistryMemory | undefined;
 }
 
 function positiveInt(v: unknown, field: string, min = 1): number {
@@ -348,6 +335,8 @@ export const ORAS_CLIENT_OPTION_KEYS: readonly string[] = Object.freeze(
     layerIndex: 1,
     userAgent: 1,
     dispatcher: 1,
+    tagCacheTtl: 1,
+    cache: 1,
   } satisfies Record<keyof OrasClientOptions, 1>),
 );
 
@@ -491,5 +480,7 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     layerIndex,
     userAgent,
     dispatcher,
+    tagCacheTtl: dur(o.tagCacheTtl, D.tagCacheTtl, 'tagCacheTtl'),
+    cache: o.cache,
   });
 }

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { Dispatcher } from 'undici';
 import { ClosedError, ManifestError, DigestMismatchError, TimeoutError } from '../../core/errors.js';
 import type {
   BlobRead,
@@ -16,36 +15,21 @@ import type {
 import type { ByteRange } from '../../core/types.js';
 import { TokenAuthenticator } from './auth.js';
 import { CredentialCache } from './credential-cache.js';
-import { destroyBody, readLimited, RegistryHttp } from './http.js';
+import { destroyBody, RegistryHttp } from './http.js';
 import { logSource } from './log.js';
 import { SecretSet } from './secrets.js';
 import { anySignal, raceSignal } from '../../internal/abort.js';
-import {
-  chooseLayer,
-  digestLike,
-  MANIFEST_ACCEPT,
-  parseManifest,
-  selectPlatform,
-  type Descriptor,
-  type ImageIndex,
-  type ImageManifest,
-} from './manifest.js';
+import { chooseLayer, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
+import { fetchManifestOf, type FetchedManifest, type ManifestFetchContext } from './manifest-fetch.js';
 import { createDispatcher, directConnect, tlsSettings } from '../../http/dispatcher.js';
+import { LazyDispatcher } from '../../http/lazy-undici.js';
 import { checkRange, DirectBlobReads, headProblem, rangeHeaders } from './blob-read.js';
 import { pumpChunks, type BodyMemory, type ChunkSink } from '../../internal/chunks.js';
 import { SchemeChooser } from './scheme.js';
-import { sendManifestGet } from './manifest-request.js';
 import { resolveOrasClientOptions, type OrasClientOptions, type ResolvedOrasClientOptions } from './options.js';
 import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
 
-/** A fetched, digest-checked, parsed manifest. */
-export interface FetchedManifest {
-  /** The manifest's own digest (sha256 of `bytes`, or the requested digest's algorithm). */
-  readonly digest: string;
-  readonly mediaType: string;
-  readonly bytes: Buffer;
-  readonly manifest: ImageManifest | ImageIndex;
-}
+export type { FetchedManifest } from './manifest-fetch.js';
 
 /** A resolved resource plus the manifest(s) it came from. */
 export interface ResolvedOrasResource extends ResolvedResource {
@@ -91,7 +75,7 @@ const PULL_SCOPE = (repo: string): string => `repository:${repo}:pull`;
 export class OrasResourceClient implements ResourceClient {
   /** The validated options in use. */
   readonly options: ResolvedOrasClientOptions;
-  readonly #dispatcher: Dispatcher;
+  readonly #dispatcher: LazyDispatcher;
   /** Blob bodies on connections of their own, when requests need no proxy. */
   readonly #direct: DirectBlobReads | undefined;
   readonly #http: RegistryHttp;
@@ -101,6 +85,7 @@ export class OrasResourceClient implements ResourceClient {
   /** Aborted by close(): stops the scheme probe and shared credential lookups. */
   readonly #lifetime = new AbortController();
   readonly #schemes: SchemeChooser;
+  readonly #manifests: ManifestFetchContext;
   readonly #credentials: CredentialCache;
   /** Every secret this client sent; server text is scrubbed against it. */
   readonly #secrets = new SecretSet();
@@ -112,7 +97,7 @@ export class OrasResourceClient implements ResourceClient {
   constructor(options: OrasClientOptions = {}) {
     this.options = resolveOrasClientOptions(options);
     const tls = tlsSettings(this.options);
-    this.#dispatcher = createDispatcher(this.options, tls);
+    this.#dispatcher = new LazyDispatcher((u) => createDispatcher(this.options, u, tls), this.options.dispatcher);
     const direct = directConnect(this.options, tls);
     this.#direct = direct && new DirectBlobReads(direct);
     this.#credentials = new CredentialCache(this.options, this.#lifetime.signal);
@@ -135,8 +120,29 @@ export class OrasResourceClient implements ResourceClient {
       userAgent: this.options.userAgent,
       dispatcher: this.#dispatcher,
       lifetime: this.#lifetime.signal,
+      memory: this.options.cache,
     });
     this.#http.unansweredProbe = (host) => this.#schemes.unansweredProbe(host);
+    this.#manifests = {
+      http: this.#http,
+      maxManifestBytes: this.options.maxManifestBytes,
+      tagCacheTtl: this.options.tagCacheTtl,
+      memory: this.options.cache,
+      now: Date.now,
+      prepare: (ref, signal) => this.#schemes.decide(ref.apiHost, signal),
+      repoBase: (ref) => this.#repoBase(ref),
+      blobUrl: (ref, digest) => `${this.#repoBase(ref)}/blobs/${digest}`,
+      ...(this.#direct && {
+        directHead: async (ref, url, headers, signal) => {
+          const h: Record<string, string> = { 'user-agent': this.options.userAgent, ...headers };
+          if (!Object.keys(h).some((k) => k.toLowerCase() === 'authorization')) {
+            const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), signal);
+            if (auth) h['authorization'] = auth;
+          }
+          return (await this.#direct!.head(url, h, signal))?.headers;
+        },
+      }),
+    };
   }
 
   /** HTTP requests put on the wire so far (attempts and redirect hops included). */
@@ -196,46 +202,7 @@ export class OrasResourceClient implements ResourceClient {
    */
   async fetchManifest(url: string, reference?: string, options: ResourceRequestOptions = {}): Promise<FetchedManifest> {
     this.#checkOpen();
-    const ref = this.parse(url);
-    await this.#schemes.decide(ref.apiHost, options.signal);
-    const wanted = reference ?? ref.reference;
-    const get = {
-      method: 'GET' as const,
-      url: `${this.#repoBase(ref)}/manifests/${wanted}`,
-      headers: { ...options.headers, accept: MANIFEST_ACCEPT },
-      auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
-      accept: [200],
-      signal: options.signal,
-    };
-    const res = await sendManifestGet(this.#http, get, ref, wanted, this.blobUrl({ url, digest: wanted }));
-    const bytes = await readLimited(
-      res.body,
-      this.options.maxManifestBytes,
-      'manifest',
-      res.headers['content-length'],
-      options.signal,
-    );
-    const isDigest = wanted.includes(':');
-    const digest = digestLike(isDigest ? wanted : 'sha256:', bytes);
-    if (isDigest && digest !== wanted) throw new DigestMismatchError(wanted, digest, 'manifest');
-    const header = res.headers['docker-content-digest'];
-    const claimed = Array.isArray(header) ? header[0] : header;
-    if (claimed && /^sha(256|512):/.test(claimed)) {
-      const check = digestLike(claimed, bytes);
-      if (check !== claimed) throw new DigestMismatchError(claimed, check, 'manifest (Docker-Content-Digest)');
-    }
-    const ct = res.headers['content-type'];
-    const manifest = parseManifest(bytes, Array.isArray(ct) ? ct[0] : ct);
-    logSource(
-      'manifest %s/%s:%s %s %s (%d bytes)',
-      ref.registry,
-      ref.repository,
-      wanted,
-      manifest.mediaType,
-      digest,
-      bytes.length,
-    );
-    return { digest, mediaType: manifest.mediaType, bytes, manifest };
+    return fetchManifestOf(this.#manifests, this.parse(url), reference ?? this.parse(url).reference, options);
   }
 
   /**
@@ -470,11 +437,12 @@ export class OrasResourceClient implements ResourceClient {
     this.#closed = true;
     this.#lifetime.abort(new DOMException('client closed', 'AbortError'));
     if (this.options.dispatcher) return;
+    const dispatcher = await this.#dispatcher.current();
+    if (!dispatcher) return; // no request ever went through undici
     // close() waits for requests in flight; one a hostile server keeps open must not hold us.
-    const closed = this.#dispatcher.close();
+    const closed = dispatcher.close();
     const grace = new Promise<'late'>((r) => setTimeout(() => r('late'), CLOSE_GRACE_MS).unref());
-    if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'late')
-      await this.#dispatcher.destroy();
+    if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'late') await dispatcher.destroy();
   }
 
   #checkOpen(): void {

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import type { Dispatcher } from 'undici';
-import { dispatcherRequest } from '../../http/undici-modules.js';
+import { loadUndici, type LazyDispatcher } from '../../http/lazy-undici.js';
 import { isLoopbackHost } from '../../http/loopback.js';
 import { requireBuiltin } from '../../internal/node-require.js';
 import { raceSignal } from '../../internal/abort.js';
 import { destroyBody } from './http.js';
 import { logSource } from './log.js';
+import type { RegistryMemory } from './options.js';
 
 /** What a {@link SchemeChooser} needs from its client. */
 export interface SchemeChooserOptions {
@@ -19,10 +19,19 @@ export interface SchemeChooserOptions {
   readonly plainHttp: boolean | undefined;
   readonly userAgent: string;
   /** The client's dispatcher, for the plain `GET /v2/` that confirms a non-TLS answer. */
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: LazyDispatcher;
   /** The client's lifetime: a probe stops when the client closes, never because one caller gave up. */
   readonly lifetime: AbortSignal;
+  /** Where a decision is remembered between runs (the store's), for {@link SCHEME_MEMORY_MS}. */
+  readonly memory?: Pick<RegistryMemory, 'scheme' | 'putScheme'> | undefined;
 }
+
+/**
+ * How long a loopback registry's probed scheme is trusted by later runs: a probe costs a TLS
+ * handshake attempt and a `GET /v2/`, a tenth of a reuse pull; a registry restarted with the
+ * other scheme is probed again at the latest this long after.
+ */
+export const SCHEME_MEMORY_MS = 10 * 60 * 1000;
 
 /** The scheme per registry host of one client. */
 export class SchemeChooser {
@@ -57,7 +66,7 @@ export class SchemeChooser {
     if (!p) {
       // One probe for concurrent callers, on the client's own signal: one caller's cancellation
       // must not leave the others undecided. Undecided (nothing listening, a reset) is retried later.
-      p = this.#probeScheme(host).then((scheme) => {
+      p = this.#rememberedOrProbed(host).then((scheme) => {
         if (scheme) this.#decided.set(host, scheme);
         return scheme;
       });
@@ -65,6 +74,15 @@ export class SchemeChooser {
       void p.finally(() => this.#probes.delete(host)).catch(() => {});
     }
     await raceSignal(p, signal);
+  }
+
+  async #rememberedOrProbed(host: string): Promise<'http' | 'https' | undefined> {
+    const memory = this.#o.memory;
+    const seen = await memory?.scheme(host);
+    if (seen && Date.now() - seen.seenAt < SCHEME_MEMORY_MS && Date.now() >= seen.seenAt) return seen.scheme;
+    const scheme = await this.#probeScheme(host);
+    if (scheme) await memory?.putScheme(host, scheme);
+    return scheme;
   }
 
   /**
@@ -97,7 +115,8 @@ export class SchemeChooser {
         code === 'ECONNREFUSED'
       ) {
         try {
-          const res = await dispatcherRequest(this.#o.dispatcher, {
+          const [{ dispatcherRequest }, dispatcher] = await Promise.all([loadUndici(), this.#o.dispatcher.get()]);
+          const res = await dispatcherRequest(dispatcher, {
             origin: `http://${host}`,
             path: '/v2/',
             method: 'GET',

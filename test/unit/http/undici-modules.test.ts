@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { agentClass, buildConnector, dispatcherRequest } from '../../../src/http/undici-modules.js';
+import * as undiciModules from '../../../src/http/undici-modules.js';
 import { createDispatcher } from '../../../src/http/dispatcher.js';
 import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
 
@@ -41,7 +42,7 @@ test('the deep imports have the shapes we use: Agent, buildConnector, the reques
 });
 
 test('the dispatcher is built with allowH2: false explicitly (the CLI bundle has no HTTP/2 client)', () => {
-  const d = createDispatcher(resolveOrasClientOptions({})) as unknown as Record<symbol, unknown>;
+  const d = createDispatcher(resolveOrasClientOptions({}), undiciModules) as unknown as Record<symbol, unknown>;
   // undici keeps the options it was built with under a symbol whose description is "options".
   const sym = Object.getOwnPropertySymbols(d).find((s) => s.description === 'options');
   assert.ok(sym, 'undici Agent stores its options');

@@ -4,14 +4,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SchemeChooser } from '../../../../src/source/oras/scheme.js';
 import { agentClass } from '../../../../src/http/undici-modules.js';
+import { LazyDispatcher } from '../../../../src/http/lazy-undici.js';
 import { OrasResourceClient } from '../../../../src/source/oras/oras-resource-client.js';
 import { NetworkError } from '../../../../src/core/errors.js';
 
 function chooser(plainHttp: boolean | undefined) {
-  const dispatcher = new (agentClass())();
+  const agent = new (agentClass())();
+  const dispatcher = new LazyDispatcher(() => agent);
   const lifetime = new AbortController();
   const c = new SchemeChooser({ plainHttp, userAgent: 'test', dispatcher, lifetime: lifetime.signal });
-  return { c, close: () => dispatcher.close() };
+  return { c, close: () => agent.close() };
 }
 
 test('an explicit plainHttp decides for every host, with no probe', async () => {

@@ -1,0 +1,37 @@
+/**
+ * undici, loaded when the first request through it is made: `undici-modules.ts` behind a dynamic
+ * import, and a client's dispatcher built from it then. A reuse answered by the store or by a
+ * direct request never evaluates undici (its bundle chunk and the llhttp WebAssembly: about 20 ms).
+ *
+ * @module
+ */
+import type { Dispatcher } from 'undici';
+import type * as UndiciModules from './undici-modules.js';
+
+/** The undici modules this library uses (the runtime evaluates them once, at the first call). */
+export function loadUndici(): Promise<typeof UndiciModules> {
+  return import('./undici-modules.js');
+}
+
+/** A dispatcher built on first use (`build` receives the loaded modules), then the same one. */
+export class LazyDispatcher {
+  readonly #build: (u: typeof UndiciModules) => Dispatcher;
+  #built: Dispatcher | undefined;
+  #pending: Promise<Dispatcher> | undefined;
+
+  constructor(build: (u: typeof UndiciModules) => Dispatcher, ready?: Dispatcher) {
+    this.#build = build;
+    this.#built = ready;
+  }
+
+  /** The dispatcher, loading undici first if this is the first request. */
+  get(): Promise<Dispatcher> {
+    if (this.#built) return Promise.resolve(this.#built);
+    return (this.#pending ??= loadUndici().then((u) => (this.#built = this.#build(u))));
+  }
+
+  /** The dispatcher if it was built or is being built (nothing to close otherwise). */
+  async current(): Promise<Dispatcher | undefined> {
+    return this.#built ?? (this.#pending ? await this.#pending.catch(() => undefined) : undefined);
+  }
+}

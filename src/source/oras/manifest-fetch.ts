@@ -1,0 +1,188 @@
+/**
+ * Getting a manifest by tag or digest while asking the registry as little as possible. A digest
+ * the client's {@link RegistryMemory} holds needs no request at all (the registry may be down). A
+ * tag is trusted for `tagCacheTtl` when one is set; otherwise a `HEAD` asks where it points now
+ * (`Docker-Content-Digest`) and a known manifest is not fetched again — registries that count pulls
+ * count `GET`s. Everything else is one `GET` through the manifest size limit, checked against the
+ * requested digest and the registry's `Docker-Content-Digest`, then remembered.
+ *
+ * @module
+ */
+import { DigestMismatchError, RegistryResponseError } from '../../core/errors.js';
+import type { ResourceRequestOptions } from '../resource-client.js';
+import { destroyBody, readLimited, type RegistryHttp } from './http.js';
+import { logSource } from './log.js';
+import { digestLike, MANIFEST_ACCEPT, parseManifest, type ImageIndex, type ImageManifest } from './manifest.js';
+import { sendManifestGet } from './manifest-request.js';
+import type { RegistryMemory } from './options.js';
+import type { OrasReference } from './reference.js';
+
+/** A fetched, digest-checked, parsed manifest. */
+export interface FetchedManifest {
+  /** The manifest's own digest (sha256 of `bytes`, or the requested digest's algorithm). */
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly bytes: Buffer;
+  readonly manifest: ImageManifest | ImageIndex;
+}
+
+/** What the fetcher needs from its client. */
+export interface ManifestFetchContext {
+  readonly http: RegistryHttp;
+  readonly maxManifestBytes: number;
+  /** ms; 0 = a tag is asked every time. */
+  readonly tagCacheTtl: number;
+  readonly memory: RegistryMemory | undefined;
+  readonly now: () => number;
+  /** Decides the registry's scheme (a probe, for loopback): only before a request. */
+  prepare(ref: OrasReference, signal: AbortSignal | undefined): Promise<void>;
+  /** `scheme://host/v2/<repo>` of the reference. */
+  repoBase(ref: OrasReference): string;
+  /** The blob URL of a digest in the reference's repository (to tell a layer digest from a manifest's). */
+  blobUrl(ref: OrasReference, digest: string): string;
+  /**
+   * A `HEAD` on a connection of its own (no undici to load for a reuse): the response headers of a
+   * `200`, or `undefined` to send it through undici instead.
+   */
+  directHead?(
+    ref: OrasReference,
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<Readonly<Record<string, string>> | undefined>;
+}
+
+const DIGEST_HEADER_RE = /^sha(256|512):[0-9a-f]+$/;
+const PULL_SCOPE = (repo: string): string => `repository:${repo}:pull`;
+
+/** Gets `wanted` (a tag or a digest) of `ref`'s repository. */
+export async function fetchManifestOf(
+  c: ManifestFetchContext,
+  ref: OrasReference,
+  wanted: string,
+  options: ResourceRequestOptions,
+): Promise<FetchedManifest> {
+  const memory = c.memory;
+  const isDigest = wanted.includes(':');
+  const tagKey = `${ref.registry}/${ref.repository}:${wanted}`;
+  if (memory && isDigest) {
+    const hit = await remembered(memory, wanted);
+    if (hit) return hit;
+  } else if (memory) {
+    const seen = c.tagCacheTtl > 0 ? await memory.tag(tagKey) : undefined;
+    if (seen && c.now() - seen.seenAt < c.tagCacheTtl) {
+      const hit = await remembered(memory, seen.digest);
+      if (hit) return hit;
+    }
+    const now = await headDigest(c, ref, wanted, options);
+    const hit = now === undefined ? undefined : await remembered(memory, now);
+    if (hit) {
+      await memory.putTag(tagKey, hit.digest);
+      return hit;
+    }
+  }
+  const fetched = await getManifest(c, ref, wanted, options);
+  if (memory) {
+    await memory.putManifest(fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType });
+    if (!isDigest) await memory.putTag(tagKey, fetched.digest);
+  }
+  return fetched;
+}
+
+async function remembered(memory: RegistryMemory, digest: string): Promise<FetchedManifest | undefined> {
+  const m = await memory.manifest(digest);
+  if (!m) return undefined;
+  try {
+    const bytes = Buffer.from(m.bytes);
+    const manifest = parseManifest(bytes, m.mediaType || undefined);
+    logSource('manifest %s from the store', digest);
+    return { digest, mediaType: manifest.mediaType, bytes, manifest };
+  } catch {
+    return undefined; // not a manifest we can use after all: ask the registry
+  }
+}
+
+/**
+ * Where the tag points now, by `HEAD`; `undefined` when the registry does not say (no header, or a
+ * status the `GET` will explain better).
+ */
+async function headDigest(
+  c: ManifestFetchContext,
+  ref: OrasReference,
+  wanted: string,
+  options: ResourceRequestOptions,
+): Promise<string | undefined> {
+  await c.prepare(ref, options.signal);
+  const url = `${c.repoBase(ref)}/manifests/${wanted}`;
+  const direct = await c.directHead?.(ref, url, { ...options.headers, accept: MANIFEST_ACCEPT }, options.signal);
+  if (direct) return digestHeader(ref, wanted, direct['docker-content-digest']);
+  try {
+    const res = await c.http.send({
+      method: 'HEAD',
+      url,
+      headers: { ...options.headers, accept: MANIFEST_ACCEPT },
+      auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
+      accept: [200],
+      noBodyStatuses: [200],
+      signal: options.signal,
+    });
+    destroyBody(res.body);
+    const h = res.headers['docker-content-digest'];
+    return digestHeader(ref, wanted, Array.isArray(h) ? h[0] : h);
+  } catch (e) {
+    if (e instanceof RegistryResponseError) return undefined;
+    throw e;
+  }
+}
+
+function digestHeader(ref: OrasReference, wanted: string, d: string | undefined): string | undefined {
+  logSource('manifest %s/%s:%s is %s (HEAD)', ref.registry, ref.repository, wanted, d ?? 'not said');
+  return d !== undefined && DIGEST_HEADER_RE.test(d) ? d : undefined;
+}
+
+/** The manifest `GET`, through the size limit, checked against both digests it may claim. */
+async function getManifest(
+  c: ManifestFetchContext,
+  ref: OrasReference,
+  wanted: string,
+  options: ResourceRequestOptions,
+): Promise<FetchedManifest> {
+  await c.prepare(ref, options.signal);
+  const get = {
+    method: 'GET' as const,
+    url: `${c.repoBase(ref)}/manifests/${wanted}`,
+    headers: { ...options.headers, accept: MANIFEST_ACCEPT },
+    auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
+    accept: [200],
+    signal: options.signal,
+  };
+  const res = await sendManifestGet(c.http, get, ref, wanted, c.blobUrl(ref, wanted));
+  const bytes = await readLimited(
+    res.body,
+    c.maxManifestBytes,
+    'manifest',
+    res.headers['content-length'],
+    options.signal,
+  );
+  const isDigest = wanted.includes(':');
+  const digest = digestLike(isDigest ? wanted : 'sha256:', bytes);
+  if (isDigest && digest !== wanted) throw new DigestMismatchError(wanted, digest, 'manifest');
+  const header = res.headers['docker-content-digest'];
+  const claimed = Array.isArray(header) ? header[0] : header;
+  if (claimed && /^sha(256|512):/.test(claimed)) {
+    const check = digestLike(claimed, bytes);
+    if (check !== claimed) throw new DigestMismatchError(claimed, check, 'manifest (Docker-Content-Digest)');
+  }
+  const ct = res.headers['content-type'];
+  const manifest = parseManifest(bytes, Array.isArray(ct) ? ct[0] : ct);
+  logSource(
+    'manifest %s/%s:%s %s %s (%d bytes)',
+    ref.registry,
+    ref.repository,
+    wanted,
+    manifest.mediaType,
+    digest,
+    bytes.length,
+  );
+  return { digest, mediaType: manifest.mediaType, bytes, manifest };
+}
