@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module';
 import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
 import type * as UndiciModules from './undici-modules.js';
-import { nodeExtraCaCertificates, systemCaCertificates } from './tls-trust.js';
+import { nodeExtraCaCertificates, systemCaCertificates, untrustedChain } from './tls-trust.js';
 import type { DirectConnect } from './socket-get.js';
 
 /** What the dispatcher is built from (durations in ms): the transport fields of the client's resolved options. */
@@ -46,10 +46,18 @@ export function createDispatcher(
   const build = buildConnector();
   const plain = build({ timeout: o.dialTimeout, ...keepAliveOpts });
   let secure: BuildConnector.connector | undefined;
+  let secureFull: BuildConnector.connector | undefined;
+  const tlsTimeout = o.dialTimeout + o.tlsHandshakeTimeout;
+  // The narrow trust first (see TlsSettings); the whole configured store only when the narrow one
+  // cannot vouch for the server.
+  const connectTls: BuildConnector.connector = (opts, cb) =>
+    (secure ??= build({ timeout: tlsTimeout, ...keepAliveOpts, ...tls.narrow() }))(opts, (err, socket) => {
+      const full = err && untrustedChain(err) ? tls.full() : undefined;
+      if (!full) return err ? cb(err, null) : cb(null, socket!);
+      (secureFull ??= build({ timeout: tlsTimeout, ...keepAliveOpts, ...full }))(opts, cb);
+    });
   const connect: BuildConnector.connector = (opts, cb) =>
-    opts.protocol === 'https:'
-      ? (secure ??= build({ timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...keepAliveOpts, ...tls() }))(opts, cb)
-      : plain(opts, cb);
+    opts.protocol === 'https:' ? connectTls(opts, cb) : plain(opts, cb);
   const agentOpts = {
     connections: o.maxIdleConns,
     // Explicit, not undici's default (which undici 8 flips): registries are reached over HTTP/1.1,
@@ -63,21 +71,49 @@ export function createDispatcher(
   };
   if (o.proxy === undefined && !proxyFromEnv()) return new (agentClass())(agentOpts);
   // Through a proxy, undici builds the tunnel's TLS options up front.
-  const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...tls() };
+  const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...(tls.full() ?? tls.narrow()) };
   const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout };
   if (o.proxy !== undefined)
     return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
   return new (envHttpProxyAgentClass())({ ...agentOpts, requestTls: tunnelTls, proxyTls });
 }
 
-/** TLS settings of a client's connections: verification and the trust store, built once when first asked. */
-export type TlsSettings = () => { rejectUnauthorized: boolean; secureContext?: import('node:tls').SecureContext };
+/** The TLS options of one connection attempt. */
+export type TlsOptions = { rejectUnauthorized: boolean; secureContext?: import('node:tls').SecureContext };
 
-/** The memoised TLS settings for `o`: plain-HTTP pulls never build the trust store. */
-export function tlsSettings(o: DispatcherOptions): TlsSettings {
-  let built: ReturnType<TlsSettings> | undefined;
-  return () => (built ??= { rejectUnauthorized: !o.insecureSkipVerify, ...trustedContext(o) });
+/**
+ * TLS settings of a client's connections, in two steps. `narrow()` trusts the smallest part of the
+ * configured store that usually vouches for a registry: the `caFile` alone when one is given, Node's
+ * own roots (and `NODE_EXTRA_CA_CERTS`) otherwise — cheap to set up. `full()` is the whole store
+ * (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, `caFile`: ~170 certificates, 25-40 ms to
+ * build), asked for only when the narrow trust could not vouch for a server; `undefined` when the
+ * narrow trust already is all of it. Both only ever trust certificates the user configured, so the
+ * second step never accepts what the whole store would refuse; it only costs one more handshake.
+ */
+export interface TlsSettings {
+  narrow(): TlsOptions;
+  full(): TlsOptions | undefined;
 }
+
+/** The memoised TLS settings for `o`: plain-HTTP pulls build nothing. */
+export function tlsSettings(o: DispatcherOptions): TlsSettings {
+  const reject = !o.insecureSkipVerify;
+  let narrow: TlsOptions | undefined;
+  let full: TlsOptions | undefined;
+  const whole = (): TlsOptions => (full ??= { rejectUnauthorized: reject, ...trustedContext(o) });
+  // Nothing beyond Node's default store is configured (or nothing is verified): one step.
+  if (!reject || (!o.systemCa && o.ca === undefined)) return { narrow: whole, full: () => undefined };
+  return {
+    narrow: () => {
+      if (narrow) return narrow;
+      if (o.ca === undefined) return (narrow = { rejectUnauthorized: true });
+      const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+      return (narrow = { rejectUnauthorized: true, secureContext: tls.createSecureContext({ ca: o.ca }) });
+    },
+    full: whole,
+  };
+}
+
 
 /**
  * How blob bodies may be read on connections of their own (`socket-get.ts`): with the dispatcher's
@@ -90,7 +126,9 @@ export function directConnect(o: DispatcherOptions, tls: TlsSettings): DirectCon
     dialTimeout: o.dialTimeout,
     tlsHandshakeTimeout: o.tlsHandshakeTimeout,
     headersTimeout: o.responseHeaderTimeout,
-    tls,
+    // The narrow trust only: a chain it cannot vouch for is declined, and undici's connector then
+    // tries the whole store (the answer and its error are undici's).
+    tls: () => tls.narrow(),
   };
 }
 

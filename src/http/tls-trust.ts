@@ -103,6 +103,12 @@ const UNTRUSTED = new Set([
   'CERT_SIGNATURE_FAILURE',
 ]);
 
+/** Whether a TLS failure says only that the chain reached no trusted root (a bigger store may help). */
+export function untrustedChain(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNTRUSTED.has(code);
+}
+
 /**
  * What to do about a TLS failure with `code`, in the words of both the CLI and the library, so
  * that nobody reaches for `--insecure` first when `--ca-file` is the fix.
