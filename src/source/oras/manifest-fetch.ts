@@ -71,7 +71,9 @@ export async function fetchManifestOf(
     if (hit) return hit;
   } else if (memory) {
     const seen = c.tagCacheTtl > 0 ? await memory.tag(tagKey) : undefined;
-    if (seen && c.now() - seen.seenAt < c.tagCacheTtl) {
+    const age = seen ? c.now() - seen.seenAt : -1;
+    // A sighting from the future (a clock set back, another machine's record) is not trusted for ever.
+    if (seen && age >= 0 && age < c.tagCacheTtl) {
       const hit = await remembered(memory, seen.digest);
       if (hit) return hit;
     }
