@@ -78,8 +78,10 @@ export class DirectBlobReads {
   }
 
   /**
-   * A `HEAD` of `url` on a connection of its own: the head of a `200`, or `undefined` when the
-   * request should go through undici (a challenge, a redirect, an error, a refused connection).
+   * A `HEAD` of `url` on a connection of its own: the head of the registry's answer (a `200`, or an
+   * error status such as `404`/`405` that asking again through undici would only repeat), or
+   * `undefined` when the request should go through undici (a challenge, a redirect, a refused
+   * connection, a malformed answer).
    */
   async head(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<ResponseHead | undefined> {
     this.requests++;
@@ -96,6 +98,9 @@ export class DirectBlobReads {
       });
     } catch (e) {
       if (!(e instanceof DirectGetDeclined)) throw e;
+      const status = e.head?.status;
+      // An answer undici could not improve on (it would send the same HEAD and get the same status).
+      if (status !== undefined && status >= 400 && status !== 401 && status !== 407) return e.head;
       logSource('direct HEAD declined (%s): through undici', e.message);
       return undefined;
     }

@@ -41,15 +41,16 @@ export interface ManifestFetchContext {
   /** The blob URL of a digest in the reference's repository (to tell a layer digest from a manifest's). */
   blobUrl(ref: OrasReference, digest: string): string;
   /**
-   * A `HEAD` on a connection of its own (no undici to load for a reuse): the response headers of a
-   * `200`, or `undefined` to send it through undici instead.
+   * A `HEAD` on a connection of its own (no undici to load for a reuse): the registry's answer (a
+   * `200`, or an error status undici would only repeat), or `undefined` to send it through undici
+   * instead (a challenge, a redirect, no connection).
    */
   directHead?(
     ref: OrasReference,
     url: string,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
-  ): Promise<Readonly<Record<string, string>> | undefined>;
+  ): Promise<{ readonly status: number; readonly headers: Readonly<Record<string, string>> } | undefined>;
 }
 
 const DIGEST_HEADER_RE = /^sha(256|512):[0-9a-f]+$/;
@@ -70,7 +71,9 @@ export async function fetchManifestOf(
     if (hit) return hit;
   } else if (memory) {
     const seen = c.tagCacheTtl > 0 ? await memory.tag(tagKey) : undefined;
-    if (seen && c.now() - seen.seenAt < c.tagCacheTtl) {
+    const age = seen ? c.now() - seen.seenAt : -1;
+    // A sighting from the future (a clock set back, another machine's record) is not trusted for ever.
+    if (seen && age >= 0 && age < c.tagCacheTtl) {
       const hit = await remembered(memory, seen.digest);
       if (hit) return hit;
     }
@@ -115,7 +118,8 @@ async function headDigest(
   await c.prepare(ref, options.signal);
   const url = `${c.repoBase(ref)}/manifests/${wanted}`;
   const direct = await c.directHead?.(ref, url, { ...options.headers, accept: MANIFEST_ACCEPT }, options.signal);
-  if (direct) return digestHeader(ref, wanted, direct['docker-content-digest']);
+  if (direct)
+    return direct.status === 200 ? digestHeader(ref, wanted, direct.headers['docker-content-digest']) : undefined;
   try {
     const res = await c.http.send({
       method: 'HEAD',

@@ -139,7 +139,7 @@ export class OrasResourceClient implements ResourceClient {
             const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), signal);
             if (auth) h['authorization'] = auth;
           }
-          return (await this.#direct!.head(url, h, signal))?.headers;
+          return this.#direct!.head(url, h, signal);
         },
       }),
     };

@@ -139,3 +139,13 @@ test('progress: a bar by default (on a terminal), -b kept, --no-progress turns i
   assert.equal(parseCliArgs(['oras://h/r:t', '--no-progress']).noProgress, true);
   assert.equal(parseCliArgs(['oras://h/r:t', '-b']).showProgress, true);
 });
+
+test('--tag-cache-ttl takes a duration (ms); unset when not given; a malformed one names the flag', () => {
+  assert.equal(parseCliArgs(['oras://h/r:t']).tagCacheTtl, undefined);
+  assert.equal(parseCliArgs(['oras://h/r:t', '--tag-cache-ttl', '60s']).tagCacheTtl, 60_000);
+  assert.equal(parseCliArgs(['oras://h/r:t', '--tag-cache-ttl', '0']).tagCacheTtl, 0);
+  assert.throws(
+    () => parseCliArgs(['oras://h/r:t', '--tag-cache-ttl', 'soon']),
+    (e: unknown) => e instanceof InvalidArgumentError && /tag-cache-ttl/.test(e.message),
+  );
+});

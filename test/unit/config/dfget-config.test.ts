@@ -162,6 +162,13 @@ test('oras.platform reads os/arch[/variant]; a malformed one names the key', () 
   );
 });
 
+test('oras.tagCacheTtl is read from dfget.yaml; oras.cache (an object) is a library option, ignored with a warning', () => {
+  const c = parseConfig('oras:\n  tagCacheTtl: 60s\n  cache: /tmp/x\n', 't.yaml');
+  assert.equal(c.config.oras.tagCacheTtl, '60s');
+  assert.equal((c.config.oras as Record<string, unknown>)['cache'], undefined);
+  assert.ok(c.warnings.some((w) => /oras\.cache/.test(w)));
+});
+
 // ---------------------------------------------------------------------------------------------
 // Every key docs/configuration.md documents for a block reaches the library option it names.
 
@@ -204,6 +211,7 @@ const SAMPLES: Record<string, [yaml: string, option: unknown]> = {
   platform: ['linux/arm64/v8', { os: 'linux', architecture: 'arm64', variant: 'v8' }],
   layerMediaType: ['text/plain', 'text/plain'],
   layerIndex: ['-1', -1],
+  tagCacheTtl: ['60s', '60s'],
   userAgent: ['tester/1', 'tester/1'],
   registryConfig: [`[${caPem}]`, [caPem]],
   dockerConfig: ['[/etc/docker.json]', ['/etc/docker.json']],
@@ -253,7 +261,7 @@ const IGNORED_UPSTREAM = new Set([
   'resourceClients.oras',
   'aliveTime',
 ]);
-const LIBRARY_ONLY = new Set(['credentials', 'dispatcher', 'now']);
+const LIBRARY_ONLY = new Set(['credentials', 'dispatcher', 'cache', 'now']);
 
 for (const [heading, block, target, defaults] of [
   ['## `storage:` block', 'storage', 'storage', DEFAULT_STORAGE_OPTIONS],

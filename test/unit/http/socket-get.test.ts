@@ -278,3 +278,58 @@ test('no head within the deadline is a TimeoutError, not a second try through un
     (e) => e instanceof TimeoutError,
   );
 });
+
+// The server never sends the 5321 bytes: reading a body would hang, so the timeout is the failure.
+test(
+  'a HEAD whose response has a Content-Length but no body resolves at once with the head',
+  { timeout: 10_000 },
+  async (t) => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    // The connection stays open after the head: only the method tells the client no body follows.
+    const srv = await rawServer((s) =>
+      sendParts(
+        s,
+        [`HTTP/1.1 200 OK\r\nContent-Length: 5321\r\nDocker-Content-Digest: ${digest}\r\nContent-Type: x/y\r\n\r\n`],
+        false,
+      ),
+    );
+    t.after(() => srv.close());
+    const pool = new ChunkPool({ bufferBytes: 64 * 1024, keep: 0 });
+    const c = collect();
+    const head = await directGet(CONNECT, {
+      url: srv.url,
+      method: 'HEAD',
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      memory: pool,
+      sink: c.sink,
+      accept: (h) => h.status === 200,
+    });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['docker-content-digest'], digest);
+    assert.equal(head.headers['content-length'], '5321');
+    assert.equal(c.chunks, 0);
+    assert.equal(pool.lent, 0, 'the read buffer went back to the pool');
+    assert.match(srv.requests[0]!, /^HEAD \/v2\/r\/blobs\/sha256:x HTTP\/1\.1\r\n/);
+    assert.match(srv.requests[0]!, /\r\naccept: application\/vnd\.oci\.image\.manifest\.v1\+json(\r\n|$)/);
+  },
+);
+
+test('a HEAD answered 401 or 404 is declined with its head (the caller asks through undici)', async (t) => {
+  for (const status of [401, 404, 405]) {
+    const srv = await rawServer((s) =>
+      sendParts(s, [`HTTP/1.1 ${status} X\r\nWww-Authenticate: Bearer realm="r"\r\nContent-Length: 40\r\n\r\n`], false),
+    );
+    t.after(() => srv.close());
+    await assert.rejects(
+      directGet(CONNECT, {
+        url: srv.url,
+        method: 'HEAD',
+        headers: {},
+        memory: new ChunkPool(),
+        sink: () => undefined,
+        accept: () => true,
+      }),
+      (e) => e instanceof DirectGetDeclined && e.head?.status === status,
+    );
+  }
+});

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ClosedError } from '../../../src/core/errors.js';
@@ -66,4 +67,23 @@ test('a reader claim makes another store’s clean skip the entry; released, the
   await pin.release();
   await other.clean([]);
   assert.equal(existsSync(e.dataFilePath), false);
+});
+
+test('registryCache keeps its records under <dataPath>/.registry/: the store reopens with them, GC and clean leave them', async (t) => {
+  const { store, dataPath } = await makeStore(t);
+  assert.equal(store.registryCache, store.registryCache, 'one instance per store');
+  const bytes = Buffer.from('{"schemaVersion":2}');
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  await store.registryCache.putManifest(digest, { bytes, mediaType: 'm' });
+  await store.registryCache.putTag('h/r:t', digest);
+  assert.ok(existsSync(path.join(dataPath, '.registry', 'manifests', 'sha256', digest.slice(7))));
+  await completeTask(store, Buffer.alloc(10_000, 3));
+  await store.gc();
+  await store.clean();
+  await store.close();
+  // Reopened (another process, later): the records are still there.
+  const again = await StorageManager.open({ dataPath }, { gcTimer: false });
+  t.after(() => again.close());
+  assert.equal((await again.registryCache.tag('h/r:t'))?.digest, digest);
+  assert.ok(await again.registryCache.manifest(digest));
 });

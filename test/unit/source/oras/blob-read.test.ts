@@ -67,3 +67,38 @@ test('a URL that answered with a redirect is not tried directly again; a refused
   assert.equal(await reads.stream(`http://127.0.0.1:${port}/other`, target, undefined, {}, o), false);
   assert.equal(reads.requests, 3, 'a refused connection was remembered as a decline');
 });
+
+test('head(): the answer on a connection of its own (a 200, or an error undici would repeat); a challenge is undefined (undici asks)', async (t) => {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+    if (req.url?.endsWith('/latest'))
+      res.writeHead(200, { 'docker-content-digest': target.digest, 'content-length': '777' }).end();
+    else if (req.url?.endsWith('/private')) res.writeHead(401, { 'www-authenticate': 'Bearer realm="x"' }).end();
+    else res.writeHead(404).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const reads = new DirectBlobReads({
+    dialTimeout: 5000,
+    tlsHandshakeTimeout: 5000,
+    headersTimeout: 5000,
+    tls: () => ({ rejectUnauthorized: true }),
+  });
+  const base = `http://127.0.0.1:${port}/v2/x/manifests`;
+  const head = await reads.head(`${base}/latest`, { authorization: 'Bearer t' });
+  assert.equal(head?.status, 200);
+  assert.equal(head?.headers['docker-content-digest'], target.digest);
+  assert.equal(await reads.head(`${base}/private`, {}), undefined);
+  assert.equal((await reads.head(`${base}/gone`, {}))?.status, 404, 'not asked again through undici');
+  assert.deepEqual(seen, [
+    `HEAD /v2/x/manifests/latest Bearer t`,
+    'HEAD /v2/x/manifests/private -',
+    'HEAD /v2/x/manifests/gone -',
+  ]);
+  assert.equal(reads.requests, 3);
+  // An abort is the caller's answer, not a reason to ask through undici.
+  await assert.rejects(reads.head(`${base}/latest`, {}, AbortSignal.abort(new Error('stop'))), /stop/);
+});

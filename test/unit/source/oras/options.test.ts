@@ -88,3 +88,17 @@ test('a registryConfig file that does not exist is refused when the client is ma
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tagCacheTtl: off (0) by default, a duration otherwise; a negative or malformed one is refused', () => {
+  assert.equal(DEFAULT_ORAS_CLIENT_OPTIONS.tagCacheTtl, 0);
+  assert.equal(resolveOrasClientOptions().tagCacheTtl, 0);
+  assert.equal(resolveOrasClientOptions({ tagCacheTtl: '60s' }).tagCacheTtl, 60_000);
+  assert.equal(resolveOrasClientOptions({ tagCacheTtl: 1500 }).tagCacheTtl, 1500);
+  for (const bad of ['-1s', 'soon'])
+    assert.throws(
+      () => resolveOrasClientOptions({ tagCacheTtl: bad }),
+      (e: unknown) => e instanceof InvalidArgumentError && /tagCacheTtl/.test(e.message),
+    );
+  const cache = {} as NonNullable<Parameters<typeof resolveOrasClientOptions>[0]>['cache'];
+  assert.equal(resolveOrasClientOptions({ cache }).cache, cache, 'the memory is kept as given');
+});
