@@ -27,7 +27,13 @@ export class LazyDispatcher {
   /** The dispatcher, loading undici first if this is the first request. */
   get(): Promise<Dispatcher> {
     if (this.#built) return Promise.resolve(this.#built);
-    return (this.#pending ??= loadUndici().then((u) => (this.#built = this.#build(u))));
+    // A failed load or build is not kept: the next request tries again.
+    return (this.#pending ??= loadUndici()
+      .then((u) => (this.#built = this.#build(u)))
+      .catch((e: unknown) => {
+        this.#pending = undefined;
+        throw e;
+      }));
   }
 
   /** The dispatcher if it was built or is being built (nothing to close otherwise). */

@@ -61,3 +61,15 @@ test('a build that throws rejects get(); current() then says there is nothing to
   await assert.rejects(lazy.get(), /no agent today/);
   assert.equal(await lazy.current(), undefined);
 });
+
+test('a failed build is not kept: the next get() builds again', async () => {
+  let calls = 0;
+  const agent = { close: async () => {} } as unknown as import('undici').Dispatcher;
+  const lazy = new LazyDispatcher(() => {
+    if (++calls === 1) throw new Error('transient');
+    return agent;
+  });
+  await assert.rejects(lazy.get(), /transient/);
+  assert.equal(await lazy.get(), agent);
+  assert.equal(calls, 2);
+});
