@@ -114,7 +114,6 @@ export function tlsSettings(o: DispatcherOptions): TlsSettings {
   };
 }
 
-
 /**
  * How blob bodies may be read on connections of their own (`socket-get.ts`): with the dispatcher's
  * timeouts and TLS settings, or `undefined` when requests must go through the dispatcher — one the
