@@ -15,7 +15,6 @@ import {
   NetworkError,
   OrasflyError,
   RegistryResponseError,
-  SizeLimitError,
   TimeoutError,
   TlsError,
 } from '../../core/errors.js';
@@ -25,6 +24,7 @@ import { logSource } from './log.js';
 import type { ResolvedOrasClientOptions } from './options.js';
 import { markRetriesExhausted, parseRetryAfter, retryDelay, sleep } from '../../internal/retry.js';
 import { SecretSet } from './secrets.js';
+import { destroyBody, errorChain, firstCode, firstMessage, readLimited } from './body.js';
 import { quote } from '../../core/describe.js';
 
 /** Request headers that may follow a redirect to another origin (an allow-list: anything else may be a secret). */
@@ -94,74 +94,11 @@ export interface RegistryHttpResponse {
 
 const noop = (): void => {};
 
-/** Destroys a body without awaiting it (and without an unhandled `error`). */
-export function destroyBody(body: Readable | undefined): void {
-  if (!body) return;
-  body.on('error', noop);
-  body.destroy();
-}
-
 /** Consumes a small leftover body so the socket can be reused; destroys it when larger than 64 KiB. */
 function discardBody(body: RegistryHttpResponse['body']): void {
   body.on('error', noop);
   if (typeof body.dump === 'function') body.dump({ limit: MAX_ERROR_BODY_BYTES }).catch(noop);
   else body.destroy();
-}
-
-/**
- * Reads a whole body through a byte limit: `Content-Length` is checked first, then bytes are
- * counted as they arrive; over the limit the body is destroyed.
- *
- * @throws SizeLimitError (`ERR_ORASFLY_SIZE_LIMIT`) naming `what`.
- */
-export async function readLimited(
-  body: Readable,
-  limit: number,
-  what: string,
-  contentLength?: string | string[],
-  signal?: AbortSignal,
-): Promise<Buffer> {
-  const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
-  if (Number.isFinite(declared) && declared > limit) {
-    destroyBody(body);
-    throw new SizeLimitError(what, limit);
-  }
-  const chunks: Buffer[] = [];
-  let n = 0;
-  const onAbort = (): void => {
-    body.destroy(signal?.reason instanceof Error ? signal.reason : undefined);
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const chunk of body) {
-      const b = chunk as Buffer;
-      n += b.length;
-      if (n > limit) {
-        destroyBody(body);
-        throw new SizeLimitError(what, limit);
-      }
-      chunks.push(b);
-    }
-  } catch (e) {
-    if (signal?.aborted) throw signal.reason;
-    if (e instanceof OrasflyError) throw e;
-    // A body cut short, a broken chunked encoding, a reset: typed, with the parser's or socket's reason.
-    const reason = firstMessage(e);
-    throw new NetworkError(
-      `reading the ${what} failed after ${n} bytes: ${firstCode(e)}${reason ? ` (${reason.slice(0, 200)})` : ''}`,
-      { cause: e },
-    );
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-  return Buffer.concat(chunks, n);
-}
-
-function errorChain(e: unknown): { code?: unknown; message?: unknown; name?: unknown }[] {
-  const out: { code?: unknown; message?: unknown }[] = [];
-  for (let c: unknown = e, i = 0; c && typeof c === 'object' && i < 5; c = (c as { cause?: unknown }).cause, i++)
-    out.push(c as { code?: unknown });
-  return out;
 }
 
 /** The TLS error code in `e`'s cause chain, if any. */
@@ -177,21 +114,6 @@ export function tlsErrorCode(e: unknown): string | undefined {
 function matchingCode(e: unknown, codes: ReadonlySet<string>): string | undefined {
   for (const c of errorChain(e)) if (typeof c.code === 'string' && codes.has(c.code)) return c.code;
   return undefined;
-}
-
-/** The most specific error message in `e`'s cause chain (an HTTP parser's reason, a socket error's text). */
-function firstMessage(e: unknown): string | undefined {
-  let best: string | undefined;
-  for (const c of errorChain(e))
-    if (typeof c.message === 'string' && c.message !== '' && c.message !== 'fetch failed') best = c.message;
-  return best;
-}
-
-function firstCode(e: unknown): string {
-  for (const c of errorChain(e)) if (typeof c.code === 'string') return c.code;
-  for (const c of errorChain(e))
-    if (typeof c.name === 'string' && c.name !== 'Error' && c.name !== 'TypeError') return c.name;
-  return 'unknown';
 }
 
 /** Request core of one {@link OrasResourceClient}. Internal. */

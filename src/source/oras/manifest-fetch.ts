@@ -10,7 +10,8 @@
  */
 import { DigestMismatchError, RegistryResponseError } from '../../core/errors.js';
 import type { ResourceRequestOptions } from '../resource-client.js';
-import { destroyBody, readLimited, type RegistryHttp } from './http.js';
+import { destroyBody, readLimited } from './body.js';
+import type { RegistryHttp } from './http.js';
 import { logSource } from './log.js';
 import { digestLike, MANIFEST_ACCEPT, parseManifest, type ImageIndex, type ImageManifest } from './manifest.js';
 import { sendManifestGet } from './manifest-request.js';
@@ -28,7 +29,8 @@ export interface FetchedManifest {
 
 /** What the fetcher needs from its client. */
 export interface ManifestFetchContext {
-  readonly http: RegistryHttp;
+  /** The request core (loaded at the first request through undici). */
+  http(): Promise<RegistryHttp>;
   readonly maxManifestBytes: number;
   /** ms; 0 = a tag is asked every time. */
   readonly tagCacheTtl: number;
@@ -121,7 +123,9 @@ async function headDigest(
   if (direct)
     return direct.status === 200 ? digestHeader(ref, wanted, direct.headers['docker-content-digest']) : undefined;
   try {
-    const res = await c.http.send({
+    const res = await (
+      await c.http()
+    ).send({
       method: 'HEAD',
       url,
       headers: { ...options.headers, accept: MANIFEST_ACCEPT },
@@ -160,7 +164,7 @@ async function getManifest(
     accept: [200],
     signal: options.signal,
   };
-  const res = await sendManifestGet(c.http, get, ref, wanted, c.blobUrl(ref, wanted));
+  const res = await sendManifestGet(await c.http(), get, ref, wanted, c.blobUrl(ref, wanted));
   const bytes = await readLimited(
     res.body,
     c.maxManifestBytes,

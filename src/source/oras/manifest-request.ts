@@ -7,7 +7,8 @@
  * @module
  */
 import { InvalidReferenceError } from '../../core/errors.js';
-import { destroyBody, type RegistryHttp, type RegistryHttpRequest, type RegistryHttpResponse } from './http.js';
+import { destroyBody } from './body.js';
+import type { RegistryHttp, RegistryHttpRequest, RegistryHttpResponse } from './http.js';
 import { formatReference, type OrasReference } from './reference.js';
 
 /**

@@ -13,9 +13,8 @@ import type {
   ResourceRequestOptions,
 } from '../resource-client.js';
 import type { ByteRange } from '../../core/types.js';
-import { TokenAuthenticator } from './auth.js';
-import { CredentialCache } from './credential-cache.js';
-import { destroyBody, RegistryHttp } from './http.js';
+import { destroyBody } from './body.js';
+import type { RegistryAccess } from './registry-access.js';
 import { logSource } from './log.js';
 import { SecretSet } from './secrets.js';
 import { anySignal, raceSignal } from '../../internal/abort.js';
@@ -78,15 +77,15 @@ export class OrasResourceClient implements ResourceClient {
   readonly #dispatcher: LazyDispatcher;
   /** Blob bodies on connections of their own, when requests need no proxy. */
   readonly #direct: DirectBlobReads | undefined;
-  readonly #http: RegistryHttp;
-  readonly #auth: TokenAuthenticator;
+  /** The request core, token flow and credentials: loaded at the first request through undici. */
+  #access: RegistryAccess | undefined;
+  #accessLoad: Promise<RegistryAccess> | undefined;
   readonly #refs = new Map<string, OrasReference>();
   readonly #ranges = new Map<string, Promise<boolean>>();
   /** Aborted by close(): stops the scheme probe and shared credential lookups. */
   readonly #lifetime = new AbortController();
   readonly #schemes: SchemeChooser;
   readonly #manifests: ManifestFetchContext;
-  readonly #credentials: CredentialCache;
   /** Every secret this client sent; server text is scrubbed against it. */
   readonly #secrets = new SecretSet();
   #closed = false;
@@ -100,21 +99,6 @@ export class OrasResourceClient implements ResourceClient {
     this.#dispatcher = new LazyDispatcher((u) => createDispatcher(this.options, u, tls), this.options.dispatcher);
     const direct = directConnect(this.options, tls);
     this.#direct = direct && new DirectBlobReads(direct);
-    this.#credentials = new CredentialCache(this.options, this.#lifetime.signal);
-    this.#http = new RegistryHttp(this.#dispatcher, this.options, Math.random, this.#secrets);
-    this.#auth = new TokenAuthenticator({
-      secrets: this.#secrets,
-      lifetime: this.#lifetime.signal,
-      credentialProblem: (registry) => this.#credentials.warningFor(registry),
-      credentialSource: (registry, scope) => this.#credentials.sourceOf(registry, scope),
-      credentialSearch: () => this.#credentials.searched(),
-      fetchTimeoutMs: this.options.metadataTimeout,
-      transport: this.#http.tokenTransport,
-      credentialFor: (registry, signal, scope) => this.#credentials.lookup(registry, signal, scope),
-      maxTokenBytes: this.options.maxTokenBytes,
-      userAgent: this.options.userAgent,
-    });
-    this.#http.setAuthenticator(this.#auth);
     this.#schemes = new SchemeChooser({
       plainHttp: this.options.plainHttp,
       userAgent: this.options.userAgent,
@@ -122,9 +106,8 @@ export class OrasResourceClient implements ResourceClient {
       lifetime: this.#lifetime.signal,
       memory: this.options.cache,
     });
-    this.#http.unansweredProbe = (host) => this.#schemes.unansweredProbe(host);
     this.#manifests = {
-      http: this.#http,
+      http: async () => (await this.#registry()).http,
       maxManifestBytes: this.options.maxManifestBytes,
       tagCacheTtl: this.options.tagCacheTtl,
       memory: this.options.cache,
@@ -136,7 +119,9 @@ export class OrasResourceClient implements ResourceClient {
         directHead: async (ref, url, headers, signal) => {
           const h: Record<string, string> = { 'user-agent': this.options.userAgent, ...headers };
           if (!Object.keys(h).some((k) => k.toLowerCase() === 'authorization')) {
-            const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), signal);
+            // A token this client already holds; a first request goes without one (and a challenge
+            // sends it through undici, which runs the token flow).
+            const auth = await this.#access?.auth.authorization(ref.registry, PULL_SCOPE(ref.repository), signal);
             if (auth) h['authorization'] = auth;
           }
           return this.#direct!.head(url, h, signal);
@@ -147,12 +132,12 @@ export class OrasResourceClient implements ResourceClient {
 
   /** HTTP requests put on the wire so far (attempts and redirect hops included). */
   get requestCount(): number {
-    return this.#http.requests + (this.#direct?.requests ?? 0);
+    return (this.#access?.http.requests ?? 0) + (this.#direct?.requests ?? 0);
   }
 
   /** Token-service requests made so far. */
   get tokenFetchCount(): number {
-    return this.#auth.tokenFetches;
+    return this.#access?.auth.tokenFetches ?? 0;
   }
 
   /**
@@ -186,7 +171,8 @@ export class OrasResourceClient implements ResourceClient {
     await this.#schemes.decide(ref.apiHost, options.signal);
     const headers: Record<string, string> = { ...options.headers };
     if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
-      const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
+      const { auth: tokens } = await this.#registry();
+      const auth = await tokens.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
       if (auth) headers['authorization'] = auth;
     }
     return { url: this.blobUrl(target), headers };
@@ -339,7 +325,9 @@ export class OrasResourceClient implements ResourceClient {
   async #probeRange(target: BlobTarget, options: ResourceRequestOptions): Promise<boolean> {
     if (target.size === 0) return false;
     const ref = this.parse(target.url);
-    const res = await this.#http.send({
+    const res = await (
+      await this.#registry()
+    ).http.send({
       method: 'GET',
       url: this.blobUrl(target),
       headers: { ...options.headers, range: 'bytes=0-0' },
@@ -377,7 +365,9 @@ export class OrasResourceClient implements ResourceClient {
     const ref = this.parse(target.url);
     await this.#schemes.decide(ref.apiHost, options.signal);
     checkRange(target, range);
-    const res = await this.#http.send({
+    const res = await (
+      await this.#registry()
+    ).http.send({
       method: 'GET',
       url: this.blobUrl(target),
       headers: rangeHeaders(options.headers, range),
@@ -421,7 +411,7 @@ export class OrasResourceClient implements ResourceClient {
       checkRange(target, range);
       const headers = rangeHeaders({ 'user-agent': this.options.userAgent, ...options.headers }, range);
       if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
-        const auth = await this.#auth.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
+        const auth = await this.#access?.auth.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
         if (auth) headers['authorization'] = auth;
       }
       const o = { sink, memory: options.memory, signal: options.signal };
@@ -443,6 +433,21 @@ export class OrasResourceClient implements ResourceClient {
     const closed = dispatcher.close();
     const grace = new Promise<'late'>((r) => setTimeout(() => r('late'), CLOSE_GRACE_MS).unref());
     if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'late') await dispatcher.destroy();
+  }
+
+  /** The request core and token flow, loaded and wired at the first call. */
+  #registry(): Promise<RegistryAccess> {
+    if (this.#access) return Promise.resolve(this.#access);
+    return (this.#accessLoad ??= import('./registry-access.js').then(
+      ({ createRegistryAccess }) =>
+        (this.#access = createRegistryAccess({
+          options: this.options,
+          dispatcher: this.#dispatcher,
+          secrets: this.#secrets,
+          lifetime: this.#lifetime.signal,
+          unansweredProbe: (host) => this.#schemes.unansweredProbe(host),
+        })),
+    ));
   }
 
   #checkOpen(): void {

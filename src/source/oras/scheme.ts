@@ -9,7 +9,7 @@ import { loadUndici, type LazyDispatcher } from '../../http/lazy-undici.js';
 import { isLoopbackHost } from '../../http/loopback.js';
 import { requireBuiltin } from '../../internal/node-require.js';
 import { raceSignal } from '../../internal/abort.js';
-import { destroyBody } from './http.js';
+import { destroyBody } from './body.js';
 import { logSource } from './log.js';
 import type { RegistryMemory } from './options.js';
 

@@ -322,7 +322,7 @@ function ttlContext(
     },
   } as unknown as RegistryHttp;
   const ctx: ManifestFetchContext = {
-    http,
+    http: async () => http,
     maxManifestBytes: 1 << 20,
     tagCacheTtl: 60_000,
     memory,
