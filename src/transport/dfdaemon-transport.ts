@@ -34,6 +34,7 @@ import {
   type DownloadMessage,
 } from './dfdaemon/messages.js';
 import { ExchangeRecorder } from './dfdaemon/recorder.js';
+import { probeSocket } from './dfdaemon/socket-state.js';
 import {
   resolveDfdaemonOptions,
   type DfdaemonDelivery,
@@ -235,13 +236,11 @@ export class DfdaemonTransport implements PieceTransport {
           if (err) {
             // A daemon without the health service still serves downloads.
             if (err.code === GRPC.UNIMPLEMENTED) return resolve();
-            return reject(
-              this.#fail(
-                `dfdaemon health check failed: ${GRPC_NAMES[err.code] ?? err.code} ${clip(err.details)}`,
-                err.code,
-                err,
-              ),
-            );
+            const raw = `dfdaemon health check failed: ${GRPC_NAMES[err.code] ?? err.code} ${clip(err.details)}`;
+            if (err.code !== GRPC.UNAVAILABLE) return reject(this.#fail(raw, err.code, err));
+            // No connection: say why in words (a dead daemon's socket, no permission), not in gRPC's.
+            void probeSocket(this.#o.socketPath).then((plain) => reject(this.#fail(plain ?? raw, err.code, err)));
+            return;
           }
           const status = decodeHealthCheckStatus(value ?? Buffer.alloc(0));
           if (status !== 1) return reject(this.#fail(`dfdaemon is not serving (health status ${status})`));

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { DfdaemonTransport } from '../../../src/transport/dfdaemon-transport.js';
 import { DEFAULT_DFDAEMON_SOCKET } from '../../../src/transport/dfdaemon/options.js';
 import { DaemonError, InvalidArgumentError } from '../../../src/core/errors.js';
 import { planPieces } from '../../../src/core/piece-plan.js';
 import type { PieceSink, TransportTask } from '../../../src/transport/piece-transport.js';
+import { makeStaleSocket } from './dfdaemon/stale-socket.js';
 
 const task: TransportTask = {
   taskId: 'a'.repeat(64),
@@ -34,6 +38,27 @@ test('a missing socket is a DaemonError: the origin may serve, unless back-to-so
     closed.drive(task, sink),
     (e: unknown) => e instanceof DaemonError && e.final && /back-to-source is disabled/.test(e.message),
   );
+});
+
+test("a dead daemon's socket (connection refused) is said in words that name it, not in gRPC's", async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-sock-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'dfdaemon.sock');
+  await makeStaleSocket(sock);
+  const closed = new DfdaemonTransport({ socketPath: sock, backToSource: false });
+  t.after(() => closed.close());
+  await assert.rejects(closed.drive(task, sink), (e: unknown) => {
+    assert.ok(e instanceof DaemonError && e.final);
+    assert.equal(
+      e.message,
+      `the Dragonfly daemon at ${sock} is not running (connection refused): start dfdaemon, or give the socket it ` +
+        'listens on (download.server.socketPath in dfdaemon.yaml); back-to-source is disabled',
+    );
+    return true;
+  });
+  const open = new DfdaemonTransport({ socketPath: sock });
+  t.after(() => open.close());
+  await assert.rejects(open.drive(task, sink), (e: unknown) => e instanceof DaemonError && !e.final);
 });
 
 test('a task whose client cannot describe the blob request is not sent to the daemon', async () => {
