@@ -57,4 +57,13 @@ test("a malformed reference fails with dfget's lines and exit 1, naming the prob
     1,
   );
   assert.match(c.out(), /download success: false, cost: \d+ ms error: invalid reference/);
+  // The start line names this host's address as dfget does: its first non-internal IPv4 (on a
+  // machine whose eth0 is 192.0.2.2, that documentation-range address is the right answer).
+  const ipv4 = Object.values(os.networkInterfaces())
+    .flatMap((l) => l ?? [])
+    .find((a) => a.family === 'IPv4' && !a.internal);
+  assert.match(
+    c.out(),
+    new RegExp(`^current user: .+, default peer ip: ${(ipv4?.address ?? '127.0.0.1').replace(/\./g, '\\.')}$`, 'm'),
+  );
 });

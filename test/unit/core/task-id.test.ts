@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { taskId, parentTaskId, filterUrl, goEncodeQuery, peerId, taskIdV2 } from '../../../src/core/task-id.js';
+import os from 'node:os';
+import { taskId, parentTaskId, filterUrl, goEncodeQuery, hostIp, peerId, taskIdV2 } from '../../../src/core/task-id.js';
 
 // Vectors from Dragonfly's pkg/idgen tests (Go client, v1 task ids).
 test('task ids reproduce the Dragonfly test vectors', () => {
@@ -45,6 +46,14 @@ test('filter re-encodes the remaining query like Go url.Values.Encode', () => {
     ]),
     'a=~+%2A&digest=sha256%3Aab',
   );
+});
+
+test("hostIp is this host's first non-internal IPv4 address (as dfget's), else 127.0.0.1; peer ids start with it", () => {
+  const first = Object.values(os.networkInterfaces())
+    .flatMap((l) => l ?? [])
+    .find((a) => a.family === 'IPv4' && !a.internal);
+  assert.equal(hostIp(), first?.address ?? '127.0.0.1');
+  assert.ok(peerId().startsWith(`${hostIp()}-${process.pid}-`));
 });
 
 test('peer ids are ip-pid-uuid and unique', () => {
