@@ -1,0 +1,202 @@
+// The command against a real Dragonfly (the Go scheduler and two Rust dfdaemons from
+// ../shared/dragonfly, or $ORASFLY_DRAGONFLY_DIR; test/harness/real-cluster.ts), in front of a real
+// registry behind a counting proxy: every scenario checks the output's sha256 and counts the blob
+// bytes the origin served. Without the binaries, one test says that these did not run, and why.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startClusterRig, pushSif, type ClusterRig, type PushedArtifact } from '../../harness/index.js';
+import { locateDragonfly, startRealCluster, type RealCluster } from '../../harness/real-cluster.js';
+import { lastJson, runCli, type CliRun } from '../cli/run-cli.js';
+
+const where = locateDragonfly();
+const SIZE = 32 * 2 ** 20;
+// What the daemon asks the origin besides the blob: a 1-byte range probe (bytes=0-0) per task.
+const ONE_COPY_MAX = Math.floor(SIZE * 1.02);
+
+if ('absent' in where) {
+  test(`real-cluster interop tests did not run: ${where.absent}`, () => {
+    assert.ok('absent' in locateDragonfly(), 'the Dragonfly binaries are absent');
+  });
+} else {
+  const dir = where.dir;
+  let rig: ClusterRig;
+  let cluster: RealCluster;
+  const images = new Map<string, PushedArtifact>();
+  let n = 0;
+
+  before(async () => {
+    rig = await startClusterRig({ name: 'real-cluster', variant: 'anonymous', repo: 'lab/a', size: SIZE, seed: 241 });
+    images.set('lab/a', rig.pushed);
+    for (const [i, repo] of ['lab/b', 'lab/c', 'lab/d', 'lab/e', 'lab/f'].entries())
+      images.set(repo, await pushSif(rig.reg, repo, 'v1', { size: SIZE, seed: 242 + i }));
+    cluster = await startRealCluster(dir, { daemons: 2 });
+  });
+  after(async () => {
+    await cluster?.stop();
+    await rig?.close();
+  });
+
+  const home = (): { dir: string; out: string; args: string[] } => {
+    const d = path.join(rig.root, `h${n++}`);
+    mkdirSync(d, { recursive: true });
+    return {
+      dir: d,
+      out: path.join(d, 'img.sif'),
+      args: ['--datadir', path.join(d, 'store'), '--logdir', path.join(d, 'logs'), '--json'],
+    };
+  };
+  const pull = async (
+    repo: string,
+    extra: string[],
+    opts: Parameters<typeof runCli>[2] = {},
+  ): Promise<{ r: CliRun; out: string; log: () => string }> => {
+    const h = home();
+    const r = await runCli(h.dir, [rig.reg.ref(`${repo}:v1`, rig.fault.host), '-O', h.out, ...h.args, ...extra], opts);
+    const log = (): string => readFileSync(path.join(h.dir, 'logs', 'dfget', 'core.log'), 'utf8');
+    return { r, out: h.out, log };
+  };
+  const sha256 = (f: string): string => `sha256:${createHash('sha256').update(readFileSync(f)).digest('hex')}`;
+  const verified = (out: string, repo: string): void => assert.equal(sha256(out), images.get(repo)!.layer.digest);
+  const transferredBy = (r: CliRun): Record<string, number> =>
+    lastJson<{ transferredBy: Record<string, number> }>(r).transferredBy;
+  // The origin's blob bytes since the last reset, with the proxy's log as the message.
+  const copies = (bytes: number): string => (bytes / SIZE).toFixed(3);
+  const origin = (): { bytes: number; why: string } => ({
+    bytes: rig.fault.blobBytesSent(),
+    why: JSON.stringify(rig.fault.blobRequests().map((q) => [q.range ?? '-', q.status, q.bytesSent])),
+  });
+
+  test('--endpoint, output-path: verified, served by the daemon, which fetched one copy from the origin', async (t) => {
+    rig.fault.resetLog();
+    const { r, out, log } = await pull('lab/a', ['--endpoint', cluster.daemons[0]!.socketPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/a');
+    assert.deepEqual(transferredBy(r), { dfdaemon: SIZE });
+    assert.match(log(), /as daemon task [0-9a-f]{64} \(delivery output-path/);
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies`);
+    assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+  });
+
+  test('a second host (--endpoint on daemon 1) gets the pieces from daemon 0: the origin served one copy for both', async (t) => {
+    // The log is not reset: the count includes the first host's pull above.
+    const { r, out } = await pull('lab/a', ['--endpoint', cluster.daemons[1]!.socketPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/a');
+    assert.deepEqual(transferredBy(r), { dfdaemon: SIZE });
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies`);
+    assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+    assert.ok((await cluster.daemons[1]!.taskIds()).length >= 1, 'daemon 1 holds a task file');
+  });
+
+  test('--endpoint, piece-content (transport.delivery in dfget.yaml): the bytes come in the gRPC stream', async (t) => {
+    rig.fault.resetLog();
+    const cfgDir = path.join(rig.root, `cfg${n++}`);
+    mkdirSync(cfgDir);
+    const cfg = path.join(cfgDir, 'dfget.yaml');
+    writeFileSync(cfg, `transport:\n  endpoint: ${cluster.daemons[1]!.socketPath}\n  delivery: piece-content\n`);
+    const { r, out, log } = await pull('lab/b', ['--config', cfg]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/b');
+    assert.deepEqual(transferredBy(r), { dfdaemon: SIZE });
+    assert.match(log(), /as daemon task [0-9a-f]{64} \(delivery piece-content/);
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies`);
+    assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+  });
+
+  test("--proxy-transport: the pieces through daemon 0's HTTP proxy; one copy from the origin", async (t) => {
+    rig.fault.resetLog();
+    const { r, out } = await pull('lab/c', ['--proxy-transport', cluster.daemons[0]!.proxyUrl]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/c');
+    assert.deepEqual(transferredBy(r), { proxy: SIZE });
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies`);
+    assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+  });
+
+  test('daemon 1 killed -9 mid-pull: the origin serves, the output is verified, exit 0', async (t) => {
+    rig.fault.resetLog();
+    const digest = images.get('lab/d')!.layer.digest;
+    const blob = new RegExp(`/blobs/${digest}`);
+    // The daemon's first GET is its 1-byte probe; the next (a piece) is held after 1 MiB, so the
+    // daemon cannot finish before it is killed.
+    rig.fault.addRule({ method: 'GET', path: blob, times: 1, fault: { kind: 'delay', ms: 0 } });
+    rig.fault.addRule({ method: 'GET', path: blob, times: 1, fault: { kind: 'stall', afterBytes: 2 ** 20 } });
+    const daemon = cluster.daemons[1]!;
+    const pulling = pull('lab/d', ['--endpoint', daemon.socketPath]);
+    let originAtKill: number | undefined;
+    try {
+      // Killed once the daemon has fetched some whole pieces from the origin.
+      const deadline = Date.now() + 30_000;
+      while (rig.fault.blobRequests().filter((q) => q.status === 206 && q.bytesSent >= 2 ** 20).length < 2) {
+        if (Date.now() > deadline) throw new Error(`the daemon fetched no piece: ${origin().why}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      originAtKill = rig.fault.blobBytesSent();
+    } finally {
+      rig.fault.clearRules();
+      // Also when the wait failed: the held piece ends with the daemon, and the command with it.
+      if (daemon.pid() !== undefined) await daemon.kill('SIGKILL');
+    }
+    const { r, out } = await pulling;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/d');
+    const by = transferredBy(r);
+    assert.equal((by.source ?? 0) + (by.dfdaemon ?? 0), SIZE, JSON.stringify(by));
+    assert.ok((by.source ?? 0) > 0, `the origin served the rest: ${JSON.stringify(by)}`);
+    const o = origin();
+    t.diagnostic(
+      `origin: ${copies(o.bytes)} copies (${copies(originAtKill)} before the kill); served ${JSON.stringify(by)}`,
+    );
+    assert.ok(o.bytes > originAtKill, o.why);
+    assert.ok(o.bytes <= 2 * SIZE + Math.floor(SIZE * 0.02), o.why);
+    assert.ok(daemon.pid() === undefined && existsSync(daemon.socketPath), 'the dead daemon left its socket');
+  });
+
+  test("daemon 1's dead socket: the origin serves one copy, verified, exit 0", async () => {
+    rig.fault.resetLog();
+    const sock = cluster.daemons[1]!.socketPath;
+    assert.equal(cluster.daemons[1]!.pid(), undefined, 'killed by the test above');
+    const { r, out, log } = await pull('lab/e', ['--endpoint', sock]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/e');
+    assert.deepEqual(transferredBy(r), { source: SIZE });
+    assert.equal(origin().bytes, SIZE, origin().why);
+    assert.ok(log().includes(sock), 'core.log names the socket');
+  });
+
+  test("daemon 1's dead socket with --disable-back-to-source: exit != 0, no output, the message names the socket, no blob byte from the origin", async () => {
+    rig.fault.resetLog();
+    const sock = cluster.daemons[1]!.socketPath;
+    const { r, out } = await pull('lab/f', ['--endpoint', sock, '--disable-back-to-source']);
+    assert.notEqual(r.code, 0);
+    assert.equal(existsSync(out), false);
+    assert.deepEqual(readdirSync(path.dirname(out)).sort(), ['logs', 'store']);
+    const e = lastJson<{ error: { code: string; message: string } }>(r).error;
+    assert.equal(e.code, 'ERR_ORASFLY_DAEMON');
+    assert.ok(e.message.includes(sock), e.message);
+    assert.match(e.message, /is not running \(connection refused\)/);
+    assert.doesNotMatch(e.message, /Resolution note|No connection established/);
+    assert.equal(origin().bytes, 0, origin().why);
+  });
+
+  test('the scheduler killed: daemon 0 goes to the origin itself; verified, exit 0, one copy', async (t) => {
+    rig.fault.resetLog();
+    await cluster.killScheduler('SIGKILL');
+    const d0 = cluster.daemons[0]!;
+    const { r, out } = await pull('lab/f', ['--endpoint', d0.socketPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/f');
+    assert.deepEqual(transferredBy(r), { dfdaemon: SIZE });
+    await cluster.waitForLog(d0.logPath, /download with scheduler error/, 5_000);
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies`);
+    assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+  });
+}
