@@ -1,6 +1,6 @@
 // The command on a Dragonfly cluster, against the protocol fakes (fake dfdaemon on a unix socket,
-// fake dfdaemon proxy; no real daemon can run here): --endpoint, --disable-back-to-source,
-// --proxy-transport and the transport: block of dfget.yaml.
+// fake dfdaemon proxy): --endpoint, --disable-back-to-source, --proxy-transport and the transport:
+// block of dfget.yaml. A real cluster: test/integration/cluster/real-cluster.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
