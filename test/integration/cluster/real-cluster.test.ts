@@ -120,6 +120,18 @@ if ('absent' in where) {
     assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
   });
 
+  test('the --proxy-transport blob then --endpoint on the other host: one task, one copy from the origin', async (t) => {
+    // Not reset: the count includes the proxy pull above. Both transports send orasfly's piece
+    // length (X-Dragonfly-Piece-Length, DownloadTask.piece_length), so the daemons see one task.
+    const { r, out } = await pull('lab/c', ['--endpoint', cluster.daemons[1]!.socketPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/c');
+    assert.deepEqual(transferredBy(r), { dfdaemon: SIZE });
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies`);
+    assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+  });
+
   test('daemon 1 killed -9 mid-pull: the origin serves, the output is verified, exit 0', async (t) => {
     rig.fault.resetLog();
     const digest = images.get('lab/d')!.layer.digest;
