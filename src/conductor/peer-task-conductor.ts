@@ -67,6 +67,8 @@ export interface ConductorInit {
   /** The request's tag and application, for transports whose cluster task ids include them. */
   tag?: string | undefined;
   application?: string | undefined;
+  /** The piece length the user fixed (a cluster transport sends it), if any. */
+  pieceLength?: number | undefined;
   /** The store's piece digest algorithm (`StorageManager.options.pieceDigest`). @defaultValue 'crc32' */
   pieceDigest?: PieceDigestAlgorithm | undefined;
   /** A limiter shared by every piece of every task (the manager's `totalRateLimit`). */
@@ -313,6 +315,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       headers: this.#headers,
       tag: i.tag,
       application: i.application,
+      pieceLength: i.pieceLength,
       origin: i.origin ? { request: (o?: SignalOptions) => i.origin!({ ...o }) } : undefined,
       scratchDir: path.dirname(this.#writer.dataFilePath),
       log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },

@@ -9,6 +9,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { daemonPieceSize } from '../core/piece-plan.js';
 import { createReadStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -110,6 +111,11 @@ const identity = (b: Buffer): Buffer => b;
  */
 export class DfdaemonTransport implements PieceTransport {
   readonly name = 'dfdaemon';
+
+  /** The daemon's own piece length for a blob (the plan follows it unless the user fixed one). */
+  pieceSizeFor(contentLength: number): number {
+    return daemonPieceSize(contentLength);
+  }
   readonly #o: ResolvedDfdaemonOptions;
   readonly #busyBackoff: BackoffPolicy;
   #client: Promise<Grpc.Client> | undefined;
@@ -150,7 +156,7 @@ export class DfdaemonTransport implements PieceTransport {
     const client = await this.#connect();
     await this.#checkHealth(client, signal);
     const origin = await task.origin.request({ signal });
-    const v2 = taskIdV2(origin.url, { pieceLength: task.plan.pieceSize, tag: task.tag, application: task.application });
+    const v2 = taskIdV2(origin.url, { pieceLength: task.pieceLength, tag: task.tag, application: task.application });
     const delivery: Delivery = o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
     task.log?.info(
       `dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ` +
@@ -274,7 +280,8 @@ export class DfdaemonTransport implements PieceTransport {
       application: task.application,
       priority: o.priority,
       requestHeader: origin.headers,
-      pieceLength: plan.pieceSize,
+      // Only a length the user fixed: the daemon's own makes the task id every other client makes.
+      pieceLength: task.pieceLength,
       outputPath: tmp,
       timeoutMs: o.downloadTimeout || undefined,
       disableBackToSource: !o.backToSource,

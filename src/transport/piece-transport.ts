@@ -33,6 +33,12 @@ export interface TransportTask {
   readonly headers?: Record<string, string> | undefined;
   /** The request's tag and application (dfget `--tag`, `--application`): part of a cluster's task id. */
   readonly tag?: string | undefined;
+  /**
+   * The piece length the user fixed, if any: a cluster transport sends it (and it is then part of the
+   * cluster's task id). Unset, the cluster picks its own and `plan` already follows it
+   * ({@link PieceTransport.pieceSizeFor}), so every client of the cluster makes one task of the URL.
+   */
+  readonly pieceLength?: number | undefined;
   readonly application?: string | undefined;
   /**
    * How another downloader reaches the origin for this blob: its URL and headers (`Authorization`
@@ -129,6 +135,11 @@ export interface PieceTransport {
    * round trip between pieces). The conductor then uses it for a fresh task with concurrency 1.
    */
   readonly wholeStreamPreferred?: boolean;
+  /**
+   * The piece length the transport's peers pick for a blob of `contentLength` when the request
+   * names none (a Dragonfly daemon's rule). The task's plan follows it unless the user fixed one.
+   */
+  pieceSizeFor?(contentLength: number): number;
   /** Whether ranged reads work for this task (probed once). Pull transports only. */
   supportsRange?(task: TransportTask, options: SignalOptions): Promise<boolean>;
   /**
