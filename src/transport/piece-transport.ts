@@ -64,9 +64,15 @@ export interface PieceSink {
   /**
    * Stores piece `num` from `body`, which must yield exactly the piece's bytes. Resolves once the
    * piece is written and recorded; rejects (and forgets the partial piece) on a short or long body.
-   * A piece that is already stored is drained and ignored.
+   * A piece that is already stored is drained and ignored. With `digest` (what the sender reports
+   * for the piece, e.g. a daemon's `crc32:…`), bytes that hash otherwise are refused with
+   * `DigestMismatchError` and the piece stays missing (the origin then serves it).
    */
-  writePiece(num: number, body: AsyncIterable<Uint8Array>, options?: SignalOptions): Promise<void>;
+  writePiece(
+    num: number,
+    body: AsyncIterable<Uint8Array>,
+    options?: SignalOptions & { digest?: string | undefined },
+  ): Promise<void>;
 }
 
 /**
