@@ -17,6 +17,7 @@ import { FileLogSink, TeeLogSink, type CoreLogSink } from './log/core-log.js';
 import type { OrasflyConfig } from './config/dfget-config.js';
 import { parseSize } from './core/units.js';
 import { InvalidArgumentError } from './core/errors.js';
+import { announceUndiciLoad } from './http/lazy-undici.js';
 import type { PieceTransport } from './transport/piece-transport.js';
 import type { ClusterOptions } from './transport/cluster-options.js';
 import type { DfdaemonTransport } from './transport/dfdaemon-transport.js';
@@ -153,6 +154,7 @@ async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTra
     });
   }
   if (c.proxy !== undefined) {
+    announceUndiciLoad(); // the proxy transport loads undici with its module
     const { ProxyTransport } = await import('./transport/proxy-transport.js');
     return new ProxyTransport({ proxy: c.proxy, backToSource: c.backToSource, priority: c.priority });
   }

@@ -1,16 +1,25 @@
 #!/usr/bin/env node
 // The `orasfly` executable. Kept tiny: everything a reuse does not need is loaded lazily.
-import { setFlagsFromString } from 'node:v8';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { UNDICI_LOAD_CHANNEL } from '../http/lazy-undici.js';
 import { runCli } from './main.js';
 
 // The process is ours, so its one start-up trick lives here, never in the library: undici parses
 // HTTP with a WebAssembly build of llhttp, V8 re-optimises hot WebAssembly on a background thread,
 // and Node waits for those jobs before the process can end — ~150 ms after the last byte of a
-// short command such as a reuse pull. A high tiering budget keeps the parser on the baseline tier,
-// which is plenty for a command. A budget set on the command line wins.
-if (!process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-budget')))
-  setFlagsFromString('--wasm-tiering-budget=2000000000');
+// short command. A high tiering budget keeps the parser on the baseline tier, which is plenty for a
+// command. It is set when the library says undici is about to load (a reuse answered by the store
+// or by a direct request never loads it, nor `node:v8`). A budget set on the command line wins.
+if (!process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-budget'))) {
+  const tune = (): void => {
+    unsubscribe(UNDICI_LOAD_CHANNEL, tune);
+    const v8 = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
+    v8.setFlagsFromString('--wasm-tiering-budget=2000000000');
+  };
+  subscribe(UNDICI_LOAD_CHANNEL, tune);
+}
 
 const controller = new AbortController();
 // The first SIGINT/SIGTERM cancels the pull cleanly (temp data removed, the store consistent); the

@@ -67,6 +67,8 @@ export interface ConductorInit {
   /** The request's tag and application, for transports whose cluster task ids include them. */
   tag?: string | undefined;
   application?: string | undefined;
+  /** The piece length the user fixed (a cluster transport sends it), if any. */
+  pieceLength?: number | undefined;
   /** The store's piece digest algorithm (`StorageManager.options.pieceDigest`). @defaultValue 'crc32' */
   pieceDigest?: PieceDigestAlgorithm | undefined;
   /** A limiter shared by every piece of every task (the manager's `totalRateLimit`). */
@@ -313,6 +315,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       headers: this.#headers,
       tag: i.tag,
       application: i.application,
+      pieceLength: i.pieceLength,
       origin: i.origin ? { request: (o?: SignalOptions) => i.origin!({ ...o }) } : undefined,
       scratchDir: path.dirname(this.#writer.dataFilePath),
       log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
@@ -407,8 +410,8 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   /** Records an assembled piece (unless another source stored it meanwhile). */
-  async #commit(a: PieceAssembler, via: string): Promise<void> {
-    const { digest, costMs } = await a.end();
+  async #commit(a: PieceAssembler, via: string, reported?: string): Promise<void> {
+    const { digest, costMs } = await a.end(reported);
     const piece = a.piece;
     if (this.#done.has(piece.num)) return;
     this.#bytesBy[via] = (this.#bytesBy[via] ?? 0) + piece.range.length;
@@ -426,14 +429,24 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   /** {@inheritDoc PieceSink.writePiece} */
-  writePiece(num: number, body: AsyncIterable<Uint8Array>, options: SignalOptions = {}): Promise<void> {
+  writePiece(
+    num: number,
+    body: AsyncIterable<Uint8Array>,
+    options: SignalOptions & { digest?: string | undefined } = {},
+  ): Promise<void> {
     const signal = options.signal ?? this.#controller.signal;
     // A push transport's body that ignores signals still ends when the task is cancelled.
-    return this.#writeBody(num, abortableIterable(body, signal), signal, this.#transport.name);
+    return this.#writeBody(num, abortableIterable(body, signal), signal, this.#transport.name, options.digest);
   }
 
-  /** Stores piece `num` from a body that ends when `signal` aborts. */
-  async #writeBody(num: number, body: AsyncIterable<Uint8Array>, signal: AbortSignal, via: string): Promise<void> {
+  /** Stores piece `num` from a body that ends when `signal` aborts (refused if it differs from `reported`). */
+  async #writeBody(
+    num: number,
+    body: AsyncIterable<Uint8Array>,
+    signal: AbortSignal,
+    via: string,
+    reported?: string,
+  ): Promise<void> {
     if (!Number.isInteger(num) || num < 0 || num >= this.plan.totalPieces)
       throw new InvalidArgumentError('piece', `no piece ${num} in a task of ${this.plan.totalPieces}`);
     if (this.#done.has(num) || this.#inflight.has(num)) {
@@ -448,7 +461,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
         const wait = a.push(chunk);
         if (wait) await wait;
       }
-      await this.#commit(a, via);
+      await this.#commit(a, via, reported);
     } finally {
       a.release();
       this.#inflight.delete(num);

@@ -243,7 +243,10 @@ export class PeerTaskManager {
         taskId,
         peerId,
         resolved,
-        plan: planPieces(resolved.size, this.#tuning.pieceSize),
+        // The user's piece size, else the cluster's own (so the cluster makes one task of the URL
+        // for every client), else Dragonfly's table.
+        plan: planPieces(resolved.size, this.#tuning.pieceSize ?? this.#transport?.pieceSizeFor?.(resolved.size)),
+        pieceLength: this.#tuning.pieceSize,
         output,
         // Fixed by the user, or found by the task from what the link does (never from the host).
         concurrency: this.#conductorOptions.concurrency,

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { SizeMismatchError } from '../core/errors.js';
+import { DigestMismatchError, SizeMismatchError } from '../core/errors.js';
 import type { PieceInfo } from '../core/piece-plan.js';
-import { createPieceHasher } from '../storage/piece-digest.js';
+import { createPieceHasher, pieceDigestDiffers } from '../storage/piece-digest.js';
 import type { PieceDigestAlgorithm } from '../storage/options.js';
 import type { TaskWriter } from '../storage/task-writer.js';
 import type { BlobVerifier } from './blob-verifier.js';
@@ -127,15 +127,21 @@ export class PieceAssembler {
   }
 
   /**
-   * The piece's bytes are all in: checks the length, waits for its writes and returns its digest,
+   * The piece's bytes are all in: checks the length (and, given `reported`, the digest its sender
+   * reports for it), waits for its writes and returns its digest,
    * also when the signal aborted meanwhile (the piece is whole). The caller records it.
    * @throws SizeMismatchError when fewer bytes than the piece's length arrived.
    */
-  async end(): Promise<AssembledPiece> {
+  async end(reported?: string): Promise<AssembledPiece> {
     if (this.#received !== this.piece.range.length)
       throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
     await this.#flush();
     while (this.#writes.length > 0) await this.#settleOldest();
+    const digest = this.#hasher.digest();
+    // Bytes that disagree with the digest their sender reports are refused before they count: the
+    // attempt is released (the blob hash forgets them) and the piece stays missing.
+    if (reported !== undefined && pieceDigestDiffers(reported, digest))
+      throw new DigestMismatchError(reported, digest, `piece ${this.piece.num}`);
     // No abort check here: every byte arrived, was digested and is written, so the piece is whole.
     // An abort that lands while its last write is in flight (Ctrl-C right as a piece ends) would
     // otherwise drop a verified piece that the resumable entry can keep.
@@ -143,7 +149,7 @@ export class PieceAssembler {
     this.#meter.pieceStored(this.piece.range.length, this.#counted);
     this.#counted = 0;
     this.#verifier?.pieceDone(this.piece.range.start);
-    return { digest: this.#hasher.digest(), costMs: performance.now() - this.#started };
+    return { digest, costMs: performance.now() - this.#started };
   }
 
   async #settleOldest(): Promise<void> {

@@ -56,6 +56,8 @@ export interface TaskRunRequest {
   headers?: Record<string, string> | undefined;
   tag?: string | undefined;
   application?: string | undefined;
+  /** The piece length the user fixed (sent to a cluster), if any. */
+  pieceLength?: number | undefined;
   /** Every progress event of the task's conductors. */
   progress(p: ProgressEvent): void;
   signal: AbortSignal;
@@ -104,6 +106,7 @@ export async function runTask(ctx: TaskRunContext, req: TaskRunRequest): Promise
       headers: req.headers,
       tag: req.tag,
       application: req.application,
+      pieceLength: req.pieceLength,
       origin: client.blobRequest ? (o) => client.blobRequest!(resolved, { ...o, headers: req.headers }) : undefined,
       logger: ctx.log,
       pieceDigest: ctx.storage.options.pieceDigest,

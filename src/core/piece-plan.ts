@@ -42,6 +42,28 @@ export function computePieceSize(
   return Math.min(Math.max(size, min), max);
 }
 
+/** The Rust dfdaemon's piece length, at most: 64 MiB. */
+export const DFDAEMON_MAX_PIECE_SIZE = 64 * MiB;
+
+/**
+ * The piece length a Dragonfly (Rust) daemon picks for a blob when the request names none
+ * (`calculate_piece_length`, `OptimizeByFileLength`): the next power of two of 1/500 of the length,
+ * between 4 and 64 MiB. A task a cluster serves uses this plan, so its pieces are the daemon's and
+ * its task id is the one every other client of the cluster makes for the URL.
+ *
+ * @example daemonPieceSize(512 * 1024 * 1024) // 4 MiB
+ */
+export function daemonPieceSize(contentLength: number): number {
+  const share = Math.floor(contentLength / 500);
+  let p = 1;
+  while (p < share) p *= 2;
+  return p >= DFDAEMON_MAX_PIECE_SIZE
+    ? DFDAEMON_MAX_PIECE_SIZE
+    : p > DEFAULT_MIN_PIECE_SIZE
+      ? p
+      : DEFAULT_MIN_PIECE_SIZE;
+}
+
 /**
  * The plan for a blob; `pieceSize` overrides the table.
  *

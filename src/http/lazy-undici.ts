@@ -5,11 +5,25 @@
  *
  * @module
  */
+import { channel } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
 import type * as UndiciModules from './undici-modules.js';
 
+/**
+ * The diagnostics channel published right before undici is first loaded, so that a program that
+ * owns its process (the `orasfly` command) can tune the runtime for it only when it is used.
+ */
+export const UNDICI_LOAD_CHANNEL = 'orasfly:undici-load';
+
+/** Says on {@link UNDICI_LOAD_CHANNEL} that undici is about to be loaded (by any module of ours). */
+export function announceUndiciLoad(): void {
+  const ch = channel(UNDICI_LOAD_CHANNEL);
+  if (ch.hasSubscribers) ch.publish(undefined);
+}
+
 /** The undici modules this library uses (the runtime evaluates them once, at the first call). */
 export function loadUndici(): Promise<typeof UndiciModules> {
+  announceUndiciLoad();
   return import('./undici-modules.js');
 }
 

@@ -54,6 +54,26 @@ export function isPieceDigest(s: unknown): s is string {
   return typeof s === 'string' && PIECE_DIGEST_RE.test(s);
 }
 
+/**
+ * Whether a digest another peer reports for a piece (a Dragonfly daemon's `crc32:<decimal>`, or
+ * `crc32:<8 hex>`, `md5:<hex>`) disagrees with ours. `false` when they cannot be compared (another
+ * algorithm, an unreadable value): only a readable, different value condemns a piece.
+ */
+export function pieceDigestDiffers(reported: string, ours: string): boolean {
+  const i = reported.indexOf(':');
+  const j = ours.indexOf(':');
+  if (i < 0 || j < 0 || reported.slice(0, i).toLowerCase() !== ours.slice(0, j)) return false;
+  const theirs = reported.slice(i + 1).toLowerCase();
+  const mine = ours.slice(j + 1);
+  if (ours.startsWith('md5:')) return /^[0-9a-f]{32}$/.test(theirs) && theirs !== mine;
+  const value = parseInt(mine, 16);
+  const asHex = /^[0-9a-f]{1,8}$/.test(theirs) ? parseInt(theirs, 16) : undefined;
+  const asDec = /^\d{1,10}$/.test(theirs) ? Number(theirs) : undefined;
+  if (asHex === undefined && asDec === undefined) return false;
+  // A decimal value of up to 8 digits also reads as hex: it matches if either reading does.
+  return asHex !== value && asDec !== value;
+}
+
 /** Splits `'md5:<hex>'` into its algorithm and hex. */
 export function splitPieceDigest(s: string): { alg: PieceDigestAlgorithm; hex: string } {
   const i = s.indexOf(':');

@@ -9,12 +9,13 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { daemonPieceSize } from '../core/piece-plan.js';
 import { createReadStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import createDebug from 'debug';
 import type * as Grpc from '@grpc/grpc-js';
-import { DaemonError, OrasflyError } from '../core/errors.js';
+import { DaemonError, DigestMismatchError, OrasflyError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { withRetry, type BackoffPolicy } from '../internal/retry.js';
 import { taskIdV2 } from '../core/task-id.js';
@@ -111,6 +112,11 @@ const identity = (b: Buffer): Buffer => b;
  */
 export class DfdaemonTransport implements PieceTransport {
   readonly name = 'dfdaemon';
+
+  /** The daemon's own piece length for a blob (the plan follows it unless the user fixed one). */
+  pieceSizeFor(contentLength: number): number {
+    return daemonPieceSize(contentLength);
+  }
   readonly #o: ResolvedDfdaemonOptions;
   readonly #busyBackoff: BackoffPolicy;
   #client: Promise<Grpc.Client> | undefined;
@@ -151,7 +157,7 @@ export class DfdaemonTransport implements PieceTransport {
     const client = await this.#connect();
     await this.#checkHealth(client, signal);
     const origin = await task.origin.request({ signal });
-    const v2 = taskIdV2(origin.url, { pieceLength: task.plan.pieceSize, tag: task.tag, application: task.application });
+    const v2 = taskIdV2(origin.url, { pieceLength: task.pieceLength, tag: task.tag, application: task.application });
     const delivery: Delivery = o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
     task.log?.info(
       `dfdaemon ${o.socketPath}: downloading ${task.target.digest} as daemon task ${v2} (delivery ` +
@@ -273,7 +279,8 @@ export class DfdaemonTransport implements PieceTransport {
       application: task.application,
       priority: o.priority,
       requestHeader: origin.headers,
-      pieceLength: plan.pieceSize,
+      // Only a length the user fixed: the daemon's own makes the task id every other client makes.
+      pieceLength: task.pieceLength,
       outputPath: tmp,
       timeoutMs: o.downloadTimeout || undefined,
       disableBackToSource: !o.backToSource,
@@ -306,6 +313,8 @@ export class DfdaemonTransport implements PieceTransport {
     signal?.addEventListener('abort', onAbort, { once: true });
     arm();
     let first = true;
+    /** What the daemon reports for each piece: its bytes are held to it. */
+    const reported = new Map<number, string>();
     try {
       try {
         for await (const raw of call as AsyncIterable<Buffer>) {
@@ -335,6 +344,7 @@ export class DfdaemonTransport implements PieceTransport {
             throw this.#fail(
               `dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`,
             );
+          if (piece.digest) reported.set(piece.number, piece.digest);
           if (delivery === 'output-path') {
             // The daemon links its file to our path before it finishes, so a finished piece can be
             // stored (and shown as progress) now. A daemon that copies at the end has no file yet:
@@ -347,10 +357,11 @@ export class DfdaemonTransport implements PieceTransport {
                   end: want.start + want.length - 1,
                   highWaterMark: 1 << 20,
                 }),
-                { signal },
+                { signal, digest: piece.digest || undefined },
               )
               .catch((e: unknown) => {
                 if (signal?.aborted) throw signal.reason;
+                if (e instanceof DigestMismatchError) return this.#badPiece(task, piece.number, e);
                 debug('task %s: piece %d not in %s yet (%s)', task.taskId, piece.number, tmp, (e as Error).message);
               });
             continue;
@@ -359,7 +370,12 @@ export class DfdaemonTransport implements PieceTransport {
             throw this.#fail(
               `dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`,
             );
-          await sink.writePiece(piece.number, once(piece.content), { signal });
+          await sink
+            .writePiece(piece.number, once(piece.content), { signal, digest: piece.digest || undefined })
+            .catch((e: unknown) => {
+              if (e instanceof DigestMismatchError && !signal?.aborted) return this.#badPiece(task, piece.number, e);
+              throw e;
+            });
         }
       } catch (e) {
         const se = e as Partial<Grpc.ServiceError>;
@@ -372,7 +388,7 @@ export class DfdaemonTransport implements PieceTransport {
         if (stalled) throw this.#fail(`no message from dfdaemon for ${o.idleTimeout / 1000} s`);
         throw this.#mapError(e, origin, scrub);
       }
-      if (tmp) await this.#readOutput(tmp, task, sink, signal);
+      if (tmp) await this.#readOutput(tmp, task, sink, reported, signal);
     } finally {
       clearTimeout(idle);
       signal?.removeEventListener('abort', onAbort);
@@ -384,7 +400,13 @@ export class DfdaemonTransport implements PieceTransport {
   }
 
   /** `output-path`: the daemon's file, fed to the store piece by piece (each verified there). */
-  async #readOutput(tmp: string, task: TransportTask, sink: PieceSink, signal: AbortSignal | undefined): Promise<void> {
+  async #readOutput(
+    tmp: string,
+    task: TransportTask,
+    sink: PieceSink,
+    reported: ReadonlyMap<number, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const st = await stat(tmp).catch((e: NodeJS.ErrnoException) => e);
     if (st instanceof Error)
       throw this.#fail(`dfdaemon finished but left no file at ${tmp} (${st.code ?? st.message})`);
@@ -392,10 +414,26 @@ export class DfdaemonTransport implements PieceTransport {
       throw this.#fail(`dfdaemon's file has ${st.size} bytes, the manifest says ${task.plan.contentLength}`);
     for (const num of sink.missing()) {
       const { start, length } = pieceAt(task.plan, num).range;
-      await sink.writePiece(num, createReadStream(tmp, { start, end: start + length - 1, highWaterMark: 1 << 20 }), {
-        signal,
-      });
+      await sink
+        .writePiece(num, createReadStream(tmp, { start, end: start + length - 1, highWaterMark: 1 << 20 }), {
+          signal,
+          digest: reported.get(num),
+        })
+        .catch((e: unknown) => {
+          if (e instanceof DigestMismatchError && !signal?.aborted) return this.#badPiece(task, num, e);
+          throw e;
+        });
     }
+  }
+
+  /**
+   * A piece whose bytes disagree with the digest the daemon reports for them (its copy was damaged):
+   * refused, so it stays missing and the origin serves that piece alone, by range.
+   */
+  #badPiece(task: TransportTask, num: number, e: DigestMismatchError): void {
+    task.log?.warn(
+      `dfdaemon piece ${num} does not match the digest the daemon reports (${e.message}); the origin serves it`,
+    );
   }
 
   /**

@@ -33,6 +33,12 @@ export interface TransportTask {
   readonly headers?: Record<string, string> | undefined;
   /** The request's tag and application (dfget `--tag`, `--application`): part of a cluster's task id. */
   readonly tag?: string | undefined;
+  /**
+   * The piece length the user fixed, if any: a cluster transport sends it (and it is then part of the
+   * cluster's task id). Unset, the cluster picks its own and `plan` already follows it
+   * ({@link PieceTransport.pieceSizeFor}), so every client of the cluster makes one task of the URL.
+   */
+  readonly pieceLength?: number | undefined;
   readonly application?: string | undefined;
   /**
    * How another downloader reaches the origin for this blob: its URL and headers (`Authorization`
@@ -58,9 +64,15 @@ export interface PieceSink {
   /**
    * Stores piece `num` from `body`, which must yield exactly the piece's bytes. Resolves once the
    * piece is written and recorded; rejects (and forgets the partial piece) on a short or long body.
-   * A piece that is already stored is drained and ignored.
+   * A piece that is already stored is drained and ignored. With `digest` (what the sender reports
+   * for the piece, e.g. a daemon's `crc32:…`), bytes that hash otherwise are refused with
+   * `DigestMismatchError` and the piece stays missing (the origin then serves it).
    */
-  writePiece(num: number, body: AsyncIterable<Uint8Array>, options?: SignalOptions): Promise<void>;
+  writePiece(
+    num: number,
+    body: AsyncIterable<Uint8Array>,
+    options?: SignalOptions & { digest?: string | undefined },
+  ): Promise<void>;
 }
 
 /**
@@ -129,6 +141,11 @@ export interface PieceTransport {
    * round trip between pieces). The conductor then uses it for a fresh task with concurrency 1.
    */
   readonly wholeStreamPreferred?: boolean;
+  /**
+   * The piece length the transport's peers pick for a blob of `contentLength` when the request
+   * names none (a Dragonfly daemon's rule). The task's plan follows it unless the user fixed one.
+   */
+  pieceSizeFor?(contentLength: number): number;
   /** Whether ranged reads work for this task (probed once). Pull transports only. */
   supportsRange?(task: TransportTask, options: SignalOptions): Promise<boolean>;
   /**

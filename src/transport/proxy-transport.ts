@@ -8,6 +8,7 @@
  * @module
  */
 import type { Readable } from 'node:stream';
+import { daemonPieceSize } from '../core/piece-plan.js';
 import type { Dispatcher } from 'undici';
 import { DaemonError, RangeNotSupportedError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
@@ -56,6 +57,11 @@ const MiB = 2 ** 20;
  */
 export class ProxyTransport implements PieceTransport {
   readonly name = 'proxy';
+
+  /** The daemon's own piece length for a blob (the plan follows it unless the user fixed one). */
+  pieceSizeFor(contentLength: number): number {
+    return daemonPieceSize(contentLength);
+  }
   readonly backToSource: boolean;
   readonly #proxy: URL;
   readonly #priority: Priority | undefined;
@@ -157,9 +163,11 @@ export class ProxyTransport implements PieceTransport {
     if (task.tag !== undefined) headers[DRAGONFLY_HEADERS.tag] = task.tag;
     if (task.application !== undefined) headers[DRAGONFLY_HEADERS.application] = task.application;
     if (this.#priority !== undefined) headers[DRAGONFLY_HEADERS.priority] = String(this.#priority);
-    // The daemon takes piece lengths of at least 4 MiB, in a human-readable unit.
-    if (task.plan.pieceSize >= 4 * MiB && task.plan.pieceSize % MiB === 0)
-      headers[DRAGONFLY_HEADERS.pieceLength] = `${task.plan.pieceSize / MiB}mib`;
+    // Only a length the user fixed (the daemon's own makes the task id every other client makes);
+    // the daemon takes lengths of at least 4 MiB, in a human-readable unit.
+    const fixed = task.pieceLength;
+    if (fixed !== undefined && fixed >= 4 * MiB && fixed % MiB === 0)
+      headers[DRAGONFLY_HEADERS.pieceLength] = `${fixed / MiB}mib`;
     let res: Dispatcher.ResponseData;
     try {
       res = await dispatcherRequest(this.#dispatcher, {

@@ -9,6 +9,7 @@
 // does (output_path link or copy, or inline piece content). A script chooses the faults.
 import { copyFile, link, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -274,7 +275,9 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
         number: n,
         offset,
         length,
-        digest: `crc32:00000000`,
+        // As the Rust daemon: the crc32 of the piece it stored, in decimal (of the bytes it fetched,
+        // not of what `corrupt` then serves).
+        digest: `crc32:${crc32(bytes.subarray(offset, offset + length))}`,
         traffic_type: cached ? 2 : 0,
       };
       if (d.need_piece_content) piece['content'] = served.subarray(offset, offset + length);

@@ -208,15 +208,18 @@ test('disable_back_to_source: a daemon that cannot serve fails the pull with ERR
   );
 });
 
-test('bytes from the daemon that fail the digest never reach the output: the origin serves again, with a warning', async () => {
-  fake.script.corrupt = true;
-  const { result, output, lines } = await pull({ delivery: 'piece-content' });
-  assert.equal(await sha256File(output), rig.pushed.layer.digest);
-  assert.deepEqual(result.transferredBy, { source: SIZE, 'dfdaemon (discarded)': SIZE });
-  assert.ok(
-    msgs(lines).some((m) => /bytes from transport dfdaemon do not match .*downloading again from the origin/.test(m)),
-  );
-});
+for (const delivery of ['piece-content', 'output-path'] as const)
+  test(`${delivery}: a damaged piece costs that piece: refused against the daemon's digest, the origin serves it alone`, async () => {
+    fake.script.corrupt = true; // byte 0 flipped: piece 0 no longer matches the crc32 the daemon reports
+    const { result, output, lines } = await pull({ delivery });
+    assert.equal(await sha256File(output), rig.pushed.layer.digest);
+    assert.deepEqual(result.transferredBy, { dfdaemon: SIZE - PIECE, source: PIECE });
+    assert.ok(msgs(lines).some((m) => /dfdaemon piece 0 does not match the digest the daemon reports/.test(m)));
+    // The origin sent the blob once to the daemon, then that one piece to orasfly (and at most the
+    // range probe's byte); a whole-blob retry would have been another SIZE.
+    const originBytes = rig.fault.blobRequests().reduce((n, r) => n + r.bytesSent, 0);
+    assert.ok(originBytes >= SIZE + PIECE && originBytes <= SIZE + PIECE + 1, `the origin sent ${originBytes} bytes`);
+  });
 
 test('auto delivery: a daemon that cannot write our path is asked for the piece bytes instead', async () => {
   fake.script.outputPath = { refuse: grpc.status.INTERNAL };

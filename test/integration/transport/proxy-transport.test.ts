@@ -31,14 +31,19 @@ beforeEach(() => {
 });
 
 /** `concurrency`: fixed, or `'found'` (unset: the task finds its count). */
-async function pull(options: Partial<ProxyTransportOptions> = {}, concurrency: number | 'found' = 2) {
+async function pull(
+  options: Partial<ProxyTransportOptions> = {},
+  concurrency: number | 'found' = 2,
+  /** `null`: none of the user's. */
+  pieceSize: number | null = 4 * MiB,
+) {
   const dir = path.join(rig.root, `p${n++}`);
   const transport = new ProxyTransport({ proxy: fake.url, priority: 4, ...options });
   const lines: string[] = [];
   const dl = await createDownloader({
     storage: { dataPath: path.join(dir, 'store') },
     oras: { credentials: rig.reg.credentials },
-    download: { pieceSize: 4 * MiB, concurrency: concurrency === 'found' ? undefined : concurrency },
+    download: { pieceSize: pieceSize ?? undefined, concurrency: concurrency === 'found' ? undefined : concurrency },
     transport,
     logSink: { write: (r) => void lines.push(String((r as { msg?: unknown }).msg)) },
   });
@@ -78,6 +83,14 @@ test('pieces come through the proxy with the X-Dragonfly-* headers; orasfly fetc
     assert.match(String(r.headers['range']), /^bytes=\d+-\d+$/);
   }
   assert.equal(rig.fault.blobRequests().length, 2, "every blob GET at the origin was the proxy's");
+});
+
+test("without a piece size of the user's, the proxy is sent none: the daemon's own makes its task id", async () => {
+  const { result, output } = await pull({}, 2, null);
+  assert.equal(await sha256File(output), rig.pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { proxy: SIZE });
+  assert.ok(fake.requests.length > 0);
+  for (const r of fake.requests) assert.equal(r.headers['x-dragonfly-piece-length'], undefined);
 });
 
 test('a backend 404 relayed by the proxy is a not-found error, not a reason to ask the origin', async () => {

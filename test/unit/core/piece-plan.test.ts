@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computePieceSize, planPieces, pieceAt } from '../../../src/core/piece-plan.js';
+import { computePieceSize, daemonPieceSize, planPieces, pieceAt } from '../../../src/core/piece-plan.js';
 
 const MiB = 1024 * 1024;
 
@@ -34,4 +34,13 @@ test('exact multiples make no empty piece; an empty blob has none', () => {
 test('invalid lengths and piece sizes are rejected', () => {
   assert.throws(() => planPieces(-1), /contentLength/);
   assert.throws(() => planPieces(10, 0), /pieceSize/);
+});
+
+test("daemonPieceSize is the Rust dfdaemon's rule: next power of two of 1/500 of the length, 4 to 64 MiB", () => {
+  assert.equal(daemonPieceSize(0), 4 * MiB);
+  assert.equal(daemonPieceSize(128 * MiB), 4 * MiB);
+  assert.equal(daemonPieceSize(2048 * MiB), 8 * MiB); // 4.1 MiB → 8 MiB
+  assert.equal(daemonPieceSize(4000 * MiB), 8 * MiB); // exactly 8 MiB
+  assert.equal(daemonPieceSize(4001 * MiB), 16 * MiB);
+  assert.equal(daemonPieceSize(100 * 1024 * MiB), 64 * MiB);
 });

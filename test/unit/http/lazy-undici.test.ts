@@ -73,3 +73,19 @@ test('a failed build is not kept: the next get() builds again', async () => {
   assert.equal(await lazy.get(), agent);
   assert.equal(calls, 2);
 });
+
+test('loading undici is announced first on its diagnostics channel (the command tunes V8 then, and only then)', async () => {
+  const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+  const { UNDICI_LOAD_CHANNEL, loadUndici } = await import('../../../src/http/lazy-undici.js');
+  let heard = 0;
+  const onLoad = (): void => void heard++;
+  subscribe(UNDICI_LOAD_CHANNEL, onLoad);
+  try {
+    await loadUndici();
+    assert.equal(heard, 1);
+  } finally {
+    unsubscribe(UNDICI_LOAD_CHANNEL, onLoad);
+  }
+  await loadUndici();
+  assert.equal(heard, 1, 'heard after unsubscribing');
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createPieceHasher, pieceSign } from '../../../src/storage/piece-digest.js';
+import { createPieceHasher, pieceDigestDiffers, pieceSign } from '../../../src/storage/piece-digest.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 test("crc32 is the IEEE CRC-32 as 8 lowercase hex digits; md5 is Dragonfly's md5:<hex>", () => {
@@ -21,4 +21,19 @@ test('pieceSign is the sha256 of the concatenated digests, "" for none; an unkno
     createHash('sha256').update('0000000100000002').digest('hex'),
   );
   assert.throws(() => createPieceHasher('sha1' as never), InvalidArgumentError);
+});
+
+test("pieceDigestDiffers reads a daemon's decimal crc32 and hex alike, and never condemns what it cannot compare", () => {
+  const ours = 'crc32:deadbeef'; // 3735928559
+  assert.equal(pieceDigestDiffers('crc32:3735928559', ours), false);
+  assert.equal(pieceDigestDiffers('crc32:DEADBEEF', ours), false);
+  assert.equal(pieceDigestDiffers('crc32:3735928558', ours), true);
+  assert.equal(pieceDigestDiffers('crc32:00000001', ours), true);
+  assert.equal(pieceDigestDiffers('md5:0123', ours), false, 'another algorithm');
+  assert.equal(pieceDigestDiffers('crc32:not-a-number', ours), false);
+  assert.equal(pieceDigestDiffers('garbage', ours), false);
+  // Eight decimal digits also read as hex: either reading may match.
+  assert.equal(pieceDigestDiffers('crc32:12345678', 'crc32:12345678'), false);
+  assert.equal(pieceDigestDiffers('crc32:12345678', 'crc32:00bc614e'), false);
+  assert.equal(pieceDigestDiffers(`md5:${'a'.repeat(32)}`, `md5:${'b'.repeat(32)}`), true);
 });
