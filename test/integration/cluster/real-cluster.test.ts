@@ -5,7 +5,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { startClusterRig, pushSif, type ClusterRig, type PushedArtifact } from '../../harness/index.js';
 import { locateDragonfly, startRealCluster, type RealCluster } from '../../harness/real-cluster.js';
@@ -30,7 +41,7 @@ if ('absent' in where) {
   before(async () => {
     rig = await startClusterRig({ name: 'real-cluster', variant: 'anonymous', repo: 'lab/a', size: SIZE, seed: 241 });
     images.set('lab/a', rig.pushed);
-    for (const [i, repo] of ['lab/b', 'lab/c', 'lab/d', 'lab/e', 'lab/f'].entries())
+    for (const [i, repo] of ['lab/b', 'lab/c', 'lab/d', 'lab/e', 'lab/f', 'lab/g', 'lab/h'].entries())
       images.set(repo, await pushSif(rig.reg, repo, 'v1', { size: SIZE, seed: 242 + i }));
     cluster = await startRealCluster(dir, { daemons: 2 });
   });
@@ -57,6 +68,23 @@ if ('absent' in where) {
     const r = await runCli(h.dir, [rig.reg.ref(`${repo}:v1`, rig.fault.host), '-O', h.out, ...h.args, ...extra], opts);
     const log = (): string => readFileSync(path.join(h.dir, 'logs', 'dfget', 'core.log'), 'utf8');
     return { r, out: h.out, log };
+  };
+  const run = (file: string, args: string[]): Promise<{ code: number; out: string }> =>
+    new Promise((resolve) =>
+      execFile(file, args, (e, stdout, stderr) =>
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: stdout + stderr }),
+      ),
+    );
+  const flipByte = (file: string, at: number): void => {
+    const fd = openSync(file, 'r+');
+    try {
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, at);
+      b[0] = b[0]! ^ 0xff;
+      writeSync(fd, b, 0, 1, at);
+    } finally {
+      closeSync(fd);
+    }
   };
   const sha256 = (f: string): string => `sha256:${createHash('sha256').update(readFileSync(f)).digest('hex')}`;
   const verified = (out: string, repo: string): void => assert.equal(sha256(out), images.get(repo)!.layer.digest);
@@ -121,8 +149,8 @@ if ('absent' in where) {
   });
 
   test('the --proxy-transport blob then --endpoint on the other host: one task, one copy from the origin', async (t) => {
-    // Not reset: the count includes the proxy pull above. Both transports send orasfly's piece
-    // length (X-Dragonfly-Piece-Length, DownloadTask.piece_length), so the daemons see one task.
+    // Not reset: the count includes the proxy pull above. Neither transport sends a piece length of
+    // its own, so the proxy and DownloadTask make the same task id for the blob URL.
     const { r, out } = await pull('lab/c', ['--endpoint', cluster.daemons[1]!.socketPath]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     verified(out, 'lab/c');
@@ -130,6 +158,43 @@ if ('absent' in where) {
     const o = origin();
     t.diagnostic(`origin: ${copies(o.bytes)} copies`);
     assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+  });
+
+  test('Rust dfget pulls the blob URL through daemon 1 first, then orasfly --endpoint on daemon 0: one copy from the origin', async (t) => {
+    rig.fault.resetLog();
+    const layer = images.get('lab/g')!.layer;
+    const d = path.join(rig.root, `dfget${n++}`);
+    mkdirSync(d);
+    // The URL orasfly hands the daemon for a plain-HTTP loopback registry.
+    const url = `http://${rig.fault.host}/v2/lab/g/blobs/${layer.digest}`;
+    const g = await run(cluster.dfget, [url, '-O', path.join(d, 'blob'), '--endpoint', cluster.daemons[1]!.socketPath]);
+    assert.equal(g.code, 0, g.out);
+    assert.equal(sha256(path.join(d, 'blob')), layer.digest);
+    const { r, out } = await pull('lab/g', ['--endpoint', cluster.daemons[0]!.socketPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/g');
+    assert.deepEqual(transferredBy(r), { dfdaemon: SIZE });
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies for dfget and orasfly`);
+    assert.ok(o.bytes >= SIZE && o.bytes <= ONE_COPY_MAX, o.why);
+  });
+
+  test("one byte flipped in daemon 0's task file: verified, nothing beside the output, the origin serves at most a quarter", async (t) => {
+    const d0 = cluster.daemons[0]!;
+    const known = new Set(await d0.taskIds());
+    const first = await pull('lab/h', ['--endpoint', d0.socketPath]);
+    assert.equal(first.r.code, 0, first.r.stdout + first.r.stderr);
+    const fresh = (await d0.taskIds()).filter((id) => !known.has(id));
+    assert.equal(fresh.length, 1, `one new task in daemon 0: ${fresh.join(', ')}`);
+    flipByte(d0.taskFile(fresh[0]!), SIZE / 2 + 12_345);
+    rig.fault.resetLog();
+    const { r, out } = await pull('lab/h', ['--endpoint', d0.socketPath]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    verified(out, 'lab/h');
+    assert.deepEqual(readdirSync(path.dirname(out)).sort(), ['img.sif', 'logs', 'store']);
+    const o = origin();
+    t.diagnostic(`origin: ${copies(o.bytes)} copies; served ${JSON.stringify(transferredBy(r))}`);
+    assert.ok(o.bytes > 0 && o.bytes <= SIZE / 4, o.why);
   });
 
   test('daemon 1 killed -9 mid-pull: the origin serves, the output is verified, exit 0', async (t) => {
