@@ -263,6 +263,58 @@ if ('absent' in where) {
     assert.equal(origin().bytes, 0, origin().why);
   });
 
+  test('a token-auth registry through the daemon: verified, one copy, and the password in no output, log or argv', async (t) => {
+    const tokenRig = await startClusterRig({
+      name: 'real-cluster-token',
+      variant: 'token',
+      repo: 'auth/x',
+      size: SIZE,
+      seed: 251,
+    });
+    t.after(() => tokenRig.close());
+    const { username, password } = tokenRig.reg.credentials!;
+    const h = home();
+    const argvSeen: string[] = [];
+    const r = await runCli(
+      h.dir,
+      [
+        tokenRig.reg.ref('auth/x:v1', tokenRig.fault.host),
+        '-O',
+        h.out,
+        ...h.args,
+        '--endpoint',
+        cluster.daemons[0]!.socketPath,
+        '--username',
+        username,
+        '--password-stdin',
+      ],
+      { stdin: `${password}\n` },
+    );
+    // Every process's argv right after the pull (the daemon's included): no password.
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        argvSeen.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(sha256(h.out), tokenRig.pushed.layer.digest);
+    assert.deepEqual(transferredBy(r), { dfdaemon: SIZE });
+    const bytes = tokenRig.fault.blobBytesSent();
+    t.diagnostic(`origin: ${copies(bytes)} copies`);
+    assert.ok(bytes >= SIZE && bytes <= ONE_COPY_MAX, `the origin sent ${bytes} bytes`);
+    const texts = [
+      r.stdout,
+      r.stderr,
+      readFileSync(path.join(h.dir, 'logs', 'dfget', 'core.log'), 'utf8'),
+      readFileSync(cluster.daemons[0]!.logPath, 'utf8'),
+      readFileSync(cluster.schedulerLog, 'utf8'),
+      ...argvSeen,
+    ];
+    for (const text of texts) assert.ok(!text.includes(password), 'the password leaked');
+  });
+
   test('the scheduler killed: daemon 0 goes to the origin itself; verified, exit 0, one copy', async (t) => {
     rig.fault.resetLog();
     await cluster.killScheduler('SIGKILL');
