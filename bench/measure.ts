@@ -1,6 +1,7 @@
 /**
- * How the benchmarks measure a command: `/usr/bin/time` around it, giving wall time, CPU (user +
- * sys) and peak RSS, and medians over runs.
+ * How the benchmarks measure a command: `/usr/bin/time` around it, giving CPU (user + sys) and
+ * peak RSS, and medians over runs. Wall time is this process's clock around the run (sub-millisecond):
+ * `/usr/bin/time`'s own is in steps of 10 ms, too coarse for a 0.05-0.15 s command such as a reuse.
  *
  * @module
  */
@@ -24,18 +25,19 @@ export function median(xs: number[]): number {
 const TIME_FORMAT = ['-f', 'TIME %e %U %S %M'];
 const ENV = () => ({ ...process.env, HOME: os.tmpdir() });
 
-function parse(cmd: readonly string[], status: number | null, stdout: string, stderr: string): Sample {
+function parse(cmd: readonly string[], status: number | null, stdout: string, stderr: string, wallMs: number): Sample {
   if (status !== 0) throw new Error(`${cmd.join(' ')} failed: ${stdout}${stderr}`);
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(stderr);
   if (!m) throw new Error(`no /usr/bin/time line: ${stderr}`);
-  return { wallMs: Number(m[1]) * 1000, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) };
+  return { wallMs, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssKiB: Number(m[4]) };
 }
 
 /** Runs `argv` under /usr/bin/time (through `sh -c` when a string is given). */
 export function measure(argv: string[] | string): Sample {
   const cmd = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
+  const started = performance.now();
   const r = spawnSync('/usr/bin/time', [...TIME_FORMAT, ...cmd], { encoding: 'utf8', env: ENV() });
-  return parse(cmd, r.status, r.stdout, r.stderr);
+  return parse(cmd, r.status, r.stdout, r.stderr, performance.now() - started);
 }
 
 /**
@@ -45,6 +47,7 @@ export function measure(argv: string[] | string): Sample {
 export function measureAsync(argv: string[] | string): Promise<Sample> {
   const cmd = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
   return new Promise((resolve, reject) => {
+    const started = performance.now();
     const p = spawn('/usr/bin/time', [...TIME_FORMAT, ...cmd], { env: ENV(), stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     let out = '';
@@ -53,7 +56,7 @@ export function measureAsync(argv: string[] | string): Promise<Sample> {
     p.on('error', reject);
     p.on('close', (code) => {
       try {
-        resolve(parse(cmd, code, out, err));
+        resolve(parse(cmd, code, out, err, performance.now() - started));
       } catch (e) {
         reject(e);
       }
