@@ -216,6 +216,17 @@ export class BlobVerifier {
     this.#settle(`${this.algorithm}:${this.#hash!.digest('hex')}`);
   }
 
+  /**
+   * Every byte was hashed by the caller in one read of the final data file (a file taken whole into
+   * the store): `digest` is the result, and nothing is read again.
+   */
+  hashedWhole(digest: string): void {
+    this.#hold?.clear();
+    void this.#fh?.close().catch(() => {});
+    this.#fh = undefined;
+    this.#settle(digest);
+  }
+
   /** The digest (`sha256:<hex>`) once every byte was declared final and hashed. */
   result(): Promise<string> {
     return this.#result;

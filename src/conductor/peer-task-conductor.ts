@@ -39,6 +39,7 @@ import { ChunkPool } from '../internal/chunk-pool.js';
 import { ProgressMeter } from './progress.js';
 import { pullPieces, type PieceSite } from './schedule.js';
 import { deliverPieces } from './fallback.js';
+import { adoptWholeFile } from './whole-file-check.js';
 
 export {
   DEFAULT_CONCURRENCY,
@@ -412,8 +413,10 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   /** Records an assembled piece (unless another source stored it meanwhile). */
   async #commit(a: PieceAssembler, via: string, reported?: string): Promise<void> {
     const { digest, costMs } = await a.end(reported);
-    const piece = a.piece;
-    if (this.#done.has(piece.num)) return;
+    if (!this.#done.has(a.piece.num)) this.#record(a.piece, digest, costMs, via);
+  }
+
+  #record(piece: PieceInfo, digest: string, costMs: number, via: string): void {
     this.#bytesBy[via] = (this.#bytesBy[via] ?? 0) + piece.range.length;
     this.#writer.recordPiece({ num: piece.num, range: piece.range, digest, cost: Math.round(costMs * 1e6) });
     this.#done.add(piece.num);
@@ -426,6 +429,21 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       digest,
       costMs,
     });
+  }
+
+  /** {@inheritDoc PieceSink.adoptFile} */
+  adoptFile(file: string, reported: ReadonlyMap<number, string>, options: SignalOptions = {}): Promise<boolean> {
+    const busy = () => this.#done.size > 0 || this.#inflight.size > 0;
+    const adopted = (blob: string, digests: readonly string[]) => {
+      this.#verifier?.hashedWhole(blob);
+      for (const [num, digest] of digests.entries()) {
+        this.#record(pieceAt(this.plan, num), digest, 0, this.#transport.name);
+        this.#meter.pieceStored(pieceAt(this.plan, num).range.length, 0);
+      }
+    };
+    const [log, pieceDigest] = [this.#log.with({ component: 'Transport' }), this.#init.pieceDigest ?? 'crc32'];
+    const site = { plan: this.plan, writer: this.#writer, digest: this.target.digest, busy, adopted, log, pieceDigest };
+    return adoptWholeFile(file, reported, site, options.signal ?? this.#controller.signal);
   }
 
   /** {@inheritDoc PieceSink.writePiece} */

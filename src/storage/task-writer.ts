@@ -52,6 +52,15 @@ export interface TaskWriter {
    * @throws InvalidArgumentError when the piece does not match the piece plan or its digest is malformed.
    */
   recordPiece(p: PieceRecord): void;
+  /**
+   * Takes the file at `from` (on the data file's filesystem, e.g. a Dragonfly daemon's task file
+   * linked into the store) as the data file, by rename, instead of copying its bytes. Only while no
+   * piece is recorded and only if `from` is still inode `ino` (the file the caller verified) of
+   * `contentLength` bytes. The data file is then opened read-only: nothing of orasfly's ever writes
+   * into a file it may share with another program. Resolves `false`, changing nothing, when it
+   * cannot be done (another filesystem, no permission, pieces already recorded): copy instead.
+   */
+  adoptDataFile?(from: string, ino: number): Promise<boolean>;
   /** Persists progress now; rethrows a failed background persist. */
   flush(): Promise<void>;
   /**
@@ -94,7 +103,7 @@ export class TaskWriterImpl implements TaskWriter {
   readonly dataInStore: boolean;
   readonly #store: EntryStore;
   readonly #e: Entry;
-  readonly #fh: fsp.FileHandle;
+  #fh: fsp.FileHandle;
   readonly #lock: TaskLock;
   #closed = false;
   #writeQueue: Promise<void> = Promise.resolve();
@@ -234,6 +243,30 @@ export class TaskWriterImpl implements TaskWriter {
       this.#bgError = undefined;
       throw e;
     }
+  }
+
+  async adoptDataFile(from: string, ino: number): Promise<boolean> {
+    this.#assertOpen();
+    if (this.pieces.size > 0) return false;
+    await this.#drain();
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(from, 'r');
+      const st = await fh.stat();
+      if (!st.isFile() || st.ino !== ino || st.size !== this.contentLength || this.pieces.size > 0) {
+        await fh.close();
+        return false;
+      }
+      await fsp.rename(from, this.dataFilePath);
+    } catch (e) {
+      await fh?.close().catch(() => {});
+      log('task %s: cannot take %s as the data file (%s); copying', this.taskId, from, (e as Error).message);
+      return false;
+    }
+    const old = this.#fh;
+    this.#fh = fh;
+    await old.close().catch(() => {});
+    return true;
   }
 
   /**

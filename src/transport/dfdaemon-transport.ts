@@ -313,6 +313,7 @@ export class DfdaemonTransport implements PieceTransport {
     signal?.addEventListener('abort', onAbort, { once: true });
     arm();
     let first = true;
+    let whole = false;
     /** What the daemon reports for each piece: its bytes are held to it. */
     const reported = new Map<number, string>();
     try {
@@ -333,6 +334,8 @@ export class DfdaemonTransport implements PieceTransport {
                 `dfdaemon reports ${msg.started.contentLength} bytes, the manifest ${plan.contentLength}`,
               );
             if (msg.started.isFinished) debug('task %s: the daemon has it cached already', task.taskId);
+            // A warm daemon: its whole file is taken into the store after the stream, not copied piece by piece.
+            whole = msg.started.isFinished && !!sink.adoptFile && sink.missing().length === plan.totalPieces;
           }
           const piece = msg.piece;
           if (!piece) continue;
@@ -345,6 +348,7 @@ export class DfdaemonTransport implements PieceTransport {
               `dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`,
             );
           if (piece.digest) reported.set(piece.number, piece.digest);
+          if (delivery === 'output-path' && whole) continue;
           if (delivery === 'output-path') {
             // The daemon links its file to our path before it finishes, so a finished piece can be
             // stored (and shown as progress) now. A daemon that copies at the end has no file yet:
@@ -412,6 +416,7 @@ export class DfdaemonTransport implements PieceTransport {
       throw this.#fail(`dfdaemon finished but left no file at ${tmp} (${st.code ?? st.message})`);
     if (st.size !== task.plan.contentLength)
       throw this.#fail(`dfdaemon's file has ${st.size} bytes, the manifest says ${task.plan.contentLength}`);
+    if (sink.adoptFile && (await sink.adoptFile(tmp, reported, { signal }))) return;
     for (const num of sink.missing()) {
       const { start, length } = pieceAt(task.plan, num).range;
       await sink

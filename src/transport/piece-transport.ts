@@ -73,6 +73,16 @@ export interface PieceSink {
     body: AsyncIterable<Uint8Array>,
     options?: SignalOptions & { digest?: string | undefined },
   ): Promise<void>;
+  /**
+   * Takes `file` — the whole blob, in the store's directory (`TransportTask.scratchDir`) — into the
+   * store instead of copying it: moved (renamed) to be the task's data file, so a hard link from a
+   * daemon's cache stays one. Only when no piece is stored yet, and only after one read of it
+   * matched every piece against `reported` (piece number → the digest its sender reports) and the
+   * whole blob against its digest. Resolves `true` when every piece is then stored; `false` when
+   * nothing changed (pieces already stored, a mismatch, another filesystem): feed the pieces to
+   * {@link PieceSink.writePiece} instead, which refuses just the bad ones.
+   */
+  adoptFile?(file: string, reported: ReadonlyMap<number, string>, options?: SignalOptions): Promise<boolean>;
 }
 
 /**

@@ -74,6 +74,8 @@ export interface FakeDfdaemon {
   cancelled: number;
   /** Resolves once a DownloadTask stream has been cancelled by the client (for cancel tests). */
   waitCancelled(): Promise<void>;
+  /** The fake's task file of a blob it holds (what it links or copies to an output path). */
+  taskFile(digest: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
     healthChecks: 0,
     cancelled: 0,
     waitCancelled: () => new Promise((r) => cancelWaiters.push(r)),
+    taskFile: (digest) => cache.get(digest),
     close: async () => {
       server.forceShutdown();
       await rm(dir, { recursive: true, force: true });
