@@ -34,21 +34,6 @@ const result = await build({
   legalComments: 'linked',
   plugins: [
     {
-      // Node builtins through require(), not import: an ESM import of a builtin builds a facade that
-      // reads every export, which runs lazy getters (node:crypto's webcrypto, ...): about 1 ms for
-      // crypto alone, and a module record per builtin. esbuild's interop reads properties on use.
-      name: 'builtins-via-require',
-      setup(b) {
-        b.onResolve({ filter: /^node:/ }, (args) =>
-          args.kind === 'import-statement' ? { path: args.path, namespace: 'orasfly-builtin' } : undefined,
-        );
-        b.onLoad({ filter: /.*/, namespace: 'orasfly-builtin' }, (args) => ({
-          contents: `module.exports = require(${JSON.stringify(args.path)});`,
-          loader: 'js',
-        }));
-      },
-    },
-    {
       // debug tries require('supports-color') (optional, not installed): at run time that failed
       // resolution walks every node_modules directory up to the root, 3-5 ms of each start-up.
       // The command ships a stub that fails the same way at once (debug then picks basic colours).
