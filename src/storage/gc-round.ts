@@ -24,6 +24,7 @@ import {
   type EntryFilesContext,
 } from './entry-files.js';
 import { rmdirQuiet, throwIfAborted, TMP_MARK, unlinkQuiet } from './fs-util.js';
+import { RegistryCache } from './registry-cache.js';
 import { type DiskUsage, type GcCandidate, planGc } from './gc.js';
 import { isLeftover } from './leftovers.js';
 import type { ResolvedStorageOptions } from './options.js';
@@ -284,8 +285,9 @@ async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<
   }
 }
 
-/** Index pointers to nothing, temp files of dead writers, dead processes' locks. */
+/** Index pointers to nothing, temp files of dead writers, dead processes' locks, stale registry records. */
 async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promise<void> {
+  await new RegistryCache(ctx.layout.root).sweep(ctx.options.now() - ctx.options.taskExpireTime).catch(() => 0);
   const limit = pLimit(SCAN_CONCURRENCY);
   await Promise.all(
     (await ctx.index.files()).map((x) =>

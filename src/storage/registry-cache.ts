@@ -88,6 +88,28 @@ export class RegistryCache {
     await this.#write(this.#hostPath(host), { host, scheme, seenAt: this.#now() });
   }
 
+  /**
+   * Removes records (and temp files of killed writers) last written before `before` (ms since the
+   * epoch): GC calls it with `taskExpireTime`, so the records do not outgrow the entries they serve.
+   * A removed record costs the next reuse one request. Returns how many files were removed.
+   */
+  async sweep(before: number): Promise<number> {
+    let removed = 0;
+    for (const sub of ['manifests/sha256', 'manifests/sha512', 'tags', 'hosts']) {
+      const dir = path.join(this.#dir, sub);
+      for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+        const file = path.join(dir, name);
+        const st = await fsp.lstat(file).catch(() => undefined);
+        if (!st?.isFile() || st.mtimeMs >= before) continue;
+        await fsp.unlink(file).then(
+          () => removed++,
+          () => {},
+        );
+      }
+    }
+    return removed;
+  }
+
   #manifestPath(digest: string): string {
     const [alg, hex] = digest.split(':') as [string, string];
     return path.join(this.#dir, 'manifests', alg, hex);

@@ -196,3 +196,27 @@ test('a store that cannot be written still answers: writes are lost quietly, rea
   }
   assert.equal((await c.tag('h/r:t'))?.digest, D);
 });
+
+test('sweep removes records written before the cut-off, temp files included, and keeps the rest', async () => {
+  const { utimesSync } = await import('node:fs');
+  const root = store();
+  const old = new RegistryCache(root, { now: () => Date.now() });
+  await old.putManifest(D, { bytes: manifestBytes, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+  await old.putTag('r.example/lab/app:v1', D);
+  await old.putScheme('127.0.0.1:5000', 'http');
+  const tagsDir = path.join(root, '.registry', 'tags');
+  writeFileSync(path.join(tagsDir, '.orasfly-tmp-dead.json.1234'), '{');
+  // Everything so far was last written two days ago.
+  const twoDaysAgo = (Date.now() - 2 * 86_400_000) / 1000;
+  for (const sub of ['manifests/sha256', 'tags', 'hosts'])
+    for (const f of readdirSync(path.join(root, '.registry', sub)))
+      utimesSync(path.join(root, '.registry', sub, f), twoDaysAgo, twoDaysAgo);
+  await old.putTag('r.example/lab/app:v2', D); // fresh
+  const removed = await old.sweep(Date.now() - 86_400_000);
+  assert.equal(removed, 4);
+  assert.equal(await old.manifest(D), undefined);
+  assert.equal(await old.tag('r.example/lab/app:v1'), undefined);
+  assert.equal(await old.scheme('127.0.0.1:5000'), undefined);
+  assert.equal((await old.tag('r.example/lab/app:v2'))?.digest, D);
+  assert.equal(await new RegistryCache(path.join(dir, 'no-such-store')).sweep(Date.now()), 0);
+});
