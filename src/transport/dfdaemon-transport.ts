@@ -353,33 +353,19 @@ export class DfdaemonTransport implements PieceTransport {
             // The daemon links its file to our path before it finishes, so a finished piece can be
             // stored (and shown as progress) now. A daemon that copies at the end has no file yet:
             // such pieces are left to the pass after the stream.
-            await sink
-              .writePiece(
-                piece.number,
-                createReadStream(tmp!, {
-                  start: want.start,
-                  end: want.start + want.length - 1,
-                  highWaterMark: 1 << 20,
-                }),
-                { signal, digest: piece.digest || undefined },
-              )
-              .catch((e: unknown) => {
+            await this.#storePiece(sink, task, piece.number, pieceOf(tmp!, want), piece.digest, signal).catch(
+              (e: unknown) => {
                 if (signal?.aborted) throw signal.reason;
-                if (e instanceof DigestMismatchError) return this.#badPiece(task, piece.number, e);
                 debug('task %s: piece %d not in %s yet (%s)', task.taskId, piece.number, tmp, (e as Error).message);
-              });
+              },
+            );
             continue;
           }
           if (!piece.content || piece.content.length !== want.length)
             throw this.#fail(
               `dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`,
             );
-          await sink
-            .writePiece(piece.number, once(piece.content), { signal, digest: piece.digest || undefined })
-            .catch((e: unknown) => {
-              if (e instanceof DigestMismatchError && !signal?.aborted) return this.#badPiece(task, piece.number, e);
-              throw e;
-            });
+          await this.#storePiece(sink, task, piece.number, once(piece.content), piece.digest, signal);
         }
       } catch (e) {
         const se = e as Partial<Grpc.ServiceError>;
@@ -417,28 +403,31 @@ export class DfdaemonTransport implements PieceTransport {
     if (st.size !== task.plan.contentLength)
       throw this.#fail(`dfdaemon's file has ${st.size} bytes, the manifest says ${task.plan.contentLength}`);
     if (sink.adoptFile && (await sink.adoptFile(tmp, reported, { signal }))) return;
-    for (const num of sink.missing()) {
-      const { start, length } = pieceAt(task.plan, num).range;
-      await sink
-        .writePiece(num, createReadStream(tmp, { start, end: start + length - 1, highWaterMark: 1 << 20 }), {
-          signal,
-          digest: reported.get(num),
-        })
-        .catch((e: unknown) => {
-          if (e instanceof DigestMismatchError && !signal?.aborted) return this.#badPiece(task, num, e);
-          throw e;
-        });
-    }
+    for (const num of sink.missing())
+      await this.#storePiece(sink, task, num, pieceOf(tmp, pieceAt(task.plan, num).range), reported.get(num), signal);
   }
 
   /**
-   * A piece whose bytes disagree with the digest the daemon reports for them (its copy was damaged):
-   * refused, so it stays missing and the origin serves that piece alone, by range.
+   * Stores piece `num` from `body`, held to the digest the daemon reports for it. A piece whose
+   * bytes disagree (the daemon's copy was damaged) is refused with a warning: it stays missing and
+   * the origin serves that piece alone, by range. Any other failure is the caller's.
    */
-  #badPiece(task: TransportTask, num: number, e: DigestMismatchError): void {
-    task.log?.warn(
-      `dfdaemon piece ${num} does not match the digest the daemon reports (${e.message}); the origin serves it`,
-    );
+  async #storePiece(
+    sink: PieceSink,
+    task: TransportTask,
+    num: number,
+    body: AsyncIterable<Uint8Array>,
+    reported: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    try {
+      await sink.writePiece(num, body, { signal, digest: reported || undefined });
+    } catch (e) {
+      if (!(e instanceof DigestMismatchError) || signal?.aborted) throw e;
+      task.log?.warn(
+        `dfdaemon piece ${num} does not match the digest the daemon reports (${e.message}); the origin serves it`,
+      );
+    }
   }
 
   /**
@@ -472,6 +461,11 @@ export class DfdaemonTransport implements PieceTransport {
 function backendOf(se: Partial<Grpc.ServiceError>): ReturnType<typeof parseBackendDetails> {
   const raw = se.metadata?.get('grpc-status-details-bin')[0];
   return parseBackendDetails(Buffer.isBuffer(raw) ? raw : typeof raw === 'string' ? Buffer.from(raw) : undefined);
+}
+
+/** Bytes `range` of the daemon's file, for one piece. */
+function pieceOf(file: string, range: { start: number; length: number }): AsyncIterable<Uint8Array> {
+  return createReadStream(file, { start: range.start, end: range.start + range.length - 1, highWaterMark: 1 << 20 });
 }
 
 async function* once(b: Buffer): AsyncGenerator<Buffer> {

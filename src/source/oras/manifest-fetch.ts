@@ -16,7 +16,7 @@ import { logSource } from './log.js';
 import { digestLike, MANIFEST_ACCEPT, parseManifest, type ImageIndex, type ImageManifest } from './manifest.js';
 import { sendManifestGet } from './manifest-request.js';
 import type { RegistryMemory } from './options.js';
-import type { OrasReference } from './reference.js';
+import { pullScope, type OrasReference } from './reference.js';
 
 /** A fetched, digest-checked, parsed manifest. */
 export interface FetchedManifest {
@@ -56,7 +56,6 @@ export interface ManifestFetchContext {
 }
 
 const DIGEST_HEADER_RE = /^sha(256|512):[0-9a-f]+$/;
-const PULL_SCOPE = (repo: string): string => `repository:${repo}:pull`;
 
 /** Gets `wanted` (a tag or a digest) of `ref`'s repository. */
 export async function fetchManifestOf(
@@ -129,7 +128,7 @@ async function headDigest(
       method: 'HEAD',
       url,
       headers: { ...options.headers, accept: MANIFEST_ACCEPT },
-      auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
+      auth: { registry: ref.registry, scope: pullScope(ref.repository) },
       accept: [200],
       noBodyStatuses: [200],
       signal: options.signal,
@@ -160,7 +159,7 @@ async function getManifest(
     method: 'GET' as const,
     url: `${c.repoBase(ref)}/manifests/${wanted}`,
     headers: { ...options.headers, accept: MANIFEST_ACCEPT },
-    auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
+    auth: { registry: ref.registry, scope: pullScope(ref.repository) },
     accept: [200],
     signal: options.signal,
   };

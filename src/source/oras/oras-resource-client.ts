@@ -26,7 +26,13 @@ import { checkRange, DirectBlobReads, headProblem, rangeHeaders } from './blob-r
 import { pumpChunks, type BodyMemory, type ChunkSink } from '../../internal/chunks.js';
 import { SchemeChooser } from './scheme.js';
 import { resolveOrasClientOptions, type OrasClientOptions, type ResolvedOrasClientOptions } from './options.js';
-import { dragonflyResolvedUrl, formatReference, parseOrasReference, type OrasReference } from './reference.js';
+import {
+  dragonflyResolvedUrl,
+  formatReference,
+  parseOrasReference,
+  pullScope,
+  type OrasReference,
+} from './reference.js';
 
 export type { FetchedManifest } from './manifest-fetch.js';
 
@@ -39,8 +45,6 @@ export interface ResolvedOrasResource extends ResolvedResource {
   /** The digest of the index the manifest was picked from, when the reference named an index. */
   readonly indexDigest?: string | undefined;
 }
-
-const PULL_SCOPE = (repo: string): string => `repository:${repo}:pull`;
 
 /**
  * Resolves `oras://host[:port]/repo:tag` to its blob and reads it, against any OCI registry:
@@ -117,14 +121,8 @@ export class OrasResourceClient implements ResourceClient {
       blobUrl: (ref, digest) => `${this.#repoBase(ref)}/blobs/${digest}`,
       ...(this.#direct && {
         directHead: async (ref, url, headers, signal) => {
-          const h: Record<string, string> = { 'user-agent': this.options.userAgent, ...headers };
-          if (!Object.keys(h).some((k) => k.toLowerCase() === 'authorization')) {
-            // A token this client already holds; a first request goes without one (and a challenge
-            // sends it through undici, which runs the token flow).
-            const auth = await this.#access?.auth.authorization(ref.registry, PULL_SCOPE(ref.repository), signal);
-            if (auth) h['authorization'] = auth;
-          }
-          return this.#direct!.head(url, h, signal);
+          const h = { 'user-agent': this.options.userAgent, ...headers };
+          return this.#direct!.head(url, await this.#withToken(ref, h, signal, false), signal);
         },
       }),
     };
@@ -169,12 +167,7 @@ export class OrasResourceClient implements ResourceClient {
     this.#checkOpen();
     const ref = this.parse(target.url);
     await this.#schemes.decide(ref.apiHost, options.signal);
-    const headers: Record<string, string> = { ...options.headers };
-    if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
-      const { auth: tokens } = await this.#registry();
-      const auth = await tokens.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
-      if (auth) headers['authorization'] = auth;
-    }
+    const headers = await this.#withToken(ref, { ...options.headers }, options.signal, true);
     return { url: this.blobUrl(target), headers };
   }
 
@@ -188,7 +181,8 @@ export class OrasResourceClient implements ResourceClient {
    */
   async fetchManifest(url: string, reference?: string, options: ResourceRequestOptions = {}): Promise<FetchedManifest> {
     this.#checkOpen();
-    return fetchManifestOf(this.#manifests, this.parse(url), reference ?? this.parse(url).reference, options);
+    const ref = this.parse(url);
+    return fetchManifestOf(this.#manifests, ref, reference ?? ref.reference, options);
   }
 
   /**
@@ -331,7 +325,7 @@ export class OrasResourceClient implements ResourceClient {
       method: 'GET',
       url: this.blobUrl(target),
       headers: { ...options.headers, range: 'bytes=0-0' },
-      auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
+      auth: { registry: ref.registry, scope: pullScope(ref.repository) },
       accept: [200, 206, 416],
       noBodyStatuses: [416],
       signal: options.signal,
@@ -371,7 +365,7 @@ export class OrasResourceClient implements ResourceClient {
       method: 'GET',
       url: this.blobUrl(target),
       headers: rangeHeaders(options.headers, range),
-      auth: { registry: ref.registry, scope: PULL_SCOPE(ref.repository) },
+      auth: { registry: ref.registry, scope: pullScope(ref.repository) },
       accept: range ? [200, 206] : [200],
       noBodyStatuses: [416],
       signal: options.signal,
@@ -409,11 +403,12 @@ export class OrasResourceClient implements ResourceClient {
       const ref = this.parse(target.url);
       await this.#schemes.decide(ref.apiHost, options.signal);
       checkRange(target, range);
-      const headers = rangeHeaders({ 'user-agent': this.options.userAgent, ...options.headers }, range);
-      if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
-        const auth = await this.#access?.auth.authorization(ref.registry, PULL_SCOPE(ref.repository), options.signal);
-        if (auth) headers['authorization'] = auth;
-      }
+      const headers = await this.#withToken(
+        ref,
+        rangeHeaders({ 'user-agent': this.options.userAgent, ...options.headers }, range),
+        options.signal,
+        false,
+      );
       const o = { sink, memory: options.memory, signal: options.signal };
       if (await this.#direct.stream(this.blobUrl(target), target, range, headers, o)) return;
     }
@@ -433,6 +428,25 @@ export class OrasResourceClient implements ResourceClient {
     const closed = dispatcher.close();
     const grace = new Promise<'late'>((r) => setTimeout(() => r('late'), CLOSE_GRACE_MS).unref());
     if ((await Promise.race([closed.then(() => 'closed' as const), grace])) === 'late') await dispatcher.destroy();
+  }
+
+  /**
+   * `headers` with the `Authorization` of this client's token flow for the repository, unless the
+   * caller gave one. `load` starts the token flow if no request has yet (a daemon must get a token);
+   * otherwise only a token the client already holds is used — a first direct request goes without
+   * one, and its challenge sends it through undici, which runs the flow.
+   */
+  async #withToken(
+    ref: OrasReference,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    load: boolean,
+  ): Promise<Record<string, string>> {
+    if (Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) return headers;
+    const tokens = load ? (await this.#registry()).auth : this.#access?.auth;
+    const auth = await tokens?.authorization(ref.registry, pullScope(ref.repository), signal);
+    if (auth) headers['authorization'] = auth;
+    return headers;
   }
 
   /** The request core and token flow, loaded and wired at the first call. */

@@ -190,6 +190,11 @@ export function formatReference(
   return s;
 }
 
+/** The token scope that lets a client pull from `repository`. */
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
 /**
  * Dragonfly's rewritten URL for a resolved reference: the reference without any previous query,
  * plus `digest=<layer digest>`, encoded like Go's `url.Values.Encode` (keys sorted, `:` → `%3A`).
