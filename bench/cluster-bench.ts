@@ -17,7 +17,7 @@ import { measureAsync, median, type Sample } from './measure.js';
 const MiB = 2 ** 20;
 const size = Number(process.env['BENCH_CLUSTER_MIB'] ?? 256) * MiB;
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'orasfly.mjs');
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'orasfly.cjs');
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cluster-bench-'));
 const reg = await startRegistry({ variant: 'anonymous' });

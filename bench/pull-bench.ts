@@ -29,7 +29,7 @@ const THROTTLES = (process.env.BENCH_THROTTLE_MIBPS ?? '16,40').split(',').map((
 const THROTTLE_SIZE = Number(process.env.BENCH_THROTTLE_MIB ?? 96) * MiB;
 const REUSE_PAIRS = Number(process.env.BENCH_REUSE_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
+const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.cjs');
 const naive = path.join(here, 'naive-pull.js');
 
 function hasSkopeo(): boolean {

@@ -26,7 +26,7 @@ import { bootId } from '../src/storage/validate.js';
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
+const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.cjs');
 
 /** One CLI run, measured. */
 const cli = (args: string[]): Sample => measure([process.execPath, bin, ...args]);

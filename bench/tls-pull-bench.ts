@@ -38,7 +38,7 @@ const DRAGONFLY_DIR = path.resolve(repoRoot, process.env.DRAGONFLY_DIR ?? path.j
 const TARBALL = path.join(DRAGONFLY_DIR, 'dragonfly-bin.tar.xz');
 const GO_DFGET = path.join(DRAGONFLY_DIR, 'go-dfget.sh');
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.mjs');
+const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.cjs');
 const naive = path.join(here, 'naive-pull.js');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 

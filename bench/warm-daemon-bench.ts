@@ -16,7 +16,7 @@ import { measureAsync, median, type Sample } from './measure.js';
 const MiB = 2 ** 20;
 const size = Number(process.env['BENCH_WARM_MIB'] ?? 128) * MiB;
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'orasfly.mjs');
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'orasfly.cjs');
 
 const where = locateDragonfly();
 console.log(`# a warm Dragonfly daemon vs the registry (${size / MiB} MiB, medians of ${rounds} alternating rounds)`);

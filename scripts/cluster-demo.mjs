@@ -20,7 +20,7 @@ const harness = await import(pathToFileURL(path.join(root, '.build', 'test', 'ha
 const { startFakeDfdaemon } = await import(
   pathToFileURL(path.join(root, '.build', 'test', 'harness', 'fake-dfdaemon.js')).href
 );
-const bin = path.join(root, 'dist', 'cli', 'orasfly.mjs');
+const bin = path.join(root, 'dist', 'cli', 'orasfly.cjs');
 const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cluster-demo-'));
 const MiB = 2 ** 20;
 const registry = await harness.startRegistry({ variant: 'anonymous' });

@@ -27,7 +27,7 @@ if (!process.env.ORASFLY_DEMO_NO_BUILD) {
   build('tsconfig.test.json');
 }
 
-const bin = path.join(root, 'dist', 'cli', 'orasfly.mjs');
+const bin = path.join(root, 'dist', 'cli', 'orasfly.cjs');
 const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-demo-'));
 const step = (s) => console.log(`\n\x1b[1m${s}\x1b[0m`);
 let registry;

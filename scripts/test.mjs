@@ -1,7 +1,8 @@
 // The whole test suite: set-up on a fresh clone, type-check everything (src, tests, examples,
 // benchmarks), build, then run unit and integration tests with node's test runner.
 import { spawnSync } from 'node:child_process';
-import { rmSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNpm, ensureRegistry, build } from './ensure-deps.mjs';
@@ -35,9 +36,12 @@ function collect(dir) {
 const targets = only.length
   ? only.map((p) => path.join('.build', p.replace(/\.ts$/, '.js')))
   : [...collect(path.join(root, '.build/test/unit')), ...collect(path.join(root, '.build/test/integration'))];
+// The command's code cache (docs/configuration.md) goes to a directory of the run's own, not ~/.cache.
+const compileCache = mkdtempSync(path.join(os.tmpdir(), 'orasfly-test-compile-cache-'));
 const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=120000', ...targets], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, ORASFLY_TEST: '1' },
+  env: { ...process.env, ORASFLY_TEST: '1', ORASFLY_COMPILE_CACHE: compileCache },
 });
+rmSync(compileCache, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -33,7 +33,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
   });
 }
-const code = await runCli(
+// No top-level await: the command also ships as one CommonJS file (see scripts/bundle-cli.mjs).
+void runCli(
   process.argv.slice(2),
   {
     stdout: process.stdout,
@@ -43,5 +44,6 @@ const code = await runCli(
     self: fileURLToPath(import.meta.url),
   },
   controller.signal,
-);
-process.exitCode = signalled === 'SIGINT' ? 130 : signalled === 'SIGTERM' ? 143 : code;
+).then((code) => {
+  process.exitCode = signalled === 'SIGINT' ? 130 : signalled === 'SIGTERM' ? 143 : code;
+});

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../core/units.js';
 import { errorKind, InvalidArgumentError, OrasflyError } from '../core/errors.js';
@@ -84,8 +86,7 @@ export async function runCacheCommand(
       signal,
     );
     const { StorageManager } = await import('../storage/storage-manager.js');
-    const { existsSync } = await import('node:fs');
-    const dataPath = (await import('node:path')).resolve(options.storage.dataPath);
+    const dataPath = path.resolve(options.storage.dataPath);
     if (!existsSync(dataPath)) {
       // Nothing to inspect, and a typo in --datadir must not create (and mark) a new store.
       if (json) out(JSON.stringify(command === 'list' ? { dataPath, entries: [] } : { dataPath, missing: true }));

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { channel } from 'node:diagnostics_channel';
+import { lstat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCliArgs, USAGE, type CliArgs } from './args.js';
@@ -16,6 +18,8 @@ import { hostIp } from '../core/task-id.js';
 import { errorKind, OrasflyError, RegistryResponseError, TaskFailedError } from '../core/errors.js';
 import { stripUserinfo } from '../core/describe.js';
 import { redact } from '../http/redact.js';
+import { requireBuiltin } from '../internal/node-require.js';
+import { REUSE_CHANNEL } from './compile-cache.js';
 import type { DownloadResult } from '../conductor/download-types.js';
 import type { ArtifactDownloadResult } from '../conductor/download-types.js';
 
@@ -217,6 +221,8 @@ export async function runCli(
     result = args.allLayers
       ? await dl.downloadAll({ ...common, outputDir: args.output })
       : await dl.download({ ...common, output: args.output, digest: args.digest });
+    if ('layers' in result ? result.layers.every((l) => l.reused) : result.reused)
+      channel(REUSE_CHANNEL).publish({ url: args.url });
     if (before !== undefined && 'output' in result && (await inodeOf(result.output)) !== before)
       io.stderr.write(
         `note: replaced the existing file ${result.output} (an existing output is replaced, as dfget does)\n`,
@@ -236,7 +242,6 @@ export async function runCli(
 
 /** The inode of an existing regular file (to tell a replaced file from a re-pull linked to the same entry). */
 async function inodeOf(file: string): Promise<number | undefined> {
-  const { lstat } = await import('node:fs/promises');
   const st = await lstat(file).catch(() => undefined);
   return st?.isFile() ? st.ino : undefined;
 }
@@ -252,7 +257,7 @@ async function handOffGc(
   logFile: string | undefined,
 ): Promise<void> {
   if (io.self === undefined || !(await storage.claimGcRound())) return;
-  const { spawn } = await import('node:child_process');
+  const { spawn } = requireBuiltin<typeof import('node:child_process')>('node:child_process');
   const argv = [io.self, 'cache', 'gc', '--datadir', storage.options.dataPath];
   // core.log is `<logDir>/dfget/core.log`: the round's record goes next to the pull's.
   if (logFile) argv.push('--logdir', path.dirname(path.dirname(logFile)));

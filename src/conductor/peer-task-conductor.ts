@@ -28,7 +28,7 @@ import type { SignalOptions } from '../core/types.js';
 import type { TaskEntry } from '../storage/entry.js';
 import { pieceAt, type PieceInfo, type PiecePlan } from '../core/piece-plan.js';
 import type { TaskWriter } from '../storage/task-writer.js';
-import type { PieceSink, PieceTransport, TransportTask } from '../transport/piece-transport.js';
+import type { PieceSink, PieceTransport, ReportedDigests, TransportTask } from '../transport/piece-transport.js';
 import { BlobVerifier } from './blob-verifier.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { PieceDigestAlgorithm } from '../storage/options.js';
@@ -432,7 +432,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   /** {@inheritDoc PieceSink.adoptFile} */
-  adoptFile(file: string, reported: ReadonlyMap<number, string>, options: SignalOptions = {}): Promise<boolean> {
+  adoptFile(file: string, reported: ReportedDigests, options: SignalOptions = {}): Promise<boolean> {
     const busy = () => this.#done.size > 0 || this.#inflight.size > 0;
     const adopted = (blob: string, digests: readonly string[]) => {
       this.#verifier?.hashedWhole(blob);

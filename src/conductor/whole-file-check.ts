@@ -12,6 +12,7 @@ import { pieceAt, type PiecePlan } from '../core/piece-plan.js';
 import type { PieceDigestAlgorithm } from '../storage/options.js';
 import { createPieceHasher, pieceDigestDiffers, type PieceHasher } from '../storage/piece-digest.js';
 import type { TaskWriter } from '../storage/task-writer.js';
+import type { ReportedDigests } from '../transport/piece-transport.js';
 
 /** What {@link checkWholeFile} found. */
 export interface WholeFileCheck {
@@ -19,61 +20,95 @@ export interface WholeFileCheck {
   ino: number;
   /** Each piece's digest in the store's algorithm, by piece number. */
   pieces: string[];
-  /** Pieces whose bytes differ from the digest their sender reported. */
-  bad: number[];
+  /** Each piece's crc32 too (what a Dragonfly daemon reports), when the store's algorithm is another. */
+  crc32?: string[];
   /** `sha256:<hex>` (or the algorithm of `expected`) of the whole file. */
   blob: string;
 }
 
 const READ = 4 * 1024 * 1024;
-const ALGS: readonly PieceDigestAlgorithm[] = ['crc32', 'md5'];
 
 /**
- * Reads `file` once. `undefined` when it is not a regular file of `plan.contentLength` bytes (or
- * shrinks while read). A reported digest in another algorithm than the store's is computed too, so
- * that it is checked, not skipped.
+ * Reads `file` once, in order, the next read in flight while the last one is hashed. `undefined`
+ * when it is not a regular file of `plan.contentLength` bytes (or shrinks while read).
  */
 export async function checkWholeFile(
   file: string,
   plan: PiecePlan,
   pieceDigest: PieceDigestAlgorithm,
-  reported: ReadonlyMap<number, string>,
   expected: string,
   signal?: AbortSignal,
 ): Promise<WholeFileCheck | undefined> {
   const fh = await open(file, 'r');
+  let inflight: Promise<unknown> | undefined;
   try {
     const st = await fh.stat();
-    if (!st.isFile() || st.size !== plan.contentLength) return undefined;
-    const blob = createHash(expected.split(':')[0] ?? 'sha256');
-    const buf = Buffer.allocUnsafe(Math.min(READ, Math.max(plan.pieceSize, 1)));
+    const size = plan.contentLength;
+    if (!st.isFile() || st.size !== size) return undefined;
+    const alg = expected.split(':')[0] ?? 'sha256';
+    const blob = createHash(alg);
     const pieces: string[] = [];
-    const bad: number[] = [];
-    for (let num = 0; num < plan.totalPieces; num++) {
+    const crcs: string[] | undefined = pieceDigest === 'crc32' ? undefined : [];
+    const start = (): PieceHasher[] =>
+      crcs ? [createPieceHasher(pieceDigest), createPieceHasher('crc32')] : [createPieceHasher(pieceDigest)];
+    let hashers = start();
+    let num = 0;
+    let pieceEnd = plan.totalPieces > 0 ? pieceAt(plan, 0).range.start + pieceAt(plan, 0).range.length : 0;
+    const bufs = [
+      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
+      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
+    ];
+    const readAt = (i: number, pos: number) => fh.read(bufs[i % 2]!, 0, Math.min(READ, size - pos), pos);
+    let next = size > 0 ? readAt(0, 0) : undefined;
+    for (let pos = 0, i = 0; pos < size; i++) {
+      inflight = next;
+      const { bytesRead } = await next!;
+      inflight = undefined;
       signal?.throwIfAborted();
-      const { start, length } = pieceAt(plan, num).range;
-      const theirs = reported.get(num);
-      const other = theirs
-        ? ALGS.find((a) => a !== pieceDigest && theirs.toLowerCase().startsWith(`${a}:`))
-        : undefined;
-      const hashers: PieceHasher[] = [createPieceHasher(pieceDigest)];
-      if (other) hashers.push(createPieceHasher(other));
-      for (let done = 0; done < length;) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - done), start + done);
-        if (bytesRead === 0) return undefined;
-        const b = buf.subarray(0, bytesRead);
-        for (const h of hashers) h.update(b);
-        blob.update(b);
-        done += bytesRead;
+      if (bytesRead === 0) return undefined;
+      const buf = bufs[i % 2]!.subarray(0, bytesRead);
+      const after = pos + bytesRead;
+      // The next read goes to the thread pool while this one is hashed.
+      next = after < size ? readAt(i + 1, after) : undefined;
+      blob.update(buf);
+      for (let off = 0; off < buf.length;) {
+        const take = Math.min(buf.length - off, pieceEnd - (pos + off));
+        const part = buf.subarray(off, off + take);
+        for (const h of hashers) h.update(part);
+        off += take;
+        if (pos + off === pieceEnd) {
+          const [own, crc] = hashers.map((h) => h.digest());
+          pieces.push(own!);
+          if (crcs) crcs.push(crc!);
+          if (++num < plan.totalPieces) {
+            hashers = start();
+            const r = pieceAt(plan, num).range;
+            pieceEnd = r.start + r.length;
+          }
+        }
       }
-      const digests = hashers.map((h) => h.digest());
-      pieces.push(digests[0]!);
-      if (theirs && digests.some((d) => pieceDigestDiffers(theirs, d))) bad.push(num);
+      pos = after;
     }
-    return { ino: st.ino, pieces, bad, blob: `${expected.split(':')[0]}:${blob.digest('hex')}` };
+    return { ino: st.ino, pieces, ...(crcs && { crc32: crcs }), blob: `${alg}:${blob.digest('hex')}` };
   } finally {
+    // A read still in flight (an abort) finishes before the handle closes.
+    await inflight?.catch(() => {});
     await fh.close().catch(() => {});
   }
+}
+
+/**
+ * The pieces of a {@link checkWholeFile} whose bytes differ from what their sender reported
+ * (piece number → digest). A reported digest in an algorithm that was not computed is not
+ * compared: the blob's digest still covers every byte.
+ */
+export function badPieces(check: WholeFileCheck, reported: ReadonlyMap<number, string>): number[] {
+  const bad: number[] = [];
+  for (const [num, theirs] of reported) {
+    const ours = theirs.toLowerCase().startsWith('crc32:') && check.crc32 ? check.crc32[num] : check.pieces[num];
+    if (ours !== undefined && pieceDigestDiffers(theirs, ours)) bad.push(num);
+  }
+  return bad.sort((a, b) => a - b);
 }
 
 /** What {@link adoptWholeFile} needs of a conductor. */
@@ -95,27 +130,37 @@ export interface AdoptionSite {
  * and the blob match, renames it over the data file and records every piece. `false` (nothing
  * recorded, the store as it was) when the entry has pieces already, a piece or the blob differs, or
  * the rename cannot be made: the caller then copies piece by piece, which refuses just the bad pieces.
+ * `reported` may still be arriving (a promise of the final map): the file is read meanwhile, and
+ * nothing is taken before it settles; if it rejects, nothing is taken and the read stops.
  */
 export async function adoptWholeFile(
   file: string,
-  reported: ReadonlyMap<number, string>,
+  reported: ReportedDigests,
   site: AdoptionSite,
   signal: AbortSignal,
 ): Promise<boolean> {
   const w = site.writer;
   if (!w.adoptDataFile || site.busy()) return false;
   const t0 = performance.now();
-  const c = await checkWholeFile(file, site.plan, site.pieceDigest, reported, site.digest, signal).catch(
-    (e: unknown) => {
-      if (signal.aborted) throw signal.reason;
-      site.log.warn(`cannot read ${file} (${(e as Error).message}); copying it piece by piece`);
-      return undefined;
-    },
-  );
+  // The sender's stream failing stops the read as an abort would.
+  const failed = new AbortController();
+  const theirs = Promise.resolve(reported).catch((e: unknown) => {
+    failed.abort(e);
+    throw e;
+  });
+  theirs.catch(() => {});
+  const reading = AbortSignal.any([signal, failed.signal]);
+  const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading).catch((e: unknown) => {
+    if (reading.aborted) throw reading.reason;
+    site.log.warn(`cannot read ${file} (${(e as Error).message}); copying it piece by piece`);
+    return undefined;
+  });
+  const final = await theirs;
   if (!c) return false;
-  if (c.bad.length > 0 || c.blob !== site.digest) {
+  const bad = badPieces(c, final);
+  if (bad.length > 0 || c.blob !== site.digest) {
     const why =
-      c.bad.length > 0 ? `pieces ${c.bad.join(', ')} differ from the digests reported` : `its digest is ${c.blob}`;
+      bad.length > 0 ? `pieces ${bad.join(', ')} differ from the digests reported` : `its digest is ${c.blob}`;
     site.log.warn(`not taking the file whole: ${why}; copying it piece by piece`);
     return false;
   }

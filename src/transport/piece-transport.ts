@@ -57,6 +57,9 @@ export interface TransportLog {
   warn(message: string): void;
 }
 
+/** What a sender reports of each piece (number → digest), or a promise of it while it still streams. */
+export type ReportedDigests = ReadonlyMap<number, string> | PromiseLike<ReadonlyMap<number, string>>;
+
 /** Receives pieces from a push transport, in any order. */
 export interface PieceSink {
   /** Piece numbers not yet verified and stored. */
@@ -80,9 +83,11 @@ export interface PieceSink {
    * matched every piece against `reported` (piece number → the digest its sender reports) and the
    * whole blob against its digest. Resolves `true` when every piece is then stored; `false` when
    * nothing changed (pieces already stored, a mismatch, another filesystem): feed the pieces to
-   * {@link PieceSink.writePiece} instead, which refuses just the bad ones.
+   * {@link PieceSink.writePiece} instead, which refuses just the bad ones. `reported` may be a
+   * promise (the sender still streaming): the file is read meanwhile, and taken only once it
+   * resolves; a rejection takes nothing.
    */
-  adoptFile?(file: string, reported: ReadonlyMap<number, string>, options?: SignalOptions): Promise<boolean>;
+  adoptFile?(file: string, reported: ReportedDigests, options?: SignalOptions): Promise<boolean>;
 }
 
 /**

@@ -16,7 +16,7 @@ import {
 import { sha256File } from '../conductor/helpers.js';
 
 // The published entry point, as `npm i -g` would run it.
-const bin = path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs');
+const bin = path.join(repoRoot, 'dist', 'cli', 'orasfly.cjs');
 const seedConfig = fixturePath('seed-dfget.yaml');
 const MiB = 1024 * 1024;
 

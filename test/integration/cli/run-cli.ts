@@ -1,11 +1,11 @@
-// Runs the published `orasfly` entry point (dist/cli/orasfly.mjs) as a child process, with HOME and
+// Runs the published `orasfly` entry point (dist/cli/orasfly.cjs) as a child process, with HOME and
 // XDG_CONFIG_HOME in a test's own directory, and collects its output.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../../harness/paths.js';
 
 /** The bundled command, as `npm i -g` would run it. */
-export const CLI_BIN = path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs');
+export const CLI_BIN = path.join(repoRoot, 'dist', 'cli', 'orasfly.cjs');
 
 /** What a run printed and how it ended. */
 export interface CliRun {

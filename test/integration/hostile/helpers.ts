@@ -5,7 +5,7 @@ import path from 'node:path';
 import { repoRoot } from '../../harness/paths.js';
 
 /** The published entry point, as `npm i -g` would run it. */
-export const bin = path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs');
+export const bin = path.join(repoRoot, 'dist', 'cli', 'orasfly.cjs');
 
 /** What one CLI run did. */
 export interface CliRun {

@@ -79,7 +79,7 @@ test('npm pack of a fresh clone builds dist/ (prepare) and the tarball installs 
     files: Array<{ path: string }>;
   }>;
   const files = new Set(packed[0]!.files.map((f) => f.path));
-  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/orasfly.mjs', 'docs/quick-start.md', 'README.md'])
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/orasfly.cjs', 'docs/quick-start.md', 'README.md'])
     assert.ok(files.has(f), `${f} is in the tarball`);
   const project = await newProject('uses-tarball');
   await npm(project, 'install', path.join(dir, packed[0]!.filename));

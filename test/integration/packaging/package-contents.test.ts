@@ -21,7 +21,8 @@ test('the package ships LICENSE, the CLI with its third-party notices, and the d
     'LICENSE',
     'README.md',
     'dist/index.js',
-    'dist/cli/orasfly.mjs',
+    'dist/cli/orasfly.cjs',
+    'dist/cli/orasfly-main.cjs',
     'dist/cli/THIRD-PARTY-NOTICES.txt',
     'docs/security.md',
     'docs/bundling.md',
@@ -44,7 +45,7 @@ test('the notices name every runtime dependency the command inlines, with its li
     );
   assert.match(notices, /Permission is hereby granted/);
   assert.match(
-    readFileSync(path.join(repoRoot, 'dist', 'cli', 'orasfly.mjs'), 'utf8').slice(0, 300),
+    readFileSync(path.join(repoRoot, 'dist', 'cli', 'orasfly-main.cjs'), 'utf8').slice(0, 300),
     /THIRD-PARTY-NOTICES\.txt/,
   );
 });

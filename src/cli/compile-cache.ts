@@ -1,0 +1,122 @@
+/**
+ * The command's V8 code cache: where it lives, whether a file there may be trusted, and how it is
+ * written. Used only by the launcher (`launcher.ts`), never by the library.
+ *
+ * Why: a reuse pull is start-up bound, and compiling the command's JavaScript was a quarter of it.
+ * V8 can skip that work with the bytecode of an earlier run (`vm.Script` `cachedData`), the same
+ * trick as Node 22's `module.enableCompileCache()`, which Node 20 lacks. The cache is bytecode the
+ * process will run, so it is read only from a regular file owned by this user that no one else may
+ * write, and named by the digest of the exact source it was made from.
+ *
+ * @module
+ * @internal
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Environment variable: `off` (or `0`, `false`) disables the cache; any other value is its directory. */
+export const COMPILE_CACHE_ENV = 'ORASFLY_COMPILE_CACHE';
+
+/**
+ * Published (node:diagnostics_channel) by the command when a pull was answered from the task store.
+ * That is the run whose start-up matters, so the launcher saves the cache after it: a first pull
+ * compiles the whole download path too, and deserialising that bigger cache costs more than it saves.
+ */
+export const REUSE_CHANNEL = 'orasfly:cli-reused';
+
+/**
+ * The cache directory, or `undefined` when disabled: `$ORASFLY_COMPILE_CACHE`, else
+ * `$XDG_CACHE_HOME/orasfly`, else `~/.cache/orasfly`.
+ */
+export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  const set = env[COMPILE_CACHE_ENV];
+  if (set !== undefined && set !== '') {
+    if (/^(off|0|false|no)$/i.test(set)) return undefined;
+    return path.resolve(set);
+  }
+  const xdg = env['XDG_CACHE_HOME'];
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'orasfly');
+  const home = env['HOME'] || os.homedir();
+  return home ? path.join(home, '.cache', 'orasfly') : undefined;
+}
+
+/**
+ * The cache file for `source` on this Node and architecture. V8 checks its own version and flags
+ * when it reads a cache, but only the length of the source: the name carries the source's digest so
+ * that a changed command never runs the bytecode of another one.
+ */
+export function compileCacheFile(dir: string, source: string): string {
+  const digest = createHash('sha256').update(source).digest('hex').slice(0, 32);
+  return path.join(dir, `${cachePrefix()}${digest}.bin`);
+}
+
+function cachePrefix(): string {
+  return `v8-${process.version}-${process.arch}-`;
+}
+
+/**
+ * The cache's bytes, or `undefined` when there is none or it may not be trusted: not a regular
+ * file (a symbolic link is not followed), owned by another user, or writable by group or others.
+ */
+export function readCompileCache(file: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes `data` as the cache file (private to this user; a temporary file renamed into place, so
+ * that concurrent commands never read half a cache), and removes caches of other builds of the
+ * command for this Node. Best effort: a cache that cannot be written is only a slower start.
+ */
+export function writeCompileCache(file: string, data: Buffer): boolean {
+  const dir = path.dirname(file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    return false;
+  }
+  try {
+    const prefix = cachePrefix();
+    for (const name of readdirSync(dir))
+      if (name.startsWith(prefix) && name.endsWith('.bin') && name !== path.basename(file))
+        unlinkSync(path.join(dir, name));
+  } catch {
+    // another command pruned it first
+  }
+  return true;
+}
