@@ -11,7 +11,7 @@
  *  3. a reuse pull as a whole CLI process ÷ a bare `node -e ''`.
  *
  * Env: BENCH_SIZES_MIB (default "512,2048"; "0" skips the first-pull tables), BENCH_ROUNDS (default 5),
- * BENCH_THROTTLE_MIBPS ("16,40"), BENCH_THROTTLE_MIB (96), BENCH_REUSE_PAIRS (11).
+ * BENCH_THROTTLE_MIBPS ("16,40"; "" skips the capped tables), BENCH_THROTTLE_MIB (96), BENCH_REUSE_PAIRS (11).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -25,7 +25,10 @@ import { measure, measureAsync, median, medians, rotated, type Sample } from './
 const MiB = 1024 * 1024;
 const SIZES = (process.env.BENCH_SIZES_MIB ?? '512,2048').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const THROTTLES = (process.env.BENCH_THROTTLE_MIBPS ?? '16,40').split(',').map((x) => Number(x) * MiB);
+const THROTTLES = (process.env.BENCH_THROTTLE_MIBPS ?? '16,40')
+  .split(',')
+  .filter(Boolean)
+  .map((x) => Number(x) * MiB);
 const THROTTLE_SIZE = Number(process.env.BENCH_THROTTLE_MIB ?? 96) * MiB;
 const REUSE_PAIRS = Number(process.env.BENCH_REUSE_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));

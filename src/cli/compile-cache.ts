@@ -54,11 +54,11 @@ export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /**
- * The cache file for `source` on this Node and architecture. V8 checks its own version and flags
+ * The cache file for `source` (its text or its file's bytes) on this Node and architecture. V8 checks its own version and flags
  * when it reads a cache, but only the length of the source: the name carries the source's digest so
  * that a changed command never runs the bytecode of another one.
  */
-export function compileCacheFile(dir: string, source: string): string {
+export function compileCacheFile(dir: string, source: string | Uint8Array): string {
   const digest = createHash('sha256').update(source).digest('hex').slice(0, 32);
   return path.join(dir, `${cachePrefix()}${digest}.bin`);
 }

@@ -10,6 +10,7 @@
  * @internal
  */
 import { subscribe } from 'node:diagnostics_channel';
+import { isAscii } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,9 +27,12 @@ import {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const main = path.join(here, 'orasfly-main.cjs');
 // CommonJS's own wrapper, so that the bundle sees the usual module scope.
-const source = `(function (exports, require, module, __filename, __dirname) { ${readFileSync(main, 'utf8').replace(/^#!.*/, '')}\n})`;
+const bytes = readFileSync(main);
+// The bundle is ASCII (esbuild escapes the rest): a one-byte string is a copy, not a UTF-8 decode.
+const text = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
+const source = `(function (exports, require, module, __filename, __dirname) { ${text.replace(/^#!.*/, '')}\n})`;
 const dir = compileCacheDir(process.env);
-const file = dir === undefined ? undefined : compileCacheFile(dir, source);
+const file = dir === undefined ? undefined : compileCacheFile(dir, bytes);
 const cachedData = file === undefined ? undefined : readCompileCache(file);
 const script = new Script(source, { filename: main, cachedData });
 const used = cachedData !== undefined && !script.cachedDataRejected;

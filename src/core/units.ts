@@ -38,7 +38,7 @@ export function parseDuration(value: Duration, field: string): number {
   const s = value.trim();
   if (s === '0') return 0;
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s); // plain digits: ms
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let total = 0;
   let pos = 0;
   let m: RegExpExecArray | null;
