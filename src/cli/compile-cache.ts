@@ -21,6 +21,7 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -92,8 +93,9 @@ export function readCompileCache(file: string): Buffer | undefined {
 
 /**
  * Writes `data` as the cache file (private to this user; a temporary file renamed into place, so
- * that concurrent commands never read half a cache), and removes caches of other builds of the
- * command for this Node. Best effort: a cache that cannot be written is only a slower start.
+ * that concurrent commands never read half a cache), and removes all but the newest two caches of
+ * other builds of the command for this Node. Best effort: a cache that cannot be written is only a
+ * slower start.
  */
 export function writeCompileCache(file: string, data: Buffer): boolean {
   const dir = path.dirname(file);
@@ -111,12 +113,19 @@ export function writeCompileCache(file: string, data: Buffer): boolean {
     return false;
   }
   try {
+    // Caches of other builds for this Node: the newest few stay (two installs used in turn must not
+    // evict each other at every run), the rest go.
     const prefix = cachePrefix();
-    for (const name of readdirSync(dir))
-      if (name.startsWith(prefix) && name.endsWith('.bin') && name !== path.basename(file))
-        unlinkSync(path.join(dir, name));
+    const others = readdirSync(dir)
+      .filter((n) => n.startsWith(prefix) && n.endsWith('.bin') && n !== path.basename(file))
+      .map((n) => ({ n, t: statSync(path.join(dir, n)).mtimeMs }))
+      .sort((a, b) => b.t - a.t);
+    for (const { n } of others.slice(KEEP_OTHER_BUILDS)) unlinkSync(path.join(dir, n));
   } catch {
     // another command pruned it first
   }
   return true;
 }
+
+/** How many caches of other builds of the command (for this Node) a save keeps. */
+const KEEP_OTHER_BUILDS = 2;

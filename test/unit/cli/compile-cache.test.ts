@@ -10,6 +10,7 @@ import {
   readdirSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -39,17 +40,24 @@ test('the file is named by the source digest, this Node and this architecture', 
   assert.match(path.basename(a), /-[0-9a-f]{32}\.bin$/);
 });
 
-test('written privately and atomically, read back; caches of other builds for this Node are pruned', () => {
+test('written privately and atomically, read back; only the newest two caches of other builds stay', () => {
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'orasfly-cc-')), 'a', 'b');
-  const old = compileCacheFile(dir, 'old build');
-  const file = compileCacheFile(dir, 'new build');
-  assert.equal(writeCompileCache(old, Buffer.from('old')), true);
+  const olds = ['build 1', 'build 2', 'build 3'].map((b) => compileCacheFile(dir, b));
+  for (const [i, f] of olds.entries()) {
+    assert.equal(writeCompileCache(f, Buffer.from('old')), true);
+    utimesSync(f, 1000 + i, 1000 + i);
+  }
   writeFileSync(path.join(dir, 'unrelated.txt'), 'x');
+  const file = compileCacheFile(dir, 'new build');
   assert.equal(writeCompileCache(file, Buffer.from('bytecode')), true);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
   assert.equal(statSync(file).mode & 0o777, 0o600);
   assert.deepEqual(readCompileCache(file), Buffer.from('bytecode'));
-  assert.deepEqual(readdirSync(dir).sort(), [path.basename(file), 'unrelated.txt'].sort());
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    [path.basename(file), path.basename(olds[1]!), path.basename(olds[2]!), 'unrelated.txt'].sort(),
+    'the oldest other build is gone',
+  );
   // An existing cache is replaced whole.
   assert.equal(writeCompileCache(file, Buffer.from('newer')), true);
   assert.deepEqual(readCompileCache(file), Buffer.from('newer'));
