@@ -84,6 +84,12 @@ await build({
   banner: { js: ["'use strict';", urlOfThisFile].join('\n') },
 });
 
+// The launcher runs the bundle through vm.Script, which has no loader for a dynamic import(): every
+// module must be inlined or required.
+for (const f of ['orasfly-main.cjs', 'orasfly.cjs'])
+  if (/\bimport\(/.test(readFileSync(path.join(cli, f), 'utf8')))
+    throw new Error(`${f} has a dynamic import(), which the launcher cannot run: import or require it instead`);
+
 // The bundle inlines other packages' code, so it carries their licence notices: one file naming
 // every package esbuild put in, with its version, licence and licence text.
 const packages = new Map();

@@ -11,7 +11,7 @@
  * @module
  * @internal
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -28,7 +28,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 
-/** Environment variable: `off` (or `0`, `false`) disables the cache; any other value is its directory. */
+/** Environment variable: `off` (or `0`, `false`, `no`) disables the cache; an absolute path is its directory. */
 export const COMPILE_CACHE_ENV = 'ORASFLY_COMPILE_CACHE';
 
 /**
@@ -39,18 +39,23 @@ export const COMPILE_CACHE_ENV = 'ORASFLY_COMPILE_CACHE';
 export const REUSE_CHANNEL = 'orasfly:cli-reused';
 
 /**
- * The cache directory, or `undefined` when disabled: `$ORASFLY_COMPILE_CACHE`, else
- * `$XDG_CACHE_HOME/orasfly`, else `~/.cache/orasfly`.
+ * The cache directory, or `undefined` when disabled (or there is no home): `$ORASFLY_COMPILE_CACHE`
+ * if it is an absolute path, else `$XDG_CACHE_HOME/orasfly`, else `~/.cache/orasfly`.
  */
 export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
-  const set = env[COMPILE_CACHE_ENV];
-  if (set !== undefined && set !== '') {
-    if (/^(off|0|false|no)$/i.test(set)) return undefined;
-    return path.resolve(set);
-  }
+  const set = env[COMPILE_CACHE_ENV] ?? '';
+  if (/^(off|0|false|no)$/i.test(set)) return undefined;
+  // Only an absolute directory: a relative one would put a cache wherever the command runs.
+  if (path.isAbsolute(set)) return set;
   const xdg = env['XDG_CACHE_HOME'];
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'orasfly');
-  const home = env['HOME'] || os.homedir();
+  let home = env['HOME'];
+  try {
+    home ||= os.homedir();
+  } catch {
+    // No HOME and no passwd entry (an arbitrary uid in a container): no cache.
+    return undefined;
+  }
   return home ? path.join(home, '.cache', 'orasfly') : undefined;
 }
 
@@ -61,11 +66,7 @@ export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
  */
 export function compileCacheFile(dir: string, source: string | Uint8Array): string {
   const digest = createHash('sha256').update(source).digest('hex').slice(0, 32);
-  return path.join(dir, `${cachePrefix()}${digest}.bin`);
-}
-
-function cachePrefix(): string {
-  return `v8-${process.version}-${process.arch}-`;
+  return path.join(dir, `v8-${process.version}-${process.arch}-${digest}.bin`);
 }
 
 /**
@@ -94,30 +95,33 @@ export function readCompileCache(file: string): Buffer | undefined {
 /**
  * Writes `data` as the cache file (private to this user; a temporary file renamed into place, so
  * that concurrent commands never read half a cache), and removes all but the newest two caches of
- * other builds of the command for this Node. Best effort: a cache that cannot be written is only a
- * slower start.
+ * other builds of the command (or other Nodes). Best effort: a cache that cannot be written is only
+ * a slower start.
  */
 export function writeCompileCache(file: string, data: Buffer): boolean {
   const dir = path.dirname(file);
-  const tmp = `${file}.${process.pid}.tmp`;
+  // Random: processes in other PID namespaces may share the directory.
+  const tmp = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  let created = false;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+    created = true;
     renameSync(tmp, file);
   } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
+    if (created)
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // renamed after all, or removed
+      }
     return false;
   }
   try {
-    // Caches of other builds for this Node: the newest few stay (two installs used in turn must not
-    // evict each other at every run), the rest go.
-    const prefix = cachePrefix();
+    // Caches of other builds (or other Nodes): the newest few stay (two installs used in turn must
+    // not evict each other at every run), the rest go.
     const others = readdirSync(dir)
-      .filter((n) => n.startsWith(prefix) && n.endsWith('.bin') && n !== path.basename(file))
+      .filter((n) => n.startsWith('v8-') && n.endsWith('.bin') && n !== path.basename(file))
       .map((n) => ({ n, t: statSync(path.join(dir, n)).mtimeMs }))
       .sort((a, b) => b.t - a.t);
     for (const { n } of others.slice(KEEP_OTHER_BUILDS)) unlinkSync(path.join(dir, n));
@@ -127,5 +131,5 @@ export function writeCompileCache(file: string, data: Buffer): boolean {
   return true;
 }
 
-/** How many caches of other builds of the command (for this Node) a save keeps. */
+/** How many caches of other builds of the command (or of other Nodes) a save keeps. */
 const KEEP_OTHER_BUILDS = 2;

@@ -23,6 +23,7 @@ import {
   REUSE_CHANNEL,
   writeCompileCache,
 } from './compile-cache.js';
+import { UNDICI_LOAD_CHANNEL } from '../http/lazy-undici.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const main = path.join(here, 'orasfly-main.cjs');
@@ -31,9 +32,16 @@ const bytes = readFileSync(main);
 // The bundle is ASCII (esbuild escapes the rest): a one-byte string is a copy, not a UTF-8 decode.
 const text = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
 const source = `(function (exports, require, module, __filename, __dirname) { ${text.replace(/^#!.*/, '')}\n})`;
-const dir = compileCacheDir(process.env);
-const file = dir === undefined ? undefined : compileCacheFile(dir, bytes);
-const cachedData = file === undefined ? undefined : readCompileCache(file);
+// The cache is only ever a faster start: nothing about it may stop the command.
+let file: string | undefined;
+let cachedData: Buffer | undefined;
+try {
+  const dir = compileCacheDir(process.env);
+  file = dir === undefined ? undefined : compileCacheFile(dir, bytes);
+  cachedData = file === undefined ? undefined : readCompileCache(file);
+} catch {
+  file = undefined;
+}
 const script = new Script(source, { filename: main, cachedData });
 const used = cachedData !== undefined && !script.cachedDataRejected;
 if (/(^|[\s,])(\*|orasfly(:\*|\*|:launcher))($|[\s,])/.test(process.env['DEBUG'] ?? ''))
@@ -41,9 +49,14 @@ if (/(^|[\s,])(\*|orasfly(:\*|\*|:launcher))($|[\s,])/.test(process.env['DEBUG']
     `orasfly:launcher code cache ${file ?? 'off'}: ${file === undefined ? 'disabled' : used ? 'used' : cachedData ? 'rejected by V8' : 'none yet'}\n`,
   );
 if (file !== undefined && !used) {
+  const target = file;
+  // bin.ts changes a V8 flag when undici loads, and V8 refuses a cache made under other flags than
+  // its own: a run that loaded undici saves nothing.
+  let flagsChanged = false;
+  subscribe(UNDICI_LOAD_CHANNEL, () => (flagsChanged = true));
   // Saved at exit, so that it holds everything the reuse compiled, down to the last result line.
   const save = (): void => {
-    process.once('exit', () => writeCompileCache(file, script.createCachedData()));
+    process.once('exit', () => flagsChanged || writeCompileCache(target, script.createCachedData()));
   };
   subscribe(REUSE_CHANNEL, save);
 }

@@ -342,9 +342,11 @@ export class DfdaemonTransport implements PieceTransport {
             if (msg.started.isFinished) debug('task %s: the daemon has it cached already', task.taskId);
             // A warm daemon: its whole file is taken into the store after the stream, not copied piece by piece.
             whole = msg.started.isFinished && !!sink.adoptFile && sink.missing().length === plan.totalPieces;
-            if (whole && tmp && (await stat(tmp).catch(() => undefined))?.size === plan.contentLength) {
+            // Only a hard link (the daemon's own finished file) is final already; a copy may still be written.
+            const st = whole && tmp && !early ? await stat(tmp).catch(() => undefined) : undefined;
+            if (st && st.size === plan.contentLength && st.nlink > 1) {
               debug("task %s: reading the daemon's file while it lists the pieces", task.taskId);
-              early = sink.adoptFile!(tmp, fullList, { signal });
+              early = sink.adoptFile!(tmp!, fullList, { signal });
               early.catch(() => {});
             }
           }

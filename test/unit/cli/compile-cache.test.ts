@@ -26,6 +26,9 @@ test('the directory: ORASFLY_COMPILE_CACHE, else $XDG_CACHE_HOME/orasfly, else ~
   for (const off of ['off', 'OFF', '0', 'false', 'no'])
     assert.equal(compileCacheDir({ ORASFLY_COMPILE_CACHE: off, HOME: '/h' }), undefined, off);
   assert.equal(compileCacheDir({ ORASFLY_COMPILE_CACHE: '/c', XDG_CACHE_HOME: '/x', HOME: '/h' }), '/c');
+  // A relative directory (or an "on" word) would put a cache wherever the command runs: the default.
+  for (const v of ['rel/dir', 'true', 'on', '1'])
+    assert.equal(compileCacheDir({ ORASFLY_COMPILE_CACHE: v, HOME: '/h' }), path.join('/h', '.cache', 'orasfly'), v);
   assert.equal(compileCacheDir({ XDG_CACHE_HOME: '/x', HOME: '/h' }), path.join('/x', 'orasfly'));
   // A relative XDG_CACHE_HOME is invalid by the XDG spec, and ignored.
   assert.equal(compileCacheDir({ XDG_CACHE_HOME: 'rel', HOME: '/h' }), path.join('/h', '.cache', 'orasfly'));
