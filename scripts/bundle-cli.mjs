@@ -22,10 +22,11 @@ const common = {
   format: 'cjs',
   target: 'node20.19',
   define: { 'import.meta.url': '__orasflyUrl' },
-  // A smaller file to read. Identifiers are not renamed: errors take their `name` from their class,
-  // and the hash worker runs from its function's source text, which must not name bundle helpers.
-  minifyWhitespace: true,
-  minifySyntax: true,
+  // A smaller file to read and a smaller code cache (1.0 MB instead of 1.35). Names are kept:
+  // errors take their `name` from their class. (So a worker must not run from a function's text,
+  // which would name esbuild's `__name` helper: blob-hash-worker.ts is a string.)
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
   legalComments: 'linked',
   plugins: [
