@@ -8,16 +8,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pushSif, startRegistry } from '../test/harness/index.js';
 import { startFakeDfdaemon } from '../test/harness/fake-dfdaemon.js';
 import { startFakeDfdaemonProxy } from '../test/harness/fake-dfdaemon-proxy.js';
-import { measureAsync, median, type Sample } from './measure.js';
+import { measureAsync, median, orasflyPull, type Sample } from './measure.js';
 
 const MiB = 2 ** 20;
 const size = Number(process.env['BENCH_CLUSTER_MIB'] ?? 256) * MiB;
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'orasfly.cjs');
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'orasfly-cluster-bench-'));
 const reg = await startRegistry({ variant: 'anonymous' });
@@ -35,17 +33,12 @@ try {
   const { writeFile } = await import('node:fs/promises');
   await writeFile(path.join(work, 'piece-content.yaml'), 'transport:\n  delivery: piece-content\n');
   // Warm the daemon's cache once.
-  await measureAsync([
-    process.execPath,
-    bin,
-    ref,
-    '-O',
-    path.join(work, 'warm.sif'),
-    '--datadir',
-    path.join(work, 'warm'),
-    '--endpoint',
-    daemon.socketPath,
-  ]);
+  await measureAsync(
+    orasflyPull(ref, { out: path.join(work, 'warm.sif'), store: path.join(work, 'warm') }, [
+      '--endpoint',
+      daemon.socketPath,
+    ]),
+  );
   const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(modes).map((k) => [k, []]));
   let i = 0;
   for (let r = 0; r < rounds; r++) {
@@ -54,18 +47,13 @@ try {
     for (const name of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) {
       const dir = path.join(work, `run${i++}`);
       samples[name]!.push(
-        await measureAsync([
-          process.execPath,
-          bin,
-          ref,
-          '-O',
-          path.join(dir, 'out.sif'),
-          '--datadir',
-          path.join(dir, 'store'),
-          '--logdir',
-          path.join(dir, 'log'),
-          ...modes[name]!,
-        ]),
+        await measureAsync(
+          orasflyPull(
+            ref,
+            { out: path.join(dir, 'out.sif'), store: path.join(dir, 'store'), log: path.join(dir, 'log') },
+            modes[name],
+          ),
+        ),
       );
       await rm(dir, { recursive: true, force: true });
     }

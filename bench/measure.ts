@@ -7,6 +7,31 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The `orasfly` command as users run it: the built launcher in `dist/cli/`. */
+export const ORASFLY_BIN = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'dist',
+  'cli',
+  'orasfly.cjs',
+);
+
+/** Where one `orasfly` pull writes: its output, its store and, unless left to the default, its logs. */
+export interface PullPlaces {
+  out: string;
+  store: string;
+  log?: string | undefined;
+}
+
+/** The argv of one `orasfly` pull, in dfget's form: `node <bin> -u <ref> -O <out> --datadir <store> [--logdir <log>] …extra`. */
+export function orasflyPull(ref: string, at: PullPlaces, extra: readonly string[] = []): string[] {
+  const log = at.log === undefined ? [] : ['--logdir', at.log];
+  return [process.execPath, ORASFLY_BIN, '-u', ref, '-O', at.out, '--datadir', at.store, ...log, ...extra];
+}
 
 /** One measured run. */
 export interface Sample {

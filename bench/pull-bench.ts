@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry, pushSif } from '../test/harness/index.js';
 import { startThrottleProxy } from './throttle-proxy.js';
-import { measure, measureAsync, median, medians, rotated, type Sample } from './measure.js';
+import { measure, measureAsync, median, medians, orasflyPull, rotated, type Sample } from './measure.js';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.BENCH_SIZES_MIB ?? '512,2048').split(',').map(Number);
@@ -32,7 +32,6 @@ const THROTTLES = (process.env.BENCH_THROTTLE_MIBPS ?? '16,40')
 const THROTTLE_SIZE = Number(process.env.BENCH_THROTTLE_MIB ?? 96) * MiB;
 const REUSE_PAIRS = Number(process.env.BENCH_REUSE_PAIRS ?? 11);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.cjs');
 const naive = path.join(here, 'naive-pull.js');
 
 function hasSkopeo(): boolean {
@@ -63,19 +62,13 @@ async function main(): Promise<void> {
       const store = path.join(dir, 'store');
       const orasfly = (c: number | undefined) => () => {
         spawnSync('rm', ['-rf', store]);
-        return measure([
-          process.execPath,
-          bin,
-          '-u',
-          ref,
-          '-O',
-          out('orasfly'),
-          '--datadir',
-          store,
-          '--logdir',
-          path.join(dir, 'log'),
-          ...(c ? ['--concurrency', String(c)] : []),
-        ]);
+        return measure(
+          orasflyPull(
+            ref,
+            { out: out('orasfly'), store, log: path.join(dir, 'log') },
+            c ? ['--concurrency', String(c)] : [],
+          ),
+        );
       };
       const tools: [string, () => Sample][] = [
         ['curl -o', () => measure(['curl', '-s', '-o', out('curl'), blob])],
@@ -155,19 +148,13 @@ async function main(): Promise<void> {
             const store = path.join(dir, 'tstore');
             spawnSync('rm', ['-rf', store]);
             const logDir = path.join(dir, `tlog-${label(c)}-${rate}-${round}`);
-            const sample = await measureAsync([
-              process.execPath,
-              bin,
-              '-u',
-              tref,
-              '-O',
-              path.join(dir, 't.out'),
-              '--datadir',
-              store,
-              '--logdir',
-              logDir,
-              ...(c === undefined ? [] : ['--concurrency', String(c)]),
-            ]);
+            const sample = await measureAsync(
+              orasflyPull(
+                tref,
+                { out: path.join(dir, 't.out'), store, log: logDir },
+                c === undefined ? [] : ['--concurrency', String(c)],
+              ),
+            );
             wall.get(label(c))!.push(sample.wallMs);
             if (c === undefined) {
               const log = await readFile(path.join(logDir, 'dfget', 'core.log'), 'utf8');
@@ -200,36 +187,16 @@ async function main(): Promise<void> {
     void small;
     const rstore = path.join(dir, 'rstore');
     const rref = reg.ref('bench/reuse:v1');
-    measure([
-      process.execPath,
-      bin,
-      '-u',
-      rref,
-      '-O',
-      path.join(dir, 'r0.sif'),
-      '--datadir',
-      rstore,
-      '--logdir',
-      path.join(dir, 'log'),
-    ]);
+    measure(orasflyPull(rref, { out: path.join(dir, 'r0.sif'), store: rstore, log: path.join(dir, 'log') }));
     const bare: number[] = [];
     const reuse: Sample[] = [];
     for (let i = 0; i < REUSE_PAIRS; i++) {
       const a = () => bare.push(measure([process.execPath, '-e', '']).wallMs);
       const b = () =>
         reuse.push(
-          measure([
-            process.execPath,
-            bin,
-            '-u',
-            rref,
-            '-O',
-            path.join(dir, `r${i + 1}.sif`),
-            '--datadir',
-            rstore,
-            '--logdir',
-            path.join(dir, 'log'),
-          ]),
+          measure(
+            orasflyPull(rref, { out: path.join(dir, `r${i + 1}.sif`), store: rstore, log: path.join(dir, 'log') }),
+          ),
         );
       if (i % 2) {
         a();

@@ -12,12 +12,11 @@
  * Env: BENCH_TASKS (default 10000), BENCH_PAIRS (default 11).
  */
 import { spawnSync } from 'node:child_process';
-import { measure, median, type Sample } from './measure.js';
+import { measure, median, orasflyPull, type Sample } from './measure.js';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, mkdir, writeFile, stat, utimes, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRegistry, pushSif } from '../test/harness/index.js';
 import { StorageManager } from '../src/storage/storage-manager.js';
 import { encodeMetadata, METADATA_VERSION } from '../src/storage/metadata.js';
@@ -25,11 +24,8 @@ import { bootId } from '../src/storage/validate.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 11);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.cjs');
 
 /** One CLI run, measured. */
-const cli = (args: string[]): Sample => measure([process.execPath, bin, ...args]);
 
 /** Writes `n` completed entries of 1 KiB each, in the store's format. */
 async function fillStore(dataPath: string, n: number): Promise<void> {
@@ -90,7 +86,7 @@ async function main(): Promise<void> {
     const small = path.join(dir, 'store-1');
     const big = path.join(dir, `store-${TASKS}`);
     const log = path.join(dir, 'log');
-    const pull = (store: string, out: string) => cli(['-u', ref, '-O', out, '--datadir', store, '--logdir', log]);
+    const pull = (store: string, out: string) => measure(orasflyPull(ref, { out, store, log }));
     pull(small, path.join(dir, 'first-small.sif'));
     pull(big, path.join(dir, 'first-big.sif'));
     const t0 = performance.now();
@@ -103,7 +99,7 @@ async function main(): Promise<void> {
     // measured on its own; the round's own cost is read from core.log after the pairs.
     await rm(path.join(big, '.gc', 'stamp'), { force: true });
     const bigLog = path.join(dir, 'log-big');
-    const withGc = cli(['-u', ref, '-O', path.join(dir, 'gc-run.sif'), '--datadir', big, '--logdir', bigLog]);
+    const withGc = measure(orasflyPull(ref, { out: path.join(dir, 'gc-run.sif'), store: big, log: bigLog }));
     // Let the detached round finish first: it would slow whichever pulls it overlaps.
     const bigCore = path.join(bigLog, 'dfget', 'core.log');
     for (

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort, pushSif, repoRoot, startRegistry } from '../test/harness/index.js';
-import { measureAsync, median, medians, rotated, type Sample } from './measure.js';
+import { measureAsync, median, medians, orasflyPull, rotated, type Sample } from './measure.js';
 
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_TLS_MIB ?? 512);
@@ -38,7 +38,6 @@ const DRAGONFLY_DIR = path.resolve(repoRoot, process.env.DRAGONFLY_DIR ?? path.j
 const TARBALL = path.join(DRAGONFLY_DIR, 'dragonfly-bin.tar.xz');
 const GO_DFGET = path.join(DRAGONFLY_DIR, 'go-dfget.sh');
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.resolve(here, '..', '..', 'dist', 'cli', 'orasfly.cjs');
 const naive = path.join(here, 'naive-pull.js');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
@@ -203,30 +202,17 @@ async function main(): Promise<void> {
     const out = (name: string) => path.join(dir, `${name}.out`);
     const store = path.join(dir, 'store');
 
-    const orasflyPull = () =>
-      measureAsync([
-        process.execPath,
-        bin,
-        '-u',
-        ref,
-        '-O',
-        out('orasfly'),
-        '--datadir',
-        store,
-        '--logdir',
-        path.join(dir, 'log'),
-        '--ca-file',
-        ca,
-      ]);
+    const orasfly = () =>
+      measureAsync(orasflyPull(ref, { out: out('orasfly'), store, log: path.join(dir, 'log') }, ['--ca-file', ca]));
     const tools: Tool[] = [
       {
         name: '**orasfly** (`--ca-file`)',
         second: true,
         run: async () => {
           await rm(store, { recursive: true, force: true });
-          const first = await orasflyPull();
+          const first = await orasfly();
           await rm(out('orasfly'), { force: true });
-          return { first, second: await orasflyPull() };
+          return { first, second: await orasfly() };
         },
       },
       {

@@ -8,15 +8,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pushSif, startRegistry } from '../test/harness/index.js';
 import { locateDragonfly, startRealCluster } from '../test/harness/real-cluster.js';
-import { measureAsync, median, type Sample } from './measure.js';
+import { measureAsync, median, orasflyPull, type Sample } from './measure.js';
 
 const MiB = 2 ** 20;
 const size = Number(process.env['BENCH_WARM_MIB'] ?? 128) * MiB;
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'orasfly.cjs');
 
 const where = locateDragonfly();
 console.log(`# a warm Dragonfly daemon vs the registry (${size / MiB} MiB, medians of ${rounds} alternating rounds)`);
@@ -33,18 +31,13 @@ if ('absent' in where) {
     let i = 0;
     const pull = (extra: string[]): Promise<Sample> => {
       const dir = path.join(work, `run${i++}`);
-      return measureAsync([
-        process.execPath,
-        bin,
-        ref,
-        '-O',
-        path.join(dir, 'out.sif'),
-        '--datadir',
-        path.join(dir, 'store'),
-        '--logdir',
-        path.join(dir, 'log'),
-        ...extra,
-      ]);
+      return measureAsync(
+        orasflyPull(
+          ref,
+          { out: path.join(dir, 'out.sif'), store: path.join(dir, 'store'), log: path.join(dir, 'log') },
+          extra,
+        ),
+      );
     };
     await pull(['--endpoint', socket]); // the daemon fetches the blob once: it is warm from here on
     const modes: Record<string, string[]> = {
