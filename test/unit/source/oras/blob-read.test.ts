@@ -2,10 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { checkRange, DirectBlobReads, headProblem, rangeHeaders } from '../../../../src/source/oras/blob-read.js';
 import { ChunkPool } from '../../../../src/internal/chunk-pool.js';
 import { InvalidArgumentError, RangeNotSupportedError, SizeMismatchError } from '../../../../src/core/errors.js';
+import { listenOnLoopback } from '../../../harness/loopback-server.js';
+
+/** Direct reads with the client's default timeouts and verified TLS. */
+function directReads(): DirectBlobReads {
+  return new DirectBlobReads({
+    dialTimeout: 5000,
+    tlsHandshakeTimeout: 5000,
+    headersTimeout: 5000,
+    tls: () => ({ rejectUnauthorized: true }),
+  });
+}
 
 const target = { url: 'oras://r/x:1', digest: `sha256:${'a'.repeat(64)}`, size: 100, mediaType: 'm' };
 
@@ -45,16 +55,9 @@ test('a URL that answered with a redirect is not tried directly again; a refused
     hits++;
     res.writeHead(307, { location: 'http://127.0.0.1:1/elsewhere' }).end();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const { port } = await listenOnLoopback(server);
   t.after(() => server.close());
-  const { port } = server.address() as AddressInfo;
-  const reads = new DirectBlobReads({
-    dialTimeout: 5000,
-    tlsHandshakeTimeout: 5000,
-    headersTimeout: 5000,
-    tls: () => ({ rejectUnauthorized: true }),
-  });
+  const reads = directReads();
   const o = { sink: () => undefined, memory: new ChunkPool() };
   const url = `http://127.0.0.1:${port}/v2/x/blobs/${target.digest}`;
   assert.equal(await reads.stream(url, target, undefined, {}, o), false);
@@ -77,16 +80,9 @@ test('head(): the answer on a connection of its own (a 200, or an error undici w
     else if (req.url?.endsWith('/private')) res.writeHead(401, { 'www-authenticate': 'Bearer realm="x"' }).end();
     else res.writeHead(404).end();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const { port } = await listenOnLoopback(server);
   t.after(() => server.close());
-  const { port } = server.address() as AddressInfo;
-  const reads = new DirectBlobReads({
-    dialTimeout: 5000,
-    tlsHandshakeTimeout: 5000,
-    headersTimeout: 5000,
-    tls: () => ({ rejectUnauthorized: true }),
-  });
+  const reads = directReads();
   const base = `http://127.0.0.1:${port}/v2/x/manifests`;
   const head = await reads.head(`${base}/latest`, { authorization: 'Bearer t' });
   assert.equal(head?.status, 200);
