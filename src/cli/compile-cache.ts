@@ -25,7 +25,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import os from 'node:os';
+import { homeDirectory } from '../internal/home-dir.js';
 import path from 'node:path';
 
 /** Environment variable: `off` (or `0`, `false`, `no`) disables the cache; an absolute path is its directory. */
@@ -49,13 +49,7 @@ export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   if (path.isAbsolute(set)) return set;
   const xdg = env['XDG_CACHE_HOME'];
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'orasfly');
-  let home = env['HOME'];
-  try {
-    home ||= os.homedir();
-  } catch {
-    // No HOME and no passwd entry (an arbitrary uid in a container): no cache.
-    return undefined;
-  }
+  const home = homeDirectory(env);
   return home ? path.join(home, '.cache', 'orasfly') : undefined;
 }
 

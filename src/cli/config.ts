@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { defaultPaths } from './defaults.js';
+import { ConfigError } from '../core/errors.js';
 import type { StoreDownloaderOptions } from '../downloader.js';
 import type { OrasflyConfig } from '../config/dfget-config.js';
 
@@ -21,7 +22,7 @@ export interface LocationFlags {
  * Loads the config (if any) and applies `--datadir`/`--logdir`. Config warnings go to `warn`.
  * The YAML parser is only loaded when there is a config file: a reuse pull should start fast.
  *
- * @throws ConfigError for a bad config file.
+ * @throws ConfigError for a bad config file, or when no data directory is given and none can be derived.
  */
 export async function optionsFromFlags(
   flags: LocationFlags,
@@ -41,5 +42,15 @@ export async function optionsFromFlags(
   }
   if (flags.dataDir) config.storage.dataPath = path.resolve(io.cwd, flags.dataDir);
   if (flags.logDir) config.logDir = path.resolve(io.cwd, flags.logDir);
-  return downloaderOptionsFromConfig(config, { dataPath: defaults.dataDir, logDir: defaults.logDir });
+  const dataPath = config.storage.dataPath ?? config.dataDir ?? defaults.dataDir;
+  if (dataPath === undefined) {
+    throw new ConfigError(
+      'no data directory: there is no home directory; give --datadir (or set HOME or XDG_DATA_HOME)',
+    );
+  }
+  // Without a home the log has no default place: the pull still runs, and says where it writes nothing.
+  if (config.logDir === undefined && defaults.logDir === undefined) {
+    warn('warning: no home directory: core.log is not written; give --logdir (or set HOME or XDG_STATE_HOME)');
+  }
+  return downloaderOptionsFromConfig(config, { dataPath, logDir: defaults.logDir });
 }

@@ -4,23 +4,26 @@
  *
  * @module
  */
-import os from 'node:os';
 import path from 'node:path';
+import { homeDirectory } from '../internal/home-dir.js';
 
-/** Default directories and config file. */
+/**
+ * Default directories and config file. A directory is `undefined` when it cannot be derived: no home
+ * directory (an arbitrary uid in a container) and no XDG variable for it.
+ */
 export interface CliPaths {
-  dataDir: string;
-  logDir: string;
-  workHome: string;
+  dataDir: string | undefined;
+  logDir: string | undefined;
+  workHome: string | undefined;
   /** Config files tried in order when `--config` is not given. */
   configCandidates: string[];
 }
 
-/** Defaults for the current user (`env` and `uid` injectable for tests). */
+/** Defaults for the current user (`env`, `uid` and `home` injectable for tests; `null`: no home). */
 export function defaultPaths(
   env: NodeJS.ProcessEnv = process.env,
   uid: number | undefined = process.getuid?.(),
-  home = os.homedir(),
+  home: string | null = homeDirectory(env) ?? null,
 ): CliPaths {
   if (uid === 0) {
     return {
@@ -30,13 +33,15 @@ export function defaultPaths(
       configCandidates: ['/etc/dragonfly/dfget.yaml'],
     };
   }
-  const dataHome = env.XDG_DATA_HOME || path.join(home, '.local', 'share');
-  const stateHome = env.XDG_STATE_HOME || path.join(home, '.local', 'state');
-  const configHome = env.XDG_CONFIG_HOME || path.join(home, '.config');
+  const under = (xdg: string | undefined, ...fallback: string[]): string | undefined =>
+    xdg || (home ? path.join(home, ...fallback) : undefined);
+  const dataHome = under(env.XDG_DATA_HOME, '.local', 'share');
+  const stateHome = under(env.XDG_STATE_HOME, '.local', 'state');
+  const configHome = under(env.XDG_CONFIG_HOME, '.config');
   return {
-    dataDir: path.join(dataHome, 'orasfly'),
-    logDir: path.join(stateHome, 'orasfly', 'logs'),
-    workHome: path.join(dataHome, 'orasfly'),
-    configCandidates: [path.join(configHome, 'orasfly', 'dfget.yaml')],
+    dataDir: dataHome && path.join(dataHome, 'orasfly'),
+    logDir: stateHome && path.join(stateHome, 'orasfly', 'logs'),
+    workHome: dataHome && path.join(dataHome, 'orasfly'),
+    configCandidates: configHome ? [path.join(configHome, 'orasfly', 'dfget.yaml')] : [],
   };
 }

@@ -19,9 +19,9 @@
  */
 import { requireBuiltin } from '../../internal/node-require.js';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { CredentialsError } from '../../core/errors.js';
+import { homeDirectory } from '../../internal/home-dir.js';
 import type { CredentialsOption, RegistryCredential } from './options.js';
 import { logAuth } from './log.js';
 import { describeCredentialFile } from './credential-hints.js';
@@ -46,7 +46,7 @@ export interface CredentialLookupOptions {
   dockerConfig?: readonly string[] | undefined;
   /** The repository asked for (`org/img`): picks namespaced containers keys (`host/org`). */
   repository?: string | undefined;
-  /** Home directory. @defaultValue `os.homedir()` */
+  /** Home directory. @defaultValue `$HOME`, else the passwd entry's; none: the home files are not read */
   homeDir?: string | undefined;
   /** Environment (`DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_*`, `PATH`). @defaultValue `process.env` */
   env?: NodeJS.ProcessEnv | undefined;
@@ -98,7 +98,8 @@ export function defaultCredentialFiles(
   o: Pick<CredentialLookupOptions, 'dockerConfig' | 'homeDir' | 'env'> = {},
 ): CredentialFile[] {
   const env = o.env ?? process.env;
-  const home = o.homeDir ?? homedir();
+  // No home (an arbitrary uid in a container): only the files named by the environment are read.
+  const home = o.homeDir ?? homeDirectory(env);
   const files: CredentialFile[] = [];
   const primary = env['REGISTRY_AUTH_FILE']
     ? env['REGISTRY_AUTH_FILE']
@@ -108,17 +109,19 @@ export function defaultCredentialFiles(
         ? `/run/containers/${process.getuid()}/auth.json`
         : undefined;
   if (primary) files.push({ path: primary, format: 'containers' });
-  const userFile = path.join(env['XDG_CONFIG_HOME'] || path.join(home, '.config'), 'containers', 'auth.json');
-  if (userFile !== primary) files.push({ path: userFile, format: 'containers' });
-  const docker = o.dockerConfig ?? [
-    env['DOCKER_CONFIG'] ? path.join(env['DOCKER_CONFIG'], 'config.json') : path.join(home, '.docker', 'config.json'),
-  ];
+  const configHome = env['XDG_CONFIG_HOME'] || (home && path.join(home, '.config'));
+  const userFile = configHome && path.join(configHome, 'containers', 'auth.json');
+  if (userFile && userFile !== primary) files.push({ path: userFile, format: 'containers' });
+  const dockerDir = env['DOCKER_CONFIG'] || (home && path.join(home, '.docker'));
+  const docker = o.dockerConfig ?? (dockerDir ? [path.join(dockerDir, 'config.json')] : []);
   for (const p of docker) files.push({ path: p, format: 'docker' });
-  for (const p of [
-    path.join(home, '.apptainer', 'docker-config.json'),
-    path.join(home, '.singularity', 'docker-config.json'),
-  ])
-    files.push({ path: p, format: 'docker' });
+  if (home) {
+    for (const p of [
+      path.join(home, '.apptainer', 'docker-config.json'),
+      path.join(home, '.singularity', 'docker-config.json'),
+    ])
+      files.push({ path: p, format: 'docker' });
+  }
   return files;
 }
 

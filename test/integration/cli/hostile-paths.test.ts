@@ -249,7 +249,9 @@ test('with stderr not a terminal (a pipe), a pull logs progress lines up to 100 
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('progress: '));
   assert.ok(lines.length >= 2, r.stderr);
-  assert.match(lines.at(-1)!, /^progress: 100% 3\.0 MiB\/3\.0 MiB \S+ \S+\/s ETA 0s$/);
+  // The rate is "--" when fewer than two samples fell after the first second (a slow or busy
+  // machine delivers the 3 MiB in few events): the line's shape is what is asserted, not the timing.
+  assert.match(lines.at(-1)!, /^progress: 100% 3\.0 MiB\/3\.0 MiB (\d+(\.\d+)? [KMG]?i?B|--)\/s ETA 0s$/);
   // The same content again is a hard link: the output says "reused", and no progress line pretends
   // 3 MiB went by at some absurd rate.
   const again = await run(

@@ -85,6 +85,14 @@ test('defaults: upstream system paths for root, XDG for everyone else', () => {
     ['/x/data/orasfly', '/x/state/orasfly/logs', '/x/cfg/orasfly/dfget.yaml'],
   );
   assert.equal(defaultPaths({}, 1000, '/home/u').dataDir, '/home/u/.local/share/orasfly');
+  // No home (an arbitrary uid in a container): no default, except where an XDG variable says.
+  assert.deepEqual(defaultPaths({}, 1000, null), {
+    dataDir: undefined,
+    logDir: undefined,
+    workHome: undefined,
+    configCandidates: [],
+  });
+  assert.equal(defaultPaths({ XDG_STATE_HOME: '/x/state' }, 1000, null).logDir, '/x/state/orasfly/logs');
 });
 
 test('an unknown flag is said shortly, with the closest flag; a missing value names the flag', () => {

@@ -21,7 +21,7 @@ test('defaults, then the config, then the flags, in that order of strength', asy
   // The defaults are the user's (root gets Dragonfly's system paths).
   const d = defaultPaths(env);
   assert.equal(bare.storage.dataPath, d.dataDir);
-  assert.equal(bare.logFile, path.join(d.logDir, 'dfget', 'core.log'));
+  assert.equal(bare.logFile, path.join(d.logDir!, 'dfget', 'core.log'));
   mkdirSync(path.join(dir, 'cfg'), { recursive: true });
   const cfg = path.join(dir, 'cfg', 'dfget.yaml');
   writeFileSync(cfg, 'storage:\n  dataPath: /from/config\n  multiplex: false\nnonsense: 1\n');

@@ -14,7 +14,7 @@ import { UNDICI_LOAD_CHANNEL } from '../../../src/http/lazy-undici.js';
 const built = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-launcher-'));
 chmodSync(dir, 0o755); // readable by the uid of the no-HOME test
-for (const f of ['cli/launcher.js', 'cli/compile-cache.js', 'http/lazy-undici.js']) {
+for (const f of ['cli/launcher.js', 'cli/compile-cache.js', 'internal/home-dir.js', 'http/lazy-undici.js']) {
   mkdirSync(path.join(dir, path.dirname(f)), { recursive: true });
   copyFileSync(path.join(built, f), path.join(dir, f));
 }
