@@ -4,6 +4,10 @@
  * cache and hashes them, so SHA-256 runs on the second core while the main thread keeps the sockets
  * busy, and the blob is never read again after the download.
  *
+ * It also hashes another whole file on request (`{ whole: path }`, answered `{ whole: digest }` or
+ * `{ wholeError }`): a file that is to replace the data file whole (a Dragonfly daemon's, linked into
+ * the store) is then hashed here while the main thread checks its pieces, on two cores at once.
+ *
  * It is started from its source text (`new Worker(source, { eval: true })`), so it works the same
  * from `dist/` and from the single-file CLI bundle. Eval code runs as CommonJS or as an ES module
  * depending on the parent's `--input-type`, so it reaches built-ins through
@@ -30,7 +34,31 @@ export const HASH_WORKER_SOURCE = `(() => {
   const buf = Buffer.allocUnsafe(1024 * 1024);
   let pos = 0;
   let finished = false;
+  const hashWhole = (file) => {
+    const h = createHash(algorithm);
+    const wfd = fs.openSync(file, 'r');
+    try {
+      let at = 0;
+      for (;;) {
+        const n = fs.readSync(wfd, buf, 0, buf.length, at);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        at += n;
+      }
+      return { whole: algorithm + ':' + h.digest('hex'), bytes: at };
+    } finally {
+      fs.closeSync(wfd);
+    }
+  };
   parentPort.on('message', (msg) => {
+    if (msg.whole !== undefined) {
+      try {
+        parentPort.postMessage(hashWhole(msg.whole));
+      } catch (e) {
+        parentPort.postMessage({ wholeError: e.message });
+      }
+      return;
+    }
     try {
       const end = Math.min(msg.end, size);
       while (pos < end) {

@@ -21,12 +21,22 @@ import type { BodyMemory } from '../internal/chunks.js';
 /** Blobs at least this large are hashed on a worker thread. */
 export const WORKER_HASH_THRESHOLD = 32 * 1024 * 1024;
 
+/** What the hash worker posts (see `blob-hash-worker.ts`). */
+interface WorkerAnswer {
+  digest?: string;
+  error?: string;
+  whole?: string;
+  wholeError?: string;
+}
+
 /** Hashes a data file's prefix as it becomes final. */
 export class BlobVerifier {
   readonly algorithm: string;
   readonly size: number;
   #path: string;
   #worker: Worker | undefined;
+  /** Whole-file hashes asked of the worker ({@link BlobVerifier.hashFile}), answered in order. */
+  readonly #wholeWaiting: Array<{ resolve: (d: string) => void; reject: (e: Error) => void }> = [];
   #result: Promise<string>;
   #resolve!: (d: string) => void;
   #reject!: (e: Error) => void;
@@ -84,7 +94,8 @@ export class BlobVerifier {
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
       });
       this.#worker = w;
-      w.on('message', (m: { digest?: string; error?: string }) => {
+      w.on('message', (m: WorkerAnswer) => {
+        if (m.whole !== undefined || m.wholeError !== undefined) return this.#wholeAnswered(m);
         if (m.digest) this.#settle(m.digest);
         else this.#fail(new Error(`blob hashing failed: ${m.error}`));
       });
@@ -227,6 +238,27 @@ export class BlobVerifier {
     this.#settle(digest);
   }
 
+  /**
+   * Hashes `file`, a whole file that is to replace the data file (a Dragonfly daemon's, linked into
+   * the store), on the worker thread: the caller checks its pieces meanwhile, on the other core.
+   * `undefined` when there is no worker (the caller hashes it itself). The data file's own hash is
+   * not touched: if the file is not taken, the prefix is hashed as before.
+   */
+  hashFile(file: string): Promise<string> | undefined {
+    const w = this.#worker;
+    if (!w || this.#settled) return undefined;
+    const answer = new Promise<string>((resolve, reject) => this.#wholeWaiting.push({ resolve, reject }));
+    answer.catch(() => {}); // observed by the caller
+    w.postMessage({ whole: file });
+    return answer;
+  }
+
+  #wholeAnswered(m: WorkerAnswer): void {
+    const waiting = this.#wholeWaiting.shift();
+    if (m.whole !== undefined) waiting?.resolve(m.whole);
+    else waiting?.reject(new Error(`hashing the file failed: ${m.wholeError}`));
+  }
+
   /** The digest (`sha256:<hex>`) once every byte was declared final and hashed. */
   result(): Promise<string> {
     return this.#result;
@@ -236,13 +268,19 @@ export class BlobVerifier {
     if (this.#settled) return;
     this.#settled = true;
     this.#resolve(d);
-    void this.#worker?.terminate();
+    this.#stopWorker();
   }
 
   #fail(e: Error): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#reject(e);
+    this.#stopWorker();
+  }
+
+  /** Ends the worker; a whole-file hash still asked for fails rather than waits for ever. */
+  #stopWorker(): void {
+    for (const w of this.#wholeWaiting.splice(0)) w.reject(new Error('the blob verifier was closed'));
     void this.#worker?.terminate();
   }
 

@@ -9,10 +9,12 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { pieceAt, type PiecePlan } from '../core/piece-plan.js';
+import { raceSignal } from '../internal/abort.js';
 import type { PieceDigestAlgorithm } from '../storage/options.js';
 import { createPieceHasher, pieceDigestDiffers, type PieceHasher } from '../storage/piece-digest.js';
 import type { TaskWriter } from '../storage/task-writer.js';
 import type { ReportedDigests } from '../transport/piece-transport.js';
+import type { BlobVerifier } from './blob-verifier.js';
 
 /** What {@link checkWholeFile} found. */
 export interface WholeFileCheck {
@@ -31,6 +33,9 @@ const READ = 4 * 1024 * 1024;
 /**
  * Reads `file` once, in order, the next read in flight while the last one is hashed. `undefined`
  * when it is not a regular file of `plan.contentLength` bytes (or shrinks while read).
+ *
+ * `blobDigest`: the blob's digest computed elsewhere (the hash worker reading the same file on the
+ * other core); this read then computes only the pieces' digests, and the result waits for it.
  */
 export async function checkWholeFile(
   file: string,
@@ -38,6 +43,7 @@ export async function checkWholeFile(
   pieceDigest: PieceDigestAlgorithm,
   expected: string,
   signal?: AbortSignal,
+  blobDigest?: Promise<string>,
 ): Promise<WholeFileCheck | undefined> {
   const fh = await open(file, 'r');
   let inflight: Promise<unknown> | undefined;
@@ -46,7 +52,7 @@ export async function checkWholeFile(
     const size = plan.contentLength;
     if (!st.isFile() || st.size !== size) return undefined;
     const alg = expected.split(':')[0] ?? 'sha256';
-    const blob = createHash(alg);
+    const blob = blobDigest ? undefined : createHash(alg);
     const pieces: string[] = [];
     const crcs: string[] | undefined = pieceDigest === 'crc32' ? undefined : [];
     const start = (): PieceHasher[] =>
@@ -70,7 +76,7 @@ export async function checkWholeFile(
       const after = pos + bytesRead;
       // The next read goes to the thread pool while this one is hashed.
       next = after < size ? readAt(i + 1, after) : undefined;
-      blob.update(buf);
+      blob?.update(buf);
       for (let off = 0; off < buf.length;) {
         const take = Math.min(buf.length - off, pieceEnd - (pos + off));
         const part = buf.subarray(off, off + take);
@@ -89,7 +95,8 @@ export async function checkWholeFile(
       }
       pos = after;
     }
-    return { ino: st.ino, pieces, ...(crcs && { crc32: crcs }), blob: `${alg}:${blob.digest('hex')}` };
+    const whole = blob ? `${alg}:${blob.digest('hex')}` : await raceSignal(blobDigest!, signal);
+    return { ino: st.ino, pieces, ...(crcs && { crc32: crcs }), blob: whole };
   } finally {
     // A read still in flight (an abort) finishes before the handle closes.
     await inflight?.catch(() => {});
@@ -120,9 +127,14 @@ export interface AdoptionSite {
   readonly pieceDigest: PieceDigestAlgorithm;
   /** Whether any piece is stored or being written (the file is then copied piece by piece). */
   busy(): boolean;
+  /**
+   * The blob's hasher: asked to hash the file on its worker thread, if it has one, while the pieces
+   * are checked here; told the digest once the file is taken, so that it reads nothing again.
+   */
+  readonly verifier?: Pick<BlobVerifier, 'hashFile' | 'hashedWhole'> | undefined;
   readonly log: { info(m: string): void; warn(m: string): void };
-  /** The file is the data file now: `blob` is its digest, `pieces` each piece's (all verified). */
-  adopted(blob: string, pieces: readonly string[]): void;
+  /** The file is the data file now, `pieces` each piece's digest (all verified, as is the blob). */
+  adopted(pieces: readonly string[]): void;
 }
 
 /**
@@ -150,11 +162,15 @@ export async function adoptWholeFile(
   });
   theirs.catch(() => {});
   const reading = AbortSignal.any([signal, failed.signal]);
-  const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading).catch((e: unknown) => {
-    if (reading.aborted) throw reading.reason;
-    site.log.warn(`cannot read ${file} (${(e as Error).message}); copying it piece by piece`);
-    return undefined;
-  });
+  // SHA-256 is the long pole: on the hash worker, if there is one, while the pieces are checked here.
+  const elsewhere = site.verifier?.hashFile(file);
+  const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading, elsewhere).catch(
+    (e: unknown) => {
+      if (reading.aborted) throw reading.reason;
+      site.log.warn(`cannot read ${file} (${(e as Error).message}); copying it piece by piece`);
+      return undefined;
+    },
+  );
   const final = await theirs;
   if (!c) return false;
   const bad = badPieces(c, final);
@@ -166,7 +182,8 @@ export async function adoptWholeFile(
   }
   signal.throwIfAborted();
   if (site.busy() || !(await w.adoptDataFile(file, c.ino))) return false;
-  site.adopted(c.blob, c.pieces);
+  site.verifier?.hashedWhole(c.blob);
+  site.adopted(c.pieces);
   site.log.info(
     `took the daemon's file whole as the data file (inode ${c.ino}), verified in one read in ${Math.round(performance.now() - t0)} ms`,
   );

@@ -37,3 +37,32 @@ test('a file shorter than declared is an error message, not a hang', async (t) =
   const m = await run(file, 100, [100]);
   assert.match(m.error ?? '', /unexpected end of data file at 10/);
 });
+
+test('asked for another whole file, the worker answers its digest, apart from the prefix it hashes', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-hashworker-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const data = Buffer.alloc(2 * 1024 * 1024 + 3, 5);
+  const other = Buffer.alloc(1024 * 1024 + 9, 6);
+  writeFileSync(path.join(dir, 'data'), data);
+  writeFileSync(path.join(dir, 'other'), other);
+  const w = new Worker(HASH_WORKER_SOURCE, {
+    eval: true,
+    workerData: { path: path.join(dir, 'data'), size: data.length, algorithm: 'sha256' },
+  });
+  t.after(() => void w.terminate());
+  const answers: Array<Record<string, unknown>> = [];
+  const three = new Promise<void>((resolve) =>
+    w.on('message', (m: Record<string, unknown>) => {
+      if (answers.push(m) === 3) resolve();
+    }),
+  );
+  w.postMessage({ end: 1024 });
+  w.postMessage({ whole: path.join(dir, 'other') });
+  w.postMessage({ whole: path.join(dir, 'missing') });
+  w.postMessage({ end: data.length });
+  await three;
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  assert.deepEqual(answers[0], { whole: sha(other), bytes: other.length });
+  assert.match(String(answers[1]!['wholeError']), /ENOENT/);
+  assert.deepEqual(answers[2], { digest: sha(data) });
+});

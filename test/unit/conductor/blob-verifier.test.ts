@@ -28,6 +28,28 @@ for (const useWorker of [false, true]) {
   });
 }
 
+test('hashFile: another whole file is hashed on the worker (none without one); the data file’s hash goes on', async () => {
+  const other = path.join(dir, 'other');
+  const otherBytes = randomBytes(2 * 1024 * 1024 + 3);
+  writeFileSync(other, otherBytes);
+  const onThread = new BlobVerifier(file, data.length, digest, { useWorker: false });
+  assert.equal(onThread.hashFile(other), undefined);
+  await onThread.close();
+  const v = new BlobVerifier(file, data.length, digest, { useWorker: true });
+  assert.equal(await v.hashFile(other), `sha256:${createHash('sha256').update(otherBytes).digest('hex')}`);
+  await assert.rejects(v.hashFile(path.join(dir, 'missing'))!, /hashing the file failed: ENOENT/);
+  v.advance(data.length);
+  assert.equal(await v.result(), digest);
+  await v.close();
+});
+
+test('a whole-file hash still running when the verifier closes fails instead of waiting for ever', async () => {
+  const v = new BlobVerifier(file, data.length, digest, { useWorker: true });
+  const asked = v.hashFile(file)!;
+  await v.close();
+  await assert.rejects(asked, /closed/);
+});
+
 test('bytes fed in order are hashed without a read-back; a failed piece re-hashes its prefix from the file', async () => {
   const v = new BlobVerifier(file, data.length, digest, { useWorker: false });
   assert.equal(v.inline, true);

@@ -82,3 +82,17 @@ test('an aborted read stops with the abort reason', () =>
     ac.abort(new Error('stop'));
     await assert.rejects(checkWholeFile(file, plan, 'crc32', digest, ac.signal), /stop/);
   }));
+
+test('with the blob digest computed elsewhere, the read checks the pieces and reports that digest', () =>
+  withFile(bytes, async (file) => {
+    const theirs = `sha256:${'e'.repeat(64)}`;
+    const c = await checkWholeFile(file, plan, 'crc32', digest, undefined, Promise.resolve(theirs));
+    assert.ok(c);
+    assert.equal(c.blob, theirs, 'the digest given is the one reported: this read did not hash the blob');
+    assert.deepEqual(badPieces(c, reported), []);
+    const ac = new AbortController();
+    const never = new Promise<string>(() => {});
+    const waiting = checkWholeFile(file, plan, 'crc32', digest, ac.signal, never);
+    setImmediate(() => ac.abort(new Error('stop')));
+    await assert.rejects(waiting, /stop/);
+  }));
