@@ -4,9 +4,11 @@
  * cache and hashes them, so SHA-256 runs on the second core while the main thread keeps the sockets
  * busy, and the blob is never read again after the download.
  *
- * It also hashes another whole file on request (`{ whole: path }`, answered `{ whole: digest }` or
- * `{ wholeError }`): a file that is to replace the data file whole (a Dragonfly daemon's, linked into
- * the store) is then hashed here while the main thread checks its pieces, on two cores at once.
+ * It also hashes another whole file as the main thread reads it (a file that is to replace the data
+ * file whole: a Dragonfly daemon's, linked into the store), from buffers shared with it, so the file
+ * is read once and SHA-256 runs here while the main thread checks the pieces: `{ shared: buffers }`
+ * starts, `{ feed: i, length }` hashes that many bytes of buffer `i` (answered `{ fed: i }` when the
+ * buffer may be reused), `{ finish: true }` is answered `{ whole: digest }` (or `{ wholeError }`).
  *
  * It is started from its source text (`new Worker(source, { eval: true })`), so it works the same
  * from `dist/` and from the single-file CLI bundle. Eval code runs as CommonJS or as an ES module
@@ -34,29 +36,24 @@ export const HASH_WORKER_SOURCE = `(() => {
   const buf = Buffer.allocUnsafe(1024 * 1024);
   let pos = 0;
   let finished = false;
-  const hashWhole = (file) => {
-    const h = createHash(algorithm);
-    const wfd = fs.openSync(file, 'r');
-    try {
-      let at = 0;
-      for (;;) {
-        const n = fs.readSync(wfd, buf, 0, buf.length, at);
-        if (n === 0) break;
-        h.update(buf.subarray(0, n));
-        at += n;
-      }
-      return { whole: algorithm + ':' + h.digest('hex'), bytes: at };
-    } finally {
-      fs.closeSync(wfd);
-    }
-  };
+  let shared;
+  let sharedHash;
   parentPort.on('message', (msg) => {
-    if (msg.whole !== undefined) {
-      try {
-        parentPort.postMessage(hashWhole(msg.whole));
-      } catch (e) {
-        parentPort.postMessage({ wholeError: e.message });
-      }
+    if (msg.shared !== undefined) {
+      shared = msg.shared.map((b) => Buffer.from(b));
+      sharedHash = createHash(algorithm);
+      return;
+    }
+    if (msg.feed !== undefined) {
+      if (sharedHash) sharedHash.update(shared[msg.feed].subarray(0, msg.length));
+      parentPort.postMessage({ fed: msg.feed });
+      return;
+    }
+    if (msg.finish !== undefined) {
+      if (sharedHash) parentPort.postMessage({ whole: algorithm + ':' + sharedHash.digest('hex') });
+      else parentPort.postMessage({ wholeError: 'nothing was fed' });
+      shared = undefined;
+      sharedHash = undefined;
       return;
     }
     try {

@@ -25,8 +25,19 @@ export const WORKER_HASH_THRESHOLD = 32 * 1024 * 1024;
 interface WorkerAnswer {
   digest?: string;
   error?: string;
+  fed?: number;
   whole?: string;
   wholeError?: string;
+}
+
+/** A whole-file hash fed from shared buffers ({@link BlobVerifier.hashShared}). */
+export interface SharedFileHash {
+  /** Where the caller reads the file: memory shared with the worker. */
+  readonly buffers: readonly Buffer[];
+  /** Hashes the first `length` bytes of buffer `i`; resolves once the buffer may be read into again. */
+  hash(i: number, length: number): Promise<void>;
+  /** The digest of everything fed, in order (`sha256:<hex>`). */
+  digest(): Promise<string>;
 }
 
 /** Hashes a data file's prefix as it becomes final. */
@@ -35,8 +46,8 @@ export class BlobVerifier {
   readonly size: number;
   #path: string;
   #worker: Worker | undefined;
-  /** Whole-file hashes asked of the worker ({@link BlobVerifier.hashFile}), answered in order. */
-  readonly #wholeWaiting: Array<{ resolve: (d: string) => void; reject: (e: Error) => void }> = [];
+  /** Shared-hash messages sent to the worker ({@link BlobVerifier.hashShared}), answered in order. */
+  readonly #asked: Array<{ resolve: (v: unknown) => void; reject: (e: Error) => void }> = [];
   #result: Promise<string>;
   #resolve!: (d: string) => void;
   #reject!: (e: Error) => void;
@@ -95,7 +106,7 @@ export class BlobVerifier {
       });
       this.#worker = w;
       w.on('message', (m: WorkerAnswer) => {
-        if (m.whole !== undefined || m.wholeError !== undefined) return this.#wholeAnswered(m);
+        if (m.fed !== undefined || m.whole !== undefined || m.wholeError !== undefined) return this.#answered(m);
         if (m.digest) this.#settle(m.digest);
         else this.#fail(new Error(`blob hashing failed: ${m.error}`));
       });
@@ -239,24 +250,46 @@ export class BlobVerifier {
   }
 
   /**
-   * Hashes `file`, a whole file that is to replace the data file (a Dragonfly daemon's, linked into
-   * the store), on the worker thread: the caller checks its pieces meanwhile, on the other core.
-   * `undefined` when there is no worker (the caller hashes it itself). The data file's own hash is
-   * not touched: if the file is not taken, the prefix is hashed as before.
+   * A hash of another whole file — one that is to replace the data file (a Dragonfly daemon's,
+   * linked into the store) — on the worker thread, fed from the caller's reads into `count` buffers
+   * of `bytes` shared with it: the file is read once, and SHA-256 runs there while the caller checks
+   * the pieces. `undefined` when there is no worker (the caller hashes it itself). The data file's
+   * own hash is not touched: if the file is not taken, the prefix is hashed as before.
    */
-  hashFile(file: string): Promise<string> | undefined {
+  hashShared(bytes: number, count: number): SharedFileHash | undefined {
     const w = this.#worker;
     if (!w || this.#settled) return undefined;
-    const answer = new Promise<string>((resolve, reject) => this.#wholeWaiting.push({ resolve, reject }));
+    const memory = Array.from({ length: count }, () => new SharedArrayBuffer(bytes));
+    w.postMessage({ shared: memory });
+    return {
+      buffers: memory.map((m) => Buffer.from(m)),
+      hash: (i, length) => {
+        const done = this.#ask<void>();
+        w.postMessage({ feed: i, length });
+        return done;
+      },
+      digest: () => {
+        const whole = this.#ask<string>();
+        w.postMessage({ finish: true });
+        return whole;
+      },
+    };
+  }
+
+  /** A promise for the worker's next answer to a shared-hash message (they come in order). */
+  #ask<T>(): Promise<T> {
+    if (this.#settled) return Promise.reject(new Error('the blob verifier was closed'));
+    const answer = new Promise<T>((resolve, reject) =>
+      this.#asked.push({ resolve: resolve as (v: unknown) => void, reject }),
+    );
     answer.catch(() => {}); // observed by the caller
-    w.postMessage({ whole: file });
     return answer;
   }
 
-  #wholeAnswered(m: WorkerAnswer): void {
-    const waiting = this.#wholeWaiting.shift();
-    if (m.whole !== undefined) waiting?.resolve(m.whole);
-    else waiting?.reject(new Error(`hashing the file failed: ${m.wholeError}`));
+  #answered(m: WorkerAnswer): void {
+    const waiting = this.#asked.shift();
+    if (m.wholeError !== undefined) waiting?.reject(new Error(`hashing the file failed: ${m.wholeError}`));
+    else waiting?.resolve(m.whole);
   }
 
   /** The digest (`sha256:<hex>`) once every byte was declared final and hashed. */
@@ -280,7 +313,7 @@ export class BlobVerifier {
 
   /** Ends the worker; a whole-file hash still asked for fails rather than waits for ever. */
   #stopWorker(): void {
-    for (const w of this.#wholeWaiting.splice(0)) w.reject(new Error('the blob verifier was closed'));
+    for (const w of this.#asked.splice(0)) w.reject(new Error('the blob verifier was closed'));
     void this.#worker?.terminate();
   }
 

@@ -14,7 +14,7 @@ import type { PieceDigestAlgorithm } from '../storage/options.js';
 import { createPieceHasher, pieceDigestDiffers, type PieceHasher } from '../storage/piece-digest.js';
 import type { TaskWriter } from '../storage/task-writer.js';
 import type { ReportedDigests } from '../transport/piece-transport.js';
-import type { BlobVerifier } from './blob-verifier.js';
+import type { BlobVerifier, SharedFileHash } from './blob-verifier.js';
 
 /** What {@link checkWholeFile} found. */
 export interface WholeFileCheck {
@@ -34,8 +34,9 @@ const READ = 4 * 1024 * 1024;
  * Reads `file` once, in order, the next read in flight while the last one is hashed. `undefined`
  * when it is not a regular file of `plan.contentLength` bytes (or shrinks while read).
  *
- * `blobDigest`: the blob's digest computed elsewhere (the hash worker reading the same file on the
- * other core); this read then computes only the pieces' digests, and the result waits for it.
+ * `shared`: the blob's hash on the verifier's worker thread. The file is then read into its shared
+ * buffers, each chunk handed to the worker as soon as it is read, and this thread computes only the
+ * pieces' digests: SHA-256 and crc32 run on two cores, over one read.
  */
 export async function checkWholeFile(
   file: string,
@@ -43,7 +44,7 @@ export async function checkWholeFile(
   pieceDigest: PieceDigestAlgorithm,
   expected: string,
   signal?: AbortSignal,
-  blobDigest?: Promise<string>,
+  shared?: SharedFileHash,
 ): Promise<WholeFileCheck | undefined> {
   const fh = await open(file, 'r');
   let inflight: Promise<unknown> | undefined;
@@ -52,7 +53,7 @@ export async function checkWholeFile(
     const size = plan.contentLength;
     if (!st.isFile() || st.size !== size) return undefined;
     const alg = expected.split(':')[0] ?? 'sha256';
-    const blob = blobDigest ? undefined : createHash(alg);
+    const blob = shared ? undefined : createHash(alg);
     const pieces: string[] = [];
     const crcs: string[] | undefined = pieceDigest === 'crc32' ? undefined : [];
     const start = (): PieceHasher[] =>
@@ -60,11 +61,14 @@ export async function checkWholeFile(
     let hashers = start();
     let num = 0;
     let pieceEnd = plan.totalPieces > 0 ? pieceAt(plan, 0).range.start + pieceAt(plan, 0).range.length : 0;
-    const bufs = [
-      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
-      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
-    ];
-    const readAt = (i: number, pos: number) => fh.read(bufs[i % 2]!, 0, Math.min(READ, size - pos), pos);
+    const bufs = shared?.buffers ?? [0, 1].map(() => Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))));
+    const chunk = Math.min(READ, ...bufs.map((b) => b.length));
+    // A buffer is read into again only once the worker is done with what it held.
+    const busy: Array<Promise<void> | undefined> = bufs.map(() => undefined);
+    const readAt = async (i: number, pos: number) => {
+      await busy[i % bufs.length];
+      return fh.read(bufs[i % bufs.length]!, 0, Math.min(chunk, size - pos), pos);
+    };
     let next = size > 0 ? readAt(0, 0) : undefined;
     for (let pos = 0, i = 0; pos < size; i++) {
       inflight = next;
@@ -72,7 +76,8 @@ export async function checkWholeFile(
       inflight = undefined;
       signal?.throwIfAborted();
       if (bytesRead === 0) return undefined;
-      const buf = bufs[i % 2]!.subarray(0, bytesRead);
+      const buf = bufs[i % bufs.length]!.subarray(0, bytesRead);
+      if (shared) busy[i % bufs.length] = shared.hash(i % bufs.length, bytesRead);
       const after = pos + bytesRead;
       // The next read goes to the thread pool while this one is hashed.
       next = after < size ? readAt(i + 1, after) : undefined;
@@ -95,7 +100,7 @@ export async function checkWholeFile(
       }
       pos = after;
     }
-    const whole = blob ? `${alg}:${blob.digest('hex')}` : await raceSignal(blobDigest!, signal);
+    const whole = blob ? `${alg}:${blob.digest('hex')}` : await raceSignal(shared!.digest(), signal);
     return { ino: st.ino, pieces, ...(crcs && { crc32: crcs }), blob: whole };
   } finally {
     // A read still in flight (an abort) finishes before the handle closes.
@@ -131,7 +136,7 @@ export interface AdoptionSite {
    * The blob's hasher: asked to hash the file on its worker thread, if it has one, while the pieces
    * are checked here; told the digest once the file is taken, so that it reads nothing again.
    */
-  readonly verifier?: Pick<BlobVerifier, 'hashFile' | 'hashedWhole'> | undefined;
+  readonly verifier?: Pick<BlobVerifier, 'hashShared' | 'hashedWhole'> | undefined;
   readonly log: { info(m: string): void; warn(m: string): void };
   /** The file is the data file now, `pieces` each piece's digest (all verified, as is the blob). */
   adopted(pieces: readonly string[]): void;
@@ -163,8 +168,8 @@ export async function adoptWholeFile(
   theirs.catch(() => {});
   const reading = AbortSignal.any([signal, failed.signal]);
   // SHA-256 is the long pole: on the hash worker, if there is one, while the pieces are checked here.
-  const elsewhere = site.verifier?.hashFile(file);
-  const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading, elsewhere).catch(
+  const shared = site.verifier?.hashShared(Math.min(READ, Math.max(site.plan.contentLength, 1)), 3);
+  const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading, shared).catch(
     (e: unknown) => {
       if (reading.aborted) throw reading.reason;
       site.log.warn(`cannot read ${file} (${(e as Error).message}); copying it piece by piece`);

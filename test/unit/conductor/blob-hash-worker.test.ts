@@ -38,31 +38,41 @@ test('a file shorter than declared is an error message, not a hang', async (t) =
   assert.match(m.error ?? '', /unexpected end of data file at 10/);
 });
 
-test('asked for another whole file, the worker answers its digest, apart from the prefix it hashes', async (t) => {
+test('another whole file, fed through shared buffers, is hashed apart from the data file’s prefix', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-hashworker-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const data = Buffer.alloc(2 * 1024 * 1024 + 3, 5);
-  const other = Buffer.alloc(1024 * 1024 + 9, 6);
+  const other = Buffer.from('another file, fed in two chunks');
   writeFileSync(path.join(dir, 'data'), data);
-  writeFileSync(path.join(dir, 'other'), other);
   const w = new Worker(HASH_WORKER_SOURCE, {
     eval: true,
     workerData: { path: path.join(dir, 'data'), size: data.length, algorithm: 'sha256' },
   });
   t.after(() => void w.terminate());
   const answers: Array<Record<string, unknown>> = [];
-  const three = new Promise<void>((resolve) =>
+  const five = new Promise<void>((resolve) =>
     w.on('message', (m: Record<string, unknown>) => {
-      if (answers.push(m) === 3) resolve();
+      if (answers.push(m) === 5) resolve();
     }),
   );
+  const memory = [new SharedArrayBuffer(16), new SharedArrayBuffer(16)];
+  const [a, b] = memory.map((m) => Buffer.from(m));
   w.postMessage({ end: 1024 });
-  w.postMessage({ whole: path.join(dir, 'other') });
-  w.postMessage({ whole: path.join(dir, 'missing') });
+  w.postMessage({ shared: memory });
+  a!.set(other.subarray(0, 16));
+  w.postMessage({ feed: 0, length: 16 });
+  b!.set(other.subarray(16));
+  w.postMessage({ feed: 1, length: other.length - 16 });
+  w.postMessage({ finish: true });
+  w.postMessage({ finish: true }); // a second finish has nothing fed: an error answer, not a crash
   w.postMessage({ end: data.length });
-  await three;
-  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-  assert.deepEqual(answers[0], { whole: sha(other), bytes: other.length });
-  assert.match(String(answers[1]!['wholeError']), /ENOENT/);
-  assert.deepEqual(answers[2], { digest: sha(data) });
+  await five;
+  const sha = (x: Buffer) => `sha256:${createHash('sha256').update(x).digest('hex')}`;
+  assert.deepEqual(answers.slice(0, 4), [
+    { fed: 0 },
+    { fed: 1 },
+    { whole: sha(other) },
+    { wholeError: 'nothing was fed' },
+  ]);
+  assert.deepEqual(answers[4], { digest: sha(data) });
 });

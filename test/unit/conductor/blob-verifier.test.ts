@@ -28,24 +28,28 @@ for (const useWorker of [false, true]) {
   });
 }
 
-test('hashFile: another whole file is hashed on the worker (none without one); the data file’s hash goes on', async () => {
-  const other = path.join(dir, 'other');
-  const otherBytes = randomBytes(2 * 1024 * 1024 + 3);
-  writeFileSync(other, otherBytes);
+test('hashShared: another file fed through shared buffers is hashed on the worker (none without one)', async () => {
   const onThread = new BlobVerifier(file, data.length, digest, { useWorker: false });
-  assert.equal(onThread.hashFile(other), undefined);
+  assert.equal(onThread.hashShared(8, 2), undefined);
   await onThread.close();
   const v = new BlobVerifier(file, data.length, digest, { useWorker: true });
-  assert.equal(await v.hashFile(other), `sha256:${createHash('sha256').update(otherBytes).digest('hex')}`);
-  await assert.rejects(v.hashFile(path.join(dir, 'missing'))!, /hashing the file failed: ENOENT/);
+  const other = randomBytes(20);
+  const h = v.hashShared(8, 2)!;
+  assert.equal(h.buffers.length, 2);
+  for (let at = 0, i = 0; at < other.length; at += 8, i++) {
+    const part = other.subarray(at, at + 8);
+    part.copy(h.buffers[i % 2]!);
+    await h.hash(i % 2, part.length);
+  }
+  assert.equal(await h.digest(), `sha256:${createHash('sha256').update(other).digest('hex')}`);
   v.advance(data.length);
-  assert.equal(await v.result(), digest);
+  assert.equal(await v.result(), digest, 'the data file’s own hash went on');
   await v.close();
 });
 
-test('a whole-file hash still running when the verifier closes fails instead of waiting for ever', async () => {
+test('a shared hash still answering when the verifier closes fails instead of waiting for ever', async () => {
   const v = new BlobVerifier(file, data.length, digest, { useWorker: true });
-  const asked = v.hashFile(file)!;
+  const asked = v.hashShared(8, 1)!.digest();
   await v.close();
   await assert.rejects(asked, /closed/);
 });

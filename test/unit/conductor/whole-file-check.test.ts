@@ -83,15 +83,21 @@ test('an aborted read stops with the abort reason', () =>
     await assert.rejects(checkWholeFile(file, plan, 'crc32', digest, ac.signal), /stop/);
   }));
 
-test('with the blob digest computed elsewhere, the read checks the pieces and reports that digest', () =>
+test('with a shared hash, every chunk read is handed to it and its digest is the blob’s', () =>
   withFile(bytes, async (file) => {
-    const theirs = `sha256:${'e'.repeat(64)}`;
-    const c = await checkWholeFile(file, plan, 'crc32', digest, undefined, Promise.resolve(theirs));
+    const fed: Buffer[] = [];
+    const buffers = [Buffer.alloc(PIECE), Buffer.alloc(PIECE), Buffer.alloc(PIECE)];
+    const shared = {
+      buffers,
+      hash: async (i: number, length: number) => void fed.push(Buffer.from(buffers[i]!.subarray(0, length))),
+      digest: async () => `sha256:${createHash('sha256').update(Buffer.concat(fed)).digest('hex')}`,
+    };
+    const c = await checkWholeFile(file, plan, 'crc32', digest, undefined, shared);
     assert.ok(c);
-    assert.equal(c.blob, theirs, 'the digest given is the one reported: this read did not hash the blob');
+    assert.equal(c.blob, digest, 'the chunks handed over were the file, in order');
     assert.deepEqual(badPieces(c, reported), []);
     const ac = new AbortController();
-    const never = new Promise<string>(() => {});
+    const never = { ...shared, digest: () => new Promise<string>(() => {}) };
     const waiting = checkWholeFile(file, plan, 'crc32', digest, ac.signal, never);
     setImmediate(() => ac.abort(new Error('stop')));
     await assert.rejects(waiting, /stop/);
