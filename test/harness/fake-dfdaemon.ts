@@ -102,7 +102,9 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
   const cacheDir = path.join(dir, 'cache');
   await rm(cacheDir, { recursive: true, force: true });
   await import('node:fs/promises').then((f) => f.mkdir(cacheDir));
+  // Task files by task id (a hash of the URL, as the real daemon's), and by the blob's digest for tests.
   const cache = new Map<string, string>();
+  const byDigest = new Map<string, string>();
   const services = loadServices();
   const server = new grpc.Server();
   const cancelWaiters: Array<() => void> = [];
@@ -114,7 +116,7 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
     healthChecks: 0,
     cancelled: 0,
     waitCancelled: () => new Promise((r) => cancelWaiters.push(r)),
-    taskFile: (digest) => cache.get(digest),
+    taskFile: (digest) => byDigest.get(digest),
     close: async () => {
       server.forceShutdown();
       await rm(dir, { recursive: true, force: true });
@@ -156,7 +158,7 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
     const digest = d.digest ?? '';
     const taskId = createHash('sha256').update(d.url).digest('hex');
     const ids = { host_id: '127.0.0.1-fake', task_id: taskId, peer_id: `127.0.0.1-fake-${state.downloads.length}` };
-    let file = cache.get(digest);
+    let file = cache.get(taskId);
     const cached = file !== undefined;
     if (!file) {
       if (d.disable_back_to_source) {
@@ -197,7 +199,8 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       }
       file = path.join(cacheDir, taskId);
       await writeFile(file, bytes);
-      cache.set(digest, file);
+      cache.set(taskId, file);
+      byDigest.set(got, file);
     }
     const bytes = await readFile(file);
     const served = Buffer.from(bytes);
