@@ -99,7 +99,9 @@ test('with no config, 4 pulls of one ref leave one copy of the blob in the store
 test('an entry unused for longer than taskExpireTime is gone after a later run; diskGCThreshold holds after a run', async () => {
   const store = path.join(dir, 'expire');
   const cfg = path.join(dir, 'expire.yaml');
-  await writeFile(cfg, `storage:\n  taskExpireTime: 2s\n  gcInterval: 1ms\n`);
+  // An hour, with the old entry's last use set back two: a slow machine's seconds between a pull and
+  // its GC round never expire the entry just pulled.
+  await writeFile(cfg, `storage:\n  taskExpireTime: 1h\n  gcInterval: 1ms\n`);
   const logs = path.join(dir, 'log-expire');
   const coreLog = path.join(logs, 'dfget', 'core.log');
   const common = ['--datadir', store, '--config', cfg, '--json', '--logdir', logs];
@@ -108,10 +110,10 @@ test('an entry unused for longer than taskExpireTime is gone after a later run; 
     0,
   );
   await waitForGcRound(coreLog, 0);
-  // "Unused for longer than 2 s" without waiting: the last access is the metadata mtime.
+  // "Unused for longer than an hour" without waiting: the last access is the metadata mtime.
   const [task] = (await readdir(store)).filter((n) => /^[0-9a-f]{64}$/.test(n));
   const [peer] = await readdir(path.join(store, task!));
-  const old = new Date(Date.now() - 60_000);
+  const old = new Date(Date.now() - 2 * 3_600_000);
   await utimes(path.join(store, task!, peer!, 'metadata'), old, old);
   const rounds = await gcRounds(coreLog);
   const r = await run(['-u', reg.ref('life/img1:v1'), '-O', path.join(dir, 'expire-out', 'b.sif'), ...common]);
@@ -339,7 +341,7 @@ test('a live foreign holder (heartbeat moving) is waited for, and the pull fails
   assert.equal(j.error.code, 'ERR_ORASFLY_LOCK');
   assert.match(
     j.error.message,
-    /timed out after 1 s waiting for the task lock .* held by pid 4243 on node-18\.cluster/,
+    /timed out after \d+ s waiting for the task lock .* held by pid 4243 on node-18\.cluster/,
   );
   assert.deepEqual(await readdir(path.join(dir, 'foreign-live-out')).catch(() => []), []);
 });

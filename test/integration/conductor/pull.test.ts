@@ -84,9 +84,13 @@ describe('through the fault proxy', () => {
       assert.equal(r.digest, a.layer.digest);
       assert.equal(await sha256File(path.join(rig.outDir, 'one.sif')), a.layer.digest);
       const blobs = env.proxy.blobRequests();
-      assert.equal(blobs.length, 1, 'one GET of the whole blob');
-      assert.equal(blobs[0]!.range, undefined);
-      assert.equal(env.proxy.blobBytesSent(), a.layer.size);
+      assert.equal(blobs[0]!.range, undefined, 'one GET of the whole blob to start with: no probe');
+      // The count finds itself from throughput and this process's CPU share: on a loaded machine the
+      // tuner may probe a second stream (one ranged GET of a split segment). Never a range probe, nor
+      // a request per piece (20 MiB is 5 pieces of the default 4 MiB: that would be 5 GETs or more).
+      for (const b of blobs.slice(1)) assert.match(b.range ?? '', /^bytes=[1-9]\d*-\d+$/);
+      assert.ok(blobs.length <= 2, `${blobs.length} blob GETs`);
+      if (blobs.length === 1) assert.equal(env.proxy.blobBytesSent(), a.layer.size);
     } finally {
       await rig.close();
     }

@@ -98,7 +98,7 @@ test('warm daemon, an entry with pieces already: copied piece by piece, not take
   await pull(); // the daemon fetches the blob
   // A pull that stops after 2 pieces with the origin off: its verified pieces stay for resume.
   fake.script.stallAfterPieces = 2;
-  await assert.rejects(pull({ delivery: 'piece-content', backToSource: false, idleTimeout: '300ms' }, store));
+  await assert.rejects(pull({ delivery: 'piece-content', backToSource: false, idleTimeout: '1s' }, store));
   fake.script.stallAfterPieces = undefined;
   rig.fault.resetLog();
   const { result, output, lines } = await pull({}, store);

@@ -150,7 +150,9 @@ test('with the count unset, the proxy carries one stream of the whole blob, spli
   const ranged = blobRequests.slice(1).map((r) => r.headers.range);
   assert.ok(ranged.length >= 1, `a split: ${JSON.stringify(ranged)}`);
   for (const r of ranged) assert.match(String(r), /^bytes=\d+-9437183$/, 'each split runs to the end of the blob');
-  assert.ok(result.connections && result.connections.count >= 2, JSON.stringify(result.connections));
+  // Whether the second connection is kept is measured (a 20 % gain within a probe window): a loaded
+  // machine may see less and go back to one. The probe and its split are the behaviour asserted.
+  assert.ok(result.connections && result.connections.count >= 1, JSON.stringify(result.connections));
   assert.ok(
     lines.some((l) => /^connections: 2 \(one stream gave .*; probing 2\)$/.test(l)),
     lines.join('\n'),
