@@ -260,10 +260,13 @@ export class BlobVerifier {
     const w = this.#worker;
     if (!w || this.#settled) return undefined;
     const memory = Array.from({ length: count }, () => new SharedArrayBuffer(bytes));
-    w.postMessage({ shared: memory });
+    // Handed to the worker with the first chunk: a file never fed (not the right size) costs it nothing.
+    let started = false;
     return {
       buffers: memory.map((m) => Buffer.from(m)),
       hash: (i, length) => {
+        if (!started) w.postMessage({ shared: memory });
+        started = true;
         const done = this.#ask<void>();
         w.postMessage({ feed: i, length });
         return done;
