@@ -186,6 +186,14 @@ function withConfig(o: DownloaderOptions): DownloaderOptions {
 }
 
 /**
+ * The task store a loaded `dfget.yaml` names: `storage.dataPath`, else the top-level `dataDir`.
+ * @internal
+ */
+export function configDataPath(config: OrasflyConfig): string | undefined {
+  return config.storage.dataPath ?? config.dataDir;
+}
+
+/**
  * A loaded `dfget.yaml` as downloader options, with the command's defaults for what the file does
  * not set. The command's glue; library users pass `config` to {@link createDownloader} instead.
  * @internal
@@ -197,7 +205,7 @@ export function downloaderOptionsFromConfig(
   const logDir = config.logDir ?? fallback.logDir;
   // The loader produced the library's own option objects: only the defaults of the CLI are added.
   return {
-    storage: { ...config.storage, dataPath: config.storage.dataPath ?? config.dataDir ?? fallback.dataPath },
+    storage: { ...config.storage, dataPath: configDataPath(config) ?? fallback.dataPath },
     oras: { ...config.oras },
     download: { ...config.download },
     logFile: logDir ? path.join(logDir, 'dfget', 'core.log') : undefined,

@@ -25,7 +25,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { homeDirectory } from '../internal/home-dir.js';
+import { homeDirectory, xdgDirectory } from '../internal/home-dir.js';
 import path from 'node:path';
 
 /** Environment variable: `off` (or `0`, `false`, `no`) disables the cache; an absolute path is its directory. */
@@ -47,8 +47,8 @@ export function compileCacheDir(env: NodeJS.ProcessEnv): string | undefined {
   if (/^(off|0|false|no)$/i.test(set)) return undefined;
   // Only an absolute directory: a relative one would put a cache wherever the command runs.
   if (path.isAbsolute(set)) return set;
-  const xdg = env['XDG_CACHE_HOME'];
-  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'orasfly');
+  const xdg = xdgDirectory(env, 'XDG_CACHE_HOME');
+  if (xdg) return path.join(xdg, 'orasfly');
   const home = homeDirectory(env);
   return home ? path.join(home, '.cache', 'orasfly') : undefined;
 }

@@ -32,7 +32,7 @@ export async function optionsFromFlags(
 ): Promise<StoreDownloaderOptions> {
   const defaults = defaultPaths(io.env);
   const configFile = flags.config ?? defaults.configCandidates.find((f) => existsSync(f));
-  const { downloaderOptionsFromConfig } = await import('../downloader.js');
+  const { configDataPath, downloaderOptionsFromConfig } = await import('../downloader.js');
   let config: OrasflyConfig = { storage: {}, oras: {}, download: {} };
   if (configFile) {
     const { loadConfig } = await import('../config/dfget-config.js');
@@ -42,7 +42,7 @@ export async function optionsFromFlags(
   }
   if (flags.dataDir) config.storage.dataPath = path.resolve(io.cwd, flags.dataDir);
   if (flags.logDir) config.logDir = path.resolve(io.cwd, flags.logDir);
-  const dataPath = config.storage.dataPath ?? config.dataDir ?? defaults.dataDir;
+  const dataPath = configDataPath(config) ?? defaults.dataDir;
   if (dataPath === undefined) {
     throw new ConfigError(
       'no data directory: there is no home directory; give --datadir (or set HOME or XDG_DATA_HOME)',

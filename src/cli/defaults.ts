@@ -5,7 +5,7 @@
  * @module
  */
 import path from 'node:path';
-import { homeDirectory } from '../internal/home-dir.js';
+import { homeDirectory, xdgDirectory } from '../internal/home-dir.js';
 
 /**
  * Default directories and config file. A directory is `undefined` when it cannot be derived: no home
@@ -35,9 +35,9 @@ export function defaultPaths(
   }
   const under = (xdg: string | undefined, ...fallback: string[]): string | undefined =>
     xdg || (home ? path.join(home, ...fallback) : undefined);
-  const dataHome = under(env.XDG_DATA_HOME, '.local', 'share');
-  const stateHome = under(env.XDG_STATE_HOME, '.local', 'state');
-  const configHome = under(env.XDG_CONFIG_HOME, '.config');
+  const dataHome = under(xdgDirectory(env, 'XDG_DATA_HOME'), '.local', 'share');
+  const stateHome = under(xdgDirectory(env, 'XDG_STATE_HOME'), '.local', 'state');
+  const configHome = under(xdgDirectory(env, 'XDG_CONFIG_HOME'), '.config');
   return {
     dataDir: dataHome && path.join(dataHome, 'orasfly'),
     logDir: stateHome && path.join(stateHome, 'orasfly', 'logs'),

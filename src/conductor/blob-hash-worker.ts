@@ -44,9 +44,14 @@ export const HASH_WORKER_SOURCE = `(() => {
       sharedHash = createHash(algorithm);
       return;
     }
+    // Every feed and finish gets exactly one answer, an error included: the parent matches them in order.
     if (msg.feed !== undefined) {
-      if (sharedHash) sharedHash.update(shared[msg.feed].subarray(0, msg.length));
-      parentPort.postMessage({ fed: msg.feed });
+      try {
+        sharedHash.update(shared[msg.feed].subarray(0, msg.length));
+        parentPort.postMessage({ fed: msg.feed });
+      } catch (e) {
+        parentPort.postMessage({ wholeError: sharedHash ? e.message : 'no file is being hashed' });
+      }
       return;
     }
     if (msg.finish !== undefined) {

@@ -47,7 +47,7 @@ export class BlobVerifier {
   #path: string;
   #worker: Worker | undefined;
   /** Shared-hash messages sent to the worker ({@link BlobVerifier.hashShared}), answered in order. */
-  readonly #asked: Array<{ resolve: (v: unknown) => void; reject: (e: Error) => void }> = [];
+  readonly #asked: Array<{ kind: 'fed' | 'whole'; resolve: (v: unknown) => void; reject: (e: Error) => void }> = [];
   #result: Promise<string>;
   #resolve!: (d: string) => void;
   #reject!: (e: Error) => void;
@@ -254,7 +254,8 @@ export class BlobVerifier {
    * linked into the store) — on the worker thread, fed from the caller's reads into `count` buffers
    * of `bytes` shared with it: the file is read once, and SHA-256 runs there while the caller checks
    * the pieces. `undefined` when there is no worker (the caller hashes it itself). The data file's
-   * own hash is not touched: if the file is not taken, the prefix is hashed as before.
+   * own hash is not touched: if the file is not taken, the prefix is hashed as before. One file at a
+   * time: a new one starts with its first chunk, and must not be fed while another is.
    */
   hashShared(bytes: number, count: number): SharedFileHash | undefined {
     const w = this.#worker;
@@ -267,12 +268,12 @@ export class BlobVerifier {
       hash: (i, length) => {
         if (!started) w.postMessage({ shared: memory });
         started = true;
-        const done = this.#ask<void>();
+        const done = this.#ask<void>('fed');
         w.postMessage({ feed: i, length });
         return done;
       },
       digest: () => {
-        const whole = this.#ask<string>();
+        const whole = this.#ask<string>('whole');
         w.postMessage({ finish: true });
         return whole;
       },
@@ -280,10 +281,10 @@ export class BlobVerifier {
   }
 
   /** A promise for the worker's next answer to a shared-hash message (they come in order). */
-  #ask<T>(): Promise<T> {
+  #ask<T>(kind: 'fed' | 'whole'): Promise<T> {
     if (this.#settled) return Promise.reject(new Error('the blob verifier was closed'));
     const answer = new Promise<T>((resolve, reject) =>
-      this.#asked.push({ resolve: resolve as (v: unknown) => void, reject }),
+      this.#asked.push({ kind, resolve: resolve as (v: unknown) => void, reject }),
     );
     answer.catch(() => {}); // observed by the caller
     return answer;
@@ -291,8 +292,14 @@ export class BlobVerifier {
 
   #answered(m: WorkerAnswer): void {
     const waiting = this.#asked.shift();
-    if (m.wholeError !== undefined) waiting?.reject(new Error(`hashing the file failed: ${m.wholeError}`));
-    else waiting?.resolve(m.whole);
+    if (!waiting) return; // asked before the verifier settled; nobody waits any more
+    if (m.wholeError !== undefined) return waiting.reject(new Error(`hashing the file failed: ${m.wholeError}`));
+    // Answers come in the order asked; one of another kind means the protocol is broken: stop.
+    if ((m.fed !== undefined ? 'fed' : 'whole') !== waiting.kind) {
+      waiting.reject(new Error('the hash worker answered out of order'));
+      return this.#fail(new Error('the blob hash worker answered out of order'));
+    }
+    waiting.resolve(m.whole);
   }
 
   /** The digest (`sha256:<hex>`) once every byte was declared final and hashed. */

@@ -29,6 +29,14 @@ export interface WholeFileCheck {
 }
 
 const READ = 4 * 1024 * 1024;
+/**
+ * Buffers shared with the hash worker: one being read into, one being hashed by the worker (and
+ * crc32'd here), one in reserve so a read need not wait for the worker to finish the last chunk.
+ */
+const SHARED_BUFFERS = 3;
+
+/** One read's size for a file of `size` bytes: 4 MiB, or the whole of a smaller file (never 0). */
+const readSize = (size: number): number => Math.min(READ, Math.max(size, 1));
 
 /**
  * Reads `file` once, in order, the next read in flight while the last one is hashed. `undefined`
@@ -48,6 +56,8 @@ export async function checkWholeFile(
 ): Promise<WholeFileCheck | undefined> {
   const fh = await open(file, 'r');
   let inflight: Promise<unknown> | undefined;
+  /** Chunks went to the worker and no digest was asked for yet (an early end: the worker lets go of them). */
+  let fed = false;
   try {
     const st = await fh.stat();
     const size = plan.contentLength;
@@ -61,7 +71,7 @@ export async function checkWholeFile(
     let hashers = start();
     let num = 0;
     let pieceEnd = plan.totalPieces > 0 ? pieceAt(plan, 0).range.start + pieceAt(plan, 0).range.length : 0;
-    const bufs = shared?.buffers ?? [0, 1].map(() => Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))));
+    const bufs = shared?.buffers ?? [0, 1].map(() => Buffer.allocUnsafe(readSize(size)));
     const chunk = Math.min(READ, ...bufs.map((b) => b.length));
     // A buffer is read into again only once the worker is done with what it held.
     const busy: Array<Promise<void> | undefined> = bufs.map(() => undefined);
@@ -78,6 +88,7 @@ export async function checkWholeFile(
       if (bytesRead === 0) return undefined;
       const buf = bufs[i % bufs.length]!.subarray(0, bytesRead);
       if (shared) busy[i % bufs.length] = shared.hash(i % bufs.length, bytesRead);
+      fed = shared !== undefined;
       const after = pos + bytesRead;
       // The next read goes to the thread pool while this one is hashed.
       next = after < size ? readAt(i + 1, after) : undefined;
@@ -100,12 +111,14 @@ export async function checkWholeFile(
       }
       pos = after;
     }
+    fed = false;
     const whole = blob ? `${alg}:${blob.digest('hex')}` : await raceSignal(shared!.digest(), signal);
     return { ino: st.ino, pieces, ...(crcs && { crc32: crcs }), blob: whole };
   } finally {
     // A read still in flight (an abort) finishes before the handle closes.
     await inflight?.catch(() => {});
     await fh.close().catch(() => {});
+    if (fed) void shared!.digest().catch(() => {});
   }
 }
 
@@ -168,11 +181,11 @@ export async function adoptWholeFile(
   theirs.catch(() => {});
   const reading = AbortSignal.any([signal, failed.signal]);
   // SHA-256 is the long pole: on the hash worker, if there is one, while the pieces are checked here.
-  const shared = site.verifier?.hashShared(Math.min(READ, Math.max(site.plan.contentLength, 1)), 3);
+  const shared = site.verifier?.hashShared(readSize(site.plan.contentLength), SHARED_BUFFERS);
   const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading, shared).catch(
     (e: unknown) => {
       if (reading.aborted) throw reading.reason;
-      site.log.warn(`cannot read ${file} (${(e as Error).message}); copying it piece by piece`);
+      site.log.warn(`cannot check ${file} in one read (${(e as Error).message}); copying it piece by piece`);
       return undefined;
     },
   );

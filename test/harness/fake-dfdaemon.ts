@@ -155,7 +155,6 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       call.emit('error', { code: failure.code, details: failure.message ?? 'scripted failure', metadata });
       return;
     }
-    const digest = d.digest ?? '';
     const taskId = createHash('sha256').update(d.url).digest('hex');
     const ids = { host_id: '127.0.0.1-fake', task_id: taskId, peer_id: `127.0.0.1-fake-${state.downloads.length}` };
     let file = cache.get(taskId);
@@ -189,14 +188,6 @@ export async function startFakeDfdaemon(script: FakeDaemonScript = {}): Promise<
       }
       const bytes = Buffer.from(await res.arrayBuffer());
       const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      if (digest && got !== digest) {
-        call.emit('error', {
-          code: grpc.status.INTERNAL,
-          details: `digest mismatch: ${got}`,
-          metadata: new grpc.Metadata(),
-        });
-        return;
-      }
       file = path.join(cacheDir, taskId);
       await writeFile(file, bytes);
       cache.set(taskId, file);

@@ -21,7 +21,7 @@ import { requireBuiltin } from '../../internal/node-require.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CredentialsError } from '../../core/errors.js';
-import { homeDirectory } from '../../internal/home-dir.js';
+import { homeDirectory, xdgDirectory } from '../../internal/home-dir.js';
 import type { CredentialsOption, RegistryCredential } from './options.js';
 import { logAuth } from './log.js';
 import { describeCredentialFile } from './credential-hints.js';
@@ -46,7 +46,7 @@ export interface CredentialLookupOptions {
   dockerConfig?: readonly string[] | undefined;
   /** The repository asked for (`org/img`): picks namespaced containers keys (`host/org`). */
   repository?: string | undefined;
-  /** Home directory. @defaultValue `$HOME`, else the passwd entry's; none: the home files are not read */
+  /** Home directory. @defaultValue `$HOME` if absolute, else the passwd entry's; none: the home files are not read */
   homeDir?: string | undefined;
   /** Environment (`DOCKER_CONFIG`, `REGISTRY_AUTH_FILE`, `XDG_*`, `PATH`). @defaultValue `process.env` */
   env?: NodeJS.ProcessEnv | undefined;
@@ -109,7 +109,7 @@ export function defaultCredentialFiles(
         ? `/run/containers/${process.getuid()}/auth.json`
         : undefined;
   if (primary) files.push({ path: primary, format: 'containers' });
-  const configHome = env['XDG_CONFIG_HOME'] || (home && path.join(home, '.config'));
+  const configHome = xdgDirectory(env, 'XDG_CONFIG_HOME') ?? (home && path.join(home, '.config'));
   const userFile = configHome && path.join(configHome, 'containers', 'auth.json');
   if (userFile && userFile !== primary) files.push({ path: userFile, format: 'containers' });
   const dockerDir = env['DOCKER_CONFIG'] || (home && path.join(home, '.docker'));

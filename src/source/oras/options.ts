@@ -135,7 +135,7 @@ export interface OrasClientOptions {
    * the containers and apptainer files are still read. `[]` disables docker config lookup. @defaultValue undefined
    */
   dockerConfig?: readonly string[] | undefined;
-  /** Home directory for `~/.docker`, `~/.apptainer`, `~/.singularity`. @defaultValue `$HOME`, else the passwd entry's; with neither, those files are not read */
+  /** Home directory for `~/.docker`, `~/.apptainer`, `~/.singularity`. @defaultValue `$HOME` if absolute, else the passwd entry's; with neither, those files are not read */
   homeDir?: string | undefined;
   /** Timeout for one `docker-credential-<name> get` run. @defaultValue 10 s */
   credentialHelperTimeout?: Duration | undefined;

@@ -180,7 +180,7 @@ test(`with --tag-cache-ttl 1h, ${STORM} concurrent processes send at most 1 requ
   // An hour, not a minute: 50 cold starts on two busy cores can take tens of seconds.
   const outs = await storm(h.store, ref, ['--tag-cache-ttl', '1h']);
   console.log(
-    `# ${STORM} reuses with a 60 s tag cache: ${proxy.requests.length} request(s), ${proxy.connections} connection(s)`,
+    `# ${STORM} reuses with a 1 h tag cache: ${proxy.requests.length} request(s), ${proxy.connections} connection(s)`,
   );
   assert.ok(proxy.requests.length <= 1, proxy.requests.join('\n'));
   assert.ok(proxy.connections <= 1);

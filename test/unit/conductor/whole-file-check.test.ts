@@ -102,3 +102,25 @@ test('with a shared hash, every chunk read is handed to it and its digest is the
     setImmediate(() => ac.abort(new Error('stop')));
     await assert.rejects(waiting, /stop/);
   }));
+
+test('with a shared hash that is slow to answer, no buffer is read into before its chunk was hashed', () =>
+  withFile(bytes, async (file) => {
+    const buffers = [Buffer.alloc(PIECE), Buffer.alloc(PIECE), Buffer.alloc(PIECE)];
+    const fed: Buffer[] = [];
+    let overwritten = 0;
+    const later = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+    const shared = {
+      buffers,
+      // The "worker" looks at the buffer again when it answers: it must still hold the chunk given.
+      hash: async (i: number, length: number) => {
+        const given = Buffer.from(buffers[i]!.subarray(0, length));
+        fed.push(given);
+        await later();
+        if (!buffers[i]!.subarray(0, length).equals(given)) overwritten++;
+      },
+      digest: async () => `sha256:${createHash('sha256').update(Buffer.concat(fed)).digest('hex')}`,
+    };
+    const c = await checkWholeFile(file, plan, 'crc32', digest, undefined, shared);
+    assert.equal(overwritten, 0);
+    assert.equal(c?.blob, digest);
+  }));

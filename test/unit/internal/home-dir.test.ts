@@ -2,10 +2,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
-import { homeDirectory } from '../../../src/internal/home-dir.js';
+import { homeDirectory, xdgDirectory } from '../../../src/internal/home-dir.js';
 
-test('HOME wins; without it the passwd entry answers (no HOME and no entry is covered by cli/no-home)', () => {
+test('an absolute HOME wins; an empty or relative one falls back to the passwd entry', () => {
   assert.equal(homeDirectory({ HOME: '/somewhere/else' }), '/somewhere/else');
-  // os.homedir() reads process.env.HOME first: this process's answer is the same either way.
-  assert.equal(homeDirectory({}), os.homedir());
+  const entry = os.userInfo().homedir;
+  assert.equal(homeDirectory({}), entry);
+  assert.equal(homeDirectory({ HOME: '' }), entry);
+  assert.equal(homeDirectory({ HOME: 'relative/home' }), entry);
+  // No HOME and no passwd entry at all: covered as a stranger uid by test/integration/cli/no-home.
+});
+
+test('an XDG variable counts only when absolute', () => {
+  assert.equal(xdgDirectory({ XDG_DATA_HOME: '/x/data' }, 'XDG_DATA_HOME'), '/x/data');
+  assert.equal(xdgDirectory({ XDG_DATA_HOME: 'x/data' }, 'XDG_DATA_HOME'), undefined);
+  assert.equal(xdgDirectory({}, 'XDG_DATA_HOME'), undefined);
 });
