@@ -135,7 +135,7 @@ export async function createDownloader(given: DownloaderOptions): Promise<Downlo
   };
 }
 
-/** The transport `cluster` asks for (loaded only then: grpc-js is not needed otherwise). */
+/** The transport `cluster` asks for (loaded only then: a pull without a cluster loads none of it). */
 async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTransport | ProxyTransport | undefined> {
   const c = options.cluster;
   if (c === undefined) return undefined;

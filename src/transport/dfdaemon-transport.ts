@@ -14,7 +14,6 @@ import { createReadStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import createDebug from 'debug';
-import type * as Grpc from '@grpc/grpc-js';
 import { DaemonError, DigestMismatchError, OrasflyError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { withRetry, type BackoffPolicy } from '../internal/retry.js';
@@ -36,6 +35,7 @@ import {
 } from './dfdaemon/messages.js';
 import { ExchangeRecorder } from './dfdaemon/recorder.js';
 import { probeSocket } from './dfdaemon/socket-state.js';
+import { GRPC, GrpcCallError, GrpcChannel } from './dfdaemon/grpc-channel.js';
 import {
   resolveDfdaemonOptions,
   type DfdaemonDelivery,
@@ -48,20 +48,6 @@ export type { DfdaemonDelivery, DfdaemonTransportOptions } from './dfdaemon/opti
 
 const debug = createDebug('orasfly:dfdaemon');
 
-/** gRPC status codes used here (grpc-js's `status` enum, without loading it). */
-const GRPC = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
 const GRPC_NAMES: Record<number, string> = Object.fromEntries(Object.entries(GRPC).map(([k, v]) => [v, k]));
 
 /**
@@ -90,8 +76,6 @@ function busyBackoff(busyRetryDelay: number): BackoffPolicy {
   return { minDelay: busyRetryDelay, factor: 2, jitter: 0, maxDelay: Number.POSITIVE_INFINITY, maxRetryAfter: 0 };
 }
 
-const identity = (b: Buffer): Buffer => b;
-
 /**
  * Downloads through a Dragonfly daemon. Pass it as `createDownloader({ transport })`; the origin
  * stays the fallback. Close it when done ({@link DfdaemonTransport.close}).
@@ -119,8 +103,7 @@ export class DfdaemonTransport implements PieceTransport {
   }
   readonly #o: ResolvedDfdaemonOptions;
   readonly #busyBackoff: BackoffPolicy;
-  #client: Promise<Grpc.Client> | undefined;
-  #grpc: typeof Grpc | undefined;
+  #channel: GrpcChannel | undefined;
 
   /** @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for a bad option. */
   constructor(options: DfdaemonTransportOptions = {}) {
@@ -140,9 +123,8 @@ export class DfdaemonTransport implements PieceTransport {
 
   /** Closes the gRPC channel. Idempotent. */
   async close(): Promise<void> {
-    const c = this.#client;
-    this.#client = undefined;
-    if (c) (await c.catch(() => undefined))?.close();
+    this.#channel?.close();
+    this.#channel = undefined;
   }
 
   /** {@inheritDoc PieceTransport.drive} */
@@ -154,8 +136,8 @@ export class DfdaemonTransport implements PieceTransport {
     const st = await stat(o.socketPath).catch((e: NodeJS.ErrnoException) => e);
     if (st instanceof Error) throw this.#fail(`no dfdaemon socket at ${o.socketPath} (${st.code ?? st.message})`);
     if (!st.isSocket()) throw this.#fail(`${o.socketPath} is not a socket`);
-    const client = await this.#connect();
-    await this.#checkHealth(client, signal);
+    const channel = this.#connect();
+    await this.#checkHealth(channel, signal);
     const origin = await task.origin.request({ signal });
     const v2 = taskIdV2(origin.url, { pieceLength: task.pieceLength, tag: task.tag, application: task.application });
     const delivery: Delivery = o.delivery === 'piece-content' || !task.scratchDir ? 'piece-content' : 'output-path';
@@ -164,7 +146,7 @@ export class DfdaemonTransport implements PieceTransport {
         `${delivery}, back-to-source ${o.backToSource ? 'allowed' : 'disabled'})`,
     );
     try {
-      await this.#downloadWhileBusy(client, task, sink, origin, delivery, signal);
+      await this.#downloadWhileBusy(channel, task, sink, origin, delivery, signal);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       // Not a retry of the same request but another question: the daemon may not see our path.
@@ -179,7 +161,7 @@ export class DfdaemonTransport implements PieceTransport {
         task.log?.warn(
           `dfdaemon could not write to ${task.scratchDir} (${GRPC_NAMES[code]}); asking for the piece bytes instead`,
         );
-        await this.#downloadWhileBusy(client, task, sink, origin, 'piece-content', signal);
+        await this.#downloadWhileBusy(channel, task, sink, origin, 'piece-content', signal);
         return;
       }
       throw e;
@@ -191,14 +173,14 @@ export class DfdaemonTransport implements PieceTransport {
    * (busy): the one retry policy of `internal/retry.ts`, waiting `busyRetryDelay`·2ⁿ.
    */
   #downloadWhileBusy(
-    client: Grpc.Client,
+    channel: GrpcChannel,
     task: TransportTask,
     sink: PieceSink,
     origin: OriginRequest,
     delivery: Delivery,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    return withRetry(() => this.#download(client, task, sink, origin, delivery, signal), {
+    return withRetry(() => this.#download(channel, task, sink, origin, delivery, signal), {
       attempts: this.#o.busyRetries + 1,
       policy: this.#busyBackoff,
       retryable: isBusy,
@@ -212,61 +194,40 @@ export class DfdaemonTransport implements PieceTransport {
     return daemonFailure(message, this.#o.backToSource, { grpcCode, cause });
   }
 
-  async #connect(): Promise<Grpc.Client> {
-    this.#client ??= (async () => {
-      // Loaded on first use: embedding orasfly without a daemon never pays for grpc-js.
-      // grpc-js is CommonJS: Node's ESM loader exposes its named exports, a bundler only `default`.
-      const mod = (await import('@grpc/grpc-js')) as unknown as typeof Grpc & { default?: typeof Grpc };
-      const grpc = (this.#grpc ??= mod.default ?? mod);
-      return new grpc.Client(`unix:${this.#o.socketPath}`, grpc.credentials.createInsecure(), {
-        'grpc.max_receive_message_length': this.#o.maxMessageBytes,
-        'grpc.max_send_message_length': 4 * 2 ** 20,
-      });
-    })();
-    return this.#client;
+  #connect(): GrpcChannel {
+    // HTTP/2 is loaded at the first call: embedding orasfly without a daemon never pays for it.
+    return (this.#channel ??= new GrpcChannel(this.#o.socketPath, this.#o.maxMessageBytes));
   }
 
-  #checkHealth(client: Grpc.Client, signal: AbortSignal | undefined): Promise<void> {
-    const grpc = this.#grpc!;
-    return new Promise((resolve, reject) => {
-      const call = client.makeUnaryRequest(
-        HEALTH_CHECK_PATH,
-        identity,
-        identity,
-        encodeHealthCheckRequest(),
-        new grpc.Metadata(),
-        { deadline: Date.now() + this.#o.healthTimeout },
-        (err, value) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (signal?.aborted) return reject(signal.reason);
-          if (err) {
-            // A daemon without the health service still serves downloads.
-            if (err.code === GRPC.UNIMPLEMENTED) return resolve();
-            const raw = `dfdaemon health check failed: ${GRPC_NAMES[err.code] ?? err.code} ${clip(err.details)}`;
-            if (err.code !== GRPC.UNAVAILABLE) return reject(this.#fail(raw, err.code, err));
-            // No connection: say why in words (a dead daemon's socket, no permission), not in gRPC's.
-            void probeSocket(this.#o.socketPath).then((plain) => reject(this.#fail(plain ?? raw, err.code, err)));
-            return;
-          }
-          const status = decodeHealthCheckStatus(value ?? Buffer.alloc(0));
-          if (status !== 1) return reject(this.#fail(`dfdaemon is not serving (health status ${status})`));
-          resolve();
-        },
-      );
-      const onAbort = () => call.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+  async #checkHealth(channel: GrpcChannel, signal: AbortSignal | undefined): Promise<void> {
+    let answer: Buffer;
+    try {
+      answer = await channel.unary(HEALTH_CHECK_PATH, encodeHealthCheckRequest(), {
+        timeoutMs: this.#o.healthTimeout,
+        signal,
+      });
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      const err = e as GrpcCallError;
+      // A daemon without the health service still serves downloads.
+      if (err.code === GRPC.UNIMPLEMENTED) return;
+      const raw = `dfdaemon health check failed: ${GRPC_NAMES[err.code] ?? err.code} ${clip(err.details)}`;
+      if (err.code !== GRPC.UNAVAILABLE) throw this.#fail(raw, err.code, err);
+      // No connection: say why in words (a dead daemon's socket, no permission), not in gRPC's.
+      throw this.#fail((await probeSocket(this.#o.socketPath)) ?? raw, err.code, err);
+    }
+    const status = decodeHealthCheckStatus(answer);
+    if (status !== 1) throw this.#fail(`dfdaemon is not serving (health status ${status})`);
   }
 
   async #download(
-    client: Grpc.Client,
+    channel: GrpcChannel,
     task: TransportTask,
     sink: PieceSink,
     origin: OriginRequest,
     delivery: Delivery,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const grpc = this.#grpc!;
     const o = this.#o;
     const plan = task.plan;
     // The daemon links its file here before the download ends: a temp name in the store's directory,
@@ -293,14 +254,7 @@ export class DfdaemonTransport implements PieceTransport {
     let status: { code: number; details?: string; backendStatusCode?: number | undefined } | undefined = { code: 0 };
     const secrets = Object.values(origin.headers).filter((v) => v.length >= 8);
     const scrub = (s: string): string => clip(secrets.reduce((t, v) => t.split(v).join('<redacted>'), redact(s)));
-    const call = client.makeServerStreamRequest(
-      DOWNLOAD_TASK_PATH,
-      identity,
-      identity,
-      request,
-      new grpc.Metadata(),
-      {},
-    );
+    const call = channel.serverStream(DOWNLOAD_TASK_PATH, request);
     let stalled = false;
     let idle: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -326,7 +280,7 @@ export class DfdaemonTransport implements PieceTransport {
     fullList.catch(() => {});
     try {
       try {
-        for await (const raw of call as AsyncIterable<Buffer>) {
+        for await (const raw of call) {
           arm();
           const msg = decodeDownloadTaskResponse(raw);
           recorder?.response(msg);
@@ -384,12 +338,11 @@ export class DfdaemonTransport implements PieceTransport {
         }
       } catch (e) {
         listed.reject(e);
-        const se = e as Partial<Grpc.ServiceError>;
-        const backend = typeof se.code === 'number' ? backendOf(se) : undefined;
-        status =
-          typeof se.code === 'number'
-            ? { code: se.code, details: scrub(se.details ?? ''), backendStatusCode: backend?.statusCode }
-            : { code: -1, details: stalled ? 'idle timeout' : scrub(String((e as Error)?.message ?? e)) };
+        const se = e instanceof GrpcCallError ? e : undefined;
+        const backend = se && parseBackendDetails(se.statusDetails);
+        status = se
+          ? { code: se.code, details: scrub(se.details), backendStatusCode: backend?.statusCode }
+          : { code: -1, details: stalled ? 'idle timeout' : scrub(String((e as Error)?.message ?? e)) };
         if (signal?.aborted) throw signal.reason;
         if (stalled) throw this.#fail(`no message from dfdaemon for ${o.idleTimeout / 1000} s`);
         throw this.#mapError(e, origin, scrub);
@@ -457,10 +410,10 @@ export class DfdaemonTransport implements PieceTransport {
    */
   #mapError(e: unknown, origin: OriginRequest, scrub: (s: string) => string): unknown {
     if (e instanceof DaemonError) return e;
-    const se = e as Partial<Grpc.ServiceError>;
-    if (typeof se.code !== 'number')
+    if (!(e instanceof GrpcCallError))
       return this.#fail(`dfdaemon stream failed: ${scrub(String((e as Error)?.message ?? e))}`, undefined, e);
-    const backend = backendOf(se);
+    const se = e;
+    const backend = parseBackendDetails(se.statusDetails);
     if (backend?.statusCode !== undefined) {
       const status = backend.statusCode;
       const message = `the registry answered ${status} to the daemon${backend.message ? `: ${scrub(backend.message)}` : ''}`;
@@ -471,17 +424,11 @@ export class DfdaemonTransport implements PieceTransport {
       );
     }
     return this.#fail(
-      `dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details ?? '')}`,
+      `dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details)}`,
       se.code,
       e,
     );
   }
-}
-
-/** The `errordetails.v2.Backend` of a gRPC error, if the daemon attached one. */
-function backendOf(se: Partial<Grpc.ServiceError>): ReturnType<typeof parseBackendDetails> {
-  const raw = se.metadata?.get('grpc-status-details-bin')[0];
-  return parseBackendDetails(Buffer.isBuffer(raw) ? raw : typeof raw === 'string' ? Buffer.from(raw) : undefined);
 }
 
 /** Bytes `range` of the daemon's file, for one piece. */

@@ -268,7 +268,7 @@ test('recordTo writes the exchange (no header values, no piece bytes); the fake 
   assert.deepEqual(again.result.transferredBy, { dfdaemon: SIZE });
 });
 
-test("inline pieces larger than grpc-js's default 4 MiB receive limit arrive (the limit is raised)", async () => {
+test('inline pieces larger than the usual 4 MiB gRPC receive limit arrive (the limit is raised)', async () => {
   const big = await pushSif(rig.reg, 'd/big', 'v1', { size: 9 * 2 ** 20, seed: 94 });
   const dir = path.join(rig.root, `big${n++}`);
   const transport = new DfdaemonTransport({ socketPath: fake.socketPath, delivery: 'piece-content' });
