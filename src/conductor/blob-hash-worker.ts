@@ -4,12 +4,6 @@
  * cache and hashes them, so SHA-256 runs on the second core while the main thread keeps the sockets
  * busy, and the blob is never read again after the download.
  *
- * It also hashes another whole file as the main thread reads it (a file that is to replace the data
- * file whole: a Dragonfly daemon's, linked into the store), from buffers shared with it, so the file
- * is read once and SHA-256 runs here while the main thread checks the pieces: `{ shared: buffers }`
- * starts, `{ feed: i, length }` hashes that many bytes of buffer `i` (answered `{ fed: i }` when the
- * buffer may be reused), `{ finish: true }` is answered `{ whole: digest }` (or `{ wholeError }`).
- *
  * It is started from its source text (`new Worker(source, { eval: true })`), so it works the same
  * from `dist/` and from the single-file CLI bundle. Eval code runs as CommonJS or as an ES module
  * depending on the parent's `--input-type`, so it reaches built-ins through
@@ -36,31 +30,7 @@ export const HASH_WORKER_SOURCE = `(() => {
   const buf = Buffer.allocUnsafe(1024 * 1024);
   let pos = 0;
   let finished = false;
-  let shared;
-  let sharedHash;
   parentPort.on('message', (msg) => {
-    if (msg.shared !== undefined) {
-      shared = msg.shared.map((b) => Buffer.from(b));
-      sharedHash = createHash(algorithm);
-      return;
-    }
-    // Every feed and finish gets exactly one answer, an error included: the parent matches them in order.
-    if (msg.feed !== undefined) {
-      try {
-        sharedHash.update(shared[msg.feed].subarray(0, msg.length));
-        parentPort.postMessage({ fed: msg.feed });
-      } catch (e) {
-        parentPort.postMessage({ wholeError: sharedHash ? e.message : 'no file is being hashed' });
-      }
-      return;
-    }
-    if (msg.finish !== undefined) {
-      if (sharedHash) parentPort.postMessage({ whole: algorithm + ':' + sharedHash.digest('hex') });
-      else parentPort.postMessage({ wholeError: 'nothing was fed' });
-      shared = undefined;
-      sharedHash = undefined;
-      return;
-    }
     try {
       const end = Math.min(msg.end, size);
       while (pos < end) {

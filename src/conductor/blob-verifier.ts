@@ -21,33 +21,12 @@ import type { BodyMemory } from '../internal/chunks.js';
 /** Blobs at least this large are hashed on a worker thread. */
 export const WORKER_HASH_THRESHOLD = 32 * 1024 * 1024;
 
-/** What the hash worker posts (see `blob-hash-worker.ts`). */
-interface WorkerAnswer {
-  digest?: string;
-  error?: string;
-  fed?: number;
-  whole?: string;
-  wholeError?: string;
-}
-
-/** A whole-file hash fed from shared buffers ({@link BlobVerifier.hashShared}). */
-export interface SharedFileHash {
-  /** Where the caller reads the file: memory shared with the worker. */
-  readonly buffers: readonly Buffer[];
-  /** Hashes the first `length` bytes of buffer `i`; resolves once the buffer may be read into again. */
-  hash(i: number, length: number): Promise<void>;
-  /** The digest of everything fed, in order (`sha256:<hex>`). */
-  digest(): Promise<string>;
-}
-
 /** Hashes a data file's prefix as it becomes final. */
 export class BlobVerifier {
   readonly algorithm: string;
   readonly size: number;
   #path: string;
   #worker: Worker | undefined;
-  /** Shared-hash messages sent to the worker ({@link BlobVerifier.hashShared}), answered in order. */
-  readonly #asked: Array<{ kind: 'fed' | 'whole'; resolve: (v: unknown) => void; reject: (e: Error) => void }> = [];
   #result: Promise<string>;
   #resolve!: (d: string) => void;
   #reject!: (e: Error) => void;
@@ -105,8 +84,7 @@ export class BlobVerifier {
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
       });
       this.#worker = w;
-      w.on('message', (m: WorkerAnswer) => {
-        if (m.fed !== undefined || m.whole !== undefined || m.wholeError !== undefined) return this.#answered(m);
+      w.on('message', (m: { digest?: string; error?: string }) => {
         if (m.digest) this.#settle(m.digest);
         else this.#fail(new Error(`blob hashing failed: ${m.error}`));
       });
@@ -249,59 +227,6 @@ export class BlobVerifier {
     this.#settle(digest);
   }
 
-  /**
-   * A hash of another whole file — one that is to replace the data file (a Dragonfly daemon's,
-   * linked into the store) — on the worker thread, fed from the caller's reads into `count` buffers
-   * of `bytes` shared with it: the file is read once, and SHA-256 runs there while the caller checks
-   * the pieces. `undefined` when there is no worker (the caller hashes it itself). The data file's
-   * own hash is not touched: if the file is not taken, the prefix is hashed as before. One file at a
-   * time: a new one starts with its first chunk, and must not be fed while another is.
-   */
-  hashShared(bytes: number, count: number): SharedFileHash | undefined {
-    const w = this.#worker;
-    if (!w || this.#settled) return undefined;
-    const memory = Array.from({ length: count }, () => new SharedArrayBuffer(bytes));
-    // Handed to the worker with the first chunk: a file never fed (not the right size) costs it nothing.
-    let started = false;
-    return {
-      buffers: memory.map((m) => Buffer.from(m)),
-      hash: (i, length) => {
-        if (!started) w.postMessage({ shared: memory });
-        started = true;
-        const done = this.#ask<void>('fed');
-        w.postMessage({ feed: i, length });
-        return done;
-      },
-      digest: () => {
-        const whole = this.#ask<string>('whole');
-        w.postMessage({ finish: true });
-        return whole;
-      },
-    };
-  }
-
-  /** A promise for the worker's next answer to a shared-hash message (they come in order). */
-  #ask<T>(kind: 'fed' | 'whole'): Promise<T> {
-    if (this.#settled) return Promise.reject(new Error('the blob verifier was closed'));
-    const answer = new Promise<T>((resolve, reject) =>
-      this.#asked.push({ kind, resolve: resolve as (v: unknown) => void, reject }),
-    );
-    answer.catch(() => {}); // observed by the caller
-    return answer;
-  }
-
-  #answered(m: WorkerAnswer): void {
-    const waiting = this.#asked.shift();
-    if (!waiting) return; // asked before the verifier settled; nobody waits any more
-    if (m.wholeError !== undefined) return waiting.reject(new Error(`hashing the file failed: ${m.wholeError}`));
-    // Answers come in the order asked; one of another kind means the protocol is broken: stop.
-    if ((m.fed !== undefined ? 'fed' : 'whole') !== waiting.kind) {
-      waiting.reject(new Error('the hash worker answered out of order'));
-      return this.#fail(new Error('the blob hash worker answered out of order'));
-    }
-    waiting.resolve(m.whole);
-  }
-
   /** The digest (`sha256:<hex>`) once every byte was declared final and hashed. */
   result(): Promise<string> {
     return this.#result;
@@ -311,19 +236,13 @@ export class BlobVerifier {
     if (this.#settled) return;
     this.#settled = true;
     this.#resolve(d);
-    this.#stopWorker();
+    void this.#worker?.terminate();
   }
 
   #fail(e: Error): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#reject(e);
-    this.#stopWorker();
-  }
-
-  /** Ends the worker; a whole-file hash still asked for fails rather than waits for ever. */
-  #stopWorker(): void {
-    for (const w of this.#asked.splice(0)) w.reject(new Error('the blob verifier was closed'));
     void this.#worker?.terminate();
   }
 

@@ -434,15 +434,15 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   /** {@inheritDoc PieceSink.adoptFile} */
   adoptFile(file: string, reported: ReportedDigests, options: SignalOptions = {}): Promise<boolean> {
     const busy = () => this.#done.size > 0 || this.#inflight.size > 0;
-    const adopted = (digests: readonly string[]) => {
+    const adopted = (blob: string, digests: readonly string[]) => {
+      this.#verifier?.hashedWhole(blob);
       for (const [num, digest] of digests.entries()) {
         this.#record(pieceAt(this.plan, num), digest, 0, this.#transport.name);
         this.#meter.pieceStored(pieceAt(this.plan, num).range.length, 0);
       }
     };
     const [log, pieceDigest] = [this.#log.with({ component: 'Transport' }), this.#init.pieceDigest ?? 'crc32'];
-    const [plan, writer, digest, verifier] = [this.plan, this.#writer, this.target.digest, this.#verifier];
-    const site = { plan, writer, digest, busy, adopted, log, pieceDigest, verifier };
+    const site = { plan: this.plan, writer: this.#writer, digest: this.target.digest, busy, adopted, log, pieceDigest };
     return adoptWholeFile(file, reported, site, options.signal ?? this.#controller.signal);
   }
 

@@ -9,12 +9,10 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { pieceAt, type PiecePlan } from '../core/piece-plan.js';
-import { raceSignal } from '../internal/abort.js';
 import type { PieceDigestAlgorithm } from '../storage/options.js';
 import { createPieceHasher, pieceDigestDiffers, type PieceHasher } from '../storage/piece-digest.js';
 import type { TaskWriter } from '../storage/task-writer.js';
 import type { ReportedDigests } from '../transport/piece-transport.js';
-import type { BlobVerifier, SharedFileHash } from './blob-verifier.js';
 
 /** What {@link checkWholeFile} found. */
 export interface WholeFileCheck {
@@ -29,22 +27,10 @@ export interface WholeFileCheck {
 }
 
 const READ = 4 * 1024 * 1024;
-/**
- * Buffers shared with the hash worker: one being read into, one being hashed by the worker (and
- * crc32'd here), one in reserve so a read need not wait for the worker to finish the last chunk.
- */
-const SHARED_BUFFERS = 3;
-
-/** One read's size for a file of `size` bytes: 4 MiB, or the whole of a smaller file (never 0). */
-const readSize = (size: number): number => Math.min(READ, Math.max(size, 1));
 
 /**
  * Reads `file` once, in order, the next read in flight while the last one is hashed. `undefined`
  * when it is not a regular file of `plan.contentLength` bytes (or shrinks while read).
- *
- * `shared`: the blob's hash on the verifier's worker thread. The file is then read into its shared
- * buffers, each chunk handed to the worker as soon as it is read, and this thread computes only the
- * pieces' digests: SHA-256 and crc32 run on two cores, over one read.
  */
 export async function checkWholeFile(
   file: string,
@@ -52,18 +38,15 @@ export async function checkWholeFile(
   pieceDigest: PieceDigestAlgorithm,
   expected: string,
   signal?: AbortSignal,
-  shared?: SharedFileHash,
 ): Promise<WholeFileCheck | undefined> {
   const fh = await open(file, 'r');
   let inflight: Promise<unknown> | undefined;
-  /** Chunks went to the worker and no digest was asked for yet (an early end: the worker lets go of them). */
-  let fed = false;
   try {
     const st = await fh.stat();
     const size = plan.contentLength;
     if (!st.isFile() || st.size !== size) return undefined;
     const alg = expected.split(':')[0] ?? 'sha256';
-    const blob = shared ? undefined : createHash(alg);
+    const blob = createHash(alg);
     const pieces: string[] = [];
     const crcs: string[] | undefined = pieceDigest === 'crc32' ? undefined : [];
     const start = (): PieceHasher[] =>
@@ -71,14 +54,11 @@ export async function checkWholeFile(
     let hashers = start();
     let num = 0;
     let pieceEnd = plan.totalPieces > 0 ? pieceAt(plan, 0).range.start + pieceAt(plan, 0).range.length : 0;
-    const bufs = shared?.buffers ?? [0, 1].map(() => Buffer.allocUnsafe(readSize(size)));
-    const chunk = Math.min(READ, ...bufs.map((b) => b.length));
-    // A buffer is read into again only once the worker is done with what it held.
-    const busy: Array<Promise<void> | undefined> = bufs.map(() => undefined);
-    const readAt = async (i: number, pos: number) => {
-      await busy[i % bufs.length];
-      return fh.read(bufs[i % bufs.length]!, 0, Math.min(chunk, size - pos), pos);
-    };
+    const bufs = [
+      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
+      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
+    ];
+    const readAt = (i: number, pos: number) => fh.read(bufs[i % 2]!, 0, Math.min(READ, size - pos), pos);
     let next = size > 0 ? readAt(0, 0) : undefined;
     for (let pos = 0, i = 0; pos < size; i++) {
       inflight = next;
@@ -86,13 +66,11 @@ export async function checkWholeFile(
       inflight = undefined;
       signal?.throwIfAborted();
       if (bytesRead === 0) return undefined;
-      const buf = bufs[i % bufs.length]!.subarray(0, bytesRead);
-      if (shared) busy[i % bufs.length] = shared.hash(i % bufs.length, bytesRead);
-      fed = shared !== undefined;
+      const buf = bufs[i % 2]!.subarray(0, bytesRead);
       const after = pos + bytesRead;
       // The next read goes to the thread pool while this one is hashed.
       next = after < size ? readAt(i + 1, after) : undefined;
-      blob?.update(buf);
+      blob.update(buf);
       for (let off = 0; off < buf.length;) {
         const take = Math.min(buf.length - off, pieceEnd - (pos + off));
         const part = buf.subarray(off, off + take);
@@ -111,14 +89,11 @@ export async function checkWholeFile(
       }
       pos = after;
     }
-    fed = false;
-    const whole = blob ? `${alg}:${blob.digest('hex')}` : await raceSignal(shared!.digest(), signal);
-    return { ino: st.ino, pieces, ...(crcs && { crc32: crcs }), blob: whole };
+    return { ino: st.ino, pieces, ...(crcs && { crc32: crcs }), blob: `${alg}:${blob.digest('hex')}` };
   } finally {
     // A read still in flight (an abort) finishes before the handle closes.
     await inflight?.catch(() => {});
     await fh.close().catch(() => {});
-    if (fed) void shared!.digest().catch(() => {});
   }
 }
 
@@ -145,14 +120,9 @@ export interface AdoptionSite {
   readonly pieceDigest: PieceDigestAlgorithm;
   /** Whether any piece is stored or being written (the file is then copied piece by piece). */
   busy(): boolean;
-  /**
-   * The blob's hasher: asked to hash the file on its worker thread, if it has one, while the pieces
-   * are checked here; told the digest once the file is taken, so that it reads nothing again.
-   */
-  readonly verifier?: Pick<BlobVerifier, 'hashShared' | 'hashedWhole'> | undefined;
   readonly log: { info(m: string): void; warn(m: string): void };
-  /** The file is the data file now, `pieces` each piece's digest (all verified, as is the blob). */
-  adopted(pieces: readonly string[]): void;
+  /** The file is the data file now: `blob` is its digest, `pieces` each piece's (all verified). */
+  adopted(blob: string, pieces: readonly string[]): void;
 }
 
 /**
@@ -180,15 +150,11 @@ export async function adoptWholeFile(
   });
   theirs.catch(() => {});
   const reading = AbortSignal.any([signal, failed.signal]);
-  // SHA-256 is the long pole: on the hash worker, if there is one, while the pieces are checked here.
-  const shared = site.verifier?.hashShared(readSize(site.plan.contentLength), SHARED_BUFFERS);
-  const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading, shared).catch(
-    (e: unknown) => {
-      if (reading.aborted) throw reading.reason;
-      site.log.warn(`cannot check ${file} in one read (${(e as Error).message}); copying it piece by piece`);
-      return undefined;
-    },
-  );
+  const c = await checkWholeFile(file, site.plan, site.pieceDigest, site.digest, reading).catch((e: unknown) => {
+    if (reading.aborted) throw reading.reason;
+    site.log.warn(`cannot read ${file} (${(e as Error).message}); copying it piece by piece`);
+    return undefined;
+  });
   const final = await theirs;
   if (!c) return false;
   const bad = badPieces(c, final);
@@ -200,8 +166,7 @@ export async function adoptWholeFile(
   }
   signal.throwIfAborted();
   if (site.busy() || !(await w.adoptDataFile(file, c.ino))) return false;
-  site.verifier?.hashedWhole(c.blob);
-  site.adopted(c.pieces);
+  site.adopted(c.blob, c.pieces);
   site.log.info(
     `took the daemon's file whole as the data file (inode ${c.ino}), verified in one read in ${Math.round(performance.now() - t0)} ms`,
   );

@@ -28,32 +28,6 @@ for (const useWorker of [false, true]) {
   });
 }
 
-test('hashShared: another file fed through shared buffers is hashed on the worker (none without one)', async () => {
-  const onThread = new BlobVerifier(file, data.length, digest, { useWorker: false });
-  assert.equal(onThread.hashShared(8, 2), undefined);
-  await onThread.close();
-  const v = new BlobVerifier(file, data.length, digest, { useWorker: true });
-  const other = randomBytes(20);
-  const h = v.hashShared(8, 2)!;
-  assert.equal(h.buffers.length, 2);
-  for (let at = 0, i = 0; at < other.length; at += 8, i++) {
-    const part = other.subarray(at, at + 8);
-    part.copy(h.buffers[i % 2]!);
-    await h.hash(i % 2, part.length);
-  }
-  assert.equal(await h.digest(), `sha256:${createHash('sha256').update(other).digest('hex')}`);
-  v.advance(data.length);
-  assert.equal(await v.result(), digest, 'the data file’s own hash went on');
-  await v.close();
-});
-
-test('a shared hash still answering when the verifier closes fails instead of waiting for ever', async () => {
-  const v = new BlobVerifier(file, data.length, digest, { useWorker: true });
-  const asked = v.hashShared(8, 1)!.digest();
-  await v.close();
-  await assert.rejects(asked, /closed/);
-});
-
 test('bytes fed in order are hashed without a read-back; a failed piece re-hashes its prefix from the file', async () => {
   const v = new BlobVerifier(file, data.length, digest, { useWorker: false });
   assert.equal(v.inline, true);
