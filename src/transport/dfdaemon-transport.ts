@@ -272,8 +272,8 @@ export class DfdaemonTransport implements PieceTransport {
     let whole = false;
     /** What the daemon reports for each piece: its bytes are held to it. */
     const reported = new Map<number, string>();
-    // A warm daemon links its finished file before it streams the piece list (~0.1 s for 32
-    // pieces): the file is read and hashed meanwhile, and taken once the list has come in full.
+    // A warm daemon links its finished file before it streams the piece list: the file is read and
+    // hashed from the first message on, and taken once the list has come in full.
     let early: Promise<boolean> | undefined;
     let listed!: { resolve: (m: ReadonlyMap<number, string>) => void; reject: (e: unknown) => void };
     const fullList = new Promise<ReadonlyMap<number, string>>((resolve, reject) => (listed = { resolve, reject }));
@@ -345,7 +345,7 @@ export class DfdaemonTransport implements PieceTransport {
           : { code: -1, details: stalled ? 'idle timeout' : scrub(String((e as Error)?.message ?? e)) };
         if (signal?.aborted) throw signal.reason;
         if (stalled) throw this.#fail(`no message from dfdaemon for ${o.idleTimeout / 1000} s`);
-        throw this.#mapError(e, origin, scrub);
+        throw this.#mapError(e, backend, origin, scrub);
       }
       listed.resolve(reported);
       if (tmp) await this.#readOutput(tmp, task, sink, reported, early, signal);
@@ -407,13 +407,17 @@ export class DfdaemonTransport implements PieceTransport {
   /**
    * gRPC failures as orasfly errors. A backend status relayed by the daemon (`errordetails.v2.Backend`)
    * is the origin's answer: a 404 is a not-found error for the user, not a reason to ask the origin.
+   * `backend`: that status, as the caller already read it from the error's details.
    */
-  #mapError(e: unknown, origin: OriginRequest, scrub: (s: string) => string): unknown {
+  #mapError(
+    e: unknown,
+    backend: ReturnType<typeof parseBackendDetails>,
+    origin: OriginRequest,
+    scrub: (s: string) => string,
+  ): unknown {
     if (e instanceof DaemonError) return e;
     if (!(e instanceof GrpcCallError))
       return this.#fail(`dfdaemon stream failed: ${scrub(String((e as Error)?.message ?? e))}`, undefined, e);
-    const se = e;
-    const backend = parseBackendDetails(se.statusDetails);
     if (backend?.statusCode !== undefined) {
       const status = backend.statusCode;
       const message = `the registry answered ${status} to the daemon${backend.message ? `: ${scrub(backend.message)}` : ''}`;
@@ -423,11 +427,7 @@ export class DfdaemonTransport implements PieceTransport {
         this.#o.backToSource,
       );
     }
-    return this.#fail(
-      `dfdaemon answered ${GRPC_NAMES[se.code] ?? `code ${se.code}`}: ${scrub(se.details)}`,
-      se.code,
-      e,
-    );
+    return this.#fail(`dfdaemon answered ${GRPC_NAMES[e.code] ?? `code ${e.code}`}: ${scrub(e.details)}`, e.code, e);
   }
 }
 
