@@ -176,8 +176,7 @@ export class PeerTaskManager {
     let resolved: ResolvedResource;
     let output = requested;
     try {
-      if (!intoDir) await checkOutput(output, this.storage.options.dataPath);
-      resolved = request.resolved ?? (await this.client.resolve(request.url, { signal, headers: request.headers }));
+      resolved = await this.#resolveWhileChecking(request, intoDir ? undefined : output, signal);
       if (intoDir) output = await titledOutput(requested, resolved, this.storage.options.dataPath);
       if (request.digest) {
         const wanted = request.digest.trim().toLowerCase();
@@ -226,6 +225,32 @@ export class PeerTaskManager {
       // Off the critical path: a round runs only when one is due (once per gcInterval across processes).
       if (this.#gcAfterPull) void this.storage.gcSoon();
     }
+  }
+
+  /**
+   * The request's resource, resolved while the output path is checked (both wait on the disk or the
+   * network, not on each other). A bad output abandons the resolve at once.
+   */
+  async #resolveWhileChecking(
+    request: DownloadRequest,
+    output: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ResolvedResource> {
+    if (output === undefined)
+      return request.resolved ?? this.client.resolve(request.url, { signal, headers: request.headers });
+    const abandon = new AbortController();
+    const checking = checkOutput(output, this.storage.options.dataPath).catch((e: unknown) => {
+      abandon.abort(e);
+      throw e;
+    });
+    const resolving =
+      request.resolved ??
+      this.client.resolve(request.url, { signal: anySignal(signal, abandon.signal), headers: request.headers });
+    // The output's error comes first, as when the two ran one after the other.
+    const [r, c] = await Promise.allSettled([resolving, checking]);
+    if (c.status === 'rejected') throw c.reason;
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
   }
 
   async #obtain(

@@ -134,11 +134,17 @@ export class RegistryCache {
 
   async #write(p: string, record: Record<string, unknown>): Promise<void> {
     // A record is a hint: losing one to a crash costs one request, so no fsync on the reuse path.
+    const text = JSON.stringify(record);
     try {
-      await fsp.mkdir(path.dirname(p), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(p, JSON.stringify(record), { fsync: false });
+      // The directory exists but for the first record of its kind: no mkdir on every reuse.
+      await writeFileAtomic(p, text, { fsync: false });
     } catch {
-      // A read-only or full store still pulls; it only asks the registry again next time.
+      try {
+        await fsp.mkdir(path.dirname(p), { recursive: true, mode: 0o700 });
+        await writeFileAtomic(p, text, { fsync: false });
+      } catch {
+        // A read-only or full store still pulls; it only asks the registry again next time.
+      }
     }
   }
 }

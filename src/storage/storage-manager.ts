@@ -164,9 +164,9 @@ export class StorageManager extends EventEmitter<StorageEvents> {
     throwIfAborted(opts.signal);
     const claimed = await claimStoreRoot(resolved.dataPath);
     try {
-      await fsp.mkdir(m.#layout.locksDir, { recursive: true });
-      await fsp.mkdir(m.#layout.claimsDir, { recursive: true });
-      await fsp.mkdir(m.#index.root, { recursive: true });
+      await Promise.all(
+        [m.#layout.locksDir, m.#layout.claimsDir, m.#index.root].map((d) => fsp.mkdir(d, { recursive: true })),
+      );
     } catch (e) {
       throw new StorageError(
         `cannot create data path ${resolved.dataPath}: ${(e as Error).message}`,

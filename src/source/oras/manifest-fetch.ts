@@ -67,6 +67,8 @@ export async function fetchManifestOf(
   const memory = c.memory;
   const isDigest = wanted.includes(':');
   const tagKey = `${ref.registry}/${ref.repository}:${wanted}`;
+  /** Where a `HEAD` said the tag points (already recorded). */
+  let headed: string | undefined;
   if (memory && isDigest) {
     const hit = await remembered(memory, wanted);
     if (hit) return hit;
@@ -78,17 +80,20 @@ export async function fetchManifestOf(
       const hit = await remembered(memory, seen.digest);
       if (hit) return hit;
     }
-    const now = await headDigest(c, ref, wanted, options);
-    const hit = now === undefined ? undefined : await remembered(memory, now);
-    if (hit) {
-      await memory.putTag(tagKey, hit.digest);
-      return hit;
+    headed = await headDigest(c, ref, wanted, options);
+    if (headed !== undefined) {
+      // Where the tag points is recorded whether or not the manifest is kept (the registry said so),
+      // while the manifest is read: the reuse path waits for neither one after the other.
+      const [hit] = await Promise.all([remembered(memory, headed), memory.putTag(tagKey, headed)]);
+      if (hit) return hit;
     }
   }
   const fetched = await getManifest(c, ref, wanted, options);
   if (memory) {
-    await memory.putManifest(fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType });
-    if (!isDigest) await memory.putTag(tagKey, fetched.digest);
+    await Promise.all([
+      memory.putManifest(fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType }),
+      isDigest || fetched.digest === headed ? undefined : memory.putTag(tagKey, fetched.digest),
+    ]);
   }
   return fetched;
 }

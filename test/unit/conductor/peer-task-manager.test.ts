@@ -120,6 +120,21 @@ test('a --digest that differs from the resolved one fails before any read', asyn
   assert.equal(client.reads, 0);
 });
 
+test('a bad output fails at once while the manifest is still being resolved, and that resolve is abandoned', async () => {
+  // The resolve and the output check run side by side: a resolve that never answers must not hold
+  // back the output's error, and must be told to stop.
+  let seen: AbortSignal | undefined;
+  client.resolve = (_url: string, o?: { signal?: AbortSignal | undefined }) =>
+    new Promise<ResolvedResource>((_res, rej) => {
+      seen = o?.signal;
+      o?.signal?.addEventListener('abort', () => rej(o.signal!.reason as Error), { once: true });
+    });
+  const inStore = path.join(dir, 'store', 'x.sif');
+  await assert.rejects(manager.download({ url: 'mem://x/img:v1', output: inStore }), /is inside the task store/);
+  assert.equal(seen?.aborted, true, 'the resolve was abandoned');
+  assert.equal(client.reads, 0);
+});
+
 test('a conductor option that belongs elsewhere fails the constructor, naming where it goes', () => {
   assert.throws(
     () => new PeerTaskManager({ client, storage, conductor: { pieceDigest: 'md5' } as never }),
