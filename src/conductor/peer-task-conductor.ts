@@ -277,7 +277,6 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       this.#setState('completing');
       const actual = await raceSignal(this.#verifier.result(), signal);
       if (actual !== this.target.digest) throw new DigestMismatchError(this.target.digest, actual, 'blob');
-      await this.#writer.flush();
       const costMs = Math.round(performance.now() - this.#startedAt);
       // Dragonfly logs this before persisting metadata; users grep for it.
       this.#log.info(`peer task done, cost: ${costMs}ms`);

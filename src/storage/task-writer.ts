@@ -205,6 +205,9 @@ export class TaskWriterImpl implements TaskWriter {
       cost: p.cost,
     });
     this.#pending++;
+    // The last piece: `complete` (or `abort` keeping it for resume) writes the metadata next, so a
+    // progress write now would only be written over (a daemon's file taken whole records every piece at once).
+    if (this.#e.meta.pieces.size === this.totalPieces) return;
     if (this.#pending >= PERSIST_EVERY_PIECES || performance.now() - this.#lastPersist >= PERSIST_EVERY_MS)
       this.#schedulePersist();
   }

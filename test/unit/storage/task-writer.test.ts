@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ClosedError } from '../../../src/core/errors.js';
 import { makeStore } from './store-fixture.js';
@@ -43,4 +43,25 @@ test('a written task completes once; the writer is closed afterwards; abort remo
   if (!('writer' in other)) return;
   await other.writer.abort();
   assert.equal(existsSync(path.join(dataPath, 'f'.repeat(64), '127.0.0.1-1-gone')), false);
+});
+
+test('recording the last piece asks for no progress write: after it, only complete() writes the metadata', async (t) => {
+  // A daemon's file taken whole records every piece at once; a progress write for the last one
+  // would only be written over by complete().
+  const { store } = await makeStore(t);
+  const pieces = 16; // PERSIST_EVERY_PIECES: the last piece alone would have asked for a progress write
+  const r = await store.beginTask({ ...req, taskId: 'd'.repeat(64), pieceSize: 500 / 20 });
+  assert.ok('writer' in r);
+  if (!('writer' in r)) return;
+  await r.writer.write(bytes, 0);
+  const renames = t.mock.method(fsp, 'rename');
+  for (let n = 0; n < 20; n++) {
+    if (n === 20 - pieces) await r.writer.flush(); // the first pieces are on disk: 16 remain unpersisted
+    r.writer.recordPiece({ num: n, range: { start: n * 25, length: 25 }, digest: 'crc32:00000000' });
+  }
+  const before = renames.mock.calls.length;
+  await r.writer.complete({ digest });
+  const metadataWrites = renames.mock.calls.filter((c) => String(c.arguments[1]).endsWith(`${path.sep}metadata`));
+  assert.equal(before, 1, 'only the flush wrote before complete()');
+  assert.equal(metadataWrites.length, 2, 'the flush and complete(), no progress write between');
 });
