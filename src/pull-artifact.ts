@@ -19,6 +19,7 @@ import type {
   SkippedLayer,
 } from './conductor/download-types.js';
 import { assertRealDirectories, layerPath } from './conductor/output.js';
+import { monotonicMs } from './internal/clock.js';
 
 /** What a whole-artifact pull drives: a client that can list layers, and single pulls (a `PeerTaskManager`). */
 export interface ArtifactPuller {
@@ -49,7 +50,7 @@ export async function downloadArtifact(
   const client = manager.client;
   if (typeof client.resolveLayers !== 'function')
     throw new InvalidArgumentError('allLayers', 'this resource client cannot list the layers of an artifact');
-  const started = performance.now();
+  const started = monotonicMs();
   const outputDir = path.resolve(request.outputDir);
   // One deadline for the whole artifact: each layer gets what is left of it.
   const deadline = request.timeout ? started + request.timeout : undefined;
@@ -77,7 +78,7 @@ export async function downloadArtifact(
         ...request,
         output,
         resolved: layer,
-        timeout: deadline !== undefined ? Math.max(1, Math.ceil(deadline - performance.now())) : undefined,
+        timeout: deadline !== undefined ? Math.max(1, Math.ceil(deadline - monotonicMs())) : undefined,
         // A layer served from the store has no transfer to show.
         onProgress: request.onProgress
           ? (p) => p.reused || request.onProgress!({ layer: i, transferred: base + p.transferred, total })
@@ -95,7 +96,7 @@ export async function downloadArtifact(
     layers: results,
     skipped,
     contentLength: total,
-    costMs: Math.round(performance.now() - started),
+    costMs: Math.round(monotonicMs() - started),
   };
 }
 

@@ -22,6 +22,7 @@ import { requireBuiltin } from '../internal/node-require.js';
 import { REUSE_CHANNEL } from './compile-cache.js';
 import type { DownloadResult } from '../conductor/download-types.js';
 import type { ArtifactDownloadResult } from '../conductor/download-types.js';
+import { monotonicMs } from '../internal/clock.js';
 
 /** What both progress displays need. */
 interface Progress {
@@ -123,8 +124,8 @@ export async function runCli(
     return 0;
   }
 
-  const started = performance.now();
-  const cost = () => Math.round(performance.now() - started);
+  const started = monotonicMs();
+  const cost = () => Math.round(monotonicMs() - started);
   // The URL as shown anywhere (stdout, stderr, --json): never with user:password@.
   const shownUrl = stripUserinfo(args.url);
   if (!args.json) {

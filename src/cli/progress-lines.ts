@@ -7,6 +7,7 @@
 import { formatBytes } from '../core/units.js';
 import { formatEta } from './progress-bar.js';
 import { SpeedMeter } from './speed-meter.js';
+import { monotonicMs } from '../internal/clock.js';
 
 /** Percent steps between lines. */
 const STEP_PERCENT = 10;
@@ -23,7 +24,7 @@ export class ProgressLines {
   #nextPercent = STEP_PERCENT;
   #ended = false;
 
-  constructor(write: (line: string) => void, now: () => number = () => performance.now()) {
+  constructor(write: (line: string) => void, now: () => number = () => monotonicMs()) {
     this.#write = write;
     this.#now = now;
     this.#speed = new SpeedMeter(now);

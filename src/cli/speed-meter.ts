@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { monotonicMs } from '../internal/clock.js';
 
 /** No speed is shown until this long after the first sample, ms. */
 export const SPEED_SETTLE_MS = 1000;
@@ -19,7 +20,7 @@ export class SpeedMeter {
   #samples: Array<[number, number]> = [];
 
   /** `now`: the clock in ms (injectable for tests). */
-  constructor(now: () => number = () => performance.now()) {
+  constructor(now: () => number = () => monotonicMs()) {
     this.#now = now;
   }
 

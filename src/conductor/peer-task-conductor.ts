@@ -40,6 +40,7 @@ import { ProgressMeter } from './progress.js';
 import { pullPieces, type PieceSite } from './schedule.js';
 import { deliverPieces } from './fallback.js';
 import { adoptWholeFile } from './whole-file-check.js';
+import { monotonicMs } from '../internal/clock.js';
 
 export {
   DEFAULT_CONCURRENCY,
@@ -228,7 +229,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     const onOuterAbort = () => this.#controller.abort(outer!.reason);
     if (outer?.aborted) onOuterAbort();
     else outer?.addEventListener('abort', onOuterAbort, { once: true });
-    this.#startedAt = performance.now();
+    this.#startedAt = monotonicMs();
     this.#setState('running');
     debug(
       'task %s start: %d bytes, %d pieces of %d, %d already stored',
@@ -277,7 +278,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       this.#setState('completing');
       const actual = await raceSignal(this.#verifier.result(), signal);
       if (actual !== this.target.digest) throw new DigestMismatchError(this.target.digest, actual, 'blob');
-      const costMs = Math.round(performance.now() - this.#startedAt);
+      const costMs = Math.round(monotonicMs() - this.#startedAt);
       // Dragonfly logs this before persisting metadata; users grep for it.
       this.#log.info(`peer task done, cost: ${costMs}ms`);
       const entry = await this.#writer.complete({ digest: actual });
@@ -325,7 +326,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   async #fail(error: unknown): Promise<void> {
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
     await this.#verifier?.close();
-    const costMs = Math.round(performance.now() - this.#startedAt);
+    const costMs = Math.round(monotonicMs() - this.#startedAt);
     logTaskFailure(this.#log, error);
     try {
       // Verified pieces stay as a resumable entry (the next pull fetches only what is missing; GC

@@ -27,6 +27,7 @@ import { checkOutput, titledOutput } from './output.js';
 import { TaskRegistry } from './task-registry.js';
 import { defaultSlots, DownloadSlots } from './download-slots.js';
 import { runTask, type TaskOutcome, type TaskRunContext } from './task-run.js';
+import { monotonicMs } from '../internal/clock.js';
 
 const debug = createDebug('orasfly:manager');
 
@@ -139,7 +140,7 @@ export class PeerTaskManager {
       throw new InvalidArgumentError('url', 'a URL is required');
     if (typeof request.output !== 'string' || !request.output)
       throw new InvalidArgumentError('output', 'an output path is required');
-    const started = performance.now();
+    const started = monotonicMs();
     // A trailing separator names a directory: the file inside it is named after the layer's title.
     const intoDir = /[\\/]$/.test(request.output);
     const output = path.resolve(request.output);
@@ -300,7 +301,7 @@ export class PeerTaskManager {
         this.#logFailure(e, { peer: peerId, task: taskId, component: 'PeerTask' });
       throw e;
     }
-    const costMs = Math.round(performance.now() - started);
+    const costMs = Math.round(monotonicMs() - started);
     if (reusedFromStore) log.info(`reuse file peer task done, cost: ${costMs}ms`);
     if (!ended)
       onProgress?.({

@@ -17,6 +17,7 @@ import type { BlobVerifier } from './blob-verifier.js';
 import type { ProgressMeter } from './progress.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { BodyMemory } from '../internal/chunks.js';
+import { monotonicMs } from '../internal/clock.js';
 
 /** Bytes gathered into one write. */
 export const BATCH_BYTES = 1024 * 1024;
@@ -39,7 +40,7 @@ export class PieceAssembler {
   readonly #limiter: RateLimiter | undefined;
   readonly #signal: AbortSignal;
   readonly #memory: BodyMemory | undefined;
-  readonly #started = performance.now();
+  readonly #started = monotonicMs();
   #received = 0;
   /** Bytes reported to the meter and not yet settled. */
   #counted = 0;
@@ -149,7 +150,7 @@ export class PieceAssembler {
     this.#meter.pieceStored(this.piece.range.length, this.#counted);
     this.#counted = 0;
     this.#verifier?.pieceDone(this.piece.range.start);
-    return { digest, costMs: performance.now() - this.#started };
+    return { digest, costMs: monotonicMs() - this.#started };
   }
 
   async #settleOldest(): Promise<void> {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ProgressEvent } from './events.js';
+import { monotonicMs } from '../internal/clock.js';
 
 /** Throttled, monotonic progress. */
 export class ProgressMeter {
@@ -74,7 +75,7 @@ export class ProgressMeter {
 
   #tick(): void {
     if (this.#ended || this.#timer) return;
-    const wait = this.#intervalMs - (performance.now() - this.#lastAt);
+    const wait = this.#intervalMs - (monotonicMs() - this.#lastAt);
     if (wait <= 0) this.#send(false);
     else
       this.#timer = setTimeout(() => {
@@ -84,7 +85,7 @@ export class ProgressMeter {
   }
 
   #send(final: boolean): void {
-    this.#lastAt = performance.now();
+    this.#lastAt = monotonicMs();
     const total = this.#total;
     const transferred = final ? total : Math.min(total, Math.max(this.#lastEmitted, this.#stored + this.#inflight));
     // 100 % is said once, by end(), after the blob's digest is checked; until then the bytes are not done.

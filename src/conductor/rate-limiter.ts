@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 import { abortableDelay } from '../internal/abort.js';
+import { monotonicMs } from '../internal/clock.js';
 
 /**
  * Limits throughput to `bytesPerSecond`, with a burst of one second's worth: the bucket starts
@@ -17,7 +18,7 @@ export class RateLimiter {
   readonly #now: () => number;
 
   /** `now` is the clock in ms (injectable for tests). */
-  constructor(bytesPerSecond: number, now: () => number = () => performance.now()) {
+  constructor(bytesPerSecond: number, now: () => number = () => monotonicMs()) {
     if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0)
       throw new InvalidArgumentError('totalRateLimit', `expected a positive number of bytes/s, got ${bytesPerSecond}`);
     this.bytesPerSecond = bytesPerSecond;

@@ -17,6 +17,7 @@ import { ConnectionTuner, type ConnectionCount } from './connection-tuner.js';
 import type { PieceSite } from './piece-site.js';
 import { underWatch } from './stall-watch.js';
 import { CUT_DONE, PieceCutter } from './piece-cutter.js';
+import { monotonicMs } from '../internal/clock.js';
 
 const debug = createDebug('orasfly:conductor');
 
@@ -113,7 +114,7 @@ export async function pullSegments(
       if (!seg) break;
       seg.running = true;
       active++;
-      tuner.running(active, performance.now());
+      tuner.running(active, monotonicMs());
       const job = connection(seg).finally(() => running.delete(job));
       running.add(job);
     }
@@ -121,7 +122,7 @@ export async function pullSegments(
 
   let said = tuner.reason;
   const record = (n: number): void => {
-    const changed = tuner.record(n, performance.now());
+    const changed = tuner.record(n, monotonicMs());
     if (tuner.reason !== said) {
       said = tuner.reason;
       debug('task %s: %d connection(s): %s', site.taskId, tuner.target, tuner.reason);
@@ -150,7 +151,7 @@ export async function pullSegments(
       if (!both.aborted) stop.abort(e);
     } finally {
       active--;
-      tuner.running(active, performance.now());
+      tuner.running(active, monotonicMs());
     }
   };
 

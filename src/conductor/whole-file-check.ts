@@ -13,6 +13,7 @@ import type { PieceDigestAlgorithm } from '../storage/options.js';
 import { createPieceHasher, pieceDigestDiffers, type PieceHasher } from '../storage/piece-digest.js';
 import type { TaskWriter } from '../storage/task-writer.js';
 import type { ReportedDigests } from '../transport/piece-transport.js';
+import { monotonicMs } from '../internal/clock.js';
 
 /** What {@link checkWholeFile} found. */
 export interface WholeFileCheck {
@@ -141,7 +142,7 @@ export async function adoptWholeFile(
 ): Promise<boolean> {
   const w = site.writer;
   if (!w.adoptDataFile || site.busy()) return false;
-  const t0 = performance.now();
+  const t0 = monotonicMs();
   // The sender's stream failing stops the read as an abort would.
   const failed = new AbortController();
   const theirs = Promise.resolve(reported).catch((e: unknown) => {
@@ -168,7 +169,7 @@ export async function adoptWholeFile(
   if (site.busy() || !(await w.adoptDataFile(file, c.ino))) return false;
   site.adopted(c.blob, c.pieces);
   site.log.info(
-    `took the daemon's file whole as the data file (inode ${c.ino}), verified in one read in ${Math.round(performance.now() - t0)} ms`,
+    `took the daemon's file whole as the data file (inode ${c.ino}), verified in one read in ${Math.round(monotonicMs() - t0)} ms`,
   );
   return true;
 }

@@ -31,6 +31,7 @@ import type { ResolvedStorageOptions } from './options.js';
 import { acquireTaskLock, liveHolder } from './task-lock.js';
 import { unreadableData, unreadableEntry } from './unreadable-entry.js';
 import { validDataPath } from './validate.js';
+import { monotonicMs } from '../internal/clock.js';
 
 /** Task directories read at once by a round (measured by `bench/store-scale-bench.ts`). */
 const SCAN_CONCURRENCY = 16;
@@ -87,7 +88,7 @@ export interface GcRoundOptions {
 /** Runs one round now. */
 export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Promise<GcReport> {
   const o = ctx.options;
-  const started = performance.now();
+  const started = monotonicMs();
   const now = o.now();
   const dryRun = opts.dryRun === true;
   const cands: GcCandidate[] = [];
@@ -266,7 +267,7 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
     remaining: plan.remaining,
     disk,
     scanned: cands.length + invalid.length + unreusable.length + unreadable.seen,
-    costMs: Math.round(performance.now() - started),
+    costMs: Math.round(monotonicMs() - started),
     dryRun,
   };
 }

@@ -26,6 +26,7 @@ import debug from 'debug';
 import { LockError, StorageError } from '../core/errors.js';
 import type { SignalOptions } from '../core/types.js';
 import { delay, errno, throwIfAborted, tmpSuffix, TMP_MARK, unlinkQuiet } from './fs-util.js';
+import { monotonicMs } from '../internal/clock.js';
 
 const log = debug('orasfly:storage');
 
@@ -84,7 +85,7 @@ class HeartbeatWatch {
 
   /** Records an observation; returns for how long (ms) the heartbeat has not moved. */
   observe(token: string, mtimeMs: number): number {
-    const now = performance.now();
+    const now = monotonicMs();
     if (token !== this.#token || mtimeMs !== this.#mtimeMs) {
       this.#token = token;
       this.#mtimeMs = mtimeMs;
@@ -206,7 +207,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   let waited = false;
   const staleMs = opts.staleMs ?? DEFAULT_LOCK_STALE_MS;
   const timeoutMs = opts.timeoutMs ?? 0;
-  const started = performance.now();
+  const started = monotonicMs();
   const heartbeat = new HeartbeatWatch();
   // Registered before the link so a concurrent acquirer in this process never sees our fresh lock
   // (our pid, unknown token) as leaked.
@@ -214,7 +215,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   let got = false;
   /** Waits before the next attempt (backoff) and enforces the timeout; `holder` names who is in the way. */
   const pause = async (holder: LockInfo | undefined, takingOver = false): Promise<void> => {
-    const waitedMs = performance.now() - started;
+    const waitedMs = monotonicMs() - started;
     if (timeoutMs > 0 && waitedMs >= timeoutMs) {
       const who = holder
         ? `held by pid ${holder.pid} on ${holder.hostname} since ${new Date(holder.createdAt).toISOString()}`

@@ -18,6 +18,7 @@ import type { DigestIndex } from './digest-index.js';
 import { writeMetadata } from './metadata.js';
 import { bootId, validDataPath } from './validate.js';
 import type { TaskLock } from './task-lock.js';
+import { monotonicMs } from '../internal/clock.js';
 
 const log = debug('orasfly:storage');
 const PERSIST_EVERY_MS = 250;
@@ -108,7 +109,7 @@ export class TaskWriterImpl implements TaskWriter {
   #closed = false;
   #writeQueue: Promise<void> = Promise.resolve();
   #pending = 0;
-  #lastPersist = performance.now();
+  #lastPersist = monotonicMs();
   #persisting: Promise<void> | undefined;
   #dirty = false;
   #bgError: unknown;
@@ -208,7 +209,7 @@ export class TaskWriterImpl implements TaskWriter {
     // The last piece: `complete` (or `abort` keeping it for resume) writes the metadata next, so a
     // progress write now would only be written over (a daemon's file taken whole records every piece at once).
     if (this.#e.meta.pieces.size === this.totalPieces) return;
-    if (this.#pending >= PERSIST_EVERY_PIECES || performance.now() - this.#lastPersist >= PERSIST_EVERY_MS)
+    if (this.#pending >= PERSIST_EVERY_PIECES || monotonicMs() - this.#lastPersist >= PERSIST_EVERY_MS)
       this.#schedulePersist();
   }
 
@@ -219,7 +220,7 @@ export class TaskWriterImpl implements TaskWriter {
       while (this.#dirty && !this.#closed) {
         this.#dirty = false;
         this.#pending = 0;
-        this.#lastPersist = performance.now();
+        this.#lastPersist = monotonicMs();
         try {
           await this.#persistIfOurs();
         } catch (e) {
@@ -235,7 +236,7 @@ export class TaskWriterImpl implements TaskWriter {
     this.#assertOpen();
     await this.#drain();
     this.#pending = 0;
-    this.#lastPersist = performance.now();
+    this.#lastPersist = monotonicMs();
     await this.#persistIfOurs();
   }
 
