@@ -50,16 +50,17 @@ export async function materializeFile(
   // that would leave our temp name behind, so answer directly.
   const cur = await fsp.stat(output).catch(() => undefined);
   if (cur && cur.ino === src.ino && cur.dev === src.dev) return { method: 'link', ino: cur.ino, size: cur.size };
-  try {
-    await fsp.mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw new StorageError(`cannot create output directory ${dir}: ${(e as Error).message}`, dir, { cause: e });
-  }
   const tmp = path.join(dir, `${TMP_MARK}${tmpSuffix()}`);
   let method: 'link' | 'copy' = 'link';
   try {
     try {
-      await fsp.link(source, tmp);
+      // The directory is made only when the link finds it missing: a reuse into an existing
+      // directory (the usual case) spends no mkdir on it.
+      await fsp.link(source, tmp).catch(async (e: unknown) => {
+        if (errno(e) !== 'ENOENT') throw e;
+        await makeDirectory(dir);
+        await fsp.link(source, tmp);
+      });
     } catch (e) {
       if (!COPY_FALLBACK.has(errno(e) ?? '')) throw e;
       log('task data link to file %s error: %s; copying', output, (e as Error).message);
@@ -85,8 +86,19 @@ export async function materializeFile(
       throw new StorageQuotaError(`no space left making ${output}; the previous file, if any, is as it was`, {
         cause: e,
       });
+    if (e instanceof StorageError) throw e;
     throw new StorageError(`cannot materialise ${output}: ${(e as Error).message}`, output, { cause: e });
   }
+  // A link is the source's inode: nothing to ask the disk again.
+  if (method === 'link') return { method, ino: src.ino, size: src.size };
   const st = await fsp.stat(output);
   return { method, ino: st.ino, size: st.size };
+}
+
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new StorageError(`cannot create output directory ${dir}: ${(e as Error).message}`, dir, { cause: e });
+  }
 }

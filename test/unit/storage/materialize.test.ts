@@ -39,6 +39,18 @@ test('an output on the same filesystem is a hard link to the data (same inode), 
   assert.equal(r.size, 8);
 });
 
+test('an output under a regular file (no directory can be made) is a StorageError naming it; the source is untouched', async () => {
+  const blocker = path.join(dir, 'not-a-dir');
+  writeFileSync(blocker, 'x');
+  await assert.rejects(materializeFile(source, path.join(blocker, 'sub', 'out.sif')), (e: unknown) => {
+    assert.ok(e instanceof StorageError);
+    assert.match(e.message, /not-a-dir/);
+    return true;
+  });
+  assert.equal(readFileSync(source, 'utf8'), 'the blob');
+  assert.equal(readFileSync(blocker, 'utf8'), 'x');
+});
+
 test('an existing output is replaced atomically, and no temp file is left beside it', async () => {
   const out = path.join(dir, 'replace.sif');
   writeFileSync(out, 'old contents');
