@@ -19,6 +19,9 @@ import { isPeerIdName, isTaskIdName } from './store-layout.js';
 import { acquireTaskLock } from './task-lock.js';
 import { validDataPath, verifiedThisBoot } from './validate.js';
 
+/** A reader's access refreshes an entry's last access only when it is older than this (ms). */
+const TOUCH_AGAIN_AFTER_MS = 1000;
+
 /** What the lookup needs of the store. */
 export interface LookupContext {
   files: EntryFilesContext;
@@ -162,7 +165,8 @@ export class EntryLookup {
       try {
         const r = await materializeFile(src, output, opts);
         if (r.method === 'link') e.nlink++;
-        await this.touch(e);
+        // Found a moment ago, the lookup touched it then: a second write of the same time is skipped.
+        if (this.#ctx.options.now() - e.lastAccess >= TOUCH_AGAIN_AFTER_MS) await this.touch(e);
         return r;
       } catch (err) {
         // The data went from under the claim (a remover of a store version without claims, a hand's rm).

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, truncateSync } from 'node:fs';
+import { existsSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { EntryLookup } from '../../../src/storage/lookup.js';
 import { ReaderClaims } from '../../../src/storage/reader-claims.js';
@@ -54,4 +54,27 @@ test('a pinned entry is not removed; the last release of a marked entry removes 
   await pin.release();
   assert.equal(existsSync(a.dataFilePath), false, 'reclaimed after its last reader');
   await assert.rejects(lookup.pin(a), /is no longer in the store/);
+});
+
+test('materialize refreshes last access, unless the lookup did so within the second', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const a = await completeTask(store, Buffer.alloc(30_000, 4), 1);
+  let now = Date.now();
+  const lookup = new EntryLookup({
+    files: filesContext(dataPath),
+    claims: new ReaderClaims(path.join(dataPath, '.claims'), 60_000),
+    options: { ...resolved(dataPath), now: () => now },
+    onDrop: () => {},
+  });
+  const metaMtime = () => statSync(path.join(path.dirname(a.dataFilePath), 'metadata')).mtimeMs;
+  const found = await lookup.find({ taskId: a.taskId });
+  assert.ok(found);
+  const touched = metaMtime();
+  assert.equal(Math.round(touched), Math.round(now), 'the lookup touched the entry');
+  now += 200;
+  await lookup.materialize(found, path.join(dataPath, '..', 'out1.sif'));
+  assert.equal(metaMtime(), touched, 'no second write of (almost) the same time');
+  now += 5_000;
+  await lookup.materialize(found, path.join(dataPath, '..', 'out2.sif'));
+  assert.equal(Math.round(metaMtime()), Math.round(now), 'a later reader refreshes it');
 });
