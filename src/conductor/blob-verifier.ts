@@ -26,6 +26,8 @@ export class BlobVerifier {
   readonly algorithm: string;
   readonly size: number;
   #path: string;
+  /** Hashing is on a worker thread (started at the first bytes declared final). */
+  #workerWanted = false;
   #worker: Worker | undefined;
   #result: Promise<string>;
   #resolve!: (d: string) => void;
@@ -76,22 +78,9 @@ export class BlobVerifier {
     if (size === 0) {
       this.#settle(`${alg}:${createHash(alg).digest('hex')}`);
     } else if (useWorker) {
-      const { Worker: WorkerClass } = requireBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
-      // The worker allocates almost nothing (one 1 MiB read buffer): a small heap keeps its RSS down.
-      const w = new WorkerClass(HASH_WORKER_SOURCE, {
-        eval: true,
-        workerData: { path, size, algorithm: alg },
-        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
-      });
-      this.#worker = w;
-      w.on('message', (m: { digest?: string; error?: string }) => {
-        if (m.digest) this.#settle(m.digest);
-        else this.#fail(new Error(`blob hashing failed: ${m.error}`));
-      });
-      w.on('error', (e) => this.#fail(e));
-      w.on('exit', (code) => {
-        if (!this.#settled) this.#fail(new Error(`blob hash worker exited with code ${code}`));
-      });
+      // Started by the first bytes declared final, not here: a daemon's file taken whole is hashed
+      // by its own check, and a worker started for nothing costs ~50 ms of CPU and ~10 MiB.
+      this.#workerWanted = true;
     } else {
       this.#hash = createHash(alg);
       if (options.memory) this.#hold = new FrontierHold(options.memory, options.holdBytes);
@@ -140,6 +129,27 @@ export class BlobVerifier {
     }
   }
 
+  #startedWorker(): Worker {
+    if (this.#worker) return this.#worker;
+    const { Worker: WorkerClass } = requireBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
+    // The worker allocates almost nothing (one 1 MiB read buffer): a small heap keeps its RSS down.
+    const w = new WorkerClass(HASH_WORKER_SOURCE, {
+      eval: true,
+      workerData: { path: this.#path, size: this.size, algorithm: this.algorithm },
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
+    });
+    this.#worker = w;
+    w.on('message', (m: { digest?: string; error?: string }) => {
+      if (m.digest) this.#settle(m.digest);
+      else this.#fail(new Error(`blob hashing failed: ${m.error}`));
+    });
+    w.on('error', (e) => this.#fail(e));
+    w.on('exit', (code) => {
+      if (!this.#settled) this.#fail(new Error(`blob hash worker exited with code ${code}`));
+    });
+    return w;
+  }
+
   /** The piece at `pieceStart` completed: what was fed of it is final. */
   pieceDone(pieceStart: number): void {
     this.#done.add(pieceStart);
@@ -163,8 +173,8 @@ export class BlobVerifier {
   /** Declares bytes `[0, end)` final; they are hashed in the background. */
   advance(end: number): void {
     if (this.#settled) return;
-    if (this.#worker) {
-      this.#worker.postMessage({ end });
+    if (this.#workerWanted) {
+      if (end > 0) this.#startedWorker().postMessage({ end });
       return;
     }
     this.#target = Math.max(this.#target, Math.min(end, this.size));

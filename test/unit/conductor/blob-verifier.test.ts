@@ -1,7 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BlobVerifier } from '../../../src/conductor/blob-verifier.js';
@@ -110,4 +111,22 @@ test('what does not fit the bound, and what a failed piece sent, is read back fr
   assert.equal(await v.result(), digest);
   assert.equal(memory.lent, 0);
   await v.close();
+});
+
+test('on a worker, the thread starts with the first bytes declared final: a verifier given none starts none', async () => {
+  // A daemon's file taken whole is hashed by its own check: a worker started for it would cost
+  // ~50 ms of CPU and ~10 MiB for nothing. Threads are counted in /proc (Linux, as CI).
+  await readFile(file); // the thread pool is up before counting
+  const threads = () => readdirSync('/proc/self/task').length;
+  const before = threads();
+  const v = new BlobVerifier(file, data.length, digest, { useWorker: true });
+  v.advance(0);
+  assert.equal(threads(), before, 'no thread while nothing is final');
+  v.advance(data.length);
+  assert.equal(threads(), before + 1, 'the hashing thread');
+  assert.equal(await v.result(), digest);
+  const idle = new BlobVerifier(file, data.length, digest, { useWorker: true });
+  idle.hashedWhole(digest);
+  assert.equal(await idle.result(), digest);
+  await idle.close();
 });
