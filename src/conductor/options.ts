@@ -50,7 +50,7 @@ export interface ConductorOptions {
   retryMaxDelay?: Duration;
   /** Minimum time between `progress` events. @defaultValue 100 (ms) */
   progressInterval?: Duration;
-  /** Hash the blob on a worker thread; default: for blobs of 32 MiB and more. */
+  /** Hash the blob on a worker thread (started with the first piece stored); default: for blobs of 32 MiB and more. */
   hashOnWorker?: boolean | undefined;
   /**
    * Low-speed rule, bytes per second: a piece attempt (or the sequential stream) that receives fewer
