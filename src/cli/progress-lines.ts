@@ -24,7 +24,7 @@ export class ProgressLines {
   #nextPercent = STEP_PERCENT;
   #ended = false;
 
-  constructor(write: (line: string) => void, now: () => number = () => monotonicMs()) {
+  constructor(write: (line: string) => void, now: () => number = monotonicMs) {
     this.#write = write;
     this.#now = now;
     this.#speed = new SpeedMeter(now);

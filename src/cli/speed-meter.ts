@@ -20,7 +20,7 @@ export class SpeedMeter {
   #samples: Array<[number, number]> = [];
 
   /** `now`: the clock in ms (injectable for tests). */
-  constructor(now: () => number = () => monotonicMs()) {
+  constructor(now: () => number = monotonicMs) {
     this.#now = now;
   }
 

@@ -18,7 +18,7 @@ export class RateLimiter {
   readonly #now: () => number;
 
   /** `now` is the clock in ms (injectable for tests). */
-  constructor(bytesPerSecond: number, now: () => number = () => monotonicMs()) {
+  constructor(bytesPerSecond: number, now: () => number = monotonicMs) {
     if (!Number.isFinite(bytesPerSecond) || bytesPerSecond <= 0)
       throw new InvalidArgumentError('totalRateLimit', `expected a positive number of bytes/s, got ${bytesPerSecond}`);
     this.bytesPerSecond = bytesPerSecond;

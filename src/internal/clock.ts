@@ -1,7 +1,7 @@
 /**
  * The monotonic clock every duration is measured with (costs, speeds, timeouts, persist cadence).
  *
- * Why not `monotonicMs()`: the `performance` global is lazy in Node, and its first use loads
+ * Why not `performance.now()`: the `performance` global is lazy in Node, and its first use loads
  * `perf_hooks` and five more internal modules, about 1 ms of every start-up. A reuse pull is start-up
  * bound, and it needs only differences of a monotonic clock, which `process.hrtime` gives for free.
  *

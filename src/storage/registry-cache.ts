@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from './fs-util.js';
+import { errno, writeFileAtomic } from './fs-util.js';
 
 /** A manifest kept by digest. */
 export interface CachedManifest {
@@ -136,15 +136,16 @@ export class RegistryCache {
     // A record is a hint: losing one to a crash costs one request, so no fsync on the reuse path.
     const text = JSON.stringify(record);
     try {
-      // The directory exists but for the first record of its kind: no mkdir on every reuse.
-      await writeFileAtomic(p, text, { fsync: false });
-    } catch {
       try {
+        // The directory exists but for the first record of its kind: no mkdir on every reuse.
+        await writeFileAtomic(p, text, { fsync: false });
+      } catch (e) {
+        if (errno((e as Error).cause) !== 'ENOENT') throw e;
         await fsp.mkdir(path.dirname(p), { recursive: true, mode: 0o700 });
         await writeFileAtomic(p, text, { fsync: false });
-      } catch {
-        // A read-only or full store still pulls; it only asks the registry again next time.
       }
+    } catch {
+      // A read-only or full store still pulls; it only asks the registry again next time.
     }
   }
 }
