@@ -149,7 +149,7 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
         if (settled || !head) return !settled;
       }
       if (at < fill && !bodyDone) {
-        for (const [a, b] of framing!.take(cur, at, fill)) pending.push(cur.subarray(a, b));
+        for (const [a, b] of framing!.take(cur, at, fill)) addSpan(a, b);
         if (framing!.failure) {
           fail(framing!.failure);
           return false;
@@ -175,6 +175,22 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
         });
       }
       return true;
+    }
+
+    /**
+     * Queues `cur[a, b)`, merged into the last queued span when it continues it: the sink then takes
+     * the records read in one turn of the loop (16 KiB each over TLS) as one chunk, so the piece
+     * digest, the blob hash and the write batch each see one call instead of one per record.
+     */
+    function addSpan(a: number, b: number): void {
+      const last = pending[pending.length - 1];
+      if (
+        last instanceof Uint8Array &&
+        last.buffer === cur.buffer &&
+        last.byteOffset + last.length === cur.byteOffset + a
+      )
+        pending[pending.length - 1] = new Uint8Array(cur.buffer, last.byteOffset, last.length + (b - a));
+      else pending.push(cur.subarray(a, b));
     }
 
     /** Parses the head out of `cur[from, fill)`; returns where the body starts. */

@@ -2,9 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
 import { directGet, DirectGetDeclined, type DirectConnect, type ResponseHead } from '../../../src/http/socket-get.js';
 import { ChunkPool } from '../../../src/internal/chunk-pool.js';
 import { TimeoutError } from '../../../src/core/errors.js';
+import { makeTlsCerts } from '../../harness/certs.js';
 
 const CONNECT: DirectConnect = {
   dialTimeout: 5000,
@@ -240,6 +246,51 @@ test('a sink that asks to wait pauses the body; everything still arrives, in ord
   await directGet(CONNECT, { url: srv.url, headers: {}, memory: pool, sink, accept: () => true });
   assert.ok(Buffer.concat(got).equals(body));
   assert.ok(waits >= 2);
+  assert.equal(pool.lent, 0);
+});
+
+test('TLS records read in one turn reach the sink as one chunk, not one per 16 KiB record', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-socket-get-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { caFile, certFile, keyFile } = await makeTlsCerts(dir);
+  const payload = body.subarray(0, 64 * 1024);
+  // Written before the first chunk's wait ends, so the records sit in the socket while it is paused.
+  let written!: () => void;
+  const allWritten = new Promise<void>((r) => (written = r));
+  const server = tls.createServer({ cert: await readFile(certFile), key: await readFile(keyFile) }, (s) => {
+    s.on('error', () => {});
+    s.once('data', () => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${payload.length}\r\n\r\n`);
+      s.write(payload.subarray(0, 1000), () => {
+        // The rest, 16 KiB records, after the first bytes were sent.
+        s.write(payload.subarray(1000), () => written());
+      });
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const connect: DirectConnect = { ...CONNECT, tls: () => ({ ca: readFileSync(caFile), rejectUnauthorized: true }) };
+  const got: Buffer[] = [];
+  let first = true;
+  const sink = (c: Uint8Array): Promise<void> | undefined => {
+    got.push(Buffer.from(c));
+    if (!first) return undefined;
+    first = false;
+    return allWritten;
+  };
+  const pool = new ChunkPool();
+  await directGet(connect, {
+    url: new URL(`https://127.0.0.1:${port}/v2/r/blobs/sha256:x`),
+    headers: {},
+    memory: pool,
+    sink,
+    accept: () => true,
+  });
+  assert.ok(Buffer.concat(got).equals(payload));
+  // 1000 bytes, then four 16 KiB records (the last one short): one chunk each before records merged.
+  assert.ok(got.length <= 3, `${got.length} chunks for 5 records`);
   assert.equal(pool.lent, 0);
 });
 
