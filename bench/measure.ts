@@ -67,13 +67,15 @@ export function measure(argv: string[] | string): Sample {
 
 /**
  * {@link measure} without blocking this process: a server running here (the throttling proxy) must
- * keep serving the very command being measured.
+ * keep serving the very command being measured. `unsetEnv` names variables the command runs without.
  */
-export function measureAsync(argv: string[] | string): Promise<Sample> {
+export function measureAsync(argv: string[] | string, options: { unsetEnv?: readonly string[] } = {}): Promise<Sample> {
   const cmd = typeof argv === 'string' ? ['sh', '-c', argv] : argv;
+  const env: NodeJS.ProcessEnv = ENV();
+  for (const k of options.unsetEnv ?? []) delete env[k];
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const p = spawn('/usr/bin/time', [...TIME_FORMAT, ...cmd], { env: ENV(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('/usr/bin/time', [...TIME_FORMAT, ...cmd], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d));

@@ -45,6 +45,8 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 interface Round {
   first: Sample;
   second?: Sample;
+  /** orasfly, when `NODE_EXTRA_CA_CERTS` is set here: the second pull without it, and bare Node with and without. */
+  withoutExtraCa?: { second: Sample; bareWith: Sample; bareWithout: Sample };
   /** Go dfget: the client process's peak RSS (the sample's `rssKiB` is the daemon's). */
   clientRssKiB?: number;
 }
@@ -202,8 +204,13 @@ async function main(): Promise<void> {
     const out = (name: string) => path.join(dir, `${name}.out`);
     const store = path.join(dir, 'store');
 
-    const orasfly = () =>
-      measureAsync(orasflyPull(ref, { out: out('orasfly'), store, log: path.join(dir, 'log') }, ['--ca-file', ca]));
+    const orasfly = (unsetEnv: string[] = []) =>
+      measureAsync(orasflyPull(ref, { out: out('orasfly'), store, log: path.join(dir, 'log') }, ['--ca-file', ca]), {
+        unsetEnv,
+      });
+    // Node 20 reads NODE_EXTRA_CA_CERTS at start-up, before any of our code, and builds its whole root
+    // store then: a cost every Node process on such a machine pays, measured apart.
+    const extraCa = process.env.NODE_EXTRA_CA_CERTS ? ['NODE_EXTRA_CA_CERTS'] : undefined;
     const tools: Tool[] = [
       {
         name: '**orasfly** (`--ca-file`)',
@@ -212,7 +219,16 @@ async function main(): Promise<void> {
           await rm(store, { recursive: true, force: true });
           const first = await orasfly();
           await rm(out('orasfly'), { force: true });
-          return { first, second: await orasfly() };
+          const second = await orasfly();
+          if (!extraCa) return { first, second };
+          await rm(out('orasfly'), { force: true });
+          const bare = [process.execPath, '-e', ''];
+          const withoutExtraCa = {
+            second: await orasfly(extraCa),
+            bareWith: await measureAsync(bare),
+            bareWithout: await measureAsync(bare, { unsetEnv: extraCa }),
+          };
+          return { first, second, withoutExtraCa };
         },
       },
       {
@@ -374,6 +390,20 @@ async function main(): Promise<void> {
           `CPU ÷ curl+openssl's ${ratio(o.cpu, curlCpu) || 'n/a'} (≤ 1.4), peak RSS ${o.rss.toFixed(0)} MiB (≤ 100), ` +
           `second pull wall ÷ Go dfget's ${ratio(os2, goSecond) || 'n/a'} (≤ 2.0).`,
       );
+      const apart = results.get(orasflyT.name)!.flatMap((r) => (r.withoutExtraCa ? [r.withoutExtraCa] : []));
+      if (apart.length > 0) {
+        const wall = (xs: Sample[]) => median(xs.map((x) => x.wallMs));
+        const bareWith = wall(apart.map((a) => a.bareWith));
+        const bareWithout = wall(apart.map((a) => a.bareWithout));
+        const s2 = wall(apart.map((a) => a.second));
+        console.log(
+          `
+NODE_EXTRA_CA_CERTS is set on this machine: Node 20 then builds its whole root store at start-up, ` +
+            `before any of orasfly's code runs. A bare \`node -e ''\` takes ${secs(bareWith)} with it and ` +
+            `${secs(bareWithout)} without; orasfly's second pull without it takes ${secs(s2)}, ` +
+            `${ratio(s2, goSecond) || 'n/a'} × Go dfget's (same rounds). Go does not read the variable.`,
+        );
+      }
     }
     for (const t of tools) {
       const errs = errors.get(t.name)!;
