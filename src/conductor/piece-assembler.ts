@@ -1,7 +1,7 @@
 /**
  * One piece's bytes, from chunks to a recorded piece: each chunk is size-checked, digested (crc32 or
  * md5), counted for progress, rate-limited and — when it continues the blob's hashed prefix — fed to
- * the blob hash while still in cache. Chunks are gathered, without copying, into writes of about
+ * the blob hash while still in cache. Chunks are gathered, without copying, into writes of at least
  * {@link BATCH_BYTES} (one `writev` each), at most {@link MAX_WRITES_IN_FLIGHT} in flight: one
  * thread-pool round trip per 64 KiB socket chunk (or per 16 KiB TLS record) was the largest cost of
  * a pull (`docs/data-path-profile.md`). The piece is recorded only when exactly its length arrived.
@@ -20,10 +20,11 @@ import type { BodyMemory } from '../internal/chunks.js';
 import { monotonicMs } from '../internal/clock.js';
 
 /**
- * Bytes gathered into one write. 256 KiB one at a time, rather than 1 MiB two at a time: over TLS
- * on loopback (512 MiB, 8 alternating rounds) the system CPU was 0.41 s against 0.50 s and the
- * whole pull's CPU 1.31 s against 1.37 s; over plain HTTP no worse. The kernel's share of a write
- * and its variance are in `bench/README.md`.
+ * Bytes gathered before a write is issued; a chunk at least this large is a write by itself (a
+ * direct connection hands over up to a pooled buffer's worth, 1 MiB, per turn of the event loop).
+ * 256 KiB with one write in flight, rather than 1 MiB with two: over TLS on loopback (512 MiB, 8
+ * alternating rounds) the system CPU was 0.41 s against 0.50 s and the whole pull's CPU 1.31 s
+ * against 1.37 s; over plain HTTP no worse (`bench/README.md`).
  */
 export const BATCH_BYTES = 256 * 1024;
 /**
