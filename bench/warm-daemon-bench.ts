@@ -4,10 +4,13 @@
 // link, verified in place) instead of copying it. Against a direct registry pull into a fresh store.
 // Alternating rounds, medians of wall, CPU (user+sys), peak RSS. Without the binaries it says so.
 //
+// It also prints the floor: a Node process that only reads and checks the file (`whole-file-floor.ts`).
+//
 // BENCH_WARM_MIB (default 128), BENCH_ROUNDS (default 3).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pushSif, startRegistry } from '../test/harness/index.js';
 import { locateDragonfly, startRealCluster } from '../test/harness/real-cluster.js';
 import { measureAsync, median, orasflyPull, type Sample } from './measure.js';
@@ -25,7 +28,7 @@ if ('absent' in where) {
   const reg = await startRegistry({ variant: 'anonymous' });
   const cluster = await startRealCluster(where.dir, { daemons: 1 });
   try {
-    await pushSif(reg, 'bench/warm', 'v1', { size, seed: 17 });
+    const pushed = await pushSif(reg, 'bench/warm', 'v1', { size, seed: 17 });
     const ref = reg.ref('bench/warm:v1');
     const socket = cluster.daemons[0]!.socketPath;
     let i = 0;
@@ -45,9 +48,14 @@ if ('absent' in where) {
       'warm daemon (--endpoint)': ['--endpoint', socket],
     };
     const samples: Record<string, Sample[]> = { 'registry, direct': [], 'warm daemon (--endpoint)': [] };
+    // The floor runs on the output of a direct pull (the same bytes as the daemon's file).
+    const floorOn = path.join(work, 'run0', 'out.sif');
+    const floor = path.join(path.dirname(fileURLToPath(import.meta.url)), 'whole-file-floor.js');
+    const floorSamples: Sample[] = [];
     for (let r = 0; r < rounds; r++) {
       const names = Object.keys(modes);
       for (const name of r % 2 ? names.reverse() : names) samples[name]!.push(await pull(modes[name]!));
+      floorSamples.push(await measureAsync([process.execPath, floor, floorOn, String(size), pushed.layer.digest]));
     }
     const direct = median(samples['registry, direct']!.map((s) => s.wallMs));
     console.log('\n| how | wall | CPU (user+sys) | peak RSS | wall ÷ direct |\n| --- | ---: | ---: | ---: | ---: |');
@@ -58,6 +66,12 @@ if ('absent' in where) {
           `${(median(xs.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB | ${(wall / direct).toFixed(2)} |`,
       );
     }
+    const least = median(floorSamples.map((s) => s.wallMs));
+    console.log(
+      `\nfloor: a Node process that only reads and checks the file (sha256, crc32 per piece) takes ` +
+        `${(least / 1000).toFixed(3)} s, ${(least / direct).toFixed(2)} × the direct pull; a warm pull also starts ` +
+        `the command, asks the registry and the daemon, and records the entry.`,
+    );
   } finally {
     await cluster.stop();
     await reg.stop();
