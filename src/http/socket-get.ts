@@ -1,10 +1,11 @@
 /**
- * One blob GET over its own socket, the body read straight into pooled memory (`onread`): no buffer
- * allocated per socket read, no copy into an HTTP parser, no stream layer. This is the first pull's
- * data path on a direct connection; the registry client (undici) keeps everything else. Only the
- * plain case is handled here — a `200`/`206` the caller accepts, framed by `Content-Length`, chunked
- * encoding or the end of the connection. Anything else before the body (a redirect, an auth
- * challenge, an error status, a refused connection) is reported as {@link DirectGetDeclined}, so the
+ * One GET (a blob, a manifest) or HEAD over its own socket, the body read straight into pooled memory
+ * (`onread`): no buffer allocated per socket read, no copy into an HTTP parser, no stream layer. This
+ * is the first pull's data path on a direct connection; the registry client (undici) keeps everything
+ * else. Only the plain case is handled here — a `200`/`206` the caller accepts, framed by
+ * `Content-Length`, chunked encoding or the end of the connection. Anything else before the body (a
+ * redirect, an auth challenge, an error status, a refused connection, a head undici's parser would
+ * refuse) is reported as {@link DirectGetDeclined}, so the
  * caller can send the request through undici, whose answers and errors are the client's. The one
  * exception is a deadline: no head within the dial, handshake and header timeouts is a `TimeoutError`.
  *
@@ -316,6 +317,16 @@ function requestHead(url: URL, headers: Readonly<Record<string, string>>, method
   return `${s}\r\n`;
 }
 
+/** An RFC 9110 field name (a token: no space before the colon). */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A field value: visible characters, spaces and tabs; no NUL, CR, LF or other controls. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The status and headers, or `undefined` for a head that undici's parser (llhttp) would refuse too:
+ * the request is then declined and undici's error is the answer, so a malformed head never gets
+ * further on this path than on the usual one.
+ */
 function parseHead(text: string): ResponseHead | undefined {
   const lines = text.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0] ?? '');
@@ -324,8 +335,10 @@ function parseHead(text: string): ResponseHead | undefined {
   for (const line of lines.slice(1)) {
     const i = line.indexOf(':');
     if (i <= 0) return undefined;
-    const k = line.slice(0, i).trim().toLowerCase();
+    const name = line.slice(0, i);
     const v = line.slice(i + 1).trim();
+    if (!FIELD_NAME.test(name) || !FIELD_VALUE.test(v)) return undefined;
+    const k = name.toLowerCase();
     headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
   }
   return { status: Number(m[1]), headers };
@@ -347,6 +360,9 @@ interface BodyFraming {
 
 function bodyFraming(head: ResponseHead): BodyFraming {
   const te = head.headers['transfer-encoding'];
+  // Both framings at once is how responses are smuggled (RFC 9112 §6.3): refused, as undici does.
+  if (te !== undefined && head.headers['content-length'] !== undefined)
+    return failed('both transfer-encoding and content-length');
   if (te !== undefined) {
     if (te.toLowerCase() !== 'chunked') return failed(`transfer-encoding ${te}`);
     return chunkedFraming();

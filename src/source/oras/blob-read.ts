@@ -107,6 +107,45 @@ export class DirectBlobReads {
   }
 
   /**
+   * A small `GET` (a manifest) on a connection of its own, its body read whole within `limit` bytes:
+   * the head and the bytes of a `200`, or `undefined` when the request should go through undici
+   * instead — any other status, a challenge, a redirect, a body over `limit`, a connection that
+   * breaks — whose path has the retries and the errors that explain them.
+   *
+   * @throws the signal's reason when aborted.
+   */
+  async getSmall(
+    url: string,
+    headers: Record<string, string>,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<{ head: ResponseHead; bytes: Buffer } | undefined> {
+    this.requests++;
+    const parts: Buffer[] = [];
+    let n = 0;
+    try {
+      const head = await directGet(this.#connect, {
+        url: new URL(url),
+        headers,
+        memory: new ChunkPool({ bufferBytes: 64 * 1024, keep: 0 }),
+        sink: (c) => {
+          n += c.length;
+          if (n > limit) throw new Error(`body over ${limit} bytes`);
+          parts.push(Buffer.from(c)); // a copy: the view's memory goes back to the pool
+          return undefined;
+        },
+        signal,
+        accept: (h) => h.status === 200 && !(Number(h.headers['content-length']) > limit),
+      });
+      return { head, bytes: Buffer.concat(parts, n) };
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      logSource('direct GET of %s not used (%s): through undici', url, (e as Error).message);
+      return undefined;
+    }
+  }
+
+  /**
    * Streams the body of `url` into `sink`. Resolves `false`, having read nothing, when the request
    * should go through undici instead.
    */

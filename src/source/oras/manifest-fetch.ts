@@ -53,6 +53,18 @@ export interface ManifestFetchContext {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<{ readonly status: number; readonly headers: Readonly<Record<string, string>> } | undefined>;
+  /**
+   * A `GET` on a connection of its own, the body read whole within `limit` bytes: the `200`'s
+   * headers and bytes, or `undefined` to send it through undici (any other answer, or none). Asked
+   * only after {@link directHead} got a `200` for the same URL, so that an error is not asked twice.
+   */
+  directGet?(
+    ref: OrasReference,
+    url: string,
+    headers: Record<string, string>,
+    limit: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ readonly headers: Readonly<Record<string, string>>; readonly bytes: Buffer } | undefined>;
 }
 
 const DIGEST_HEADER_RE = /^sha(256|512):[0-9a-f]+$/;
@@ -69,6 +81,8 @@ export async function fetchManifestOf(
   const tagKey = `${ref.registry}/${ref.repository}:${wanted}`;
   /** Where a `HEAD` said the tag points (already recorded). */
   let headed: string | undefined;
+  /** Whether that `HEAD` got a `200` on a connection of its own: the `GET` may go the same way. */
+  let headedDirectly = false;
   if (memory && isDigest) {
     const hit = await remembered(memory, wanted);
     if (hit) return hit;
@@ -80,7 +94,7 @@ export async function fetchManifestOf(
       const hit = await remembered(memory, seen.digest);
       if (hit) return hit;
     }
-    headed = await headDigest(c, ref, wanted, options);
+    ({ digest: headed, direct: headedDirectly } = await headDigest(c, ref, wanted, options));
     if (headed !== undefined) {
       // Where the tag points is recorded whether or not the manifest is kept (the registry said so),
       // while the manifest is read: the reuse path waits for neither one after the other.
@@ -88,7 +102,7 @@ export async function fetchManifestOf(
       if (hit) return hit;
     }
   }
-  const fetched = await getManifest(c, ref, wanted, options);
+  const fetched = await getManifest(c, ref, wanted, options, headedDirectly);
   if (memory) {
     await Promise.all([
       memory.putManifest(fetched.digest, { bytes: fetched.bytes, mediaType: fetched.mediaType }),
@@ -112,20 +126,22 @@ async function remembered(memory: RegistryMemory, digest: string): Promise<Fetch
 }
 
 /**
- * Where the tag points now, by `HEAD`; `undefined` when the registry does not say (no header, or a
- * status the `GET` will explain better).
+ * Where the tag points now, by `HEAD`: `digest` is `undefined` when the registry does not say (no
+ * header, or a status the `GET` will explain better); `direct` when a connection of its own got a `200`.
  */
 async function headDigest(
   c: ManifestFetchContext,
   ref: OrasReference,
   wanted: string,
   options: ResourceRequestOptions,
-): Promise<string | undefined> {
+): Promise<{ digest: string | undefined; direct: boolean }> {
   await c.prepare(ref, options.signal);
   const url = `${c.repoBase(ref)}/manifests/${wanted}`;
   const direct = await c.directHead?.(ref, url, { ...options.headers, accept: MANIFEST_ACCEPT }, options.signal);
   if (direct)
-    return direct.status === 200 ? digestHeader(ref, wanted, direct.headers['docker-content-digest']) : undefined;
+    return direct.status === 200
+      ? { digest: digestHeader(ref, wanted, direct.headers['docker-content-digest']), direct: true }
+      : { digest: undefined, direct: false };
   try {
     const res = await (
       await c.http()
@@ -140,9 +156,9 @@ async function headDigest(
     });
     destroyBody(res.body);
     const h = res.headers['docker-content-digest'];
-    return digestHeader(ref, wanted, Array.isArray(h) ? h[0] : h);
+    return { digest: digestHeader(ref, wanted, Array.isArray(h) ? h[0] : h), direct: false };
   } catch (e) {
-    if (e instanceof RegistryResponseError) return undefined;
+    if (e instanceof RegistryResponseError) return { digest: undefined, direct: false };
     throw e;
   }
 }
@@ -152,41 +168,31 @@ function digestHeader(ref: OrasReference, wanted: string, d: string | undefined)
   return d !== undefined && DIGEST_HEADER_RE.test(d) ? d : undefined;
 }
 
-/** The manifest `GET`, through the size limit, checked against both digests it may claim. */
+/**
+ * The manifest `GET`, through the size limit, checked against both digests it may claim. `direct`:
+ * a `HEAD` of it got a `200` on a connection of its own, so the `GET` goes that way first.
+ */
 async function getManifest(
   c: ManifestFetchContext,
   ref: OrasReference,
   wanted: string,
   options: ResourceRequestOptions,
+  direct: boolean,
 ): Promise<FetchedManifest> {
   await c.prepare(ref, options.signal);
-  const get = {
-    method: 'GET' as const,
-    url: `${c.repoBase(ref)}/manifests/${wanted}`,
-    headers: { ...options.headers, accept: MANIFEST_ACCEPT },
-    auth: { registry: ref.registry, scope: pullScope(ref.repository) },
-    accept: [200],
-    signal: options.signal,
-  };
-  const res = await sendManifestGet(await c.http(), get, ref, wanted, c.blobUrl(ref, wanted));
-  const bytes = await readLimited(
-    res.body,
-    c.maxManifestBytes,
-    'manifest',
-    res.headers['content-length'],
-    options.signal,
-  );
+  const url = `${c.repoBase(ref)}/manifests/${wanted}`;
+  const headers = { ...options.headers, accept: MANIFEST_ACCEPT };
+  const { bytes, claimed, ct } =
+    (direct ? await directManifest(c, ref, url, headers, options.signal) : undefined) ??
+    (await undiciManifest(c, ref, wanted, url, headers, options.signal));
   const isDigest = wanted.includes(':');
   const digest = digestLike(isDigest ? wanted : 'sha256:', bytes);
   if (isDigest && digest !== wanted) throw new DigestMismatchError(wanted, digest, 'manifest');
-  const header = res.headers['docker-content-digest'];
-  const claimed = Array.isArray(header) ? header[0] : header;
   if (claimed && /^sha(256|512):/.test(claimed)) {
     const check = digestLike(claimed, bytes);
     if (check !== claimed) throw new DigestMismatchError(claimed, check, 'manifest (Docker-Content-Digest)');
   }
-  const ct = res.headers['content-type'];
-  const manifest = parseManifest(bytes, Array.isArray(ct) ? ct[0] : ct);
+  const manifest = parseManifest(bytes, ct);
   logSource(
     'manifest %s/%s:%s %s %s (%d bytes)',
     ref.registry,
@@ -197,4 +203,48 @@ async function getManifest(
     bytes.length,
   );
   return { digest, mediaType: manifest.mediaType, bytes, manifest };
+}
+
+/** A manifest's bytes and the two headers that describe them. */
+interface ManifestBody {
+  bytes: Buffer;
+  /** `Docker-Content-Digest`. */
+  claimed: string | undefined;
+  /** `Content-Type`. */
+  ct: string | undefined;
+}
+
+/** The `GET` on a connection of its own; `undefined` when the client has none or it declined. */
+async function directManifest(
+  c: ManifestFetchContext,
+  ref: OrasReference,
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<ManifestBody | undefined> {
+  const r = await c.directGet?.(ref, url, headers, c.maxManifestBytes, signal);
+  return r && { bytes: r.bytes, claimed: r.headers['docker-content-digest'], ct: r.headers['content-type'] };
+}
+
+/** The `GET` through undici: auth, retries, redirects, and what a `404` for a layer's digest means. */
+async function undiciManifest(
+  c: ManifestFetchContext,
+  ref: OrasReference,
+  wanted: string,
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<ManifestBody> {
+  const get = {
+    method: 'GET' as const,
+    url,
+    headers,
+    auth: { registry: ref.registry, scope: pullScope(ref.repository) },
+    accept: [200],
+    signal,
+  };
+  const res = await sendManifestGet(await c.http(), get, ref, wanted, c.blobUrl(ref, wanted));
+  const bytes = await readLimited(res.body, c.maxManifestBytes, 'manifest', res.headers['content-length'], signal);
+  const first = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h[0] : h);
+  return { bytes, claimed: first(res.headers['docker-content-digest']), ct: first(res.headers['content-type']) };
 }

@@ -124,6 +124,11 @@ export class OrasResourceClient implements ResourceClient {
           const h = { 'user-agent': this.options.userAgent, ...headers };
           return this.#direct!.head(url, await this.#withToken(ref, h, signal, false), signal);
         },
+        directGet: async (ref, url, headers, limit, signal) => {
+          const h = { 'user-agent': this.options.userAgent, ...headers };
+          const r = await this.#direct!.getSmall(url, await this.#withToken(ref, h, signal, false), limit, signal);
+          return r && { headers: r.head.headers, bytes: r.bytes };
+        },
       }),
     };
   }

@@ -167,6 +167,34 @@ test('redirects, challenges and errors are declined with their head, before any 
   }
 });
 
+test('a head undici would refuse (both framings, a NUL or a space in a header, a bad name) is declined before any byte', async (t) => {
+  const heads = [
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Evil: a\u0000b\r\n\r\nabc',
+    'HTTP/1.1 200 OK\r\nContent-Length : 3\r\n\r\nabc',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad(Name): x\r\n\r\nabc',
+  ];
+  for (const text of heads) {
+    const srv = await rawServer((s) => sendParts(s, [Buffer.from(text, 'latin1')], false));
+    t.after(() => srv.close());
+    const c = collect();
+    const pool = new ChunkPool();
+    const e = await directGet(CONNECT, {
+      url: srv.url,
+      headers: {},
+      memory: pool,
+      sink: c.sink,
+      accept: () => true,
+    }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    assert.ok(e instanceof DirectGetDeclined, `${JSON.stringify(text)}: ${String(e)}`);
+    assert.equal(c.chunks, 0);
+    assert.equal(pool.lent, 0);
+  }
+});
+
 test('a refused connection and a header with a line break are declined; the caller decides', async () => {
   const free = net.createServer();
   free.listen(0, '127.0.0.1');

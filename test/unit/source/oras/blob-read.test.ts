@@ -98,3 +98,41 @@ test('head(): the answer on a connection of its own (a 200, or an error undici w
   // An abort is the caller's answer, not a reason to ask through undici.
   await assert.rejects(reads.head(`${base}/latest`, {}, AbortSignal.abort(new Error('stop'))), /stop/);
 });
+
+test('getSmall(): a 200 read whole on a connection of its own; anything else, or a body over the limit, is undefined (undici asks)', async (t) => {
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, layers: [] }));
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+    if (req.url?.endsWith('/latest'))
+      res.writeHead(200, { 'docker-content-digest': target.digest, 'content-type': 'application/json' }).end(body);
+    else if (req.url?.endsWith('/chunked')) {
+      // No Content-Length: the limit is found while reading.
+      res.writeHead(200);
+      res.write(body);
+      res.end(body);
+    } else if (req.url?.endsWith('/private')) res.writeHead(401, { 'www-authenticate': 'Bearer realm="x"' }).end();
+    else if (req.url?.endsWith('/cut')) {
+      res.writeHead(200, { 'content-length': String(body.length * 2) });
+      res.write(body, () => res.destroy());
+    } else res.writeHead(404).end();
+  });
+  const { port } = await listenOnLoopback(server);
+  t.after(() => server.close());
+  const reads = directReads();
+  const base = `http://127.0.0.1:${port}/v2/x/manifests`;
+  const got = await reads.getSmall(`${base}/latest`, { authorization: 'Bearer t' }, 1000);
+  assert.ok(got?.bytes.equals(body));
+  assert.equal(got?.head.headers['docker-content-digest'], target.digest);
+  assert.equal(got?.head.headers['content-type'], 'application/json');
+  assert.equal(await reads.getSmall(`${base}/latest`, {}, body.length - 1), undefined, 'Content-Length over the limit');
+  assert.equal(await reads.getSmall(`${base}/chunked`, {}, body.length + 1), undefined, 'a body that grows over it');
+  assert.ok((await reads.getSmall(`${base}/chunked`, {}, 2 * body.length))?.bytes.equals(Buffer.concat([body, body])));
+  assert.equal(await reads.getSmall(`${base}/private`, {}, 1000), undefined, 'a challenge');
+  assert.equal(await reads.getSmall(`${base}/gone`, {}, 1000), undefined, 'a 404: undici explains it');
+  assert.equal(await reads.getSmall(`${base}/cut`, {}, 1000), undefined, 'a connection that breaks');
+  assert.equal(seen.length, 7);
+  assert.equal(seen[0], 'GET /v2/x/manifests/latest Bearer t');
+  assert.equal(reads.requests, 7);
+  await assert.rejects(reads.getSmall(`${base}/latest`, {}, 1000, AbortSignal.abort(new Error('stop'))), /stop/);
+});

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import type { RegistryHttp } from '../../../../src/source/oras/http.js';
 import type { RegistryMemory } from '../../../../src/source/oras/options.js';
 import { parseOrasReference } from '../../../../src/source/oras/reference.js';
 import { RegistryResponseError } from '../../../../src/core/errors.js';
+import { UNDICI_LOAD_CHANNEL } from '../../../../src/http/lazy-undici.js';
 import { listenOnLoopback, closeHttpServer } from '../../../harness/loopback-server.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -256,6 +258,39 @@ test('a HEAD without Docker-Content-Digest, or answered 404/405, is followed by 
       await c.close();
       await agent?.close();
     }
+  }
+});
+
+test('after a HEAD answered 200 on a connection of its own, the GET goes that way too (no undici loaded); after any other answer, through undici, asked once', async () => {
+  const memory = fakeMemory();
+  reg.tags.set('latest', B.digest);
+  let loads = 0;
+  const onLoad = (): void => void loads++;
+  subscribe(UNDICI_LOAD_CHANNEL, onLoad);
+  const c = client(memory);
+  try {
+    for (const head of ['normal', 'no-digest'] as const) {
+      reg.reset();
+      reg.head = head;
+      memory.manifests.clear();
+      assert.equal((await c.fetchManifest(tagRef())).digest, B.digest, head);
+      assert.deepEqual(reg.requests, ['HEAD /v2/lab/cow/manifests/latest', 'GET /v2/lab/cow/manifests/latest'], head);
+      assert.equal(loads, 0, `${head}: undici was loaded`);
+    }
+    // A 404 HEAD: the GET goes through undici, which explains the 404; each asked once.
+    reg.reset();
+    reg.head = 'normal';
+    await assert.rejects(
+      c.fetchManifest(`oras://${reg.host}/lab/cow:gone`),
+      (e: unknown) => e instanceof RegistryResponseError && e.status === 404,
+    );
+    assert.deepEqual(reg.requests, ['HEAD /v2/lab/cow/manifests/gone', 'GET /v2/lab/cow/manifests/gone']);
+    assert.ok(loads > 0, 'the GET went through undici');
+  } finally {
+    unsubscribe(UNDICI_LOAD_CHANNEL, onLoad);
+    reg.head = 'normal';
+    reg.tags.set('latest', A.digest);
+    await c.close();
   }
 });
 
