@@ -109,6 +109,16 @@ export class OrasResourceClient implements ResourceClient {
       dispatcher: this.#dispatcher,
       lifetime: this.#lifetime.signal,
       memory: this.options.cache,
+      // Its own reader: like the probe through undici, the probe is not in requestCount.
+      ...(direct && {
+        directProbe: async (url: string, signal: AbortSignal) =>
+          (await new DirectBlobReads(direct).getSmall(
+            url,
+            { 'user-agent': this.options.userAgent },
+            64 * 1024,
+            signal,
+          )) !== undefined,
+      }),
     });
     this.#manifests = {
       http: async () => (await this.#registry()).http,

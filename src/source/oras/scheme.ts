@@ -24,6 +24,11 @@ export interface SchemeChooserOptions {
   readonly lifetime: AbortSignal;
   /** Where a decision is remembered between runs (the store's), for {@link SCHEME_MEMORY_MS}. */
   readonly memory?: Pick<RegistryMemory, 'scheme' | 'putScheme'> | undefined;
+  /**
+   * The plain `GET /v2/` on a connection of its own (no undici to load): `true` when it was answered
+   * `200`; `false` to ask through the dispatcher instead (a `401`, anything else, no answer).
+   */
+  readonly directProbe?: ((url: string, signal: AbortSignal) => Promise<boolean>) | undefined;
 }
 
 /**
@@ -115,6 +120,11 @@ export class SchemeChooser {
         code === 'ECONNREFUSED'
       ) {
         try {
+          if (await this.#o.directProbe?.(`http://${host}/v2/`, signal())) {
+            logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
+            this.#unanswered.delete(host);
+            return 'http';
+          }
           const [{ dispatcherRequest }, dispatcher] = await Promise.all([loadUndici(), this.#o.dispatcher.get()]);
           const res = await dispatcherRequest(dispatcher, {
             origin: `http://${host}`,

@@ -57,6 +57,50 @@ test('a loopback registry that answers a ClientHello with plain HTTP, and /v2/ w
   }
 });
 
+test('the confirming GET /v2/ goes on a connection of its own when the client has one: a 200 there loads no undici; a 401 asks through the dispatcher', async () => {
+  const seen: string[] = [];
+  let status = 200;
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dispatched: string[] = [];
+  const dispatcher = new LazyDispatcher(() => {
+    dispatched.push('built');
+    return new (agentClass())();
+  });
+  const probes: string[] = [];
+  const make = () =>
+    new SchemeChooser({
+      plainHttp: undefined,
+      userAgent: 'test',
+      dispatcher,
+      lifetime: new AbortController().signal,
+      directProbe: async (url) => {
+        probes.push(url);
+        const r = await fetch(url);
+        return r.status === 200;
+      },
+    });
+  try {
+    const a = make();
+    await a.decide(host, undefined);
+    assert.equal(a.schemeOf(host), 'http');
+    assert.deepEqual(probes, [`http://${host}/v2/`]);
+    assert.deepEqual(dispatched, [], 'the dispatcher was built for a 200');
+    status = 401;
+    const b = make();
+    await b.decide(host, undefined);
+    assert.equal(b.schemeOf(host), 'http', 'a 401 confirms through the dispatcher');
+    assert.deepEqual(dispatched, ['built']);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 test('nothing listening leaves the host undecided (HTTPS), to be probed again later', async () => {
   const server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
