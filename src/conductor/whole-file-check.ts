@@ -55,10 +55,8 @@ export async function checkWholeFile(
     let hashers = start();
     let num = 0;
     let pieceEnd = plan.totalPieces > 0 ? pieceAt(plan, 0).range.start + pieceAt(plan, 0).range.length : 0;
-    const bufs = [
-      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
-      Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))),
-    ];
+    // Two: one being read into while the other is hashed.
+    const bufs = [0, 1].map(() => Buffer.allocUnsafe(Math.min(READ, Math.max(size, 1))));
     const readAt = (i: number, pos: number) => fh.read(bufs[i % 2]!, 0, Math.min(READ, size - pos), pos);
     let next = size > 0 ? readAt(0, 0) : undefined;
     for (let pos = 0, i = 0; pos < size; i++) {

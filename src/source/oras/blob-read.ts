@@ -62,6 +62,11 @@ export function headProblem(
   return undefined;
 }
 
+/** Memory for a head or a small body (a manifest): a few 64 KiB buffers, none kept afterwards. */
+function smallBodyMemory(): ChunkPool {
+  return new ChunkPool({ bufferBytes: 64 * 1024, keep: 0 });
+}
+
 /**
  * Blob reads on connections of their own, for a client whose requests need no proxy. Remembers the
  * blob URLs that answered with something else (a redirect to a storage backend, an auth challenge):
@@ -86,7 +91,7 @@ export class DirectBlobReads {
   async head(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<ResponseHead | undefined> {
     this.requests++;
     try {
-      const memory = new ChunkPool({ bufferBytes: 64 * 1024, keep: 0 });
+      const memory = smallBodyMemory();
       return await directGet(this.#connect, {
         url: new URL(url),
         method: 'HEAD',
@@ -127,7 +132,7 @@ export class DirectBlobReads {
       const head = await directGet(this.#connect, {
         url: new URL(url),
         headers,
-        memory: new ChunkPool({ bufferBytes: 64 * 1024, keep: 0 }),
+        memory: smallBodyMemory(),
         sink: (c) => {
           n += c.length;
           if (n > limit) throw new Error(`body over ${limit} bytes`);

@@ -103,21 +103,17 @@ export class OrasResourceClient implements ResourceClient {
     this.#dispatcher = new LazyDispatcher((u) => createDispatcher(this.options, u, tls), this.options.dispatcher);
     const direct = directConnect(this.options, tls);
     this.#direct = direct && new DirectBlobReads(direct);
+    // A reader of its own: like the probe through undici, the scheme probe is not in requestCount.
+    const probes = direct && new DirectBlobReads(direct);
     this.#schemes = new SchemeChooser({
       plainHttp: this.options.plainHttp,
       userAgent: this.options.userAgent,
       dispatcher: this.#dispatcher,
       lifetime: this.#lifetime.signal,
       memory: this.options.cache,
-      // Its own reader: like the probe through undici, the probe is not in requestCount.
-      ...(direct && {
+      ...(probes && {
         directProbe: async (url: string, signal: AbortSignal) =>
-          (await new DirectBlobReads(direct).getSmall(
-            url,
-            { 'user-agent': this.options.userAgent },
-            64 * 1024,
-            signal,
-          )) !== undefined,
+          (await probes.getSmall(url, { 'user-agent': this.options.userAgent }, 64 * 1024, signal)) !== undefined,
       }),
     });
     this.#manifests = {

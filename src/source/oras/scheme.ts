@@ -120,21 +120,10 @@ export class SchemeChooser {
         code === 'ECONNREFUSED'
       ) {
         try {
-          if (await this.#o.directProbe?.(`http://${host}/v2/`, signal())) {
-            logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
-            this.#unanswered.delete(host);
-            return 'http';
-          }
-          const [{ dispatcherRequest }, dispatcher] = await Promise.all([loadUndici(), this.#o.dispatcher.get()]);
-          const res = await dispatcherRequest(dispatcher, {
-            origin: `http://${host}`,
-            path: '/v2/',
-            method: 'GET',
-            headers,
-            signal: signal(),
-          });
-          destroyBody(res.body);
-          if (res.statusCode === 200 || res.statusCode === 401) {
+          const plain =
+            (await this.#o.directProbe?.(`http://${host}/v2/`, signal())) ||
+            (await this.#plainV2Answers(host, headers, signal()));
+          if (plain) {
             logSource('%s does not speak TLS; using plain HTTP (loopback)', host);
             this.#unanswered.delete(host);
             return 'http';
@@ -149,6 +138,20 @@ export class SchemeChooser {
       // later call probes again. Certificate errors: HTTPS, verified.
       return this.#o.lifetime.aborted || !code ? undefined : 'https';
     }
+  }
+
+  /** Whether a plain `GET /v2/` through the dispatcher is answered as a registry answers it (200 or 401). */
+  async #plainV2Answers(host: string, headers: Record<string, string>, signal: AbortSignal): Promise<boolean> {
+    const [{ dispatcherRequest }, dispatcher] = await Promise.all([loadUndici(), this.#o.dispatcher.get()]);
+    const res = await dispatcherRequest(dispatcher, {
+      origin: `http://${host}`,
+      path: '/v2/',
+      method: 'GET',
+      headers,
+      signal,
+    });
+    destroyBody(res.body);
+    return res.statusCode === 200 || res.statusCode === 401;
   }
 }
 
