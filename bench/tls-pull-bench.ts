@@ -6,18 +6,22 @@
  * https). Every figure is a median over alternating rounds (the order rotates each round), with wall
  * time, CPU (user + sys) and peak RSS from /usr/bin/time:
  *
- *  - orasfly CLI (`--ca-file`): first pull with a fresh store, then a second pull from the same store
- *    (output removed first);
+ *  - orasfly CLI (`--ca-file`): first pull with a fresh store, then second pulls from the same store
+ *    (output removed before each);
  *  - `curl --cacert` && `openssl dgst -sha256`, the naive Node https script (`bench/naive-pull.ts`);
- *  - when `dragonfly-bin.tar.xz` is there: Go dfget (`go-dfget.sh --fresh --runs 2`: a fresh daemon
- *    store, then two pulls), `oras pull` and `crane blob` from the same tarball.
+ *  - when `dragonfly-bin.tar.xz` is there: Go dfget (`go-dfget.sh --fresh --runs N`: a fresh daemon
+ *    store, its first pull, then the second pulls), `oras pull` and `crane blob` from the same tarball.
+ *
+ * A second pull takes ~0.1 s and its wall time swings by tens of ms on a shared machine, so each round
+ * makes `BENCH_TLS_SECONDS` of them (default 3) for orasfly and for Go dfget alike: the second-pull
+ * medians are over rounds × that many samples.
  *
  * Go dfget's pulls are done by its daemon: its CPU is the daemon's (`/proc/PID/stat` before and after
  * each pull) plus the `dfget-go` client process's (/usr/bin/time, through a wrapper named as the binary
  * in a directory handed to the script as `DF_BIN`); its peak RSS is shown for both processes.
  * Tools without a store have no second pull (it would be another first pull).
  *
- * Env: BENCH_TLS_MIB (default 512), BENCH_ROUNDS (default 5), DRAGONFLY_DIR (default
+ * Env: BENCH_TLS_MIB (default 512), BENCH_ROUNDS (default 5), BENCH_TLS_SECONDS (default 3), DRAGONFLY_DIR (default
  * `../shared/dragonfly` beside the repository), DF_HOME / DF_BIN (as for the Dragonfly scripts; by
  * default a temp dir, the binaries unpacked there once per run).
  */
@@ -34,6 +38,8 @@ import { measureAsync, median, medians, orasflyPull, rotated, type Sample } from
 const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_TLS_MIB ?? 512);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Second pulls per round, per tool that keeps a store. */
+const SECONDS = Math.max(1, Number(process.env.BENCH_TLS_SECONDS ?? 3));
 const DRAGONFLY_DIR = path.resolve(repoRoot, process.env.DRAGONFLY_DIR ?? path.join('..', 'shared', 'dragonfly'));
 const TARBALL = path.join(DRAGONFLY_DIR, 'dragonfly-bin.tar.xz');
 const GO_DFGET = path.join(DRAGONFLY_DIR, 'go-dfget.sh');
@@ -41,10 +47,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const naive = path.join(here, 'naive-pull.js');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** One round of a tool: its first pull, and its second when it keeps a store. */
+/** One round of a tool: its first pull, and its second pulls when it keeps a store. */
 interface Round {
   first: Sample;
-  second?: Sample;
+  seconds?: Sample[];
   /** orasfly, when `NODE_EXTRA_CA_CERTS` is set here: the second pull without it, and bare Node with and without. */
   withoutExtraCa?: { second: Sample; bareWith: Sample; bareWithout: Sample };
   /** Go dfget: the client process's peak RSS (the sample's `rssKiB` is the daemon's). */
@@ -87,7 +93,7 @@ const firstLine = (e: unknown) =>
 
 /**
  * Go dfget through `go-dfget.sh`. The script starts its daemon, a Harbor-token shim and a fake
- * scheduler, pulls twice and stops them; what it reports is read from its output and result.env.
+ * scheduler, pulls 1 + SECONDS times and stops them; what it reports is read from its output and result.env.
  */
 class GoDfget {
   private readonly wrapBin: string;
@@ -123,7 +129,7 @@ class GoDfget {
 
   async run(): Promise<Round> {
     await rm(this.times, { force: true });
-    const p = spawn('bash', [GO_DFGET, '--fresh', '--runs', '2', this.registry, this.ref], {
+    const p = spawn('bash', [GO_DFGET, '--fresh', '--runs', String(1 + SECONDS), this.registry, this.ref], {
       env: { ...this.env, DF_BIN: this.wrapBin },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 600_000,
@@ -162,11 +168,11 @@ class GoDfget {
         .split('\n')
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const),
     );
-    // The client runs' /usr/bin/time lines, in order: run 1, run 2.
+    // The client runs' /usr/bin/time lines, in order: run 1, run 2, …
     const clients = [
       ...(await readFile(this.times, 'utf8').catch(() => '')).matchAll(/^DFGET [\d.]+ ([\d.]+) ([\d.]+) (\d+)$/gm),
     ].map((m) => ({ cpuMs: (Number(m[1]) + Number(m[2])) * 1000, rssKiB: Number(m[3]) }));
-    const sample = (k: 1 | 2): Sample => {
+    const sample = (k: number): Sample => {
       if (env.get(`GODFGET_RC_${k}`) !== '0' || env.get(`GODFGET_SHA256_OK_${k}`) !== '1')
         throw new Error(
           `Go dfget pull ${k}: exit ${env.get(`GODFGET_RC_${k}`)}, sha256 ok ${env.get(`GODFGET_SHA256_OK_${k}`)}`,
@@ -181,7 +187,8 @@ class GoDfget {
         rssKiB: hwm[k] ?? NaN,
       };
     };
-    return { first: sample(1), second: sample(2), clientRssKiB: clients[0]?.rssKiB ?? NaN };
+    const seconds = Array.from({ length: SECONDS }, (_, i) => sample(i + 2));
+    return { first: sample(1), seconds, clientRssKiB: clients[0]?.rssKiB ?? NaN };
   }
 }
 
@@ -218,9 +225,12 @@ async function main(): Promise<void> {
         run: async () => {
           await rm(store, { recursive: true, force: true });
           const first = await orasfly();
-          await rm(out('orasfly'), { force: true });
-          const second = await orasfly();
-          if (!extraCa) return { first, second };
+          const seconds: Sample[] = [];
+          for (let k = 0; k < SECONDS; k++) {
+            await rm(out('orasfly'), { force: true });
+            seconds.push(await orasfly());
+          }
+          if (!extraCa) return { first, seconds };
           await rm(out('orasfly'), { force: true });
           const bare = [process.execPath, '-e', ''];
           const withoutExtraCa = {
@@ -228,7 +238,7 @@ async function main(): Promise<void> {
             bareWith: await measureAsync(bare),
             bareWithout: await measureAsync(bare, { unsetEnv: extraCa }),
           };
-          return { first, second, withoutExtraCa };
+          return { first, seconds, withoutExtraCa };
         },
       },
       {
@@ -324,12 +334,13 @@ async function main(): Promise<void> {
     );
     console.log(
       `\nOne ${SIZE_MIB} MiB SIF on a TLS \`docker-registry\` on loopback, a fresh store for each first pull, ` +
-        `the second pull from the same store (output removed first), ${ROUNDS} alternating rounds, medians; ` +
+        `${SECONDS} second pulls per round from the same store (output removed before each), ${ROUNDS} alternating ` +
+        `rounds, medians (of ${ROUNDS * SECONDS} samples for a second pull); ` +
         'each client a whole process.\n',
     );
     const first = (t: Tool) => medians(results.get(t.name)!.map((r) => r.first));
     const firstCpu = (t: Tool) => finiteMedian(results.get(t.name)!.map((r) => r.first.cpuMs));
-    const second = (t: Tool) => results.get(t.name)!.map((r) => r.second!);
+    const second = (t: Tool) => results.get(t.name)!.flatMap((r) => r.seconds!);
     const ok = (t: Tool) => results.get(t.name)!.length > 0;
     const byPrefix = (p: string) => tools.find((t) => t.name.startsWith(p) && ok(t));
     const goT = byPrefix("Dragonfly's Go dfget");
