@@ -168,7 +168,7 @@ Examples:
   orasfly cache list
 
 Environment:
-  DEBUG=orasfly:*           debug logs on stderr (orasfly:http, orasfly:auth, orasfly:conductor, …)
+  DEBUG=orasfly:*           debug logs on stderr (orasfly:source, orasfly:auth, orasfly:conductor, …)
   REGISTRY_AUTH_FILE        containers auth file (podman/skopeo/buildah login), read first; then
                             $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
   DOCKER_CONFIG             the directory of docker's config.json (default ~/.docker), then

@@ -4,7 +4,7 @@
  * the blob hash while still in cache. Chunks are gathered, without copying, into writes of at least
  * {@link BATCH_BYTES} (one `writev` each), at most {@link MAX_WRITES_IN_FLIGHT} in flight: one
  * thread-pool round trip per 64 KiB socket chunk (or per 16 KiB TLS record) was the largest cost of
- * a pull (`docs/data-path-profile.md`). The piece is recorded only when exactly its length arrived.
+ * a pull (the data-path profile behind issue #19). The piece is recorded only when exactly its length arrived.
  *
  * @module
  */

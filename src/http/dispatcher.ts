@@ -1,8 +1,8 @@
 /**
  * The undici dispatcher every registry request goes through: an `Agent` whose connector tells
  * plain and TLS timeouts apart, wrapped in a proxy agent when one is configured, with the trust
- * store (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, a CA file) built once, at the
- * first TLS connection. undici itself is passed in (`undici-modules.ts`, imported on demand): a run
+ * store (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, a CA file) built once, when the
+ * narrow trust first fails to vouch for a server (up front through a proxy; see {@link TlsSettings}). undici itself is passed in (`undici-modules.ts`, imported on demand): a run
  * that sends nothing through it — a reuse answered by the store, or by a direct request — never
  * loads it (about 20 ms of a reuse pull's start-up).
  *
@@ -48,14 +48,21 @@ export function createDispatcher(
   let secure: BuildConnector.connector | undefined;
   let secureFull: BuildConnector.connector | undefined;
   const tlsTimeout = o.dialTimeout + o.tlsHandshakeTimeout;
+  const viaFull = (full: TlsOptions, opts: BuildConnector.Options, cb: BuildConnector.Callback): void =>
+    (secureFull ??= build({ timeout: tlsTimeout, ...keepAliveOpts, ...full }))(opts, cb);
   // The narrow trust first (see TlsSettings); the whole configured store only when the narrow one
-  // cannot vouch for the server.
-  const connectTls: BuildConnector.connector = (opts, cb) =>
+  // cannot vouch for the server, and from then on for every new connection (a failed handshake
+  // each time would buy nothing: the registry's chain does not change between connections).
+  const connectTls: BuildConnector.connector = (opts, cb) => {
+    const widened = tls.widened() ? tls.full() : undefined;
+    if (widened) return viaFull(widened, opts, cb);
     (secure ??= build({ timeout: tlsTimeout, ...keepAliveOpts, ...tls.narrow() }))(opts, (err, socket) => {
       const full = err && untrustedChain(err) ? tls.full() : undefined;
       if (!full) return err ? cb(err, null) : cb(null, socket!);
-      (secureFull ??= build({ timeout: tlsTimeout, ...keepAliveOpts, ...full }))(opts, cb);
+      tls.widen();
+      viaFull(full, opts, cb);
     });
+  };
   const connect: BuildConnector.connector = (opts, cb) =>
     opts.protocol === 'https:' ? connectTls(opts, cb) : plain(opts, cb);
   const agentOpts = {
@@ -88,11 +95,17 @@ export type TlsOptions = { rejectUnauthorized: boolean; secureContext?: import('
  * (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, `caFile`: ~170 certificates, 25-40 ms to
  * build), asked for only when the narrow trust could not vouch for a server; `undefined` when the
  * narrow trust already is all of it. Both only ever trust certificates the user configured, so the
- * second step never accepts what the whole store would refuse; it only costs one more handshake.
+ * second step never accepts what the whole store would refuse; it costs one more handshake, once: after
+ * the narrow trust failed to vouch for a server ({@link TlsSettings.widen}), new connections, the
+ * direct ones included, start from the whole store.
  */
 export interface TlsSettings {
   narrow(): TlsOptions;
   full(): TlsOptions | undefined;
+  /** Records that the narrow trust could not vouch for a server this client reaches. */
+  widen(): void;
+  /** Whether {@link TlsSettings.widen} was called: new connections then use `full()`. */
+  widened(): boolean;
 }
 
 /** The memoised TLS settings for `o`: plain-HTTP pulls build nothing. */
@@ -100,10 +113,13 @@ export function tlsSettings(o: DispatcherOptions): TlsSettings {
   const reject = !o.insecureSkipVerify;
   let narrow: TlsOptions | undefined;
   let full: TlsOptions | undefined;
+  let wide = false;
   const whole = (): TlsOptions => (full ??= { rejectUnauthorized: reject, ...trustedContext(o) });
+  const widening = { widen: () => void (wide = true), widened: () => wide };
   // Nothing beyond Node's default store is configured (or nothing is verified): one step.
-  if (!reject || (!o.systemCa && o.ca === undefined)) return { narrow: whole, full: () => undefined };
+  if (!reject || (!o.systemCa && o.ca === undefined)) return { narrow: whole, full: () => undefined, ...widening };
   return {
+    ...widening,
     narrow: () => {
       if (narrow) return narrow;
       if (o.ca === undefined) return (narrow = { rejectUnauthorized: true });
@@ -125,9 +141,10 @@ export function directConnect(o: DispatcherOptions, tls: TlsSettings): DirectCon
     dialTimeout: o.dialTimeout,
     tlsHandshakeTimeout: o.tlsHandshakeTimeout,
     headersTimeout: o.responseHeaderTimeout,
-    // The narrow trust only: a chain it cannot vouch for is declined, and undici's connector then
-    // tries the whole store (the answer and its error are undici's).
-    tls: () => tls.narrow(),
+    // The narrow trust until it once failed to vouch for a server: a chain it cannot vouch for is
+    // declined, undici's connector then tries the whole store (the answer and its error are
+    // undici's) and widens the trust, so the next direct connection starts from the whole store.
+    tls: () => (tls.widened() ? tls.full() : undefined) ?? tls.narrow(),
   };
 }
 

@@ -11,7 +11,10 @@
  */
 import type { BodyMemory } from './chunks.js';
 
-/** Bytes of one pooled buffer: a write batch's size, so one filled buffer is one write. */
+/**
+ * Bytes of one pooled buffer: large enough that a socket read is rarely cut short by the end of a
+ * buffer; writes are issued per `BATCH_BYTES` gathered (piece-assembler.ts), a buffer's views at a time.
+ */
 export const POOL_BUFFER_BYTES = 1024 * 1024;
 /** Free buffers kept; more are left to the GC (a burst of connections does not pin its memory). */
 export const POOL_KEEP = 16;

@@ -62,7 +62,7 @@ export interface StorageOptions {
   /**
    * Algorithm of the per-piece checksums kept in metadata (and of `pieceMd5Sign`). `crc32` as in
    * Dragonfly's Rust client; `md5` as in the Go daemon.
-   * @defaultValue `'crc32'` — measured by `bench/storage-materialize.ts` (Node 20.20, AMD EPYC, 256 MiB
+   * @defaultValue `'crc32'` — measured by `bench/storage-materialize-bench.ts` (Node 20.20, AMD EPYC, 256 MiB
    * in 4 MiB pieces): crc32 4077 MB/s, md5 627 MB/s, sha256 1445 MB/s. md5 would cost more CPU than the
    * sha256 blob digest we must compute anyway; crc32 adds ~15 %. The piece checksum only has to catch
    * torn or lost writes on resume — the blob itself is always verified against its sha256 digest.
@@ -113,7 +113,7 @@ export const DEFAULT_STORAGE_OPTIONS = Object.freeze({
   diskGCThresholdPercent: 95,
   gcInterval: '1m' as Duration,
   keepStorage: true,
-  // crc32: 6.5× md5's throughput in bench/storage-materialize.ts (4077 vs 627 MB/s); see StorageOptions.pieceDigest.
+  // crc32: 6.5× md5's throughput in bench/storage-materialize-bench.ts (4077 vs 627 MB/s); see StorageOptions.pieceDigest.
   pieceDigest: 'crc32' as PieceDigestAlgorithm,
   lockStaleTime: '60s' as Duration,
   lockTimeout: '30m' as Duration,

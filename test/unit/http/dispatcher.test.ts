@@ -7,7 +7,9 @@ import https from 'node:https';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { makeTlsCerts } from '../../harness/certs.js';
-import { createDispatcher, tlsSettings } from '../../../src/http/dispatcher.js';
+import { createDispatcher, directConnect, tlsSettings } from '../../../src/http/dispatcher.js';
+import { directGet } from '../../../src/http/socket-get.js';
+import { ChunkPool } from '../../../src/internal/chunk-pool.js';
 import * as undici from '../../../src/http/undici-modules.js';
 import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
 
@@ -41,7 +43,7 @@ test('TLS trust in two steps: the CA file alone first, the whole store only when
     const o = resolveOrasClientOptions({ caFile: a.caFile });
     const tls = tlsSettings(o);
     let fullBuilt = 0;
-    const counted = { narrow: () => tls.narrow(), full: () => (fullBuilt++, tls.full()) };
+    const counted = { ...tls, full: () => (fullBuilt++, tls.full()) };
     const d = createDispatcher(o, undici, counted);
     try {
       const r = await undici.dispatcherRequest(d, { origin, path: '/', method: 'GET' });
@@ -67,4 +69,56 @@ test('TLS trust in two steps: the CA file alone first, the whole store only when
   const refused = await get(originB);
   assert.ok(refused.error, 'an untrusted server was accepted');
   assert.equal(refused.fullBuilt, 1);
+});
+
+test('once the narrow trust failed to vouch for a server, new connections (direct ones too) start from the whole store', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-widen-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const a = await makeTlsCerts(mkdtempSync(path.join(dir, 'a-')));
+  const b = await makeTlsCerts(mkdtempSync(path.join(dir, 'b-')));
+  // Signed by b, which only the whole store trusts (through NODE_EXTRA_CA_CERTS); every answer closes
+  // its connection, so each request makes a new one.
+  const server = https.createServer({ cert: readFileSync(b.certFile), key: readFileSync(b.keyFile) }, (_q, s) => {
+    s.setHeader('connection', 'close');
+    s.end('ok');
+  });
+  let refusedHandshakes = 0;
+  server.on('tlsClientError', () => refusedHandshakes++);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const saved = process.env['NODE_EXTRA_CA_CERTS'];
+  process.env['NODE_EXTRA_CA_CERTS'] = b.caFile;
+  t.after(() => {
+    if (saved === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
+    else process.env['NODE_EXTRA_CA_CERTS'] = saved;
+  });
+  const o = resolveOrasClientOptions({ caFile: a.caFile });
+  const tls = tlsSettings(o);
+  const d = createDispatcher(o, undici, tls);
+  t.after(() => d.close());
+  const direct = directConnect(o, tls)!;
+  assert.equal(direct.tls(), tls.narrow(), 'a direct connection starts from the narrow trust');
+  assert.equal(tls.widened(), false);
+  for (let i = 0; i < 3; i++) {
+    const r = await undici.dispatcherRequest(d, { origin, path: '/', method: 'GET' });
+    assert.equal(r.statusCode, 200);
+    assert.equal(await r.body.text(), 'ok');
+  }
+  // One handshake refused (the first connection's narrow attempt), not one per connection.
+  assert.equal(refusedHandshakes, 1);
+  assert.equal(tls.widened(), true);
+  assert.equal(direct.tls(), tls.full(), 'a direct connection now starts from the whole store');
+  const got: Buffer[] = [];
+  const head = await directGet(direct, {
+    url: new URL(`${origin}/`),
+    headers: {},
+    memory: new ChunkPool({ bufferBytes: 64 * 1024, keep: 0 }),
+    sink: (c) => void got.push(Buffer.from(c)),
+    accept: (h) => h.status === 200,
+  });
+  assert.equal(head.status, 200);
+  assert.equal(Buffer.concat(got).toString(), 'ok');
+  assert.equal(refusedHandshakes, 1, 'the direct connection was refused first');
 });
