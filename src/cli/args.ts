@@ -34,7 +34,7 @@ export interface CliArgs {
   insecure: boolean;
   caFile: string | undefined;
   plainHttp: boolean | undefined;
-  /** `--tag-cache-ttl D`: trust a tag's last-seen manifest this long (ms; 0 = ask every time). */
+  /** `--tag-cache-ttl D`: trust a tag's last-seen manifest this long (ms; 0 = ask every time); the flag takes a unit (`60s`). */
   tagCacheTtl: number | undefined;
   /** `os/arch[/variant]` to pick from an image index. */
   platform: { os: string; architecture: string; variant?: string | undefined } | undefined;
@@ -181,20 +181,49 @@ Environment:
 `;
 
 function requireInt(value: string, field: string, min: number, max: number): number {
-  const n = Number(value);
+  // Digits only: Number() also takes "", " 3 ", "0x4" and "2.0".
+  const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max)
     throw new InvalidArgumentError(field, `expected an integer ${min}..${max}, got ${quote(value)}`);
   return n;
 }
 
 /**
- * `--timeout` takes a duration with a unit, as dfget's does: a bare number was read as milliseconds,
- * so `--timeout 30` gave up after 30 ms.
+ * A duration flag (`--timeout`, `--tag-cache-ttl`) takes a unit, as dfget's `--timeout` does: a
+ * bare number was read as milliseconds, so `--timeout 30` gave up after 30 ms.
  */
-function parseTimeout(value: string): number | undefined {
-  if (/^\s*\d+(\.\d+)?\s*$/.test(value))
-    throw new InvalidArgumentError('timeout', `${quote(value)} has no unit; write e.g. 30s, 5m or 1h30m`);
-  return parseDuration(value, 'timeout') || undefined;
+function durationFlag(value: string, field: string): number {
+  const hint = 'write e.g. 30s, 5m or 1h30m';
+  // Zero needs no unit (as in Go's time.ParseDuration, which dfget's flags use).
+  if (/^\s*0\s*$/.test(value)) return 0;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) throw new InvalidArgumentError(field, `${quote(value)} has no unit; ${hint}`);
+  try {
+    return parseDuration(value, field);
+  } catch {
+    throw new InvalidArgumentError(field, `${quote(value)} is not a duration; ${hint}`);
+  }
+}
+
+/** Flags that name a file or a directory: an empty value (an unset shell variable) is refused, not taken as "unset". */
+const PATH_FLAGS = [
+  'output',
+  'config',
+  'workhome',
+  'datadir',
+  'cachedir',
+  'logdir',
+  'ca-file',
+  'registry-config',
+  'endpoint',
+  'proxy-transport',
+] as const;
+
+/**
+ * What of a user's text may be echoed in an error: a reference without the `user:password@` that
+ * a mistyped one may carry before its host, and a header's name, never its value.
+ */
+function echoReference(url: string): string {
+  return url.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?)[^/@\s]*@/i, '$1<credentials>@');
 }
 
 /** Node's `parseArgs` texts, said shortly, with the closest flag for a typo. */
@@ -240,7 +269,14 @@ export function parseHeader(h: string): [string, string] {
   const i = h.indexOf(':');
   const k = i < 0 ? '' : h.slice(0, i).trim();
   const v = i < 0 ? '' : h.slice(i + 1).trim();
-  if (!k || !v) throw new InvalidArgumentError('header', `header format error: ${h}`);
+  if (!k || !v) {
+    // Echo the name only: a header given without its colon may be all secret (`PRIVATE-TOKEN glpat-…`).
+    const name = (/^[^:\s]*/.exec(h)?.[0] ?? '').slice(0, 64);
+    throw new InvalidArgumentError(
+      'header',
+      `header format error: ${quote(name + (h.length > name.length ? ' …' : ''))} (write "Name: value")`,
+    );
+  }
   return [k, v];
 }
 
@@ -254,7 +290,8 @@ export function defaultOutput(url: string, cwd = process.cwd()): string {
   const noQuery = url.split(/[?#]/)[0] ?? '';
   const afterScheme = noQuery.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   const seg = afterScheme.split('/').filter(Boolean).slice(1).pop();
-  if (!seg) throw new InvalidArgumentError('output', `cannot derive an output name from ${quote(url)}; pass -O`);
+  if (!seg)
+    throw new InvalidArgumentError('output', `cannot derive an output name from ${quote(echoReference(url))}; pass -O`);
   const [nameTag = '', digest] = seg.split('@');
   const [name = '', tag] = nameTag.split(':');
   const suffix = tag ?? (digest ? digest.replace(/^[^:]*:/, '').slice(0, 12) : 'latest');
@@ -263,7 +300,7 @@ export function defaultOutput(url: string, cwd = process.cwd()): string {
 
 /** The hint for a reference written without its scheme (`host/repo:tag`, as docker and podman take it). */
 function schemeHint(url: string): string {
-  if (/^[a-z0-9.-]+(:\d+)?\/\S+$/i.test(url)) return `; did you mean oras://${url}?`;
+  if (/^[a-z0-9.-]+(:\d+)?\/\S+$/i.test(url)) return `; did you mean oras://${echoReference(url)}?`;
   return '; write oras://host/repo:tag';
 }
 
@@ -283,7 +320,8 @@ function joinNegativeValues(argv: readonly string[]): string[] {
     const a = argv[i]!;
     const next = argv[i + 1];
     if (wantsValue.has(a) && next !== undefined && /^-\d+$/.test(next)) {
-      out.push(`${a}=${next}`);
+      // `--flag=-1`, and `-O-1` for a short flag (node reads `-O=-1` as the value `=-1`).
+      out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
       i++;
     } else out.push(a);
   }
@@ -334,10 +372,15 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   if (!help && !version) {
     if (!url) throw new InvalidArgumentError('url', 'please specify a URL with -u or as the first argument');
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i.test(url))
-      throw new InvalidArgumentError('url', `url ${url} invalid argument${schemeHint(url)}`);
+      throw new InvalidArgumentError('url', `url ${echoReference(url)} invalid argument${schemeHint(url)}`);
   }
   if (positionals.length > (v.url ? 0 : 1))
-    throw new InvalidArgumentError('arguments', `unexpected argument ${quote(positionals.at(-1))}`);
+    throw new InvalidArgumentError('arguments', `unexpected argument ${quote(echoReference(positionals.at(-1)!))}`);
+  for (const name of PATH_FLAGS) {
+    const given = v[name];
+    if (given === '' || (Array.isArray(given) && given.includes('')))
+      throw new InvalidArgumentError(name, `--${name} is empty (an unset variable?); give a path`);
+  }
   const outputFlag = v.output ?? pulledTo;
   if (v.username !== undefined && !v['password-stdin'])
     throw new InvalidArgumentError(
@@ -374,7 +417,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   return {
     url,
     output,
-    timeout: v.timeout !== undefined ? parseTimeout(v.timeout) : undefined,
+    timeout: v.timeout !== undefined ? durationFlag(v.timeout, 'timeout') || undefined : undefined,
     digest: v.digest,
     // dfget: --digest clears --tag.
     tag: v.digest ? undefined : v.tag,
@@ -393,7 +436,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     insecure: v.insecure ?? false,
     caFile: v['ca-file'],
     plainHttp: v['plain-http'],
-    tagCacheTtl: v['tag-cache-ttl'] !== undefined ? parseDuration(v['tag-cache-ttl'], 'tag-cache-ttl') : undefined,
+    tagCacheTtl: v['tag-cache-ttl'] !== undefined ? durationFlag(v['tag-cache-ttl'], 'tag-cache-ttl') : undefined,
     platform: v.platform !== undefined ? parsePlatform(v.platform, 'platform') : undefined,
     registryConfig: v['registry-config']?.map((f) => path.resolve(cwd, f)),
     username: v.username,

@@ -7,6 +7,7 @@
  * @module
  */
 import { promises as fsp } from 'node:fs';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { SignalOptions } from '../core/types.js';
 import type { Entry } from './entry.js';
 import { readPeer, readTask, removeGarbagePeer, taskNames, type EntryFilesContext } from './entry-files.js';
@@ -253,7 +254,10 @@ export async function cleanEntries(
   selectors: readonly string[] = [],
   opts: InspectOptions = {},
 ): Promise<CleanReport> {
-  const wanted = selectors.map((s) => s.trim()).filter(Boolean);
+  // An empty selector (an unset shell variable) must not fall back to "no selector", which is all.
+  if (selectors.some((s) => s.trim() === ''))
+    throw new InvalidArgumentError('selectors', 'a selector is empty; name an entry, or give none to clean them all');
+  const wanted = selectors.map((s) => s.trim());
   const matched = new Set<string>();
   const matches = (taskId: string, digest?: string, url?: string): boolean => {
     if (wanted.length === 0) return true;

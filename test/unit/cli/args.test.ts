@@ -57,7 +57,7 @@ test('the URL may be positional; --digest clears --tag; --console turns off the 
 });
 
 test('flag errors use dfget texts', () => {
-  assert.throws(() => parseHeader('NoColon'), /header format error: NoColon/);
+  assert.throws(() => parseHeader('NoColon'), /header format error: "NoColon" \(write "Name: value"\)/);
   assert.throws(() => parseHeader('K:'), /header format error/);
   assert.throws(
     () => parseCliArgs([]),
@@ -156,4 +156,68 @@ test('--tag-cache-ttl takes a duration (ms); unset when not given; a malformed o
     () => parseCliArgs(['oras://h/r:t', '--tag-cache-ttl', 'soon']),
     (e: unknown) => e instanceof InvalidArgumentError && /tag-cache-ttl/.test(e.message),
   );
+});
+
+test('an argument error never echoes a credential: a reference with user:password@, a header without its colon', () => {
+  const said = (argv: string[]): string => {
+    try {
+      parseCliArgs(argv, '/w');
+    } catch (e) {
+      return (e as Error).message;
+    }
+    assert.fail(`no error for ${argv.join(' ')}`);
+  };
+  const url = said(['user:s3cret@h/r:t']);
+  assert.doesNotMatch(url, /s3cret|user:/);
+  assert.match(url, /url <credentials>@h\/r:t invalid argument/);
+  assert.doesNotMatch(said(['oras://h/r:t', 'oras://user:s3cret@h/r:t']), /s3cret/);
+  const header = said(['oras://h/r:t', '-H', 'PRIVATE-TOKEN glpat-abcdef123456']);
+  assert.doesNotMatch(header, /glpat/);
+  assert.match(header, /header format error: "PRIVATE-TOKEN …"/);
+  // A digest reference's @ comes after a slash: it is not a credential, and stays as written.
+  assert.match(said(['h/r@sha256:' + 'a'.repeat(64)]), /url h\/r@sha256:a+ invalid argument/);
+});
+
+test('an empty path flag (an unset variable) is refused by name, not taken as unset', () => {
+  for (const argv of [
+    ['--datadir', ''],
+    ['--cachedir', ''],
+    ['--config='],
+    ['--logdir', ''],
+    ['-O', ''],
+    ['--ca-file', ''],
+    ['--registry-config', 'a.json', '--registry-config', ''],
+    ['--endpoint', ''],
+  ]) {
+    const flag = argv.find((a) => a.startsWith('-'))!.replace(/=$/, '');
+    const name = flag === '-O' ? 'output' : flag.slice(2);
+    assert.throws(
+      () => parseCliArgs(['oras://h/r:t', ...argv], '/w'),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === name && /is empty/.test(e.message),
+      argv.join(' '),
+    );
+  }
+});
+
+test('numbers are digits only; a duration flag needs a unit (0 excepted); -O -1 is a file named -1', () => {
+  for (const bad of ['', ' 3 ', '0x4', '2.0', '1e1'])
+    assert.throws(
+      () => parseCliArgs(['oras://h/r:t', '--concurrency', bad]),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'concurrency',
+      JSON.stringify(bad),
+    );
+  assert.throws(
+    () => parseCliArgs(['oras://h/r:t', '--layer-index', '']),
+    (e: unknown) => e instanceof InvalidArgumentError && e.field === 'layer-index',
+  );
+  assert.throws(
+    () => parseCliArgs(['oras://h/r:t', '--tag-cache-ttl', '60']),
+    (e: unknown) => e instanceof InvalidArgumentError && /"60" has no unit/.test(e.message),
+  );
+  assert.throws(
+    () => parseCliArgs(['oras://h/r:t', '--timeout', '30x']),
+    (e: unknown) => e instanceof InvalidArgumentError && /is not a duration; write e\.g\. 30s/.test(e.message),
+  );
+  assert.equal(parseCliArgs(['oras://h/r:t', '--timeout', '0']).timeout, undefined);
+  assert.equal(parseCliArgs(['oras://h/r:t', '-O', '-1'], '/w').output, path.resolve('/w', '-1'));
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TaskEntry } from '../../../src/storage/storage-manager.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
 import { acquireTaskLock } from '../../../src/storage/task-lock.js';
 import { completeTask, makeStore } from './store-fixture.js';
 
@@ -97,4 +98,16 @@ test("clean takes the short task ids and digests 'cache list' prints, and report
   assert.deepEqual(real.removed, [`${c.taskId}/${c.peerId}`]);
   assert.deepEqual(real.unmatched, []);
   assert.equal((await store.list()).length, 2);
+});
+
+test('clean refuses an empty selector (an unset variable) instead of cleaning everything', async (t) => {
+  const { store } = await makeStore(t);
+  const a = await completeTask(store, Buffer.alloc(40_000, 7), 1);
+  for (const selectors of [[''], ['  '], [a.taskId, '']])
+    await assert.rejects(
+      store.clean(selectors),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'selectors',
+      JSON.stringify(selectors),
+    );
+  assert.equal((await store.list()).length, 1, 'the entry is still there');
 });
