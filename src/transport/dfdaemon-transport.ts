@@ -19,6 +19,7 @@ import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { withRetry, type BackoffPolicy } from '../internal/retry.js';
 import { taskIdV2 } from '../core/task-id.js';
 import { redact } from '../http/redact.js';
+import { TMP_MARK } from '../storage/fs-util.js';
 import type { OriginRequest } from '../source/resource-client.js';
 import type { SignalOptions } from '../core/types.js';
 import { pieceAt } from '../core/piece-plan.js';
@@ -232,7 +233,9 @@ export class DfdaemonTransport implements PieceTransport {
     const plan = task.plan;
     // The daemon links its file here before the download ends: a temp name in the store's directory,
     // read into the store (and verified) only once the stream has ended well.
-    const tmp = delivery === 'output-path' ? path.join(task.scratchDir!, `.dfdaemon-${randomUUID()}.tmp`) : undefined;
+    // Named with the store's temp mark: an entry's cleanup removes it if this process dies first.
+    const tmp =
+      delivery === 'output-path' ? path.join(task.scratchDir!, `${TMP_MARK}dfdaemon-${randomUUID()}`) : undefined;
     const message: DownloadMessage = {
       url: origin.url,
       // No `digest`: orasfly checks every piece and the blob itself. Given one, the Rust daemon

@@ -13,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import { DaemonError, RangeNotSupportedError } from '../core/errors.js';
 import { daemonFailure, relayedStatusError } from './cluster-errors.js';
 import { chunksOf, pumpChunks, type ChunkSink } from '../internal/chunks.js';
-import { redact } from '../http/redact.js';
+import { isSecretHeader, redact } from '../http/redact.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { agentClass, dispatcherRequest } from '../http/undici-modules.js';
 import type { ByteRange, SignalOptions } from '../core/types.js';
@@ -148,7 +148,8 @@ export class ProxyTransport implements PieceTransport {
       throw this.#fail('the resource client cannot describe the blob request for a proxy (no blobRequest)');
     const origin = await task.origin.request({ signal: options.signal });
     const blob = new URL(origin.url);
-    const hasCredentials = Object.keys(origin.headers).some((k) => k.toLowerCase() === 'authorization');
+    // Any credential header: the registry's Authorization, or one the user added (-H 'X-Auth-Token: …').
+    const hasCredentials = Object.keys(origin.headers).some(isSecretHeader);
     if (hasCredentials && !this.#cleartextOk) {
       throw this.#fail(
         `not sending registry credentials to ${this.#proxy.origin} in clear text (not loopback, not HTTPS; set allowCleartextCredentials to allow it)`,

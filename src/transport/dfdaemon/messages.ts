@@ -91,10 +91,12 @@ export interface DownloadTaskResponse {
   hostId: string;
   taskId: string;
   peerId: string;
-  /** `download_task_started_response` (field 4). */
-  started?:
-    | { contentLength: number; isFinished: boolean; pieces: PieceMessage[]; responseHeader: Record<string, string> }
-    | undefined;
+  /**
+   * `download_task_started_response` (field 4). Its `pieces` (field 4) are not decoded: nothing
+   * uses them (each piece arrives in its own finished message), and a hostile daemon could send
+   * millions of empty entries in one message.
+   */
+  started?: { contentLength: number; isFinished: boolean; responseHeader: Record<string, string> } | undefined;
   /** `download_piece_finished_response` (field 5). */
   piece?: PieceMessage | undefined;
 }
@@ -121,19 +123,13 @@ export function decodeDownloadTaskResponse(buf: Buffer): DownloadTaskResponse {
     else if (f.field === 2 && f.wire === WIRE_LEN) r.taskId = asString(f);
     else if (f.field === 3 && f.wire === WIRE_LEN) r.peerId = asString(f);
     else if (f.field === 4 && f.wire === WIRE_LEN) {
-      const s = {
-        contentLength: 0,
-        isFinished: false,
-        pieces: [] as PieceMessage[],
-        responseHeader: {} as Record<string, string>,
-      };
+      const s = { contentLength: 0, isFinished: false, responseHeader: {} as Record<string, string> };
       for (const g of readFields(f.bytes!)) {
         if (g.field === 1 && g.wire === WIRE_VARINT) s.contentLength = asNumber(g);
         else if (g.field === 3 && g.wire === WIRE_LEN) {
           const [k, v] = asMapEntry(g);
           s.responseHeader[k] = v;
-        } else if (g.field === 4 && g.wire === WIRE_LEN) s.pieces.push(decodePiece(g.bytes!));
-        else if (g.field === 5 && g.wire === WIRE_VARINT) s.isFinished = g.varint !== 0n;
+        } else if (g.field === 5 && g.wire === WIRE_VARINT) s.isFinished = g.varint !== 0n;
       }
       r.started = s;
     } else if (f.field === 5 && f.wire === WIRE_LEN) {

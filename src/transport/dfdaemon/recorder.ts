@@ -17,7 +17,9 @@ export interface DfdaemonExchange {
   at: string;
   request: Omit<DownloadMessage, 'requestHeader'> & { requestHeaderNames: string[] };
   responses: Array<
-    Omit<DownloadTaskResponse, 'piece'> & {
+    Omit<DownloadTaskResponse, 'piece' | 'started'> & {
+      /** The started message, its origin response header by name only (values may be cookies or tokens). */
+      started?: { contentLength: number; isFinished: boolean; responseHeaderNames: string[] };
       piece?: {
         number: number;
         offset: number;
@@ -50,8 +52,12 @@ export class ExchangeRecorder {
   }
 
   response(m: DownloadTaskResponse): void {
-    const { piece, ...rest } = m;
+    const { piece, started, ...rest } = m;
     const out: DfdaemonExchange['responses'][number] = { ...rest };
+    if (started) {
+      const { responseHeader, ...s } = started;
+      out.started = { ...s, responseHeaderNames: Object.keys(responseHeader) };
+    }
     if (piece) {
       const { content, parentId: _parentId, ...p } = piece;
       out.piece = content

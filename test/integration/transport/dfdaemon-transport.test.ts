@@ -29,7 +29,7 @@ test('output-path (hard link): a verified output, the registry serves the blob o
   assert.equal(d.digest, undefined, 'orasfly verifies the blob itself: the daemon is not asked to hash it again');
   assert.equal(d.piece_length, PIECE);
   assert.equal(d.need_piece_content ?? false, false);
-  assert.match(d.output_path!, /\.dfdaemon-[0-9a-f-]+\.tmp$/);
+  assert.match(d.output_path!, /\/\.orasfly-tmp-dfdaemon-[0-9a-f-]+$/, 'a temp name every store cleanup removes');
   assert.match(d.request_header['authorization'] ?? '', /^Bearer /);
   await assert.rejects(stat(d.output_path!), { code: 'ENOENT' }, 'the temp file is gone');
   assert.ok(

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProxyTransport } from '../../../src/transport/proxy-transport.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
+import type { TransportTask } from '../../../src/transport/piece-transport.js';
 
 test('the proxy must be an http(s) URL without credentials; the priority 0..6', async () => {
   for (const proxy of ['not a url', 'socks5://127.0.0.1:1080', 'http://u:p@127.0.0.1:4001']) {
@@ -15,4 +16,29 @@ test('the proxy must be an http(s) URL without credentials; the priority 0..6', 
   assert.equal(t.backToSource, false);
   assert.equal(await t.supportsRange(), true);
   await t.close();
+});
+
+test('no credential header of any name goes in clear text to a proxy off this machine', async () => {
+  const t = new ProxyTransport({ proxy: 'http://proxy.invalid:4001' });
+  const task = (headers: Record<string, string>) =>
+    ({
+      taskId: 't',
+      plan: { contentLength: 8, pieceSize: 8, totalPieces: 1 },
+      origin: { request: async () => ({ url: 'http://registry.invalid/v2/x/blobs/sha256:1', headers }) },
+    }) as unknown as TransportTask;
+  try {
+    const cases: Record<string, string>[] = [
+      { Authorization: 'Bearer T' },
+      { 'X-Auth-Token': 'T' },
+      { Cookie: 'session=T' },
+    ];
+    for (const headers of cases)
+      await assert.rejects(
+        t.readSequential(task(headers), {}),
+        (e: unknown) => e instanceof Error && /not sending registry credentials .* in clear text/.test(e.message),
+        Object.keys(headers)[0],
+      );
+  } finally {
+    await t.close();
+  }
 });

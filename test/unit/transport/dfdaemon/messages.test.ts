@@ -87,7 +87,6 @@ test('DownloadTaskResponse: started and piece messages encoded by protobufjs dec
     contentLength: 5 * 2 ** 32,
     isFinished: true,
     responseHeader: { etag: 'x' },
-    pieces: [{ number: 1, offset: 2, length: 3, digest: 'crc32:1' }],
   });
   const piece = Res.encode(
     Res.fromObject({
