@@ -288,7 +288,9 @@ async function withTaskLock<T>(ctx: GcContext, taskId: string, f: () => Promise<
 
 /** Index pointers to nothing, temp files of dead writers, dead processes' locks, stale registry records. */
 async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promise<void> {
-  await new RegistryCache(ctx.layout.root).sweep(ctx.options.now() - ctx.options.taskExpireTime).catch(() => 0);
+  // taskExpireTime 0 means "never by age": registry records too (a cut-off of now would drop them all).
+  if (ctx.options.taskExpireTime > 0)
+    await new RegistryCache(ctx.layout.root).sweep(ctx.options.now() - ctx.options.taskExpireTime).catch(() => 0);
   const limit = pLimit(SCAN_CONCURRENCY);
   await Promise.all(
     (await ctx.index.files()).map((x) =>

@@ -69,8 +69,9 @@ export interface StorageOptions {
    */
   pieceDigest?: PieceDigestAlgorithm | undefined;
   /**
-   * A task lock whose holder's heartbeat (the lock file's mtime, refreshed every 5 s) has not moved
-   * for this long is taken over — a holder on another host that crashed, or a reused pid. @defaultValue `'60s'`
+   * A task lock whose holder's heartbeat (the lock file's mtime, refreshed every 5 s, or every third
+   * of this time when that is shorter) has not moved for this long is taken over — a holder on another
+   * host that crashed, or a reused pid. Readers' claims age the same way. At least 1 s. @defaultValue `'60s'`
    */
   lockStaleTime?: Duration | undefined;
   /**
@@ -189,11 +190,25 @@ export function resolveStorageOptions(o: StorageOptions): { options: ResolvedSto
     gcInterval: parseDuration(o.gcInterval ?? DEFAULT_STORAGE_OPTIONS.gcInterval, 'storage.gcInterval'),
     keepStorage: bool(o.keepStorage, 'keepStorage', DEFAULT_STORAGE_OPTIONS.keepStorage),
     pieceDigest,
-    lockStaleTime: parseDuration(o.lockStaleTime ?? DEFAULT_STORAGE_OPTIONS.lockStaleTime, 'storage.lockStaleTime'),
+    lockStaleTime: atLeast(
+      parseDuration(o.lockStaleTime ?? DEFAULT_STORAGE_OPTIONS.lockStaleTime, 'storage.lockStaleTime'),
+      MIN_LOCK_STALE_MS,
+      'storage.lockStaleTime',
+      // Below it, a live holder busy in a long synchronous step could be taken for dead.
+      'a lock or claim must outlive several heartbeats',
+    ),
     lockTimeout: parseDuration(o.lockTimeout ?? DEFAULT_STORAGE_OPTIONS.lockTimeout, 'storage.lockTimeout'),
     now: o.now ?? Date.now,
   });
   return { options, warnings };
+}
+
+/** The least `lockStaleTime` taken (ms): a holder beats every third of it, at least three times. */
+export const MIN_LOCK_STALE_MS = 1_000;
+
+function atLeast(ms: number, min: number, field: string, why: string): number {
+  if (ms < min) throw new InvalidArgumentError(field, `${ms} ms is too short (at least ${min} ms: ${why})`);
+  return ms;
 }
 
 function resolveStrategy(s: StorageOptions['strategy'], warnings: string[]): StorageStrategy {

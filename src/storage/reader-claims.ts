@@ -17,7 +17,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errno, unlinkQuiet } from './fs-util.js';
-import { DEFAULT_LOCK_HEARTBEAT_MS, pidAlive } from './task-lock.js';
+import { heartbeatFor, pidAlive } from './task-lock.js';
 
 /** Separates the parts of a claim's name (no peer id, host name or number holds it). */
 const SEP = '~';
@@ -139,7 +139,7 @@ export class ReaderClaims {
     this.#timer = setInterval(() => {
       const now = new Date();
       for (const h of this.#held.values()) void h.ready.then(() => fsp.utimes(h.file, now, now)).catch(() => {});
-    }, DEFAULT_LOCK_HEARTBEAT_MS);
+    }, heartbeatFor(this.#staleMs));
     this.#timer.unref();
   }
 

@@ -32,6 +32,14 @@ const log = debug('orasfly:storage');
 
 /** How often a holder refreshes its lock's mtime. */
 export const DEFAULT_LOCK_HEARTBEAT_MS = 5_000;
+
+/**
+ * The heartbeat for a stale time: {@link DEFAULT_LOCK_HEARTBEAT_MS}, or a third of `staleMs` when
+ * that is shorter, so that a holder always beats several times before it could be taken for dead.
+ */
+export function heartbeatFor(staleMs: number): number {
+  return Math.max(1, Math.min(DEFAULT_LOCK_HEARTBEAT_MS, Math.floor(staleMs / 3)));
+}
 /** How long a waiter watches an unchanged heartbeat before it takes the lock over. */
 export const DEFAULT_LOCK_STALE_MS = 60_000;
 
@@ -289,7 +297,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
   }
   let released = false;
   // The heartbeat: waiters on any host see the mtime move while we hold the lock.
-  const beatMs = opts.heartbeatMs ?? DEFAULT_LOCK_HEARTBEAT_MS;
+  const beatMs = opts.heartbeatMs ?? heartbeatFor(staleMs);
   const beat = beatMs > 0 ? setInterval(() => void touchLock(lockPath), beatMs) : undefined;
   beat?.unref();
   return {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, statfsSync } from 'node:fs';
 import path from 'node:path';
+import { RegistryCache } from '../../../src/storage/registry-cache.js';
 import { StorageManager } from '../../../src/storage/storage-manager.js';
 import type { StorageOptions } from '../../../src/storage/options.js';
 import {
@@ -38,14 +39,18 @@ async function open(
   return { store, clock };
 }
 
-test('taskExpireTime 0 never reclaims by expiry', async (t) => {
+test('taskExpireTime 0 never reclaims by expiry, registry records included', async (t) => {
   const dir = tmpDir(t);
   const { store, clock } = await open(t, { dataPath: dir, taskExpireTime: 0 });
   const e = await download(store, randomBytes(1000), { taskId: taskIdOf('a') });
-  clock.now += 365 * 24 * 60 * MIN;
+  const registry = new RegistryCache(dir);
+  await registry.putTag('r.example/lab/app:v1', 'sha256:' + 'a'.repeat(64));
+  // A year on, by the store's clock and by the files' own times.
+  clock.now = Date.now() + 365 * 24 * 60 * MIN;
   const r = await store.gc();
   assert.deepEqual(r.expired, []);
   assert.ok(await store.findCompleted({ taskId: e.taskId }));
+  assert.equal((await registry.tag('r.example/lab/app:v1'))?.digest, 'sha256:' + 'a'.repeat(64));
 });
 
 test('a task idle longer than taskExpireTime is reclaimed at the next round; the output stays intact', async (t) => {

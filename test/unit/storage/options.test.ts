@@ -69,3 +69,13 @@ test('strategy: trailing dot accepted with a warning; empty = simple; custom obj
   };
   assert.equal(resolveStorageOptions({ dataPath: '/x', strategy: custom }).options.strategy, custom);
 });
+
+test('lockStaleTime below 1 s (a bare 60 read as 60 ms, or 0) is refused, naming the field', () => {
+  for (const lockStaleTime of [0, 60, '500ms'])
+    assert.throws(
+      () => resolveStorageOptions({ dataPath: '/x', lockStaleTime: lockStaleTime as never }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.field === 'storage.lockStaleTime',
+      String(lockStaleTime),
+    );
+  assert.equal(resolveStorageOptions({ dataPath: '/x', lockStaleTime: '1s' }).options.lockStaleTime, 1_000);
+});

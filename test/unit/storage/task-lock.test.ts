@@ -4,7 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { acquireTaskLock, isStale, pidAlive } from '../../../src/storage/task-lock.js';
+import {
+  acquireTaskLock,
+  DEFAULT_LOCK_HEARTBEAT_MS,
+  heartbeatFor,
+  isStale,
+  pidAlive,
+} from '../../../src/storage/task-lock.js';
 import { LockError } from '../../../src/core/errors.js';
 
 function dir(t: import('node:test').TestContext): string {
@@ -139,4 +145,10 @@ test('out of file descriptors, creating a lock says so (EMFILE), not that the lo
     out.message,
     /too many open files \(EMFILE\) creating the task lock .*ulimit -n.*maxConcurrentDownloads/,
   );
+});
+
+test('the heartbeat is 5 s, or a third of a shorter stale time: a live holder beats several times before it looks dead', () => {
+  assert.equal(heartbeatFor(60_000), DEFAULT_LOCK_HEARTBEAT_MS);
+  assert.equal(heartbeatFor(15_000), 5_000);
+  assert.equal(heartbeatFor(1_000), 333);
 });
