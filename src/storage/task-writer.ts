@@ -6,11 +6,12 @@
  * @module
  */
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import debug from 'debug';
 import { ClosedError, InvalidArgumentError, LockError, StorageError, StorageQuotaError } from '../core/errors.js';
 import { quote } from '../core/describe.js';
 import type { Entry, TaskEntry } from './entry.js';
-import { errno } from './fs-util.js';
+import { errno, TMP_MARK, tmpSuffix, unlinkQuiet } from './fs-util.js';
 import type { Fingerprint, PieceRecord } from './metadata.js';
 import { pieceAt } from '../core/piece-plan.js';
 import { isPieceDigest, pieceSign } from './piece-digest.js';
@@ -254,6 +255,7 @@ export class TaskWriterImpl implements TaskWriter {
     if (this.pieces.size > 0) return false;
     await this.#drain();
     let fh: fsp.FileHandle | undefined;
+    let storeTmp: string | undefined;
     try {
       fh = await fsp.open(from, 'r');
       const st = await fh.stat();
@@ -261,12 +263,31 @@ export class TaskWriterImpl implements TaskWriter {
         await fh.close();
         return false;
       }
+      // The advance strategy's `data` is a hard link to the data file beside the output: it must follow
+      // the new inode, or the store would keep the old, empty one (and count the output's links
+      // wrongly). Its new link is made first, so that a failure leaves everything as it was.
+      storeTmp =
+        this.#e.storeLink === 'hardlink'
+          ? path.join(path.dirname(this.#e.storeDataPath), `${TMP_MARK}data-${tmpSuffix()}`)
+          : undefined;
+      if (storeTmp) await fsp.link(from, storeTmp);
       await fsp.rename(from, this.dataFilePath);
     } catch (e) {
       await fh?.close().catch(() => {});
+      if (storeTmp) await unlinkQuiet(storeTmp).catch(() => {});
       log('task %s: cannot take %s as the data file (%s); copying', this.taskId, from, (e as Error).message);
       return false;
     }
+    // Taken: from here a failure is the store's error, not a reason to copy into the old inode.
+    if (storeTmp)
+      await fsp.rename(storeTmp, this.#e.storeDataPath).catch(async (e: unknown) => {
+        await fh.close().catch(() => {});
+        throw new StorageError(
+          `cannot point ${this.#e.storeDataPath} at the file taken whole: ${(e as Error).message}`,
+          this.#e.storeDataPath,
+          { cause: e },
+        );
+      });
     const old = this.#fh;
     this.#fh = fh;
     await old.close().catch(() => {});

@@ -65,3 +65,31 @@ test('recording the last piece asks for no progress write: after it, only comple
   assert.equal(before, 1, 'only the flush wrote before complete()');
   assert.equal(metadataWrites.length, 2, 'the flush and complete(), no progress write between');
 });
+
+test('a file taken whole under the advance strategy: the store keeps a hard link to it, not to the old empty file', async (t) => {
+  const { store, dir } = await makeStore(t, { strategy: 'io.d7y.storage.v2.advance' });
+  const output = path.join(dir, 'out', 'img.sif');
+  await fsp.mkdir(path.dirname(output), { recursive: true });
+  const r = await store.beginTask({ ...req, taskId: 'c'.repeat(64), output });
+  assert.ok('writer' in r);
+  if (!('writer' in r)) return;
+  const w = r.writer;
+  assert.equal(w.dataInStore, false, 'advance: the data file is beside the output');
+  const storeData = path.join(store.options.dataPath, 'c'.repeat(64), req.peerId, 'data');
+  assert.equal((await fsp.stat(storeData)).ino, (await fsp.stat(w.dataFilePath)).ino, 'linked before');
+  // The daemon's finished file, handed over in the data file's directory.
+  const from = path.join(path.dirname(w.dataFilePath), '.orasfly-tmp-dfdaemon-test');
+  await fsp.writeFile(from, bytes);
+  const ino = (await fsp.stat(from)).ino;
+  assert.equal(await w.adoptDataFile!(from, ino), true);
+  assert.equal((await fsp.stat(w.dataFilePath)).ino, ino);
+  assert.equal((await fsp.stat(storeData)).ino, ino, "the store's data follows the file taken");
+  assert.deepEqual(await fsp.readFile(storeData), bytes);
+  const names = await fsp.readdir(path.dirname(storeData));
+  assert.deepEqual(
+    names.filter((n) => n.startsWith('.orasfly-tmp-')),
+    [],
+    'no temp link left in the entry',
+  );
+  await w.abort();
+});
