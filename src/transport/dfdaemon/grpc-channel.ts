@@ -200,11 +200,14 @@ export class GrpcChannel {
       : undefined;
 
     let answered = false;
+    /** A `grpc-status` of OK was seen: without one, a stream that merely ended is not a success. */
+    let ok = false;
     stream.on('response', (h) => {
       answered = true;
       const status = Number(h[':status']);
       const inHeaders = statusOf(h); // a trailers-only answer: the status comes with the headers
       if (inHeaders instanceof GrpcCallError) return cancel(inHeaders);
+      if (inHeaders === 'ok') ok = true;
       if (status !== 200 && inHeaders === undefined)
         cancel(new GrpcCallError(fromHttpStatus(status), `the daemon answered HTTP ${status}`));
     });
@@ -219,11 +222,13 @@ export class GrpcChannel {
           const head = take(5);
           if (head[0] !== 0) return cancel(new GrpcCallError(GRPC.INTERNAL, 'a compressed message, never asked for'));
           want = head.readUInt32BE(1);
+          // INTERNAL, not RESOURCE_EXHAUSTED: that code from a daemon means "busy, ask again", and
+          // asking again would bring the same message.
           if (want > this.#maxMessageBytes)
             return cancel(
               new GrpcCallError(
-                GRPC.RESOURCE_EXHAUSTED,
-                `a message of ${want} bytes (more than ${this.#maxMessageBytes})`,
+                GRPC.INTERNAL,
+                `a message of ${want} bytes (more than the ${this.#maxMessageBytes} this client takes)`,
               ),
             );
         }
@@ -238,7 +243,7 @@ export class GrpcChannel {
     stream.on('trailers', (h) => {
       const s = statusOf(h);
       if (s instanceof GrpcCallError) failure ??= s;
-      else if (s === 'ok') answered = true;
+      else if (s === 'ok') answered = ok = true;
     });
     stream.on('error', (e: Error) =>
       end(new GrpcCallError(answered ? GRPC.INTERNAL : GRPC.UNAVAILABLE, e.message, undefined, e)),
@@ -253,6 +258,8 @@ export class GrpcChannel {
         return end(new GrpcCallError(GRPC.INTERNAL, `the stream was reset (HTTP/2 error ${code})`));
       if (have > 0 || want !== undefined)
         return end(new GrpcCallError(GRPC.INTERNAL, 'the answer ended inside a message'));
+      // The gRPC spec: a response without a status is an error (a daemon that died mid-answer, a proxy).
+      if (!ok) return end(new GrpcCallError(GRPC.INTERNAL, 'the answer ended without a gRPC status'));
       end();
     });
 

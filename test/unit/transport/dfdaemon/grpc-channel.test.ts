@@ -170,12 +170,12 @@ test('cancel() and a reader that stops early both end the call, and the server s
   }
 });
 
-test('a message larger than the limit ends the call with RESOURCE_EXHAUSTED', async () => {
+test('a message larger than the limit ends the call with INTERNAL (not RESOURCE_EXHAUSTED, which means busy)', async () => {
   const ch = new GrpcChannel(socketPath, 1024);
   try {
     await assert.rejects(
       all(ch.serverStream('/t.T/Hang', Buffer.from([1]))),
-      (e: unknown) => e instanceof GrpcCallError && e.code === GRPC.RESOURCE_EXHAUSTED && /2048 bytes/.test(e.details),
+      (e: unknown) => e instanceof GrpcCallError && e.code === GRPC.INTERNAL && /2048 bytes/.test(e.details),
     );
   } finally {
     ch.close();
@@ -192,6 +192,29 @@ test('nobody listening on the socket is UNAVAILABLE, for a unary call and a stre
     await assert.rejects(
       all(ch.serverStream('/t.T/Count', Buffer.from([1]))),
       (e: unknown) => e instanceof GrpcCallError && e.code === GRPC.UNAVAILABLE,
+    );
+  } finally {
+    ch.close();
+  }
+});
+
+test('a stream that ends without a gRPC status is an error, not a success', async (t) => {
+  const http2 = await import('node:http2');
+  const sock = path.join(dir, 'no-status.sock');
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    // One whole message (5-byte prefix, then 1 byte), then the end of the stream, with no trailers.
+    stream.end(Buffer.from([0, 0, 0, 0, 1, 42]));
+  });
+  server.listen(sock);
+  await new Promise((r) => server.once('listening', r));
+  t.after(() => server.close());
+  const ch = new GrpcChannel(sock, 1024);
+  try {
+    await assert.rejects(
+      all(ch.serverStream('/t.T/Count', Buffer.from([1]))),
+      (e: unknown) => e instanceof GrpcCallError && e.code === GRPC.INTERNAL && /without a gRPC status/.test(e.details),
     );
   } finally {
     ch.close();
