@@ -284,60 +284,66 @@ export class DfdaemonTransport implements PieceTransport {
     try {
       try {
         for await (const raw of call) {
-          arm();
-          const msg = decodeDownloadTaskResponse(raw);
-          recorder?.response(msg);
-          if (first) {
-            first = false;
-            task.log?.info(
-              `dfdaemon task ${msg.taskId || '?'} peer ${msg.peerId || '?'} host ${msg.hostId || '?'} for orasfly task ${task.taskId}`,
-            );
-          }
-          if (msg.started) {
-            if (msg.started.contentLength !== plan.contentLength)
-              throw this.#fail(
-                `dfdaemon reports ${msg.started.contentLength} bytes, the manifest ${plan.contentLength}`,
+          // The idle clock runs only while we wait for the daemon: storing a piece (rate limits, the
+          // disk) holds the stream back, and that silence is ours, not the daemon's.
+          clearTimeout(idle);
+          try {
+            const msg = decodeDownloadTaskResponse(raw);
+            recorder?.response(msg);
+            if (first) {
+              first = false;
+              task.log?.info(
+                `dfdaemon task ${msg.taskId || '?'} peer ${msg.peerId || '?'} host ${msg.hostId || '?'} for orasfly task ${task.taskId}`,
               );
-            if (msg.started.isFinished) debug('task %s: the daemon has it cached already', task.taskId);
-            // A warm daemon: its whole file is taken into the store after the stream, not copied piece by piece.
-            whole = msg.started.isFinished && !!sink.adoptFile && sink.missing().length === plan.totalPieces;
-            // Only a hard link (the daemon's own finished file) is final already; a copy may still be written.
-            const st = whole && tmp && !early ? await stat(tmp).catch(() => undefined) : undefined;
-            if (st && st.size === plan.contentLength && st.nlink > 1) {
-              debug("task %s: reading the daemon's file while it lists the pieces", task.taskId);
-              early = sink.adoptFile!(tmp!, fullList, { signal });
-              early.catch(() => {});
             }
+            if (msg.started) {
+              if (msg.started.contentLength !== plan.contentLength)
+                throw this.#fail(
+                  `dfdaemon reports ${msg.started.contentLength} bytes, the manifest ${plan.contentLength}`,
+                );
+              if (msg.started.isFinished) debug('task %s: the daemon has it cached already', task.taskId);
+              // A warm daemon: its whole file is taken into the store after the stream, not copied piece by piece.
+              whole = msg.started.isFinished && !!sink.adoptFile && sink.missing().length === plan.totalPieces;
+              // Only a hard link (the daemon's own finished file) is final already; a copy may still be written.
+              const st = whole && tmp && !early ? await stat(tmp).catch(() => undefined) : undefined;
+              if (st && st.size === plan.contentLength && st.nlink > 1) {
+                debug("task %s: reading the daemon's file while it lists the pieces", task.taskId);
+                early = sink.adoptFile!(tmp!, fullList, { signal });
+                early.catch(() => {});
+              }
+            }
+            const piece = msg.piece;
+            if (!piece) continue;
+            if (piece.number >= plan.totalPieces)
+              throw this.#fail(`dfdaemon sent piece ${piece.number} of a task of ${plan.totalPieces}`);
+            const want = pieceAt(plan, piece.number).range;
+            // Pieces are numbered by the piece length we sent; a daemon that chose its own would put bytes at the wrong offsets.
+            if (piece.offset !== want.start || piece.length !== want.length)
+              throw this.#fail(
+                `dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`,
+              );
+            if (piece.digest) reported.set(piece.number, piece.digest);
+            if (delivery === 'output-path' && whole) continue;
+            if (delivery === 'output-path') {
+              // The daemon links its file to our path before it finishes, so a finished piece can be
+              // stored (and shown as progress) now. A daemon that copies at the end has no file yet:
+              // such pieces are left to the pass after the stream.
+              await this.#storePiece(sink, task, piece.number, pieceOf(tmp!, want), piece.digest, signal).catch(
+                (e: unknown) => {
+                  if (signal?.aborted) throw signal.reason;
+                  debug('task %s: piece %d not in %s yet (%s)', task.taskId, piece.number, tmp, (e as Error).message);
+                },
+              );
+              continue;
+            }
+            if (!piece.content || piece.content.length !== want.length)
+              throw this.#fail(
+                `dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`,
+              );
+            await this.#storePiece(sink, task, piece.number, once(piece.content), piece.digest, signal);
+          } finally {
+            arm();
           }
-          const piece = msg.piece;
-          if (!piece) continue;
-          if (piece.number >= plan.totalPieces)
-            throw this.#fail(`dfdaemon sent piece ${piece.number} of a task of ${plan.totalPieces}`);
-          const want = pieceAt(plan, piece.number).range;
-          // Pieces are numbered by the piece length we sent; a daemon that chose its own would put bytes at the wrong offsets.
-          if (piece.offset !== want.start || piece.length !== want.length)
-            throw this.#fail(
-              `dfdaemon piece ${piece.number} spans ${piece.offset}+${piece.length}, not ${want.start}+${want.length}`,
-            );
-          if (piece.digest) reported.set(piece.number, piece.digest);
-          if (delivery === 'output-path' && whole) continue;
-          if (delivery === 'output-path') {
-            // The daemon links its file to our path before it finishes, so a finished piece can be
-            // stored (and shown as progress) now. A daemon that copies at the end has no file yet:
-            // such pieces are left to the pass after the stream.
-            await this.#storePiece(sink, task, piece.number, pieceOf(tmp!, want), piece.digest, signal).catch(
-              (e: unknown) => {
-                if (signal?.aborted) throw signal.reason;
-                debug('task %s: piece %d not in %s yet (%s)', task.taskId, piece.number, tmp, (e as Error).message);
-              },
-            );
-            continue;
-          }
-          if (!piece.content || piece.content.length !== want.length)
-            throw this.#fail(
-              `dfdaemon piece ${piece.number} came with ${piece.content?.length ?? 0} of ${want.length} bytes`,
-            );
-          await this.#storePiece(sink, task, piece.number, once(piece.content), piece.digest, signal);
         }
       } catch (e) {
         listed.reject(e);

@@ -114,6 +114,18 @@ test('busy: waits busyRetryDelay·2ⁿ without jitter, and asking for the piece 
   assert.equal(env.fake.downloads[4]!.need_piece_content, true);
 });
 
+test('storing pieces slower than the idle timeout is not a stalled daemon: the clock runs only while orasfly waits', async () => {
+  // 256 KiB pieces stored at 256 KiB/s take about a second each; the daemon answers at once, and is
+  // never silent for the 500 ms of the idle timeout while orasfly is waiting for it.
+  const { result, output, lines } = await pull(
+    { delivery: 'piece-content', idleTimeout: '500ms' },
+    { totalRateLimit: '256Ki' },
+  );
+  assert.equal(await sha256File(output), env.rig.pushed.layer.digest);
+  assert.deepEqual(result.transferredBy, { dfdaemon: SIZE }, msgs(lines).join('\n'));
+  assert.ok(!msgs(lines).some((m) => /no message from dfdaemon|back to source/.test(m)), msgs(lines).join('\n'));
+});
+
 test('a stream that stalls mid-way: the origin serves only the missing pieces, and the blob is verified', async () => {
   env.fake.script.stallAfterPieces = 1;
   const { result, output, lines } = await pull({ delivery: 'piece-content', idleTimeout: '1s' });

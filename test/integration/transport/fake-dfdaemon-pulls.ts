@@ -45,7 +45,7 @@ export function fakeDfdaemonPulls(o: { name: string; seed: number }) {
   /** One pull of `d/img:v1` through a transport on the fake, with a fresh store unless `store` is given. */
   async function pull(
     options: DfdaemonTransportOptions = {},
-    extra: { signal?: AbortSignal; onPiece?: () => void; store?: string } = {},
+    extra: { signal?: AbortSignal; onPiece?: () => void; store?: string; totalRateLimit?: string } = {},
   ) {
     const dir = freshDir('p');
     const transport = new DfdaemonTransport({ socketPath: fake.socketPath, busyRetryDelay: '10ms', ...options });
@@ -53,7 +53,7 @@ export function fakeDfdaemonPulls(o: { name: string; seed: number }) {
     const dl = await createDownloader({
       storage: { dataPath: extra.store ?? path.join(dir, 'store') },
       oras: { credentials: rig.reg.credentials },
-      download: { pieceSize: PIECE, concurrency: 2 },
+      download: { pieceSize: PIECE, concurrency: 2, totalRateLimit: extra.totalRateLimit },
       transport,
       logSink: { write: (r) => void lines.push(r as unknown as Record<string, unknown>) },
     });
