@@ -398,8 +398,9 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
     };
   }
 
-  #assembler(piece: PieceInfo, signal: AbortSignal): PieceAssembler {
+  #assembler(piece: PieceInfo, signal: AbortSignal, reported?: string): PieceAssembler {
     return new PieceAssembler(piece, {
+      reported,
       writer: this.#writer,
       pieceDigest: this.#init.pieceDigest ?? 'crc32',
       verifier: this.#verifier,
@@ -473,7 +474,7 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
       return;
     }
     this.#inflight.add(num);
-    const a = this.#assembler(pieceAt(this.plan, num), signal);
+    const a = this.#assembler(pieceAt(this.plan, num), signal, reported);
     try {
       for await (const chunk of body) {
         const wait = a.push(chunk);

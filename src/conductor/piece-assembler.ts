@@ -44,6 +44,8 @@ export class PieceAssembler {
   readonly piece: PieceInfo;
   readonly #writer: TaskWriter;
   readonly #hasher: ReturnType<typeof createPieceHasher>;
+  /** The sender's algorithm, when it is not the store's: the piece is held to what was reported. */
+  readonly #theirs: ReturnType<typeof createPieceHasher> | undefined;
   readonly #verifier: BlobVerifier | undefined;
   readonly #meter: ProgressMeter;
   readonly #limiter: RateLimiter | undefined;
@@ -72,12 +74,21 @@ export class PieceAssembler {
       limiter?: RateLimiter | undefined;
       /** Where pooled chunks come from: the batch holds them until their write is done. */
       memory?: BodyMemory | undefined;
+      /**
+       * The digest the sender reports for the piece, when known before its bytes (a daemon's
+       * `crc32:…`): in another algorithm than the store's, that one is computed too, so that
+       * {@link PieceAssembler.end} can compare them.
+       */
+      reported?: string | undefined;
       signal: AbortSignal;
     },
   ) {
     this.piece = piece;
     this.#writer = o.writer;
     this.#hasher = createPieceHasher(o.pieceDigest);
+    const theirs = o.reported?.slice(0, Math.max(0, o.reported.indexOf(':'))).toLowerCase();
+    this.#theirs =
+      (theirs === 'crc32' || theirs === 'md5') && theirs !== o.pieceDigest ? createPieceHasher(theirs) : undefined;
     this.#verifier = o.verifier;
     this.#meter = o.meter;
     this.#limiter = o.limiter;
@@ -96,6 +107,7 @@ export class PieceAssembler {
     if (this.#received > this.piece.range.length)
       throw new SizeMismatchError(this.piece.range.length, this.#received, `piece ${this.piece.num}`);
     this.#hasher.update(chunk);
+    this.#theirs?.update(chunk);
     this.#counted += chunk.length;
     this.#meter.arriving(chunk.length);
     if (this.#verifier?.inline) {
@@ -150,8 +162,9 @@ export class PieceAssembler {
     const digest = this.#hasher.digest();
     // Bytes that disagree with the digest their sender reports are refused before they count: the
     // attempt is released (the blob hash forgets them) and the piece stays missing.
-    if (reported !== undefined && pieceDigestDiffers(reported, digest))
-      throw new DigestMismatchError(reported, digest, `piece ${this.piece.num}`);
+    const compared = this.#theirs?.digest() ?? digest;
+    if (reported !== undefined && pieceDigestDiffers(reported, compared))
+      throw new DigestMismatchError(reported, compared, `piece ${this.piece.num}`);
     // No abort check here: every byte arrived, was digested and is written, so the piece is whole.
     // An abort that lands while its last write is in flight (Ctrl-C right as a piece ends) would
     // otherwise drop a verified piece that the resumable entry can keep.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { BATCH_BYTES, PieceAssembler } from '../../../src/conductor/piece-assembler.js';
 import { ProgressMeter } from '../../../src/conductor/progress.js';
 import { createPieceHasher } from '../../../src/storage/piece-digest.js';
-import { SizeMismatchError } from '../../../src/core/errors.js';
+import { DigestMismatchError, SizeMismatchError } from '../../../src/core/errors.js';
 import type { TaskWriter } from '../../../src/storage/task-writer.js';
 
 /** An in-memory writer: what the assembler wrote, where. */
@@ -104,4 +104,29 @@ test('16 KiB chunks (TLS records) are gathered into writes of BATCH_BYTES, the c
   assert.ok(data.equals(bytes));
   assert.ok(chunks > 4 * writes.length, 'several chunks per write');
   assert.ok(waits <= writes.length, `the caller waited ${waits} times for ${writes.length} writes`);
+});
+
+test("a sender's digest in another algorithm than the store's is still checked: a daemon's crc32 against an md5 store", async () => {
+  const bytes = Buffer.alloc(50, 9);
+  const crc = createPieceHasher('crc32');
+  crc.update(bytes);
+  const right = crc.digest();
+  const wrong = 'crc32:00000001';
+  for (const [reported, ok] of [
+    [right, true],
+    [wrong, false],
+  ] as const) {
+    const { writer } = memoryWriter(200);
+    const meter = new ProgressMeter('t', 200, 0, () => {});
+    const a = new PieceAssembler(piece, {
+      writer,
+      pieceDigest: 'md5',
+      meter,
+      reported,
+      signal: new AbortController().signal,
+    });
+    await a.push(bytes);
+    if (ok) assert.match((await a.end(reported)).digest, /^md5:[0-9a-f]{32}$/, 'the store keeps its own algorithm');
+    else await assert.rejects(a.end(reported), DigestMismatchError);
+  }
 });
