@@ -129,6 +129,9 @@ export async function runGcRound(ctx: GcContext, opts: GcRoundOptions = {}): Pro
           if (!dryRun)
             await withTaskLock(ctx, taskId, async () => {
               for (const { u, d } of found) {
+                // Judged again under the lock: the scan may have caught a writer between its mkdir and
+                // its first metadata, and that writer may have finished (and let the lock go) since.
+                if ((await readPeer(ctx, u.taskId, u.peerId)).kind !== 'garbage') continue;
                 if (!(await removeGarbagePeer(ctx, u.peerDir))) continue;
                 unreadable.reclaimed.push(u.key);
                 if (d.exclusive) unreadable.freedBytes += d.size;

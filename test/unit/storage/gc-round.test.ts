@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, truncateSync } from 'node:fs';
+import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gcRoundLine, runGcRound } from '../../../src/storage/gc-round.js';
 import { completeTask, filesContext, makeStore, resolved } from './store-fixture.js';
@@ -49,4 +49,25 @@ test('a round counts an entry whose metadata cannot be read: scanned, invalid, r
   const real = await runGcRound(ctx);
   assert.deepEqual([real.scanned, real.invalid, real.reclaimed, real.freedBytes], [1, [key], [key], 300_000]);
   assert.equal(existsSync(peerDir), false);
+});
+
+test('an entry judged unreadable by the scan is removed only if it still is under the lock (its writer may have finished since)', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const e = await completeTask(store, Buffer.alloc(3000, 6));
+  await store.close();
+  const peerDir = path.join(dataPath, e.taskId, e.peerId);
+  const metadata = path.join(peerDir, 'metadata');
+  const whole = readFileSync(metadata);
+  truncateSync(metadata, 10);
+  const ctx = {
+    ...filesContext(dataPath),
+    options: resolved(dataPath),
+    // Between the scan's verdict and the lock: the writer's metadata lands.
+    gcLog: (format: string) => {
+      if (format.includes('will be reclaimed')) writeFileSync(metadata, whole);
+    },
+  };
+  const r = await runGcRound(ctx);
+  assert.deepEqual(r.reclaimed, []);
+  assert.ok(existsSync(path.join(peerDir, 'data')), 'the finished entry stays');
 });
