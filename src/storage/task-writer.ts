@@ -353,7 +353,11 @@ export class TaskWriterImpl implements TaskWriter {
       await this.#fh.close().catch(() => {});
       if (opts.keepForResume)
         await this.#persistIfOurs().catch((e: unknown) => log('persist on abort failed: %s', (e as Error).message));
-      await this.#store.release(this, this.#e, opts.keepForResume === true);
+      // A writer stopped (Ctrl-Z) for longer than lockStaleTime may have been taken over: the files
+      // are the new holder's then, and deleting them would break its download.
+      const ours = opts.keepForResume === true || (await this.#lock.stillHeld().catch(() => false));
+      if (!ours) log('task %s: the lock was taken over; its files are left to the new holder', this.taskId);
+      await this.#store.release(this, this.#e, opts.keepForResume === true || !ours);
     } finally {
       await this.#lock.release();
     }

@@ -93,3 +93,18 @@ test('a file taken whole under the advance strategy: the store keeps a hard link
   );
   await w.abort();
 });
+
+test("abort deletes nothing once the task lock was taken over: the files are the new holder's", async (t) => {
+  const { store, dataPath } = await makeStore(t);
+  const r = await store.beginTask({ ...req, taskId: 'b'.repeat(64), peerId: '127.0.0.1-1-stopped' });
+  assert.ok('writer' in r);
+  if (!('writer' in r)) return;
+  await r.writer.write(bytes, 0);
+  // Another process took the lock over (this one was stopped for longer than lockStaleTime).
+  await fsp.writeFile(
+    path.join(dataPath, '.locks', `${'b'.repeat(64)}.lock`),
+    JSON.stringify({ pid: 1, hostname: 'elsewhere', createdAt: Date.now(), token: 'theirs' }),
+  );
+  await r.writer.abort();
+  assert.ok(existsSync(path.join(dataPath, 'b'.repeat(64), '127.0.0.1-1-stopped', 'data')), 'the data file stays');
+});
