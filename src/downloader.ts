@@ -77,6 +77,12 @@ export interface Downloader {
   downloadAll(request: ArtifactDownloadRequest): Promise<ArtifactDownloadResult>;
   /** Aborts running tasks, stops GC, closes connections, flushes the log. */
   close(): Promise<void>;
+  /**
+   * Lines of `logFile` that could not be written (a log directory this user cannot write): how many,
+   * and the last reason. Logging never fails a download, so this is how a caller finds out.
+   * `undefined` when every line was written, or there is no log file.
+   */
+  logFileProblem(): { file: string; droppedLines: number; reason: string } | undefined;
 }
 
 /**
@@ -125,6 +131,10 @@ export async function createDownloader(given: DownloaderOptions): Promise<Downlo
       const { downloadArtifact } = await import('./pull-artifact.js');
       return downloadArtifact(manager, request);
     },
+    logFileProblem: () =>
+      fileSink && fileSink.droppedLines > 0
+        ? { file: fileSink.file, droppedLines: fileSink.droppedLines, reason: fileSink.lastError ?? 'unknown' }
+        : undefined,
     async close() {
       await manager.close();
       await storage.close();

@@ -226,27 +226,29 @@ function echoReference(url: string): string {
   return url.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?)[^/@\s]*@/i, '$1<credentials>@');
 }
 
-/** Node's `parseArgs` texts, said shortly, with the closest flag for a typo. */
-function friendlyParseError(e: Error & { code?: string }): string {
+/** Node's `parseArgs` texts, said shortly, with the closest flag of `options` for a typo. */
+export function friendlyParseError(
+  e: Error & { code?: string },
+  options: Readonly<Record<string, { type: string; short?: string }>> = OPTIONS,
+): string {
   const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(e.message);
   if (unknown && /^-[^-]$/.test(unknown[1]!)) {
     // A short flag of the other case (oras's and curl's -o for dfget's -O).
     const [name, o] =
-      Object.entries(OPTIONS).find(
-        ([, o]) => 'short' in o && o.short.toLowerCase() === unknown[1]![1]!.toLowerCase(),
-      ) ?? [];
-    return `unknown flag ${unknown[1]}${o && 'short' in o ? ` (did you mean -${o.short}, --${name}?)` : ''}`;
+      Object.entries(options).find(([, o]) => o.short?.toLowerCase() === unknown[1]![1]!.toLowerCase()) ?? [];
+    return `unknown flag ${unknown[1]}${o?.short ? ` (did you mean -${o.short}, --${name}?)` : ''}`;
   }
   if (unknown) {
     const given = unknown[1]!.replace(/^-+/, '');
-    const names = Object.keys(OPTIONS);
+    const names = Object.keys(options);
     const best = names.map((n) => [n, editDistance(given, n)] as const).sort((x, y) => x[1] - y[1])[0];
     const hint = best && best[1] <= Math.max(2, Math.floor(given.length / 3)) ? ` (did you mean --${best[0]}?)` : '';
     return `unknown flag ${unknown[1]}${hint}`;
   }
   const missing = /Option '(-[^']+)' argument missing/.exec(e.message);
   if (missing) return `${missing[1]!.replace(/^-\w, /, '').replace(/ <value>$/, '')} needs a value`;
-  return e.message.split('. ')[0] ?? e.message;
+  // Node's longer texts go on with advice about `--`: the first sentence says what is wrong.
+  return e.message.split(/\.\s/)[0] ?? e.message;
 }
 
 /** Levenshtein distance (flag names are short). */

@@ -11,6 +11,7 @@ import { formatBytes } from '../core/units.js';
 import { errorKind, InvalidArgumentError, OrasflyError } from '../core/errors.js';
 import type { CacheEntryInfo } from '../storage/storage-manager.js';
 import { optionsFromFlags } from './config.js';
+import { friendlyParseError } from './args.js';
 
 /** `--help` of `orasfly cache`. */
 export const CACHE_USAGE = `Usage: orasfly cache <command> [flags] [REF|DIGEST|TASKID ...]
@@ -37,6 +38,15 @@ flags:
 
 const COMMANDS = new Set(['list', 'verify', 'gc', 'clean']);
 
+const CACHE_OPTIONS = {
+  config: { type: 'string' },
+  datadir: { type: 'string' },
+  logdir: { type: 'string' },
+  json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Runs `orasfly cache …` (argv after `cache`); returns the exit code. */
 export async function runCacheCommand(
   argv: string[],
@@ -46,21 +56,14 @@ export async function runCacheCommand(
   const out = (line: string) => io.stdout.write(`${line}\n`);
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        config: { type: 'string' },
-        datadir: { type: 'string' },
-        logdir: { type: 'string' },
-        json: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: CACHE_OPTIONS });
   } catch (e) {
-    io.stderr.write(`Error: ${(e as Error).message}\nRun 'orasfly cache --help' for usage.\n`);
+    io.stderr.write(`Error: ${friendlyParseError(e as Error, CACHE_OPTIONS)}\nRun 'orasfly cache --help' for usage.\n`);
+    return 1;
+  }
+  const empty = (['config', 'datadir', 'logdir'] as const).find((k) => parsed.values[k] === '');
+  if (empty) {
+    io.stderr.write(`Error: --${empty} is empty (an unset variable?); give a path\n`);
     return 1;
   }
   const [command, ...selectors] = parsed.positionals;

@@ -111,6 +111,8 @@ export async function runCli(
   try {
     args = parseCliArgs(argv, io.cwd);
   } catch (e) {
+    // A script that asked for --json reads stdout: it gets the usage error there too.
+    if (argv.includes('--json')) out(JSON.stringify({ success: false, error: errorJson(e) }));
     io.stderr.write(`Error: ${errorText(e)}\n`);
     io.stderr.write(`Run 'orasfly --help' for usage.\n`);
     return 1;
@@ -179,7 +181,15 @@ export async function runCli(
     if (args.rateLimit) options.download = { ...options.download, totalRateLimit: args.rateLimit };
     if (args.console) options.logSink = new StreamLogSink(io.stderr);
     const dl = await createDownloader({ ...options, gcAfterPull: io.self === undefined });
-    close = () => dl.close();
+    close = async () => {
+      await dl.close();
+      // core.log is where dfget users look (grep "peer task done"): a log that could not be written is said.
+      const p = dl.logFileProblem();
+      if (p)
+        io.stderr.write(
+          `warning: ${p.droppedLines} log line${p.droppedLines === 1 ? '' : 's'} not written to ${p.file}: ${redact(p.reason)} (see --logdir)\n`,
+        );
+    };
     // Waiting for another process's task lock is said at once, not after minutes of silence.
     dl.storage.on('lockWait', (w) => {
       const limit = w.timeoutMs ? `, up to ${Math.round(w.timeoutMs / 1000)} s` : '';

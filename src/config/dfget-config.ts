@@ -19,6 +19,8 @@ import { ORAS_CLIENT_OPTION_KEYS, resolveOrasClientOptions, type OrasClientOptio
 import { resolveStorageOptions, STORAGE_OPTION_KEYS, type StorageOptions } from '../storage/options.js';
 import { CONDUCTOR_OPTION_KEYS, resolveConductorOptions, type ConductorOptions } from '../conductor/options.js';
 import { CLUSTER_OPTION_KEYS, type ClusterOptions } from '../transport/cluster-options.js';
+import { resolveDfdaemonOptions, type DfdaemonTransportOptions } from '../transport/dfdaemon/options.js';
+import { resolveProxyOptions, type ProxyTransportOptions } from '../transport/proxy/options.js';
 
 /** A loaded configuration: the option objects of the library, as `createDownloader` takes them. */
 export interface OrasflyConfig {
@@ -221,6 +223,17 @@ function validate(config: OrasflyConfig, file: string, warnings: string[], orasF
     if (totalRateLimit !== undefined) parseSize(totalRateLimit, 'totalRateLimit');
   } catch (e) {
     throw asConfigError(e, file, keyOf('download', (e as InvalidArgumentError).field ?? ''));
+  }
+  if (config.cluster) {
+    // Checked here, not at the first pull, so that the error names the file and the key.
+    const { endpoint, proxy, ...rest } = config.cluster;
+    try {
+      if (endpoint !== undefined) resolveDfdaemonOptions({ ...rest, socketPath: endpoint } as DfdaemonTransportOptions);
+      if (proxy !== undefined) resolveProxyOptions({ ...rest, proxy } as ProxyTransportOptions);
+    } catch (e) {
+      const field = (e as InvalidArgumentError).field ?? '';
+      throw asConfigError(e, file, `transport.${field === 'socketPath' ? 'endpoint' : field}`);
+    }
   }
 }
 

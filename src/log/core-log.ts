@@ -43,6 +43,8 @@ export class FileLogSink implements CoreLogSink {
   #dirReady = false;
   /** Lines that could not be written (e.g. read-only log dir); logging never fails a download. */
   droppedLines = 0;
+  /** Why the last dropped line could not be written (`EACCES: permission denied, open '…'`). */
+  lastError: string | undefined;
 
   constructor(file: string) {
     this.file = file;
@@ -57,8 +59,9 @@ export class FileLogSink implements CoreLogSink {
           this.#dirReady = true;
         }
         await appendFile(this.file, line, { mode: 0o600 });
-      } catch {
+      } catch (e) {
         this.droppedLines++;
+        this.lastError = (e as Error).message;
       }
     });
   }
@@ -73,8 +76,9 @@ export class FileLogSink implements CoreLogSink {
     try {
       mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
       appendFileSync(this.file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-    } catch {
+    } catch (e) {
       this.droppedLines++;
+      this.lastError = (e as Error).message;
     }
   }
 }

@@ -81,6 +81,16 @@ test('orasfly -u … -O … prints dfget lines, writes a verified file, and reus
   assert.equal((await stat(out2)).ino, (await stat(out1)).ino, 'one inode for image1 and image2');
 });
 
+test('a log directory that cannot be written is said on stderr; the pull itself succeeds', async () => {
+  const out = path.join(dir, 'out', 'nolog.sif');
+  // Under a regular file: no mkdir can succeed there, root or not.
+  const logdir = path.join(dir, 'cfg', 'dfget.yaml', 'logs');
+  const r = await run([reg.ref('cli/image1:tag'), '-O', out, '--datadir', path.join(dir, 'data'), '--logdir', logdir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await sha256File(out), pushed.layer.digest);
+  assert.match(r.stderr, /warning: \d+ log lines? not written to .*core\.log: ENOTDIR/);
+});
+
 test('--console prints JSON log lines including the done line', async () => {
   const out = path.join(dir, 'out', 'console.sif');
   const r = await run([
@@ -137,7 +147,7 @@ test('a bad header is a flag error with exit code 1 and no request', async () =>
     ...common(),
   ]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /header format error: NoColonHere/);
+  assert.match(r.stderr, /header format error: "NoColonHere"/);
   assert.equal(r.stdout, '');
 });
 

@@ -39,3 +39,24 @@ test('cache verify names an entry whose metadata cannot be read, removes it, and
   assert.match(text.out(), /^verified 0 entries: 0 ok, 0 removed, 1 unreadable removed$/m);
   assert.equal(existsSync(path.join(store, e.taskId, e.peerId)), false);
 });
+
+test('cache flag errors are short, with the closest flag; an empty path or selector is refused', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-cache-flags-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const typo = captureIo(dir);
+  assert.equal(await runCacheCommand(['list', '--dryrun'], typo.io), 1);
+  assert.match(typo.err(), /^Error: unknown flag --dryrun \(did you mean --dry-run\?\)\n/);
+  const empty = captureIo(dir);
+  assert.equal(await runCacheCommand(['list', '--datadir', ''], empty.io), 1);
+  assert.match(empty.err(), /--datadir is empty/);
+  const store = path.join(dir, 'store');
+  const s = await StorageManager.open({ dataPath: store }, { gcTimer: false });
+  await completeTask(s, Buffer.alloc(1000, 1));
+  await s.close();
+  const blank = captureIo(dir);
+  assert.equal(await runCacheCommand(['clean', '--datadir', store, ''], blank.io), 1);
+  assert.match(blank.err(), /a selector is empty/);
+  const list = captureIo(dir);
+  assert.equal(await runCacheCommand(['list', '--json', '--datadir', store], list.io), 0);
+  assert.equal((JSON.parse(list.out()) as { entries: unknown[] }).entries.length, 1, 'the entry is still there');
+});

@@ -38,6 +38,17 @@ test('a flag error exits 1 with one short line and a pointer to --help, before a
   );
 });
 
+test('with --json, a flag error is also one JSON object on stdout, of kind usage', async (t) => {
+  const c = captureIo(home(t));
+  assert.equal(await runCli(['oras://r/x:v1', '--json', '--timeout', '5'], c.io), 1);
+  const j = JSON.parse(c.out()) as { success: boolean; error: { kind: string; code: string; message: string } };
+  assert.equal(j.success, false);
+  assert.equal(j.error.kind, 'usage');
+  assert.equal(j.error.code, 'ERR_ORASFLY_INVALID_ARGUMENT');
+  assert.match(j.error.message, /"5" has no unit/);
+  assert.match(c.err(), /^Error: /);
+});
+
 test("a malformed reference fails with dfget's lines and exit 1, naming the problem", async (t) => {
   const c = captureIo(home(t));
   assert.equal(

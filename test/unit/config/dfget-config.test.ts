@@ -76,6 +76,10 @@ test('a wrong type fails naming the key path and the file', async (t) => {
     ],
     ['storage:\n  strategy: io.d7y.storage.v3\n', 'storage.strategy'],
     ['storage: 5\n', 'storage'],
+    // The transport block is checked at load too, named as the file names it.
+    ['transport:\n  endpoint: 5\n', 'transport.endpoint'],
+    ['transport:\n  proxy: http://127.0.0.1:4001\n  priority: 9\n', 'transport.priority'],
+    ['transport:\n  proxy: socks5://127.0.0.1:1080\n', 'transport.proxy'],
   ];
   for (const [text, key] of cases) {
     await writeFile(file, text);
