@@ -344,7 +344,8 @@ export class StorageManager extends EventEmitter<StorageEvents> {
         }
       }
       const { entry, fh, resumed } = await openEntry(this.#ingest, req, this.options);
-      this.#created.add(entry);
+      // Only `keepStorage: false` needs them (removed at close): otherwise the set would grow with every task.
+      if (!this.options.keepStorage) this.#created.add(entry);
       if (req.output !== undefined) this.#holds.expect(entry);
       const w = new TaskWriterImpl(this.#entryStore, entry, fh, lock, resumed);
       this.#writers.add(w);
