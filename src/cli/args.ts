@@ -120,9 +120,9 @@ dfget flags:
       --no-progress         no progress bar, and no progress lines when stderr is not a terminal
       --config FILE         dfget.yaml (default: /etc/dragonfly/dfget.yaml as root, else
                             $XDG_CONFIG_HOME/orasfly/dfget.yaml, when present)
-      --workhome DIR        work home (default: /usr/local/dragonfly as root, else XDG)
+      --workhome DIR        accepted for dfget compatibility; orasfly writes nothing there
       --datadir DIR         task store (default: /var/lib/dragonfly as root, else
-                            $XDG_DATA_HOME/orasfly)
+                            $XDG_DATA_HOME/orasfly); --cachedir is the same flag
       --logdir DIR          logs; core.log goes to DIR/dfget/ (default: /var/log/dragonfly as root,
                             else $XDG_STATE_HOME/orasfly/logs)
       --ratelimit SIZE      bytes per second across all pieces, e.g. 200Mi (default: unlimited)

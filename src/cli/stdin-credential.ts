@@ -15,7 +15,7 @@ const MAX_SECRET_BYTES = 64 * 1024;
  * and returns a credential for `registry` alone: a token realm or a redirect target on another host
  * never receives it.
  *
- * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for an empty or oversized stdin.
+ * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for an empty or oversized stdin, or a terminal.
  */
 export async function credentialFromStdin(
   stdin: AsyncIterable<Buffer | string>,
@@ -23,6 +23,12 @@ export async function credentialFromStdin(
   username: string | undefined,
   signal?: AbortSignal,
 ): Promise<CredentialsOption> {
+  // A terminal would wait, silently, for an end of input, and echo the password as it is typed.
+  if ((stdin as { isTTY?: boolean }).isTTY === true)
+    throw new InvalidArgumentError(
+      'password-stdin',
+      'stdin is a terminal; pipe the password in, e.g. printf %s "$PASSWORD" | orasfly … --password-stdin',
+    );
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stdin) {

@@ -27,3 +27,19 @@ test('an empty or oversized stdin is refused, naming the flag', async () => {
   );
   await assert.rejects(credentialFromStdin(chunks('x'.repeat(70 * 1024)), 'r.io', 'me'), /more than 65536 bytes/);
 });
+
+test('a terminal on stdin is refused at once (it would wait silently and echo the password)', async () => {
+  let read = false;
+  const tty = Object.assign(
+    (async function* () {
+      read = true;
+      yield Buffer.from('secret\n');
+    })(),
+    { isTTY: true },
+  );
+  await assert.rejects(
+    credentialFromStdin(tty, 'r.example', 'me'),
+    (e: unknown) => e instanceof InvalidArgumentError && /stdin is a terminal; pipe the password in/.test(e.message),
+  );
+  assert.equal(read, false, 'nothing was read');
+});
