@@ -51,8 +51,18 @@ export class DigestIndex {
   /** Removes the pointer of `digest` if it points at `ref`. */
   async removeIfPointsAt(digest: string, ref: IndexRef): Promise<void> {
     const f = this.pathOf(digest);
-    const cur = await readRef(f);
-    if (cur && cur.taskId === ref.taskId && cur.peerId === ref.peerId) await unlinkQuiet(f).catch(() => {});
+    const cur = await this.readFile(f);
+    if (cur.ref && cur.ref.taskId === ref.taskId && cur.ref.peerId === ref.peerId) await this.unlinkIfSame(f, cur.ino);
+  }
+
+  /**
+   * Unlinks an index file only if it is still the inode `ino` that was read: another process's
+   * completion renames a new pointer over it, which must survive a removal decided on the old one.
+   */
+  async unlinkIfSame(file: string, ino: number | undefined): Promise<void> {
+    if (ino === undefined) return;
+    const st = await fsp.lstat(file).catch(() => undefined);
+    if (st?.ino === ino) await unlinkQuiet(file).catch(() => {});
   }
 
   /** Every file of the index (for GC): pointers by digest, and our temp files (`tmp: true`). */
@@ -70,15 +80,31 @@ export class DigestIndex {
     return out;
   }
 
-  /** Reads the pointer in an index file (from {@link DigestIndex.files}). */
-  readFile(file: string): Promise<IndexRef | undefined> {
-    return readRef(file);
+  /**
+   * Reads the pointer in an index file (from {@link DigestIndex.files}), and the inode it was read
+   * from (`undefined` when the file could not be opened); `ref` is `undefined` for a corrupt pointer.
+   */
+  async readFile(file: string): Promise<{ ref: IndexRef | undefined; ino: number | undefined }> {
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(file, 'r');
+      const ino = (await fh.stat()).ino;
+      return { ref: parseRef(await fh.readFile('utf8')), ino };
+    } catch {
+      return { ref: undefined, ino: undefined };
+    } finally {
+      await fh?.close().catch(() => {});
+    }
   }
 }
 
 async function readRef(f: string): Promise<IndexRef | undefined> {
+  return parseRef(await fsp.readFile(f, 'utf8').catch(() => ''));
+}
+
+function parseRef(text: string): IndexRef | undefined {
   try {
-    const j = JSON.parse(await fsp.readFile(f, 'utf8')) as { taskId?: unknown; peerId?: unknown };
+    const j = JSON.parse(text) as { taskId?: unknown; peerId?: unknown };
     return isTaskIdName(j.taskId) && isPeerIdName(j.peerId)
       ? { taskId: j.taskId as string, peerId: j.peerId as string }
       : undefined;

@@ -302,7 +302,7 @@ async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promis
           if (await isLeftover(x.file)) await unlinkQuiet(x.file).catch(() => {});
           return;
         }
-        const ref = await ctx.index.readFile(x.file);
+        const { ref, ino } = await ctx.index.readFile(x.file);
         // An entry the scan saw is there; anything else is checked on disk (it may have completed since).
         const ok =
           ref !== undefined &&
@@ -311,7 +311,7 @@ async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promis
               () => true,
               () => false,
             )));
-        if (!ok) await unlinkQuiet(x.file).catch(() => {});
+        if (!ok) await ctx.index.unlinkIfSame(x.file, ino);
       }),
     ),
   );
