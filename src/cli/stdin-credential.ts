@@ -12,8 +12,8 @@ const MAX_SECRET_BYTES = 64 * 1024;
 
 /**
  * Reads the secret from `stdin` (one trailing newline dropped, as `docker login --password-stdin`)
- * and returns a credential for `registry` alone: a token realm or a redirect target on another host
- * never receives it.
+ * and returns a credential for `registry` alone: another registry or a redirect target never receives
+ * it (the token realm that registry names does, over HTTPS, as bearer auth requires).
  *
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) for an empty or oversized stdin, or a terminal.
  */

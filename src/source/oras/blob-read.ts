@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, RangeNotSupportedError, SizeMismatchError } from '../../core/errors.js';
+import { InvalidArgumentError, RangeNotSupportedError, SizeMismatchError, TimeoutError } from '../../core/errors.js';
 import { quote } from '../../core/describe.js';
 import type { ByteRange } from '../../core/types.js';
 import type { BlobTarget } from '../resource-client.js';
@@ -102,6 +102,11 @@ export class DirectBlobReads {
         accept: (h) => h.status === 200,
       });
     } catch (e) {
+      // A deadline (no connection, no head in time) is asked again through undici, under the retry policy.
+      if (e instanceof TimeoutError && !signal?.aborted) {
+        logSource('direct HEAD timed out (%s): through undici', e.message);
+        return undefined;
+      }
       if (!(e instanceof DirectGetDeclined)) throw e;
       const status = e.head?.status;
       // An answer undici could not improve on (it would send the same HEAD and get the same status).
@@ -171,6 +176,9 @@ export class DirectBlobReads {
         sink: o.sink,
         signal: o.signal,
         accept: (head) => {
+          // A whole read takes a 200 only (a 206 is part of the blob): anything else goes through
+          // undici, whose answer and error are the client's.
+          if (!range && head.status !== 200) return false;
           const p = headProblem(
             target,
             range,

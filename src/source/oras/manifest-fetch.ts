@@ -155,7 +155,8 @@ async function headDigest(
       signal: options.signal,
     });
     destroyBody(res.body);
-    const h = res.headers['docker-content-digest'];
+    // Only the registry's word counts: a redirect target (a CDN) could name any stored manifest.
+    const h = res.crossOrigin ? undefined : res.headers['docker-content-digest'];
     return { digest: digestHeader(ref, wanted, Array.isArray(h) ? h[0] : h), direct: false };
   } catch (e) {
     if (e instanceof RegistryResponseError) return { digest: undefined, direct: false };
@@ -246,5 +247,7 @@ async function undiciManifest(
   const res = await sendManifestGet(await c.http(), get, ref, wanted, c.blobUrl(ref, wanted));
   const bytes = await readLimited(res.body, c.maxManifestBytes, 'manifest', res.headers['content-length'], signal);
   const first = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h[0] : h);
-  return { bytes, claimed: first(res.headers['docker-content-digest']), ct: first(res.headers['content-type']) };
+  // A redirect target's Docker-Content-Digest is not the registry's word (its bytes are still hashed).
+  const claimed = res.crossOrigin ? undefined : first(res.headers['docker-content-digest']);
+  return { bytes, claimed, ct: first(res.headers['content-type']) };
 }

@@ -83,6 +83,13 @@ function checkHost(authority: string): string | undefined {
     const n = Number(port);
     if (n < 1 || n > 65535) return 'port out of range';
   }
+  // What the grammar above lets through and a URL does not take (`[1::2::3]`, a last label of
+  // digits such as `registry.1`) would fail later with a raw TypeError: refused here, by name.
+  try {
+    new URL(`http://${authority}/`);
+  } catch {
+    return 'invalid host';
+  }
   return undefined;
 }
 

@@ -136,3 +136,30 @@ test('getSmall(): a 200 read whole on a connection of its own; anything else, or
   assert.equal(reads.requests, 7);
   await assert.rejects(reads.getSmall(`${base}/latest`, {}, 1000, AbortSignal.abort(new Error('stop'))), /stop/);
 });
+
+test('head() that times out is undefined (undici asks again, under the retry policy); a whole read answered 206 is declined', async (t) => {
+  const silent = http.createServer(() => {
+    /* never answers */
+  });
+  const { port: silentPort } = await listenOnLoopback(silent);
+  t.after(() => {
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const hurried = new DirectBlobReads({
+    dialTimeout: 5000,
+    tlsHandshakeTimeout: 5000,
+    headersTimeout: 50,
+    tls: () => ({ rejectUnauthorized: true }),
+  });
+  assert.equal(await hurried.head(`http://127.0.0.1:${silentPort}/v2/x/manifests/v1`, {}), undefined);
+  const partial = http.createServer((_req, res) => {
+    res.writeHead(206, { 'content-range': 'bytes 0-9/100', 'content-length': '10' }).end(Buffer.alloc(10));
+  });
+  const { port } = await listenOnLoopback(partial);
+  t.after(() => partial.close());
+  const got: number[] = [];
+  const o = { sink: (c: Uint8Array) => void got.push(c.length), memory: new ChunkPool() };
+  assert.equal(await directReads().stream(`http://127.0.0.1:${port}/b`, target, undefined, {}, o), false);
+  assert.deepEqual(got, [], 'no byte of a 206 taken as the whole blob');
+});

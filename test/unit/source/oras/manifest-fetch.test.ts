@@ -422,3 +422,33 @@ test('tagCacheTtl 0 asks every time (a HEAD), whatever the sighting', async () =
   await fetchManifestOf({ ...ctx, tagCacheTtl: 0 }, ref, 'latest', {});
   assert.deepEqual(log, ['prepare', 'HEAD http://127.0.0.1:5000/v2/lab/cow/manifests/latest']);
 });
+
+test("a redirect target's Docker-Content-Digest is not the registry's word: the GET decides", async (t) => {
+  // The CDN a HEAD is redirected to names A, which this client remembers; the registry's tag is B.
+  const cdn = http.createServer((_req, res) => void res.writeHead(200, { 'docker-content-digest': A.digest }).end());
+  const { host: cdnHost } = await listenOnLoopback(cdn);
+  t.after(() => closeHttpServer(cdn));
+  const registry = http.createServer((req, res) => {
+    if (req.url === '/v2/') return void res.writeHead(200).end('{}');
+    if (req.method === 'HEAD') return void res.writeHead(307, { location: `http://${cdnHost}/m` }).end();
+    res
+      .writeHead(200, {
+        'content-type': OCI_MANIFEST,
+        'content-length': B.bytes.length,
+        'docker-content-digest': B.digest,
+      })
+      .end(B.bytes);
+  });
+  const { host } = await listenOnLoopback(registry);
+  t.after(() => closeHttpServer(registry));
+  const memory = fakeMemory();
+  await memory.putManifest(A.digest, { bytes: A.bytes, mediaType: OCI_MANIFEST });
+  const c = client(memory);
+  try {
+    const m = await c.fetchManifest(`oras://${host}/lab/cow:latest`);
+    assert.equal(m.digest, B.digest);
+    assert.equal(memory.tags.get(`${host}/lab/cow:latest`)?.digest, B.digest);
+  } finally {
+    await c.close();
+  }
+});

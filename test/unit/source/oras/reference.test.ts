@@ -81,6 +81,8 @@ const MALFORMED: [string, string][] = [
   ['oras://ho_st/r:t', 'underscore in host'],
   ['oras://256.1.1.1/r:t', 'bad IPv4'],
   ['oras://[::1/r:t', 'unterminated IPv6'],
+  ['oras://[1::2::3]/r:t', 'two :: in IPv6'],
+  ['oras://registry.1/r:t', 'numeric last label'],
   ['oras://user:pass@host/r:t', 'userinfo'],
   ['oras://host/Repo:t', 'uppercase repository'],
   ['oras://host/r/../x:t', 'dot-dot segment'],
