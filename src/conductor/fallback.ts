@@ -77,6 +77,11 @@ export async function deliverPieces(
     site.onFallback(pull.name, e);
     await site.pull(origin);
   }
+  // A pull that returned with pieces still missing is a failure said now: the blob hash would wait
+  // for them for ever.
+  const left = site.missing();
+  if (left > 0)
+    throw new TaskFailedError(site.taskId, 4000, `${left} of ${site.totalPieces} pieces still missing after the pull`);
 }
 
 /**

@@ -31,6 +31,8 @@ export class PieceCutter {
   #offset = 0;
   #asm: PieceAssembler | undefined;
   #skip: boolean;
+  /** The attempt is over: a continuation still waiting on a write must not move the cursor. */
+  #released = false;
   /** Bytes taken. */
   received = 0;
   /** The body went on past what was asked for. */
@@ -71,8 +73,13 @@ export class PieceCutter {
   /** The current piece is complete: commit it (after its last write), then go on with `rest`. */
   async #pieceEnd(wait: Promise<void> | undefined, rest: Uint8Array): Promise<void> {
     if (wait) await wait;
+    // Released while waiting (the stream failed, a retry is under way from the same cursor): the
+    // piece is not committed here and the cursor stays where the retry starts, or the retry's
+    // pieces would land one place off. The retry fetches this piece again.
+    if (this.#released) return;
     if (!this.#skip) await this.#site.commit(this.#asm!);
     this.#asm!.release();
+    if (this.#released) return;
     this.#cursor.next++;
     this.#offset = 0;
     if (this.#cursor.next >= this.#cursor.end) {
@@ -98,6 +105,7 @@ export class PieceCutter {
 
   /** The attempt is over: the unfinished piece's assembler lets go. */
   release(): void {
+    this.#released = true;
     this.#asm?.release();
   }
 }

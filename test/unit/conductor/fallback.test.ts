@@ -19,6 +19,7 @@ function site(missing: number, failPull: Record<string, Error> = {}) {
     pull: async (t) => {
       log.push(`pull ${t.name}`);
       if (failPull[t.name]) throw failPull[t.name];
+      missing = 0; // a pull that returns has fetched every missing piece
     },
     onFallback: (name) => log.push(`fallback from ${name}`),
   };
@@ -97,4 +98,18 @@ test('a wrong blob from a cluster starts over from the origin; from the origin, 
   assert.equal(restartsFromOrigin(push(undefined, { backToSource: false }), origin, mismatch, live), false);
   assert.equal(restartsFromOrigin(push(), origin, mismatch, aborted), false);
   assert.equal(restartsFromOrigin(push(), origin, new Error('other'), live), false);
+});
+
+test('a pull that returns with pieces still missing fails the task at once (the blob hash would wait for ever)', async () => {
+  const s: DeliverySite = {
+    taskId: 't',
+    totalPieces: 4,
+    missing: () => 1,
+    pull: async () => {},
+    onFallback: () => {},
+  };
+  await assert.rejects(
+    deliverPieces(origin, undefined, task, sink, s, new AbortController().signal),
+    (e: unknown) => e instanceof TaskFailedError && /1 of 4 pieces still missing after the pull/.test(e.message),
+  );
 });

@@ -5,7 +5,7 @@ import { PieceAssembler } from '../../../src/conductor/piece-assembler.js';
 import type { PieceSite } from '../../../src/conductor/piece-site.js';
 import { ProgressMeter } from '../../../src/conductor/progress.js';
 import { SizeMismatchError } from '../../../src/core/errors.js';
-import { planPieces } from '../../../src/core/piece-plan.js';
+import { planPieces, type PieceInfo } from '../../../src/core/piece-plan.js';
 import type { TaskWriter } from '../../../src/storage/task-writer.js';
 
 const PIECE = 1000;
@@ -75,4 +75,32 @@ test('an end moved closer stops the stream there (CUT_DONE); bytes past the requ
   await assert.rejects(feed(over, Buffer.concat([blob.subarray(2 * PIECE), Buffer.alloc(10)]), 700), SizeMismatchError);
   assert.equal(over.overran, true);
   assert.deepEqual(long.committed, [2, 3]);
+});
+
+test("a cutter released while a piece's commit waits on its write leaves the cursor where the retry starts", async () => {
+  let finishWrite!: () => void;
+  const writer = {
+    write: () => new Promise<void>((resolve) => (finishWrite = resolve)),
+  } as unknown as TaskWriter;
+  const meter = new ProgressMeter('t', blob.length, 0, () => {});
+  const made: number[] = [];
+  const s = {
+    plan: planPieces(blob.length, PIECE),
+    has: () => false,
+    assembler: (piece: PieceInfo, signal: AbortSignal) => {
+      made.push(piece.num);
+      return new PieceAssembler(piece, { writer, pieceDigest: 'crc32', meter, signal });
+    },
+    commit: async (a: PieceAssembler) => void (await a.end()),
+  } as unknown as PieceSite;
+  const cursor = { next: 0, end: 4 };
+  const cutter = new PieceCutter(s, cursor, new AbortController().signal);
+  // Piece 0 whole and 200 bytes of piece 1: the commit of piece 0 waits on its write.
+  const pending = cutter.push(blob.subarray(0, PIECE + 200));
+  assert.ok(pending, 'the stream waits for the commit');
+  cutter.release(); // the stream failed meanwhile: a retry starts from cursor.next
+  finishWrite();
+  await pending;
+  assert.equal(cursor.next, 0, 'the stale continuation did not move the cursor');
+  assert.deepEqual(made, [0], 'and made no assembler nobody would release');
 });
