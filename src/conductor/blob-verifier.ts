@@ -101,8 +101,11 @@ export class BlobVerifier {
   feed(pieceStart: number, offset: number, chunk: Uint8Array): void {
     if (!this.#hash || this.#settled) return;
     if (!this.#pumping) this.#drain();
-    if (this.#pumping || offset !== this.#pos) {
-      if (offset > this.#pos) this.#hold?.add(pieceStart, offset, chunk);
+    // Only one unfinished piece is fed at a time (the one a failure restarts the hash for): bytes of
+    // the next piece wait in the hold while the last one's end() is still pending.
+    const other = this.#feeding !== undefined && this.#feeding !== pieceStart;
+    if (this.#pumping || offset !== this.#pos || other) {
+      if (offset > this.#pos || (other && offset === this.#pos)) this.#hold?.add(pieceStart, offset, chunk);
       return;
     }
     this.#feeding = pieceStart;
@@ -195,9 +198,14 @@ export class BlobVerifier {
   async #pump(): Promise<void> {
     const gen = this.#generation;
     try {
-      this.#fh ??= await open(this.#path, 'r');
+      if (!this.#fh) {
+        const fh = await open(this.#path, 'r');
+        // Closed (cancelled) while the file was opening: this handle is nobody's to close but ours.
+        if (this.#settled) return void (await fh.close().catch(() => {}));
+        this.#fh = fh;
+      }
       const buf = Buffer.allocUnsafe(1024 * 1024);
-      while (this.#pos < this.#target) {
+      while (this.#pos < this.#target && !this.#settled) {
         // Kept bytes of completed pieces are hashed from memory; only the rest is read back.
         const kept = this.#hold?.take(this.#pos, (piece) => this.#done.has(piece));
         if (kept) {

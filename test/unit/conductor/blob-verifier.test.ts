@@ -43,6 +43,17 @@ test('bytes fed in order are hashed without a read-back; a failed piece re-hashe
   await v.close();
 });
 
+test("the next piece's bytes do not take over while the last fed piece may still fail: its failure still restarts the hash", async () => {
+  const v = new BlobVerifier(file, data.length, digest, { useWorker: false });
+  const piece = 1024 * 1024;
+  v.feed(0, 0, Buffer.alloc(piece, 0xee)); // piece 0 fed whole (bytes a sender will be refused for)
+  v.feed(piece, piece, data.subarray(piece, piece + 1000)); // piece 1 starts before piece 0 ended
+  v.pieceFailed(0);
+  v.advance(data.length);
+  assert.equal(await v.result(), digest, "piece 0's refused bytes were not kept in the hash");
+  await v.close();
+});
+
 test('a file that differs from the digest yields the other digest (the conductor compares)', async () => {
   const wrong = `sha256:${'0'.repeat(64)}`;
   const v = new BlobVerifier(file, data.length, wrong, { useWorker: false });
