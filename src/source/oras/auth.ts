@@ -210,6 +210,8 @@ export class TokenAuthenticator {
     wwwAuthenticate: string | undefined,
     ctx: { method: string; url: string; status: number },
     signal?: AbortSignal,
+    /** The Authorization the rejected request carried, if any. */
+    sent?: string,
   ): Promise<string> {
     const challenges = parseWwwAuthenticate(wwwAuthenticate ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
@@ -232,8 +234,10 @@ export class TokenAuthenticator {
       this.#schemes.set(registry, scheme);
       // Prefer the registry's scope when it names one (it may be wider/narrower than ours).
       const challengeScope = bearer.params['scope'] ?? scope;
-      // The token we sent was rejected: forget it so the next fetch is fresh.
-      if (bearer.params['error'] === 'invalid_token') this.#tokens.delete(this.#key(registry, scheme, challengeScope));
+      // The token we sent was rejected (revoked, expired early): forget it so the next fetch is fresh.
+      // Registries do not always say `error="invalid_token"`; a 401 to a Bearer we sent says enough.
+      if (bearer.params['error'] === 'invalid_token' || sent?.startsWith('Bearer '))
+        this.#tokens.delete(this.#key(registry, scheme, challengeScope));
       const t = await this.#token(registry, scheme, challengeScope, signal);
       return `Bearer ${t.token}`;
     }

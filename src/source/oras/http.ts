@@ -272,6 +272,7 @@ export class RegistryHttp {
         Array.isArray(www) ? www.join(', ') : www,
         { method: req.method, url: redact(res.url), status: 401 },
         req.signal,
+        authorization,
       );
       res = await this.#follow(req, authorization);
       // A second 401 falls through to the caller's error path as AuthError, saying what was tried.

@@ -262,3 +262,20 @@ test('a token service that echoes the credentials it got does not get them into 
     },
   );
 });
+
+test('a 401 to a Bearer token we sent drops that token even without error="invalid_token": the retry gets a fresh one', async () => {
+  let n = 0;
+  const t = fakeTransport(() => ({ status: 200, body: { token: `tok-${++n}`, expires_in: 300 } }));
+  const a = new TokenAuthenticator({
+    transport: t,
+    credentialFor: async () => ({ username: 'u', password: 'p' }),
+    maxTokenBytes: 1000,
+    userAgent: 'ua',
+  });
+  assert.equal(await a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx), 'Bearer tok-1');
+  assert.equal(await a.authorization('r', 'repository:x:pull'), 'Bearer tok-1', 'cached');
+  // tok-1 is revoked: the registry answers 401 with a plain challenge (no error parameter).
+  const retry = await a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx, undefined, 'Bearer tok-1');
+  assert.equal(retry, 'Bearer tok-2');
+  assert.equal(t.calls.length, 2);
+});
