@@ -71,7 +71,7 @@ export class DirectGetDeclined extends Error {
 /** Smallest space a read is offered; a buffer with less left is delivered and replaced. */
 const MIN_READ = 64 * 1024;
 /** Largest response head read before the request is declined. */
-const MAX_HEAD = 64 * 1024;
+const MAX_HEAD = 16 * 1024;
 
 const nodeRequire = createRequire(import.meta.url);
 
@@ -200,10 +200,12 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
       const before = headText.length;
       headText += text;
       const end = headText.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (headText.length > MAX_HEAD) fail(new DirectGetDeclined('response head too large'));
+      // Bounded with or without its end in sight (a large head may arrive in one read).
+      if (end < 0 ? headText.length > MAX_HEAD : end > MAX_HEAD) {
+        fail(new DirectGetDeclined('response head too large'));
         return fill;
       }
+      if (end < 0) return fill;
       clearTimeout(timer);
       const parsed = parseHead(headText.slice(0, end));
       if (!parsed) {
@@ -336,7 +338,9 @@ function parseHead(text: string): ResponseHead | undefined {
     const i = line.indexOf(':');
     if (i <= 0) return undefined;
     const name = line.slice(0, i);
-    const v = line.slice(i + 1).trim();
+    // Optional whitespace is spaces and tabs only (RFC 9110 §5.6.3): String.trim() would also strip
+    // a vertical tab or a form feed, which llhttp refuses.
+    const v = line.slice(i + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (!FIELD_NAME.test(name) || !FIELD_VALUE.test(v)) return undefined;
     const k = name.toLowerCase();
     headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
@@ -420,6 +424,8 @@ function chunkedFraming(): BodyFraming {
           continue;
         }
         if (crlf > 0) {
+          // The CRLF that ends a chunk's data must be there: other bytes mean the sizes lied.
+          if (buf[i] !== (crlf === 2 ? 0x0d : 0x0a)) f.failure = new Error('no CRLF after chunk data');
           crlf--;
           i++;
           continue;
@@ -430,13 +436,18 @@ function chunkedFraming(): BodyFraming {
           if (line.length > 4096) f.failure = new Error('chunk size line too long');
           continue;
         }
-        const text = line.replace(/\r$/, '');
+        // Lines end with CRLF: a bare LF is refused, as llhttp refuses it.
+        if (!line.endsWith('\r')) {
+          f.failure = new Error('chunk line without CR');
+          continue;
+        }
+        const text = line.slice(0, -1);
         line = '';
         if (trailers) {
           if (text === '') f.done = true;
           continue;
         }
-        const size = /^([0-9a-fA-F]+)(?:;.*)?$/.exec(text.trim());
+        const size = /^([0-9a-fA-F]+)(?:;.*)?$/.exec(text);
         if (!size) {
           f.failure = new Error(`bad chunk size line ${JSON.stringify(text.slice(0, 40))}`);
           continue;

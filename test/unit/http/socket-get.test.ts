@@ -183,8 +183,28 @@ test('a head undici would refuse (both framings, a NUL or a space in a header, a
     'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Evil: a\u0000b\r\n\r\nabc',
     'HTTP/1.1 200 OK\r\nContent-Length : 3\r\n\r\nabc',
     'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad(Name): x\r\n\r\nabc',
+    // A vertical tab or a form feed is not optional whitespace: String.trim() would have taken it.
+    'HTTP/1.1 200 OK\r\nContent-Length: \u000b3\r\n\r\nabc',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\u000c\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    // A head over 16 KiB (undici's limit), arriving whole in one read.
+    `HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\nabc`,
   ])
     await declinedAnswer(t, text);
+});
+
+test('a chunked body whose data is not followed by CRLF, or whose size line ends in a bare LF, fails', async (t) => {
+  for (const chunked of ['5\r\nhelloAB3\r\nabc\r\n0\r\n\r\n', '5\nhello\r\n0\r\n\r\n']) {
+    const srv = await rawServer((s) => s.end(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`));
+    t.after(() => srv.close());
+    const c = collect();
+    await assert.rejects(
+      directGet(CONNECT, { url: srv.url, headers: {}, memory: new ChunkPool(), sink: c.sink, accept: () => true }),
+      (e: Error) =>
+        !(e instanceof DirectGetDeclined) && /no CRLF after chunk data|chunk line without CR/.test(e.message),
+      JSON.stringify(chunked),
+    );
+    assert.notEqual(c.bytes().toString(), 'helloabc', 'the stray bytes were not skipped silently');
+  }
 });
 
 test('a refused connection and a header with a line break are declined; the caller decides', async () => {
