@@ -219,6 +219,20 @@ const PATH_FLAGS = [
 ] as const;
 
 /**
+ * Refuses a path flag given an empty value (an unset shell variable), which would otherwise read as
+ * "not given" and mean the default. The command's and `orasfly cache`'s flags alike.
+ *
+ * @throws InvalidArgumentError naming the flag.
+ */
+export function refuseEmptyPaths(values: Readonly<Record<string, unknown>>, names: readonly string[]): void {
+  for (const name of names) {
+    const given = values[name];
+    if (given === '' || (Array.isArray(given) && given.includes('')))
+      throw new InvalidArgumentError(name, `--${name} is empty (an unset variable?); give a path`);
+  }
+}
+
+/**
  * What of a user's text may be echoed in an error: a reference without the `user:password@` that
  * a mistyped one may carry before its host, and a header's name, never its value.
  */
@@ -378,11 +392,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   }
   if (positionals.length > (v.url ? 0 : 1))
     throw new InvalidArgumentError('arguments', `unexpected argument ${quote(echoReference(positionals.at(-1)!))}`);
-  for (const name of PATH_FLAGS) {
-    const given = v[name];
-    if (given === '' || (Array.isArray(given) && given.includes('')))
-      throw new InvalidArgumentError(name, `--${name} is empty (an unset variable?); give a path`);
-  }
+  refuseEmptyPaths(v, PATH_FLAGS);
   const outputFlag = v.output ?? pulledTo;
   if (v.username !== undefined && !v['password-stdin'])
     throw new InvalidArgumentError(

@@ -11,7 +11,7 @@ import { formatBytes } from '../core/units.js';
 import { errorKind, InvalidArgumentError, OrasflyError } from '../core/errors.js';
 import type { CacheEntryInfo } from '../storage/storage-manager.js';
 import { optionsFromFlags } from './config.js';
-import { friendlyParseError } from './args.js';
+import { friendlyParseError, refuseEmptyPaths } from './args.js';
 
 /** `--help` of `orasfly cache`. */
 export const CACHE_USAGE = `Usage: orasfly cache <command> [flags] [REF|DIGEST|TASKID ...]
@@ -61,9 +61,10 @@ export async function runCacheCommand(
     io.stderr.write(`Error: ${friendlyParseError(e as Error, CACHE_OPTIONS)}\nRun 'orasfly cache --help' for usage.\n`);
     return 1;
   }
-  const empty = (['config', 'datadir', 'logdir'] as const).find((k) => parsed.values[k] === '');
-  if (empty) {
-    io.stderr.write(`Error: --${empty} is empty (an unset variable?); give a path\n`);
+  try {
+    refuseEmptyPaths(parsed.values, ['config', 'datadir', 'logdir']);
+  } catch (e) {
+    io.stderr.write(`Error: ${(e as Error).message}\n`);
     return 1;
   }
   const [command, ...selectors] = parsed.positionals;

@@ -4,7 +4,8 @@
  * the blob hash while still in cache. Chunks are gathered, without copying, into writes of at least
  * {@link BATCH_BYTES} (one `writev` each), at most {@link MAX_WRITES_IN_FLIGHT} in flight: one
  * thread-pool round trip per 64 KiB socket chunk (or per 16 KiB TLS record) was the largest cost of
- * a pull (the data-path profile behind issue #19). The piece is recorded only when exactly its length arrived.
+ * a pull (the data-path profile behind issue #19). The piece is recorded only when exactly its
+ * length arrived.
  *
  * @module
  */
@@ -86,7 +87,7 @@ export class PieceAssembler {
     this.piece = piece;
     this.#writer = o.writer;
     this.#hasher = createPieceHasher(o.pieceDigest);
-    const theirs = o.reported?.slice(0, Math.max(0, o.reported.indexOf(':'))).toLowerCase();
+    const theirs = o.reported?.split(':', 1)[0]!.toLowerCase();
     this.#theirs =
       (theirs === 'crc32' || theirs === 'md5') && theirs !== o.pieceDigest ? createPieceHasher(theirs) : undefined;
     this.#verifier = o.verifier;

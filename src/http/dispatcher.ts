@@ -2,9 +2,10 @@
  * The undici dispatcher every registry request goes through: an `Agent` whose connector tells
  * plain and TLS timeouts apart, wrapped in a proxy agent when one is configured, with the trust
  * store (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, a CA file) built once, when the
- * narrow trust first fails to vouch for a server (up front through a proxy; see {@link TlsSettings}). undici itself is passed in (`undici-modules.ts`, imported on demand): a run
- * that sends nothing through it — a reuse answered by the store, or by a direct request — never
- * loads it (about 20 ms of a reuse pull's start-up).
+ * narrow trust first fails to vouch for a server (up front through a proxy; see {@link TlsSettings}).
+ * undici itself is passed in (`undici-modules.ts`, imported on demand): a run that sends nothing
+ * through it — a reuse answered by the store, or by a direct request — never loads it (about 20 ms
+ * of a reuse pull's start-up).
  *
  * @module
  */

@@ -60,8 +60,7 @@ export class FileLogSink implements CoreLogSink {
         }
         await appendFile(this.file, line, { mode: 0o600 });
       } catch (e) {
-        this.droppedLines++;
-        this.lastError = (e as Error).message;
+        this.#dropped(e);
       }
     });
   }
@@ -77,9 +76,13 @@ export class FileLogSink implements CoreLogSink {
       mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
       appendFileSync(this.file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
     } catch (e) {
-      this.droppedLines++;
-      this.lastError = (e as Error).message;
+      this.#dropped(e);
     }
+  }
+
+  #dropped(e: unknown): void {
+    this.droppedLines++;
+    this.lastError = (e as Error).message;
   }
 }
 
