@@ -27,10 +27,14 @@ export interface PullPlaces {
   log?: string | undefined;
 }
 
-/** The argv of one `orasfly` pull, in dfget's form: `node <bin> -u <ref> -O <out> --datadir <store> [--logdir <log>] …extra`. */
+/**
+ * The argv of one `orasfly` pull, in dfget's form: `<bin> -u <ref> -O <out> --datadir <store> [--logdir <log>] …extra`.
+ * The bin runs as an executable, its shell line first, as an installed `orasfly` does (with the
+ * node running the bench first on PATH, see {@link measure}).
+ */
 export function orasflyPull(ref: string, at: PullPlaces, extra: readonly string[] = []): string[] {
   const log = at.log === undefined ? [] : ['--logdir', at.log];
-  return [process.execPath, ORASFLY_BIN, '-u', ref, '-O', at.out, '--datadir', at.store, ...log, ...extra];
+  return [ORASFLY_BIN, '-u', ref, '-O', at.out, '--datadir', at.store, ...log, ...extra];
 }
 
 /** One measured run. */
@@ -48,7 +52,12 @@ export function median(xs: number[]): number {
 }
 
 const TIME_FORMAT = ['-f', 'TIME %e %U %S %M'];
-const ENV = () => ({ ...process.env, HOME: os.tmpdir() });
+// The node running the bench is the one an executable's `node` finds.
+const ENV = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  HOME: os.tmpdir(),
+  PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}`,
+});
 
 function parse(cmd: readonly string[], status: number | null, stdout: string, stderr: string, wallMs: number): Sample {
   if (status !== 0) throw new Error(`${cmd.join(' ')} failed: ${stdout}${stderr}`);

@@ -5,9 +5,10 @@
 // a reuse pull ~25 ms sooner than the chunked ESM bundle this replaced. Code a reuse never runs is
 // only scanned, never compiled. The library itself stays unbundled ESM in dist/.
 import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAUNCHER_PROLOGUE } from '../dist/cli/deferred-extra-ca.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli');
@@ -84,6 +85,13 @@ await build({
   outfile: path.join(cli, 'orasfly.cjs'),
   banner: { js: ["'use strict';", urlOfThisFile].join('\n') },
 });
+// The executable starts as a shell script that keeps NODE_EXTRA_CA_CERTS from Node's start-up and
+// execs node on the same file, which Node reads as JavaScript (src/cli/deferred-extra-ca.ts).
+const launcher = path.join(cli, 'orasfly.cjs');
+const launcherText = readFileSync(launcher, 'utf8');
+if (!launcherText.startsWith('#!')) throw new Error('orasfly.cjs lost its #! line');
+writeFileSync(launcher, LAUNCHER_PROLOGUE + launcherText.slice(launcherText.indexOf('\n') + 1), { mode: 0o755 });
+chmodSync(launcher, 0o755);
 
 // The launcher runs the bundle through vm.Script, which has no loader for a dynamic import(): every
 // module must be inlined or required.

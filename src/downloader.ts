@@ -166,7 +166,12 @@ async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTra
   if (c.proxy !== undefined) {
     announceUndiciLoad(); // the proxy transport loads undici with its module
     const { ProxyTransport } = await import('./transport/proxy-transport.js');
-    return new ProxyTransport({ proxy: c.proxy, backToSource: c.backToSource, priority: c.priority });
+    return new ProxyTransport({
+      proxy: c.proxy,
+      backToSource: c.backToSource,
+      priority: c.priority,
+      nodeExtraCaLoaded: options.oras?.nodeExtraCaLoaded,
+    });
   }
   if (c.backToSource === false)
     throw new InvalidArgumentError(

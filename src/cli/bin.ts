@@ -4,7 +4,12 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UNDICI_LOAD_CHANNEL } from '../http/lazy-undici.js';
+import { restoreDeferredExtraCa } from './deferred-extra-ca.js';
 import { runCli } from './main.js';
+
+// First, before the command reads the environment: the executable's shell line may have kept
+// NODE_EXTRA_CA_CERTS from Node's start-up (deferred-extra-ca.ts); it is the user's again from here.
+const extraCaDeferred = restoreDeferredExtraCa(process.env);
 
 // The process is ours, so its one start-up trick lives here, never in the library: undici parses
 // HTTP with a WebAssembly build of llhttp, V8 re-optimises hot WebAssembly on a background thread,
@@ -42,6 +47,7 @@ void runCli(
     env: process.env,
     cwd: process.cwd(),
     self: fileURLToPath(import.meta.url),
+    nodeExtraCaLoaded: !extraCaDeferred,
   },
   controller.signal,
 ).then((code) => {

@@ -6,6 +6,9 @@
  * command starts ~20 ms sooner. The cache is this process's own start-up trick, so it lives here and
  * in `compile-cache.ts`, never in the library. `ORASFLY_COMPILE_CACHE=off` turns it off.
  *
+ * The build puts a shell line before this file's JavaScript (`deferred-extra-ca.ts`): run as an
+ * executable, it keeps `NODE_EXTRA_CA_CERTS` from Node's start-up, then execs Node on this file.
+ *
  * @module
  * @internal
  */

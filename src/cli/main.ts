@@ -46,6 +46,11 @@ export interface CliIo {
    * in-process before `runCli` returns.
    */
   self?: string | undefined;
+  /**
+   * `false` when the executable kept Node from loading `NODE_EXTRA_CA_CERTS` at start-up
+   * (`deferred-extra-ca.ts`): the library then trusts its certificates itself. @defaultValue true
+   */
+  nodeExtraCaLoaded?: boolean | undefined;
 }
 
 function currentUser(): string {
@@ -148,6 +153,7 @@ export async function runCli(
     const { createDownloader } = await import('../downloader.js');
     if (args.insecure) options.oras = { ...options.oras, insecureSkipVerify: true };
     if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
+    if (io.nodeExtraCaLoaded === false) options.oras = { ...options.oras, nodeExtraCaLoaded: false };
     if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };
     if (args.tagCacheTtl !== undefined) options.oras = { ...options.oras, tagCacheTtl: args.tagCacheTtl };
     if (args.registryConfig) options.oras = { ...options.oras, registryConfig: args.registryConfig };

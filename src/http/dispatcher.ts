@@ -12,7 +12,7 @@
 import { createRequire } from 'node:module';
 import type { Dispatcher, buildConnector as BuildConnector } from 'undici';
 import type * as UndiciModules from './undici-modules.js';
-import { nodeExtraCaCertificates, systemCaCertificates, untrustedChain } from './tls-trust.js';
+import { nodeDefaultTrust, nodeExtraCaCertificates, systemCaCertificates, untrustedChain } from './tls-trust.js';
 import type { DirectConnect } from './socket-get.js';
 
 /** What the dispatcher is built from (durations in ms): the transport fields of the client's resolved options. */
@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   readonly proxy: string | undefined;
   readonly insecureSkipVerify: boolean;
   readonly systemCa: boolean;
+  /** Whether Node's default store holds `NODE_EXTRA_CA_CERTS` (see `OrasClientOptions`). */
+  readonly nodeExtraCaLoaded: boolean;
   readonly ca: string | undefined;
 }
 
@@ -80,7 +82,8 @@ export function createDispatcher(
   if (o.proxy === undefined && !proxyFromEnv()) return new (agentClass())(agentOpts);
   // Through a proxy, undici builds the tunnel's TLS options up front.
   const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...(tls.full() ?? tls.narrow()) };
-  const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout };
+  // The proxy's own certificate is checked against Node's default store, as before the tunnel.
+  const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...nodeDefaultTrust(o.nodeExtraCaLoaded) };
   if (o.proxy !== undefined)
     return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
   return new (envHttpProxyAgentClass())({ ...agentOpts, requestTls: tunnelTls, proxyTls });
@@ -118,17 +121,24 @@ export function tlsSettings(o: DispatcherOptions): TlsSettings {
   const whole = (): TlsOptions => (full ??= { rejectUnauthorized: reject, ...trustedContext(o) });
   const widening = { widen: () => void (wide = true), widened: () => wide };
   // Nothing beyond Node's default store is configured (or nothing is verified): one step.
-  if (!reject || (!o.systemCa && o.ca === undefined)) return { narrow: whole, full: () => undefined, ...widening };
+  if (!reject || onlyNodeStore(o)) return { narrow: whole, full: () => undefined, ...widening };
   return {
     ...widening,
     narrow: () => {
       if (narrow) return narrow;
+      // Node's default store, NODE_EXTRA_CA_CERTS included unless the command kept Node from
+      // loading it: a server only that file vouches for then takes the second step.
       if (o.ca === undefined) return (narrow = { rejectUnauthorized: true });
       const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
       return (narrow = { rejectUnauthorized: true, secureContext: tls.createSecureContext({ ca: o.ca }) });
     },
     full: whole,
   };
+}
+
+/** Whether the trust configured is Node's default store and nothing else (`systemCa: false`, no `caFile`). */
+function onlyNodeStore(o: DispatcherOptions): boolean {
+  return !o.systemCa && o.ca === undefined;
 }
 
 /**
@@ -158,10 +168,11 @@ function proxyFromEnv(): string | undefined {
  * The secure context every TLS connection of a client shares: Node's roots, the system's bundle,
  * `NODE_EXTRA_CA_CERTS` and `caFile`, without duplicates (about 170 certificates on Debian; a
  * context of the 310 undeduplicated ones costs 40 ms instead of 23). Nothing when verification is
- * off, or when Node's default store already is the answer.
+ * off; Node's default store when that is the answer ({@link nodeDefaultTrust}).
  */
 function trustedContext(o: DispatcherOptions): { secureContext?: import('node:tls').SecureContext } {
-  if (o.insecureSkipVerify || (!o.systemCa && o.ca === undefined)) return {};
+  if (o.insecureSkipVerify) return {};
+  if (onlyNodeStore(o)) return nodeDefaultTrust(o.nodeExtraCaLoaded);
   const req = createRequire(import.meta.url);
   const tls = req('node:tls') as typeof import('node:tls');
   const extra = o.systemCa ? [...systemCaCertificates().certificates, ...nodeExtraCaCertificates()] : [];

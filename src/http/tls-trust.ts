@@ -11,7 +11,9 @@
  * @module
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { SecureContext } from 'node:tls';
 
 /** Where distributions keep their CA bundle: Go's `crypto/x509` list for Linux, in its order. */
 export const SYSTEM_CA_FILES: readonly string[] = Object.freeze([
@@ -90,6 +92,22 @@ export function nodeExtraCaCertificates(env: NodeJS.ProcessEnv = process.env): s
   const file = env['NODE_EXTRA_CA_CERTS'];
   if (!file) return [];
   return readIfFile(file)?.match(PEM_RE) ?? [];
+}
+
+/**
+ * TLS options that trust what Node's default store would: nothing to add (`{}`) when Node loaded
+ * `NODE_EXTRA_CA_CERTS` at start-up or the variable names no certificate; otherwise a context of
+ * Node's roots and the variable's certificates, which the `orasfly` executable kept Node from
+ * loading (`OrasClientOptions.nodeExtraCaLoaded`). Built when called: 20-40 ms, only then.
+ */
+export function nodeDefaultTrust(
+  nodeExtraCaLoaded: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): { secureContext?: SecureContext } {
+  const extra = nodeExtraCaLoaded ? [] : nodeExtraCaCertificates(env);
+  if (extra.length === 0) return {};
+  const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+  return { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, ...extra] }) };
 }
 
 /** Codes of "the chain does not end at a CA we trust". */

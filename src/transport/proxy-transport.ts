@@ -16,6 +16,7 @@ import { chunksOf, pumpChunks, type ChunkSink } from '../internal/chunks.js';
 import { isSecretHeader, redact } from '../http/redact.js';
 import { isLoopbackHost } from '../http/loopback.js';
 import { agentClass, dispatcherRequest } from '../http/undici-modules.js';
+import { nodeDefaultTrust } from '../http/tls-trust.js';
 import type { ByteRange, SignalOptions } from '../core/types.js';
 import type { PieceInfo } from '../core/piece-plan.js';
 import type { Priority } from './dfdaemon/messages.js';
@@ -84,6 +85,7 @@ export class ProxyTransport implements PieceTransport {
       bodyTimeout: 0,
       connections: 16,
       allowH2: false,
+      ...(o.proxy.protocol === 'https:' && { connect: nodeDefaultTrust(o.nodeExtraCaLoaded) }),
     });
   }
 

@@ -110,6 +110,14 @@ export interface OrasClientOptions {
    */
   systemCa?: boolean | undefined;
   /**
+   * Whether Node loaded `NODE_EXTRA_CA_CERTS` into its default trust store when this process
+   * started. Node 20 does whenever the variable is set; the `orasfly` executable keeps it from doing
+   * so, since that costs every start ~40 ms (`docs/security.md`), and sets this to `false`. Then
+   * orasfly reads the variable's file itself wherever it would otherwise rely on Node's default
+   * store. @defaultValue true
+   */
+  nodeExtraCaLoaded?: boolean | undefined;
+  /**
    * `true`: talk plain HTTP to every registry. `false`: HTTPS everywhere. Unset: HTTPS, except that
    * a loopback registry (`localhost`, `127.0.0.0/8`, `::1`) which does not speak TLS at all is
    * reached over plain HTTP (docker and oras treat local registries so). TLS is tried first, and a
@@ -202,6 +210,7 @@ export const DEFAULT_ORAS_CLIENT_OPTIONS = Object.freeze({
   expectContinueTimeout: '10s',
   insecureSkipVerify: false,
   systemCa: true,
+  nodeExtraCaLoaded: true,
   credentialHelperTimeout: '10s',
   retry: Object.freeze({
     maxRetries: 5,
@@ -244,6 +253,7 @@ export interface ResolvedOrasClientOptions {
   /** PEM text of `caFile`. */
   readonly ca: string | undefined;
   readonly systemCa: boolean;
+  readonly nodeExtraCaLoaded: boolean;
   readonly plainHttp: boolean | undefined;
   readonly credentials: CredentialsOption | undefined;
   readonly credentialsSource: string | undefined;
@@ -319,6 +329,7 @@ export const ORAS_CLIENT_OPTION_KEYS: readonly string[] = Object.freeze(
     insecureSkipVerify: 1,
     caFile: 1,
     systemCa: 1,
+    nodeExtraCaLoaded: 1,
     plainHttp: 1,
     credentials: 1,
     credentialsSource: 1,
@@ -464,6 +475,7 @@ export function resolveOrasClientOptions(o: OrasClientOptions = {}): ResolvedOra
     caFile,
     ca,
     systemCa: optBool(o.systemCa, 'systemCa') ?? D.systemCa,
+    nodeExtraCaLoaded: optBool(o.nodeExtraCaLoaded, 'nodeExtraCaLoaded') ?? D.nodeExtraCaLoaded,
     plainHttp: optBool(o.plainHttp, 'plainHttp'),
     credentials: o.credentials,
     credentialsSource: optString(o.credentialsSource, 'credentialsSource'),

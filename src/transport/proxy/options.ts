@@ -21,6 +21,11 @@ export interface ProxyTransportOptions extends ClusterCommonOptions {
   allowCleartextCredentials?: boolean | undefined;
   /** Time to wait for the proxy's response headers. @defaultValue '30s' */
   headersTimeout?: Duration | undefined;
+  /**
+   * Whether Node loaded `NODE_EXTRA_CA_CERTS` at start-up (`OrasClientOptions.nodeExtraCaLoaded`):
+   * an `https:` proxy is checked against Node's default store, that file included. @defaultValue true
+   */
+  nodeExtraCaLoaded?: boolean | undefined;
 }
 
 /** The defaults of {@link ProxyTransportOptions} (no `priority`: unset leaves it to the proxy). */
@@ -28,6 +33,7 @@ export const DEFAULT_PROXY_OPTIONS = Object.freeze({
   ...DEFAULT_CLUSTER_COMMON_OPTIONS,
   allowCleartextCredentials: false,
   headersTimeout: '30s' as Duration,
+  nodeExtraCaLoaded: true,
 });
 
 /** {@link ProxyTransportOptions} after validation: the proxy parsed, durations in ms. */
@@ -37,6 +43,7 @@ export interface ResolvedProxyOptions {
   backToSource: boolean;
   allowCleartextCredentials: boolean;
   headersTimeout: number;
+  nodeExtraCaLoaded: boolean;
 }
 
 /**
@@ -63,5 +70,6 @@ export function resolveProxyOptions(o: ProxyTransportOptions): ResolvedProxyOpti
     backToSource: o.backToSource ?? D.backToSource,
     allowCleartextCredentials: o.allowCleartextCredentials ?? D.allowCleartextCredentials,
     headersTimeout: parseDuration(o.headersTimeout ?? D.headersTimeout, 'headersTimeout'),
+    nodeExtraCaLoaded: o.nodeExtraCaLoaded ?? D.nodeExtraCaLoaded,
   };
 }

@@ -26,11 +26,13 @@ export function runCli(
     onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void;
     env?: NodeJS.ProcessEnv;
     stdin?: string;
+    /** Run the file as an executable (its shell line first, then the node on PATH), not by `node FILE`. */
+    asExecutable?: boolean;
   } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     // The machine's own credential files never leak in: the containers auth paths point into `home` too.
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       HOME: home,
       XDG_CONFIG_HOME: path.join(home, 'xdg'),
@@ -43,7 +45,10 @@ export function runCli(
     // to /var/log/dragonfly/dfget/core.log. A run whose --config names the log dir keeps it.
     const argv =
       args.includes('--logdir') || args.includes('--config') ? args : [...args, '--logdir', path.join(home, 'log')];
-    const p = spawn(process.execPath, [CLI_BIN, ...argv], {
+    // As an executable, the node running the tests comes first on PATH.
+    if (opts.asExecutable) env['PATH'] = `${path.dirname(process.execPath)}${path.delimiter}${env['PATH'] ?? ''}`;
+    const [file, fileArgs] = opts.asExecutable ? [CLI_BIN, argv] : [process.execPath, [CLI_BIN, ...argv]];
+    const p = spawn(file, fileArgs, {
       env,
       stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });

@@ -3,7 +3,7 @@
 // which of them is the fix.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startRegistry, pushSif, type RunningRegistry } from '../../harness/index.js';
@@ -45,6 +45,24 @@ test('an untrusted registry fails with a TLS kind and a message naming --ca-file
 test('SSL_CERT_FILE naming the CA is trusted, as Go tools trust it', async () => {
   const r = await runCli(home, args(), { env: { SSL_CERT_FILE: reg.caFile } });
   assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+test('run as an executable, NODE_EXTRA_CA_CERTS is kept from Node’s start-up and still trusted: with the system bundle, and with systemCa off', async () => {
+  const env = { NODE_EXTRA_CA_CERTS: reg.caFile, SSL_CERT_FILE: undefined };
+  const r = await runCli(home, args(), { env, asExecutable: true });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(lastJson(r).success, true);
+  const config = path.join(home, 'no-system-ca.yaml');
+  writeFileSync(config, 'oras:\n  systemCa: false\n');
+  const only = await runCli(home, [...args(), '--config', config], { env, asExecutable: true });
+  assert.equal(only.code, 0, only.stdout + only.stderr);
+  // Node never read the file at start-up: a missing one would make it warn then, and nothing warns.
+  const missing = await runCli(home, ['--version'], {
+    env: { NODE_EXTRA_CA_CERTS: path.join(home, 'no-such.pem') },
+    asExecutable: true,
+  });
+  assert.equal(missing.code, 0);
+  assert.doesNotMatch(missing.stderr, /extra certs/i);
 });
 
 test('NODE_EXTRA_CA_CERTS and --ca-file are trusted too', async () => {

@@ -6,9 +6,11 @@ import path from 'node:path';
 import https from 'node:https';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { makeTlsCerts } from '../../harness/certs.js';
 import { createDispatcher, directConnect, tlsSettings } from '../../../src/http/dispatcher.js';
 import { directGet } from '../../../src/http/socket-get.js';
+import { nodeDefaultTrust } from '../../../src/http/tls-trust.js';
 import { ChunkPool } from '../../../src/internal/chunk-pool.js';
 import * as undici from '../../../src/http/undici-modules.js';
 import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
@@ -121,4 +123,47 @@ test('once the narrow trust failed to vouch for a server, new connections (direc
   assert.equal(head.status, 200);
   assert.equal(Buffer.concat(got).toString(), 'ok');
   assert.equal(refusedHandshakes, 1, 'the direct connection was refused first');
+});
+
+test('NODE_EXTRA_CA_CERTS that Node did not load (nodeExtraCaLoaded: false) is trusted where Node’s default store would be: systemCa off, and an https proxy', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-deferred-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await makeTlsCerts(mkdtempSync(path.join(dir, 'b-')));
+  const server = https.createServer({ cert: readFileSync(b.certFile), key: readFileSync(b.keyFile) }, (_q, s) =>
+    s.end('ok'),
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Set now, so this process's Node never loaded it: exactly the executable's case.
+  const saved = process.env['NODE_EXTRA_CA_CERTS'];
+  process.env['NODE_EXTRA_CA_CERTS'] = b.caFile;
+  t.after(() => {
+    if (saved === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
+    else process.env['NODE_EXTRA_CA_CERTS'] = saved;
+  });
+  const get = async (nodeExtraCaLoaded: boolean) => {
+    const o = resolveOrasClientOptions({ systemCa: false, nodeExtraCaLoaded });
+    const d = createDispatcher(o, undici, tlsSettings(o));
+    try {
+      const r = await undici.dispatcherRequest(d, { origin, path: '/', method: 'GET' });
+      return await r.body.text();
+    } catch (e) {
+      return e as Error;
+    } finally {
+      await d.close();
+    }
+  };
+  assert.equal(await get(false), 'ok');
+  // Said to be loaded, the default store is relied on: it lacks b, so b is refused.
+  assert.ok((await get(true)) instanceof Error, 'a CA Node never loaded was trusted');
+  // An https proxy's own certificate: the same store.
+  const proxyTls = (loaded: boolean) => nodeDefaultTrust(loaded);
+  assert.deepEqual(proxyTls(true), {});
+  assert.ok(proxyTls(false).secureContext, 'no context with the deferred certificates');
+  const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(origin).port), ...proxyTls(false) });
+  await once(socket, 'secureConnect');
+  assert.equal(socket.authorized, true);
+  socket.destroy();
 });
