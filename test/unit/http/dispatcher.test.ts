@@ -15,6 +15,16 @@ import { ChunkPool } from '../../../src/internal/chunk-pool.js';
 import * as undici from '../../../src/http/undici-modules.js';
 import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
 
+/** Sets NODE_EXTRA_CA_CERTS for the rest of the test (this process's Node never loaded it). */
+function setExtraCaForTest(t: { after(fn: () => void): void }, file: string): void {
+  const saved = process.env['NODE_EXTRA_CA_CERTS'];
+  process.env['NODE_EXTRA_CA_CERTS'] = file;
+  t.after(() => {
+    if (saved === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
+    else process.env['NODE_EXTRA_CA_CERTS'] = saved;
+  });
+}
+
 test('dispatchers are built for plain, proxy and injected configurations', async () => {
   const d1 = createDispatcher(resolveOrasClientOptions({ keepAlive: 0 }), undici);
   const d2 = createDispatcher(resolveOrasClientOptions({ proxy: 'http://127.0.0.1:3128' }), undici);
@@ -90,12 +100,7 @@ test('once the narrow trust failed to vouch for a server, new connections (direc
   await once(server, 'listening');
   t.after(() => server.close());
   const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const saved = process.env['NODE_EXTRA_CA_CERTS'];
-  process.env['NODE_EXTRA_CA_CERTS'] = b.caFile;
-  t.after(() => {
-    if (saved === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
-    else process.env['NODE_EXTRA_CA_CERTS'] = saved;
-  });
+  setExtraCaForTest(t, b.caFile);
   const o = resolveOrasClientOptions({ caFile: a.caFile });
   const tls = tlsSettings(o);
   const d = createDispatcher(o, undici, tls);
@@ -137,12 +142,7 @@ test('NODE_EXTRA_CA_CERTS that Node did not load (nodeExtraCaLoaded: false) is t
   t.after(() => server.close());
   const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // Set now, so this process's Node never loaded it: exactly the executable's case.
-  const saved = process.env['NODE_EXTRA_CA_CERTS'];
-  process.env['NODE_EXTRA_CA_CERTS'] = b.caFile;
-  t.after(() => {
-    if (saved === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
-    else process.env['NODE_EXTRA_CA_CERTS'] = saved;
-  });
+  setExtraCaForTest(t, b.caFile);
   const get = async (nodeExtraCaLoaded: boolean) => {
     const o = resolveOrasClientOptions({ systemCa: false, nodeExtraCaLoaded });
     const d = createDispatcher(o, undici, tlsSettings(o));
