@@ -19,6 +19,7 @@ import type {
   SkippedLayer,
 } from './conductor/download-types.js';
 import { assertRealDirectories, layerPath } from './conductor/output.js';
+import { assertOutputPath } from './storage/output-path.js';
 import { monotonicMs } from './internal/clock.js';
 
 /** What a whole-artifact pull drives: a client that can list layers, and single pulls (a `PeerTaskManager`). */
@@ -29,13 +30,14 @@ export interface ArtifactPuller {
 
 /**
  * Pulls every titled layer of `request.url` into `request.outputDir`. All titles are checked before
- * the first byte is fetched: an unsafe one (absolute, `..`, a dot-name) or two layers of one name
- * fail the pull with nothing written. Files of the same names in the directory are replaced, as
+ * the first byte is fetched: an unsafe one (absolute, `..`, a dot-name), two layers of one name, one
+ * title that is a directory of another (`a`, `a/b`), or a directory where a title puts a file fail
+ * the pull with nothing written. Files of the same names in the directory are replaced, as
  * `oras pull` replaces them (each atomically); untitled layers are skipped and reported.
  *
- * @throws ManifestError (`ERR_ORASFLY_MANIFEST`) for unsafe or duplicate titles, or no titled layer.
+ * @throws ManifestError (`ERR_ORASFLY_MANIFEST`) for unsafe, duplicate or clashing titles, or no titled layer.
  * @throws InvalidArgumentError (`ERR_ORASFLY_INVALID_ARGUMENT`) when the client cannot list layers,
- * or a directory on the way is a symbolic link or not a directory.
+ * a directory on the way is a symbolic link or not a directory, or an output is not a regular file.
  * @throws whatever `manager.download` throws, for the first layer that fails; the
  * layers before it stay in the directory (and in the store).
  */
@@ -66,7 +68,12 @@ export async function downloadArtifact(
     throw e;
   }
   const { pulled, skipped } = planOutputs(layers, outputDir);
-  for (const p of pulled) await assertRealDirectories(outputDir, p.output);
+  // Every output checked before the first layer is fetched: a directory (or a device) standing where
+  // a title puts a file would otherwise fail the pull after the layers before it.
+  for (const p of pulled) {
+    await assertRealDirectories(outputDir, p.output);
+    await assertOutputPath(p.output);
+  }
 
   const total = pulled.reduce((n, p) => n + p.layer.size, 0);
   let done = 0;
@@ -132,6 +139,16 @@ function planOutputs(
     seen.set(rel, i);
     pulled.push({ layer, output: path.join(outputDir, rel) });
   }
+  // `a` and `a/b`: one path cannot be a layer's file and another's directory.
+  for (const [rel, i] of seen)
+    for (let dir = path.dirname(rel); dir !== '.'; dir = path.dirname(dir)) {
+      const file = seen.get(dir);
+      if (file !== undefined)
+        throw new ManifestError(
+          `layer #${file} is titled ${quote(layers[file]!.title!, 60)} and layer #${i} ${quote(layers[i]!.title!, 60)}, ` +
+            'which needs that name as a directory; one path cannot be both',
+        );
+    }
   if (unsafe.length) {
     throw new ManifestError(
       `${unsafe.length} layer title(s) are not safe file names (absolute, "..", a dot-name ` +

@@ -92,7 +92,7 @@ export interface ArtifactDownloadRequest extends Omit<
   DownloadRequest,
   'output' | 'digest' | 'onProgress' | 'resolved'
 > {
-  /** The directory the layers go into (created 0700 when missing). */
+  /** The directory the layers go into (created when missing, with the mode the umask gives). */
   outputDir: string;
   /** Progress over all layers together; called at a bounded rate, never awaited. */
   onProgress?: ((p: ArtifactProgress) => void) | undefined;

@@ -47,8 +47,9 @@ export async function materializeFile(
     throw new StorageError(`cache data ${source} is unreadable: ${(e as Error).message}`, source, { cause: e });
   });
   // Already the same inode (pull 2 to the same path): rename(2) of two links to one inode is a no-op
-  // that would leave our temp name behind, so answer directly.
-  const cur = await fsp.stat(output).catch(() => undefined);
+  // that would leave our temp name behind, so answer directly. lstat: a symbolic link to a link of
+  // that inode is still replaced by the file, as any symbolic link at the output is.
+  const cur = await fsp.lstat(output).catch(() => undefined);
   if (cur && cur.ino === src.ino && cur.dev === src.dev) return { method: 'link', ino: cur.ino, size: cur.size };
   const tmp = path.join(dir, `${TMP_MARK}${tmpSuffix()}`);
   let method: 'link' | 'copy' = 'link';
@@ -72,9 +73,16 @@ export async function materializeFile(
       await sweepOutputTemps(dir, log);
       // Refused up front, like a first pull whose blob cannot fit: not after writing most of it.
       await assertFits(src.size, [dir], `a copy of the cached blob for ${output}`);
+      // The copy is a new file of the user's: the mode a new file gets under the umask (0644 under
+      // 022, 0600 under 077, as dfget's), learnt by creating it; copyFile would give the store's.
+      const made = await fsp.open(tmp, 'wx', 0o666);
+      const mode = await made
+        .stat()
+        .then((st) => st.mode & 0o777)
+        .finally(() => made.close());
       // FICLONE makes it a reflink where the filesystem can (btrfs, xfs): instant and space-sharing.
       await fsp.copyFile(source, tmp, constants.COPYFILE_FICLONE);
-      await fsp.chmod(tmp, 0o644).catch(() => {});
+      await fsp.chmod(tmp, mode);
     }
     throwIfAborted(opts.signal);
     await fsp.rename(tmp, output);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { downloadArtifact, type ArtifactPuller } from '../../src/pull-artifact.js';
@@ -68,10 +68,27 @@ test('duplicate or unsafe titles fail before any layer is downloaded', async () 
   for (const titles of [
     ['x', 'x'],
     ['ok', '../escape'],
+    ['a', 'b', 'a/b'],
+    ['d/e/f', 'd/e'],
   ]) {
     const p = puller(titles.map((t, i) => layer(i + 1, t)));
     await assert.rejects(downloadArtifact(p, { url: 'oras://r/a:b', outputDir: os.tmpdir() }), ManifestError);
     assert.equal(p.asked.length, 0, titles.join(','));
+  }
+});
+
+test('a directory where a later layer’s file goes fails the pull before the first layer is fetched', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-artifact-'));
+  try {
+    await mkdir(path.join(dir, 'second.sif'));
+    const p = puller([layer(1, 'first.sif'), layer(2, 'second.sif')]);
+    await assert.rejects(
+      downloadArtifact(p, { url: 'oras://r/a:b', outputDir: dir }),
+      (e: unknown) => e instanceof InvalidArgumentError && /second\.sif.* is directory/.test(e.message),
+    );
+    assert.equal(p.asked.length, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

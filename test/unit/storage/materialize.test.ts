@@ -72,6 +72,17 @@ test('a symbolic link at the output is replaced by the file; its target is never
   assert.equal(readFileSync(target, 'utf8'), 'keep me');
 });
 
+test('a symbolic link to another link of the data is replaced too, not taken for the file', async () => {
+  const first = path.join(dir, 'first.sif');
+  await materializeFile(source, first);
+  const out = path.join(dir, 'points-at-first.sif');
+  symlinkSync(first, out);
+  const r = await materializeFile(source, out);
+  assert.equal(r.method, 'link');
+  assert.equal(lstatSync(out).isSymbolicLink(), false);
+  assert.equal(lstatSync(out).ino, statSync(source).ino);
+});
+
 test('the same inode already at the output is a no-op', async () => {
   const out = path.join(dir, 'twice.sif');
   await materializeFile(source, out);
@@ -145,4 +156,27 @@ test('temp files of a copy killed mid-materialize are swept by the next copy int
     lines.some((l) => l.includes('orasfly:storage') && l.includes(path.basename(leftover)) && l.includes(String(dead))),
     `the debug log names the leftover and its pid: ${lines.join('\n')}`,
   );
+});
+
+test('a copy gets the mode a new file gets under the umask, not the store file’s', async (t) => {
+  // Another filesystem than the source's (tmpfs), so that the output is a copy.
+  const copyDir = mkdtempSync(path.join('/dev/shm', 'orasfly-umask-'));
+  t.after(() => rmSync(copyDir, { recursive: true, force: true }));
+  const sourceMode = statSync(source).mode;
+  const before = process.umask(0o077);
+  try {
+    const r = await materializeFile(source, path.join(copyDir, 'private.sif'));
+    assert.equal(r.method, 'copy');
+  } finally {
+    process.umask(before);
+  }
+  assert.equal(statSync(path.join(copyDir, 'private.sif')).mode & 0o777, 0o600);
+  assert.equal(statSync(source).mode, sourceMode, 'the store file is untouched');
+  process.umask(0o022);
+  try {
+    await materializeFile(source, path.join(copyDir, 'shared.sif'));
+  } finally {
+    process.umask(before);
+  }
+  assert.equal(statSync(path.join(copyDir, 'shared.sif')).mode & 0o777, 0o644);
 });
