@@ -2,7 +2,7 @@
  * Pull one `oras://` reference to a file with {@link createDownloader}.
  *
  *   node .build/examples/pull-to-file.js oras://127.0.0.1:5000/lab/image:v1 [output]
- *   ORASFLY_REF=oras://… ORASFLY_OUTPUT=/tmp/image.sif node .build/examples/pull-to-file.js
+ *   ORASFLY_REF=oras://… ORASFLY_OUTPUT="$(mktemp -d)/image.sif" node .build/examples/pull-to-file.js
  *
  * The task store is one directory in the system temp dir (shared by every run, so a second run
  * of the same content is a hard link) unless ORASFLY_DATA_PATH is set. Prints one JSON line with
