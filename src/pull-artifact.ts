@@ -25,6 +25,8 @@ import { monotonicMs } from './internal/clock.js';
 /** What a whole-artifact pull drives: a client that can list layers, and single pulls (a `PeerTaskManager`). */
 export interface ArtifactPuller {
   readonly client: ResourceClient;
+  /** The task store, when there is one: no output may lie inside it (checked before any layer). */
+  readonly storage?: { readonly options: { readonly dataPath: string } } | undefined;
   download(request: DownloadRequest): Promise<DownloadResult>;
 }
 
@@ -72,7 +74,7 @@ export async function downloadArtifact(
   // a title puts a file would otherwise fail the pull after the layers before it.
   for (const p of pulled) {
     await assertRealDirectories(outputDir, p.output);
-    await assertOutputPath(p.output);
+    await assertOutputPath(p.output, manager.storage?.options.dataPath);
   }
 
   const total = pulled.reduce((n, p) => n + p.layer.size, 0);

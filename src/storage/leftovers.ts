@@ -43,7 +43,11 @@ export async function isLeftover(file: string): Promise<boolean> {
   const pid = tempOwnerPid(file);
   if (pid !== undefined && pidAlive(pid)) return false;
   const st = await fsp.lstat(file).catch(() => undefined);
-  return st?.isFile() === true && Date.now() - st.mtimeMs > LEFTOVER_AGE_MS;
+  if (st?.isFile() !== true) return false;
+  // A temp link of cached data has the data's mtime, however new the link: its own age is the
+  // inode's change time, which the link set (and which utimes cannot set back).
+  const changed = st.nlink > 1 ? Math.max(st.mtimeMs, st.ctimeMs) : st.mtimeMs;
+  return Date.now() - changed > LEFTOVER_AGE_MS;
 }
 
 /**

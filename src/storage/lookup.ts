@@ -7,7 +7,8 @@
  * @module
  */
 import { promises as fsp } from 'node:fs';
-import { StorageError } from '../core/errors.js';
+import { StorageError, StorageQuotaError } from '../core/errors.js';
+import { errno } from './fs-util.js';
 import type { SignalOptions } from '../core/types.js';
 import { materializeFile, type MaterializeResult } from './materialize.js';
 import type { ReaderClaims } from './reader-claims.js';
@@ -116,7 +117,9 @@ export class EntryLookup {
     // either sees the claim, or has removed the entry before the check (which then fails).
     const claim =
       isTaskIdName(entry?.taskId) && isPeerIdName(entry?.peerId)
-        ? await this.#ctx.claims.claim(entry.taskId, entry.peerId)
+        ? await this.#ctx.claims.claim(entry.taskId, entry.peerId).catch((e: unknown) => {
+            throw claimFailed(e, entry);
+          })
         : undefined;
     const found = await this.entryOf(entry).catch(async (e: unknown) => {
       await claim?.release();
@@ -209,4 +212,13 @@ export class EntryLookup {
     e.touch(now);
     await fsp.utimes(e.metaPath, now / 1000, now / 1000).catch(() => {});
   }
+}
+
+/** A reader claim that could not be written (a full disk, a read-only store): the store's error. */
+function claimFailed(e: unknown, entry: TaskEntry): StorageError | StorageQuotaError {
+  const why = `cannot claim task ${entry.taskId}/${entry.peerId} for reading: ${(e as Error).message}`;
+  const code = errno(e);
+  return code === 'ENOSPC' || code === 'EDQUOT'
+    ? new StorageQuotaError(why, { cause: e })
+    : new StorageError(why, entry.dataFilePath, { cause: e });
 }

@@ -73,19 +73,17 @@ export async function materializeFile(
       await sweepOutputTemps(dir, log);
       // Refused up front, like a first pull whose blob cannot fit: not after writing most of it.
       await assertFits(src.size, [dir], `a copy of the cached blob for ${output}`);
-      // The copy is a new file of the user's: the mode a new file gets under the umask (0644 under
-      // 022, 0600 under 077, as dfget's), learnt by creating it; copyFile would give the store's.
-      const made = await fsp.open(tmp, 'wx', 0o666);
-      const mode = await made
-        .stat()
-        .then((st) => st.mode & 0o777)
-        .finally(() => made.close());
+      const mode = await newFileMode(dir);
       // FICLONE makes it a reflink where the filesystem can (btrfs, xfs): instant and space-sharing.
-      await fsp.copyFile(source, tmp, constants.COPYFILE_FICLONE);
-      await fsp.chmod(tmp, mode);
+      // EXCL: a name planted meanwhile (a symbolic link to someone's file) is refused, not written.
+      await fsp.copyFile(source, tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+      await setMode(tmp, mode);
     }
     throwIfAborted(opts.signal);
     await fsp.rename(tmp, output);
+    // Another pull linked the same data there since the lstat above: rename(2) between two links of
+    // one inode does nothing, and would leave the temp name as one more link of the data.
+    if (method === 'link') await unlinkQuiet(tmp).catch(() => {});
   } catch (e) {
     await unlinkQuiet(tmp).catch(() => {});
     if (e === opts.signal?.reason && opts.signal?.aborted) throw e;
@@ -101,6 +99,38 @@ export async function materializeFile(
   if (method === 'link') return { method, ino: src.ino, size: src.size };
   const st = await fsp.stat(output);
   return { method, ino: st.ino, size: st.size };
+}
+
+/**
+ * The mode a new file gets in `dir` under this process's umask (0644 under 022, 0600 under 077, as
+ * dfget's outputs): a copy is a new file of the user's, and copyFile would give it the store's.
+ * Learnt by creating a probe file (Node has no race-free way to read the umask).
+ */
+async function newFileMode(dir: string): Promise<number> {
+  const probe = path.join(dir, `${TMP_MARK}${tmpSuffix()}`);
+  const fh = await fsp.open(probe, 'wx', 0o666);
+  try {
+    return (await fh.stat()).mode & 0o777;
+  } finally {
+    await fh.close();
+    await unlinkQuiet(probe).catch(() => {});
+  }
+}
+
+/**
+ * Sets the copy's mode through a handle that refuses a symbolic link. Filesystems that keep no modes
+ * (CIFS, many FUSE mounts: where a copy is made because linking failed) refuse it: the copy stays.
+ */
+async function setMode(file: string, mode: number): Promise<void> {
+  const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    await fh.chmod(mode);
+  } catch (e) {
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(errno(e) ?? '')) throw e;
+    log('cannot set mode %s of %s: %s; kept as copied', mode.toString(8), file, (e as Error).message);
+  } finally {
+    await fh.close();
+  }
 }
 
 async function makeDirectory(dir: string): Promise<void> {

@@ -235,6 +235,7 @@ export class StorageManager extends EventEmitter<StorageEvents> {
    *
    * @throws InvalidArgumentError (`output`) for a path that is not a regular file or lies in the store.
    * @throws StorageError (`ERR_ORASFLY_STORAGE`) naming the path (entry gone, invalid, or I/O failure).
+   * @throws StorageQuotaError (`ERR_ORASFLY_STORAGE_QUOTA`) when a copy, or the reader claim, finds no space.
    */
   async materialize(entry: TaskEntry, output: string, opts: SignalOptions = {}): Promise<MaterializeResult> {
     this.#assertOpen();

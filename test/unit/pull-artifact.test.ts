@@ -92,6 +92,23 @@ test('a directory where a later layer’s file goes fails the pull before the fi
   }
 });
 
+test('a title that leads into the task store fails the pull before the first layer is fetched', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orasfly-artifact-'));
+  try {
+    const p = {
+      ...puller([layer(1, 'first.sif'), layer(2, 'store/x.sif')]),
+      storage: { options: { dataPath: path.join(dir, 'store') } },
+    };
+    await assert.rejects(
+      downloadArtifact(p, { url: 'oras://r/a:b', outputDir: dir }),
+      (e: unknown) => e instanceof InvalidArgumentError && /inside the task store/.test(e.message),
+    );
+    assert.equal(p.asked.length, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a client that cannot list layers, or a request without a directory, is an InvalidArgumentError', async () => {
   await assert.rejects(
     downloadArtifact(puller(undefined), { url: 'oras://r/a:b', outputDir: os.tmpdir() }),

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TMP_MARK, tmpSuffix } from '../../../src/storage/fs-util.js';
@@ -76,4 +76,15 @@ test('the sweep of an output directory removes the leftovers only, logs each, an
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, new RegExp(`${dead}`));
   assert.deepEqual(await sweepOutputTemps(path.join(dir, 'missing'), () => {}), []);
+});
+
+test('a fresh temp link of old data is not a leftover: its age is the link’s, not the data’s mtime', async () => {
+  const dead = await deadPid();
+  // Another host's pull between its link and its rename: the data was completed an hour ago.
+  const data = file('completed-data', 60 * 60_000);
+  const link = path.join(dir, `${TMP_MARK}${dead}.0000000a`);
+  linkSync(data, link);
+  assert.equal(await isLeftover(link), false);
+  // A lone old file of the same shape still is.
+  assert.equal(await isLeftover(file(`${TMP_MARK}${dead}.0000000b`, 60 * 60_000)), true);
 });

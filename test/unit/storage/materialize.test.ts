@@ -180,3 +180,16 @@ test('a copy gets the mode a new file gets under the umask, not the store fileâ€
   }
   assert.equal(statSync(path.join(copyDir, 'shared.sif')).mode & 0o777, 0o644);
 });
+
+test('two pulls linking the same data to one output at once leave no temp link behind', async () => {
+  const sub = mkdtempSync(path.join(dir, 'twice-at-once-'));
+  const out = path.join(sub, 'x.sif');
+  for (let i = 0; i < 5; i++) {
+    rmSync(out, { force: true });
+    const [a, b] = await Promise.all([materializeFile(source, out), materializeFile(source, out)]);
+    assert.equal(a.method, 'link');
+    assert.equal(b.method, 'link');
+  }
+  assert.deepEqual(readdirSync(sub), ['x.sif']);
+  assert.equal(statSync(out).ino, statSync(source).ino);
+});
