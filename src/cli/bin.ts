@@ -4,12 +4,15 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UNDICI_LOAD_CHANNEL } from '../http/lazy-undici.js';
-import { restoreDeferredExtraCa } from './deferred-extra-ca.js';
+import { restoreDeferredExtraCa, unreadableExtraCaWarning } from './deferred-extra-ca.js';
 import { runCli } from './main.js';
 
 // First, before the command reads the environment: the executable's shell line may have kept
 // NODE_EXTRA_CA_CERTS from Node's start-up (deferred-extra-ca.ts); it is the user's again from here.
 const extraCaDeferred = restoreDeferredExtraCa(process.env);
+// Node would have warned at start-up about a file it cannot read; so does the command.
+const extraCaWarning = extraCaDeferred ? unreadableExtraCaWarning(process.env) : undefined;
+if (extraCaWarning) process.stderr.write(`${extraCaWarning}\n`);
 
 // The process is ours, so its one start-up trick lives here, never in the library: undici parses
 // HTTP with a WebAssembly build of llhttp, V8 re-optimises hot WebAssembly on a background thread,

@@ -19,6 +19,8 @@
  * @internal
  */
 
+import { accessSync, constants } from 'node:fs';
+
 /** Where the executable's shell line puts `NODE_EXTRA_CA_CERTS` for the command to take back. */
 export const DEFERRED_EXTRA_CA_ENV = 'ORASFLY_NODE_EXTRA_CA_CERTS';
 
@@ -45,4 +47,20 @@ export function restoreDeferredExtraCa(env: NodeJS.ProcessEnv): boolean {
   if (!moved || env['NODE_EXTRA_CA_CERTS'] !== undefined) return false;
   env['NODE_EXTRA_CA_CERTS'] = moved;
   return true;
+}
+
+/**
+ * Node's start-up warning for a `NODE_EXTRA_CA_CERTS` file it cannot read, which a deferred
+ * variable would otherwise never get: the same words, from a cheap check (the file is read only
+ * when a connection needs it). `undefined` when the file can be read.
+ */
+export function unreadableExtraCaWarning(env: NodeJS.ProcessEnv): string | undefined {
+  const file = env['NODE_EXTRA_CA_CERTS'];
+  if (!file) return undefined;
+  try {
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (e) {
+    return `Warning: Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`;
+  }
 }

@@ -82,8 +82,12 @@ export function createDispatcher(
   if (o.proxy === undefined && !proxyFromEnv()) return new (agentClass())(agentOpts);
   // Through a proxy, undici builds the tunnel's TLS options up front.
   const tunnelTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...(tls.full() ?? tls.narrow()) };
-  // The proxy's own certificate is checked against Node's default store, as before the tunnel.
-  const proxyTls = { timeout: o.dialTimeout + o.tlsHandshakeTimeout, ...nodeDefaultTrust(o.nodeExtraCaLoaded) };
+  // An https proxy's own certificate is checked against Node's default store (an http proxy's
+  // connection has no TLS: nothing is built for it).
+  const proxyTls = {
+    timeout: o.dialTimeout + o.tlsHandshakeTimeout,
+    ...(httpsProxy(o) ? nodeDefaultTrust(o.nodeExtraCaLoaded) : {}),
+  };
   if (o.proxy !== undefined)
     return new (proxyAgentClass())({ ...agentOpts, uri: o.proxy, requestTls: tunnelTls, proxyTls });
   return new (envHttpProxyAgentClass())({ ...agentOpts, requestTls: tunnelTls, proxyTls });
@@ -126,9 +130,9 @@ export function tlsSettings(o: DispatcherOptions): TlsSettings {
     ...widening,
     narrow: () => {
       if (narrow) return narrow;
-      // Node's default store, NODE_EXTRA_CA_CERTS included unless the command kept Node from
-      // loading it: a server only that file vouches for then takes the second step.
-      if (o.ca === undefined) return (narrow = { rejectUnauthorized: true });
+      // Node's default store, NODE_EXTRA_CA_CERTS included: loaded by Node, or (the command kept
+      // Node from loading it) read here, so a server only that file vouches for takes one step.
+      if (o.ca === undefined) return (narrow = { rejectUnauthorized: true, ...nodeDefaultTrust(o.nodeExtraCaLoaded) });
       const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
       return (narrow = { rejectUnauthorized: true, secureContext: tls.createSecureContext({ ca: o.ca }) });
     },
@@ -157,6 +161,13 @@ export function directConnect(o: DispatcherOptions, tls: TlsSettings): DirectCon
     // undici's) and widens the trust, so the next direct connection starts from the whole store.
     tls: () => (tls.widened() ? tls.full() : undefined) ?? tls.narrow(),
   };
+}
+
+/** Whether the proxy requests go through (configured, else from the environment) speaks TLS. */
+function httpsProxy(o: DispatcherOptions): boolean {
+  const env = process.env;
+  const urls = o.proxy !== undefined ? [o.proxy] : [env['HTTPS_PROXY'], env['https_proxy'], proxyFromEnv()];
+  return urls.some((u) => u !== undefined && /^https:/i.test(u.trim()));
 }
 
 function proxyFromEnv(): string | undefined {

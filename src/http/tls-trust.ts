@@ -97,8 +97,9 @@ export function nodeExtraCaCertificates(env: NodeJS.ProcessEnv = process.env): s
 /**
  * TLS options that trust what Node's default store would: nothing to add (`{}`) when Node loaded
  * `NODE_EXTRA_CA_CERTS` at start-up or the variable names no certificate; otherwise a context of
- * Node's roots and the variable's certificates, which the `orasfly` executable kept Node from
- * loading (`OrasClientOptions.nodeExtraCaLoaded`). Built when called: 20-40 ms, only then.
+ * Node's roots (and the system's bundle when Node's store is OpenSSL's or the system's, see
+ * {@link nodeStoreIsSystem}) and the variable's certificates, which the `orasfly` executable kept
+ * Node from loading (`OrasClientOptions.nodeExtraCaLoaded`). Built when called: 20-40 ms, only then.
  */
 export function nodeDefaultTrust(
   nodeExtraCaLoaded: boolean,
@@ -107,7 +108,26 @@ export function nodeDefaultTrust(
   const extra = nodeExtraCaLoaded ? [] : nodeExtraCaCertificates(env);
   if (extra.length === 0) return {};
   const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
-  return { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, ...extra] }) };
+  const system = nodeStoreIsSystem(env) ? systemCaCertificates(env).certificates : [];
+  return { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, ...system, ...extra] }) };
+}
+
+/**
+ * Whether Node's default store is OpenSSL's or the system's rather than its bundled roots:
+ * `--use-openssl-ca` or `--use-system-ca` (on the command line or in `NODE_OPTIONS`, the last of
+ * them and `--use-bundled-ca` deciding), `NODE_USE_SYSTEM_CA=1`, or a Node built to use OpenSSL's store.
+ */
+export function nodeStoreIsSystem(
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: readonly string[] = process.execArgv,
+  built: unknown = (process.config.variables as Record<string, unknown>)['openssl_use_def_ca_store'],
+): boolean {
+  const flags = [...(env['NODE_OPTIONS'] ?? '').split(/\s+/), ...execArgv].filter((a) =>
+    /^--use-(openssl|system|bundled)-ca$/.test(a),
+  );
+  const last = flags.at(-1);
+  if (last !== undefined) return last !== '--use-bundled-ca';
+  return env['NODE_USE_SYSTEM_CA'] === '1' || built === true || built === 'true' || built === 1;
 }
 
 /** Codes of "the chain does not end at a CA we trust". */

@@ -7,6 +7,11 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 
 const execFileAsync = promisify(execFile);
 
@@ -77,4 +82,31 @@ export async function makeTlsCerts(dir: string): Promise<{ caFile: string; certF
     dir,
   );
   return { caFile, certFile, keyFile };
+}
+
+/**
+ * Sets `NODE_EXTRA_CA_CERTS` to `file` until the test ends. This process's Node never loaded it (it
+ * reads the variable at start-up only): the case of the `orasfly` executable, which keeps it from
+ * Node's start-up.
+ */
+export function useExtraCaFileForTest(t: { after(fn: () => void): void }, file: string): void {
+  const saved = process.env['NODE_EXTRA_CA_CERTS'];
+  process.env['NODE_EXTRA_CA_CERTS'] = file;
+  t.after(() => {
+    if (saved === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
+    else process.env['NODE_EXTRA_CA_CERTS'] = saved;
+  });
+}
+
+/** An HTTPS server on 127.0.0.1 with `certs`, closed when the test ends; returns its origin. */
+export async function serveHttpsForTest(
+  t: { after(fn: () => void): void },
+  certs: { certFile: string; keyFile: string },
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ origin: string; server: Server }> {
+  const server = createServer({ cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) }, handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  return { origin: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }

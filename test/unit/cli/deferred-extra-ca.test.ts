@@ -10,6 +10,7 @@ import {
   DEFERRED_EXTRA_CA_ENV,
   LAUNCHER_PROLOGUE,
   restoreDeferredExtraCa,
+  unreadableExtraCaWarning,
 } from '../../../src/cli/deferred-extra-ca.js';
 
 test('restoreDeferredExtraCa: the moved variable goes back, the carrier goes, and only a move says "not loaded"', () => {
@@ -64,4 +65,20 @@ test('the prologue runs the file under node without NODE_EXTRA_CA_CERTS at start
   assert.equal(byNode.status, 0, byNode.stderr);
   assert.match(byNode.stderr, /Ignoring extra certs/);
   assert.deepEqual(JSON.parse(byNode.stdout), { strict: true, args: ['x'], extra: missing, carried: null });
+});
+
+test('a deferred file that cannot be read gets Node’s start-up warning; a readable one, or none, gets nothing', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-extra-warn-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = path.join(dir, 'missing.pem');
+  assert.match(
+    unreadableExtraCaWarning({ NODE_EXTRA_CA_CERTS: missing }) ?? '',
+    new RegExp(
+      `^Warning: Ignoring extra certs from \`${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\`, load failed: ENOENT`,
+    ),
+  );
+  const present = path.join(dir, 'ca.pem');
+  writeFileSync(present, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+  assert.equal(unreadableExtraCaWarning({ NODE_EXTRA_CA_CERTS: present }), undefined);
+  assert.equal(unreadableExtraCaWarning({}), undefined);
 });

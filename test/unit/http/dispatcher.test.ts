@@ -3,26 +3,35 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import https from 'node:https';
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import { makeTlsCerts } from '../../harness/certs.js';
+import { makeTlsCerts, serveHttpsForTest, useExtraCaFileForTest } from '../../harness/certs.js';
 import { createDispatcher, directConnect, tlsSettings } from '../../../src/http/dispatcher.js';
 import { directGet } from '../../../src/http/socket-get.js';
-import { nodeDefaultTrust } from '../../../src/http/tls-trust.js';
+import { nodeDefaultTrust, nodeStoreIsSystem } from '../../../src/http/tls-trust.js';
 import { ChunkPool } from '../../../src/internal/chunk-pool.js';
 import * as undici from '../../../src/http/undici-modules.js';
 import { resolveOrasClientOptions } from '../../../src/source/oras/options.js';
 
-/** Sets NODE_EXTRA_CA_CERTS for the rest of the test (this process's Node never loaded it). */
-function setExtraCaForTest(t: { after(fn: () => void): void }, file: string): void {
-  const saved = process.env['NODE_EXTRA_CA_CERTS'];
-  process.env['NODE_EXTRA_CA_CERTS'] = file;
-  t.after(() => {
-    if (saved === undefined) delete process.env['NODE_EXTRA_CA_CERTS'];
-    else process.env['NODE_EXTRA_CA_CERTS'] = saved;
-  });
+/** GETs `origin`/ through a dispatcher built for `options`: the body's text, or the error. */
+async function fetchText(
+  options: Parameters<typeof resolveOrasClientOptions>[0],
+  origin: string,
+): Promise<string | Error> {
+  const o = resolveOrasClientOptions(options);
+  const d = createDispatcher(o, undici, tlsSettings(o));
+  try {
+    const r = await undici.dispatcherRequest(d, { origin, path: '/', method: 'GET' });
+    return await r.body.text();
+  } catch (e) {
+    return e as Error;
+  } finally {
+    await d.close();
+  }
 }
 
 test('dispatchers are built for plain, proxy and injected configurations', async () => {
@@ -38,16 +47,8 @@ test('TLS trust in two steps: the CA file alone first, the whole store only when
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const a = await makeTlsCerts(mkdtempSync(path.join(dir, 'a-')));
   const b = await makeTlsCerts(mkdtempSync(path.join(dir, 'b-')));
-  const serve = async (certs: { certFile: string; keyFile: string }) => {
-    const server = https.createServer(
-      { cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) },
-      (_q, s) => s.end('ok'),
-    );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    t.after(() => server.close());
-    return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  };
+  const serve = async (certs: { certFile: string; keyFile: string }) =>
+    (await serveHttpsForTest(t, certs, (_q, s) => s.end('ok'))).origin;
   const get = async (origin: string, extraCa?: string) => {
     const saved = process.env['NODE_EXTRA_CA_CERTS'];
     if (extraCa) process.env['NODE_EXTRA_CA_CERTS'] = extraCa;
@@ -100,7 +101,7 @@ test('once the narrow trust failed to vouch for a server, new connections (direc
   await once(server, 'listening');
   t.after(() => server.close());
   const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  setExtraCaForTest(t, b.caFile);
+  useExtraCaFileForTest(t, b.caFile);
   const o = resolveOrasClientOptions({ caFile: a.caFile });
   const tls = tlsSettings(o);
   const d = createDispatcher(o, undici, tls);
@@ -134,36 +135,48 @@ test('NODE_EXTRA_CA_CERTS that Node did not load (nodeExtraCaLoaded: false) is t
   const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-deferred-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const b = await makeTlsCerts(mkdtempSync(path.join(dir, 'b-')));
-  const server = https.createServer({ cert: readFileSync(b.certFile), key: readFileSync(b.keyFile) }, (_q, s) =>
-    s.end('ok'),
-  );
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => server.close());
-  const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { origin } = await serveHttpsForTest(t, b, (_q, s) => s.end('ok'));
   // Set now, so this process's Node never loaded it: exactly the executable's case.
-  setExtraCaForTest(t, b.caFile);
-  const get = async (nodeExtraCaLoaded: boolean) => {
-    const o = resolveOrasClientOptions({ systemCa: false, nodeExtraCaLoaded });
-    const d = createDispatcher(o, undici, tlsSettings(o));
-    try {
-      const r = await undici.dispatcherRequest(d, { origin, path: '/', method: 'GET' });
-      return await r.body.text();
-    } catch (e) {
-      return e as Error;
-    } finally {
-      await d.close();
-    }
-  };
+  useExtraCaFileForTest(t, b.caFile);
+  const get = (nodeExtraCaLoaded: boolean) => fetchText({ systemCa: false, nodeExtraCaLoaded }, origin);
   assert.equal(await get(false), 'ok');
   // Said to be loaded, the default store is relied on: it lacks b, so b is refused.
   assert.ok((await get(true)) instanceof Error, 'a CA Node never loaded was trusted');
-  // An https proxy's own certificate: the same store.
-  const proxyTls = (loaded: boolean) => nodeDefaultTrust(loaded);
-  assert.deepEqual(proxyTls(true), {});
-  assert.ok(proxyTls(false).secureContext, 'no context with the deferred certificates');
-  const socket = tlsConnect({ host: '127.0.0.1', port: Number(new URL(origin).port), ...proxyTls(false) });
-  await once(socket, 'secureConnect');
-  assert.equal(socket.authorized, true);
-  socket.destroy();
+  // An https proxy signed by b (its CONNECT tunnels to a plain origin): its own certificate is
+  // checked against the same store.
+  const plain = http.createServer((_q, res) => res.end('through the proxy'));
+  plain.listen(0, '127.0.0.1');
+  await once(plain, 'listening');
+  t.after(() => plain.close());
+  const proxy = https.createServer({ cert: readFileSync(b.certFile), key: readFileSync(b.keyFile) });
+  proxy.on('connect', (req: http.IncomingMessage, client: Duplex) => {
+    const [host, port] = req.url!.split(':');
+    const upstream = netConnect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.pipe(client).pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  t.after(() => proxy.close());
+  const viaProxy = (nodeExtraCaLoaded: boolean) =>
+    fetchText(
+      { proxy: `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`, nodeExtraCaLoaded },
+      `http://127.0.0.1:${(plain.address() as AddressInfo).port}`,
+    );
+  assert.equal(await viaProxy(false), 'through the proxy');
+  assert.ok((await viaProxy(true)) instanceof Error, 'a proxy signed by a CA Node never loaded was trusted');
+  assert.deepEqual(nodeDefaultTrust(true), {}, 'nothing is built when Node loaded the file');
+});
+
+test('Node’s default store is the system’s under --use-openssl-ca, --use-system-ca, NODE_USE_SYSTEM_CA=1 or such a build; the last flag decides', () => {
+  assert.equal(nodeStoreIsSystem({}, [], undefined), false);
+  assert.equal(nodeStoreIsSystem({}, ['--use-openssl-ca'], undefined), true);
+  assert.equal(nodeStoreIsSystem({ NODE_OPTIONS: '--max-old-space-size=100 --use-system-ca' }, [], undefined), true);
+  assert.equal(nodeStoreIsSystem({ NODE_OPTIONS: '--use-openssl-ca' }, ['--use-bundled-ca'], undefined), false);
+  assert.equal(nodeStoreIsSystem({ NODE_USE_SYSTEM_CA: '1' }, [], undefined), true);
+  assert.equal(nodeStoreIsSystem({}, [], true), true);
+  assert.equal(nodeStoreIsSystem({}, ['--use-bundled-ca'], true), false);
 });

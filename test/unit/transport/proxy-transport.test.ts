@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { ProxyTransport } from '../../../src/transport/proxy-transport.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 import type { TransportTask } from '../../../src/transport/piece-transport.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { makeTlsCerts, serveHttpsForTest, useExtraCaFileForTest } from '../../harness/certs.js';
 
 test('the proxy must be an http(s) URL without credentials; the priority 0..6', async () => {
   for (const proxy of ['not a url', 'socks5://127.0.0.1:1080', 'http://u:p@127.0.0.1:4001']) {
@@ -41,4 +45,34 @@ test('no credential header of any name goes in clear text to a proxy off this ma
   } finally {
     await t.close();
   }
+});
+
+test('an https proxy signed by a CA that only NODE_EXTRA_CA_CERTS names is trusted when Node did not load the file (nodeExtraCaLoaded: false)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'orasfly-proxy-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const certs = await makeTlsCerts(dir);
+  const { origin } = await serveHttpsForTest(t, certs, (_q, res) => res.end('8 bytes!'));
+  useExtraCaFileForTest(t, certs.caFile);
+  const task = {
+    taskId: 't',
+    plan: { contentLength: 8, pieceSize: 8, totalPieces: 1 },
+    origin: { request: async () => ({ url: 'http://registry.invalid/v2/x/blobs/sha256:1', headers: {} }) },
+  } as unknown as TransportTask;
+  const read = async (nodeExtraCaLoaded: boolean) => {
+    const p = new ProxyTransport({
+      proxy: origin,
+      nodeExtraCaLoaded,
+    });
+    try {
+      const parts: Buffer[] = [];
+      for await (const c of await p.readSequential(task, {})) parts.push(Buffer.from(c));
+      return Buffer.concat(parts).toString();
+    } catch (e) {
+      return e as Error;
+    } finally {
+      await p.close();
+    }
+  };
+  assert.equal(await read(false), '8 bytes!');
+  assert.ok((await read(true)) instanceof Error, 'a CA Node never loaded was trusted');
 });
