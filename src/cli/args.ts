@@ -125,7 +125,8 @@ dfget flags:
                             $XDG_DATA_HOME/orasfly); --cachedir is the same flag
       --logdir DIR          logs; core.log goes to DIR/dfget/ (default: /var/log/dragonfly as root,
                             else $XDG_STATE_HOME/orasfly/logs)
-      --ratelimit SIZE      bytes per second across all pieces, e.g. 200Mi (default: unlimited)
+      --ratelimit SIZE      bytes per second across all pieces, e.g. 200Mi (default: unlimited;
+                            0 lifts a config file's limit)
       --application NAME    caller's application name (part of the task id)
       --endpoint PATH       download through the Dragonfly daemon on this unix socket
                             (e.g. /var/run/dragonfly/dfdaemon.sock); the origin is the fallback
@@ -442,7 +443,8 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     workHome: v.workhome,
     dataDir: v.datadir ?? v.cachedir,
     logDir: v.logdir,
-    rateLimit: rateLimit || undefined,
+    // 0 is kept: it lifts a config file's limit (flags win over the file).
+    rateLimit,
     application: v.application,
     concurrency: v.concurrency !== undefined ? requireInt(v.concurrency, 'concurrency', 1, 64) : undefined,
     insecure: v.insecure ?? false,

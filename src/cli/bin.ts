@@ -29,16 +29,24 @@ if (!process.execArgv.some((a) => a.replaceAll('_', '-').includes('wasm-tiering-
   subscribe(UNDICI_LOAD_CHANNEL, tune);
 }
 
+// A reader that stops early (`orasfly … | head -3`) closes the pipe: the pull goes on and ends
+// cleanly with its lines unwritten, instead of dying on the unhandled EPIPE with its lock held.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+
 const controller = new AbortController();
-// The first SIGINT/SIGTERM cancels the pull cleanly (temp data removed, the store consistent); the
-// command then exits with the shell's code for that signal, 130 or 143, as curl and dfget users
-// expect. A second one exits at once.
-let signalled: NodeJS.Signals | undefined;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+// The first SIGINT/SIGTERM/SIGHUP (an ssh session gone) cancels the pull cleanly (temp data removed,
+// the store consistent); the command then exits with the shell's code for that signal, 130, 143 or
+// 129, as curl and dfget users expect. A second one exits at once.
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+let signalled: keyof typeof SIGNAL_EXIT | undefined;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     signalled ??= sig;
     controller.abort(new DOMException(`interrupted by ${sig}`, 'AbortError'));
-    process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+    process.once(sig, () => process.exit(SIGNAL_EXIT[sig]));
   });
 }
 // No top-level await: the command also ships as one CommonJS file (see scripts/bundle-cli.mjs).
@@ -54,5 +62,5 @@ void runCli(
   },
   controller.signal,
 ).then((code) => {
-  process.exitCode = signalled === 'SIGINT' ? 130 : signalled === 'SIGTERM' ? 143 : code;
+  process.exitCode = signalled ? SIGNAL_EXIT[signalled] : code;
 });

@@ -23,10 +23,10 @@ commands:
   verify [--dry-run]    re-hash complete entries; remove corrupt or changed ones, and
                         those whose metadata cannot be read (--dry-run: only report them)
   gc [--dry-run]        run a GC round now (taskExpireTime, diskGCThreshold, diskGCThresholdPercent)
-  clean [--dry-run] [REF|DIGEST|TASKID ...]
-                        remove all entries, or the named ones (the short task ids and
-                        digests 'list' prints name them too); never one in use. A name
-                        that matches nothing is an error (exit 1)
+  clean [--dry-run] (--all | REF|DIGEST|TASKID ...)
+                        remove the named entries (the short task ids and digests 'list'
+                        prints name them too), or every entry with --all; never one in
+                        use. A name that matches nothing is an error (exit 1)
 
 flags:
       --config FILE     dfget.yaml (default as for downloads)
@@ -44,6 +44,7 @@ const CACHE_OPTIONS = {
   logdir: { type: 'string' },
   json: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  all: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -83,6 +84,16 @@ export async function runCacheCommand(
       );
     if (selectors.length > 0 && command !== 'clean')
       throw new InvalidArgumentError('arguments', `${command} takes no references`);
+    if (v.all && command !== 'clean') throw new InvalidArgumentError('all', `${command} takes no --all`);
+    // Everything only when asked by name: `cache clean $REF` with the variable unset reaches us
+    // with no selector at all, and must not empty the store.
+    if (command === 'clean' && selectors.length === 0 && !v.all)
+      throw new InvalidArgumentError(
+        'arguments',
+        'clean needs the entries to remove (a reference, digest or task id), or --all to remove every entry',
+      );
+    if (command === 'clean' && selectors.length > 0 && v.all)
+      throw new InvalidArgumentError('all', '--all removes every entry: give it no references');
     const options = await optionsFromFlags(
       { config: v.config, dataDir: v.datadir, logDir: v.logdir },
       io,

@@ -134,7 +134,8 @@ export async function runCli(
   const started = monotonicMs();
   const cost = () => Math.round(monotonicMs() - started);
   // The URL as shown anywhere (stdout, stderr, --json): never with user:password@.
-  const shownUrl = stripUserinfo(args.url);
+  // No user:password@, no ?token= value: the line is printed and may be logged.
+  const shownUrl = redact(stripUserinfo(args.url));
   if (!args.json) {
     out(`--${formatLogTime().slice(0, 19)}--  ${shownUrl}`);
     out(`dfget version: orasfly ${VERSION}`);
@@ -163,7 +164,9 @@ export async function runCli(
       const registry = parseOrasReference(args.url).registry;
       options.oras = {
         ...options.oras,
-        credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal),
+        credentials: await credentialFromStdin(io.stdin ?? process.stdin, registry, args.username, signal, (line) =>
+          io.stderr.write(`${line}\n`),
+        ),
         credentialsSource: args.username !== undefined ? '--username with --password-stdin' : '--password-stdin',
       };
     }
@@ -184,7 +187,7 @@ export async function runCli(
     if (args.layerMediaType !== undefined)
       options.oras = { ...options.oras, layerMediaType: args.layerMediaType, layerIndex: undefined };
     if (args.concurrency) options.download = { ...options.download, concurrency: args.concurrency };
-    if (args.rateLimit) options.download = { ...options.download, totalRateLimit: args.rateLimit };
+    if (args.rateLimit !== undefined) options.download = { ...options.download, totalRateLimit: args.rateLimit };
     if (args.console) options.logSink = new StreamLogSink(io.stderr);
     const dl = await createDownloader({ ...options, gcAfterPull: io.self === undefined });
     close = async () => {
@@ -214,8 +217,9 @@ export async function runCli(
     } else if (barWanted && io.stderr.isTTY) {
       bar = new ProgressBar(io.stderr as NodeJS.WriteStream);
       bar.start();
-    } else if (!io.stderr.isTTY) {
-      // Batch jobs and CI logs get a line every 10 % or 10 s instead of nothing.
+    } else if (!io.stderr.isTTY && !args.console) {
+      // Batch jobs and CI logs get a line every 10 % or 10 s instead of nothing (not among
+      // --console's JSON lines on stderr, which a log collector parses).
       lines = new ProgressLines((l) => io.stderr.write(`${l}\n`));
     }
     afterPull = () => handOffGc(dl.storage, io, args, options.logFile);

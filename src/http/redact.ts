@@ -65,19 +65,22 @@ export function redact(value: unknown): unknown {
 }
 
 function redactString(s: string): string {
-  return s
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@?#\s]*@/gi, `$1${REDACTED}@`)
-    .replace(/([?&])([^=&#\s]+)=([^&#\s]*)/g, (all, sep: string, key: string) =>
-      SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${REDACTED}` : all,
-    )
-    .replace(
-      /\b(Bearer|Basic)([ \t]+)([A-Za-z0-9._~+/=-]+)/g,
-      (all, scheme: string, space: string, value: string, at: number, whole: string) =>
-        isProse(value, whole[at + all.length]) && !AFTER_AUTH_HEADER.test(whole.slice(Math.max(0, at - 40), at))
-          ? all
-          : `${scheme}${space}${REDACTED}`,
-    )
-    .replace(SECRET_JSON_KEYS, `"$1":"${REDACTED}"`);
+  return (
+    s
+      .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@?#\s]*@/gi, `$1${REDACTED}@`)
+      // A value ends at a quote or bracket too: a URL quoted in a message keeps its closing quote.
+      .replace(/([?&])([^=&#\s]+)=([^&#\s"'<>)\]]*)/g, (all, sep: string, key: string) =>
+        SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${REDACTED}` : all,
+      )
+      .replace(
+        /\b(Bearer|Basic)([ \t]+)([A-Za-z0-9._~+/=-]+)/g,
+        (all, scheme: string, space: string, value: string, at: number, whole: string) =>
+          isProse(value, whole[at + all.length]) && !AFTER_AUTH_HEADER.test(whole.slice(Math.max(0, at - 40), at))
+            ? all
+            : `${scheme}${space}${REDACTED}`,
+      )
+      .replace(SECRET_JSON_KEYS, `"$1":"${REDACTED}"`)
+  );
 }
 
 /**

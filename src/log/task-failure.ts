@@ -7,6 +7,7 @@
  */
 import { OrasflyError, TaskFailedError } from '../core/errors.js';
 import type { CoreLogger } from './core-log.js';
+import { redact } from '../http/redact.js';
 
 /** Dragonfly's `commonv1.Code` for a failure: 4008 (back-source error) for a registry answer, else 4000. */
 export function dragonflyCode(e: unknown): number {
@@ -16,6 +17,7 @@ export function dragonflyCode(e: unknown): number {
 
 /** Writes the failure line of `error` to `log` (already scoped to the task's fields). */
 export function logTaskFailure(log: CoreLogger, error: unknown): void {
-  const reason = error instanceof Error ? error.message : String(error);
+  // A message may quote a URL with a token in its query: core.log never holds it.
+  const reason = redact(error instanceof Error ? error.message : String(error));
   log.error(`peer task failed, code: ${dragonflyCode(error)}, reason: ${reason}`);
 }

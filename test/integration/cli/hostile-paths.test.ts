@@ -199,6 +199,27 @@ test('SIGTERM exits 143 after cleaning up; the next pull of the same ref succeed
   assert.equal(await sha256File(out), sif.layer.digest);
 });
 
+test('SIGHUP (an ssh session gone) exits 129 after cleaning up, like SIGTERM', async () => {
+  const store = path.join(dir, 'store-hup');
+  const out = path.join(dir, 'o6h', 'img.sif');
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--ratelimit', '256Ki', '--json', '--console'), {
+    onStderr: (text, kill) => {
+      if (/start to download/.test(text)) kill('SIGHUP');
+    },
+  });
+  assert.equal(r.code, 129, r.stdout + r.stderr);
+  assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
+  assert.deepEqual(await readdir(path.dirname(out)).catch(() => []), [], 'nothing beside the output');
+});
+
+test('a stdout closed by its reader (`| head`) does not kill the pull: it ends verified, exit 0', async () => {
+  const out = path.join(dir, 'o6p', 'img.sif');
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, path.join(dir, 'store-pipe')), { closeStdout: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /EPIPE/);
+  assert.equal(await sha256File(out), sif.layer.digest);
+});
+
 test('--timeout needs a unit: a bare number is an error naming the flag (it used to mean milliseconds)', async () => {
   const r = await run(['-u', reg.ref('hp/img:v1'), '-O', path.join(dir, 'o7', 'x.sif'), '--timeout', '30']);
   assert.equal(r.code, 1);

@@ -28,6 +28,8 @@ export function runCli(
     stdin?: string;
     /** Run the file as an executable (its shell line first, then the node on PATH), not by `node FILE`. */
     asExecutable?: boolean;
+    /** Close the read end of stdout at once, as a reader that stops early (`| head`) does. */
+    closeStdout?: boolean;
   } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
@@ -56,7 +58,8 @@ export function runCli(
     let stdout = '';
     let stderr = '';
     let killed = false;
-    p.stdout!.on('data', (d: Buffer) => (stdout += d));
+    if (opts.closeStdout) p.stdout!.destroy();
+    else p.stdout!.on('data', (d: Buffer) => (stdout += d));
     p.stderr!.on('data', (d: Buffer) => {
       stderr += d;
       opts.onStderr?.(stderr, (sig) => {

@@ -232,7 +232,13 @@ test('cache list, verify, gc and clean; an altered data file is reported and rem
   const one = await run(['cache', 'clean', imgs[1]!.layer.digest.slice(0, 19), '--json', ...common]);
   assert.equal(one.code, 0, one.stderr);
   assert.equal((lastJson(one) as { removed: string[] }).removed.length, 1);
-  const rest = await run(['cache', 'clean', ...common]);
+  // No selector at all (`cache clean $REF` with the variable unset) removes nothing: --all says so.
+  const before = await readdir(store);
+  const unset = await run(['cache', 'clean', ...common]);
+  assert.equal(unset.code, 1);
+  assert.match(unset.stderr, /or --all to remove every entry/);
+  assert.deepEqual(await readdir(store), before);
+  const rest = await run(['cache', 'clean', '--all', ...common]);
   assert.match(rest.stdout, /removed 0 entries/);
   assert.deepEqual(
     (await readdir(store)).filter((n) => !n.startsWith('.')),
@@ -261,7 +267,7 @@ async function taskIdOf(ref: string, store: string): Promise<string> {
   ]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const id = lastJson(r).taskId as string;
-  assert.equal((await run(['cache', 'clean', '--datadir', store])).code, 0);
+  assert.equal((await run(['cache', 'clean', '--all', '--datadir', store])).code, 0);
   return id;
 }
 

@@ -39,6 +39,8 @@ test('dfget flags parse with their dfget meaning', () => {
   assert.equal(a.timeout, 90_000);
   assert.deepEqual(a.headers, { 'X-A': '1', 'X-B': 'two' });
   assert.equal(a.rateLimit, 200 * 2 ** 20);
+  // 0 is kept (it lifts a config file's limit), not read as "not given".
+  assert.equal(parseCliArgs(['oras://h/a:t', '--ratelimit', '0'], cwd).rateLimit, 0);
   assert.equal(a.tag, 'x');
   assert.equal(a.filter, 'a&b');
   assert.equal(a.application, 'app');

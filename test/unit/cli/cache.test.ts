@@ -56,6 +56,13 @@ test('cache flag errors are short, with the closest flag; an empty path or selec
   const blank = captureIo(dir);
   assert.equal(await runCacheCommand(['clean', '--datadir', store, ''], blank.io), 1);
   assert.match(blank.err(), /a selector is empty/);
+  // No selector at all (an unquoted unset variable): nothing is removed without --all.
+  const none = captureIo(dir);
+  assert.equal(await runCacheCommand(['clean', '--datadir', store], none.io), 1);
+  assert.match(none.err(), /clean needs the entries to remove .* or --all/);
+  const both = captureIo(dir);
+  assert.equal(await runCacheCommand(['clean', '--all', '--datadir', store, 'sha256:abcdef'], both.io), 1);
+  assert.match(both.err(), /--all removes every entry: give it no references/);
   const list = captureIo(dir);
   assert.equal(await runCacheCommand(['list', '--json', '--datadir', store], list.io), 0);
   assert.equal((JSON.parse(list.out()) as { entries: unknown[] }).entries.length, 1, 'the entry is still there');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentialFromStdin } from '../../../src/cli/stdin-credential.js';
+import { credentialFromStdin, STDIN_NOTICE_MS } from '../../../src/cli/stdin-credential.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
@@ -42,4 +42,23 @@ test('a terminal on stdin is refused at once (it would wait silently and echo th
     (e: unknown) => e instanceof InvalidArgumentError && /stdin is a terminal; pipe the password in/.test(e.message),
   );
   assert.equal(read, false, 'nothing was read');
+});
+
+test('a stdin that never ends: the wait is said after a while, and the signal ends it at once', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let release!: () => void;
+  const never = (async function* () {
+    await new Promise<void>((r) => (release = r));
+    yield Buffer.from('late');
+  })();
+  const said: string[] = [];
+  const controller = new AbortController();
+  const reading = credentialFromStdin(never, 'r.io', 'me', controller.signal, (l) => said.push(l));
+  t.mock.timers.tick(STDIN_NOTICE_MS - 1);
+  assert.deepEqual(said, []);
+  t.mock.timers.tick(1);
+  assert.deepEqual(said, ['waiting for the password on stdin (--password-stdin) to end…']);
+  controller.abort(new Error('interrupted'));
+  await assert.rejects(reading, /interrupted/);
+  release();
 });

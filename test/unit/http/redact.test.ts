@@ -8,6 +8,11 @@ test('redact removes secrets from strings, header objects and raw header arrays'
     redact('https://s3/b?X-Amz-Signature=abc&part=1&token=zzz'),
     `https://s3/b?X-Amz-Signature=${REDACTED}&part=1&token=${REDACTED}`,
   );
+  // A URL quoted in a message: the value ends at the quote, which stays.
+  assert.equal(
+    redact('the reference "oras://r/a:t?token=zzz": only a digest'),
+    `the reference "oras://r/a:t?token=${REDACTED}": only a digest`,
+  );
   assert.equal(redact('Authorization: Bearer eyJhbGciOi.x.y'), `Authorization: Bearer ${REDACTED}`);
   assert.equal(redact('Basic dTpw'), `Basic ${REDACTED}`);
   // Secrets, not words: the prose around a scheme name stays readable.
