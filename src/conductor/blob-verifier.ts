@@ -41,6 +41,8 @@ export class BlobVerifier {
   #settled = false;
   /** Start of the piece whose bytes are being fed, while it is unfinished. */
   #feeding: number | undefined;
+  /** The hash as it was at the start of the piece being fed: a failure of that piece resumes there. */
+  #atFeedingStart: Hash | undefined;
   /** Bumped when the hash restarts: a read-back of the old generation stops. */
   #generation = 0;
   /** Bytes ahead of the prefix, kept for hashing from memory (inline mode with body memory). */
@@ -108,7 +110,7 @@ export class BlobVerifier {
       if (offset > this.#pos || (other && offset === this.#pos)) this.#hold?.add(pieceStart, offset, chunk);
       return;
     }
-    this.#feeding = pieceStart;
+    this.#startFeeding(pieceStart);
     this.#hash.update(chunk);
     this.#pos += chunk.length;
     this.#target = Math.max(this.#target, this.#pos);
@@ -124,12 +126,24 @@ export class BlobVerifier {
     if (!hold || !this.#hash) return;
     const usable = (piece: number): boolean => this.#feeding === undefined || this.#feeding === piece;
     for (let h = hold.take(this.#pos, usable); h; h = hold.take(this.#pos, usable)) {
+      if (this.#done.has(h.piece)) this.#feeding = undefined;
+      else this.#startFeeding(h.piece);
       this.#hash.update(h.chunk);
       this.#pos += h.chunk.length;
       this.#target = Math.max(this.#target, this.#pos);
-      this.#feeding = this.#done.has(h.piece) ? undefined : h.piece;
       hold.done(h.chunk);
     }
+  }
+
+  /**
+   * Piece `pieceStart` is fed from now on (called before its bytes are hashed). When the prefix
+   * stands at the piece's start, the hash's state there is kept: a failure of the piece resumes
+   * from it instead of re-reading the whole prefix from the file.
+   */
+  #startFeeding(pieceStart: number): void {
+    if (this.#feeding === pieceStart) return;
+    this.#feeding = pieceStart;
+    this.#atFeedingStart = this.#pos === pieceStart ? this.#hash!.copy() : undefined;
   }
 
   #startedWorker(): Worker {
@@ -156,7 +170,10 @@ export class BlobVerifier {
   /** The piece at `pieceStart` completed: what was fed of it is final. */
   pieceDone(pieceStart: number): void {
     this.#done.add(pieceStart);
-    if (this.#feeding === pieceStart) this.#feeding = undefined;
+    if (this.#feeding === pieceStart) {
+      this.#feeding = undefined;
+      this.#atFeedingStart = undefined;
+    }
     if (!this.#pumping && !this.#settled) this.#drain();
   }
 
@@ -165,12 +182,15 @@ export class BlobVerifier {
     this.#hold?.dropPiece(pieceStart);
     if (this.#feeding !== pieceStart || !this.#hash || this.#settled) return;
     this.#feeding = undefined;
-    // Everything before the piece is final; its own fed bytes are not. Re-hash the prefix from disk.
+    const resume = this.#atFeedingStart;
+    this.#atFeedingStart = undefined;
+    // Everything before the piece is final; its own fed bytes are not. The hash goes back to the
+    // piece's start (kept when its first bytes were fed), else re-hashes the prefix from disk.
     this.#generation++;
-    this.#hash = createHash(this.algorithm);
-    this.#pos = 0;
+    this.#hash = resume ?? createHash(this.algorithm);
+    this.#pos = resume ? pieceStart : 0;
     this.#target = Math.min(this.#target, pieceStart);
-    if (this.#target > 0) this.advance(this.#target);
+    if (this.#target > this.#pos) this.advance(this.#target);
   }
 
   /** Declares bytes `[0, end)` final; they are hashed in the background. */

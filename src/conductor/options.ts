@@ -42,7 +42,11 @@ export interface ConductorOptions {
   maxConcurrency?: number | undefined;
   /** Piece size (bytes, or `"8Mi"`); default: Dragonfly's table (4–15 MiB by content length). */
   pieceSize?: Size | undefined;
-  /** Attempts per piece before the task fails (the client also retries each request). @defaultValue 5 */
+  /**
+   * Attempts at a piece before the task fails (the client also retries each request): failures in a
+   * row that store no piece; a stream that stores pieces between breaks starts the count again.
+   * @defaultValue 5
+   */
   pieceRetries?: number;
   /** First backoff between piece attempts (ms, or `"200ms"`; doubles, with jitter). @defaultValue 200 */
   retryMinDelay?: Duration;

@@ -158,6 +158,8 @@ export async function pullSegments(
   const fetchSegment = (seg: Segment): Promise<void> => {
     // A body longer than what was asked is the server's error, not the connection's: never retried.
     let overran = false;
+    /** Where the last attempt started: one that stored pieces before it broke made progress. */
+    let attemptFrom = seg.next;
     return withRetry(
       () =>
         underWatch(
@@ -167,6 +169,7 @@ export async function pullSegments(
           both,
           async (attempt, watch) => {
             while (seg.next < seg.end && site.has(seg.next)) seg.next++;
+            attemptFrom = seg.next;
             if (seg.next >= seg.end) return;
             // The whole blob with no Range header while nothing was split: works where ranges do not.
             const whole = seg.next === 0 && seg.end === plan.totalPieces && site.storedCount() === 0;
@@ -211,6 +214,9 @@ export async function pullSegments(
         attempts: site.attempts,
         policy: site.backoff,
         retryable: (e) => !overran && !(e instanceof SegmentRefused) && isRetryable(e) && !retriesExhausted(e),
+        // A long stream that breaks now and then, storing pieces between breaks, is not failing:
+        // only breaks in a row without a stored piece use up the attempts.
+        progressed: () => seg.next > attemptFrom,
         onRetry: ({ attempt, delayMs, error }) =>
           site.onRetry({ taskId: site.taskId, num: seg.next, attempt, delayMs, error }),
         signal: both,

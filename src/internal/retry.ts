@@ -86,6 +86,11 @@ export interface RetryLoop {
   retryable: (e: unknown) => boolean;
   /** Called before waiting for attempt `attempt + 1`. */
   onRetry?: ((info: { attempt: number; delayMs: number; error: unknown }) => void) | undefined;
+  /**
+   * Whether the attempt that just failed got somewhere (a stream that stored pieces before it broke):
+   * the count then starts again, so only failures in a row without progress use up `attempts`.
+   */
+  progressed?: (() => boolean) | undefined;
   signal?: AbortSignal | undefined;
   random?: (() => number) | undefined;
 }
@@ -100,7 +105,10 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, loop: Ret
       return await attempt(n);
     } catch (e) {
       if (loop.signal?.aborted) throw loop.signal.reason;
-      if (!loop.retryable(e) || n + 1 >= loop.attempts) throw e;
+      if (!loop.retryable(e)) throw e;
+      // Progress made: this failure is the first of a new run (attempt 1 next, the shortest wait).
+      if (loop.progressed?.()) n = 0;
+      else if (n + 1 >= loop.attempts) throw e;
       const delayMs = retryDelay(loop.policy, n, undefined, loop.random);
       loop.onRetry?.({ attempt: n + 1, delayMs, error: e });
       await abortableDelay(delayMs, loop.signal);

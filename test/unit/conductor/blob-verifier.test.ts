@@ -43,6 +43,23 @@ test('bytes fed in order are hashed without a read-back; a failed piece re-hashe
   await v.close();
 });
 
+test('a failed piece resumes the hash from its own start: the prefix before it is not read from the file again', async () => {
+  // The file's first half differs from the bytes fed for it: only a re-read of the prefix sees that.
+  const other = path.join(dir, 'prefix-differs');
+  const onDisk = Buffer.from(data);
+  onDisk.fill(0x55, 0, 1024 * 1024);
+  writeFileSync(other, onDisk);
+  const v = new BlobVerifier(other, data.length, digest, { useWorker: false });
+  const half = 1024 * 1024;
+  v.feed(0, 0, data.subarray(0, half));
+  v.pieceDone(0);
+  v.feed(half, half, Buffer.alloc(1000, 0xee));
+  v.pieceFailed(half);
+  v.advance(data.length);
+  assert.equal(await v.result(), digest, 'the hash resumed at the failed piece, with the fed prefix');
+  await v.close();
+});
+
 test("the next piece's bytes do not take over while the last fed piece may still fail: its failure still restarts the hash", async () => {
   const v = new BlobVerifier(file, data.length, digest, { useWorker: false });
   const piece = 1024 * 1024;

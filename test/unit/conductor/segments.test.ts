@@ -169,3 +169,38 @@ test('more bytes than the blob, in a chunk of their own or with the last piece, 
     await assert.rejects(pullSegments(site, t, task, new AbortController().signal, { max: 1 }), SizeMismatchError);
   }
 });
+
+test('a stream that breaks after each piece it stores is not out of attempts: only breaks in a row without a stored piece count', async () => {
+  // attempts: 2 in memorySite; this stream breaks 8 times, each after one more whole piece.
+  const { site, data, stored } = memorySite();
+  let breaks = 0;
+  const t: PieceTransport & { streamPiece: NonNullable<PieceTransport['streamPiece']> } = {
+    name: 'flaky',
+    async streamPiece(_task, range, sink: ChunkSink) {
+      const start = range?.start ?? 0;
+      const end = Math.min(range ? range.start + range.length : blob.length, start + PIECE);
+      const w = sink(blob.subarray(start, end));
+      if (w) await w;
+      if (end < blob.length) {
+        breaks++;
+        throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+      }
+    },
+  };
+  await pullSegments(site, t, task, new AbortController().signal, { max: 1, tuner: stepTo(1) });
+  assert.equal(stored.size, 8);
+  assert.equal(breaks, 7);
+  assert.ok(data.equals(blob));
+  // Breaking without storing anything still fails after the attempts.
+  const stuck = memorySite();
+  const never: PieceTransport & { streamPiece: NonNullable<PieceTransport['streamPiece']> } = {
+    name: 'never',
+    async streamPiece() {
+      throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+    },
+  };
+  await assert.rejects(
+    pullSegments(stuck.site, never, task, new AbortController().signal, { max: 1, tuner: stepTo(1) }),
+    /connection reset/,
+  );
+});
