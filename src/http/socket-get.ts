@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import type { BodyMemory, ChunkSink } from '../internal/chunks.js';
+import { settleAfter, type BodyMemory, type ChunkSink } from '../internal/chunks.js';
 import { TimeoutError } from '../core/errors.js';
 
 /** How to reach an origin directly (no proxy): the dispatcher's own connection settings. */
@@ -293,7 +293,9 @@ export function directGet(connect: DirectConnect, req: DirectGetRequest): Promis
       if (settled) return;
       settled = true;
       cleanup();
-      reject(e);
+      // After the sink's last wait (a piece's write and commit): the caller's clean-up or retry
+      // never races a commit still running.
+      settleAfter(waiting, () => reject(e));
     }
 
     function cleanup(): void {

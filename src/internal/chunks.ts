@@ -113,7 +113,9 @@ export function pumpChunks(body: Readable, sink: ChunkSink, signal?: AbortSignal
       // Destroying an unfinished body makes it emit its own abort error: nobody else listens now.
       body.on('error', () => {});
       if (!body.destroyed) body.destroy();
-      reject(e);
+      // The sink's last wait (a piece's write and commit) ends first: a caller that cleans up on
+      // our rejection (closes the file, retries the piece) never races a commit still running.
+      settleAfter(waiting, () => reject(e));
     }
     const finish = (): void => {
       if (settled || waiting) return;
@@ -160,4 +162,13 @@ export function pumpChunks(body: Readable, sink: ChunkSink, signal?: AbortSignal
     body.once('close', onClose);
     body.once('error', fail);
   });
+}
+
+/**
+ * Runs `then` once `waiting` (a sink's pending wait) has settled either way, or at once when there is
+ * none: a body reader rejects only after the work its sink started is over.
+ */
+export function settleAfter(waiting: Promise<void> | undefined, then: () => void): void {
+  if (waiting) void waiting.then(then, then);
+  else then();
 }

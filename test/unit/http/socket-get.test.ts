@@ -360,6 +360,39 @@ test('an abort mid-body rejects with its reason and closes the connection', asyn
   assert.equal(pool.lent, 0);
 });
 
+test('an abort while the sink waits (a write and commit in flight) rejects only once that wait is over', async (t) => {
+  const srv = await rawServer((s) =>
+    sendParts(s, [`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`, body.subarray(0, 1000)], false),
+  );
+  t.after(() => srv.close());
+  const ac = new AbortController();
+  const reason = new Error('stop');
+  let commitDone!: () => void;
+  const order: string[] = [];
+  const p = directGet(CONNECT, {
+    url: srv.url,
+    headers: {},
+    memory: new ChunkPool(),
+    sink: () => {
+      // The abort comes from elsewhere (Ctrl-C, the stall watch) while the commit runs.
+      setImmediate(() => ac.abort(reason));
+      return new Promise<void>((r) => (commitDone = r)).then(() => void order.push('commit'));
+    },
+    accept: () => true,
+    signal: ac.signal,
+  });
+  const settled = p.then(
+    () => order.push('resolved'),
+    (e: unknown) => order.push(e === reason ? 'rejected' : 'other'),
+  );
+  // Several turns of the loop: the abort alone does not settle the request.
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+  assert.deepEqual(order, []);
+  commitDone();
+  await settled;
+  assert.deepEqual(order, ['commit', 'rejected']);
+});
+
 test('no head within the deadline is a TimeoutError, not a second try through undici', async (t) => {
   const srv = await rawServer(() => {}); // reads the request, never answers
   t.after(() => srv.close());

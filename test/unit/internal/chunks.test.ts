@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { chunksOf, pumpChunks } from '../../../src/internal/chunks.js';
 
 test('chunksOf hands on each chunk as pushed (no concatenation) and ends with the stream', async () => {
@@ -86,4 +86,31 @@ test('pumpChunks survives a body that emits its own error when destroyed (undici
   await assert.rejects(p, /too long/);
   await new Promise<void>((r) => setImmediate(r));
   assert.ok(body.destroyed);
+});
+
+test('pumpChunks aborted while the sink waits rejects only once that wait is over', async () => {
+  const body = new PassThrough();
+  const ac = new AbortController();
+  const reason = new Error('stop');
+  let commitDone!: () => void;
+  const order: string[] = [];
+  const p = pumpChunks(
+    body,
+    () => {
+      // The abort comes from elsewhere (Ctrl-C, the stall watch) while the commit runs.
+      setImmediate(() => ac.abort(reason));
+      return new Promise<void>((r) => (commitDone = r)).then(() => void order.push('commit'));
+    },
+    ac.signal,
+  ).then(
+    () => order.push('resolved'),
+    (e: unknown) => order.push(e === reason ? 'rejected' : 'other'),
+  );
+  body.write(Buffer.from('piece bytes'));
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+  assert.deepEqual(order, []);
+  commitDone();
+  await p;
+  assert.deepEqual(order, ['commit', 'rejected']);
+  assert.equal(body.destroyed, true);
 });
