@@ -203,11 +203,11 @@ export class PeerTaskConductor extends EventEmitter<ConductorEvents> implements 
   }
 
   /**
-   * Runs the download once; later calls return the same outcome. `signal` aborts the task
-   * (pieces stop, temporary data is removed) and the promise rejects with its reason.
-   *
+   * Runs the download once; later calls return the same outcome. `signal` aborts the task (verified
+   * pieces stay in the store for a later resume) and the promise rejects with its reason.
    * @throws DigestMismatchError (`ERR_ORASFLY_DIGEST_MISMATCH`) when the blob does not match its digest.
-   * @throws TaskFailedError (`ERR_ORASFLY_TASK_FAILED`) when a piece keeps failing; `cause` says why.
+   * @throws TaskFailedError (`ERR_ORASFLY_TASK_FAILED`) when a piece keeps failing or the lock cannot be had.
+   * @throws StorageError, StorageQuotaError, DaemonError (the store, a full disk, a daemon) as they come.
    */
   run(options: SignalOptions = {}): Promise<TaskEntry> {
     this.#outcome ??= this.#run(options.signal);

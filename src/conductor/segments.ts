@@ -26,6 +26,8 @@ interface Segment {
   next: number;
   end: number;
   running: boolean;
+  /** Where the request now streaming this segment would end by itself (a piece index). */
+  reach?: number;
 }
 
 /** The least a running segment must have left for a connection out of work to take half of it. */
@@ -144,7 +146,16 @@ export async function pullSegments(
       }
     } catch (e) {
       if (e instanceof SegmentRefused) {
-        if (seg) seg.running = false;
+        if (seg) {
+          seg.running = false;
+          // Cut from a stream that still reaches over it (the first, whole-blob one): that stream
+          // simply carries on, instead of the origin sending those bytes again later.
+          const from = segments.find((s) => s.running && s.end === seg!.next && (s.reach ?? 0) >= seg!.end);
+          if (from) {
+            from.end = seg.end;
+            seg.next = seg.end;
+          }
+        }
         return;
       }
       if (failure === undefined) failure = e;
@@ -178,6 +189,7 @@ export async function pullSegments(
             const range: ByteRange | undefined = whole
               ? undefined
               : { start: from, length: last.start + last.length - from };
+            seg.reach = seg.end;
             const cutter = new PieceCutter(site, seg, attempt);
             try {
               await transport.streamPiece(

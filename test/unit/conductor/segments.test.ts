@@ -152,14 +152,28 @@ test('asked for two connections, the largest segment is split: the first stream 
   assert.ok(data.equals(blob));
 });
 
-test('a range refused after a split stops splitting and reports it; nothing wrong is stored', async () => {
-  const { site, stored } = memorySite();
+test('a range refused after a split stops splitting; the whole-blob stream it was cut from carries on over that half (nothing sent twice)', async () => {
+  const { site, data, stored } = memorySite();
+  const { t, requests, stopped } = memoryTransport({ refuseRanges: true });
+  await pullSegments(site, t, task, new AbortController().signal, { max: 8, tuner: stepTo(2) });
+  assert.equal(stored.size, 8);
+  assert.ok(data.equals(blob));
+  // The whole stream, the refused half; no third request for the bytes the first one carried on with.
+  assert.equal(requests.length, 2);
+  assert.equal(requests[0], undefined);
+  assert.deepEqual(stopped, [], 'the whole stream was never stopped at the split');
+});
+
+test('a range refused after a split, where no stream reaches over the half, is reported for a sequential pull', async () => {
+  // Pieces 0-1 stored: the first request is ranged (it ends where the run ends), so a half cut from it
+  // that is refused has no stream to carry it.
+  const { site, stored } = memorySite(new Set([0, 1]));
   const { t } = memoryTransport({ refuseRanges: true });
   await assert.rejects(
     pullSegments(site, t, task, new AbortController().signal, { max: 8, tuner: stepTo(2) }),
     RangeNotSupportedError,
   );
-  assert.ok(stored.size >= 1 && stored.size < 8, `the first stream stored its half: ${stored.size}`);
+  assert.equal(stored.size, 2, 'a refused range stores nothing');
 });
 
 test('more bytes than the blob, in a chunk of their own or with the last piece, are a size error', async () => {
