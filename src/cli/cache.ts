@@ -30,7 +30,7 @@ commands:
 
 flags:
       --config FILE     dfget.yaml (default as for downloads)
-      --datadir DIR     task store
+      --datadir DIR     task store (--cachedir is the same flag)
       --logdir DIR      logs
       --json            print one JSON object
   -h, --help            this help
@@ -41,6 +41,8 @@ const COMMANDS = new Set(['list', 'verify', 'gc', 'clean']);
 const CACHE_OPTIONS = {
   config: { type: 'string' },
   datadir: { type: 'string' },
+  // dfget's name for it, as the download command accepts.
+  cachedir: { type: 'string' },
   logdir: { type: 'string' },
   json: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
@@ -55,24 +57,34 @@ export async function runCacheCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   const out = (line: string) => io.stdout.write(`${line}\n`);
+  // A usage error is text on stderr, and with --json also the JSON object a script reads on stdout.
+  const usageError = (message: string): number => {
+    if (argv.includes('--json'))
+      out(JSON.stringify({ success: false, error: { message, code: 'ERR_ORASFLY_INVALID_ARGUMENT', kind: 'usage' } }));
+    io.stderr.write(`Error: ${message}\nRun 'orasfly cache --help' for usage.\n`);
+    return 1;
+  };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: CACHE_OPTIONS });
   } catch (e) {
-    io.stderr.write(`Error: ${friendlyParseError(e as Error, CACHE_OPTIONS)}\nRun 'orasfly cache --help' for usage.\n`);
-    return 1;
+    return usageError(friendlyParseError(e as Error, CACHE_OPTIONS));
   }
   try {
-    refuseEmptyPaths(parsed.values, ['config', 'datadir', 'logdir']);
+    refuseEmptyPaths(parsed.values, ['config', 'datadir', 'cachedir', 'logdir']);
   } catch (e) {
-    io.stderr.write(`Error: ${(e as Error).message}\n`);
-    return 1;
+    return usageError((e as Error).message);
   }
   const [command, ...selectors] = parsed.positionals;
   const v = parsed.values;
-  if (v.help || command === undefined) {
+  if (v.help) {
     io.stdout.write(CACHE_USAGE);
-    return v.help ? 0 : 1;
+    return 0;
+  }
+  if (command === undefined) {
+    if (v.json) return usageError('a command is needed: list, verify, gc or clean');
+    io.stdout.write(CACHE_USAGE);
+    return 1;
   }
   const json = v.json ?? false;
   const dryRun = v['dry-run'] ?? false;
@@ -95,7 +107,7 @@ export async function runCacheCommand(
     if (command === 'clean' && selectors.length > 0 && v.all)
       throw new InvalidArgumentError('all', '--all removes every entry: give it no references');
     const options = await optionsFromFlags(
-      { config: v.config, dataDir: v.datadir, logDir: v.logdir },
+      { config: v.config, dataDir: v.datadir ?? v.cachedir, logDir: v.logdir },
       io,
       (line) => io.stderr.write(`${line}\n`),
       signal,
@@ -104,10 +116,12 @@ export async function runCacheCommand(
     const dataPath = path.resolve(options.storage.dataPath);
     if (!existsSync(dataPath)) {
       // Nothing to inspect, and a typo in --datadir must not create (and mark) a new store.
-      if (json) out(JSON.stringify(command === 'list' ? { dataPath, entries: [] } : { dataPath, missing: true }));
+      // Named entries cannot be in a store that does not exist: each is unmatched, as in one that does.
+      const unmatched = command === 'clean' ? selectors : [];
+      if (json)
+        out(JSON.stringify(command === 'list' ? { dataPath, entries: [] } : { dataPath, missing: true, unmatched }));
       else out(`no task store at ${dataPath}`);
-      // Named entries cannot be in a store that does not exist.
-      return command === 'clean' && selectors.length > 0 ? 1 : 0;
+      return unmatched.length > 0 ? 1 : 0;
     }
     // No timer: a cache command is one action. The configured gcInterval still protects entries an
     // interrupted pull touched recently.

@@ -56,6 +56,17 @@ test('cache flag errors are short, with the closest flag; an empty path or selec
   const blank = captureIo(dir);
   assert.equal(await runCacheCommand(['clean', '--datadir', store, ''], blank.io), 1);
   assert.match(blank.err(), /a selector is empty/);
+  // With --json, a usage error is also a JSON object on stdout.
+  const jsonTypo = captureIo(dir);
+  assert.equal(await runCacheCommand(['list', '--jsn', '--json'], jsonTypo.io), 1);
+  assert.equal((JSON.parse(jsonTypo.out()) as { error: { kind: string } }).error.kind, 'usage');
+  const noCommand = captureIo(dir);
+  assert.equal(await runCacheCommand(['--json'], noCommand.io), 1);
+  assert.match((JSON.parse(noCommand.out()) as { error: { message: string } }).error.message, /a command is needed/);
+  // A missing store matches no named entry, and says which.
+  const gone = captureIo(dir);
+  assert.equal(await runCacheCommand(['clean', '--json', '--datadir', path.join(dir, 'none'), 'abcdef12'], gone.io), 1);
+  assert.deepEqual((JSON.parse(gone.out()) as { unmatched: string[] }).unmatched, ['abcdef12']);
   // No selector at all (an unquoted unset variable): nothing is removed without --all.
   const none = captureIo(dir);
   assert.equal(await runCacheCommand(['clean', '--datadir', store], none.io), 1);
@@ -66,4 +77,8 @@ test('cache flag errors are short, with the closest flag; an empty path or selec
   const list = captureIo(dir);
   assert.equal(await runCacheCommand(['list', '--json', '--datadir', store], list.io), 0);
   assert.equal((JSON.parse(list.out()) as { entries: unknown[] }).entries.length, 1, 'the entry is still there');
+  // dfget's --cachedir names the store too.
+  const alias = captureIo(dir);
+  assert.equal(await runCacheCommand(['list', '--json', '--cachedir', store], alias.io), 0);
+  assert.equal((JSON.parse(alias.out()) as { entries: unknown[] }).entries.length, 1);
 });
