@@ -176,7 +176,9 @@ async function clusterTransport(options: DownloaderOptions): Promise<DfdaemonTra
   if (c.backToSource === false)
     throw new InvalidArgumentError(
       'cluster.backToSource',
-      'disabling back-to-source needs a daemon (endpoint) or its proxy: orasfly itself is the way to the source',
+      'disabling back-to-source (the command: --disable-back-to-source, or transport.disableBackToSource in ' +
+        'dfget.yaml) needs a daemon: an endpoint or its proxy (--endpoint, --proxy-transport; transport.endpoint, ' +
+        'transport.proxy). orasfly itself is the way to the source',
     );
   return undefined;
 }

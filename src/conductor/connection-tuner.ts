@@ -41,6 +41,11 @@ export interface ConnectionCount {
   running(count: number, now: number): void;
   /** `bytes` arrived at `now`; `true` when {@link target} changed. */
   record(bytes: number, now: number): boolean;
+  /**
+   * The scheduler cannot run more than `count` connections (nothing left to split): the count
+   * settles there, instead of waiting for ever on a window with the target running.
+   */
+  capped?(count: number): void;
 }
 
 /** Decides the connection count of one task. */
@@ -104,6 +109,13 @@ export class ConnectionTuner implements ConnectionCount {
     // Still ramping up or down: a window means something only with the target count running.
     if (this.#running !== this.target) return false;
     return this.#settled ? this.#watch(rate, cpuShare) : this.#probe(rate, cpuShare);
+  }
+
+  /** {@inheritDoc ConnectionCount.capped} */
+  capped(count: number): void {
+    if (count >= this.target) return;
+    this.#settle(count, this.#paid?.rate ?? 0);
+    this.reason += `; ${count === 1 ? 'one stream' : `${count} connections`} kept: nothing left to split`;
   }
 
   #probe(rate: number, cpuShare: number): boolean {

@@ -113,7 +113,14 @@ export async function pullSegments(
   const spawn = (): void => {
     while (active < tuner.target && !both.aborted) {
       const seg = claim(2);
-      if (!seg) break;
+      if (!seg) {
+        // Nothing left to split: the count is what runs (reported, not left "probing" for ever).
+        if (active > 0 && tuner.capped) {
+          tuner.capped(active);
+          report();
+        }
+        break;
+      }
       seg.running = true;
       active++;
       tuner.running(active, monotonicMs());
@@ -123,13 +130,16 @@ export async function pullSegments(
   };
 
   let said = tuner.reason;
+  /** Says the count and why, when the reason changed. */
+  function report(): void {
+    if (tuner.reason === said) return;
+    said = tuner.reason;
+    debug('task %s: %d connection(s): %s', site.taskId, tuner.target, tuner.reason);
+    o.onChoice?.({ count: tuner.target, reason: tuner.reason });
+  }
   const record = (n: number): void => {
     const changed = tuner.record(n, monotonicMs());
-    if (tuner.reason !== said) {
-      said = tuner.reason;
-      debug('task %s: %d connection(s): %s', site.taskId, tuner.target, tuner.reason);
-      o.onChoice?.({ count: tuner.target, reason: tuner.reason });
-    }
+    report();
     if (changed) spawn();
   };
 

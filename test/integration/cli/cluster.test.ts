@@ -104,7 +104,10 @@ test('--disable-back-to-source without a cluster is a usage error', async () => 
   const h = home();
   const r = await runCli(h.dir, [rig.reg.ref('c/img:v1'), '-O', h.out, '--disable-back-to-source', ...h.args]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /disabling back-to-source needs a daemon/);
+  assert.match(
+    r.stderr,
+    /disabling back-to-source \(the command: --disable-back-to-source, or transport\.disableBackToSource in dfget\.yaml\) needs a daemon/,
+  );
 });
 
 test('--proxy-transport URL: pieces through the daemon proxy', async () => {

@@ -34,6 +34,18 @@ test('the count doubles while the throughput rises by 20 % or more, then keeps t
   assert.match(t.reason, /^8 connections gave 1\.09× the throughput of 4 \(70\.0 MiB\/s vs 64\.0 MiB\/s\): keeping 4$/);
 });
 
+test('a count the scheduler cannot reach (nothing left to split) settles at what runs, and says so', () => {
+  const t = new ConnectionTuner({ max: 8, minWindowBytes: MiB });
+  drive(t, (c) => 16 * c, 1);
+  assert.equal(t.target, 2, 'probing 2');
+  t.capped(1);
+  assert.equal(t.target, 1);
+  assert.match(t.reason, /probing 2; one stream kept: nothing left to split$/);
+  // Settled: it watches for a drop instead of waiting for two connections that will never run.
+  t.capped(1);
+  assert.equal(t.target, 1);
+});
+
 test('a count capped by max stays there and says so', () => {
   const t = new ConnectionTuner({ max: 4, minWindowBytes: MiB });
   assert.deepEqual(

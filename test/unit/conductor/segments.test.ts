@@ -218,3 +218,28 @@ test('a stream that breaks after each piece it stores is not out of attempts: on
     /connection reset/,
   );
 });
+
+test('asked for more connections than there is anything to split, the count settles at what runs and says so', async () => {
+  // One piece missing: a second connection has nothing to take.
+  const { site, data, stored } = memorySite(new Set([0, 1, 2, 3, 4, 5, 6]));
+  const { t } = memoryTransport();
+  const capped: number[] = [];
+  const base = stepTo(2);
+  const tuner = Object.assign(base, {
+    capped(n: number) {
+      capped.push(n);
+      (base as { target: number }).target = n;
+      (base as { reason: string }).reason = `kept ${n}: nothing left to split`;
+    },
+  });
+  const choices: string[] = [];
+  await pullSegments(site, t, task, new AbortController().signal, {
+    max: 8,
+    tuner,
+    onChoice: (c) => choices.push(`${c.count}: ${c.reason}`),
+  });
+  assert.equal(stored.size, 8);
+  assert.ok(data.subarray(7 * PIECE).equals(blob.subarray(7 * PIECE)));
+  assert.deepEqual(capped, [1]);
+  assert.equal(choices.at(-1), '1: kept 1: nothing left to split');
+});
