@@ -24,8 +24,9 @@ export function isSecretHeader(name: string): boolean {
   return SECRET_HEADERS.has(name.toLowerCase());
 }
 const SECRET_QUERY_KEYS = new RegExp(
-  '^(?:token|access_token|refresh_token|password|secret|signature|sig|' +
-    'x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$',
+  '^(?:token|access_token|refresh_token|password|secret|signature|sig|verify|hdnts|__token__|' +
+    'x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|' +
+    'x-oss-signature|x-oss-credential|x-oss-security-token)$',
   'i',
 );
 const SECRET_JSON_KEYS = /"(token|access_token|refresh_token|identitytoken|password|secret|auth)"\s*:\s*"[^"]*"/gi;
@@ -73,7 +74,7 @@ function redactString(s: string): string {
         SECRET_QUERY_KEYS.test(key) ? `${sep}${key}=${REDACTED}` : all,
       )
       .replace(
-        /\b(Bearer|Basic)([ \t]+)([A-Za-z0-9._~+/=-]+)/g,
+        /\b(Bearer|Basic)([ \t]+)([A-Za-z0-9._~+/=-]+)/gi,
         (all, scheme: string, space: string, value: string, at: number, whole: string) =>
           isProse(value, whole[at + all.length]) && !AFTER_AUTH_HEADER.test(whole.slice(Math.max(0, at - 40), at))
             ? all

@@ -8,6 +8,7 @@
 import { AuthError, SizeLimitError } from '../../core/errors.js';
 import type { RegistryCredential } from './options.js';
 import { redact } from '../../http/redact.js';
+import { isLoopbackHost } from '../../http/loopback.js';
 import { logAuth } from './log.js';
 import { raceSignal } from '../../internal/abort.js';
 import { SecretSet } from './secrets.js';
@@ -362,6 +363,30 @@ export class TokenAuthenticator {
             message:
               `refusing to send credentials for ${registry} to the plain-HTTP token ` +
               `realm ${redact(realmUrl.origin)}: the registry was reached over HTTPS, and the realm would receive them unencrypted`,
+          },
+        ],
+      });
+    }
+    // A loopback registry spoken to in plain HTTP (the scheme orasfly picks by itself for one that
+    // does not speak TLS) naming a plain-HTTP realm off this machine would have the credentials cross
+    // the network unencrypted: plain HTTP was only ever agreed to for this machine.
+    if (
+      credential &&
+      !scheme.challengedOverTls &&
+      realmUrl.protocol === 'http:' &&
+      isLoopbackHost(registry) &&
+      !isLoopbackHost(realmUrl.host)
+    ) {
+      throw new AuthError({
+        method: 'GET',
+        url: redact(realmUrl.origin + realmUrl.pathname),
+        status: 0,
+        errors: [
+          {
+            code: 'INSECURE_TOKEN_REALM',
+            message:
+              `refusing to send credentials for ${registry} to the plain-HTTP token realm ${redact(realmUrl.origin)}: ` +
+              'the registry is on this machine, the realm is not, and it would receive them unencrypted',
           },
         ],
       });

@@ -14,6 +14,12 @@ test('redact removes secrets from strings, header objects and raw header arrays'
     `the reference "oras://r/a:t?token=${REDACTED}": only a digest`,
   );
   assert.equal(redact('Authorization: Bearer eyJhbGciOi.x.y'), `Authorization: Bearer ${REDACTED}`);
+  assert.equal(redact('authorization: bearer eyJhbGciOi.x.y'), `authorization: bearer ${REDACTED}`);
+  // Signed URLs of CDNs and object stores (Docker Hub's CDN, Aliyun OSS, Akamai).
+  assert.equal(
+    redact('https://cdn/x?verify=1700000000-abc&x-oss-signature=s&x-oss-credential=c&hdnts=h&__token__=t&part=2'),
+    `https://cdn/x?verify=${REDACTED}&x-oss-signature=${REDACTED}&x-oss-credential=${REDACTED}&hdnts=${REDACTED}&__token__=${REDACTED}&part=2`,
+  );
   assert.equal(redact('Basic dTpw'), `Basic ${REDACTED}`);
   // Secrets, not words: the prose around a scheme name stays readable.
   assert.equal(

@@ -215,6 +215,19 @@ test('credentials are never sent to a plain-HTTP token realm named over HTTPS; a
     }),
     'Bearer tok-123456',
   );
+  // A loopback registry in plain HTTP naming a plain-HTTP realm off this machine: refused, nothing sent.
+  const before = transport.calls.length;
+  await assert.rejects(
+    plain.answerChallenge('localhost:5000', 'repository:a/b:pull', 'Bearer realm="http://auth.example/token"', {
+      ...ctx,
+      url: 'http://localhost:5000/v2/',
+    }),
+    (e: unknown) =>
+      e instanceof AuthError &&
+      e.registryCode === 'INSECURE_TOKEN_REALM' &&
+      /the registry is on this machine, the realm is not/.test(e.message),
+  );
+  assert.equal(transport.calls.length, before, 'nothing was sent off this machine in clear');
   // Anonymous pulls may fetch a token from a plain-HTTP realm: there is no secret to leak.
   const anon = new TokenAuthenticator({
     transport,
