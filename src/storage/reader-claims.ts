@@ -14,10 +14,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { errno, unlinkQuiet } from './fs-util.js';
-import { heartbeatFor, pidAlive } from './task-lock.js';
+import { heartbeatFor, pidAlive, pidScope } from './task-lock.js';
 
 /** Separates the parts of a claim's name (no peer id, host name or number holds it). */
 const SEP = '~';
@@ -74,7 +73,7 @@ export class ReaderClaims {
     else {
       const file = path.join(
         this.#dir,
-        [taskId, peerId, os.hostname(), process.pid, randomBytes(4).toString('hex')].join(SEP),
+        [taskId, peerId, pidScope(), process.pid, randomBytes(4).toString('hex')].join(SEP),
       );
       const ready = createClaimFile(file);
       h = { file, count: 1, ready };
@@ -126,7 +125,9 @@ export class ReaderClaims {
       const st = await fsp.stat(file).catch(() => undefined);
       if (!st) continue;
       const fresh = now - st.mtimeMs < this.#staleMs;
-      const alive = host !== os.hostname() || pidAlive(Number(pid));
+      // The pid is checked only where it means what ours do (this host and pid namespace); a claim
+      // of another container with this hostname, or of an older version, lives by its heartbeat.
+      const alive = host !== pidScope() || pidAlive(Number(pid));
       if (fresh && alive) live = true;
       else await unlinkQuiet(file).catch(() => {});
     }

@@ -3,8 +3,8 @@
  * token}` and created with `link(2)` of a fully written temp file (atomic and exclusive, like
  * O_EXCL, but a reader never sees a half-written lock).
  *
- * Liveness has two signals. On this host, a holder whose pid is gone (`kill(pid, 0)` → ESRCH) is
- * dead at once. Everywhere — another host on a shared NFS/Lustre store, or a live pid that is not the
+ * Liveness has two signals. On this host and in this pid namespace, a holder whose pid is gone
+ * (`kill(pid, 0)` → ESRCH) is dead at once. Everywhere — another host on a shared NFS/Lustre store, or a live pid that is not the
  * holder (pid 1 after a container restart, same hostname) — the holder shows it is alive with a
  * heartbeat: it refreshes the lock's mtime every {@link DEFAULT_LOCK_HEARTBEAT_MS}. A waiter that
  * sees the mtime unchanged for `staleMs` of its *own* monotonic clock takes the lock over; comparing
@@ -19,7 +19,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import debug from 'debug';
@@ -49,6 +49,35 @@ export interface LockInfo {
   hostname: string;
   createdAt: number;
   token: string;
+  /** The holder's pid namespace (see {@link pidNamespace}); absent from locks of older versions. */
+  pidns?: string;
+}
+
+let ownPidNamespace: string | undefined;
+
+/**
+ * This process's pid namespace (`/proc/self/ns/pid`'s inode), `''` where there is none to read.
+ * Containers sharing the host's network (`hostNetwork` pods, `docker --network host`) share its
+ * hostname but not its pids: a pid is only meaningful within one namespace.
+ */
+export function pidNamespace(): string {
+  if (ownPidNamespace === undefined) {
+    try {
+      ownPidNamespace = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '';
+    } catch {
+      ownPidNamespace = '';
+    }
+  }
+  return ownPidNamespace;
+}
+
+/**
+ * Where a pid can be checked with `kill(pid, 0)`: this hostname and pid namespace (`host@ns`), or
+ * the hostname alone where namespaces cannot be read. Used to name reader claims.
+ */
+export function pidScope(): string {
+  const ns = pidNamespace();
+  return ns ? `${os.hostname()}@${ns}` : os.hostname();
 }
 
 /** A held lock. */
@@ -77,10 +106,14 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Whether `info` describes a holder that is certainly gone (judged by pid on this host only). */
+/**
+ * Whether `info` describes a holder that is certainly gone, judged by pid only where its pid means
+ * what ours do: the same hostname and pid namespace. Elsewhere (another host, another container
+ * with this hostname, a lock of a version that did not record its namespace) the heartbeat decides.
+ */
 export function isStale(info: LockInfo | undefined): boolean {
   if (!info) return true; // unreadable/corrupt: never produced by us (we link complete files)
-  if (info.hostname !== os.hostname()) return false;
+  if (info.hostname !== os.hostname() || (info.pidns ?? '') !== pidNamespace()) return false;
   if (info.pid === process.pid) return !heldHere.has(info.token);
   return !pidAlive(info.pid);
 }
@@ -210,6 +243,7 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
     hostname: os.hostname(),
     createdAt: Date.now(),
     token: randomBytes(12).toString('hex'),
+    pidns: pidNamespace(),
   };
   let wait = opts.pollMs ?? 10;
   let waited = false;

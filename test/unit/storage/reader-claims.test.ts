@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { ReaderClaims } from '../../../src/storage/reader-claims.js';
+import { pidNamespace, pidScope } from '../../../src/storage/task-lock.js';
 
 const TASK = 'a'.repeat(64);
 const PEER = '127.0.0.1-1-claims';
@@ -38,9 +39,17 @@ test('a dead process’s claim does not count and is removed; another host’s c
   const claimsDir = path.join(dir, '.claims');
   mkdirSync(claimsDir, { recursive: true });
   const dead = spawnSync(process.execPath, ['-e', '']).pid!;
-  writeFileSync(path.join(claimsDir, `${TASK}~${PEER}~${os.hostname()}~${dead}~00`), '');
+  writeFileSync(path.join(claimsDir, `${TASK}~${PEER}~${pidScope()}~${dead}~00`), '');
   assert.equal(await claims.claimed(TASK, PEER), false);
   assert.deepEqual(readdirSync(claimsDir), [], 'the dead claim is gone');
+  // The same hostname in another pid namespace (a container on the host's network): the pid means
+  // nothing here, so the claim counts while it is fresh.
+  if (pidNamespace()) {
+    const container = path.join(claimsDir, `${TASK}~${PEER}~${os.hostname()}@1~${dead}~00`);
+    writeFileSync(container, '');
+    assert.equal(await claims.claimed(TASK, PEER), true, 'another pid namespace, fresh');
+    rmSync(container);
+  }
   const remote = path.join(claimsDir, `${TASK}~${PEER}~another-host.example~1~00`);
   writeFileSync(remote, '');
   assert.equal(await claims.claimed(TASK, PEER), true, 'another host, fresh');

@@ -10,6 +10,7 @@ import {
   heartbeatFor,
   isStale,
   pidAlive,
+  pidNamespace,
 } from '../../../src/storage/task-lock.js';
 import { LockError } from '../../../src/core/errors.js';
 
@@ -71,7 +72,7 @@ test('waiting honours the signal', async (t) => {
 test('a lock whose pid is dead is taken over; of many concurrent waiters exactly one wins', async (t) => {
   const d = dir(t);
   const f = path.join(d, 'task.lock');
-  const dead = { pid: deadPid(), hostname: os.hostname(), createdAt: 0, token: 'deadbeef' };
+  const dead = { pid: deadPid(), hostname: os.hostname(), createdAt: 0, token: 'deadbeef', pidns: pidNamespace() };
   assert.equal(isStale(dead), true);
   await fsp.writeFile(f, JSON.stringify(dead));
   const got = await Promise.all(Array.from({ length: 8 }, () => acquireTaskLock(f, { tryOnly: true })));
@@ -82,8 +83,16 @@ test('a lock whose pid is dead is taken over; of many concurrent waiters exactly
   assert.deepEqual(await fsp.readdir(d), []);
 });
 
-test('locks from another host are never judged stale', () => {
+test('locks from another host, or another pid namespace with this hostname, are never judged stale by pid', () => {
   assert.equal(isStale({ pid: 1, hostname: `${os.hostname()}-other`, createdAt: 0, token: 'x' }), false);
+  // A container sharing the host's network (same hostname) but not its pids: its pid means nothing here.
+  const dead = deadPid();
+  const here = { pid: dead, hostname: os.hostname(), createdAt: 0, token: 'x', pidns: pidNamespace() };
+  assert.equal(isStale(here), true);
+  assert.equal(isStale({ ...here, pidns: `${pidNamespace()}1` }), false);
+  // A lock of a version that did not record its namespace: the heartbeat decides, where namespaces exist.
+  const { pidns: _, ...legacy } = here;
+  assert.equal(isStale(legacy), pidNamespace() === '');
 });
 
 test('a waiter behind a claimant that is taking a dead lock over waits (no spin) and honours its timeout', async (t) => {
@@ -91,11 +100,23 @@ test('a waiter behind a claimant that is taking a dead lock over waits (no spin)
   // A dead holder on this host, and a live claimant (our parent process) taking it over.
   await fsp.writeFile(
     lockPath,
-    JSON.stringify({ pid: 2147483646, hostname: os.hostname(), createdAt: Date.now(), token: 'deadbeefdeadbeef' }),
+    JSON.stringify({
+      pid: 2147483646,
+      hostname: os.hostname(),
+      createdAt: Date.now(),
+      token: 'deadbeefdeadbeef',
+      pidns: pidNamespace(),
+    }),
   );
   await fsp.writeFile(
     `${lockPath}.claim.deadbeefdeadbeef.1`,
-    JSON.stringify({ pid: process.ppid, hostname: os.hostname(), createdAt: Date.now(), token: 'claimant' }),
+    JSON.stringify({
+      pid: process.ppid,
+      hostname: os.hostname(),
+      createdAt: Date.now(),
+      token: 'claimant',
+      pidns: pidNamespace(),
+    }),
   );
   const before = process.cpuUsage();
   await assert.rejects(
