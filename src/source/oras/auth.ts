@@ -8,10 +8,10 @@
 import { AuthError, SizeLimitError } from '../../core/errors.js';
 import type { RegistryCredential } from './options.js';
 import { redact } from '../../http/redact.js';
-import { isLoopbackHost } from '../../http/loopback.js';
 import { logAuth } from './log.js';
 import { raceSignal } from '../../internal/abort.js';
 import { SecretSet } from './secrets.js';
+import { tokenRealm } from './token-realm.js';
 import { missingCredentialHint, rejectedCredentialHint } from './credential-hints.js';
 
 /** One parsed challenge of a `WWW-Authenticate` header. */
@@ -331,66 +331,7 @@ export class TokenAuthenticator {
     const credential = await this.#o.credentialFor(registry, this.#o.lifetime, scope);
     this.#secrets.addCredential(credential);
     if (credential && 'token' in credential) return { token: credential.token, expiresAt: Number.POSITIVE_INFINITY };
-    let realmUrl: URL;
-    try {
-      realmUrl = new URL(scheme.realm);
-    } catch {
-      throw new AuthError({
-        method: 'GET',
-        url: this.#secrets.scrub(scheme.realm, 200),
-        status: 0,
-        errors: [{ code: 'UNAUTHORIZED', message: 'realm is not a URL' }],
-      });
-    }
-    if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') {
-      throw new AuthError({
-        method: 'GET',
-        url: this.#secrets.scrub(scheme.realm, 200),
-        status: 0,
-        errors: [{ code: 'UNAUTHORIZED', message: `token realm scheme ${realmUrl.protocol} is not HTTP(S)` }],
-      });
-    }
-    // A registry reached over verified TLS that names a plain-HTTP realm would have us send the
-    // password in clear. Another host or port is fine (the token protocol needs that); a downgrade is not.
-    if (credential && scheme.challengedOverTls && realmUrl.protocol === 'http:') {
-      throw new AuthError({
-        method: 'GET',
-        url: redact(realmUrl.origin + realmUrl.pathname),
-        status: 0,
-        errors: [
-          {
-            code: 'INSECURE_TOKEN_REALM',
-            message:
-              `refusing to send credentials for ${registry} to the plain-HTTP token ` +
-              `realm ${redact(realmUrl.origin)}: the registry was reached over HTTPS, and the realm would receive them unencrypted`,
-          },
-        ],
-      });
-    }
-    // A loopback registry spoken to in plain HTTP (the scheme orasfly picks by itself for one that
-    // does not speak TLS) naming a plain-HTTP realm off this machine would have the credentials cross
-    // the network unencrypted: plain HTTP was only ever agreed to for this machine.
-    if (
-      credential &&
-      !scheme.challengedOverTls &&
-      realmUrl.protocol === 'http:' &&
-      isLoopbackHost(registry) &&
-      !isLoopbackHost(realmUrl.host)
-    ) {
-      throw new AuthError({
-        method: 'GET',
-        url: redact(realmUrl.origin + realmUrl.pathname),
-        status: 0,
-        errors: [
-          {
-            code: 'INSECURE_TOKEN_REALM',
-            message:
-              `refusing to send credentials for ${registry} to the plain-HTTP token realm ${redact(realmUrl.origin)}: ` +
-              'the registry is on this machine, the realm is not, and it would receive them unencrypted',
-          },
-        ],
-      });
-    }
+    const realmUrl = tokenRealm(scheme, registry, credential !== undefined, this.#secrets);
     const headers: Record<string, string> = { 'user-agent': this.#o.userAgent, accept: 'application/json' };
     let method: 'GET' | 'POST' = 'GET';
     let body: string | undefined;
