@@ -1,8 +1,8 @@
 /**
  * One client's credential lookups: each registry (and repository, since a containers auth file may
- * hold a credential for one namespace only) is looked up once, on the client's lifetime rather than
- * one caller's signal, and a failed credential helper is remembered as a warning for the error that
- * may follow.
+ * hold a credential for one namespace only) is looked up once per {@link CREDENTIAL_LOOKUP_TTL_MS},
+ * on the client's lifetime rather than one caller's signal, and a failed credential helper is
+ * remembered as a warning for the error that may follow.
  *
  * @module
  */
@@ -18,19 +18,28 @@ export type CredentialSources = Pick<
   'credentials' | 'credentialsSource' | 'registryConfig' | 'dockerConfig' | 'homeDir' | 'credentialHelperTimeout'
 >;
 
+/**
+ * How long a looked-up credential is used before it is looked up again: a long-lived client then
+ * sees a new `docker login`, and a credential helper's short-lived token (cloud registries' helpers
+ * hand out tokens of an hour or so) is asked for anew.
+ */
+export const CREDENTIAL_LOOKUP_TTL_MS = 5 * 60_000;
+
 /** Cached credential lookups of one client. */
 export class CredentialCache {
   readonly #o: CredentialSources;
   readonly #lifetime: AbortSignal;
-  readonly #lookups = new Map<string, Promise<RegistryCredential | undefined>>();
+  readonly #now: () => number;
+  readonly #lookups = new Map<string, { at: number; p: Promise<RegistryCredential | undefined> }>();
   /** A failed credential helper per registry (a warning: the lookup went on without it). */
   readonly #warnings = new Map<string, string>();
   /** Where each found credential came from, said for a person (by lookup key). */
   readonly #sources = new Map<string, string>();
 
-  constructor(sources: CredentialSources, lifetime: AbortSignal) {
+  constructor(sources: CredentialSources, lifetime: AbortSignal, now: () => number = Date.now) {
     this.#o = sources;
     this.#lifetime = lifetime;
+    this.#now = now;
   }
 
   /** What went wrong looking up `registry`'s credential, if anything did. */
@@ -57,7 +66,8 @@ export class CredentialCache {
   lookup(registry: string, signal?: AbortSignal, scope?: string): Promise<RegistryCredential | undefined> {
     const repository = /^repository:([^:]+):/.exec(scope ?? '')?.[1];
     const key = this.#key(registry, scope);
-    let p = this.#lookups.get(key);
+    const cached = this.#lookups.get(key);
+    let p = cached && this.#now() - cached.at < CREDENTIAL_LOOKUP_TTL_MS ? cached.p : undefined;
     if (!p) {
       // Shared (cached) lookup: on the client's lifetime, never one caller's signal.
       p = findCredential(registry, {
@@ -75,8 +85,11 @@ export class CredentialCache {
         if (f) this.#sources.set(key, f.from);
         return f?.credential;
       });
-      this.#lookups.set(key, p);
-      p.catch(() => this.#lookups.delete(key));
+      const entry = { at: this.#now(), p };
+      this.#lookups.set(key, entry);
+      p.catch(() => {
+        if (this.#lookups.get(key) === entry) this.#lookups.delete(key);
+      });
     }
     return raceSignal(p, signal);
   }
