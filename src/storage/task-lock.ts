@@ -303,7 +303,11 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
       if (mtime === undefined) continue; // released meanwhile
       // The pid check cannot see another host's processes, nor tell a reused pid from the holder.
       const still = heartbeat.observe(holder!.token, mtime);
-      if (still >= staleMs) {
+      // A try-only caller (GC, clean, verify) never watches long enough: for it a heartbeat older
+      // than twice the stale time by the wall clock is dead (liveHolder's rule; the margin absorbs
+      // clock skew between hosts). Else a lock left by a host that never came back stayed for ever.
+      const silentByClock = opts.tryOnly === true && Date.now() - mtime > 2 * staleMs;
+      if (still >= staleMs || silentByClock) {
         log(
           'task lock %s: heartbeat of pid %d on %s stopped %d ms ago; taking over',
           lockPath,

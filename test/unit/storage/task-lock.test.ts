@@ -95,6 +95,22 @@ test('locks from another host, or another pid namespace with this hostname, are 
   assert.equal(isStale(legacy), pidNamespace() === '');
 });
 
+test('a try-only caller (GC) takes over another host’s lock silent for twice the stale time by the clock, never a fresh one', async (t) => {
+  const d = dir(t);
+  const f = path.join(d, 'gone-host.lock');
+  const foreign = { pid: 4242, hostname: `${os.hostname()}-gone`, createdAt: 0, token: 'feedfacefeedface' };
+  await fsp.writeFile(f, JSON.stringify(foreign));
+  // Fresh: another host's live holder.
+  assert.equal(await acquireTaskLock(f, { tryOnly: true, staleMs: 60_000 }), undefined);
+  // Silent for a day: a host that never came back.
+  const dayAgo = new Date(Date.now() - 24 * 3600_000);
+  await fsp.utimes(f, dayAgo, dayAgo);
+  const got = await acquireTaskLock(f, { tryOnly: true, staleMs: 60_000 });
+  assert.ok(got, 'the dead host’s lock was taken over');
+  assert.equal(JSON.parse(await fsp.readFile(f, 'utf8')).token, got.info.token);
+  await got.release();
+});
+
 test('a waiter behind a claimant that is taking a dead lock over waits (no spin) and honours its timeout', async (t) => {
   const lockPath = path.join(dir(t), 'x.lock');
   // A dead holder on this host, and a live claimant (our parent process) taking it over.
