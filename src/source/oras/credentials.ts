@@ -321,6 +321,10 @@ export async function runCredentialHelper(
 ): Promise<RegistryCredential | undefined> {
   const program = `docker-credential-${name}`;
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new CredentialsError(program, 'invalid helper name');
+  // From PATH's absolute directories only (as Go's exec.LookPath refuses "."): an empty or relative
+  // entry would run whatever file of that name lies in the directory the command runs in.
+  const file = process.platform === 'win32' ? program : findOnPath(program, env);
+  if (file === undefined) throw new CredentialsError(program, 'get failed: not found on PATH');
   const { stdout, code, error } = await new Promise<{
     stdout: string;
     code: number | null;
@@ -328,9 +332,17 @@ export async function runCredentialHelper(
   }>((resolve) => {
     const { execFile } = requireBuiltin<typeof import('node:child_process')>('node:child_process');
     const child = execFile(
-      program,
+      file,
       ['get'],
-      { timeout: o.helperTimeout ?? 10_000, env, signal: o.signal, maxBuffer: 1024 * 1024, windowsHide: true },
+      {
+        timeout: o.helperTimeout ?? 10_000,
+        // A helper that ignores SIGTERM must not outlive its timeout.
+        killSignal: 'SIGKILL',
+        env,
+        signal: o.signal,
+        maxBuffer: 1024 * 1024,
+        windowsHide: true,
+      },
       (err, out) => {
         resolve({ stdout: String(out), code: err ? (typeof err.code === 'number' ? err.code : null) : 0, error: err });
       },
@@ -368,4 +380,21 @@ export async function runCredentialHelper(
   // docker's convention: user name "<token>" means the secret is an identity token.
   if (username === '<token>') return { identityToken: secret };
   return { username, password: secret };
+}
+
+/** `program` in one of `env.PATH`'s absolute directories, as an executable regular file. */
+function findOnPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
+  const { accessSync, constants, statSync } = requireBuiltin<typeof import('node:fs')>('node:fs');
+  for (const dir of (env['PATH'] ?? '').split(path.delimiter)) {
+    if (!path.isAbsolute(dir)) continue;
+    const candidate = path.join(dir, program);
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

@@ -8,6 +8,7 @@ import {
   configKeyToHost,
   defaultCredentialFiles,
   matchingAuthKeys,
+  runCredentialHelper,
 } from '../../../../src/source/oras/credentials.js';
 import { CredentialsError } from '../../../../src/core/errors.js';
 
@@ -277,4 +278,16 @@ test('a registryConfig file that does not exist is an error naming it, not an an
   );
   // A default location that does not exist is simply not read.
   assert.equal(await findCredential('r.example', { homeDir: path.join(root, 'empty-home'), env: env() }), undefined);
+});
+
+test('a credential helper is run from an absolute PATH directory only, never from a relative or empty entry (the working directory)', async () => {
+  const rel = path.relative(process.cwd(), bin);
+  await assert.rejects(
+    runCredentialHelper('test', 'helper.example', {}, { PATH: `:${rel}` }),
+    (e: unknown) => e instanceof CredentialsError && /not found on PATH/.test(e.message),
+  );
+  assert.deepEqual(await runCredentialHelper('test', 'helper.example', {}, { PATH: `${rel}:${bin}` }), {
+    username: 'hu',
+    password: 'hs',
+  });
 });
