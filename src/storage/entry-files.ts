@@ -138,12 +138,13 @@ export async function removeGarbagePeer(ctx: EntryFilesContext, peerDir: string)
 /**
  * Deletes an entry's files (never an output): the advance hidden file if it is ours, the store's
  * `data` and `metadata`, the peer dir, the task dir if empty, and the index pointer if it points
- * here. A completed entry that another process claims as its reader (`reader-claims.ts`) is only
- * marked. Errors are logged; returns whether everything went.
+ * here. An entry that another process claims as its reader (`reader-claims.ts`) is only marked. Errors are logged; returns whether everything went.
  */
 export async function removeEntryFiles(ctx: EntryFilesContext, e: Entry, reason: string): Promise<boolean> {
-  // A process is linking or copying it to an output right now: it goes when nobody reads it.
-  if (e.meta.done && (await ctx.claims.claimed(e.taskId, e.peerId))) {
+  // A process is linking or copying it to an output right now: it goes when nobody reads it. Asked
+  // whatever the entry looked like when read: one read as partial may have completed since (its
+  // writer's completion claim then protects it until the output exists).
+  if (await ctx.claims.claimed(e.taskId, e.peerId)) {
     e.marked = true;
     ctx.log('task %s not removed (%s): a reader holds a claim', e.key, reason);
     return false;

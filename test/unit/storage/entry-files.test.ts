@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readPeer, readTask, removeEntryFiles, taskNames } from '../../../src/storage/entry-files.js';
+import { ReaderClaims } from '../../../src/storage/reader-claims.js';
 import { completeTask, filesContext, makeStore } from './store-fixture.js';
 
 test('a completed task is read back as an entry; a peer directory without metadata is garbage; nothing is deleted by reading', async (t) => {
@@ -35,4 +36,23 @@ test("removeEntryFiles removes the entry's files and its directory", async (t) =
   if (r.kind !== 'entry') return;
   assert.equal(await removeEntryFiles(ctx, r.entry, 'test'), true);
   assert.equal(existsSync(path.join(dataPath, e.taskId, e.peerId)), false);
+});
+
+test('an entry read as partial that a reader claims now (it completed since) is only marked, not removed', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  const e = await completeTask(store, Buffer.alloc(10_000, 3));
+  const ctx = filesContext(dataPath);
+  const r = await readPeer(ctx, e.taskId, e.peerId);
+  assert.equal(r.kind, 'entry');
+  if (r.kind !== 'entry') return;
+  // As a remover that read it before it completed saw it.
+  r.entry.meta.done = false;
+  const claim = await new ReaderClaims(path.join(dataPath, '.claims'), 60_000).claim(e.taskId, e.peerId);
+  try {
+    assert.equal(await removeEntryFiles(ctx, r.entry, 'test'), false);
+    assert.equal(existsSync(path.join(dataPath, e.taskId, e.peerId, 'data')), true);
+    assert.equal(r.entry.marked, true);
+  } finally {
+    await claim.release();
+  }
 });
