@@ -27,31 +27,31 @@ test('a completed task is read back as an entry; a peer directory without metada
   assert.equal((await readPeer(ctx, e.taskId, '127.0.0.1-9-none')).kind, 'absent');
 });
 
-test("removeEntryFiles removes the entry's files and its directory", async (t) => {
+/** A completed task of `fill` bytes, read back from disk as an entry. */
+async function completedEntry(t: Parameters<typeof makeStore>[0], fill: number) {
   const { dataPath, store } = await makeStore(t);
-  const e = await completeTask(store, Buffer.alloc(10_000, 2));
+  const e = await completeTask(store, Buffer.alloc(10_000, fill));
   const ctx = filesContext(dataPath);
   const r = await readPeer(ctx, e.taskId, e.peerId);
-  assert.equal(r.kind, 'entry');
-  if (r.kind !== 'entry') return;
-  assert.equal(await removeEntryFiles(ctx, r.entry, 'test'), true);
+  if (r.kind !== 'entry') throw new Error(`read back as ${r.kind}`);
+  return { dataPath, e, ctx, entry: r.entry };
+}
+
+test("removeEntryFiles removes the entry's files and its directory", async (t) => {
+  const { dataPath, e, ctx, entry } = await completedEntry(t, 2);
+  assert.equal(await removeEntryFiles(ctx, entry, 'test'), true);
   assert.equal(existsSync(path.join(dataPath, e.taskId, e.peerId)), false);
 });
 
 test('an entry read as partial that a reader claims now (it completed since) is only marked, not removed', async (t) => {
-  const { dataPath, store } = await makeStore(t);
-  const e = await completeTask(store, Buffer.alloc(10_000, 3));
-  const ctx = filesContext(dataPath);
-  const r = await readPeer(ctx, e.taskId, e.peerId);
-  assert.equal(r.kind, 'entry');
-  if (r.kind !== 'entry') return;
+  const { dataPath, e, ctx, entry } = await completedEntry(t, 3);
   // As a remover that read it before it completed saw it.
-  r.entry.meta.done = false;
+  entry.meta.done = false;
   const claim = await new ReaderClaims(path.join(dataPath, '.claims'), 60_000).claim(e.taskId, e.peerId);
   try {
-    assert.equal(await removeEntryFiles(ctx, r.entry, 'test'), false);
+    assert.equal(await removeEntryFiles(ctx, entry, 'test'), false);
     assert.equal(existsSync(path.join(dataPath, e.taskId, e.peerId, 'data')), true);
-    assert.equal(r.entry.marked, true);
+    assert.equal(entry.marked, true);
   } finally {
     await claim.release();
   }
