@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { takeBooleanValues } from './bool-flags.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseDuration, parseSize } from '../core/units.js';
 import { quote } from '../core/describe.js';
@@ -31,7 +32,8 @@ export interface CliArgs {
   rateLimit: number | undefined;
   application: string | undefined;
   concurrency: number | undefined;
-  insecure: boolean;
+  /** `undefined` when not given: `--insecure=false` switches off a config file's `true`. */
+  insecure: boolean | undefined;
   caFile: string | undefined;
   plainHttp: boolean | undefined;
   /** `--tag-cache-ttl D`: trust a tag's last-seen manifest this long (ms; 0 = ask every time); the flag takes a unit (`60s`). */
@@ -97,6 +99,13 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
+
+/** The long names of the boolean flags, which also take pflag's `=true` / `=false`. */
+const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(
+  Object.entries(OPTIONS)
+    .filter(([, o]) => o.type === 'boolean')
+    .map(([name]) => name),
+);
 
 /** The `--help` text. */
 export const USAGE = `Usage: orasfly [pull] [-u] oras://HOST/REPO:TAG [-O PATH] [flags]
@@ -361,17 +370,16 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
   // `orasfly version` and `orasfly pull …`: the habits of oras and Apptainer, whose commands come first.
   const command = argv[0] === 'version' || argv[0] === 'pull' ? argv[0] : undefined;
   let parsed;
+  let booleans = new Map<string, boolean>();
   try {
-    parsed = parseArgs({
-      args: joinNegativeValues(command ? argv.slice(1) : argv),
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    });
+    const taken = takeBooleanValues(joinNegativeValues(command ? argv.slice(1) : argv), BOOLEAN_FLAGS);
+    booleans = taken.last;
+    parsed = parseArgs({ args: taken.argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     throw new InvalidArgumentError('arguments', friendlyParseError(e as Error & { code?: string }));
   }
-  const v = parsed.values;
+  // pflag's `--flag=false`: the last occurrence of a boolean flag decides.
+  const v = { ...parsed.values, ...Object.fromEntries(booleans) } as typeof parsed.values;
   const help = v.help ?? false;
   const version = (v.version ?? false) || command === 'version';
   const positionals = [...parsed.positionals];
@@ -447,7 +455,7 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     rateLimit,
     application: v.application,
     concurrency: v.concurrency !== undefined ? requireInt(v.concurrency, 'concurrency', 1, 64) : undefined,
-    insecure: v.insecure ?? false,
+    insecure: v.insecure,
     caFile: v['ca-file'],
     plainHttp: v['plain-http'],
     tagCacheTtl: v['tag-cache-ttl'] !== undefined ? durationFlag(v['tag-cache-ttl'], 'tag-cache-ttl') : undefined,

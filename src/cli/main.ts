@@ -152,7 +152,7 @@ export async function runCli(
   try {
     const options = await optionsFromFlags(args, io, (line) => io.stderr.write(`${line}\n`), signal);
     const { createDownloader } = await import('../downloader.js');
-    if (args.insecure) options.oras = { ...options.oras, insecureSkipVerify: true };
+    if (args.insecure !== undefined) options.oras = { ...options.oras, insecureSkipVerify: args.insecure };
     if (args.caFile) options.oras = { ...options.oras, caFile: path.resolve(io.cwd, args.caFile) };
     if (io.nodeExtraCaLoaded === false) options.oras = { ...options.oras, nodeExtraCaLoaded: false };
     if (args.plainHttp !== undefined) options.oras = { ...options.oras, plainHttp: args.plainHttp };

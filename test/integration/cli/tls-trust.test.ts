@@ -67,6 +67,17 @@ test('run as an executable, NODE_EXTRA_CA_CERTS is kept from Node’s start-up a
   assert.match(missing.stderr, /^Warning: Ignoring extra certs from `.*no-such\.pem`, load failed: ENOENT/m);
 });
 
+test('--insecure=false (pflag form) switches verification back on over a config file that turned it off', async () => {
+  const config = path.join(home, 'insecure.yaml');
+  writeFileSync(config, 'oras:\n  insecureSkipVerify: true\n');
+  const env = { NODE_EXTRA_CA_CERTS: undefined, SSL_CERT_FILE: undefined };
+  const off = await runCli(home, [...args(), '--config', config], { env });
+  assert.equal(off.code, 0, off.stdout + off.stderr);
+  const on = await runCli(home, [...args(), '--config', config, '--insecure=false'], { env });
+  assert.equal(on.code, 1);
+  assert.equal((lastJson(on).error as { kind: string }).kind, 'tls');
+});
+
 test('NODE_EXTRA_CA_CERTS and --ca-file are trusted too', async () => {
   const extra = await runCli(home, args(), { env: { NODE_EXTRA_CA_CERTS: reg.caFile } });
   assert.equal(extra.code, 0, extra.stdout + extra.stderr);

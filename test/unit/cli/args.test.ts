@@ -41,6 +41,12 @@ test('dfget flags parse with their dfget meaning', () => {
   assert.equal(a.rateLimit, 200 * 2 ** 20);
   // 0 is kept (it lifts a config file's limit), not read as "not given".
   assert.equal(parseCliArgs(['oras://h/a:t', '--ratelimit', '0'], cwd).rateLimit, 0);
+  // dfget's (pflag's) boolean values: `=false` switches off what a config file set.
+  const b = parseCliArgs(['oras://h/a:t', '--plain-http=false', '--insecure=false', '--console=true'], cwd);
+  assert.equal(b.plainHttp, false);
+  assert.equal(b.insecure, false);
+  assert.equal(b.console, true);
+  assert.equal(parseCliArgs(['oras://h/a:t'], cwd).insecure, undefined, 'not given: the config decides');
   assert.equal(a.tag, 'x');
   assert.equal(a.filter, 'a&b');
   assert.equal(a.application, 'app');
