@@ -369,17 +369,15 @@ export function parseCliArgs(argv: string[], cwd = process.cwd()): CliArgs {
     );
   // `orasfly version` and `orasfly pull …`: the habits of oras and Apptainer, whose commands come first.
   const command = argv[0] === 'version' || argv[0] === 'pull' ? argv[0] : undefined;
+  const taken = takeBooleanValues(joinNegativeValues(command ? argv.slice(1) : argv), BOOLEAN_FLAGS);
   let parsed;
-  let booleans = new Map<string, boolean>();
   try {
-    const taken = takeBooleanValues(joinNegativeValues(command ? argv.slice(1) : argv), BOOLEAN_FLAGS);
-    booleans = taken.last;
     parsed = parseArgs({ args: taken.argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     throw new InvalidArgumentError('arguments', friendlyParseError(e as Error & { code?: string }));
   }
   // pflag's `--flag=false`: the last occurrence of a boolean flag decides.
-  const v = { ...parsed.values, ...Object.fromEntries(booleans) } as typeof parsed.values;
+  const v = { ...parsed.values, ...Object.fromEntries(taken.last) } as typeof parsed.values;
   const help = v.help ?? false;
   const version = (v.version ?? false) || command === 'version';
   const positionals = [...parsed.positionals];
