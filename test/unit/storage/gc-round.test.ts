@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gcRoundLine, runGcRound } from '../../../src/storage/gc-round.js';
 import { completeTask, filesContext, makeStore, resolved } from './store-fixture.js';
@@ -70,4 +70,21 @@ test('an entry judged unreadable by the scan is removed only if it still is unde
   const r = await runGcRound(ctx);
   assert.deepEqual(r.reclaimed, []);
   assert.ok(existsSync(path.join(peerDir, 'data')), 'the finished entry stays');
+});
+
+test('a round removes reader claims silent for twice the stale time (a claim on an entry removed by hand is never asked about again); fresh ones stay', async (t) => {
+  const { dataPath, store } = await makeStore(t);
+  await store.close();
+  const claims = path.join(dataPath, '.claims');
+  mkdirSync(claims, { recursive: true });
+  const orphan = path.join(claims, `${'a'.repeat(64)}~127.0.0.1-1-x~host~1~00`);
+  const fresh = path.join(claims, `${'b'.repeat(64)}~127.0.0.1-1-x~host~1~00`);
+  writeFileSync(orphan, '');
+  writeFileSync(fresh, '');
+  const old = new Date(Date.now() - 10 * 60_000);
+  utimesSync(orphan, old, old);
+  const ctx = { ...filesContext(dataPath), options: resolved(dataPath, { lockStaleTime: '60s' }), gcLog: () => {} };
+  await runGcRound(ctx);
+  assert.equal(existsSync(orphan), false);
+  assert.equal(existsSync(fresh), true);
 });
