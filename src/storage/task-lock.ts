@@ -291,6 +291,9 @@ export async function acquireTaskLock(lockPath: string, opts: AcquireOptions = {
       }
       const holder = await readInfo(lockPath);
       if (holder === null) continue; // released meanwhile: retry now
+      // Our own token: the link was made, and its answer lost (NFS retransmits a link(2) whose reply
+      // went missing, and the retry finds the file: EEXIST). The lock is ours.
+      if (holder?.token === me.token) break;
       if (isStale(holder)) {
         // Another claimant may be taking it over: then wait like for any holder, never spin.
         if (!(await takeOver(lockPath, holder, me))) {
