@@ -237,8 +237,13 @@ export class TokenAuthenticator {
       const challengeScope = bearer.params['scope'] ?? scope;
       // The token we sent was rejected (revoked, expired early): forget it so the next fetch is fresh.
       // Registries do not always say `error="invalid_token"`; a 401 to a Bearer we sent says enough.
+      // Under the request's scope (where the sent token was cached) and the challenge's, and only a
+      // token that is the one sent: another request may have refreshed it meanwhile.
       if (bearer.params['error'] === 'invalid_token' || sent?.startsWith('Bearer '))
-        this.#tokens.delete(this.#key(registry, scheme, challengeScope));
+        for (const k of new Set([this.#key(registry, scheme, scope), this.#key(registry, scheme, challengeScope)])) {
+          const cached = this.#tokens.get(k);
+          if (cached && (sent === undefined || sent === `Bearer ${cached.token}`)) this.#tokens.delete(k);
+        }
       const t = await this.#token(registry, scheme, challengeScope, signal);
       return `Bearer ${t.token}`;
     }

@@ -292,3 +292,29 @@ test('a 401 to a Bearer token we sent drops that token even without error="inval
   assert.equal(retry, 'Bearer tok-2');
   assert.equal(t.calls.length, 2);
 });
+
+test('after a 401, the rejected token goes from under the request’s scope too, and a token refreshed meanwhile stays', async () => {
+  let n = 0;
+  const t = fakeTransport(() => ({ status: 200, body: { token: `tok-${++n}`, expires_in: 300 } }));
+  const a = new TokenAuthenticator({
+    transport: t,
+    credentialFor: async () => ({ username: 'u', password: 'p' }),
+    maxTokenBytes: 1000,
+    userAgent: 'ua',
+  });
+  assert.equal(await a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx), 'Bearer tok-1');
+  // The registry's challenge names a wider scope than the request's: the token sent up front
+  // (cached under the request's scope) is the one to forget.
+  const wider = 'Bearer realm="http://auth/token",service="reg",scope="repository:x:pull,push"';
+  assert.equal(
+    await a.answerChallenge('r', 'repository:x:pull', wider, ctx, undefined, 'Bearer tok-1'),
+    'Bearer tok-2',
+  );
+  assert.equal(await a.authorization('r', 'repository:x:pull'), 'Bearer tok-3', 'the rejected tok-1 is not sent again');
+  // A late 401 to an old token does not discard the fresh one.
+  assert.equal(
+    await a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx, undefined, 'Bearer tok-1'),
+    'Bearer tok-3',
+  );
+  assert.equal(await a.authorization('r', 'repository:x:pull'), 'Bearer tok-3');
+});
