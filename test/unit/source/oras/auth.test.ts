@@ -276,7 +276,8 @@ test('a token service that echoes the credentials it got does not get them into 
   );
 });
 
-test('a 401 to a Bearer token we sent drops that token even without error="invalid_token": the retry gets a fresh one', async () => {
+/** An authenticator with credentials whose token service answers tok-1, tok-2, … (5 minutes each). */
+function countingTokens() {
   let n = 0;
   const t = fakeTransport(() => ({ status: 200, body: { token: `tok-${++n}`, expires_in: 300 } }));
   const a = new TokenAuthenticator({
@@ -285,6 +286,11 @@ test('a 401 to a Bearer token we sent drops that token even without error="inval
     maxTokenBytes: 1000,
     userAgent: 'ua',
   });
+  return { t, a };
+}
+
+test('a 401 to a Bearer token we sent drops that token even without error="invalid_token": the retry gets a fresh one', async () => {
+  const { t, a } = countingTokens();
   assert.equal(await a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx), 'Bearer tok-1');
   assert.equal(await a.authorization('r', 'repository:x:pull'), 'Bearer tok-1', 'cached');
   // tok-1 is revoked: the registry answers 401 with a plain challenge (no error parameter).
@@ -294,14 +300,7 @@ test('a 401 to a Bearer token we sent drops that token even without error="inval
 });
 
 test('after a 401, the rejected token goes from under the request’s scope too, and a token refreshed meanwhile stays', async () => {
-  let n = 0;
-  const t = fakeTransport(() => ({ status: 200, body: { token: `tok-${++n}`, expires_in: 300 } }));
-  const a = new TokenAuthenticator({
-    transport: t,
-    credentialFor: async () => ({ username: 'u', password: 'p' }),
-    maxTokenBytes: 1000,
-    userAgent: 'ua',
-  });
+  const { a } = countingTokens();
   assert.equal(await a.answerChallenge('r', 'repository:x:pull', CHALLENGE, ctx), 'Bearer tok-1');
   // The registry's challenge names a wider scope than the request's: the token sent up front
   // (cached under the request's scope) is the one to forget.
