@@ -99,9 +99,9 @@ export type TlsOptions = { rejectUnauthorized: boolean; secureContext?: import('
 /**
  * TLS settings of a client's connections, in two steps. `narrow()` trusts the smallest part of the
  * configured store that usually vouches for a registry: the `caFile` alone when one is given, Node's
- * own roots (and `NODE_EXTRA_CA_CERTS`, when Node loaded it) otherwise — cheap to set up. `full()` is the whole store
- * (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, `caFile`: ~170 certificates, 25-40 ms to
- * build), asked for only when the narrow trust could not vouch for a server; `undefined` when the
+ * default store otherwise (its roots and `NODE_EXTRA_CA_CERTS`) — cheap to set up. `full()` is the
+ * whole store (Node's roots, the system bundle, `NODE_EXTRA_CA_CERTS`, `caFile`: ~170 certificates,
+ * 25-40 ms to build), asked for only when the narrow trust could not vouch for a server; `undefined` when the
  * narrow trust already is all of it. Both only ever trust certificates the user configured, so the
  * second step never accepts what the whole store would refuse; it costs one more handshake, once: after
  * the narrow trust failed to vouch for a server ({@link TlsSettings.widen}), new connections, the

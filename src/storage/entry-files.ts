@@ -22,8 +22,8 @@ export interface EntryFilesContext {
   readonly index: DigestIndex;
   readonly table: EntryTable;
   readonly log: (fmt: string, ...args: unknown[]) => void;
-  /** Other processes' readers of completed entries, which removal waits for. */
-  readonly claims: Pick<ReaderClaims, 'claimed'>;
+  /** Other processes' readers of completed entries, which removal waits for (and GC sweeps). */
+  readonly claims: Pick<ReaderClaims, 'claimed' | 'sweepSilent'>;
 }
 
 /** Result of reading one peer directory. */
@@ -138,7 +138,8 @@ export async function removeGarbagePeer(ctx: EntryFilesContext, peerDir: string)
 /**
  * Deletes an entry's files (never an output): the advance hidden file if it is ours, the store's
  * `data` and `metadata`, the peer dir, the task dir if empty, and the index pointer if it points
- * here. An entry that another process claims as its reader (`reader-claims.ts`) is only marked. Errors are logged; returns whether everything went.
+ * here. An entry that another process claims as its reader (`reader-claims.ts`) is only marked.
+ * Errors are logged; returns whether everything went.
  */
 export async function removeEntryFiles(ctx: EntryFilesContext, e: Entry, reason: string): Promise<boolean> {
   // A process is linking or copying it to an output right now: it goes when nobody reads it. Asked

@@ -315,15 +315,7 @@ async function sweepLeftovers(ctx: GcContext, seen: ReadonlySet<string>): Promis
       }),
     ),
   );
-  // Claims are refreshed every third of the stale time while held. One silent for twice that has no
-  // holder; and a claim on an entry removed by hand is never asked about again, so it goes here.
-  const claimsDir = ctx.layout.claimsDir;
-  const now = Date.now();
-  for (const n of await fsp.readdir(claimsDir).catch(() => [] as string[])) {
-    const f = path.join(claimsDir, n);
-    const st = await fsp.lstat(f).catch(() => undefined);
-    if (st?.isFile() && now - st.mtimeMs > 2 * ctx.options.lockStaleTime) await unlinkQuiet(f).catch(() => {});
-  }
+  await ctx.claims.sweepSilent();
   for (const n of await fsp.readdir(ctx.layout.locksDir).catch(() => [] as string[])) {
     if (n.endsWith('.lock')) {
       // tryOnly takes a dead holder's lock over; releasing it leaves nothing behind.

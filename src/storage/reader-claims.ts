@@ -134,6 +134,24 @@ export class ReaderClaims {
     return live;
   }
 
+  /**
+   * Removes claims silent for twice the stale time: a holder touches its claim every third of it,
+   * and a claim on an entry removed by hand is never asked about by {@link claimed} again. Returns
+   * how many went.
+   */
+  async sweepSilent(): Promise<number> {
+    const now = Date.now();
+    let removed = 0;
+    for (const n of await fsp.readdir(this.#dir).catch(() => [] as string[])) {
+      const file = path.join(this.#dir, n);
+      const st = await fsp.lstat(file).catch(() => undefined);
+      if (!st?.isFile() || now - st.mtimeMs <= 2 * this.#staleMs) continue;
+      await unlinkQuiet(file).catch(() => {});
+      removed++;
+    }
+    return removed;
+  }
+
   #startTouching(): void {
     if (this.#timer) return;
     // A long copy to another filesystem keeps its claim alive for the other hosts of a shared store.

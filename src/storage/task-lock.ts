@@ -4,9 +4,9 @@
  * O_EXCL, but a reader never sees a half-written lock).
  *
  * Liveness has two signals. On this host and in this pid namespace, a holder whose pid is gone
- * (`kill(pid, 0)` → ESRCH) is dead at once. Everywhere — another host on a shared NFS/Lustre store, or a live pid that is not the
- * holder (pid 1 after a container restart, same hostname) — the holder shows it is alive with a
- * heartbeat: it refreshes the lock's mtime every {@link DEFAULT_LOCK_HEARTBEAT_MS}. A waiter that
+ * (`kill(pid, 0)` → ESRCH) is dead at once. Everywhere — another host on a shared NFS/Lustre store,
+ * another container with this hostname, or a live pid that is not the holder (pid 1 after a
+ * container restart, same hostname) — the holder shows it is alive with a heartbeat: it refreshes the lock's mtime every {@link DEFAULT_LOCK_HEARTBEAT_MS}. A waiter that
  * sees the mtime unchanged for `staleMs` of its *own* monotonic clock takes the lock over; comparing
  * the mtime with another host's wall clock would make clock skew decide. `staleMs` is many heartbeats
  * long, so a holder busy in a long synchronous stretch is not misjudged.

@@ -184,31 +184,29 @@ test('cache commands on a data dir that does not exist create nothing', async ()
   await assert.rejects(stat(missing), { code: 'ENOENT' });
 });
 
+/** A slow pull of hp/img:v1 to `out` sent `sig` once it starts downloading; asserts the exit code and the abort. */
+async function interruptedPull(sig: NodeJS.Signals, code: number, out: string, store: string): Promise<void> {
+  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--ratelimit', '256Ki', '--json', '--console'), {
+    onStderr: (text, kill) => {
+      if (/start to download/.test(text)) kill(sig);
+    },
+  });
+  assert.equal(r.code, code, r.stdout + r.stderr);
+  assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
+}
+
 test('SIGTERM exits 143 after cleaning up; the next pull of the same ref succeeds', async () => {
   const store = path.join(dir, 'store-term');
   const out = path.join(dir, 'o6', 'img.sif');
-  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--ratelimit', '256Ki', '--json', '--console'), {
-    onStderr: (text, kill) => {
-      if (/start to download/.test(text)) kill('SIGTERM');
-    },
-  });
-  assert.equal(r.code, 143, r.stdout + r.stderr);
-  assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
+  await interruptedPull('SIGTERM', 143, out, store);
   const again = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--json'));
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal(await sha256File(out), sif.layer.digest);
 });
 
 test('SIGHUP (an ssh session gone) exits 129 after cleaning up, like SIGTERM', async () => {
-  const store = path.join(dir, 'store-hup');
   const out = path.join(dir, 'o6h', 'img.sif');
-  const r = await run(pullArgs(reg.ref('hp/img:v1'), out, store, '--ratelimit', '256Ki', '--json', '--console'), {
-    onStderr: (text, kill) => {
-      if (/start to download/.test(text)) kill('SIGHUP');
-    },
-  });
-  assert.equal(r.code, 129, r.stdout + r.stderr);
-  assert.equal(json(r).error?.code, 'ERR_ORASFLY_ABORTED');
+  await interruptedPull('SIGHUP', 129, out, path.join(dir, 'store-hup'));
   assert.deepEqual(await readdir(path.dirname(out)).catch(() => []), [], 'nothing beside the output');
 });
 
